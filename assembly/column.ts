@@ -1,0 +1,243 @@
+// Per-column driver: frequency transform of the kernel, then one SVD per frequency.
+import { fft_plan_bytes, fft_plan_init, fft_c64_batch } from "./fft";
+import { bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
+import { bdsqr_values_f64, sort_desc_f64 } from "./bdsqr";
+
+const TWO_PI: f64 = 6.283185307179586;
+
+// @ts-ignore: decorator
+@inline
+function align16(x: usize): usize {
+  return (x + 15) & ~(<usize>15);
+}
+
+// @ts-ignore: decorator
+@inline
+function ceilLog2(n: i32): i32 {
+  let l = 0;
+  while ((1 << l) < n) l++;
+  return l;
+}
+
+/**
+ * Relative cost (in complex multiply-adds per sequence) of a length-n FFT:
+ * radix-2 for powers of two, Bluestein (three transforms of ≥ 2n−1) otherwise.
+ */
+export function fft_cost(n: i32): i32 {
+  if ((n & (n - 1)) == 0) return 2 * n * max<i32>(ceilLog2(n), 1);
+  const p = 1 << ceilLog2(2 * n - 1);
+  return 6 * p * ceilLog2(p) + 4 * n;
+}
+
+/** Leading dimension used for an m-row column-major block: even, and never a multiple of 4 KiB. */
+export function lead_dim(m: i32): i32 {
+  let ld = (m + 1) & ~1;
+  if (((ld << 3) & 4095) == 0) ld += 8;
+  return ld;
+}
+
+/** Whether the axis transform of a length-k sequence, evaluated at `outs` frequencies of a length-n DFT, uses the FFT. */
+export function use_fft(k: i32, n: i32, outs: i32): bool {
+  return k > 8 && fft_cost(n) < k * outs;
+}
+
+/** Bytes of scratch for transform_w_f64 (nrows rows of kw taps, width w, nv columns). */
+export function transform_w_work_bytes(nrows: i32, kw: i32, w: i32, nv: i32): i32 {
+  if (!use_fft(kw, w, nv)) return 2 * kw * 8 + 32;
+  return fft_plan_bytes(w) + 2 * 64 * w * 8 + 64;
+}
+
+/**
+ * transform_w_f64: the DFT along the kernel's last axis at columns v0..v0+nv−1.
+ *
+ *   out[v − v0][r] = Σ_{b<kw} K[r·kw + b] · exp(+2πi·v·b / w)
+ *
+ * Arguments:
+ *   k          [in]  f64[nrows·kw]  real rows of taps (kw ≤ w: taps already folded)
+ *   nrows, kw  [in]  ≥ 1
+ *   w          [in]  transform length, ≥ kw
+ *   v0, nv     [in]  first column and number of columns, 0 ≤ v0, v0 + nv ≤ w
+ *   outr, outi [out] f64[nv·nrows]  real and imaginary parts, column v at (v−v0)·nrows
+ *   work       [in]  transform_w_work_bytes(nrows, kw, w, nv) bytes, 16-byte aligned
+ * Direct sums (exact twiddles, angle reduced mod w) for short rows; a batched
+ * FFT of the zero-padded rows otherwise. Returns 0.
+ */
+export function transform_w_f64(k: usize, nrows: i32, kw: i32, w: i32, v0: i32, nv: i32,
+  outr: usize, outi: usize, work: usize): i32 {
+  const rowsb = <usize>nrows << 3;
+  if (!use_fft(kw, w, nv)) {
+    const twr = work;
+    const twi = work + (<usize>kw << 3);
+    for (let v = v0; v < v0 + nv; v++) {
+      for (let b = 0; b < kw; b++) {
+        const ang = TWO_PI * <f64>(<i32>((<i64>v * <i64>b) % <i64>w)) / <f64>w;
+        store<f64>(twr + (<usize>b << 3), Math.cos(ang));
+        store<f64>(twi + (<usize>b << 3), Math.sin(ang));
+      }
+      const or = outr + <usize>(v - v0) * rowsb;
+      const oi = outi + <usize>(v - v0) * rowsb;
+      for (let r = 0; r < nrows; r++) {
+        const kr = k + <usize>r * (<usize>kw << 3);
+        let sr: f64 = 0.0;
+        let si: f64 = 0.0;
+        for (let b = 0; b < kw; b++) {
+          const x = load<f64>(kr + (<usize>b << 3));
+          sr += x * load<f64>(twr + (<usize>b << 3));
+          si += x * load<f64>(twi + (<usize>b << 3));
+        }
+        store<f64>(or + (<usize>r << 3), sr);
+        store<f64>(oi + (<usize>r << 3), si);
+      }
+    }
+    return 0;
+  }
+  const plan = work;
+  const bufr = align16(plan + <usize>fft_plan_bytes(w));
+  const bufi = bufr + <usize>(64 * w) * 8;
+  fft_plan_init(w, plan);
+  for (let r0 = 0; r0 < nrows; r0 += 64) {
+    const cnt = min<i32>(64, nrows - r0);
+    for (let s = 0; s < cnt; s++) {
+      const kr = k + <usize>(r0 + s) * (<usize>kw << 3);
+      const br = bufr + <usize>(s * w) * 8;
+      const bi = bufi + <usize>(s * w) * 8;
+      for (let b = 0; b < w; b++) {
+        store<f64>(br + (<usize>b << 3), b < kw ? load<f64>(kr + (<usize>b << 3)) : 0.0);
+        store<f64>(bi + (<usize>b << 3), 0.0);
+      }
+    }
+    fft_c64_batch(bufr, bufi, w, cnt, plan);
+    for (let s = 0; s < cnt; s++) {
+      for (let v = v0; v < v0 + nv; v++) {
+        const src = <usize>(s * w + v) << 3;
+        const dst = <usize>(v - v0) * rowsb + (<usize>(r0 + s) << 3);
+        store<f64>(outr + dst, load<f64>(bufr + src));
+        store<f64>(outi + dst, load<f64>(bufi + src));
+      }
+    }
+  }
+  return 0;
+}
+
+/** Bytes of scratch for svd_column_f64. */
+export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: i32): i32 {
+  const n = min<i32>(cout, cin);
+  const m = max<i32>(cout, cin);
+  const ld = lead_dim(m);
+  let bytes: i64 = 2 * <i64>kh * 8 + 32; // twiddles for one u
+  bytes += 2 * <i64>ld * <i64>n * 8 + 32; // A
+  bytes += 2 * <i64>(n + 2) * 8 + 32; // d, e
+  bytes += <i64>bidiag_work_bytes(ld, n) + 32;
+  if (use_fft(kh, h, nu)) {
+    bytes += <i64>fft_plan_bytes(h) + 32;
+    bytes += 2 * <i64>cout * <i64>cin * <i64>h * 8 + 32;
+  }
+  return bytes > 0x7fffffff ? -1 : <i32>bytes;
+}
+
+/**
+ * svd_column_f64: singular values of P(u, v) for u = u0..u0+nu−1 at one column v.
+ *
+ *   P(u, v)[o, i] = Σ_{a<kh} T[(o·cin + i)·kh + a] · exp(+2πi·u·a / h)
+ *
+ * where T (from transform_w_f64) already holds the sums over the last axis at v.
+ * Each P is copied into a padded column-major block (transposed when
+ * cout < cin: same singular values), reduced by bidiag_c64_split, and its
+ * bidiagonal solved by bdsqr_values_f64.
+ *
+ * Arguments:
+ *   tr, ti           [in]  f64[cout·cin·kh] the column's transform (kh ≤ h)
+ *   cout, cin, kh, h [in]  ≥ 1
+ *   u0, nu           [in]  0 ≤ u0, u0 + nu ≤ h
+ *   out              [out] f64[nu·r], r = min(cout, cin): row u−u0 holds P(u, v)'s
+ *                          singular values in decreasing order (NaN if not converged)
+ *   work             [in]  svd_column_work_bytes(cout, cin, kh, h, nu) bytes, 16-byte aligned
+ * Returns the number of frequencies whose QR iteration did not converge (0 on success).
+ */
+export function svd_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
+  u0: i32, nu: i32, out: usize, work: usize): i32 {
+  const n = min<i32>(cout, cin);
+  const m = max<i32>(cout, cin);
+  const ld = lead_dim(m);
+  const ldb = <usize>ld << 3;
+  const tall = cout >= cin;
+  const twr = align16(work);
+  const twi = twr + (<usize>kh << 3);
+  const ar = align16(twi + (<usize>kh << 3));
+  const ai = ar + <usize>n * ldb;
+  const d = align16(ai + <usize>n * ldb);
+  const e = d + (<usize>(n + 2) << 3);
+  const bw = align16(e + (<usize>(n + 2) << 3));
+  const fft = use_fft(kh, h, nu);
+  let plan: usize = 0;
+  let t2r: usize = 0;
+  let t2i: usize = 0;
+  const pairs = cout * cin;
+  if (fft) {
+    plan = align16(bw + <usize>bidiag_work_bytes(ld, n));
+    t2r = align16(plan + <usize>fft_plan_bytes(h));
+    t2i = t2r + <usize>pairs * <usize>h * 8;
+    fft_plan_init(h, plan);
+    for (let p = 0; p < pairs; p++) {
+      const sr = tr + <usize>(p * kh) * 8;
+      const si = ti + <usize>(p * kh) * 8;
+      const dr = t2r + <usize>p * <usize>h * 8;
+      const di = t2i + <usize>p * <usize>h * 8;
+      for (let a = 0; a < h; a++) {
+        const inside = a < kh;
+        store<f64>(dr + (<usize>a << 3), inside ? load<f64>(sr + (<usize>a << 3)) : 0.0);
+        store<f64>(di + (<usize>a << 3), inside ? load<f64>(si + (<usize>a << 3)) : 0.0);
+      }
+    }
+    fft_c64_batch(t2r, t2i, h, pairs, plan);
+  }
+  // Padding rows m..ld−1 stay zero for the whole call.
+  for (let j = 0; j < n; j++) {
+    for (let i = m; i < ld; i++) {
+      store<f64>(ar + <usize>j * ldb + (<usize>i << 3), 0.0);
+      store<f64>(ai + <usize>j * ldb + (<usize>i << 3), 0.0);
+    }
+  }
+  let failed = 0;
+  for (let u = u0; u < u0 + nu; u++) {
+    if (!fft) {
+      for (let a = 0; a < kh; a++) {
+        const ang = TWO_PI * <f64>(<i32>((<i64>u * <i64>a) % <i64>h)) / <f64>h;
+        store<f64>(twr + (<usize>a << 3), Math.cos(ang));
+        store<f64>(twi + (<usize>a << 3), Math.sin(ang));
+      }
+    }
+    for (let o = 0; o < cout; o++) {
+      for (let i = 0; i < cin; i++) {
+        const p = o * cin + i;
+        let pr: f64 = 0.0;
+        let pi: f64 = 0.0;
+        if (fft) {
+          const off = (<usize>p * <usize>h + <usize>u) << 3;
+          pr = load<f64>(t2r + off);
+          pi = load<f64>(t2i + off);
+        } else {
+          const sr = tr + <usize>(p * kh) * 8;
+          const si = ti + <usize>(p * kh) * 8;
+          for (let a = 0; a < kh; a++) {
+            const xr = load<f64>(sr + (<usize>a << 3));
+            const xi = load<f64>(si + (<usize>a << 3));
+            const cr = load<f64>(twr + (<usize>a << 3));
+            const ci = load<f64>(twi + (<usize>a << 3));
+            pr += xr * cr - xi * ci;
+            pi += xr * ci + xi * cr;
+          }
+        }
+        const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
+        store<f64>(ar + off, pr);
+        store<f64>(ai + off, pi);
+      }
+    }
+    bidiag_c64_split(ar, ai, m, n, ld, d, e, bw);
+    const st = bdsqr_values_f64(d, e, n);
+    if (st != 0) failed++;
+    sort_desc_f64(d, n);
+    memory.copy(out + <usize>((u - u0) * n) * 8, d, <usize>n << 3);
+  }
+  return failed;
+}

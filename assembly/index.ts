@@ -1,0 +1,18 @@
+// The convsv SIMD core: re-exports only. Build: `npm run build:wasm`.
+export { bdsqr_values_f64, sort_desc_f64 } from "./bdsqr";
+export { bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
+export { fft_c64_batch, fft_plan_bytes, fft_plan_init } from "./fft";
+export {
+  fft_cost,
+  lead_dim,
+  svd_column_f64,
+  svd_column_work_bytes,
+  transform_w_f64,
+  transform_w_work_bytes,
+  use_fft,
+} from "./column";
+
+/** First free byte above the module's static data: the JS side owns memory from here up. */
+export function heap_base(): usize {
+  return __heap_base;
+}

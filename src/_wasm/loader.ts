@@ -1,0 +1,78 @@
+/**
+ * Instantiates the embedded SIMD wasm core once per realm and hands out its exports.
+ * @module
+ */
+import { WASM_BASE64 } from "./binary.ts";
+
+/** The exports of the wasm core (pointers are byte offsets into `memory`). */
+export interface CoreExports {
+  memory: WebAssembly.Memory;
+  heap_base(): number;
+  lead_dim(m: number): number;
+  use_fft(k: number, n: number, outs: number): number;
+  fft_cost(n: number): number;
+  transform_w_work_bytes(nrows: number, kw: number, w: number, nv: number): number;
+  transform_w_f64(
+    k: number, nrows: number, kw: number, w: number, v0: number, nv: number,
+    outr: number, outi: number, work: number,
+  ): number;
+  svd_column_work_bytes(cout: number, cin: number, kh: number, h: number, nu: number): number;
+  svd_column_f64(
+    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
+    u0: number, nu: number, out: number, work: number,
+  ): number;
+  bidiag_work_bytes(ld: number, n: number): number;
+  bidiag_c64_split(ar: number, ai: number, m: number, n: number, ld: number, d: number, e: number, work: number): number;
+  bdsqr_values_f64(d: number, e: number, n: number): number;
+  sort_desc_f64(p: number, n: number): void;
+  fft_plan_bytes(n: number): number;
+  fft_plan_init(n: number, plan: number): number;
+  fft_c64_batch(re: number, im: number, n: number, count: number, plan: number): number;
+}
+
+let cached: CoreExports | undefined;
+let pending: Promise<CoreExports> | undefined;
+
+function bytes(): Uint8Array<ArrayBuffer> {
+  const bin = atob(WASM_BASE64);
+  const out = new Uint8Array(new ArrayBuffer(bin.length));
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function explain(err: unknown): Error {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new Error(
+    `Cannot load the convsv wasm core (WebAssembly SIMD is required): ${msg}`,
+    { cause: err },
+  );
+}
+
+/**
+ * The core's exports, compiled synchronously on first use. Works in Deno, Bun,
+ * Node and workers; a browser's main thread refuses synchronous compilation of
+ * large modules, so there call {@linkcode loadWasm} (or any async API) first.
+ */
+export function loadWasmSync(): CoreExports {
+  if (cached) return cached;
+  try {
+    const module = new WebAssembly.Module(bytes());
+    cached = new WebAssembly.Instance(module, {}).exports as unknown as CoreExports;
+  } catch (err) {
+    throw explain(err);
+  }
+  return cached;
+}
+
+/** The core's exports, compiled asynchronously on first use. */
+export function loadWasm(): Promise<CoreExports> {
+  if (cached) return Promise.resolve(cached);
+  pending ??= WebAssembly.instantiate(bytes(), {}).then(
+    (r) => (cached ??= r.instance.exports as unknown as CoreExports),
+    (err) => {
+      pending = undefined;
+      throw explain(err);
+    },
+  );
+  return pending;
+}

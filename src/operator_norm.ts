@@ -1,0 +1,51 @@
+/**
+ * The operator (spectral) norm of a 2-D convolutional layer.
+ * @module
+ */
+import type { Kernel, SingularValuesOptions } from "./types.ts";
+import { spectrum, spectrumSync } from "./spectrum.ts";
+
+/**
+ * The largest singular value of the layer (its ℓ² operator norm, the
+ * Lipschitz constant of the linear layer), exact up to f64 rounding.
+ *
+ * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
+ * @param options `inputShape: [h, w]` and `layout` (`"oihw"`, default, or `"hwio"`).
+ * @returns `σ_max ≥ 0`.
+ * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
+ * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ *
+ * @example The identity layer has norm 1
+ * ```ts
+ * import { operatorNormSync } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * const data = new Float64Array([1, 0, 0, 0, 0, 0, 0, 0, 1]); // 3 × 3, delta at the first tap
+ * assert.equal(operatorNormSync({ data, shape: [1, 1, 3, 3] }, { inputShape: [5, 5] }), 1);
+ * ```
+ */
+export function operatorNormSync(kernel: Kernel, options: SingularValuesOptions): number {
+  return spectrumSync(kernel, options).norm;
+}
+
+/**
+ * Asynchronous twin of {@linkcode operatorNormSync}.
+ *
+ * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
+ * @param options `inputShape: [h, w]` and `layout` (`"oihw"`, default, or `"hwio"`).
+ * @returns `σ_max ≥ 0`.
+ * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
+ * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ *
+ * @example
+ * ```ts
+ * import { operatorNorm } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * const norm = await operatorNorm({ data: new Float64Array([3, 4]), shape: [2, 1, 1, 1] }, { inputShape: [2, 2] });
+ * assert.ok(Math.abs(norm - 5) < 1e-15);
+ * ```
+ */
+export async function operatorNorm(kernel: Kernel, options: SingularValuesOptions): Promise<number> {
+  return (await spectrum(kernel, options)).norm;
+}
