@@ -20,7 +20,7 @@ import { spectrum, spectrumSync } from "./spectrum.ts";
  * ```ts
  * import { operatorNormSync } from "@convsv/convsv";
  * import assert from "node:assert/strict";
- * const data = new Float64Array([1, 0, 0, 0, 0, 0, 0, 0, 1]); // 3 × 3, delta at the first tap
+ * const data = new Float64Array([1, 0, 0, 0, 0, 0, 0, 0, 0]); // 3 × 3, delta at the first tap
  * assert.equal(operatorNormSync({ data, shape: [1, 1, 3, 3] }, { inputShape: [5, 5] }), 1);
  * ```
  */
