@@ -20,13 +20,14 @@ function ceilLog2(n: i32): i32 {
 }
 
 /**
- * Relative cost (in complex multiply-adds per sequence) of a length-n FFT:
- * radix-2 for powers of two, Bluestein (three transforms of ≥ 2n−1) otherwise.
+ * Cost of a length-n FFT in units of one complex multiply-add of the direct
+ * sum, fitted to timings of fft_c64_batch here (n = 64..4096): radix-2 for
+ * powers of two, Bluestein (through a power of two p ≥ 2n − 1) otherwise.
  */
 export function fft_cost(n: i32): i32 {
-  if ((n & (n - 1)) == 0) return 2 * n * max<i32>(ceilLog2(n), 1);
+  if ((n & (n - 1)) == 0) return (n * max<i32>(ceilLog2(n), 1)) / 2 + n;
   const p = 1 << ceilLog2(2 * n - 1);
-  return 6 * p * ceilLog2(p) + 4 * n;
+  return (6 * p * ceilLog2(p)) / 5 + 2 * n;
 }
 
 /** Leading dimension used for an m-row column-major block: even, and never a multiple of 4 KiB. */
