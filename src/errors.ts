@@ -22,6 +22,8 @@ export class ConvergenceError extends Error {
   readonly frequencies: [number, number][];
 
   /**
+   * Makes the error; its message lists the first few frequencies.
+   *
    * @param frequencies The `[u, v]` frequencies that failed.
    */
   constructor(frequencies: [number, number][]) {

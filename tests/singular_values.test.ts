@@ -1,0 +1,555 @@
+/**
+ * Property tests of the public API against the independent reference in
+ * tests/reference.ts (the layer's dense matrix and a one-sided Jacobi SVD,
+ * and per-frequency Jacobi SVDs of P(u, v) built here).
+ *
+ * Every comparison covers the full sorted spectrum, value by value, with
+ * |ours − ref| ≤ 1e-12 · σ_max(ref); only the all-zero kernel gets an
+ * absolute floor.
+ * @module
+ */
+import { test } from "./_test.ts";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  type Kernel,
+  type Layout,
+  operatorNorm,
+  operatorNormSync,
+  singularValues,
+  singularValuesSync,
+  spectrum,
+  spectrumSync,
+} from "../mod.ts";
+import {
+  complexSingularValues,
+  foldKernel,
+  frequencyMatrix,
+  hwioFromOihw,
+  referenceSingularValues,
+  swapChannels,
+} from "./reference.ts";
+
+/** Relative tolerance of every comparison, against σ_max of the reference. */
+const TOL = 1e-12;
+/** Absolute floor used only when the reference is all zeros. */
+const ZERO_FLOOR = 1e-300;
+/** Largest side of the dense layer matrix the Jacobi reference is given. */
+const MAX_DENSE = 200;
+
+// ---------------------------------------------------------------------------
+// Cases
+
+/** A layer: sizes and an OIHW kernel held as exact doubles. */
+interface Case {
+  cOut: number;
+  cIn: number;
+  kh: number;
+  kw: number;
+  h: number;
+  w: number;
+  /** OIHW weights; when `f32` is set they are all exact Float32 values. */
+  data: Float64Array;
+  /** Pass the kernel as a Float32Array. */
+  f32: boolean;
+  layout: Layout;
+}
+
+interface Dims {
+  cOut: number;
+  cIn: number;
+  kh: number;
+  kw: number;
+  h: number;
+  w: number;
+}
+
+const side = fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 8);
+const channels = fc.integer({ min: 1, max: 5 });
+const taps = fc.integer({ min: 1, max: 5 });
+
+/** Sizes whose dense matrix stays within MAX_DENSE. */
+const denseDims: fc.Arbitrary<Dims> = fc
+  .record({ cOut: channels, cIn: channels, kh: taps, kw: taps, h: side, w: side })
+  .filter((d) => d.h * d.w * Math.max(d.cIn, d.cOut) <= MAX_DENSE);
+
+/**
+ * Kernel weights of one of three styles: uniform reals, small integers (exact
+ * cancellations, repeated values, zeros of the transform), or mostly zeros.
+ */
+function weights(n: number): fc.Arbitrary<Float64Array> {
+  const real = fc.double({ min: -1, max: 1, noNaN: true });
+  const int = fc.integer({ min: -3, max: 3 });
+  const sparse = fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: real, weight: 1 });
+  return fc
+    .oneof({ arbitrary: real, weight: 3 }, { arbitrary: int, weight: 1 }, { arbitrary: sparse, weight: 1 })
+    .chain((elem) => fc.array(elem, { minLength: n, maxLength: n }))
+    .map((xs) => Float64Array.from(xs));
+}
+
+function caseOf(dims: fc.Arbitrary<Dims>): fc.Arbitrary<Case> {
+  return dims.chain((d) =>
+    fc
+      .record({
+        data: weights(d.cOut * d.cIn * d.kh * d.kw),
+        f32: fc.boolean(),
+        layout: fc.constantFrom<Layout>("oihw", "hwio"),
+      })
+      .map(({ data, f32, layout }) => ({
+        ...d,
+        // Round through Float32 so the reference sees exactly what the package gets.
+        data: f32 ? Float64Array.from(Float32Array.from(data)) : data,
+        f32,
+        layout,
+      }))
+  );
+}
+
+/** The kernel as the API takes it, in the case's layout and element type. */
+function kernelOf(c: Case, layout: Layout = c.layout, f32: boolean = c.f32): Kernel {
+  const oihw = f32 ? Float32Array.from(c.data) : c.data.slice();
+  if (layout === "oihw") return { data: oihw, shape: [c.cOut, c.cIn, c.kh, c.kw] };
+  const data = oihw instanceof Float32Array
+    ? hwioFromOihw(oihw, c.cOut, c.cIn, c.kh, c.kw)
+    : hwioFromOihw(oihw, c.cOut, c.cIn, c.kh, c.kw);
+  return { data, shape: [c.kh, c.kw, c.cIn, c.cOut] };
+}
+
+function optionsOf(c: Case, layout: Layout = c.layout) {
+  return { inputShape: [c.h, c.w], layout };
+}
+
+function describe(c: Case): string {
+  return `c_out=${c.cOut} c_in=${c.cIn} k=${c.kh}×${c.kw} input=${c.h}×${c.w} ${c.layout} ${
+    c.f32 ? "f32" : "f64"
+  } data=[${Array.from(c.data).join(", ")}]`;
+}
+
+function reference(c: Case): Float64Array {
+  return referenceSingularValues(c.data, c.cOut, c.cIn, c.kh, c.kw, c.h, c.w);
+}
+
+// ---------------------------------------------------------------------------
+// Assertions
+
+function assertDecreasing(xs: ArrayLike<number>, what: string): void {
+  for (let j = 1; j < xs.length; j++) {
+    assert.ok(xs[j - 1] >= xs[j], `${what}: not decreasing at ${j}: ${xs[j - 1]} < ${xs[j]}`);
+  }
+}
+
+/** Full-spectrum comparison: |got[j] − want[j]| ≤ TOL·σ_max(want) for every j (floor only if want is all zeros). */
+function assertSpectrumClose(got: ArrayLike<number>, want: ArrayLike<number>, what: string, scale?: number): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  const smax = scale ?? (want.length > 0 ? want[0] : 0);
+  const allowed = smax > 0 ? TOL * smax : ZERO_FLOOR;
+  for (let j = 0; j < want.length; j++) {
+    const err = Math.abs(got[j] - want[j]);
+    assert.ok(
+      err <= allowed,
+      `${what}: value ${j} of ${want.length}: got ${got[j]}, reference ${want[j]} (error ${err}, allowed ${allowed})`,
+    );
+  }
+}
+
+/** The checks every result of singularValues() must pass. */
+function assertWellFormed(sv: Float64Array, c: Case, what: string): void {
+  assert.ok(sv instanceof Float64Array, `${what}: not a Float64Array`);
+  assert.equal(sv.length, c.h * c.w * Math.min(c.cIn, c.cOut), `${what}: length`);
+  for (let j = 0; j < sv.length; j++) {
+    assert.ok(Number.isFinite(sv[j]) && sv[j] >= 0, `${what}: value ${j} is ${sv[j]}`);
+  }
+  assertDecreasing(sv, what);
+}
+
+/** Squared Frobenius norm of the kernel after folding wrapped taps. */
+function foldedSquaredNorm(c: Case): number {
+  const f = foldKernel(c.data, c.cOut, c.cIn, c.kh, c.kw, c.h, c.w);
+  let s = 0;
+  for (const x of f.data) s += x * x;
+  return s;
+}
+
+function sumOfSquares(xs: ArrayLike<number>): number {
+  let s = 0;
+  for (let j = 0; j < xs.length; j++) s += xs[j] * xs[j];
+  return s;
+}
+
+// ---------------------------------------------------------------------------
+// Against the dense reference
+
+/** The sync result matches the dense Jacobi SVD; the input is left untouched. */
+function checkAgainstDense(c: Case): void {
+  const kernel = kernelOf(c);
+  const before = kernel.data.slice();
+  const sv = singularValuesSync(kernel, optionsOf(c));
+  assert.deepEqual(kernel.data, before, "kernel.data was modified");
+  const what = describe(c);
+  assertWellFormed(sv, c, what);
+  assertSpectrumClose(sv, reference(c), what);
+}
+
+test("singularValues() matches the dense SVD for random shapes", () => {
+  fc.assert(fc.property(caseOf(denseDims), checkAgainstDense), {
+    numRuns: 150,
+    examples: [
+      // Kernels larger than the input, both axes and one at a time.
+      [{ cOut: 2, cIn: 3, kh: 5, kw: 5, h: 2, w: 2, data: Float64Array.from({ length: 150 }, (_, i) => Math.sin(i + 1)), f32: false, layout: "oihw" }],
+      [{ cOut: 1, cIn: 2, kh: 5, kw: 1, h: 2, w: 7, data: Float64Array.from({ length: 10 }, (_, i) => i - 4.5), f32: false, layout: "hwio" }],
+      [{ cOut: 3, cIn: 1, kh: 2, kw: 4, h: 1, w: 3, data: Float64Array.from({ length: 24 }, (_, i) => Math.cos(3 * i)), f32: false, layout: "oihw" }],
+    ],
+  });
+});
+
+test("singularValues() matches the dense SVD when c_in ≠ c_out, h ≠ w and the kernel is not square", () => {
+  const dims = denseDims.filter((d) => d.cIn !== d.cOut && d.h !== d.w && d.kh !== d.kw);
+  fc.assert(fc.property(caseOf(dims), checkAgainstDense), { numRuns: 60 });
+});
+
+test("singularValues() folds kernels larger than the input (taps that wrap add up)", () => {
+  const dims = fc
+    .record({
+      cOut: channels,
+      cIn: channels,
+      kh: taps,
+      kw: taps,
+      h: fc.integer({ min: 1, max: 4 }),
+      w: fc.integer({ min: 1, max: 4 }),
+    })
+    .filter((d) => (d.kh > d.h || d.kw > d.w) && d.h * d.w * Math.max(d.cIn, d.cOut) <= MAX_DENSE);
+  fc.assert(fc.property(caseOf(dims), checkAgainstDense), { numRuns: 60 });
+});
+
+test("singularValues(): the same kernel in oihw and hwio gives identical results", () => {
+  fc.assert(
+    fc.property(caseOf(denseDims), (c) => {
+      const a = singularValuesSync(kernelOf(c, "oihw"), optionsOf(c, "oihw"));
+      const b = singularValuesSync(kernelOf(c, "hwio"), optionsOf(c, "hwio"));
+      assert.deepEqual(b, a, describe(c));
+      const sa = spectrumSync(kernelOf(c, "oihw"), optionsOf(c, "oihw"));
+      const sb = spectrumSync(kernelOf(c, "hwio"), optionsOf(c, "hwio"));
+      assert.deepEqual(sb.values, sa.values, describe(c));
+    }),
+    { numRuns: 100 },
+  );
+});
+
+test("singularValues(): Float32Array and Float64Array holding the same values give identical results", () => {
+  fc.assert(
+    fc.property(caseOf(denseDims), (c) => {
+      const c32 = { ...c, data: Float64Array.from(Float32Array.from(c.data)), f32: true };
+      const a = singularValuesSync(kernelOf(c32, c.layout, true), optionsOf(c32));
+      const b = singularValuesSync(kernelOf(c32, c.layout, false), optionsOf(c32));
+      assert.deepEqual(a, b, describe(c32));
+    }),
+    { numRuns: 100 },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// Identities that need no dense reference (so the shapes can be larger)
+
+const largerDims: fc.Arbitrary<Dims> = fc.record({
+  cOut: fc.integer({ min: 1, max: 8 }),
+  cIn: fc.integer({ min: 1, max: 8 }),
+  kh: fc.integer({ min: 1, max: 7 }),
+  kw: fc.integer({ min: 1, max: 7 }),
+  h: fc.integer({ min: 1, max: 16 }),
+  w: fc.integer({ min: 1, max: 16 }),
+});
+
+test("singularValues(): Σσ² = h·w·‖K_folded‖²_F", () => {
+  fc.assert(
+    fc.property(caseOf(largerDims), (c) => {
+      const sv = singularValuesSync(kernelOf(c), optionsOf(c));
+      assertWellFormed(sv, c, describe(c));
+      const want = c.h * c.w * foldedSquaredNorm(c);
+      const got = sumOfSquares(sv);
+      assert.ok(
+        Math.abs(got - want) <= TOL * want || (want === 0 && got === 0),
+        `${describe(c)}: Σσ² = ${got}, h·w·‖K_folded‖² = ${want} (relative error ${Math.abs(got - want) / want})`,
+      );
+    }),
+    { numRuns: 200 },
+  );
+});
+
+test("singularValues(αK) = |α|·singularValues(K), α of either sign", () => {
+  const alpha = fc
+    .double({ min: -1e3, max: 1e3, noNaN: true })
+    .filter((a) => Math.abs(a) >= 1e-3);
+  fc.assert(
+    fc.property(caseOf(largerDims), alpha, (c, a) => {
+      const base = singularValuesSync(kernelOf(c, c.layout, false), optionsOf(c));
+      const scaled = singularValuesSync({ ...kernelOf(c, c.layout, false), data: kernelOf(c, c.layout, false).data.map((x) => a * x) }, optionsOf(c));
+      const want = base.map((x) => Math.abs(a) * x);
+      assertSpectrumClose(scaled, want, `${describe(c)} α=${a}`);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test("singularValues(): swapping c_in and c_out (o ↔ i) gives the same spectrum", () => {
+  fc.assert(
+    fc.property(caseOf(largerDims), (c) => {
+      const swapped: Case = { ...c, cOut: c.cIn, cIn: c.cOut, data: swapChannels(c.data, c.cOut, c.cIn, c.kh, c.kw) };
+      const a = singularValuesSync(kernelOf(c), optionsOf(c));
+      const b = singularValuesSync(kernelOf(swapped), optionsOf(swapped));
+      assertSpectrumClose(b, a, describe(c));
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test("singularValues() of the zero kernel is all zeros", () => {
+  fc.assert(
+    fc.property(largerDims, fc.boolean(), fc.constantFrom<Layout>("oihw", "hwio"), (d, f32, layout) => {
+      const c: Case = { ...d, data: new Float64Array(d.cOut * d.cIn * d.kh * d.kw), f32, layout };
+      const sv = singularValuesSync(kernelOf(c), optionsOf(c));
+      assertWellFormed(sv, c, describe(c));
+      for (let j = 0; j < sv.length; j++) assert.ok(sv[j] <= ZERO_FLOOR, `${describe(c)}: value ${j} is ${sv[j]}`);
+      assert.ok(operatorNormSync(kernelOf(c), optionsOf(c)) <= ZERO_FLOOR);
+    }),
+    { numRuns: 50 },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// Rank-deficient kernels
+
+/** Number of values ≤ TOL·σ_max. */
+function zeroCount(xs: ArrayLike<number>, smax: number): number {
+  let n = 0;
+  for (let j = 0; j < xs.length; j++) if (xs[j] <= TOL * smax) n++;
+  return n;
+}
+
+/** Values the count of zeros could legitimately disagree on: none may fall in (1e-2, 1e2)·TOL·σ_max. */
+function ambiguous(xs: ArrayLike<number>, smax: number): boolean {
+  for (let j = 0; j < xs.length; j++) if (xs[j] > 1e-2 * TOL * smax && xs[j] < 1e2 * TOL * smax) return true;
+  return false;
+}
+
+function checkRankDeficient(c: Case, rank: number): void {
+  const what = `${describe(c)} (rank ≤ ${rank} per frequency)`;
+  const want = reference(c);
+  const got = singularValuesSync(kernelOf(c), optionsOf(c));
+  assertSpectrumClose(got, want, what);
+  const smax = want[0];
+  if (smax === 0) return;
+  fc.pre(!ambiguous(want, smax));
+  const structural = c.h * c.w * (Math.min(c.cIn, c.cOut) - rank);
+  const refZeros = zeroCount(want, smax);
+  assert.ok(refZeros >= structural, `${what}: the reference has ${refZeros} zeros, fewer than ${structural}`);
+  assert.equal(zeroCount(got, smax), refZeros, `${what}: number of zeros (reference ${refZeros})`);
+}
+
+test("singularValues(): c_out > 1 copies of one filter give the right number of zeros", () => {
+  const dims = denseDims.filter((d) => d.cOut > 1 && d.cIn > 1);
+  const arb = dims.chain((d) =>
+    fc.record({
+      d: fc.constant(d),
+      filter: weights(d.cIn * d.kh * d.kw),
+      coeff: fc.array(fc.oneof(fc.constant(1), fc.constant(-2), fc.double({ min: -2, max: 2, noNaN: true })), {
+        minLength: d.cOut,
+        maxLength: d.cOut,
+      }),
+      layout: fc.constantFrom<Layout>("oihw", "hwio"),
+    })
+  );
+  fc.assert(
+    fc.property(arb, ({ d, filter, coeff, layout }) => {
+      const t = d.cIn * d.kh * d.kw;
+      const data = new Float64Array(d.cOut * t);
+      for (let o = 0; o < d.cOut; o++) for (let k = 0; k < t; k++) data[o * t + k] = coeff[o] * filter[k];
+      checkRankDeficient({ ...d, data, f32: false, layout }, 1);
+    }),
+    { numRuns: 60 },
+  );
+});
+
+test("singularValues(): input channels that repeat give the right number of zeros", () => {
+  const arb = denseDims
+    .filter((d) => d.cIn > 1 && d.cOut > 1)
+    .chain((d) =>
+      fc.record({
+        d: fc.constant(d),
+        distinct: fc.integer({ min: 1, max: d.cIn - 1 }),
+        layout: fc.constantFrom<Layout>("oihw", "hwio"),
+      }).chain(({ d, distinct, layout }) =>
+        weights(d.cOut * distinct * d.kh * d.kw).map((base) => ({ d, distinct, layout, base }))
+      )
+    );
+  fc.assert(
+    fc.property(arb, ({ d, distinct, layout, base }) => {
+      // K[o, i] = B[o, i mod distinct]: columns of every P(u, v) repeat.
+      const t = d.kh * d.kw;
+      const data = new Float64Array(d.cOut * d.cIn * t);
+      for (let o = 0; o < d.cOut; o++) {
+        for (let i = 0; i < d.cIn; i++) {
+          for (let k = 0; k < t; k++) data[(o * d.cIn + i) * t + k] = base[(o * distinct + (i % distinct)) * t + k];
+        }
+      }
+      checkRankDeficient({ ...d, data, f32: false, layout }, distinct);
+    }),
+    { numRuns: 60 },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// Magnitudes
+
+test("singularValues() scales exactly at magnitudes near 1e±150", () => {
+  const dims = denseDims.filter((d) => d.h * d.w * Math.max(d.cIn, d.cOut) <= 100);
+  fc.assert(
+    fc.property(caseOf(dims), (c0) => {
+      const c = { ...c0, f32: false };
+      const base = singularValuesSync(kernelOf(c), optionsOf(c));
+      const ref = reference(c);
+      assertSpectrumClose(base, ref, describe(c));
+      for (const f of [1e150, 1e-150, 2 ** 500, 2 ** -500]) {
+        const scaled: Case = { ...c, data: c.data.map((x) => x * f) };
+        const got = singularValuesSync(kernelOf(scaled), optionsOf(scaled));
+        const what = `${describe(c)} scaled by ${f}`;
+        assertWellFormed(got, scaled, what);
+        // Against the package's own unscaled result, and against the reference of the scaled kernel.
+        assertSpectrumClose(got.map((x) => x / f), base, what);
+        assertSpectrumClose(got, reference(scaled), what);
+      }
+    }),
+    { numRuns: 40 },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// spectrum()
+
+/** Every row of the spectrum against the Jacobi SVD of that frequency's P(u, v). */
+function checkSpectrum(c: Case): void {
+  const what = describe(c);
+  const kernel = kernelOf(c);
+  const s = spectrumSync(kernel, optionsOf(c));
+  const r = Math.min(c.cIn, c.cOut);
+  assert.deepEqual(s.shape, [c.h, c.w, r], `${what}: shape`);
+  assert.ok(s.values instanceof Float64Array, `${what}: values is not a Float64Array`);
+  assert.equal(s.values.length, c.h * c.w * r, `${what}: length`);
+  assert.equal(s.backend, "wasm");
+  assert.equal(s.precision, "f64");
+
+  // Per-frequency reference for every row; its largest value sets the tolerance.
+  const rows: Float64Array[] = [];
+  let smax = 0;
+  for (let u = 0; u < c.h; u++) {
+    for (let v = 0; v < c.w; v++) {
+      const { re, im } = frequencyMatrix(c.data, c.cOut, c.cIn, c.kh, c.kw, c.h, c.w, u, v);
+      const row = complexSingularValues(re, im, c.cOut, c.cIn);
+      rows.push(row);
+      smax = Math.max(smax, row[0]);
+    }
+  }
+  let max = -Infinity;
+  for (let u = 0; u < c.h; u++) {
+    for (let v = 0; v < c.w; v++) {
+      const row = s.values.subarray((u * c.w + v) * r, (u * c.w + v + 1) * r);
+      assertDecreasing(row, `${what}: row (${u}, ${v})`);
+      assertSpectrumClose(row, rows[u * c.w + v], `${what}: row (${u}, ${v})`, smax);
+      max = Math.max(max, row[0]);
+    }
+  }
+  assert.equal(s.norm, max, `${what}: norm is not the largest value`);
+  const [au, av] = s.argmax;
+  assert.ok(Number.isInteger(au) && Number.isInteger(av) && au >= 0 && au < c.h && av >= 0 && av < c.w, `${what}: argmax ${s.argmax}`);
+  assert.equal(s.values[(au * c.w + av) * r], s.norm, `${what}: argmax row does not start with the norm`);
+
+  // The multiset of all values is singularValues().
+  const sorted = s.values.slice().sort().reverse();
+  assert.deepEqual(sorted, singularValuesSync(kernel, optionsOf(c)), `${what}: values differ from singularValues()`);
+}
+
+test("spectrum() rows match the per-frequency SVD of P(u, v), with shape, norm and argmax", () => {
+  const dims = largerDims.filter((d) => d.h * d.w <= 100);
+  fc.assert(fc.property(caseOf(dims), checkSpectrum), {
+    numRuns: 100,
+    examples: [
+      [{ cOut: 2, cIn: 3, kh: 5, kw: 5, h: 2, w: 3, data: Float64Array.from({ length: 150 }, (_, i) => Math.sin(7 * i)), f32: false, layout: "oihw" }],
+    ],
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Async and sync forms
+
+test("singularValues(), operatorNorm() and spectrum() agree exactly with their sync forms", async () => {
+  await fc.assert(
+    fc.asyncProperty(caseOf(largerDims), async (c) => {
+      const what = describe(c);
+      const kernel = kernelOf(c), options = optionsOf(c);
+      const sync = singularValuesSync(kernel, options);
+      const promise = singularValues(kernel, options);
+      assert.ok(promise instanceof Promise, "singularValues() does not return a Promise");
+      assert.deepEqual(await promise, sync, what);
+      const norm = operatorNormSync(kernel, options);
+      assert.equal(norm, sync[0], `${what}: operatorNormSync() is not the first value`);
+      assert.equal(await operatorNorm(kernel, options), sync[0], `${what}: operatorNorm() is not the first value`);
+      const s = spectrumSync(kernel, options);
+      const sa = await spectrum(kernel, options);
+      assert.deepEqual(sa, s, what);
+      assert.equal(s.norm, sync[0], `${what}: spectrum().norm is not the first value`);
+    }),
+    { numRuns: 60 },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// Named regression fixtures
+
+function sv(data: number[], shape: number[], inputShape: number[], layout: Layout = "oihw"): Float64Array {
+  return singularValuesSync({ data: Float64Array.from(data), shape }, { inputShape, layout });
+}
+
+test("fixture: a 1×1 kernel on a 1×1 input is the plain matrix's SVD", () => {
+  assert.deepEqual(sv([-2.5], [1, 1, 1, 1], [1, 1]), Float64Array.of(2.5));
+  // [[3, 0], [4, 5]]: σ = 3√5, √5.
+  assertSpectrumClose(sv([3, 0, 4, 5], [2, 2, 1, 1], [1, 1]), [3 * Math.sqrt(5), Math.sqrt(5)], "2×2");
+  // 1×3 and 3×1 matrices: one value, the Euclidean norm.
+  assertSpectrumClose(sv([1, 2, 2], [1, 3, 1, 1], [1, 1]), [3], "1×3");
+  assertSpectrumClose(sv([1, 2, 2], [3, 1, 1, 1], [1, 1]), [3], "3×1");
+});
+
+test("fixture: a 3×3 kernel with c = 1 on a 1×1 input folds all taps into one", () => {
+  const taps = [0.5, -1, 2, 0.25, 3, -0.75, 1, 1, -2];
+  const sum = taps.reduce((a, b) => a + b, 0);
+  assertSpectrumClose(sv(taps, [1, 1, 3, 3], [1, 1]), [Math.abs(sum)], "sum of taps");
+  assertSpectrumClose(sv(taps, [3, 3, 1, 1], [1, 1], "hwio"), [Math.abs(sum)], "sum of taps, hwio");
+  // Taps that cancel exactly.
+  assert.ok(sv([1, -1, 2, -2, 0, 0, 3, -3, 0], [1, 1, 3, 3], [1, 1])[0] <= ZERO_FLOOR, "cancelling taps");
+});
+
+test("fixture: a kernel with one nonzero tap", () => {
+  // c = 1: every frequency has |P| = |t|.
+  const one = sv([0, 0, 0, 0, 0, 0, 0, -1.5, 0], [1, 1, 3, 3], [4, 5]);
+  assertSpectrumClose(one, new Float64Array(20).fill(1.5), "c = 1");
+  // c_out = 3, c_in = 2, tap at (o=2, i=1, a=1, b=0): each P has one entry of modulus |t|.
+  const data = new Array(3 * 2 * 2 * 2).fill(0);
+  data[((2 * 2 + 1) * 2 + 1) * 2 + 0] = 4;
+  const got = sv(data, [3, 2, 2, 2], [3, 3]);
+  const want = new Float64Array(18);
+  want.fill(4, 0, 9);
+  assertSpectrumClose(got, want, "multi-channel");
+});
+
+test("fixture: an identity-like kernel (delta at tap 0, c_in = c_out = 3) has all σ = 1", () => {
+  const data = new Array(3 * 3 * 3 * 3).fill(0);
+  for (let c = 0; c < 3; c++) data[(c * 3 + c) * 9] = 1;
+  for (const [h, w] of [[1, 1], [2, 5], [7, 3], [8, 8]]) {
+    const got = sv(data, [3, 3, 3, 3], [h, w]);
+    assertSpectrumClose(got, new Float64Array(h * w * 3).fill(1), `${h}×${w}`);
+    const s = spectrumSync({ data: Float64Array.from(data), shape: [3, 3, 3, 3] }, { inputShape: [h, w] });
+    assert.equal(s.norm, got[0]);
+  }
+  // A shifted delta (tap (2, 1)) and a channel permutation are orthogonal too.
+  const shifted = new Array(3 * 3 * 3 * 3).fill(0);
+  for (let c = 0; c < 3; c++) shifted[((c * 3 + ((c + 1) % 3)) * 3 + 2) * 3 + 1] = -1;
+  assertSpectrumClose(sv(shifted, [3, 3, 3, 3], [4, 6]), new Float64Array(72).fill(1), "shifted permutation");
+});
