@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
-const env = { ...process.env, RUST_BACKTRACE: "0", NO_COLOR: "1", FORCE_COLOR: "0" };
+const env = { ...process.env, RUST_BACKTRACE: "0", NO_COLOR: "1" };
 
 function run(label, cmd, args, parse) {
   console.log(`\n=== ${label}: ${[cmd, ...args].join(" ")}`);
@@ -61,7 +61,7 @@ if (bundle.status !== 0) {
   console.log(bundle.stdout + bundle.stderr);
   results.push({ passed: 0, failed: 1 });
 } else {
-  results.push(run("node test", process.execPath, ["--test", "--test-reporter=tap", "tests/node_smoke.test.mjs"], parseNode));
+  results.push(run("node test", process.execPath, ["--test", "--test-reporter=tap", "tests/node_smoke.mjs"], parseNode));
 }
 const passed = results.reduce((a, r) => a + r.passed, 0);
 const failed = results.reduce((a, r) => a + r.failed, 0);
