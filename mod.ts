@@ -27,3 +27,4 @@ export * from "./src/errors.ts";
 export * from "./src/singular_values.ts";
 export * from "./src/operator_norm.ts";
 export * from "./src/spectrum.ts";
+export * from "./src/clip_operator_norm.ts";

@@ -81,11 +81,18 @@ export function bidiag_work_bytes(ld: i32, n: i32): i32 {
  *   d      [out] f64[n]        diagonal of B
  *   e      [out] f64[n]        superdiagonal of B: e[j] couples j−1 and j; e[0] = 0
  *   work   [in]  scratch of bidiag_work_bytes(ld, n) bytes, 16-byte aligned
+ *   taus   [out] f64[4n] or 0: when non-zero the reflectors are kept for
+ *                bidiag_apply_q_c64 / bidiag_apply_p_c64 (LAPACK zgebrd's
+ *                storage): left reflector k has v[k] = 1 and v[k+1..m-1] in
+ *                A[k+1.., k], tau at taus[2k], taus[2k+1]; right reflector k
+ *                (acting on columns k+1..n-1) has z[0] = 1 and z[1..] in
+ *                A[k, k+2..], tau at taus[2n+2k], taus[2n+2k+1].
  *
  * Cost: ≈ 32·Σ_k (m−k)(n−k) real flops (≈ 10.7·n³ for square A).
  * Returns 0. Never throws; NaN propagates into d and e.
  */
-export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize): i32 {
+export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
+  taus: usize): i32 {
   const ldb = <usize>ld << 3;
   const vr = work;
   const vi = vr + ldb;
@@ -118,7 +125,21 @@ export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, 
     if (tr != 0.0 || ti != 0.0) {
       applyLeft(ar, ai, ldb, i0, ld, k + 1, n, vr, vi, tr, ti);
     }
-    if (k >= n - 1) break;
+    if (taus != 0) {
+      store<f64>(taus + (<usize>(2 * k) << 3), tr);
+      store<f64>(taus + (<usize>(2 * k + 1) << 3), ti);
+      for (let i = k + 1; i < m; i++) {
+        store<f64>(colr + (<usize>i << 3), load<f64>(vr + (<usize>i << 3)));
+        store<f64>(coli + (<usize>i << 3), load<f64>(vi + (<usize>i << 3)));
+      }
+    }
+    if (k >= n - 1) {
+      if (taus != 0) {
+        store<f64>(taus + (<usize>(2 * n + 2 * k) << 3), 0.0);
+        store<f64>(taus + (<usize>(2 * n + 2 * k + 1) << 3), 0.0);
+      }
+      break;
+    }
     // ---- Right reflector: make row k zero beyond k+1, with A[k, k+1] real. ----
     const p = n - k - 1;
     for (let j = 0; j < p; j++) {
@@ -137,6 +158,15 @@ export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, 
     if (ur != 0.0 || ui != 0.0) {
       applyRight(ar, ai, ldb, k + 1, ld, k + 1, n, zr, zi, yr, yi, ur, ui);
     }
+    if (taus != 0) {
+      store<f64>(taus + (<usize>(2 * n + 2 * k) << 3), ur);
+      store<f64>(taus + (<usize>(2 * n + 2 * k + 1) << 3), ui);
+      for (let j = 1; j < p; j++) {
+        const off = <usize>(k + 1 + j) * ldb + (<usize>k << 3);
+        store<f64>(ar + off, load<f64>(zr + (<usize>j << 3)));
+        store<f64>(ai + off, load<f64>(zi + (<usize>j << 3)));
+      }
+    }
   }
   return 0;
 }
@@ -146,9 +176,7 @@ export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, 
  * columns per pass so each load of v serves both.
  *   per row pair: [vr0, vr1] [vi0, vi1] against [ar0, ar1] [ai0, ai1]
  */
-// @ts-ignore: decorator
-@inline
-function applyLeft(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32, j0: i32, n: i32,
+export function applyLeft(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32, j0: i32, n: i32,
   vr: usize, vi: usize, tr: f64, ti: f64): void {
   const start = <usize>i0 << 3;
   const end = <usize>ld << 3;

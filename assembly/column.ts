@@ -234,7 +234,7 @@ export function svd_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i3
         store<f64>(ai + off, pi);
       }
     }
-    bidiag_c64_split(ar, ai, m, n, ld, d, e, bw);
+    bidiag_c64_split(ar, ai, m, n, ld, d, e, bw, 0);
     const st = bdsqr_values_f64(d, e, n);
     if (st != 0) failed++;
     sort_desc_f64(d, n);

@@ -1,6 +1,7 @@
 // The convsv SIMD core: re-exports only. Build: `npm run build:wasm`.
 export { bdsqr_values_f64, sort_desc_f64 } from "./bdsqr";
 export { bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
+export { bdsqr_vectors_f64, clip_column_f64, clip_column_work_bytes, svd_c64_split, svd_work_bytes } from "./svd";
 export { fft_c64_batch, fft_plan_bytes, fft_plan_init } from "./fft";
 export {
   fft_cost,

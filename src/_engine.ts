@@ -9,7 +9,7 @@ import type { Layer } from "./_validate.ts";
 import { ConvergenceError } from "./errors.ts";
 
 /** Bytes the module may address (wasm32: 4 GiB less one page for safety). */
-const MAX_WASM_BYTES = 2 ** 32 - 2 ** 16;
+export const MAX_WASM_BYTES = 2 ** 32 - 2 ** 16;
 /** Budget for one block of transformed columns. */
 const BLOCK_BYTES = 32 * 2 ** 20;
 
@@ -20,7 +20,9 @@ const BLOCK_BYTES = 32 * 2 ** 20;
  */
 export type Sink = (u: number, v: number, values: Float64Array, mirrored: boolean) => void;
 
-const align = (x: number) => Math.ceil(x / 16) * 16;
+/** Rounds a byte offset up to a multiple of 16. */
+export const alignBytes = (x: number): number => Math.ceil(x / 16) * 16;
+const align = alignBytes;
 
 /** Multiplies x by 2^e exactly, for any e that keeps the result in range. */
 export function ldexp(x: number, e: number): number {
@@ -128,7 +130,8 @@ export function memoryNeeded(core: CoreExports, layer: Layer): number {
   return plan(core, layer).end;
 }
 
-function ensureMemory(core: CoreExports, bytes: number): void {
+/** Grows the core's memory to at least `bytes` (RangeError if the engine refuses). */
+export function ensureMemory(core: CoreExports, bytes: number): void {
   const have = core.memory.buffer.byteLength;
   if (bytes > have) {
     const pages = Math.ceil((bytes - have) / 65536);

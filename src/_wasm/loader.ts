@@ -22,7 +22,20 @@ export interface CoreExports {
     u0: number, nu: number, out: number, work: number,
   ): number;
   bidiag_work_bytes(ld: number, n: number): number;
-  bidiag_c64_split(ar: number, ai: number, m: number, n: number, ld: number, d: number, e: number, work: number): number;
+  bidiag_c64_split(
+    ar: number, ai: number, m: number, n: number, ld: number, d: number, e: number, work: number, taus: number,
+  ): number;
+  svd_work_bytes(m: number, n: number): number;
+  svd_c64_split(
+    ar: number, ai: number, m: number, n: number, ld: number, s: number, k: number,
+    ur: number, ui: number, vr: number, vi: number, work: number,
+  ): number;
+  clip_column_work_bytes(cout: number, cin: number, kh: number): number;
+  clip_column_f64(
+    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
+    kw: number, w: number, v: number, nu: number, selfMirror: number, c: number,
+    kout: number, sv: number, work: number, corr: number,
+  ): number;
   bdsqr_values_f64(d: number, e: number, n: number): number;
   sort_desc_f64(p: number, n: number): void;
   fft_plan_bytes(n: number): number;

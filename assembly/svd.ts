@@ -1,0 +1,506 @@
+// Complex SVD with singular vectors, and the per-frequency clipping round.
+import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
+import { lead_dim } from "./column";
+
+// @ts-ignore: decorator
+@inline
+function pythag(a: f64, b: f64): f64 {
+  const x = abs<f64>(a);
+  const y = abs<f64>(b);
+  const big = max<f64>(x, y);
+  const small = min<f64>(x, y);
+  if (big == 0.0) return 0.0;
+  if (big == Infinity) return Infinity;
+  const r = small / big;
+  return big * Math.sqrt(1.0 + r * r);
+}
+
+/**
+ * Plane rotation of two real columns (f64x2 over row pairs, nb bytes, even rows):
+ *   [x, z] => [x·c + z·s, z·c − x·s]
+ */
+// @ts-ignore: decorator
+@inline
+function rot(px: usize, pz: usize, nb: usize, c: f64, s: f64): void {
+  const vc = f64x2.splat(c);
+  const vs = f64x2.splat(s);
+  for (let o: usize = 0; o < nb; o += 16) {
+    const x = v128.load(px + o);
+    const z = v128.load(pz + o);
+    v128.store(px + o, f64x2.add(f64x2.mul(x, vc), f64x2.mul(z, vs)));
+    v128.store(pz + o, f64x2.sub(f64x2.mul(z, vc), f64x2.mul(x, vs)));
+  }
+}
+
+/** Largest number of QR sweeps spent on one singular value before giving up. */
+const MAXIT: i32 = 75;
+
+/**
+ * bdsqr_vectors_f64: SVD of an n×n real upper-bidiagonal B = U_B·diag(d)·V_Bᵀ
+ * by implicit-shift QR (Golub–Reinsch), accumulating the rotations.
+ *
+ * Arguments:
+ *   d      [in,out] f64[n]   diagonal; on return the singular values (≥ 0, unsorted)
+ *   e      [in,out] f64[n]   superdiagonal e[1..n−1] (e[j] couples j−1, j); destroyed
+ *   n      [in]
+ *   ub, vb [out] f64[ldv·n]  column-major U_B and V_B (set to the identity first);
+ *                            rows n..ldv−1 are zeroed
+ *   ldv    [in]              even leading dimension ≥ n
+ * Returns 0, or 1 when some value did not converge in MAXIT sweeps (then d is NaN).
+ */
+export function bdsqr_vectors_f64(d: usize, e: usize, n: i32, ub: usize, vb: usize, ldv: i32): i32 {
+  const ldb = <usize>ldv << 3;
+  memory.fill(ub, 0, <usize>n * ldb);
+  memory.fill(vb, 0, <usize>n * ldb);
+  for (let i = 0; i < n; i++) {
+    store<f64>(ub + <usize>i * ldb + (<usize>i << 3), 1.0);
+    store<f64>(vb + <usize>i * ldb + (<usize>i << 3), 1.0);
+  }
+  if (n <= 0) return 0;
+  store<f64>(e, 0.0);
+  let anorm: f64 = 0.0;
+  for (let i = 0; i < n; i++) {
+    const s = abs<f64>(load<f64>(d + (<usize>i << 3))) + abs<f64>(load<f64>(e + (<usize>i << 3)));
+    if (!(s <= anorm)) anorm = s;
+  }
+  if (!(anorm < Infinity)) {
+    for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), NaN);
+    return 1;
+  }
+  const tol = 2.220446049250313e-16 * anorm;
+  const nb = <usize>ldv << 3;
+  for (let k = n - 1; k >= 0; k--) {
+    let its = 0;
+    while (true) {
+      let l = k;
+      let cancel = false;
+      for (; l >= 0; l--) {
+        if (l == 0 || abs<f64>(load<f64>(e + (<usize>l << 3))) <= tol) break;
+        if (abs<f64>(load<f64>(d + (<usize>(l - 1) << 3))) <= tol) {
+          cancel = true;
+          break;
+        }
+      }
+      if (cancel) {
+        const nm = l - 1;
+        let c: f64 = 0.0;
+        let s: f64 = 1.0;
+        for (let i = l; i <= k; i++) {
+          const ei = load<f64>(e + (<usize>i << 3));
+          const f = s * ei;
+          store<f64>(e + (<usize>i << 3), c * ei);
+          if (abs<f64>(f) <= tol) break;
+          const g = load<f64>(d + (<usize>i << 3));
+          const hh = pythag(f, g);
+          store<f64>(d + (<usize>i << 3), hh);
+          const rh = 1.0 / hh;
+          c = g * rh;
+          s = -f * rh;
+          rot(ub + <usize>nm * ldb, ub + <usize>i * ldb, nb, c, s);
+        }
+      }
+      let z = load<f64>(d + (<usize>k << 3));
+      if (l == k) {
+        if (z < 0.0) {
+          store<f64>(d + (<usize>k << 3), -z);
+          const col = vb + <usize>k * ldb;
+          for (let i = 0; i < n; i++) store<f64>(col + (<usize>i << 3), -load<f64>(col + (<usize>i << 3)));
+        }
+        break;
+      }
+      if (its >= MAXIT) {
+        for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), NaN);
+        return 1;
+      }
+      its++;
+      let x = load<f64>(d + (<usize>l << 3));
+      const nm = k - 1;
+      let y = load<f64>(d + (<usize>nm << 3));
+      let g = load<f64>(e + (<usize>nm << 3));
+      let h = load<f64>(e + (<usize>k << 3));
+      let f = ((y - z) * (y + z) + (g - h) * (g + h)) / (2.0 * h * y);
+      g = pythag(f, 1.0);
+      f = ((x - z) * (x + z) + h * ((y / (f + (f >= 0.0 ? abs<f64>(g) : -abs<f64>(g)))) - h)) / x;
+      let c: f64 = 1.0;
+      let s: f64 = 1.0;
+      for (let j = l; j <= nm; j++) {
+        const i = j + 1;
+        g = load<f64>(e + (<usize>i << 3));
+        y = load<f64>(d + (<usize>i << 3));
+        h = s * g;
+        g = c * g;
+        z = pythag(f, h);
+        store<f64>(e + (<usize>j << 3), z);
+        if (z != 0.0) {
+          c = f / z;
+          s = h / z;
+        } else {
+          c = 1.0;
+          s = 0.0;
+        }
+        f = x * c + g * s;
+        g = g * c - x * s;
+        h = y * s;
+        y = y * c;
+        rot(vb + <usize>j * ldb, vb + <usize>i * ldb, nb, c, s);
+        z = pythag(f, h);
+        store<f64>(d + (<usize>j << 3), z);
+        if (z != 0.0) {
+          const rz = 1.0 / z;
+          c = f * rz;
+          s = h * rz;
+        }
+        f = c * g + s * y;
+        x = c * y - s * g;
+        rot(ub + <usize>j * ldb, ub + <usize>i * ldb, nb, c, s);
+      }
+      store<f64>(e + (<usize>l << 3), 0.0);
+      store<f64>(e + (<usize>k << 3), f);
+      store<f64>(d + (<usize>k << 3), x);
+    }
+  }
+  return 0;
+}
+
+/** Sorts d[0..n−1] decreasing and permutes the columns of ub and vb (ld ldv) alike. */
+function sortWithVectors(d: usize, n: i32, ub: usize, vb: usize, ldv: i32): void {
+  const ldb = <usize>ldv << 3;
+  for (let i = 0; i < n - 1; i++) {
+    let best = i;
+    let bv = load<f64>(d + (<usize>i << 3));
+    for (let j = i + 1; j < n; j++) {
+      const x = load<f64>(d + (<usize>j << 3));
+      if (x > bv) {
+        bv = x;
+        best = j;
+      }
+    }
+    if (best != i) {
+      store<f64>(d + (<usize>best << 3), load<f64>(d + (<usize>i << 3)));
+      store<f64>(d + (<usize>i << 3), bv);
+      swapCols(ub + <usize>i * ldb, ub + <usize>best * ldb, ldb);
+      swapCols(vb + <usize>i * ldb, vb + <usize>best * ldb, ldb);
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function swapCols(a: usize, b: usize, nb: usize): void {
+  for (let o: usize = 0; o < nb; o += 16) {
+    const x = v128.load(a + o);
+    v128.store(a + o, v128.load(b + o));
+    v128.store(b + o, x);
+  }
+}
+
+/** Bytes of scratch for svd_c64_split with an m×n matrix (m ≥ n). */
+export function svd_work_bytes(m: i32, n: i32): i32 {
+  const ld = lead_dim(m);
+  const ldn = lead_dim(n);
+  return (4 * n + 2 * (n + 2) + 2 * ldn * n + 2 * ld) * 8 + bidiag_work_bytes(ld, n) + 128;
+}
+
+/**
+ * svd_c64_split: thin SVD A = U·diag(s)·Vᴴ of a complex m×n matrix, m ≥ n.
+ *
+ * Golub–Kahan bidiagonalisation (bidiag_c64_split, reflectors kept),
+ * implicit-shift QR with rotations accumulated (bdsqr_vectors_f64), sort,
+ * then the leading `k` columns of U = Q₁·U_B and V = Q₂·V_B are formed by
+ * applying the reflectors in reverse order.
+ *
+ * Arguments:
+ *   ar, ai   [in,out] f64[ld·n]  A, column-major re/im split, rows m..ld−1 zero; destroyed
+ *   m, n, ld [in]                1 ≤ n ≤ m ≤ ld, ld even
+ *   s        [out] f64[n]        singular values, decreasing
+ *   k        [in]                number of singular vector pairs wanted, 0 ≤ k ≤ n
+ *   ur, ui   [out] f64[ld·k]     U's first k columns (ld rows, padding rows zero)
+ *   vr, vi   [out] f64[ldn·k]    V's first k columns, ldn = lead_dim(n)
+ *   work     [in]  svd_work_bytes(m, n) bytes, 16-byte aligned
+ * Returns 0, or 1 if the QR iteration did not converge (s is then NaN).
+ */
+export function svd_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32,
+  ur: usize, ui: usize, vr: usize, vi: usize, work: usize): i32 {
+  return svdCore(ar, ai, m, n, ld, s, k, Infinity, ur, ui, vr, vi, work);
+}
+
+/** Columns formed by the last svdCore call. */
+let formed: i32 = 0;
+
+/** svd_c64_split, where k < 0 means "every column whose singular value exceeds thr". */
+function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32, thr: f64,
+  ur: usize, ui: usize, vr: usize, vi: usize, work: usize): i32 {
+  const ldn = lead_dim(n);
+  const ldb = <usize>ld << 3;
+  const ldnb = <usize>ldn << 3;
+  const taus = work;
+  const e = taus + (<usize>(4 * n) << 3);
+  const ub = (e + (<usize>(n + 2) << 3) + 15) & ~(<usize>15);
+  const vb = ub + <usize>n * ldnb;
+  const tmpr = vb + <usize>n * ldnb;
+  const tmpi = tmpr + ldb;
+  const bw = tmpi + ldb;
+  bidiag_c64_split(ar, ai, m, n, ld, s, e, bw, taus);
+  const st = bdsqr_vectors_f64(s, e, n, ub, vb, ldn);
+  sortWithVectors(s, n, ub, vb, ldn);
+  if (k < 0) {
+    k = 0;
+    while (k < n && load<f64>(s + (<usize>k << 3)) > thr) k++;
+  }
+  formed = k;
+  if (k <= 0) return st;
+  // U = Q₁ [U_B; 0] on the first k columns.
+  for (let j = 0; j < k; j++) {
+    const cr = ur + <usize>j * ldb;
+    const ci = ui + <usize>j * ldb;
+    memory.fill(cr, 0, ldb);
+    memory.fill(ci, 0, ldb);
+    memory.copy(cr, ub + <usize>j * ldnb, <usize>n << 3);
+  }
+  for (let q = n - 1; q >= 0; q--) {
+    const tr = load<f64>(taus + (<usize>(2 * q) << 3));
+    const ti = load<f64>(taus + (<usize>(2 * q + 1) << 3));
+    if (tr == 0.0 && ti == 0.0) continue;
+    const i0 = q & ~1;
+    const colr = ar + <usize>q * ldb;
+    const coli = ai + <usize>q * ldb;
+    for (let i = i0; i < ld; i++) {
+      const inside = i > q && i < m;
+      store<f64>(tmpr + (<usize>i << 3), inside ? load<f64>(colr + (<usize>i << 3)) : (i == q ? 1.0 : 0.0));
+      store<f64>(tmpi + (<usize>i << 3), inside ? load<f64>(coli + (<usize>i << 3)) : 0.0);
+    }
+    // H_q = I − tau·v·vᴴ; applyLeft subtracts v·(conj(param)·vᴴx), so pass conj(tau).
+    applyLeft(ur, ui, ldb, i0, ld, 0, k, tmpr, tmpi, tr, -ti);
+  }
+  // V = Q₂ V_B on the first k columns.
+  for (let j = 0; j < k; j++) {
+    const cr = vr + <usize>j * ldnb;
+    const ci = vi + <usize>j * ldnb;
+    memory.copy(cr, vb + <usize>j * ldnb, ldnb);
+    memory.fill(ci, 0, ldnb);
+  }
+  for (let q = n - 2; q >= 0; q--) {
+    const tr = load<f64>(taus + (<usize>(2 * n + 2 * q) << 3));
+    const ti = load<f64>(taus + (<usize>(2 * n + 2 * q + 1) << 3));
+    if (tr == 0.0 && ti == 0.0) continue;
+    const r0 = q + 1;
+    const i0 = r0 & ~1;
+    for (let i = i0; i < ldn; i++) {
+      let zr: f64 = 0.0;
+      let zi: f64 = 0.0;
+      if (i == r0) zr = 1.0;
+      else if (i > r0 && i < n) {
+        const off = <usize>i * ldb + (<usize>q << 3);
+        zr = load<f64>(ar + off);
+        zi = load<f64>(ai + off);
+      }
+      store<f64>(tmpr + (<usize>i << 3), zr);
+      store<f64>(tmpi + (<usize>i << 3), zi);
+    }
+    applyLeft(vr, vi, ldnb, i0, ldn, 0, k, tmpr, tmpi, tr, -ti);
+  }
+  return st;
+}
+
+const TWO_PI: f64 = 6.283185307179586;
+
+/** Bytes of scratch for clip_column_f64. */
+export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
+  const n = min<i32>(cout, cin);
+  const m = max<i32>(cout, cin);
+  const ld = lead_dim(m);
+  const ldn = lead_dim(n);
+  let bytes: i64 = 4 * <i64>kh * 8 + 64; // twiddles
+  bytes += 2 * <i64>cout * <i64>cin * <i64>kh * 8 + 32; // S
+  bytes += 4 * <i64>ld * <i64>n * 8 + 64; // A, A0
+  bytes += 2 * <i64>ld * <i64>n * 8 + 32; // U
+  bytes += 2 * <i64>ldn * <i64>n * 8 + 32; // V
+  bytes += <i64>svd_work_bytes(m, n) + 32;
+  return bytes > 0x7fffffff ? -1 : <i32>bytes;
+}
+
+/**
+ * clip_column_f64: one column v of the paper's clipping round (Appendix A).
+ *
+ * For u = 0..nu−1: P = P(u, v) from the column transform T (as in
+ * svd_column_f64), its SVD P = U·Σ·Vᴴ, then P' = U·min(Σ, c)·Vᴴ, formed as
+ * P − Σ_{σ_j > c} (σ_j − c)·u_j·v_jᴴ (only the clipped pairs are formed).
+ * P' goes back through the inverse DFT restricted to the kernel's taps:
+ *
+ *   kout[o, i, a, b] += wgt(u) · Re(P'[o, i] · exp(−2πi (u·a/h + v·b/w))) / (h·w)
+ *
+ * with wgt = 2 for a frequency that stands for itself and its mirror
+ * (−u, −v) and 1 for a self-conjugate one, so the result is real by construction.
+ *
+ * Arguments:
+ *   tr, ti           [in]  f64[cout·cin·kh]  the column's transform (taps a < kh)
+ *   cout, cin, kh, h [in]  kh ≤ h
+ *   kw, w, v         [in]  taps along the width, its length, this column (kw ≤ w)
+ *   nu               [in]  frequencies u = 0..nu−1 of this column
+ *   selfMirror       [in]  1 for the columns v = 0 and v = w/2 (u pairs with h−u), else 0
+ *   c                [in]  the clipping level, ≥ 0
+ *   kout             [in,out] f64[cout·cin·kh·kw] accumulated kernel (OIHW)
+ *   sv               [out] f64[nu·r]  P's singular values before clipping, rows decreasing
+ *   work             [in]  clip_column_work_bytes(cout, cin, kh) bytes, 16-byte aligned
+ *   corr             [in,out] f64[nu·2·ld·n] or 0: Dykstra's correction for this
+ *                          column (ld = lead_dim(max(cout, cin)), n = min(cout, cin),
+ *                          per frequency the re then im plane of an ld×n block in
+ *                          the layout of A). When non-zero, P + corr is clipped
+ *                          instead of P, and corr becomes (P + corr) − P'.
+ * Returns the number of frequencies whose QR iteration did not converge.
+ */
+export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
+  kw: i32, w: i32, v: i32, nu: i32, selfMirror: i32, c: f64, kout: usize, sv: usize, work: usize,
+  corr: usize): i32 {
+  const n = min<i32>(cout, cin);
+  const m = max<i32>(cout, cin);
+  const ld = lead_dim(m);
+  const ldn = lead_dim(n);
+  const ldb = <usize>ld << 3;
+  const ldnb = <usize>ldn << 3;
+  const tall = cout >= cin;
+  const pairs = cout * cin;
+  const twr = (work + 15) & ~(<usize>15);
+  const twi = twr + (<usize>kh << 3);
+  const itr = twi + (<usize>kh << 3);
+  const iti = itr + (<usize>kh << 3);
+  const sr = (iti + (<usize>kh << 3) + 15) & ~(<usize>15);
+  const si = sr + (<usize>(pairs * kh) << 3);
+  const ar = (si + (<usize>(pairs * kh) << 3) + 15) & ~(<usize>15);
+  const ai = ar + <usize>n * ldb;
+  const br = ai + <usize>n * ldb;
+  const bi = br + <usize>n * ldb;
+  const ur = bi + <usize>n * ldb;
+  const ui = ur + <usize>n * ldb;
+  const vr = ui + <usize>n * ldb;
+  const vi = vr + <usize>n * ldnb;
+  const sw = (vi + <usize>n * ldnb + 15) & ~(<usize>15);
+  memory.fill(sr, 0, <usize>(2 * pairs * kh) << 3);
+  memory.fill(ar, 0, <usize>n * ldb * 2);
+  let failed = 0;
+  for (let u = 0; u < nu; u++) {
+    for (let a = 0; a < kh; a++) {
+      const ang = TWO_PI * <f64>(<i32>((<i64>u * <i64>a) % <i64>h)) / <f64>h;
+      store<f64>(twr + (<usize>a << 3), Math.cos(ang));
+      store<f64>(twi + (<usize>a << 3), Math.sin(ang));
+    }
+    for (let o = 0; o < cout; o++) {
+      for (let i = 0; i < cin; i++) {
+        const p = o * cin + i;
+        const xr0 = tr + <usize>(p * kh) * 8;
+        const xi0 = ti + <usize>(p * kh) * 8;
+        let pr: f64 = 0.0;
+        let pi: f64 = 0.0;
+        for (let a = 0; a < kh; a++) {
+          const xr = load<f64>(xr0 + (<usize>a << 3));
+          const xi = load<f64>(xi0 + (<usize>a << 3));
+          const cr = load<f64>(twr + (<usize>a << 3));
+          const ci = load<f64>(twi + (<usize>a << 3));
+          pr += xr * cr - xi * ci;
+          pi += xr * ci + xi * cr;
+        }
+        const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
+        store<f64>(ar + off, pr);
+        store<f64>(ai + off, pi);
+      }
+    }
+    const cu = corr + <usize>u * <usize>n * ldb * 2;
+    if (corr != 0) {
+      for (let o: usize = 0; o < <usize>n * ldb * 2; o += 16) {
+        v128.store(ar + o, f64x2.add(v128.load(ar + o), v128.load(cu + o)));
+      }
+    }
+    memory.copy(br, ar, <usize>n * ldb * 2); // B = A (br, bi are contiguous after ar, ai)
+    const st = svdCore(ar, ai, m, n, ld, sv + <usize>(u * n) * 8, -1, c, ur, ui, vr, vi, sw);
+    if (st != 0) {
+      failed++;
+    } else {
+      // B −= Σ_j (σ_j − c)·u_j·v_jᴴ over the formed pairs.
+      for (let j = 0; j < formed; j++) {
+        const g = load<f64>(sv + <usize>(u * n + j) * 8) - c;
+        const ujr = ur + <usize>j * ldb;
+        const uji = ui + <usize>j * ldb;
+        for (let q = 0; q < n; q++) {
+          // coef = g · conj(v_j[q])
+          const cr = f64x2.splat(g * load<f64>(vr + <usize>j * ldnb + (<usize>q << 3)));
+          const ci = f64x2.splat(-g * load<f64>(vi + <usize>j * ldnb + (<usize>q << 3)));
+          const colr = br + <usize>q * ldb;
+          const coli = bi + <usize>q * ldb;
+          for (let o: usize = 0; o < ldb; o += 16) {
+            const xr = v128.load(ujr + o);
+            const xi = v128.load(uji + o);
+            v128.store(colr + o, f64x2.sub(v128.load(colr + o), f64x2.sub(f64x2.mul(xr, cr), f64x2.mul(xi, ci))));
+            v128.store(coli + o, f64x2.sub(v128.load(coli + o), f64x2.add(f64x2.mul(xr, ci), f64x2.mul(xi, cr))));
+          }
+        }
+      }
+    }
+    if (corr != 0) {
+      // corr = (P + corr) − P', with P + corr still in A's slot? A was destroyed: rebuild it
+      // from corr_old + P, i.e. corr_new = corr_old + P − P' where P' = B.
+      rebuildP(tr, ti, cout, cin, kh, twr, twi, cu, ldb, tall, br);
+    }
+    // S[o, i, a] += wgt · P'[o, i] · exp(−2πi·u·a/h)
+    const wgt: f64 = selfMirror != 0 && (h - u) % h == u ? 1.0 : 2.0;
+    for (let a = 0; a < kh; a++) {
+      store<f64>(itr + (<usize>a << 3), wgt * load<f64>(twr + (<usize>a << 3)));
+      store<f64>(iti + (<usize>a << 3), -wgt * load<f64>(twi + (<usize>a << 3)));
+    }
+    for (let o = 0; o < cout; o++) {
+      for (let i = 0; i < cin; i++) {
+        const p = o * cin + i;
+        const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
+        const pr = load<f64>(br + off);
+        const pi = load<f64>(bi + off);
+        const dr = sr + <usize>(p * kh) * 8;
+        const di = si + <usize>(p * kh) * 8;
+        for (let a = 0; a < kh; a++) {
+          const cr = load<f64>(itr + (<usize>a << 3));
+          const ci = load<f64>(iti + (<usize>a << 3));
+          store<f64>(dr + (<usize>a << 3), load<f64>(dr + (<usize>a << 3)) + pr * cr - pi * ci);
+          store<f64>(di + (<usize>a << 3), load<f64>(di + (<usize>a << 3)) + pr * ci + pi * cr);
+        }
+      }
+    }
+  }
+  // kout[o, i, a, b] += Re(S[o, i, a] · exp(−2πi·v·b/w)) / (h·w)
+  const scale = 1.0 / (<f64>h * <f64>w);
+  for (let b = 0; b < kw; b++) {
+    const ang = TWO_PI * <f64>(<i32>((<i64>v * <i64>b) % <i64>w)) / <f64>w;
+    const cr = Math.cos(ang) * scale;
+    const ci = -Math.sin(ang) * scale;
+    for (let p = 0; p < pairs * kh; p++) {
+      const x = load<f64>(sr + (<usize>p << 3)) * cr - load<f64>(si + (<usize>p << 3)) * ci;
+      const dst = kout + (<usize>(p * kw + b) << 3);
+      store<f64>(dst, load<f64>(dst) + x);
+    }
+  }
+  return failed;
+}
+
+/** corr += P − B (P from the column transform at the twiddles in twr/twi; B = P' in A's layout). */
+function rebuildP(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, twr: usize, twi: usize,
+  cu: usize, ldb: usize, tall: bool, br: usize): void {
+  const n = min<i32>(cout, cin);
+  const plane = <usize>n * ldb;
+  for (let o = 0; o < cout; o++) {
+    for (let i = 0; i < cin; i++) {
+      const p = o * cin + i;
+      const xr0 = tr + <usize>(p * kh) * 8;
+      const xi0 = ti + <usize>(p * kh) * 8;
+      let pr: f64 = 0.0;
+      let pi: f64 = 0.0;
+      for (let a = 0; a < kh; a++) {
+        const xr = load<f64>(xr0 + (<usize>a << 3));
+        const xi = load<f64>(xi0 + (<usize>a << 3));
+        const cr = load<f64>(twr + (<usize>a << 3));
+        const ci = load<f64>(twi + (<usize>a << 3));
+        pr += xr * cr - xi * ci;
+        pi += xr * ci + xi * cr;
+      }
+      const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
+      store<f64>(cu + off, load<f64>(cu + off) + pr - load<f64>(br + off));
+      store<f64>(cu + plane + off, load<f64>(cu + plane + off) + pi - load<f64>(br + plane + off));
+    }
+  }
+}
