@@ -120,6 +120,53 @@ export function transform_w_f64(k: usize, nrows: i32, kw: i32, w: i32, v0: i32, 
   return 0;
 }
 
+/** twr/twi[a] = exp(+2πi·u·a/h) for a < kh, angle reduced mod h (exact). */
+// @ts-ignore: decorator
+@inline
+export function twiddles(u: i32, h: i32, kh: i32, twr: usize, twi: usize): void {
+  for (let a = 0; a < kh; a++) {
+    const ang = TWO_PI * <f64>(<i32>((<i64>u * <i64>a) % <i64>h)) / <f64>h;
+    store<f64>(twr + (<usize>a << 3), Math.cos(ang));
+    store<f64>(twi + (<usize>a << 3), Math.sin(ang));
+  }
+}
+
+/**
+ * Writes (accumulate = false) or adds (true) P[o, i] = Σ_a T[(o·cin + i)·kh + a]·tw[a]
+ * into the column-major block (ar, ai) with column stride ldb bytes: at (o, i)
+ * when tall (cout ≥ cin), else transposed at (i, o).
+ */
+// @ts-ignore: decorator
+@inline
+export function buildP(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, twr: usize, twi: usize,
+  ar: usize, ai: usize, ldb: usize, accumulate: bool): void {
+  const tall = cout >= cin;
+  for (let o = 0; o < cout; o++) {
+    for (let i = 0; i < cin; i++) {
+      const p = o * cin + i;
+      const sr = tr + <usize>(p * kh) * 8;
+      const si = ti + <usize>(p * kh) * 8;
+      let pr: f64 = 0.0;
+      let pi: f64 = 0.0;
+      for (let a = 0; a < kh; a++) {
+        const xr = load<f64>(sr + (<usize>a << 3));
+        const xi = load<f64>(si + (<usize>a << 3));
+        const cr = load<f64>(twr + (<usize>a << 3));
+        const ci = load<f64>(twi + (<usize>a << 3));
+        pr += xr * cr - xi * ci;
+        pi += xr * ci + xi * cr;
+      }
+      const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
+      if (accumulate) {
+        pr += load<f64>(ar + off);
+        pi += load<f64>(ai + off);
+      }
+      store<f64>(ar + off, pr);
+      store<f64>(ai + off, pi);
+    }
+  }
+}
+
 /** Bytes of scratch for svd_column_f64. */
 export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: i32): i32 {
   const n = min<i32>(cout, cin);
@@ -201,38 +248,18 @@ export function svd_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i3
   }
   let failed = 0;
   for (let u = u0; u < u0 + nu; u++) {
-    if (!fft) {
-      for (let a = 0; a < kh; a++) {
-        const ang = TWO_PI * <f64>(<i32>((<i64>u * <i64>a) % <i64>h)) / <f64>h;
-        store<f64>(twr + (<usize>a << 3), Math.cos(ang));
-        store<f64>(twi + (<usize>a << 3), Math.sin(ang));
-      }
-    }
-    for (let o = 0; o < cout; o++) {
-      for (let i = 0; i < cin; i++) {
-        const p = o * cin + i;
-        let pr: f64 = 0.0;
-        let pi: f64 = 0.0;
-        if (fft) {
-          const off = (<usize>p * <usize>h + <usize>u) << 3;
-          pr = load<f64>(t2r + off);
-          pi = load<f64>(t2i + off);
-        } else {
-          const sr = tr + <usize>(p * kh) * 8;
-          const si = ti + <usize>(p * kh) * 8;
-          for (let a = 0; a < kh; a++) {
-            const xr = load<f64>(sr + (<usize>a << 3));
-            const xi = load<f64>(si + (<usize>a << 3));
-            const cr = load<f64>(twr + (<usize>a << 3));
-            const ci = load<f64>(twi + (<usize>a << 3));
-            pr += xr * cr - xi * ci;
-            pi += xr * ci + xi * cr;
-          }
+    if (fft) {
+      for (let o = 0; o < cout; o++) {
+        for (let i = 0; i < cin; i++) {
+          const src = (<usize>(o * cin + i) * <usize>h + <usize>u) << 3;
+          const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
+          store<f64>(ar + off, load<f64>(t2r + src));
+          store<f64>(ai + off, load<f64>(t2i + src));
         }
-        const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
-        store<f64>(ar + off, pr);
-        store<f64>(ai + off, pi);
       }
+    } else {
+      twiddles(u, h, kh, twr, twi);
+      buildP(tr, ti, cout, cin, kh, twr, twi, ar, ai, ldb, false);
     }
     bidiag_c64_split(ar, ai, m, n, ld, d, e, bw, 0);
     const st = bdsqr_values_f64(d, e, n);

@@ -1,6 +1,6 @@
 // Complex SVD with singular vectors, and the per-frequency clipping round.
 import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
-import { lead_dim } from "./column";
+import { buildP, lead_dim, twiddles } from "./column";
 
 // @ts-ignore: decorator
 @inline
@@ -379,31 +379,8 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
   memory.fill(ar, 0, <usize>n * ldb * 2);
   let failed = 0;
   for (let u = 0; u < nu; u++) {
-    for (let a = 0; a < kh; a++) {
-      const ang = TWO_PI * <f64>(<i32>((<i64>u * <i64>a) % <i64>h)) / <f64>h;
-      store<f64>(twr + (<usize>a << 3), Math.cos(ang));
-      store<f64>(twi + (<usize>a << 3), Math.sin(ang));
-    }
-    for (let o = 0; o < cout; o++) {
-      for (let i = 0; i < cin; i++) {
-        const p = o * cin + i;
-        const xr0 = tr + <usize>(p * kh) * 8;
-        const xi0 = ti + <usize>(p * kh) * 8;
-        let pr: f64 = 0.0;
-        let pi: f64 = 0.0;
-        for (let a = 0; a < kh; a++) {
-          const xr = load<f64>(xr0 + (<usize>a << 3));
-          const xi = load<f64>(xi0 + (<usize>a << 3));
-          const cr = load<f64>(twr + (<usize>a << 3));
-          const ci = load<f64>(twi + (<usize>a << 3));
-          pr += xr * cr - xi * ci;
-          pi += xr * ci + xi * cr;
-        }
-        const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
-        store<f64>(ar + off, pr);
-        store<f64>(ai + off, pi);
-      }
-    }
+    twiddles(u, h, kh, twr, twi);
+    buildP(tr, ti, cout, cin, kh, twr, twi, ar, ai, ldb, false);
     const cu = corr + <usize>u * <usize>n * ldb * 2;
     if (corr != 0) {
       for (let o: usize = 0; o < <usize>n * ldb * 2; o += 16) {
@@ -436,9 +413,11 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
       }
     }
     if (corr != 0) {
-      // corr = (P + corr) − P', with P + corr still in A's slot? A was destroyed: rebuild it
-      // from corr_old + P, i.e. corr_new = corr_old + P − P' where P' = B.
-      rebuildP(tr, ti, cout, cin, kh, twr, twi, cu, ldb, tall, br);
+      // corr ← (P + corr) − P' (A was destroyed by the SVD: add P again, then subtract P' = B).
+      buildP(tr, ti, cout, cin, kh, twr, twi, cu, cu + <usize>n * ldb, ldb, true);
+      for (let o: usize = 0; o < <usize>n * ldb * 2; o += 16) {
+        v128.store(cu + o, f64x2.sub(v128.load(cu + o), v128.load(br + o)));
+      }
     }
     // S[o, i, a] += wgt · P'[o, i] · exp(−2πi·u·a/h)
     const wgt: f64 = selfMirror != 0 && (h - u) % h == u ? 1.0 : 2.0;
@@ -478,29 +457,3 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
   return failed;
 }
 
-/** corr += P − B (P from the column transform at the twiddles in twr/twi; B = P' in A's layout). */
-function rebuildP(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, twr: usize, twi: usize,
-  cu: usize, ldb: usize, tall: bool, br: usize): void {
-  const n = min<i32>(cout, cin);
-  const plane = <usize>n * ldb;
-  for (let o = 0; o < cout; o++) {
-    for (let i = 0; i < cin; i++) {
-      const p = o * cin + i;
-      const xr0 = tr + <usize>(p * kh) * 8;
-      const xi0 = ti + <usize>(p * kh) * 8;
-      let pr: f64 = 0.0;
-      let pi: f64 = 0.0;
-      for (let a = 0; a < kh; a++) {
-        const xr = load<f64>(xr0 + (<usize>a << 3));
-        const xi = load<f64>(xi0 + (<usize>a << 3));
-        const cr = load<f64>(twr + (<usize>a << 3));
-        const ci = load<f64>(twi + (<usize>a << 3));
-        pr += xr * cr - xi * ci;
-        pi += xr * ci + xi * cr;
-      }
-      const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
-      store<f64>(cu + off, load<f64>(cu + off) + pr - load<f64>(br + off));
-      store<f64>(cu + plane + off, load<f64>(cu + plane + off) + pi - load<f64>(br + plane + off));
-    }
-  }
-}
