@@ -28,3 +28,5 @@ export * from "./src/singular_values.ts";
 export * from "./src/operator_norm.ts";
 export * from "./src/spectrum.ts";
 export * from "./src/clip_operator_norm.ts";
+export * from "./src/frequency_svd.ts";
+export * from "./src/top_singular_vectors.ts";

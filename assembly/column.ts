@@ -167,6 +167,21 @@ export function buildP(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, twr: 
   }
 }
 
+/**
+ * build_p_f64: writes P(u, v) for one u of the column transform T (see
+ * svd_column_f64) into a zeroed column-major re/im block with leading
+ * dimension ld: at (o, i) when cout ≥ cin, else transposed at (i, o).
+ * work: 16·kh bytes for the twiddles. Returns 0.
+ */
+export function build_p_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32, u: i32,
+  ar: usize, ai: usize, ld: i32, work: usize): i32 {
+  const twr = work;
+  const twi = work + (<usize>kh << 3);
+  twiddles(u, h, kh, twr, twi);
+  buildP(tr, ti, cout, cin, kh, twr, twi, ar, ai, <usize>ld << 3, false);
+  return 0;
+}
+
 /** Bytes of scratch for svd_column_f64. */
 export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: i32): i32 {
   const n = min<i32>(cout, cin);

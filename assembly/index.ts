@@ -4,6 +4,7 @@ export { bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
 export { bdsqr_vectors_f64, clip_column_f64, clip_column_work_bytes, svd_c64_split, svd_work_bytes } from "./svd";
 export { fft_c64_batch, fft_plan_bytes, fft_plan_init } from "./fft";
 export {
+  build_p_f64,
   fft_cost,
   lead_dim,
   svd_column_f64,

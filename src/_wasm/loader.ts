@@ -26,6 +26,10 @@ export interface CoreExports {
     ar: number, ai: number, m: number, n: number, ld: number, d: number, e: number, work: number, taus: number,
   ): number;
   svd_work_bytes(m: number, n: number): number;
+  build_p_f64(
+    tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
+    ar: number, ai: number, ld: number, work: number,
+  ): number;
   svd_c64_split(
     ar: number, ai: number, m: number, n: number, ld: number, s: number, k: number,
     ur: number, ui: number, vr: number, vi: number, work: number,

@@ -1,0 +1,92 @@
+/**
+ * Per-frequency SVDs with singular vectors: P(u, v) = U·diag(s)·Vᴴ over the
+ * Hermitian half of the frequencies, on the wasm core.
+ * @module
+ */
+import type { CoreExports } from "./_wasm/loader.ts";
+import type { Layer } from "./_validate.ts";
+import { alignBytes, ensureMemory, foldKernel, forEachHalfFrequency, ldexp, MAX_WASM_BYTES, scaleExponent } from "./_engine.ts";
+import { ConvergenceError } from "./errors.ts";
+
+/**
+ * Receives one frequency's factorisation: `s` (r values, decreasing, scaled
+ * back), `U` (c_out × r) and `V` (c_in × r), complex interleaved row-major,
+ * with P(u, v) = U·diag(s)·Vᴴ. The arrays are fresh copies.
+ */
+export type FactorSink = (u: number, v: number, s: Float64Array, U: Float64Array, V: Float64Array, mirrored: boolean) => void;
+
+/**
+ * Factorises every frequency of the Hermitian half (or only `only`, when
+ * given) and hands each to `sink`. The zero kernel gives s = 0 and the
+ * identity's first r columns for U and V.
+ */
+export function factorize(core: CoreExports, layer: Layer, sink: FactorSink, only?: [number, number]): void {
+  const { cOut, cIn, h, w } = layer;
+  const r = Math.min(cOut, cIn);
+  const m = Math.max(cOut, cIn);
+  const tall = cOut >= cIn;
+  const ld = core.lead_dim(m);
+  const ldn = core.lead_dim(r);
+  const e = scaleExponent(layer.data) ?? 0;
+  const { k, kh, kw } = foldKernel(layer, e);
+  const nrows = cOut * cIn * kh;
+  const kPtr = alignBytes(core.heap_base());
+  const tr = alignBytes(kPtr + k.length * 8);
+  const ti = alignBytes(tr + nrows * 8);
+  const twWork = alignBytes(ti + nrows * 8);
+  const ar = alignBytes(twWork + Math.max(core.transform_w_work_bytes(nrows, kw, w, 1), 16 * kh));
+  const ai = ar + ld * r * 8;
+  const ur = alignBytes(ai + ld * r * 8);
+  const ui = ur + ld * r * 8;
+  const vr = alignBytes(ui + ld * r * 8);
+  const vi = vr + ldn * r * 8;
+  const s = alignBytes(vi + ldn * r * 8);
+  const work = alignBytes(s + r * 8);
+  const end = alignBytes(work + core.svd_work_bytes(m, r));
+  if (end > MAX_WASM_BYTES) {
+    throw new RangeError(
+      `Cannot factorise the frequencies as the working memory must fit in 4 GiB of wasm memory: current value is ${
+        (end / 2 ** 30).toFixed(2)
+      } GiB (c_out ${cOut}, c_in ${cIn}, kernel ${layer.kh}×${layer.kw}, inputShape [${h}, ${w}])`,
+    );
+  }
+  ensureMemory(core, end);
+  const mem = () => new Float64Array(core.memory.buffer);
+  mem().set(k, kPtr / 8);
+  const failed: [number, number][] = [];
+  let column = -1;
+  forEachHalfFrequency(h, w, (u, v, mirrored) => {
+    if (only && (only[0] !== u || only[1] !== v)) return;
+    if (v !== column) {
+      core.transform_w_f64(kPtr, nrows, kw, w, v, 1, tr, ti, twWork);
+      column = v;
+    }
+    mem().fill(0, ar / 8, (ai + ld * r * 8) / 8);
+    core.build_p_f64(tr, ti, cOut, cIn, kh, h, u, ar, ai, ld, twWork);
+    const st = core.svd_c64_split(ar, ai, m, r, ld, s, r, ur, ui, vr, vi, work);
+    const f = mem();
+    const sv = f.slice(s / 8, s / 8 + r).map((x) => ldexp(x, e));
+    if (st !== 0) failed.push([u, v]);
+    // A = P (tall) has A = Ũ·S·Ṽᴴ; A = Pᵀ has P = conj(Ṽ)·S·conj(Ũ)ᴴ.
+    const Ut = new Float64Array(m * r * 2);
+    const Vt = new Float64Array(r * r * 2);
+    for (let j = 0; j < r; j++) {
+      for (let i = 0; i < m; i++) {
+        Ut[(i * r + j) * 2] = f[ur / 8 + j * ld + i];
+        Ut[(i * r + j) * 2 + 1] = f[ui / 8 + j * ld + i];
+      }
+      for (let i = 0; i < r; i++) {
+        Vt[(i * r + j) * 2] = f[vr / 8 + j * ldn + i];
+        Vt[(i * r + j) * 2 + 1] = f[vi / 8 + j * ldn + i];
+      }
+    }
+    if (tall) {
+      sink(u, v, sv, Ut, Vt, mirrored);
+    } else {
+      for (let i = 1; i < Vt.length; i += 2) Vt[i] = -Vt[i];
+      for (let i = 1; i < Ut.length; i += 2) Ut[i] = -Ut[i];
+      sink(u, v, sv, Vt, Ut, mirrored);
+    }
+  });
+  if (failed.length > 0) throw new ConvergenceError(failed);
+}
