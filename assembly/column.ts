@@ -51,10 +51,11 @@ export function transform_w_work_bytes(nrows: i32, kw: i32, w: i32, nv: i32): i3
 /**
  * transform_w_f64: the DFT along the kernel's last axis at columns v0..v0+nv−1.
  *
- *   out[v − v0][r] = Σ_{b<kw} K[r·kw + b] · exp(+2πi·v·b / w)
+ *   out[v − v0][r] = Σ_{b<kw} (K[r·kw + b] + i·KI[r·kw + b]) · exp(+2πi·v·b / w)
  *
  * Arguments:
- *   k          [in]  f64[nrows·kw]  real rows of taps (kw ≤ w: taps already folded)
+ *   k          [in]  f64[nrows·kw]  rows of taps, real parts (kw ≤ w: taps already folded)
+ *   ki         [in]  f64[nrows·kw]  imaginary parts, or 0 for a real kernel
  *   nrows, kw  [in]  ≥ 1
  *   w          [in]  transform length, ≥ kw
  *   v0, nv     [in]  first column and number of columns, 0 ≤ v0, v0 + nv ≤ w
@@ -63,12 +64,13 @@ export function transform_w_work_bytes(nrows: i32, kw: i32, w: i32, nv: i32): i3
  * Direct sums (exact twiddles, angle reduced mod w) for short rows; a batched
  * FFT of the zero-padded rows otherwise. Returns 0.
  */
-export function transform_w_f64(k: usize, nrows: i32, kw: i32, w: i32, v0: i32, nv: i32,
+export function transform_w_f64(k: usize, ki: usize, nrows: i32, kw: i32, w: i32, v0: i32, nv: i32,
   outr: usize, outi: usize, work: usize): i32 {
   const rowsb = <usize>nrows << 3;
+  const rowb = <usize>kw << 3;
   if (!use_fft(kw, w, nv)) {
     const twr = work;
-    const twi = work + (<usize>kw << 3);
+    const twi = work + rowb;
     for (let v = v0; v < v0 + nv; v++) {
       for (let b = 0; b < kw; b++) {
         const ang = TWO_PI * <f64>(<i32>((<i64>v * <i64>b) % <i64>w)) / <f64>w;
@@ -78,13 +80,21 @@ export function transform_w_f64(k: usize, nrows: i32, kw: i32, w: i32, v0: i32, 
       const or = outr + <usize>(v - v0) * rowsb;
       const oi = outi + <usize>(v - v0) * rowsb;
       for (let r = 0; r < nrows; r++) {
-        const kr = k + <usize>r * (<usize>kw << 3);
+        const kr = k + <usize>r * rowb;
         let sr: f64 = 0.0;
         let si: f64 = 0.0;
         for (let b = 0; b < kw; b++) {
           const x = load<f64>(kr + (<usize>b << 3));
           sr += x * load<f64>(twr + (<usize>b << 3));
           si += x * load<f64>(twi + (<usize>b << 3));
+        }
+        if (ki != 0) {
+          const kq = ki + <usize>r * rowb;
+          for (let b = 0; b < kw; b++) {
+            const y = load<f64>(kq + (<usize>b << 3));
+            sr -= y * load<f64>(twi + (<usize>b << 3));
+            si += y * load<f64>(twr + (<usize>b << 3));
+          }
         }
         store<f64>(or + (<usize>r << 3), sr);
         store<f64>(oi + (<usize>r << 3), si);
@@ -99,12 +109,13 @@ export function transform_w_f64(k: usize, nrows: i32, kw: i32, w: i32, v0: i32, 
   for (let r0 = 0; r0 < nrows; r0 += 64) {
     const cnt = min<i32>(64, nrows - r0);
     for (let s = 0; s < cnt; s++) {
-      const kr = k + <usize>(r0 + s) * (<usize>kw << 3);
+      const off = <usize>(r0 + s) * rowb;
       const br = bufr + <usize>(s * w) * 8;
       const bi = bufi + <usize>(s * w) * 8;
       for (let b = 0; b < w; b++) {
-        store<f64>(br + (<usize>b << 3), b < kw ? load<f64>(kr + (<usize>b << 3)) : 0.0);
-        store<f64>(bi + (<usize>b << 3), 0.0);
+        const inside = b < kw;
+        store<f64>(br + (<usize>b << 3), inside ? load<f64>(k + off + (<usize>b << 3)) : 0.0);
+        store<f64>(bi + (<usize>b << 3), inside && ki != 0 ? load<f64>(ki + off + (<usize>b << 3)) : 0.0);
       }
     }
     fft_c64_batch(bufr, bufi, w, cnt, plan);

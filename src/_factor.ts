@@ -5,7 +5,7 @@
  */
 import type { CoreExports } from "./_wasm/loader.ts";
 import type { Layer } from "./_validate.ts";
-import { alignBytes, ensureMemory, foldKernel, forEachHalfFrequency, ldexp, MAX_WASM_BYTES, scaleExponent } from "./_engine.ts";
+import { alignBytes, ensureMemory, foldKernel, forEachFrequency, ldexp, MAX_WASM_BYTES, scaleExponent } from "./_engine.ts";
 import { ConvergenceError } from "./errors.ts";
 
 /**
@@ -55,10 +55,10 @@ export function factorize(core: CoreExports, layer: Layer, sink: FactorSink, onl
   mem().set(k, kPtr / 8);
   const failed: [number, number][] = [];
   let column = -1;
-  forEachHalfFrequency(h, w, (u, v, mirrored) => {
+  forEachFrequency(h, w, false, (u, v, mirrored) => {
     if (only && (only[0] !== u || only[1] !== v)) return;
     if (v !== column) {
-      core.transform_w_f64(kPtr, nrows, kw, w, v, 1, tr, ti, twWork);
+      core.transform_w_f64(kPtr, 0, nrows, kw, w, v, 1, tr, ti, twWork);
       column = v;
     }
     mem().fill(0, ar / 8, (ai + ld * r * 8) / 8);

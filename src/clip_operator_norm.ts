@@ -157,7 +157,7 @@ function round(
   for (let v = 0; v < nvAll; v++) {
     const selfMirror = v === 0 || 2 * v === w;
     const nu = selfMirror ? Math.floor(h / 2) + 1 : h;
-    core.transform_w_f64(p.kPtr, p.nrows, kw, w, v, 1, p.tr, p.ti, p.twWork);
+    core.transform_w_f64(p.kPtr, 0, p.nrows, kw, w, v, 1, p.tr, p.ti, p.twWork);
     if (corr) new Float64Array(core.memory.buffer, p.corr, corr[v].length).set(corr[v]);
     const bad = core.clip_column_f64(
       p.tr, p.ti, cOut, cIn, kh, h, kw, w, v, nu, selfMirror ? 1 : 0, c, p.kOut, p.sv, p.clipWork,

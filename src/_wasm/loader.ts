@@ -13,7 +13,7 @@ export interface CoreExports {
   fft_cost(n: number): number;
   transform_w_work_bytes(nrows: number, kw: number, w: number, nv: number): number;
   transform_w_f64(
-    k: number, nrows: number, kw: number, w: number, v0: number, nv: number,
+    k: number, ki: number, nrows: number, kw: number, w: number, v0: number, nv: number,
     outr: number, outi: number, work: number,
   ): number;
   svd_column_work_bytes(cout: number, cin: number, kh: number, h: number, nu: number): number;
