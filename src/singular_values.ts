@@ -3,24 +3,12 @@
  * @module
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
-import { validateLayer } from "./_validate.ts";
-import { runEngine } from "./_engine.ts";
-import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
-import type { CoreExports } from "./_wasm/loader.ts";
-import type { Layer } from "./_validate.ts";
+import { expandLayer, type Expanded } from "./_layers.ts";
+import { computeGrid } from "./_grid.ts";
+import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 
-function compute(core: CoreExports, layer: Layer): Float64Array {
-  const r = Math.min(layer.cIn, layer.cOut);
-  const out = new Float64Array(layer.h * layer.w * r);
-  let n = 0;
-  runEngine(core, layer, (_u, _v, values, mirrored) => {
-    out.set(values, n);
-    n += r;
-    if (mirrored) {
-      out.set(values, n);
-      n += r;
-    }
-  });
+function compute(core: CoreExports, ex: Expanded): Float64Array {
+  const out = computeGrid(core, ex).values;
   out.sort();
   out.reverse();
   return out;
@@ -59,8 +47,8 @@ function compute(core: CoreExports, layer: Layer): Float64Array {
  * ```
  */
 export function singularValuesSync(kernel: Kernel, options: SingularValuesOptions): Float64Array {
-  const layer = validateLayer(kernel, options);
-  return compute(loadWasmSync(), layer);
+  const ex = expandLayer(kernel, options);
+  return compute(loadWasmSync(), ex);
 }
 
 /**
@@ -85,6 +73,6 @@ export function singularValuesSync(kernel: Kernel, options: SingularValuesOption
  * ```
  */
 export async function singularValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
-  const layer = validateLayer(kernel, options);
-  return compute(await loadWasm(), layer);
+  const ex = expandLayer(kernel, options);
+  return compute(await loadWasm(), ex);
 }

@@ -3,29 +3,26 @@
  * @module
  */
 import type { Kernel, SingularValuesOptions, Spectrum } from "./types.ts";
-import { validateLayer } from "./_validate.ts";
-import type { Layer } from "./_validate.ts";
-import { runEngine } from "./_engine.ts";
-import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
-import type { CoreExports } from "./_wasm/loader.ts";
+import { expandLayer, type Expanded } from "./_layers.ts";
+import { computeGrid } from "./_grid.ts";
+import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 
-function compute(core: CoreExports, layer: Layer): Spectrum {
-  const { h, w } = layer;
-  const r = Math.min(layer.cIn, layer.cOut);
-  const values = new Float64Array(h * w * r);
-  let norm = -1;
-  let argmax: [number, number] = [0, 0];
-  runEngine(core, layer, (u, v, row) => {
-    values.set(row, (u * w + v) * r);
-    const mu = (h - u) % h;
-    const mv = (w - v) % w;
-    values.set(row, (mu * w + mv) * r);
-    if (row[0] > norm) {
-      norm = row[0];
-      argmax = [u, v];
-    }
-  });
-  return { values, shape: [h, w, r], norm, argmax, backend: "wasm", precision: "f64" };
+function compute(core: CoreExports, ex: Expanded): Spectrum {
+  const { values, norm, argmax } = computeGrid(core, ex);
+  const at: number[] = [];
+  let rest = argmax;
+  for (let d = ex.grid.length - 1; d >= 0; d--) {
+    at[d] = rest % ex.grid[d];
+    rest = Math.floor(rest / ex.grid[d]);
+  }
+  return {
+    values,
+    shape: [...ex.grid, ex.r] as Spectrum["shape"],
+    norm,
+    argmax: at as Spectrum["argmax"],
+    backend: "wasm",
+    precision: "f64",
+  };
 }
 
 /**
@@ -63,8 +60,7 @@ function compute(core: CoreExports, layer: Layer): Spectrum {
  * ```
  */
 export function spectrumSync(kernel: Kernel, options: SingularValuesOptions): Spectrum {
-  const layer = validateLayer(kernel, options);
-  return compute(loadWasmSync(), layer);
+  return compute(loadWasmSync(), expandLayer(kernel, options));
 }
 
 /**
@@ -87,6 +83,6 @@ export function spectrumSync(kernel: Kernel, options: SingularValuesOptions): Sp
  * ```
  */
 export async function spectrum(kernel: Kernel, options: SingularValuesOptions): Promise<Spectrum> {
-  const layer = validateLayer(kernel, options);
-  return compute(await loadWasm(), layer);
+  const ex = expandLayer(kernel, options);
+  return compute(await loadWasm(), ex);
 }
