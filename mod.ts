@@ -30,3 +30,7 @@ export * from "./src/spectrum.ts";
 export * from "./src/clip_operator_norm.ts";
 export * from "./src/frequency_svd.ts";
 export * from "./src/top_singular_vectors.ts";
+export { closeThreads } from "./src/_threads/pool.ts";
+export * from "./src/operator_norm_bounds.ts";
+export * from "./src/gram_iteration.ts";
+export * from "./src/power_iteration.ts";

@@ -19,6 +19,38 @@ function signOf(a: f64, b: f64): f64 {
   return b >= 0.0 ? abs<f64>(a) : -abs<f64>(a);
 }
 
+/**
+ * Scales d[0..n−1], e[1..n−1] by the power of two that brings max(|d_i| + |e_i|)
+ * into [0.5, 1), so no product or square in the QR sweeps under- or overflows.
+ * Returns the factor to multiply the singular values by afterwards; 0 when the
+ * matrix is all zeros or below 2^−1000 (then d and e are zeroed: the values
+ * are negligible against a kernel scaled to max |K| ∈ [0.5, 1)); NaN when an
+ * entry is NaN or infinite.
+ */
+export function scale_bidiag_f64(d: usize, e: usize, n: i32): f64 {
+  let anorm: f64 = 0.0;
+  for (let i = 0; i < n; i++) {
+    const s = abs<f64>(load<f64>(d + (<usize>i << 3))) + abs<f64>(load<f64>(e + (<usize>i << 3)));
+    if (!(s <= anorm)) anorm = s;
+  }
+  if (!(anorm < Infinity)) return NaN;
+  if (!(anorm >= 9.332636185032189e-302)) {
+    for (let i = 0; i < n; i++) {
+      store<f64>(d + (<usize>i << 3), 0.0);
+      store<f64>(e + (<usize>i << 3), 0.0);
+    }
+    return 0.0;
+  }
+  // anorm = m·2^x with m in [1, 2): multiply by 2^−(x+1).
+  const x = <i32>((reinterpret<u64>(anorm) >> 52) & 0x7ff) - 1023;
+  const down = reinterpret<f64>(<u64>(1023 - x - 1) << 52);
+  for (let i = 0; i < n; i++) {
+    store<f64>(d + (<usize>i << 3), load<f64>(d + (<usize>i << 3)) * down);
+    store<f64>(e + (<usize>i << 3), load<f64>(e + (<usize>i << 3)) * down);
+  }
+  return reinterpret<f64>(<u64>(1023 + x + 1) << 52);
+}
+
 /** Largest number of QR sweeps spent on one singular value before giving up. */
 export const BDSQR_MAXIT: i32 = 75;
 
@@ -37,6 +69,9 @@ export const BDSQR_MAXIT: i32 = 75;
  *   e  [in,out] f64[n]  superdiagonal (e[1..n-1]); destroyed
  *   n  [in]             order of B, n ≥ 0
  *
+ * The matrix is first scaled by a power of two (scale_bidiag_f64), so the
+ * shift and rotation arithmetic never under- or overflows.
+ *
  * Returns 0 on success, or 1 when some value did not converge within
  * BDSQR_MAXIT sweeps (NaN or infinity in the input always ends this way):
  * then every d[i] is set to NaN. The loops are bounded by n·BDSQR_MAXIT
@@ -45,6 +80,14 @@ export const BDSQR_MAXIT: i32 = 75;
 export function bdsqr_values_f64(d: usize, e: usize, n: i32): i32 {
   if (n <= 0) return 0;
   store<f64>(e, 0.0);
+  const up = scale_bidiag_f64(d, e, n);
+  if (up == 0.0) return 0;
+  const st = qrValues(d, e, n);
+  for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), load<f64>(d + (<usize>i << 3)) * up);
+  return st;
+}
+
+function qrValues(d: usize, e: usize, n: i32): i32 {
   let anorm: f64 = 0.0;
   for (let i = 0; i < n; i++) {
     const s = abs<f64>(load<f64>(d + (<usize>i << 3))) + abs<f64>(load<f64>(e + (<usize>i << 3)));

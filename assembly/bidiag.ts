@@ -1,65 +1,84 @@
-// Complex Householder bidiagonalisation (Golub–Kahan) to a REAL bidiagonal.
+// Complex Householder bidiagonalisation (Golub–Kahan) to a REAL bidiagonal,
+// generic over the element type T (f64: f64x2 lanes; f32: f32x4 lanes).
+
+/** Horizontal sum of a v128 of T lanes, in f64. [a, b] => a + b; [a, b, c, d] => a + b + c + d */
+// @ts-ignore: decorator
+@inline
+function hsum<T>(x: v128): f64 {
+  if (sizeof<T>() == 8) {
+    return f64x2.extract_lane(x, 0) + f64x2.extract_lane(x, 1);
+  }
+  return <f64>f32x4.extract_lane(x, 0) + <f64>f32x4.extract_lane(x, 1) +
+    <f64>f32x4.extract_lane(x, 2) + <f64>f32x4.extract_lane(x, 3);
+}
+
+/** Columns whose largest entry is below 2^−1000 are taken as zero (the kernel is scaled to max |K| ∈ [0.5, 1)). */
+const NEGLIGIBLE: f64 = 9.332636185032189e-302;
+
+// @ts-ignore: decorator
+@inline
+function splat<T>(x: f64): v128 {
+  return v128.splat<T>(<T>x);
+}
 
 /**
  * Generates an elementary reflector in LAPACK's zlarfg manner.
  *
- * Given x = (alpha, x[1..p-1]) with x[1..] stored at (xr, xi)[1..] (stride 8
- * bytes), finds tau and v (v[0] = 1) such that
- * Hᴴ x = (beta, 0, …, 0)ᵀ with H = I − tau·v·vᴴ and beta REAL. v[1..]
- * overwrites x[1..]. Returns beta; tau is written to out[0] (re), out[1] (im).
- * tau = 0 (H = I) when x[1..] = 0 and alpha is real.
+ * Given x = (alpha, x[1..p-1]) with x[1..] stored at (xr, xi)[1..], finds tau
+ * and v (v[0] = 1) such that Hᴴ x = (beta, 0, …, 0)ᵀ with H = I − tau·v·vᴴ
+ * and beta REAL. v[1..] overwrites x[1..]. Returns beta; tau is written to
+ * out[0] (re), out[1] (im) as f64. tau = 0 (H = I) when x[1..] = 0 and alpha
+ * is real, or when every entry is below 2^−1000 (then beta = 0). The norm is
+ * accumulated in f64 after scaling by the largest entry, so no square
+ * underflows (LAPACK's dlapy3/dznrm2 concern).
  */
 // @ts-ignore: decorator
 @inline
-function larfg(alphaR: f64, alphaI: f64, xr: usize, xi: usize, p: i32, out: usize): f64 {
-  let ss: f64 = 0.0;
-  let i = 1;
-  let acc = f64x2.splat(0.0);
-  for (; i + 1 < p; i += 2) {
-    const a = v128.load(xr + (<usize>i << 3));
-    const b = v128.load(xi + (<usize>i << 3));
-    acc = f64x2.add(acc, f64x2.add(f64x2.mul(a, a), f64x2.mul(b, b)));
+function larfg<T>(alphaR: f64, alphaI: f64, xr: usize, xi: usize, p: i32, out: usize): f64 {
+  const sz = <usize>sizeof<T>();
+  // Scaled norm: no square underflows or overflows whatever the magnitudes.
+  let xmax = max<f64>(abs<f64>(alphaR), abs<f64>(alphaI));
+  let xtail: f64 = 0.0;
+  for (let i = 1; i < p; i++) {
+    xtail = max<f64>(xtail, max<f64>(abs<f64>(<f64>load<T>(xr + <usize>i * sz)), abs<f64>(<f64>load<T>(xi + <usize>i * sz))));
   }
-  ss = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  for (; i < p; i++) {
-    const a = load<f64>(xr + (<usize>i << 3));
-    const b = load<f64>(xi + (<usize>i << 3));
-    ss += a * a + b * b;
-  }
-  if (ss == 0.0 && alphaI == 0.0) {
+  xmax = max<f64>(xmax, xtail);
+  if ((xtail == 0.0 && alphaI == 0.0) || !(xmax >= NEGLIGIBLE)) {
+    // Nothing to annihilate, or a column so small (below 2^−1000, against a
+    // matrix scaled to norm ~1) that it is taken as zero: H = I.
     store<f64>(out, 0.0);
     store<f64>(out, 0.0, 8);
-    return alphaR;
+    return xmax >= NEGLIGIBLE ? alphaR : 0.0;
   }
-  const nrm = Math.sqrt(alphaR * alphaR + alphaI * alphaI + ss);
+  const rs = 1.0 / xmax;
+  let ss: f64 = 0.0;
+  for (let i = 1; i < p; i++) {
+    const a = <f64>load<T>(xr + <usize>i * sz) * rs;
+    const b = <f64>load<T>(xi + <usize>i * sz) * rs;
+    ss += a * a + b * b;
+  }
+  const ar = alphaR * rs;
+  const ai = alphaI * rs;
+  const nrm = xmax * Math.sqrt(ar * ar + ai * ai + ss);
   const beta = alphaR >= 0.0 ? -nrm : nrm;
   store<f64>(out, (beta - alphaR) / beta);
   store<f64>(out, -alphaI / beta, 8);
-  // scale = 1 / (alpha − beta)
-  const dr = alphaR - beta;
-  const di = alphaI;
+  // scale = 1 / (alpha − beta), |alpha − beta| ≥ nrm ≥ 2^−1000: no overflow.
+  const dr = (alphaR - beta) * rs;
+  const di = alphaI * rs;
   const den = dr * dr + di * di;
-  const sr = dr / den;
-  const si = -di / den;
-  const vsr = f64x2.splat(sr);
-  const vsi = f64x2.splat(si);
-  i = 1;
-  for (; i + 1 < p; i += 2) {
-    const a = v128.load(xr + (<usize>i << 3));
-    const b = v128.load(xi + (<usize>i << 3));
-    v128.store(xr + (<usize>i << 3), f64x2.sub(f64x2.mul(a, vsr), f64x2.mul(b, vsi)));
-    v128.store(xi + (<usize>i << 3), f64x2.add(f64x2.mul(a, vsi), f64x2.mul(b, vsr)));
-  }
-  for (; i < p; i++) {
-    const a = load<f64>(xr + (<usize>i << 3));
-    const b = load<f64>(xi + (<usize>i << 3));
-    store<f64>(xr + (<usize>i << 3), a * sr - b * si);
-    store<f64>(xi + (<usize>i << 3), a * si + b * sr);
+  const sr = dr / den * rs;
+  const si = -di / den * rs;
+  for (let i = 1; i < p; i++) {
+    const a = <f64>load<T>(xr + <usize>i * sz);
+    const b = <f64>load<T>(xi + <usize>i * sz);
+    store<T>(xr + <usize>i * sz, <T>(a * sr - b * si));
+    store<T>(xi + <usize>i * sz, <T>(a * si + b * sr));
   }
   return beta;
 }
 
-/** Bytes of scratch that bidiag_c64_split needs for leading dimension ld and n columns. */
+/** Bytes of scratch that bidiag_c64_split / bidiag_c32_split need for leading dimension ld and n columns. */
 export function bidiag_work_bytes(ld: i32, n: i32): i32 {
   return (4 * ld + 4 * (n + 2)) * 8;
 }
@@ -71,66 +90,85 @@ export function bidiag_work_bytes(ld: i32, n: i32): i32 {
  * values of B are those of A.
  *
  * Layout: column-major, re/im split: A[i, j] = (ar[i + j·ld], ai[i + j·ld]).
- * ld is even, ld ≥ m, and rows m..ld−1 of every column are ZERO on entry
- * (the f64x2 loops run over whole row pairs; zero rows stay zero).
+ * ld is a multiple of the lane count (2 for f64), ld ≥ m, and rows m..ld−1 of
+ * every column are ZERO on entry (the SIMD loops run over whole lane groups;
+ * zero rows stay zero).
  *
  * Arguments:
- *   ar, ai [in,out] f64[ld·n]  the matrix; destroyed
+ *   ar, ai [in,out] T[ld·n]    the matrix; destroyed
  *   m, n   [in]                1 ≤ n ≤ m ≤ ld
- *   ld     [in]                leading dimension, even
+ *   ld     [in]                leading dimension
  *   d      [out] f64[n]        diagonal of B
  *   e      [out] f64[n]        superdiagonal of B: e[j] couples j−1 and j; e[0] = 0
  *   work   [in]  scratch of bidiag_work_bytes(ld, n) bytes, 16-byte aligned
- *   taus   [out] f64[4n] or 0: when non-zero the reflectors are kept for
- *                bidiag_apply_q_c64 / bidiag_apply_p_c64 (LAPACK zgebrd's
- *                storage): left reflector k has v[k] = 1 and v[k+1..m-1] in
- *                A[k+1.., k], tau at taus[2k], taus[2k+1]; right reflector k
- *                (acting on columns k+1..n-1) has z[0] = 1 and z[1..] in
- *                A[k, k+2..], tau at taus[2n+2k], taus[2n+2k+1].
+ *   taus   [out] f64[4n] or 0: when non-zero the reflectors are kept for the
+ *                back-transformation (LAPACK zgebrd's storage): left reflector k
+ *                has v[k] = 1 and v[k+1..m-1] in A[k+1.., k], tau at taus[2k],
+ *                taus[2k+1]; right reflector k (acting on columns k+1..n-1) has
+ *                z[0] = 1 and z[1..] in A[k, k+2..], tau at taus[2n+2k], taus[2n+2k+1].
  *
  * Cost: ≈ 32·Σ_k (m−k)(n−k) real flops (≈ 10.7·n³ for square A).
  * Returns 0. Never throws; NaN propagates into d and e.
  */
 export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
   taus: usize): i32 {
-  const ldb = <usize>ld << 3;
+  return bidiag<f64>(ar, ai, m, n, ld, d, e, work, taus);
+}
+
+/**
+ * bidiag_c32_split: bidiag_c64_split in f32 (f32x4 lanes): A is f32[ld·n] per
+ * plane and ld a multiple of 4; d, e, taus stay f64 (computed from f32 data).
+ * Accuracy is that of f32 arithmetic: about 1e−7·‖A‖·√n per entry.
+ */
+export function bidiag_c32_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
+  taus: usize): i32 {
+  return bidiag<f32>(ar, ai, m, n, ld, d, e, work, taus);
+}
+
+// @ts-ignore: decorator
+@inline
+function bidiag<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
+  taus: usize): i32 {
+  const sz = <usize>sizeof<T>();
+  const lanes = 16 / <i32>sizeof<T>();
+  const ldb = <usize>ld * sz;
   const vr = work;
   const vi = vr + ldb;
   const yr = vi + ldb;
   const yi = yr + ldb;
   const zr = yi + ldb; // n + 2 entries each
-  const zi = zr + ((<usize>(n + 2)) << 3);
-  const tau = zi + ((<usize>(n + 2)) << 3); // 2 entries
+  const zi = zr + <usize>(n + 2) * sz;
+  const tau = (zi + <usize>(n + 2) * sz + 15) & ~(<usize>15); // 2 f64
   store<f64>(e, 0.0);
   for (let k = 0; k < n; k++) {
     // ---- Left reflector: annihilate A[k+1..m-1, k]. ----
     const colr = ar + <usize>k * ldb;
     const coli = ai + <usize>k * ldb;
-    const i0 = k & ~1;
+    const i0 = k - k % lanes;
     // v over rows i0..ld-1: zeros above k, x below.
     for (let i = i0; i < ld; i++) {
       const ok = i > k && i < m;
-      store<f64>(vr + (<usize>i << 3), ok ? load<f64>(colr + (<usize>i << 3)) : 0.0);
-      store<f64>(vi + (<usize>i << 3), ok ? load<f64>(coli + (<usize>i << 3)) : 0.0);
+      store<T>(vr + <usize>i * sz, ok ? load<T>(colr + <usize>i * sz) : <T>0);
+      store<T>(vi + <usize>i * sz, ok ? load<T>(coli + <usize>i * sz) : <T>0);
     }
-    const aR = load<f64>(colr + (<usize>k << 3));
-    const aI = load<f64>(coli + (<usize>k << 3));
+    const aR = <f64>load<T>(colr + <usize>k * sz);
+    const aI = <f64>load<T>(coli + <usize>k * sz);
     // larfg on (alpha, v[k+1..m-1]): pass base so that index 1 is row k+1.
-    const beta = larfg(aR, aI, vr + (<usize>k << 3), vi + (<usize>k << 3), m - k, tau);
-    store<f64>(vr + (<usize>k << 3), 1.0);
-    store<f64>(vi + (<usize>k << 3), 0.0);
+    const beta = larfg<T>(aR, aI, vr + <usize>k * sz, vi + <usize>k * sz, m - k, tau);
+    store<T>(vr + <usize>k * sz, <T>1);
+    store<T>(vi + <usize>k * sz, <T>0);
     store<f64>(d + (<usize>k << 3), beta);
     const tr = load<f64>(tau);
     const ti = load<f64>(tau, 8);
     if (tr != 0.0 || ti != 0.0) {
-      applyLeft(ar, ai, ldb, i0, ld, k + 1, n, vr, vi, tr, ti);
+      applyLeft<T>(ar, ai, ldb, i0, ld, k + 1, n, vr, vi, tr, ti);
     }
     if (taus != 0) {
       store<f64>(taus + (<usize>(2 * k) << 3), tr);
       store<f64>(taus + (<usize>(2 * k + 1) << 3), ti);
       for (let i = k + 1; i < m; i++) {
-        store<f64>(colr + (<usize>i << 3), load<f64>(vr + (<usize>i << 3)));
-        store<f64>(coli + (<usize>i << 3), load<f64>(vi + (<usize>i << 3)));
+        store<T>(colr + <usize>i * sz, load<T>(vr + <usize>i * sz));
+        store<T>(coli + <usize>i * sz, load<T>(vi + <usize>i * sz));
       }
     }
     if (k >= n - 1) {
@@ -143,28 +181,28 @@ export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, 
     // ---- Right reflector: make row k zero beyond k+1, with A[k, k+1] real. ----
     const p = n - k - 1;
     for (let j = 0; j < p; j++) {
-      const off = <usize>(k + 1 + j) * ldb + (<usize>k << 3);
-      store<f64>(zr + (<usize>j << 3), load<f64>(ar + off));
-      store<f64>(zi + (<usize>j << 3), -load<f64>(ai + off));
+      const off = <usize>(k + 1 + j) * ldb + <usize>k * sz;
+      store<T>(zr + <usize>j * sz, load<T>(ar + off));
+      store<T>(zi + <usize>j * sz, -load<T>(ai + off));
     }
-    const bR = load<f64>(zr);
-    const bI = load<f64>(zi);
-    const beta2 = larfg(bR, bI, zr, zi, p, tau);
-    store<f64>(zr, 1.0);
-    store<f64>(zi, 0.0);
+    const bR = <f64>load<T>(zr);
+    const bI = <f64>load<T>(zi);
+    const beta2 = larfg<T>(bR, bI, zr, zi, p, tau);
+    store<T>(zr, <T>1);
+    store<T>(zi, <T>0);
     store<f64>(e + (<usize>(k + 1) << 3), beta2);
     const ur = load<f64>(tau);
     const ui = load<f64>(tau, 8);
     if (ur != 0.0 || ui != 0.0) {
-      applyRight(ar, ai, ldb, k + 1, ld, k + 1, n, zr, zi, yr, yi, ur, ui);
+      applyRight<T>(ar, ai, ldb, k + 1, ld, k + 1, n, zr, zi, yr, yi, ur, ui);
     }
     if (taus != 0) {
       store<f64>(taus + (<usize>(2 * n + 2 * k) << 3), ur);
       store<f64>(taus + (<usize>(2 * n + 2 * k + 1) << 3), ui);
       for (let j = 1; j < p; j++) {
-        const off = <usize>(k + 1 + j) * ldb + (<usize>k << 3);
-        store<f64>(ar + off, load<f64>(zr + (<usize>j << 3)));
-        store<f64>(ai + off, load<f64>(zi + (<usize>j << 3)));
+        const off = <usize>(k + 1 + j) * ldb + <usize>k * sz;
+        store<T>(ar + off, load<T>(zr + <usize>j * sz));
+        store<T>(ai + off, load<T>(zi + <usize>j * sz));
       }
     }
   }
@@ -172,14 +210,16 @@ export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, 
 }
 
 /**
- * A[i0.., j0..n-1] -= v · (conj(tau) · vᴴ A[:, j]) for each column j, two
- * columns per pass so each load of v serves both.
- *   per row pair: [vr0, vr1] [vi0, vi1] against [ar0, ar1] [ai0, ai1]
+ * A[i0.., j0..n-1] −= v · (conj(tau) · vᴴ A[:, j]) for each column j, two
+ * columns per pass so each load of v serves both. Lanes run over rows:
+ *   [vr(i), vr(i+1), …] against [ar(i, j), ar(i+1, j), …]
+ * ldb is the column stride in bytes; rows i0..ld−1 are visited (i0 a lane multiple).
  */
-export function applyLeft(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32, j0: i32, n: i32,
+export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32, j0: i32, n: i32,
   vr: usize, vi: usize, tr: f64, ti: f64): void {
-  const start = <usize>i0 << 3;
-  const end = <usize>ld << 3;
+  const sz = <usize>sizeof<T>();
+  const start = <usize>i0 * sz;
+  const end = <usize>ld * sz;
   let j = j0;
   for (; j + 1 < n; j += 2) {
     const ar0 = ar + <usize>j * ldb;
@@ -187,10 +227,10 @@ export function applyLeft(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32, j0
     const ar1 = ar0 + ldb;
     const ai1 = ai0 + ldb;
     // w = vᴴ a = Σ (vr ar + vi ai) + i (vr ai − vi ar)
-    let w0r = f64x2.splat(0.0);
-    let w0i = f64x2.splat(0.0);
-    let w1r = f64x2.splat(0.0);
-    let w1i = f64x2.splat(0.0);
+    let w0r = splat<T>(0.0);
+    let w0i = splat<T>(0.0);
+    let w1r = splat<T>(0.0);
+    let w1i = splat<T>(0.0);
     for (let o = start; o < end; o += 16) {
       const xr = v128.load(vr + o);
       const xi = v128.load(vi + o);
@@ -198,78 +238,80 @@ export function applyLeft(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32, j0
       const a0i = v128.load(ai0 + o);
       const a1r = v128.load(ar1 + o);
       const a1i = v128.load(ai1 + o);
-      w0r = f64x2.add(w0r, f64x2.add(f64x2.mul(xr, a0r), f64x2.mul(xi, a0i)));
-      w0i = f64x2.add(w0i, f64x2.sub(f64x2.mul(xr, a0i), f64x2.mul(xi, a0r)));
-      w1r = f64x2.add(w1r, f64x2.add(f64x2.mul(xr, a1r), f64x2.mul(xi, a1i)));
-      w1i = f64x2.add(w1i, f64x2.sub(f64x2.mul(xr, a1i), f64x2.mul(xi, a1r)));
+      w0r = v128.add<T>(w0r, v128.add<T>(v128.mul<T>(xr, a0r), v128.mul<T>(xi, a0i)));
+      w0i = v128.add<T>(w0i, v128.sub<T>(v128.mul<T>(xr, a0i), v128.mul<T>(xi, a0r)));
+      w1r = v128.add<T>(w1r, v128.add<T>(v128.mul<T>(xr, a1r), v128.mul<T>(xi, a1i)));
+      w1i = v128.add<T>(w1i, v128.sub<T>(v128.mul<T>(xr, a1i), v128.mul<T>(xi, a1r)));
     }
-    const s0r = f64x2.extract_lane(w0r, 0) + f64x2.extract_lane(w0r, 1);
-    const s0i = f64x2.extract_lane(w0i, 0) + f64x2.extract_lane(w0i, 1);
-    const s1r = f64x2.extract_lane(w1r, 0) + f64x2.extract_lane(w1r, 1);
-    const s1i = f64x2.extract_lane(w1i, 0) + f64x2.extract_lane(w1i, 1);
+    const s0r = hsum<T>(w0r);
+    const s0i = hsum<T>(w0i);
+    const s1r = hsum<T>(w1r);
+    const s1i = hsum<T>(w1i);
     // c = conj(tau) · w
-    const c0r = f64x2.splat(tr * s0r + ti * s0i);
-    const c0i = f64x2.splat(tr * s0i - ti * s0r);
-    const c1r = f64x2.splat(tr * s1r + ti * s1i);
-    const c1i = f64x2.splat(tr * s1i - ti * s1r);
+    const c0r = splat<T>(tr * s0r + ti * s0i);
+    const c0i = splat<T>(tr * s0i - ti * s0r);
+    const c1r = splat<T>(tr * s1r + ti * s1i);
+    const c1i = splat<T>(tr * s1i - ti * s1r);
     for (let o = start; o < end; o += 16) {
       const xr = v128.load(vr + o);
       const xi = v128.load(vi + o);
-      v128.store(ar0 + o, f64x2.sub(v128.load(ar0 + o), f64x2.sub(f64x2.mul(xr, c0r), f64x2.mul(xi, c0i))));
-      v128.store(ai0 + o, f64x2.sub(v128.load(ai0 + o), f64x2.add(f64x2.mul(xr, c0i), f64x2.mul(xi, c0r))));
-      v128.store(ar1 + o, f64x2.sub(v128.load(ar1 + o), f64x2.sub(f64x2.mul(xr, c1r), f64x2.mul(xi, c1i))));
-      v128.store(ai1 + o, f64x2.sub(v128.load(ai1 + o), f64x2.add(f64x2.mul(xr, c1i), f64x2.mul(xi, c1r))));
+      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(xr, c0r), v128.mul<T>(xi, c0i))));
+      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(xr, c0i), v128.mul<T>(xi, c0r))));
+      v128.store(ar1 + o, v128.sub<T>(v128.load(ar1 + o), v128.sub<T>(v128.mul<T>(xr, c1r), v128.mul<T>(xi, c1i))));
+      v128.store(ai1 + o, v128.sub<T>(v128.load(ai1 + o), v128.add<T>(v128.mul<T>(xr, c1i), v128.mul<T>(xi, c1r))));
     }
   }
   for (; j < n; j++) {
     const ar0 = ar + <usize>j * ldb;
     const ai0 = ai + <usize>j * ldb;
-    let w0r = f64x2.splat(0.0);
-    let w0i = f64x2.splat(0.0);
+    let w0r = splat<T>(0.0);
+    let w0i = splat<T>(0.0);
     for (let o = start; o < end; o += 16) {
       const xr = v128.load(vr + o);
       const xi = v128.load(vi + o);
       const a0r = v128.load(ar0 + o);
       const a0i = v128.load(ai0 + o);
-      w0r = f64x2.add(w0r, f64x2.add(f64x2.mul(xr, a0r), f64x2.mul(xi, a0i)));
-      w0i = f64x2.add(w0i, f64x2.sub(f64x2.mul(xr, a0i), f64x2.mul(xi, a0r)));
+      w0r = v128.add<T>(w0r, v128.add<T>(v128.mul<T>(xr, a0r), v128.mul<T>(xi, a0i)));
+      w0i = v128.add<T>(w0i, v128.sub<T>(v128.mul<T>(xr, a0i), v128.mul<T>(xi, a0r)));
     }
-    const s0r = f64x2.extract_lane(w0r, 0) + f64x2.extract_lane(w0r, 1);
-    const s0i = f64x2.extract_lane(w0i, 0) + f64x2.extract_lane(w0i, 1);
-    const c0r = f64x2.splat(tr * s0r + ti * s0i);
-    const c0i = f64x2.splat(tr * s0i - ti * s0r);
+    const s0r = hsum<T>(w0r);
+    const s0i = hsum<T>(w0i);
+    const c0r = splat<T>(tr * s0r + ti * s0i);
+    const c0i = splat<T>(tr * s0i - ti * s0r);
     for (let o = start; o < end; o += 16) {
       const xr = v128.load(vr + o);
       const xi = v128.load(vi + o);
-      v128.store(ar0 + o, f64x2.sub(v128.load(ar0 + o), f64x2.sub(f64x2.mul(xr, c0r), f64x2.mul(xi, c0i))));
-      v128.store(ai0 + o, f64x2.sub(v128.load(ai0 + o), f64x2.add(f64x2.mul(xr, c0i), f64x2.mul(xi, c0r))));
+      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(xr, c0r), v128.mul<T>(xi, c0i))));
+      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(xr, c0i), v128.mul<T>(xi, c0r))));
     }
   }
 }
 
 /**
- * A[r0..m-1, j0..n-1] := A · H with H = I − tau·z·zᴴ (z over columns j0..n-1):
- * y = A z (column axpys, over rows), rows above r0 masked to zero, then
+ * A[r0..ld-1, j0..n-1] := A · H with H = I − tau·z·zᴴ (z over columns j0..n-1):
+ * y = A z (column axpys, lanes over rows), rows above r0 masked to zero, then
  * A[:, j] −= y · (tau · conj(z_j)).
  */
 // @ts-ignore: decorator
 @inline
-function applyRight(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i32, n: i32,
+function applyRight<T>(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i32, n: i32,
   zr: usize, zi: usize, yr: usize, yi: usize, tr: f64, ti: f64): void {
-  const i1 = r0 & ~1;
-  const start = <usize>i1 << 3;
-  const end = <usize>ld << 3;
+  const sz = <usize>sizeof<T>();
+  const lanes = 16 / <i32>sizeof<T>();
+  const i1 = r0 - r0 % lanes;
+  const start = <usize>i1 * sz;
+  const end = <usize>ld * sz;
   for (let o = start; o < end; o += 16) {
-    v128.store(yr + o, f64x2.splat(0.0));
-    v128.store(yi + o, f64x2.splat(0.0));
+    v128.store(yr + o, splat<T>(0.0));
+    v128.store(yi + o, splat<T>(0.0));
   }
   let j = j0;
   for (; j + 1 < n; j += 2) {
-    const jz = <usize>(j - j0) << 3;
-    const z0r = f64x2.splat(load<f64>(zr + jz));
-    const z0i = f64x2.splat(load<f64>(zi + jz));
-    const z1r = f64x2.splat(load<f64>(zr + jz, 8));
-    const z1i = f64x2.splat(load<f64>(zi + jz, 8));
+    const jz = <usize>(j - j0) * sz;
+    const z0r = v128.splat<T>(load<T>(zr + jz));
+    const z0i = v128.splat<T>(load<T>(zi + jz));
+    const z1r = v128.splat<T>(load<T>(zr + jz + sz));
+    const z1i = v128.splat<T>(load<T>(zi + jz + sz));
     const ar0 = ar + <usize>j * ldb;
     const ai0 = ai + <usize>j * ldb;
     const ar1 = ar0 + ldb;
@@ -281,18 +323,18 @@ function applyRight(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i32,
       const a1i = v128.load(ai1 + o);
       let sr = v128.load(yr + o);
       let si = v128.load(yi + o);
-      sr = f64x2.add(sr, f64x2.sub(f64x2.mul(a0r, z0r), f64x2.mul(a0i, z0i)));
-      si = f64x2.add(si, f64x2.add(f64x2.mul(a0r, z0i), f64x2.mul(a0i, z0r)));
-      sr = f64x2.add(sr, f64x2.sub(f64x2.mul(a1r, z1r), f64x2.mul(a1i, z1i)));
-      si = f64x2.add(si, f64x2.add(f64x2.mul(a1r, z1i), f64x2.mul(a1i, z1r)));
+      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(a0r, z0r), v128.mul<T>(a0i, z0i)));
+      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(a0r, z0i), v128.mul<T>(a0i, z0r)));
+      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(a1r, z1r), v128.mul<T>(a1i, z1i)));
+      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(a1r, z1i), v128.mul<T>(a1i, z1r)));
       v128.store(yr + o, sr);
       v128.store(yi + o, si);
     }
   }
   for (; j < n; j++) {
-    const jz = <usize>(j - j0) << 3;
-    const z0r = f64x2.splat(load<f64>(zr + jz));
-    const z0i = f64x2.splat(load<f64>(zi + jz));
+    const jz = <usize>(j - j0) * sz;
+    const z0r = v128.splat<T>(load<T>(zr + jz));
+    const z0i = v128.splat<T>(load<T>(zi + jz));
     const ar0 = ar + <usize>j * ldb;
     const ai0 = ai + <usize>j * ldb;
     for (let o = start; o < end; o += 16) {
@@ -300,29 +342,29 @@ function applyRight(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i32,
       const a0i = v128.load(ai0 + o);
       let sr = v128.load(yr + o);
       let si = v128.load(yi + o);
-      sr = f64x2.add(sr, f64x2.sub(f64x2.mul(a0r, z0r), f64x2.mul(a0i, z0i)));
-      si = f64x2.add(si, f64x2.add(f64x2.mul(a0r, z0i), f64x2.mul(a0i, z0r)));
+      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(a0r, z0r), v128.mul<T>(a0i, z0i)));
+      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(a0r, z0i), v128.mul<T>(a0i, z0r)));
       v128.store(yr + o, sr);
       v128.store(yi + o, si);
     }
   }
-  // Rows above r0 (at most one, from the pair alignment) take no update.
+  // Rows above r0 (from the lane alignment) take no update.
   for (let i = i1; i < r0; i++) {
-    store<f64>(yr + (<usize>i << 3), 0.0);
-    store<f64>(yi + (<usize>i << 3), 0.0);
+    store<T>(yr + <usize>i * sz, <T>0);
+    store<T>(yi + <usize>i * sz, <T>0);
   }
   // A[:, j] −= y · c_j with c_j = tau · conj(z_j).
   j = j0;
   for (; j + 1 < n; j += 2) {
-    const jz = <usize>(j - j0) << 3;
-    const p0r = load<f64>(zr + jz);
-    const p0i = load<f64>(zi + jz);
-    const p1r = load<f64>(zr + jz, 8);
-    const p1i = load<f64>(zi + jz, 8);
-    const c0r = f64x2.splat(tr * p0r + ti * p0i);
-    const c0i = f64x2.splat(ti * p0r - tr * p0i);
-    const c1r = f64x2.splat(tr * p1r + ti * p1i);
-    const c1i = f64x2.splat(ti * p1r - tr * p1i);
+    const jz = <usize>(j - j0) * sz;
+    const p0r = <f64>load<T>(zr + jz);
+    const p0i = <f64>load<T>(zi + jz);
+    const p1r = <f64>load<T>(zr + jz + sz);
+    const p1i = <f64>load<T>(zi + jz + sz);
+    const c0r = splat<T>(tr * p0r + ti * p0i);
+    const c0i = splat<T>(ti * p0r - tr * p0i);
+    const c1r = splat<T>(tr * p1r + ti * p1i);
+    const c1i = splat<T>(ti * p1r - tr * p1i);
     const ar0 = ar + <usize>j * ldb;
     const ai0 = ai + <usize>j * ldb;
     const ar1 = ar0 + ldb;
@@ -330,25 +372,25 @@ function applyRight(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i32,
     for (let o = start; o < end; o += 16) {
       const sr = v128.load(yr + o);
       const si = v128.load(yi + o);
-      v128.store(ar0 + o, f64x2.sub(v128.load(ar0 + o), f64x2.sub(f64x2.mul(sr, c0r), f64x2.mul(si, c0i))));
-      v128.store(ai0 + o, f64x2.sub(v128.load(ai0 + o), f64x2.add(f64x2.mul(sr, c0i), f64x2.mul(si, c0r))));
-      v128.store(ar1 + o, f64x2.sub(v128.load(ar1 + o), f64x2.sub(f64x2.mul(sr, c1r), f64x2.mul(si, c1i))));
-      v128.store(ai1 + o, f64x2.sub(v128.load(ai1 + o), f64x2.add(f64x2.mul(sr, c1i), f64x2.mul(si, c1r))));
+      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(sr, c0r), v128.mul<T>(si, c0i))));
+      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(sr, c0i), v128.mul<T>(si, c0r))));
+      v128.store(ar1 + o, v128.sub<T>(v128.load(ar1 + o), v128.sub<T>(v128.mul<T>(sr, c1r), v128.mul<T>(si, c1i))));
+      v128.store(ai1 + o, v128.sub<T>(v128.load(ai1 + o), v128.add<T>(v128.mul<T>(sr, c1i), v128.mul<T>(si, c1r))));
     }
   }
   for (; j < n; j++) {
-    const jz = <usize>(j - j0) << 3;
-    const p0r = load<f64>(zr + jz);
-    const p0i = load<f64>(zi + jz);
-    const c0r = f64x2.splat(tr * p0r + ti * p0i);
-    const c0i = f64x2.splat(ti * p0r - tr * p0i);
+    const jz = <usize>(j - j0) * sz;
+    const p0r = <f64>load<T>(zr + jz);
+    const p0i = <f64>load<T>(zi + jz);
+    const c0r = splat<T>(tr * p0r + ti * p0i);
+    const c0i = splat<T>(ti * p0r - tr * p0i);
     const ar0 = ar + <usize>j * ldb;
     const ai0 = ai + <usize>j * ldb;
     for (let o = start; o < end; o += 16) {
       const sr = v128.load(yr + o);
       const si = v128.load(yi + o);
-      v128.store(ar0 + o, f64x2.sub(v128.load(ar0 + o), f64x2.sub(f64x2.mul(sr, c0r), f64x2.mul(si, c0i))));
-      v128.store(ai0 + o, f64x2.sub(v128.load(ai0 + o), f64x2.add(f64x2.mul(sr, c0i), f64x2.mul(si, c0r))));
+      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(sr, c0r), v128.mul<T>(si, c0i))));
+      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(sr, c0i), v128.mul<T>(si, c0r))));
     }
   }
 }

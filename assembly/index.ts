@@ -1,12 +1,14 @@
 // The convsv SIMD core: re-exports only. Build: `npm run build:wasm`.
 export { bdsqr_values_f64, sort_desc_f64 } from "./bdsqr";
-export { bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
+export { bidiag_c32_split, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
 export { bdsqr_vectors_f64, clip_column_f64, clip_column_work_bytes, svd_c64_split, svd_work_bytes } from "./svd";
 export { fft_c64_batch, fft_plan_bytes, fft_plan_init } from "./fft";
 export {
   build_p_f64,
   fft_cost,
   lead_dim,
+  lead_dim32,
+  svd_column_f32,
   svd_column_f64,
   svd_column_work_bytes,
   transform_w_f64,

@@ -1,6 +1,7 @@
 // Complex SVD with singular vectors, and the per-frequency clipping round.
 import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
 import { buildP, lead_dim, twiddles } from "./column";
+import { scale_bidiag_f64 } from "./bdsqr";
 
 // @ts-ignore: decorator
 @inline
@@ -58,6 +59,15 @@ export function bdsqr_vectors_f64(d: usize, e: usize, n: i32, ub: usize, vb: usi
   }
   if (n <= 0) return 0;
   store<f64>(e, 0.0);
+  const up = scale_bidiag_f64(d, e, n);
+  if (up == 0.0) return 0;
+  const st = qrVectors(d, e, n, ub, vb, ldv);
+  for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), load<f64>(d + (<usize>i << 3)) * up);
+  return st;
+}
+
+function qrVectors(d: usize, e: usize, n: i32, ub: usize, vb: usize, ldv: i32): i32 {
+  const ldb = <usize>ldv << 3;
   let anorm: f64 = 0.0;
   for (let i = 0; i < n; i++) {
     const s = abs<f64>(load<f64>(d + (<usize>i << 3))) + abs<f64>(load<f64>(e + (<usize>i << 3)));
@@ -270,7 +280,7 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
       store<f64>(tmpi + (<usize>i << 3), inside ? load<f64>(coli + (<usize>i << 3)) : 0.0);
     }
     // H_q = I − tau·v·vᴴ; applyLeft subtracts v·(conj(param)·vᴴx), so pass conj(tau).
-    applyLeft(ur, ui, ldb, i0, ld, 0, k, tmpr, tmpi, tr, -ti);
+    applyLeft<f64>(ur, ui, ldb, i0, ld, 0, k, tmpr, tmpi, tr, -ti);
   }
   // V = Q₂ V_B on the first k columns.
   for (let j = 0; j < k; j++) {
@@ -297,7 +307,7 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
       store<f64>(tmpr + (<usize>i << 3), zr);
       store<f64>(tmpi + (<usize>i << 3), zi);
     }
-    applyLeft(vr, vi, ldnb, i0, ldn, 0, k, tmpr, tmpi, tr, -ti);
+    applyLeft<f64>(vr, vi, ldnb, i0, ldn, 0, k, tmpr, tmpi, tr, -ti);
   }
   return st;
 }
@@ -380,7 +390,7 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
   let failed = 0;
   for (let u = 0; u < nu; u++) {
     twiddles(u, h, kh, twr, twi);
-    buildP(tr, ti, cout, cin, kh, twr, twi, ar, ai, ldb, false);
+    buildP<f64>(tr, ti, cout, cin, kh, twr, twi, ar, ai, ldb, false);
     const cu = corr + <usize>u * <usize>n * ldb * 2;
     if (corr != 0) {
       for (let o: usize = 0; o < <usize>n * ldb * 2; o += 16) {
@@ -414,7 +424,7 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
     }
     if (corr != 0) {
       // corr ← (P + corr) − P' (A was destroyed by the SVD: add P again, then subtract P' = B).
-      buildP(tr, ti, cout, cin, kh, twr, twi, cu, cu + <usize>n * ldb, ldb, true);
+      buildP<f64>(tr, ti, cout, cin, kh, twr, twi, cu, cu + <usize>n * ldb, ldb, true);
       for (let o: usize = 0; o < <usize>n * ldb * 2; o += 16) {
         v128.store(cu + o, f64x2.sub(v128.load(cu + o), v128.load(br + o)));
       }

@@ -10,6 +10,7 @@
 import type { CoreExports } from "./_wasm/loader.ts";
 import type { Layer } from "./_validate.ts";
 import { ConvergenceError } from "./errors.ts";
+import { type Pool, runJobs } from "./_threads/pool.ts";
 
 /** Bytes the module may address (wasm32: 4 GiB less one page for safety). */
 export const MAX_WASM_BYTES = 2 ** 32 - 2 ** 16;
@@ -105,29 +106,48 @@ export function layerProblem(layer: Layer): Problem {
   return { cOut: layer.cOut, cIn: layer.cIn, kh, kw, h: layer.h, w: layer.w, re: k };
 }
 
+/** How a problem is computed. */
+export interface RunOptions {
+  /** `"f64"` (default) or `"f32"`: the precision of the per-frequency bidiagonalisation. */
+  precision?: "f64" | "f32";
+  /** Worker threads for the async path (1: the calling thread only). */
+  threads?: number;
+}
+
 /** Memory plan of one problem, in bytes from the heap base. */
 interface Plan {
   nrows: number;
   nv: number;
   nvAll: number;
+  counter: number;
   kPtr: number;
   kiPtr: number;
   tr: number;
   ti: number;
   twWork: number;
   colWork: number;
+  colStride: number;
   out: number;
+  outStride: number;
   end: number;
 }
 
-function plan(core: CoreExports, p: Problem): Plan {
+/**
+ * Lays out one problem's buffers: with `workers` > 0 every column of a block
+ * gets its own output rows and every worker its own scratch; with 0 one
+ * column at a time runs on the calling thread.
+ */
+function plan(core: CoreExports, p: Problem, workers: number): Plan {
   const { cOut, cIn, kh, kw, h, w } = p;
   const complex = p.im !== undefined;
   const nrows = cOut * cIn * kh;
-  const nvAll = complex ? w : Math.floor(w / 2) + 1;
-  const nv = Math.max(1, Math.min(nvAll, Math.floor(BLOCK_BYTES / (nrows * 16))));
   const r = Math.min(cOut, cIn);
-  const kPtr = alignBytes(core.heap_base());
+  const nvAll = complex ? w : Math.floor(w / 2) + 1;
+  const outStride = alignBytes(h * r * 8);
+  const perColumn = nrows * 16 + (workers > 0 ? outStride : 0);
+  const nv = Math.max(1, Math.min(nvAll, Math.floor(BLOCK_BYTES / perColumn)));
+  const counter = alignBytes(core.heap_base());
+  const kPtr = counter + 16;
   const kiPtr = alignBytes(kPtr + nrows * kw * 8);
   const tr = alignBytes(kiPtr + (complex ? nrows * kw * 8 : 0));
   const ti = alignBytes(tr + nrows * nv * 8);
@@ -139,8 +159,9 @@ function plan(core: CoreExports, p: Problem): Plan {
   const colWork = alignBytes(twWork + twBytes);
   const nus = complex ? [h] : [h, Math.floor(h / 2) + 1];
   const colBytes = nus.map((nu) => core.svd_column_work_bytes(cOut, cIn, kh, h, nu));
-  const out = alignBytes(colWork + Math.max(...colBytes));
-  const end = alignBytes(out + h * r * 8);
+  const colStride = alignBytes(Math.max(...colBytes));
+  const out = alignBytes(colWork + colStride * Math.max(workers, 1));
+  const end = alignBytes(out + outStride * (workers > 0 ? nv : 1));
   const sizes = [nrows * kw * 8, nrows * nv * 16, twBytes, ...colBytes, h * r * 8];
   if (sizes.some((x) => !(x >= 0) || x > MAX_WASM_BYTES) || end > MAX_WASM_BYTES) {
     throw new RangeError(
@@ -149,12 +170,12 @@ function plan(core: CoreExports, p: Problem): Plan {
       } (c_out ${cOut}, c_in ${cIn}, folded kernel ${kh}×${kw}, grid [${h}, ${w}])`,
     );
   }
-  return { nrows, nv, nvAll, kPtr, kiPtr, tr, ti, twWork, colWork, out, end };
+  return { nrows, nv, nvAll, counter, kPtr, kiPtr, tr, ti, twWork, colWork, colStride, out, outStride, end };
 }
 
-/** Bytes of wasm memory a problem needs (throws RangeError when over the limit). */
+/** Bytes of wasm memory a problem needs on one thread (throws RangeError when over the limit). */
 export function memoryNeeded(core: CoreExports, p: Problem): number {
-  return plan(core, p).end;
+  return plan(core, p, 0).end;
 }
 
 /** Grows the core's memory to at least `bytes` (RangeError if the engine refuses). */
@@ -174,47 +195,119 @@ export function ensureMemory(core: CoreExports, bytes: number): void {
   }
 }
 
-/**
- * Computes every frequency of a problem (the Hermitian half for a real
- * kernel) and passes its values to `sink`. The memory check happens before
- * anything is written.
- */
-export function runProblem(core: CoreExports, prob: Problem, sink: Sink): void {
-  const { cOut, cIn, h, w } = prob;
-  const r = Math.min(cOut, cIn);
-  const complex = prob.im !== undefined;
-  const e = scaleExponent(prob.re, prob.im);
-  if (e === undefined) {
-    // The zero kernel: every singular value is 0.
-    const zeros = new Float64Array(r);
-    forEachFrequency(h, w, complex, (u, v, mirrored) => sink(u, v, zeros, mirrored));
-    return;
+/** A problem laid out in a core's memory, ready for its column blocks. */
+class Run {
+  readonly p: Plan;
+  readonly failed: [number, number][] = [];
+  constructor(readonly core: CoreExports, readonly prob: Problem, readonly e: number, workers: number) {
+    this.p = plan(core, prob, workers);
+    ensureMemory(core, this.p.end);
+    const mem = new Float64Array(core.memory.buffer);
+    for (let i = 0; i < prob.re.length; i++) mem[this.p.kPtr / 8 + i] = ldexp(prob.re[i], -e);
+    if (prob.im) for (let i = 0; i < prob.im.length; i++) mem[this.p.kiPtr / 8 + i] = ldexp(prob.im[i], -e);
   }
-  const p = plan(core, prob);
-  ensureMemory(core, p.end);
-  const mem = new Float64Array(core.memory.buffer);
-  for (let i = 0; i < prob.re.length; i++) mem[p.kPtr / 8 + i] = ldexp(prob.re[i], -e);
-  if (prob.im) for (let i = 0; i < prob.im.length; i++) mem[p.kiPtr / 8 + i] = ldexp(prob.im[i], -e);
-  const failed: [number, number][] = [];
-  for (let v0 = 0; v0 < p.nvAll; v0 += p.nv) {
-    const nv = Math.min(p.nv, p.nvAll - v0);
-    core.transform_w_f64(p.kPtr, complex ? p.kiPtr : 0, p.nrows, prob.kw, w, v0, nv, p.tr, p.ti, p.twWork);
-    for (let v = v0; v < v0 + nv; v++) {
-      const selfMirror = !complex && (v === 0 || 2 * v === w);
-      const nu = selfMirror ? Math.floor(h / 2) + 1 : h;
-      const off = (v - v0) * p.nrows * 8;
-      const bad = core.svd_column_f64(p.tr + off, p.ti + off, cOut, cIn, prob.kh, h, 0, nu, p.out, p.colWork);
-      const rows = new Float64Array(core.memory.buffer, p.out, nu * r);
-      for (let u = 0; u < nu; u++) {
-        const row = rows.slice(u * r, (u + 1) * r);
-        if (bad > 0 && Number.isNaN(row[0])) failed.push([u, v]);
-        for (let j = 0; j < r; j++) row[j] = ldexp(row[j], e);
-        const mirrored = complex ? false : selfMirror ? (h - u) % h !== u : true;
-        sink(u, v, row, mirrored);
-      }
+  get complex(): boolean {
+    return this.prob.im !== undefined;
+  }
+  /** The column blocks: [v0, nv]. */
+  *blocks(): Generator<[number, number]> {
+    for (let v0 = 0; v0 < this.p.nvAll; v0 += this.p.nv) yield [v0, Math.min(this.p.nv, this.p.nvAll - v0)];
+  }
+  transform(v0: number, nv: number): void {
+    const { p, prob } = this;
+    this.core.transform_w_f64(p.kPtr, this.complex ? p.kiPtr : 0, p.nrows, prob.kw, prob.w, v0, nv, p.tr, p.ti, p.twWork);
+  }
+  /** svd_column's arguments (without the scratch) for column v of the block at v0, writing rows to `out`. */
+  job(v0: number, v: number, out: number): number[] {
+    const { p, prob } = this;
+    const off = (v - v0) * p.nrows * 8;
+    return [p.tr + off, p.ti + off, prob.cOut, prob.cIn, prob.kh, prob.h, 0, this.nu(v), out];
+  }
+  nu(v: number): number {
+    return this.selfMirror(v) ? Math.floor(this.prob.h / 2) + 1 : this.prob.h;
+  }
+  selfMirror(v: number): boolean {
+    return !this.complex && (v === 0 || 2 * v === this.prob.w);
+  }
+  /** Hands column v's rows (at `out`) to the sink, scaled back. */
+  emit(v: number, out: number, bad: boolean, sink: Sink): void {
+    const { h } = this.prob;
+    const r = Math.min(this.prob.cOut, this.prob.cIn);
+    const nu = this.nu(v);
+    const rows = new Float64Array(this.core.memory.buffer, out, nu * r);
+    for (let u = 0; u < nu; u++) {
+      const row = rows.slice(u * r, (u + 1) * r);
+      if (bad && Number.isNaN(row[0])) this.failed.push([u, v]);
+      for (let j = 0; j < r; j++) row[j] = ldexp(row[j], this.e);
+      const mirrored = this.complex ? false : this.selfMirror(v) ? (h - u) % h !== u : true;
+      sink(u, v, row, mirrored);
     }
   }
-  if (failed.length > 0) throw new ConvergenceError(failed);
+  finish(): void {
+    if (this.failed.length > 0) throw new ConvergenceError(this.failed);
+  }
+}
+
+/** The problem's scale exponent; for the zero kernel it reports zeros to the sink and returns undefined. */
+function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
+  const e = scaleExponent(prob.re, prob.im);
+  if (e === undefined) {
+    const zeros = new Float64Array(Math.min(prob.cOut, prob.cIn));
+    forEachFrequency(prob.h, prob.w, prob.im !== undefined, (u, v, mirrored) => sink(u, v, zeros, mirrored));
+  }
+  return e;
+}
+
+/**
+ * Computes every frequency of a problem (the Hermitian half for a real
+ * kernel) on the calling thread and passes its values to `sink`. The memory
+ * check happens before anything is written.
+ */
+export function runProblem(core: CoreExports, prob: Problem, sink: Sink, precision: "f64" | "f32" = "f64"): void {
+  const e = scaleOrZero(prob, sink);
+  if (e === undefined) return;
+  const run = new Run(core, prob, e, 0);
+  const column = precision === "f32" ? core.svd_column_f32 : core.svd_column_f64;
+  for (const [v0, nv] of run.blocks()) {
+    run.transform(v0, nv);
+    for (let v = v0; v < v0 + nv; v++) {
+      const a = run.job(v0, v, run.p.out);
+      const bad = column(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], run.p.colWork);
+      run.emit(v, run.p.out, bad > 0, sink);
+    }
+  }
+  run.finish();
+}
+
+/**
+ * {@linkcode runProblem} spread over a pool of worker threads: each block's
+ * columns are jobs that the workers pull; rows are emitted in the same order
+ * with the same values as on one thread.
+ */
+export async function runProblemThreaded(
+  pool: Pool,
+  prob: Problem,
+  sink: Sink,
+  precision: "f64" | "f32" = "f64",
+): Promise<void> {
+  const e = scaleOrZero(prob, sink);
+  if (e === undefined) return;
+  const run = new Run(pool.core, prob, e, pool.size);
+  for (const [v0, nv] of run.blocks()) {
+    run.transform(v0, nv);
+    const jobs: number[][] = [];
+    for (let v = v0; v < v0 + nv; v++) jobs.push(run.job(v0, v, run.p.out + (v - v0) * run.p.outStride));
+    const bad = await runJobs(pool, {
+      kind: "svd",
+      f32: precision === "f32",
+      counter: run.p.counter,
+      workBase: run.p.colWork,
+      workStride: run.p.colStride,
+      jobs,
+    });
+    for (let v = v0; v < v0 + nv; v++) run.emit(v, run.p.out + (v - v0) * run.p.outStride, bad > 0, sink);
+  }
+  run.finish();
 }
 
 /** Computes every frequency of the Hermitian half of a validated 2-D layer (see {@linkcode runProblem}). */

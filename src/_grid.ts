@@ -4,8 +4,13 @@
  */
 import type { CoreExports } from "./_wasm/loader.ts";
 import type { Expanded } from "./_layers.ts";
-import { runProblem } from "./_engine.ts";
+import { runProblem, runProblemThreaded, type Sink } from "./_engine.ts";
 import { MAX_VALUES } from "./_validate.ts";
+import type { Pool } from "./_threads/pool.ts";
+import type { Kernel, Precision, SingularValuesOptions } from "./types.ts";
+import { expandLayer } from "./_layers.ts";
+import { resolvePool, validateRunOptions } from "./_run_options.ts";
+import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 
 /** The grid of values: `cells · r` values, each row of r decreasing; plus the norm and its cell. */
 export interface Grid {
@@ -15,8 +20,7 @@ export interface Grid {
   argmax: number;
 }
 
-/** Computes every part of `ex` and fills the grid; rows are sorted when several parts share them. */
-export function computeGrid(core: CoreExports, ex: Expanded): Grid {
+function allocate(ex: Expanded): Float64Array {
   const cells = ex.grid.reduce((a, b) => a * b, 1);
   const total = cells * ex.r;
   if (total > MAX_VALUES) {
@@ -26,12 +30,17 @@ export function computeGrid(core: CoreExports, ex: Expanded): Grid {
       }] × ${ex.r} per frequency)`,
     );
   }
-  const values = new Float64Array(total);
-  for (const part of ex.parts) {
-    runProblem(core, part.problem, (u, v, row, mirrored) => {
-      for (const cell of part.places(u, v, mirrored)) values.set(row, cell * ex.r + part.slot);
-    });
-  }
+  return new Float64Array(total);
+}
+
+function sinkFor(ex: Expanded, values: Float64Array, slot: number, places: Expanded["parts"][number]["places"]): Sink {
+  return (u, v, row, mirrored) => {
+    for (const cell of places(u, v, mirrored)) values.set(row, cell * ex.r + slot);
+  };
+}
+
+function finish(ex: Expanded, values: Float64Array): Grid {
+  const cells = values.length / ex.r;
   const shared = ex.parts.some((p) => p.slot !== 0);
   let norm = 0;
   let argmax = 0;
@@ -48,4 +57,43 @@ export function computeGrid(core: CoreExports, ex: Expanded): Grid {
     }
   }
   return { values, norm, argmax };
+}
+
+/** Computes every part of `ex` on the calling thread and fills the grid; rows are sorted when parts share them. */
+export function computeGrid(core: CoreExports, ex: Expanded, precision: Precision = "f64"): Grid {
+  const values = allocate(ex);
+  for (const part of ex.parts) runProblem(core, part.problem, sinkFor(ex, values, part.slot, part.places), precision);
+  return finish(ex, values);
+}
+
+/** {@linkcode computeGrid} on a worker pool (identical values). */
+export async function computeGridThreaded(pool: Pool, ex: Expanded, precision: Precision = "f64"): Promise<Grid> {
+  const values = allocate(ex);
+  for (const part of ex.parts) {
+    await runProblemThreaded(pool, part.problem, sinkFor(ex, values, part.slot, part.places), precision);
+  }
+  return finish(ex, values);
+}
+
+/** A layer's validated expansion and its computed grid. */
+export interface LayerGrid {
+  ex: Expanded;
+  grid: Grid;
+  precision: Precision;
+}
+
+/** Validates everything, then computes the grid on the calling thread. */
+export function layerGridSync(kernel: Kernel, options: SingularValuesOptions): LayerGrid {
+  const ex = expandLayer(kernel, options);
+  const { precision } = validateRunOptions(options);
+  return { ex, grid: computeGrid(loadWasmSync(), ex, precision), precision };
+}
+
+/** Validates everything, then computes the grid on the worker pool (or the calling thread when threads is 1). */
+export async function layerGrid(kernel: Kernel, options: SingularValuesOptions): Promise<LayerGrid> {
+  const ex = expandLayer(kernel, options);
+  const { precision, threads } = validateRunOptions(options);
+  const pool = await resolvePool(threads);
+  const grid = pool ? await computeGridThreaded(pool, ex, precision) : computeGrid(await loadWasm(), ex, precision);
+  return { ex, grid, precision };
 }

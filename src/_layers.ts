@@ -3,11 +3,26 @@
  * spectra of one or more 2-D circular stride-1 problems (DESIGN.md §3); this
  * module validates the options and says where each problem's per-frequency
  * values go in the layer's frequency grid.
+ *
+ * The reduction, on the forward convolution normalised to `[d, h, w]` (a
+ * transposed layer has the same singular values as its forward convolution):
+ *
+ * 1. Fold: tap `a` with dilation `δ` acts at `j = δ·a mod n` on the circular
+ *    grid `n` (kernels or dilations that reach past the input wrap and add up).
+ * 2. Phase split (stride `s`, `s | n`): `j = s·a' + p`; the layer is the
+ *    stride-1 circular layer on the `n/s` grid with input channels `(i, p_d,
+ *    p_h, p_w)`: `K'[o, (i,p), a'] = K_folded[o, i, s·a' + p]` (an orthogonal
+ *    relabelling of the input).
+ * 3. Groups: one problem per group (block-diagonal), sharing the grid rows.
+ * 4. Depth: `K_t[o, i, a, b] = Σ_c K'[o, i, c, a, b]·exp(+2πi·t·c/d')` is a
+ *    complex 2-D problem; `K_{d'−t} = conj K_t` gives `P(d'−t, −u, −v) =
+ *    conj P(t, u, v)`, so only `t ≤ d'/2` are computed: `t = 0` and `t = d'/2`
+ *    are real (Hermitian half), the others complex and fill their mirror cell.
  * @module
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
-import { validateLayer } from "./_validate.ts";
-import { layerProblem, type Problem } from "./_engine.ts";
+import { type Axes, fromAxes, type LayerSpec, show, validateSpec } from "./_validate.ts";
+import type { Problem } from "./_engine.ts";
 
 /** One problem and where its values land. */
 export interface Part {
@@ -20,30 +35,199 @@ export interface Part {
   places(u: number, v: number, mirrored: boolean): number[];
   /** Offset of this problem's values within a grid row of `Expanded.r`. */
   slot: number;
+  /** The group this problem belongs to. */
+  group: number;
+  /** The depth frequency of this problem (0 for 1-D and 2-D layers). */
+  t: number;
 }
 
 /** A layer expanded into problems. */
 export interface Expanded {
-  /** The frequency grid's shape: `[h, w]` for a plain 2-D layer. */
+  /** The frequency grid's shape: `[h, w]` for a plain 2-D layer, one entry per spatial axis. */
   grid: number[];
   /** Values per frequency (sum over the parts that share a frequency). */
   r: number;
   /** The parts; together they fill every `r`-row of the grid exactly once. */
   parts: Part[];
+  /** The phase-split grid `[d', h', w']` (1 for absent axes). */
+  grid3: Axes;
 }
 
 /** Validates kernel and options and expands the layer into problems. Throws TypeError/RangeError. */
 export function expandLayer(kernel: Kernel, options: SingularValuesOptions): Expanded {
-  const layer = validateLayer(kernel, options);
-  const { h, w } = layer;
-  const problem = layerProblem(layer);
-  return {
-    grid: [h, w],
-    r: Math.min(layer.cIn, layer.cOut),
-    parts: [{
-      problem,
-      slot: 0,
-      places: (u, v, mirrored) => mirrored ? [u * w + v, ((h - u) % h) * w + ((w - v) % w)] : [u * w + v],
-    }],
-  };
+  const spec = validateSpec(kernel, options);
+  if (spec.pad) {
+    throw new RangeError(
+      `Cannot compute singular values as padding must be "circular" for exact singular values (zero padding has no exact frequency formula; operatorNormBounds gives a certified interval for the norm): current value is ${
+        show(options.padding)
+      }`,
+    );
+  }
+  return expandSpec(spec, spec.n);
+}
+
+/** `exp(2πi·m/n)` for an integer `0 ≤ m < n`, exact at multiples of a quarter turn. */
+export function twiddle(m: number, n: number): [number, number] {
+  m %= n;
+  if ((4 * m) % n === 0) {
+    const q = (4 * m) / n;
+    return [[1, 0], [0, 1], [-1, 0], [0, -1]][q] as [number, number];
+  }
+  // Reduce to (−n/2, n/2] so that the angle is at most π in size.
+  const r = 2 * m > n ? m - n : m;
+  const ang = (2 * Math.PI * r) / n;
+  return [Math.cos(ang), Math.sin(ang)];
+}
+
+/**
+ * The circular layer of `spec`'s kernel, stride, dilation and groups on the
+ * input grid `n` (per axis, divisible by the stride), expanded into problems.
+ * Padding and transposition do not matter here: the circular forward layer on
+ * `n` is what is expanded.
+ */
+export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
+  const { cOutG, cInG, groups, stride: s, dilation: dl, k, weights, rank } = spec;
+  const np = [n[0] / s[0], n[1] / s[1], n[2] / s[2]] as Axes;
+  // Taps per axis on the phase grid.
+  const kp = [0, 1, 2].map((j) => Math.min(np[j], Math.ceil(Math.min(n[j], dl[j] * (k[j] - 1) + 1) / s[j])));
+  const phases = s[0] * s[1] * s[2];
+  const cInP = cInG * phases;
+  const rG = Math.min(cOutG, cInP);
+  const [kpd, kph, kpw] = kp;
+  const taps = k[0] * k[1] * k[2];
+  const plane = kph * kpw;
+  // Per axis and tap: the phase-grid tap and the phase.
+  const split = [0, 1, 2].map((j) =>
+    Array.from({ length: k[j] }, (_, a) => {
+      const pos = (dl[j] * a) % n[j];
+      return [Math.floor(pos / s[j]), pos % s[j]];
+    })
+  );
+  const [dp, hp, wp] = np;
+  const cell = (t: number, u: number, v: number) => (t * hp + u) * wp + v;
+  const mirror = (t: number, u: number, v: number) => cell((dp - t) % dp, (hp - u) % hp, (wp - v) % wp);
+  const parts: Part[] = [];
+  for (let g = 0; g < groups; g++) {
+    // K'[o, i', c', a', b'] for this group.
+    const kq = new Float64Array(cOutG * cInP * kpd * plane);
+    for (let o = 0; o < cOutG; o++) {
+      for (let i = 0; i < cInG; i++) {
+        const src = ((g * cOutG + o) * cInG + i) * taps;
+        for (let c = 0; c < k[0]; c++) {
+          const [cd, pd] = split[0][c];
+          for (let a = 0; a < k[1]; a++) {
+            const [ah, ph] = split[1][a];
+            for (let b = 0; b < k[2]; b++) {
+              const [bw, pw] = split[2][b];
+              const x = weights[src + (c * k[1] + a) * k[2] + b];
+              if (x === 0) continue;
+              const ip = ((i * s[0] + pd) * s[1] + ph) * s[2] + pw;
+              kq[(((o * cInP + ip) * kpd + cd) * kph + ah) * kpw + bw] += x;
+            }
+          }
+        }
+      }
+    }
+    const rows = cOutG * cInP;
+    for (let t = 0; t <= Math.floor(dp / 2); t++) {
+      const real = t === 0 || 2 * t === dp;
+      const re = new Float64Array(rows * plane);
+      const im = real ? undefined : new Float64Array(rows * plane);
+      if (kpd === 1) {
+        for (let j = 0; j < re.length; j++) re[j] = kq[j];
+      } else {
+        for (let c = 0; c < kpd; c++) {
+          const [cr, ci] = twiddle((t * c) % dp, dp);
+          for (let row = 0; row < rows; row++) {
+            const from = (row * kpd + c) * plane;
+            const to = row * plane;
+            for (let j = 0; j < plane; j++) {
+              const x = kq[from + j];
+              re[to + j] += x * cr;
+              if (im) im[to + j] += x * ci;
+            }
+          }
+        }
+      }
+      const problem: Problem = { cOut: cOutG, cIn: cInP, kh: kph, kw: kpw, h: hp, w: wp, re, ...(im ? { im } : {}) };
+      parts.push({
+        problem,
+        slot: g * rG,
+        group: g,
+        t,
+        places: (u, v, mirrored) =>
+          mirrored || !real ? [cell(t, u, v), mirror(t, u, v)] : [cell(t, u, v)],
+      });
+    }
+  }
+  return { grid: fromAxes(np, rank), r: groups * rG, parts, grid3: np };
+}
+
+/**
+ * `P(u, v)[o, i] = Σ_{a,b} (re + i·im)[o, i, a, b]·exp(2πi(u·a/h + v·b/w))`
+ * of a problem, row-major `cOut × cIn`, real and imaginary parts.
+ */
+export function frequencyMatrix(p: Problem, u: number, v: number): { re: Float64Array; im: Float64Array } {
+  const { cOut, cIn, kh, kw, h, w } = p;
+  const twr = new Float64Array(kh * kw);
+  const twi = new Float64Array(kh * kw);
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      // exp(2πi(u·a/h + v·b/w)) = exp(2πi·(u·a·w + v·b·h)/(h·w)), reduced exactly.
+      const m = ((u * a) % h) * w + ((v * b) % w) * h;
+      [twr[a * kw + b], twi[a * kw + b]] = twiddle(m % (h * w), h * w);
+    }
+  }
+  const re = new Float64Array(cOut * cIn);
+  const im = new Float64Array(cOut * cIn);
+  const taps = kh * kw;
+  for (let row = 0; row < cOut * cIn; row++) {
+    let sr = 0, si = 0;
+    const off = row * taps;
+    for (let j = 0; j < taps; j++) {
+      const x = p.re[off + j];
+      sr += x * twr[j];
+      si += x * twi[j];
+    }
+    if (p.im) {
+      for (let j = 0; j < taps; j++) {
+        const y = p.im[off + j];
+        sr -= y * twi[j];
+        si += y * twr[j];
+      }
+    }
+    re[row] = sr;
+    im[row] = si;
+  }
+  return { re, im };
+}
+
+/**
+ * The input grids (per axis `[d, h, w]`) of circular forward convolutions
+ * that contain the zero-padded layer `spec` as a submatrix: `count` of them,
+ * the smallest admissible grid first, then grids one stride larger on every
+ * axis of the layer.
+ *
+ * Admissible: `M` a multiple of the stride with `M ≥ n + max(p_before,
+ * p_after)` and `M/s ≥ out`. Place the input at offset `p_before` in a
+ * circular signal of length `M`, zeros elsewhere. Every output `x < out` of
+ * the zero-padded layer reads padded positions `j = x·s + δ·a ≤ n + p_before +
+ * p_after − 1`; the circular layer reads `j mod M`, which for `j < M` is the
+ * same sample and for `M ≤ j` lands in `[0, p_before)`, a zero, as the padded
+ * sample `j ≥ n + p_before` is. So the zero-padded layer is (restriction of
+ * rows) ∘ (circular layer on M) ∘ (isometric embedding), and its norm is at
+ * most the circular one.
+ */
+export function admissibleGrids(spec: LayerSpec, count: number): Axes[] {
+  const pad = spec.pad ?? [[0, 0], [0, 0], [0, 0]];
+  const base = [0, 1, 2].map((j) => {
+    const s = spec.stride[j];
+    const need = Math.max(spec.n[j] + Math.max(pad[j][0], pad[j][1]), s * spec.out[j]);
+    return s * Math.ceil(need / s);
+  });
+  const grids: Axes[] = [];
+  for (let c = 0; c < count; c++) {
+    grids.push(base.map((m, j) => (j < 3 - spec.rank ? m : m + c * spec.stride[j])) as Axes);
+  }
+  return grids;
 }

@@ -1,14 +1,26 @@
 /**
  * Input checks shared by every entry point. Everything is checked before any
  * work or allocation starts.
+ *
+ * {@linkcode validateSpec} accepts every layer kind (1-D/2-D/3-D, stride,
+ * dilation, groups, transposed, padding) and normalises it to three spatial
+ * axes `[d, h, w]` (a 1-D layer is `[1, 1, w]`, a 2-D one `[1, h, w]`).
+ * {@linkcode validateLayer} is the plain 2-D circular stride-1 layer that the
+ * per-frequency functions (clipping, singular vectors) take.
  * @module
  */
 import type { Kernel, Layout, SingularValuesOptions } from "./types.ts";
 
+/** Three per-axis numbers `[depth, height, width]`. */
+export type Axes = [number, number, number];
+
+/** The layouts of a plain 2-D layer. */
+export type Layout2D = "oihw" | "hwio";
+
 /** A validated 2-D layer: sizes, and how to read the kernel's elements. */
 export interface Layer {
   data: Float32Array | Float64Array;
-  layout: Layout;
+  layout: Layout2D;
   cOut: number;
   cIn: number;
   kh: number;
@@ -17,12 +29,52 @@ export interface Layer {
   w: number;
 }
 
-const LAYOUTS: readonly Layout[] = ["oihw", "hwio"];
+/**
+ * A validated layer of any kind, described by the (forward) convolution it
+ * is or, for a transposed layer, whose adjoint it is. Spatial sizes are
+ * normalised to `[d, h, w]`.
+ */
+export interface LayerSpec {
+  /** Spatial rank of the layer: the length of `inputShape`. */
+  rank: 1 | 2 | 3;
+  data: Float32Array | Float64Array;
+  layout: Layout;
+  /** The forward convolution's output channels (the kernel's `o` axis). */
+  cOut: number;
+  /** The forward convolution's input channels (`groups ×` the kernel's `i` axis). */
+  cIn: number;
+  groups: number;
+  /** Channels per group: `cOut / groups` and `cIn / groups` (the kernel's `i` axis). */
+  cOutG: number;
+  cInG: number;
+  /** Taps per axis. */
+  k: Axes;
+  /** The forward convolution's input size per axis. */
+  n: Axes;
+  /** The forward convolution's output size per axis. */
+  out: Axes;
+  stride: Axes;
+  dilation: Axes;
+  /** Zeros before and after each axis; undefined for the circular layer. */
+  pad: [number, number][] | undefined;
+  transposed: boolean;
+  /** The kernel in OI(DHW) order as f64 (`cOut × cInG × k_d × k_h × k_w`), read through the layout. */
+  weights: Float64Array;
+}
+
+const LAYOUTS: readonly Layout[] = ["oiw", "wio", "oihw", "hwio", "oidhw", "dhwio"];
+const LAYOUTS_BY_RANK: Record<1 | 2 | 3, readonly [Layout, Layout]> = {
+  1: ["oiw", "wio"],
+  2: ["oihw", "hwio"],
+  3: ["oidhw", "dhwio"],
+};
+const RANK_NAMES: Record<1 | 2 | 3, string> = { 1: "[w]", 2: "[h, w]", 3: "[d, h, w]" };
 
 /** Largest number of singular values one call returns (2 GiB of Float64Array). */
 export const MAX_VALUES = 2 ** 28;
 
-function show(value: unknown): string {
+/** Formats a value for an error message. */
+export function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
   if (value === null) return "null";
@@ -35,23 +87,54 @@ function fail(Kind: typeof TypeError | typeof RangeError, what: string, rule: st
   throw new Kind(`Cannot compute singular values as ${what} must be ${rule}: current value is ${show(value)}`);
 }
 
-function checkSizes(what: string, arr: unknown, rank: number, rankText: string): number[] {
-  if (!Array.isArray(arr) && !(ArrayBuffer.isView(arr) && !(arr instanceof DataView))) {
-    fail(TypeError, what, `an array of ${rankText}`, arr);
-  }
+function isList(arr: unknown): boolean {
+  return Array.isArray(arr) || (ArrayBuffer.isView(arr) && !(arr instanceof DataView));
+}
+
+function checkSizes(what: string, arr: unknown, rank: number | number[], rankText: string, min = 1): number[] {
+  if (!isList(arr)) fail(TypeError, what, `an array of ${rankText}`, arr);
   const list = Array.from(arr as ArrayLike<unknown>);
-  if (list.length !== rank) fail(TypeError, what, `an array of ${rankText}`, list);
+  const ranks = Array.isArray(rank) ? rank : [rank];
+  if (!ranks.includes(list.length)) fail(TypeError, what, `an array of ${rankText}`, list);
   for (const x of list) {
     if (typeof x !== "number" || !Number.isInteger(x)) fail(TypeError, what, "integers", list);
   }
   for (const x of list as number[]) {
-    if (x < 1) fail(RangeError, what, "positive integers", list);
+    if (x < min) fail(RangeError, what, min === 1 ? "positive integers" : "non-negative integers", list);
   }
   return list as number[];
 }
 
-/** Validates a kernel and options and returns the layer they describe. Throws TypeError/RangeError. */
-export function validateLayer(kernel: Kernel, options: SingularValuesOptions): Layer {
+/** A per-axis option: one integer for every axis or one per axis; returned per axis of the layer. */
+function perAxis(what: string, value: unknown, rank: number, fallback: number, min: number, shapeText: string): number[] {
+  if (value === undefined) return new Array(rank).fill(fallback);
+  const rule = min === 1 ? "a positive integer" : "a non-negative integer";
+  if (typeof value === "number") {
+    if (!Number.isInteger(value)) fail(TypeError, what, `${rule} or an array of ${rank} (one per axis of ${shapeText})`, value);
+    if (value < min) fail(RangeError, what, rule, value);
+    return new Array(rank).fill(value);
+  }
+  return checkSizes(what, value, rank, `${rank} (one per axis of ${shapeText}) or a single integer`, min);
+}
+
+/** Pads a per-axis list of the layer's rank to `[d, h, w]`. */
+function toAxes(list: readonly number[], fill: number): Axes {
+  const a: number[] = [fill, fill, fill];
+  for (let j = 0; j < list.length; j++) a[3 - list.length + j] = list[j];
+  return a as Axes;
+}
+
+/** The last `rank` entries of a `[d, h, w]` triple: the user's per-axis view. */
+export function fromAxes(a: readonly number[], rank: number): number[] {
+  return a.slice(3 - rank);
+}
+
+/**
+ * Validates a kernel and the options of any layer kind and returns the layer
+ * they describe. Throws TypeError for wrong types, lengths, ranks and layouts,
+ * RangeError for values out of range.
+ */
+export function validateSpec(kernel: Kernel, options: SingularValuesOptions): LayerSpec {
   if (typeof kernel !== "object" || kernel === null) fail(TypeError, "kernel", "an object { data, shape }", kernel);
   if (typeof options !== "object" || options === null) {
     fail(TypeError, "options", "an object with inputShape", options);
@@ -60,10 +143,20 @@ export function validateLayer(kernel: Kernel, options: SingularValuesOptions): L
   if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
     fail(TypeError, "kernel.data", "a Float32Array or Float64Array", data);
   }
-  const layout = options.layout ?? "oihw";
+  const input = checkSizes("inputShape", options.inputShape, [1, 2, 3], "1, 2 or 3 sizes ([w], [h, w] or [d, h, w])");
+  const rank = input.length as 1 | 2 | 3;
+  const shapeText = `inputShape ${show(input)}`;
+  const layerText = `a ${rank}-D layer (${shapeText})`;
+  const pair = LAYOUTS_BY_RANK[rank];
+  const layout = options.layout ?? pair[0];
   if (!LAYOUTS.includes(layout)) fail(TypeError, "layout", `one of ${LAYOUTS.map(show).join(", ")}`, layout);
-  const shape = checkSizes(`kernel.shape (${layout})`, kernel.shape, 4, "4 sizes");
-  const [h, w] = checkSizes("inputShape", options.inputShape, 2, "2 sizes [h, w]");
+  if (!pair.includes(layout)) fail(TypeError, "layout", `${show(pair[0])} or ${show(pair[1])} for ${layerText}`, layout);
+  const shape = checkSizes(
+    `kernel.shape (${show(layout)})`,
+    kernel.shape,
+    rank + 2,
+    `${rank + 2} sizes for ${layerText}`,
+  );
   const count = shape.reduce((a, b) => a * b, 1);
   if (data.length !== count) {
     throw new TypeError(
@@ -72,7 +165,43 @@ export function validateLayer(kernel: Kernel, options: SingularValuesOptions): L
       } (${count}): current value is ${data.length}`,
     );
   }
-  const [cOut, cIn, kh, kw] = layout === "oihw" ? shape : [shape[3], shape[2], shape[0], shape[1]];
+  const channelsFirst = layout.startsWith("oi");
+  const kList = channelsFirst ? shape.slice(2) : shape.slice(0, rank);
+  const cOut = channelsFirst ? shape[0] : shape[rank + 1];
+  const cInG = channelsFirst ? shape[1] : shape[rank];
+
+  const strideList = perAxis("stride", options.stride, rank, 1, 1, shapeText);
+  const dilationList = perAxis("dilation", options.dilation, rank, 1, 1, shapeText);
+  const groups = options.groups ?? 1;
+  if (typeof groups !== "number" || !Number.isInteger(groups)) fail(TypeError, "groups", "a positive integer", groups);
+  if (groups < 1) fail(RangeError, "groups", "a positive integer", groups);
+  const transposed = options.transposed ?? false;
+  if (typeof transposed !== "boolean") fail(TypeError, "transposed", "a boolean", transposed);
+  const padding = options.padding ?? "circular";
+  let padList: [number, number][] | undefined;
+  if (padding === "circular") {
+    padList = undefined;
+  } else if (padding === "valid") {
+    padList = kList.map(() => [0, 0]);
+  } else if (padding === "same") {
+    if (transposed) fail(RangeError, "padding", `"circular", "valid" or sizes for a transposed layer`, padding);
+    if (strideList.some((s) => s !== 1)) {
+      fail(RangeError, "stride", `1 on every axis with padding "same" (as in PyTorch)`, options.stride);
+    }
+    padList = kList.map((k, j) => {
+      const total = dilationList[j] * (k - 1);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    });
+  } else if (typeof padding === "number" || isList(padding)) {
+    padList = perAxis("padding", padding, rank, 0, 0, shapeText).map((p) => [p, p]);
+  } else {
+    fail(TypeError, "padding", `"circular", "valid", "same", a non-negative integer or one per axis`, padding);
+  }
+  const outputPadding = perAxis("outputPadding", options.outputPadding, rank, 0, 0, shapeText);
+  if (outputPadding.some((p) => p !== 0) && !(transposed && padList)) {
+    fail(RangeError, "outputPadding", "0 unless the layer is transposed with zero padding", options.outputPadding);
+  }
+
   for (let i = 0; i < data.length; i++) {
     const x = data[i];
     if (x - x !== 0) {
@@ -83,16 +212,185 @@ export function validateLayer(kernel: Kernel, options: SingularValuesOptions): L
       );
     }
   }
-  const r = Math.min(cIn, cOut);
-  const values = h * w * r;
-  if (values > MAX_VALUES) {
+
+  if (cOut % groups !== 0) {
     throw new RangeError(
-      `Cannot compute singular values as h·w·min(c_in, c_out) must be at most ${MAX_VALUES}: current value is ${values} (inputShape ${
-        show([h, w])
-      }, c_in ${cIn}, c_out ${cOut})`,
+      `Cannot compute singular values as groups must divide the kernel's output-channel axis (o = ${cOut} in ${
+        show(layout)
+      }${transposed ? ", c_in of the transposed layer" : ""}): current value is ${groups}`,
     );
   }
-  return { data, layout, cOut, cIn, kh, kw, h, w };
+  if (padList) {
+    for (let j = 0; j < rank; j++) {
+      const allowed = dilationList[j] * (kList[j] - 1);
+      if (padList[j][0] > allowed || padList[j][1] > allowed) {
+        throw new RangeError(
+          `Cannot compute singular values as padding must be at most dilation·(kernel size − 1) = ${
+            show(kList.map((k, a) => dilationList[a] * (k - 1)))
+          } per axis (more adds outputs that see only zeros): current value is ${
+            show(padList.map((p) => p[0] === p[1] ? p[0] : p))
+          }`,
+        );
+      }
+    }
+    for (let j = 0; j < rank; j++) {
+      if (outputPadding[j] >= Math.max(strideList[j], dilationList[j])) {
+        fail(
+          RangeError,
+          "outputPadding",
+          `smaller than the stride or the dilation on each axis (stride ${show(strideList)}, dilation ${
+            show(dilationList)
+          })`,
+          outputPadding,
+        );
+      }
+    }
+  }
+
+  // Sizes of the forward convolution.
+  const n: number[] = [];
+  const out: number[] = [];
+  for (let j = 0; j < rank; j++) {
+    const s = strideList[j], ext = dilationList[j] * (kList[j] - 1) + 1;
+    if (!padList) {
+      if (transposed) {
+        n.push(input[j] * s);
+        out.push(input[j]);
+      } else {
+        if (input[j] % s !== 0) {
+          throw new RangeError(
+            `Cannot compute singular values as stride must divide inputShape on every axis with circular padding (the phase split): current value is stride ${
+              show(strideList)
+            } for ${shapeText}`,
+          );
+        }
+        n.push(input[j]);
+        out.push(input[j] / s);
+      }
+    } else {
+      const [pl, pr] = padList[j];
+      if (transposed) {
+        const size = (input[j] - 1) * s - pl - pr + ext + outputPadding[j];
+        if (size < 1) {
+          throw new RangeError(
+            `Cannot compute singular values as the output of the transposed layer must be non-empty: current value is ${size} on axis ${j} (${shapeText}, stride ${
+              show(strideList)
+            }, padding ${show(padList.map((p) => p[0]))})`,
+          );
+        }
+        n.push(size);
+        out.push(input[j]);
+      } else {
+        if (input[j] + pl + pr < ext) {
+          throw new RangeError(
+            `Cannot compute singular values as the padded input must be at least the dilated kernel (dilation·(k − 1) + 1 = ${
+              show(kList.map((k, a) => dilationList[a] * (k - 1) + 1))
+            }): current value is ${show(input.map((x, a) => x + padList![a][0] + padList![a][1]))} (${shapeText})`,
+          );
+        }
+        n.push(input[j]);
+        out.push(Math.floor((input[j] + pl + pr - ext) / s) + 1);
+      }
+    }
+  }
+
+  const spec: LayerSpec = {
+    rank,
+    data,
+    layout,
+    cOut,
+    cIn: cInG * groups,
+    groups,
+    cOutG: cOut / groups,
+    cInG,
+    k: toAxes(kList, 1),
+    n: toAxes(n, 1),
+    out: toAxes(out, 1),
+    stride: toAxes(strideList, 1),
+    dilation: toAxes(dilationList, 1),
+    pad: padList ? [...Array.from({ length: 3 - rank }, (): [number, number] => [0, 0]), ...padList] : undefined,
+    transposed,
+    weights: new Float64Array(0),
+  };
+  if (!padList) {
+    const cells = spec.out.reduce((a, b) => a * b, 1);
+    const values = cells * valuesPerFrequency(spec);
+    if (values > MAX_VALUES) {
+      throw new RangeError(
+        `Cannot compute singular values as their number must be at most ${MAX_VALUES}: current value is ${values} (${shapeText}, c_in ${spec.cIn}, c_out ${cOut}, stride ${
+          show(strideList)
+        }, groups ${groups})`,
+      );
+    }
+  }
+  spec.weights = readWeights(spec, channelsFirst);
+  return spec;
+}
+
+/** Values per frequency of the circular layer: `groups · min(c_out/g, (c_in/g)·Π stride)`. */
+export function valuesPerFrequency(spec: LayerSpec): number {
+  const phases = spec.stride[0] * spec.stride[1] * spec.stride[2];
+  return spec.groups * Math.min(spec.cOutG, spec.cInG * phases);
+}
+
+function readWeights(spec: LayerSpec, channelsFirst: boolean): Float64Array {
+  const { cOut, cInG, data } = spec;
+  const [kd, kh, kw] = spec.k;
+  const taps = kd * kh * kw;
+  const wts = new Float64Array(cOut * cInG * taps);
+  if (channelsFirst) {
+    for (let j = 0; j < data.length; j++) wts[j] = data[j];
+    return wts;
+  }
+  // Spatial axes first, then i, then o: index (tap·cInG + i)·cOut + o.
+  for (let t = 0; t < taps; t++) {
+    for (let i = 0; i < cInG; i++) {
+      for (let o = 0; o < cOut; o++) wts[(o * cInG + i) * taps + t] = data[(t * cInG + i) * cOut + o];
+    }
+  }
+  return wts;
+}
+
+/** Whether a spec is the plain 2-D circular stride-1 layer. */
+function plainRefusal(spec: LayerSpec, options: SingularValuesOptions): [string, string, unknown] | undefined {
+  if (spec.rank !== 2) return ["inputShape", "an array of 2 sizes [h, w]", options.inputShape];
+  if (spec.stride.some((s) => s !== 1)) return ["stride", "1", options.stride];
+  if (spec.dilation.some((s) => s !== 1)) return ["dilation", "1", options.dilation];
+  if (spec.groups !== 1) return ["groups", "1", options.groups];
+  if (spec.transposed) return ["transposed", "false", options.transposed];
+  if (spec.pad) return ["padding", `"circular"`, options.padding];
+  return undefined;
+}
+
+/**
+ * Validates a kernel and options and returns the plain 2-D circular stride-1
+ * layer they describe. Throws TypeError/RangeError, including for layer kinds
+ * (stride, dilation, groups, transposed, padding, 1-D/3-D) that the calling
+ * function does not take.
+ */
+export function validateLayer(kernel: Kernel, options: SingularValuesOptions): Layer {
+  const spec = validateSpec(kernel, options);
+  const refusal = plainRefusal(spec, options);
+  if (refusal) {
+    const [what, rule, value] = refusal;
+    const Kind = what === "inputShape" ? TypeError : RangeError;
+    fail(
+      Kind,
+      what,
+      `${rule} for this function (it takes plain 2-D circular stride-1 layers; singularValues, spectrum, operatorNorm and operatorNormBounds take every layer kind)`,
+      value,
+    );
+  }
+  return {
+    data: spec.data,
+    layout: spec.layout as Layout2D,
+    cOut: spec.cOut,
+    cIn: spec.cIn,
+    kh: spec.k[1],
+    kw: spec.k[2],
+    h: spec.n[1],
+    w: spec.n[2],
+  };
 }
 
 function where(index: number, shape: number[], layout: Layout): string {
@@ -102,6 +400,23 @@ function where(index: number, shape: number[], layout: Layout): string {
     idx[d] = rest % shape[d];
     rest = Math.floor(rest / shape[d]);
   }
-  const names = layout === "oihw" ? ["o", "i", "a", "b"] : ["a", "b", "i", "o"];
+  const spatial = layout.replace(/[oi]/g, "").split("").map((c) => ({ d: "c", h: "a", w: "b" })[c] ?? c);
+  const names = layout.startsWith("oi") ? ["o", "i", ...spatial] : [...spatial, "i", "o"];
   return ` (${names.map((n, d) => `${n}=${idx[d]}`).join(", ")})`;
+}
+
+/** An optional integer option in `[min, max]`, or its default. Throws TypeError/RangeError. */
+export function integerOption(what: string, value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isInteger(value)) fail(TypeError, what, "an integer", value);
+  if (value < min || value > max) fail(RangeError, what, `an integer from ${min} to ${max}`, value);
+  return value;
+}
+
+/** An optional finite number option `≥ 0`, or its default. Throws TypeError/RangeError. */
+export function toleranceOption(what: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number") fail(TypeError, what, "a number", value);
+  if (!(value >= 0) || !Number.isFinite(value)) fail(RangeError, what, "a finite number ≥ 0", value);
+  return value;
 }

@@ -4,7 +4,16 @@
  */
 import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
 import { type Layer, validateLayer } from "./_validate.ts";
-import { alignBytes, ensureMemory, foldKernel, ldexp, MAX_WASM_BYTES, runEngine, scaleExponent } from "./_engine.ts";
+import {
+  alignBytes,
+  ensureMemory,
+  foldKernel,
+  ldexp,
+  MAX_WASM_BYTES,
+  runEngine,
+  runProblem,
+  scaleExponent,
+} from "./_engine.ts";
 import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 import { ConvergenceError } from "./errors.ts";
 
@@ -41,7 +50,11 @@ export interface ClipResult {
   normBefore: number;
   /** Operator norm of `kernel` as returned (computed from it, not assumed). */
   normAfter: number;
-  /** Rounds of clip + cut back that produced `kernel` (0 if the input was already inside the ball). */
+  /**
+   * Rounds of clip + cut back that produced `kernel`: 0 when the input's norm
+   * is already at most `maxNorm·(1 + tolerance)` (then `kernel` holds a copy
+   * of the input's data).
+   */
   iterations: number;
   /** The method that ran. */
   method: ClipMethod;
@@ -200,6 +213,16 @@ function normOf(core: CoreExports, layer: Layer, data: Float32Array | Float64Arr
   return norm;
 }
 
+/** The norm of a scaled OIHW kernel (in the same scale). */
+function scaledNorm(core: CoreExports, layer: Layer, k: Float64Array): number {
+  let norm = 0;
+  const { cOut, cIn, kh, kw, h, w } = layer;
+  runProblem(core, { cOut, cIn, kh, kw, h, w, re: k }, (_u, _v, row) => {
+    if (row[0] > norm) norm = row[0];
+  });
+  return norm;
+}
+
 function compute(core: CoreExports, clip: Clip, shape: readonly number[]): ClipResult {
   const { layer, maxNorm, iterations, tolerance, method } = clip;
   const common = { method, backend: "wasm" as const, precision: "f64" as const };
@@ -213,13 +236,26 @@ function compute(core: CoreExports, clip: Clip, shape: readonly number[]): ClipR
   const c = ldexp(maxNorm, -e);
   const target = c * (1 + tolerance);
   let k = foldKernel(layer, e).k;
-  let normBefore = 0;
-  let done = 0;
-  for (let t = 1; t <= iterations; t++) {
-    const res = round(core, layer, p, k, c, corr);
-    if (t === 1) normBefore = ldexp(res.norm, e);
-    else if (res.norm <= target) break;
-    k = res.k;
+  // Round 1 also measures the input's norm: inside the ball, nothing is to be done.
+  const first = round(core, layer, p, k, c, corr);
+  const normBefore = ldexp(first.norm, e);
+  if (first.norm <= target) {
+    const kernel = { data: layer.data.slice(), shape: [...shape] };
+    return { kernel, normBefore, normAfter: normOf(core, layer, kernel.data), iterations: 0, ...common };
+  }
+  k = first.k;
+  let done = 1;
+  for (let t = 2; t <= iterations; t++) {
+    if (dykstra) {
+      // Dykstra's rounds clip P + correction, so their σ are not the iterate's norm: measure it.
+      if (scaledNorm(core, layer, k) <= target) break;
+      k = round(core, layer, p, k, c, corr).k;
+    } else {
+      // An alternating round measures the norm of the kernel it starts from.
+      const res = round(core, layer, p, k, c, undefined);
+      if (res.norm <= target) break;
+      k = res.k;
+    }
     done = t;
   }
   const kernel = toCallerKernel(layer, k, e, shape);

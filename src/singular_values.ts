@@ -3,15 +3,12 @@
  * @module
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
-import { expandLayer, type Expanded } from "./_layers.ts";
-import { computeGrid } from "./_grid.ts";
-import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import { layerGrid, layerGridSync } from "./_grid.ts";
 
-function compute(core: CoreExports, ex: Expanded): Float64Array {
-  const out = computeGrid(core, ex).values;
-  out.sort();
-  out.reverse();
-  return out;
+function sorted(values: Float64Array): Float64Array {
+  values.sort();
+  values.reverse();
+  return values;
 }
 
 /**
@@ -47,8 +44,7 @@ function compute(core: CoreExports, ex: Expanded): Float64Array {
  * ```
  */
 export function singularValuesSync(kernel: Kernel, options: SingularValuesOptions): Float64Array {
-  const ex = expandLayer(kernel, options);
-  return compute(loadWasmSync(), ex);
+  return sorted(layerGridSync(kernel, options).grid.values);
 }
 
 /**
@@ -73,6 +69,5 @@ export function singularValuesSync(kernel: Kernel, options: SingularValuesOption
  * ```
  */
 export async function singularValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
-  const ex = expandLayer(kernel, options);
-  return compute(await loadWasm(), ex);
+  return sorted((await layerGrid(kernel, options)).grid.values);
 }

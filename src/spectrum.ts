@@ -3,25 +3,22 @@
  * @module
  */
 import type { Kernel, SingularValuesOptions, Spectrum } from "./types.ts";
-import { expandLayer, type Expanded } from "./_layers.ts";
-import { computeGrid } from "./_grid.ts";
-import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import { type LayerGrid, layerGrid, layerGridSync } from "./_grid.ts";
 
-function compute(core: CoreExports, ex: Expanded): Spectrum {
-  const { values, norm, argmax } = computeGrid(core, ex);
+function toSpectrum({ ex, grid, precision }: LayerGrid): Spectrum {
   const at: number[] = [];
-  let rest = argmax;
+  let rest = grid.argmax;
   for (let d = ex.grid.length - 1; d >= 0; d--) {
     at[d] = rest % ex.grid[d];
     rest = Math.floor(rest / ex.grid[d]);
   }
   return {
-    values,
+    values: grid.values,
     shape: [...ex.grid, ex.r] as Spectrum["shape"],
-    norm,
+    norm: grid.norm,
     argmax: at as Spectrum["argmax"],
     backend: "wasm",
-    precision: "f64",
+    precision,
   };
 }
 
@@ -60,7 +57,7 @@ function compute(core: CoreExports, ex: Expanded): Spectrum {
  * ```
  */
 export function spectrumSync(kernel: Kernel, options: SingularValuesOptions): Spectrum {
-  return compute(loadWasmSync(), expandLayer(kernel, options));
+  return toSpectrum(layerGridSync(kernel, options));
 }
 
 /**
@@ -83,6 +80,5 @@ export function spectrumSync(kernel: Kernel, options: SingularValuesOptions): Sp
  * ```
  */
 export async function spectrum(kernel: Kernel, options: SingularValuesOptions): Promise<Spectrum> {
-  const ex = expandLayer(kernel, options);
-  return compute(await loadWasm(), ex);
+  return toSpectrum(await layerGrid(kernel, options));
 }

@@ -19,11 +19,23 @@ export const ASC_FLAGS = [
   "abort=",
 ] as const;
 
+/** Extra asc flags of the threaded build: shared, imported memory (env.memory) for worker threads. */
+export const ASC_MT_FLAGS = [
+  "--enable",
+  "threads",
+  "--importMemory",
+  "--sharedMemory",
+  "--initialMemory",
+  "1",
+  "--maximumMemory",
+  "65536",
+] as const;
+
 /** Hex SHA-256 of the wasm core's sources under `root` (the repository root). */
 export async function sourceHash(root: string): Promise<string> {
   const dir = join(root, "assembly");
   const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
-  let text = "flags\0" + ASC_FLAGS.join(" ") + "\0";
+  let text = "flags\0" + ASC_FLAGS.join(" ") + "\0" + ASC_MT_FLAGS.join(" ") + "\0";
   text += "asconfig.json\0" + readFileSync(join(root, "asconfig.json"), "utf8") + "\0";
   for (const f of files) {
     text += f + "\0" + readFileSync(join(dir, f), "utf8") + "\0";

@@ -17,6 +17,10 @@ export interface CoreExports {
     outr: number, outi: number, work: number,
   ): number;
   svd_column_work_bytes(cout: number, cin: number, kh: number, h: number, nu: number): number;
+  svd_column_f32(
+    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
+    u0: number, nu: number, out: number, work: number,
+  ): number;
   svd_column_f64(
     tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
     u0: number, nu: number, out: number, work: number,

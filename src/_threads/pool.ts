@@ -1,0 +1,190 @@
+/**
+ * A lazily started pool of worker threads sharing one `WebAssembly.Memory`
+ * with the main thread's threaded core. Work is handed out as jobs (one per
+ * frequency column) that workers pull from an atomic counter.
+ *
+ * The pool is reused across calls. Workers are unref'd where the runtime
+ * allows it (Node, Bun, Deno), so an idle pool never keeps a script alive;
+ * {@linkcode closeThreads} terminates them explicitly.
+ * @module
+ */
+import { WASM_MT_BASE64 } from "../_wasm/binary.ts";
+import type { CoreExports } from "../_wasm/loader.ts";
+import { WORKER_SOURCE } from "./worker_source.ts";
+
+type Message = { type: string; bad?: number; message?: string };
+
+interface Port {
+  post(msg: unknown): void;
+  terminate(): void;
+  /** Sets THE handler of the next messages (replacing the previous one). */
+  onMessage(fn: (msg: Message) => void): void;
+  /** Keeps the process alive while a reply is awaited (ref), or lets it exit when idle (unref). */
+  hold(busy: boolean): void;
+}
+
+/** The shared-memory core on the main thread and its workers. */
+export interface Pool {
+  core: CoreExports;
+  size: number;
+  ports: Port[];
+}
+
+let pool: Pool | undefined;
+let starting: Promise<Pool> | undefined;
+
+declare const process: { versions?: { node?: string; bun?: string } } | undefined;
+
+function isNode(): boolean {
+  return typeof process !== "undefined" && !!process?.versions?.node && typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
+    !process.versions.bun;
+}
+
+/** The number of logical cores the runtime reports (1 when it reports none). */
+export async function defaultThreads(): Promise<number> {
+  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
+  if (nav?.hardwareConcurrency && nav.hardwareConcurrency > 0) return nav.hardwareConcurrency;
+  if (isNode()) {
+    try {
+      const os = await import("node:os");
+      return os.availableParallelism?.() ?? os.cpus().length ?? 1;
+    } catch {
+      return 1;
+    }
+  }
+  return 1;
+}
+
+/** Whether this runtime can start worker threads with shared wasm memory. */
+export function threadsAvailable(): boolean {
+  if (typeof SharedArrayBuffer === "undefined") return false;
+  if (isNode() || typeof (globalThis as { Deno?: unknown; Bun?: unknown }).Deno !== "undefined") return true;
+  if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") return true;
+  return typeof Worker !== "undefined" && typeof Blob !== "undefined" && typeof URL?.createObjectURL === "function";
+}
+
+function bytes(): Uint8Array<ArrayBuffer> {
+  const bin = atob(WASM_MT_BASE64);
+  const out = new Uint8Array(new ArrayBuffer(bin.length));
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** `node:worker_threads` where the runtime has it (Node, Deno, Bun): its workers can be unref'd. */
+async function nodeWorkers(): Promise<typeof import("node:worker_threads") | undefined> {
+  try {
+    const specifier = "node:worker_threads";
+    return await import(specifier);
+  } catch {
+    return undefined;
+  }
+}
+
+async function startPort(): Promise<Port> {
+  const nw = await nodeWorkers();
+  if (nw) {
+    const wk = new nw.Worker(WORKER_SOURCE, { eval: true });
+    let handler: (msg: Message) => void = () => {};
+    // Listeners first, then unref (a listener added later would ref the worker again).
+    wk.on("message", (m: Message) => handler(m));
+    wk.on("error", (err: Error) => handler({ type: "error", message: err.message }));
+    wk.unref();
+    return {
+      post: (m) => wk.postMessage(m),
+      terminate: () => void wk.terminate(),
+      onMessage: (fn) => {
+        handler = fn;
+      },
+      hold: (busy) => busy ? wk.ref() : wk.unref(),
+    };
+  }
+  // Browsers: a module worker from a Blob URL (kept until the pool closes).
+  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+  const wk = new Worker(url, { type: "module" });
+  return {
+    post: (m) => wk.postMessage(m),
+    terminate: () => {
+      wk.terminate();
+      URL.revokeObjectURL(url);
+    },
+    onMessage: (fn) => {
+      wk.onmessage = (ev: MessageEvent) => fn(ev.data);
+      wk.onerror = (ev: ErrorEvent) => {
+        ev.preventDefault();
+        fn({ type: "error", message: ev.message });
+      };
+    },
+    hold: () => {},
+  };
+}
+
+/** One message from each port, in port order; the ports hold the process alive only meanwhile. */
+async function collect(ports: Port[], send: (p: Port, i: number) => void): Promise<{ bad: number }[]> {
+  for (const p of ports) p.hold(true);
+  try {
+    return await Promise.all(ports.map((p, i) =>
+      new Promise<{ bad: number }>((resolve, reject) => {
+        p.onMessage((msg) => {
+          if (msg.type === "error") reject(new Error(`convsv worker failed: ${msg.message}`));
+          else resolve({ bad: msg.bad ?? 0 });
+        });
+        send(p, i);
+      })
+    ));
+  } finally {
+    for (const p of ports) p.hold(false);
+  }
+}
+
+/**
+ * The pool with `size` workers, started on first use (or restarted with a new
+ * size). Throws if the runtime cannot run worker threads.
+ */
+export function getPool(size: number): Promise<Pool> {
+  if (pool && pool.size === size) return Promise.resolve(pool);
+  if (starting) return starting.then(() => getPool(size));
+  closeThreads();
+  starting = (async () => {
+    const module = await WebAssembly.compile(bytes());
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const instance = await WebAssembly.instantiate(module, { env: { memory } });
+    const core = instance.exports as unknown as CoreExports;
+    const ports: Port[] = [];
+    for (let i = 0; i < size; i++) ports.push(await startPort());
+    await collect(ports, (p, index) => p.post({ type: "init", module, memory, index }));
+    pool = { core, size, ports };
+    return pool;
+  })().finally(() => {
+    starting = undefined;
+  });
+  return starting;
+}
+
+/** Runs `jobs` on every worker of the pool (each pulls jobs from the counter); returns the sum of their statuses. */
+export async function runJobs(
+  p: Pool,
+  msg: { kind: "svd" | "clip"; f32?: boolean; counter: number; workBase: number; workStride: number; jobs: number[][] },
+): Promise<number> {
+  new Int32Array(p.core.memory.buffer, msg.counter, 1)[0] = 0;
+  const res = await collect(p.ports, (port) => port.post({ type: "run", ...msg }));
+  return res.reduce((a, r) => a + r.bad, 0);
+}
+
+/**
+ * Terminates the worker threads of the pool, if any. Later async calls start
+ * a new pool when they need one. Call it to release the threads' memory; it
+ * is never needed for a script to exit.
+ *
+ * @example
+ * ```ts
+ * import { closeThreads, singularValues } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * const sv = await singularValues({ data: new Float64Array([1, 2]), shape: [1, 2, 1, 1] }, { inputShape: [8, 8], threads: 2 });
+ * assert.equal(sv.length, 64);
+ * closeThreads();
+ * ```
+ */
+export function closeThreads(): void {
+  if (pool) for (const p of pool.ports) p.terminate();
+  pool = undefined;
+}

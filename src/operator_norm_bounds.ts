@@ -1,0 +1,290 @@
+/**
+ * A certified interval for the operator norm of any layer kind, zero padding
+ * included.
+ * @module
+ */
+import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision } from "./types.ts";
+import { type Axes, fromAxes, integerOption, type LayerSpec, toleranceOption, validateSpec } from "./_validate.ts";
+import { admissibleGrids, type Expanded, expandSpec, frequencyMatrix, twiddle } from "./_layers.ts";
+import { runProblem, runProblemThreaded, type Sink } from "./_engine.ts";
+import { convOperator, norm2, powerIterate, random } from "./_conv.ts";
+import { resolvePool, validateRunOptions } from "./_run_options.ts";
+import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import type { Pool } from "./_threads/pool.ts";
+import type { CoreExports } from "./_wasm/loader.ts";
+
+/** Relative rounding allowance of the lower bound (f64 sums in TS). */
+const LOWER_ALLOWANCE = 1e-12;
+/** Relative rounding allowance of the engine's norm, by precision (its tested accuracy). */
+const UPPER_ALLOWANCE: Record<Precision, number> = { f64: 1e-12, f32: 1e-5 };
+
+interface Plan {
+  spec: LayerSpec;
+  precision: Precision;
+  threads: number | undefined;
+  maxIterations: number;
+  tolerance: number;
+  grids: Axes[];
+}
+
+/** The largest value of a circular layer and the (part, u, v) that carries it. */
+interface Top {
+  norm: number;
+  part: number;
+  u: number;
+  v: number;
+}
+
+function makePlan(kernel: Kernel, options: OperatorNormBoundsOptions): Plan {
+  const spec = validateSpec(kernel, options);
+  const { precision, threads } = validateRunOptions(options);
+  const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
+  const tolerance = toleranceOption("tolerance", options.tolerance, 1e-9);
+  const count = integerOption("gridCandidates", options.gridCandidates, 3, 1, 16);
+  const grids = spec.pad ? admissibleGrids(spec, count) : [spec.n];
+  return { spec, precision, threads, maxIterations, tolerance, grids };
+}
+
+function tracker(part: number, top: Top): Sink {
+  return (u, v, values) => {
+    if (values[0] > top.norm) Object.assign(top, { norm: values[0], part, u, v });
+  };
+}
+
+function topSync(core: CoreExports, ex: Expanded, precision: Precision): Top {
+  const top: Top = { norm: 0, part: 0, u: 0, v: 0 };
+  ex.parts.forEach((p, j) => runProblem(core, p.problem, tracker(j, top), precision));
+  return top;
+}
+
+async function topAsync(pool: Pool | undefined, ex: Expanded, precision: Precision): Promise<Top> {
+  const top: Top = { norm: 0, part: 0, u: 0, v: 0 };
+  const core = pool ? undefined : await loadWasm();
+  for (let j = 0; j < ex.parts.length; j++) {
+    const p = ex.parts[j];
+    if (pool) await runProblemThreaded(pool, p.problem, tracker(j, top), precision);
+    else runProblem(core!, p.problem, tracker(j, top), precision);
+  }
+  return top;
+}
+
+/** A top right singular vector of the complex `m × n` matrix (re, im), by power iteration on PᴴP. */
+function topRightVector(re: Float64Array, im: Float64Array, m: number, n: number): [Float64Array, Float64Array] {
+  const rnd = random(7);
+  const zr = Float64Array.from({ length: n }, rnd);
+  const zi = Float64Array.from({ length: n }, rnd);
+  const yr = new Float64Array(m), yi = new Float64Array(m);
+  for (let step = 0; step < 60; step++) {
+    for (let o = 0; o < m; o++) {
+      let sr = 0, si = 0;
+      for (let i = 0; i < n; i++) {
+        const ar = re[o * n + i], ai = im[o * n + i];
+        sr += ar * zr[i] - ai * zi[i];
+        si += ar * zi[i] + ai * zr[i];
+      }
+      yr[o] = sr;
+      yi[o] = si;
+    }
+    let nn = 0;
+    for (let i = 0; i < n; i++) {
+      let sr = 0, si = 0;
+      for (let o = 0; o < m; o++) {
+        const ar = re[o * n + i], ai = -im[o * n + i];
+        sr += ar * yr[o] - ai * yi[o];
+        si += ar * yi[o] + ai * yr[o];
+      }
+      zr[i] = sr;
+      zi[i] = si;
+      nn = Math.max(nn, Math.abs(sr), Math.abs(si));
+    }
+    if (nn === 0) break;
+    for (let i = 0; i < n; i++) {
+      zr[i] /= nn;
+      zi[i] /= nn;
+    }
+  }
+  return [zr, zi];
+}
+
+/**
+ * The start vector of the power iteration: the top singular vector of the
+ * circular layer on grid `m` (frequency `top`), cut to the zero-padded
+ * layer's input window (real or imaginary part, whichever has the larger
+ * Rayleigh quotient); a random vector if that is zero.
+ */
+function startVector(spec: LayerSpec, ex: Expanded, top: Top): Float64Array {
+  const op = convOperator(spec);
+  const part = ex.parts[top.part];
+  const { cOut, cIn } = part.problem;
+  const P = frequencyMatrix(part.problem, top.u, top.v);
+  const [zr, zi] = topRightVector(P.re, P.im, cOut, cIn);
+  const freq = [part.t, top.u, top.v];
+  const pad = spec.pad!;
+  // Per axis and input position: phase index, grid position and twiddle.
+  const axes = [0, 1, 2].map((j) =>
+    Array.from({ length: spec.n[j] }, (_, x) => {
+      const q = x + pad[j][0];
+      const s = spec.stride[j];
+      const m = Math.floor(q / s);
+      return { p: q % s, tw: twiddle((freq[j] * m) % ex.grid3[j], ex.grid3[j]) };
+    })
+  );
+  const [nd, nh, nw] = spec.n;
+  const xr = new Float64Array(op.cols), xi = new Float64Array(op.cols);
+  const [s0, s1, s2] = spec.stride;
+  for (let il = 0; il < spec.cInG; il++) {
+    const i = part.group * spec.cInG + il;
+    for (let a = 0; a < nd; a++) {
+      const A = axes[0][a];
+      for (let b = 0; b < nh; b++) {
+        const B = axes[1][b];
+        const abr = A.tw[0] * B.tw[0] - A.tw[1] * B.tw[1];
+        const abi = A.tw[0] * B.tw[1] + A.tw[1] * B.tw[0];
+        for (let c = 0; c < nw; c++) {
+          const C = axes[2][c];
+          const er = abr * C.tw[0] - abi * C.tw[1];
+          const ei = abr * C.tw[1] + abi * C.tw[0];
+          const ip = ((il * s0 + A.p) * s1 + B.p) * s2 + C.p;
+          const at = ((i * nd + a) * nh + b) * nw + c;
+          xr[at] = zr[ip] * er - zi[ip] * ei;
+          xi[at] = zr[ip] * ei + zi[ip] * er;
+        }
+      }
+    }
+  }
+  const y = new Float64Array(op.rows);
+  const quotient = (x: Float64Array) => {
+    const n = norm2(x);
+    if (n === 0) return -1;
+    op.apply(x, y);
+    return norm2(y) / n;
+  };
+  const qr = quotient(xr), qi = quotient(xi);
+  if (Math.max(qr, qi) <= 0) return Float64Array.from({ length: op.cols }, random(1));
+  return qr >= qi ? xr : xi;
+}
+
+function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
+  const { spec, precision, grids } = plan;
+  const gridNorms = tops.map((t) => t.norm);
+  let best = 0;
+  for (let j = 1; j < tops.length; j++) if (gridNorms[j] < gridNorms[best]) best = j;
+  const common = {
+    grid: fromAxes(grids[best], spec.rank),
+    gridSizes: grids.map((g) => fromAxes(g, spec.rank)),
+    gridNorms,
+    backend: "wasm" as const,
+    precision,
+  };
+  const norm = gridNorms[best];
+  if (!spec.pad) {
+    return { lower: norm, upper: norm, exact: true, iterations: 0, tolerance: 0, converged: true, ...common };
+  }
+  if (norm === 0) {
+    return { lower: 0, upper: 0, exact: false, iterations: 0, tolerance: plan.tolerance, converged: true, ...common };
+  }
+  const op = convOperator(spec);
+  const x0 = startVector(spec, exs[best], tops[best]);
+  const run = powerIterate(op, x0, plan.maxIterations, plan.tolerance);
+  const upper = norm * (1 + UPPER_ALLOWANCE[precision]);
+  const lower = Math.min(run.lower * (1 - LOWER_ALLOWANCE), upper);
+  return {
+    lower,
+    upper,
+    exact: false,
+    iterations: run.iterations,
+    tolerance: plan.tolerance,
+    converged: run.converged,
+    ...common,
+  };
+}
+
+/**
+ * A certified interval `lower ≤ ‖A‖ ≤ upper` for the operator norm of any
+ * layer kind: exact (`lower = upper`) for circular padding, an interval for
+ * zero padding, which has no exact frequency formula.
+ *
+ * Zero padding (DESIGN.md §3): the zero-padded layer is a submatrix of the
+ * circular layer, with the same stride, on any admissible grid `M` (a
+ * multiple of the stride with `M ≥ n + max(p_before, p_after)` and `M/s ≥
+ * out`, per axis; the padded size `n + 2p` rounded up to the stride is one),
+ * so each such circular norm, computed exactly by the engine, is an upper
+ * bound: `upper` is the smallest over `gridCandidates` grids (all listed in
+ * the result). `lower` is the largest Rayleigh quotient `‖A x‖ / ‖x‖` of
+ * power iteration on the real zero-padded layer (applied directly, in f64),
+ * started from the top singular vector of the best circular layer cut to the
+ * input window; the result says how many steps ran and with which tolerance.
+ * Both carry a relative rounding allowance (see {@linkcode OperatorNormBounds}).
+ * Transposed layers have the norm of their forward convolution. Work: the
+ * circular spectra plus `maxIterations` direct applications of the layer and
+ * its adjoint (`2·c_out·(c_in/g)·k·out` multiply–adds each).
+ *
+ * @param kernel The kernel, `{ data, shape }`, read through `options.layout`; not modified.
+ * @param options The layer (`inputShape`, `layout`, `stride`, `dilation`,
+ *   `groups`, `transposed`, `padding`, `outputPadding`), `precision`, and
+ *   `maxIterations` (default 100), `tolerance` (default 1e-9), `gridCandidates` (default 3).
+ * @returns The interval, whether it is exact, the power iteration's steps,
+ *   tolerance and convergence, and the circular grids tried with their norms.
+ * @throws {TypeError} For wrong types, ranks, lengths or layouts.
+ * @throws {RangeError} For sizes, strides, dilations, groups, paddings or
+ *   iteration options out of range, NaN or infinity in the data, or sizes that
+ *   do not fit in memory.
+ * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ *
+ * @example The norm of a zero-padded 3 × 3 layer lies in a narrow interval
+ * ```ts
+ * import { operatorNormBoundsSync, operatorNormSync } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * const data = Float64Array.from({ length: 4 * 2 * 3 * 3 }, (_, i) => Math.sin(i + 1));
+ * const kernel = { data, shape: [4, 2, 3, 3] }; // PyTorch Conv2d(2, 4, 3, padding=1).weight
+ * const b = operatorNormBoundsSync(kernel, { inputShape: [16, 16], padding: 1 });
+ * assert.equal(b.exact, false);
+ * assert.ok(b.lower <= b.upper && b.upper - b.lower < 0.05 * b.upper);
+ * // Circular padding (the default) is exact, and equals operatorNorm.
+ * const c = operatorNormBoundsSync(kernel, { inputShape: [16, 16] });
+ * assert.equal(c.lower, c.upper);
+ * assert.equal(c.upper, operatorNormSync(kernel, { inputShape: [16, 16] }));
+ * ```
+ */
+export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoundsOptions): OperatorNormBounds {
+  const plan = makePlan(kernel, options);
+  const core = loadWasmSync();
+  const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
+  const tops = exs.map((ex) => topSync(core, ex, plan.precision));
+  return finish(plan, tops, exs);
+}
+
+/**
+ * Asynchronous twin of {@linkcode operatorNormBoundsSync}: the same interval;
+ * the circular spectra run on the worker pool (`threads`), the power iteration
+ * on the calling thread.
+ *
+ * @param kernel The kernel, `{ data, shape }`, read through `options.layout`; not modified.
+ * @param options As for {@linkcode operatorNormBoundsSync}, plus `threads`.
+ * @returns The interval and how it was obtained (see {@linkcode OperatorNormBounds}).
+ * @throws {TypeError} For wrong types, ranks, lengths or layouts (as a rejection).
+ * @throws {RangeError} For values out of range, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ *
+ * @example A strided, zero-padded 1-D layer
+ * ```ts
+ * import { operatorNormBounds } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * // PyTorch Conv1d(1, 1, 3, stride=2, padding=1) with weights [1, 2, 1] on 32 samples
+ * const kernel = { data: new Float64Array([1, 2, 1]), shape: [1, 1, 3] };
+ * const b = await operatorNormBounds(kernel, { inputShape: [32], stride: 2, padding: 1 });
+ * assert.ok(b.lower <= b.upper && b.upper <= 4 * (1 + 1e-12)); // |1 + 2z + z²| ≤ 4
+ * assert.ok(b.upper - b.lower < 0.01);
+ * ```
+ */
+export async function operatorNormBounds(
+  kernel: Kernel,
+  options: OperatorNormBoundsOptions,
+): Promise<OperatorNormBounds> {
+  const plan = makePlan(kernel, options);
+  const pool = await resolvePool(plan.threads);
+  const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
+  const tops: Top[] = [];
+  for (const ex of exs) tops.push(await topAsync(pool, ex, plan.precision));
+  return finish(plan, tops, exs);
+}
