@@ -1,17 +1,17 @@
 // Singular values of a real upper-bidiagonal matrix by implicit-shift QR.
 
+/**
+ * √(a² + b²) without scaling: valid inside the QR sweeps, which run on a
+ * bidiagonal scaled to max(|d_i| + |e_i|) ∈ [0.5, 1) where no square can
+ * overflow (the largest intermediate is below 1e32) and an underflow only
+ * yields an exact-zero rotation, which the callers guard.
+ */
 // @ts-ignore: decorator
 @inline
-function pythag(a: f64, b: f64): f64 {
-  const x = abs<f64>(a);
-  const y = abs<f64>(b);
-  const big = max<f64>(x, y);
-  const small = min<f64>(x, y);
-  if (big == 0.0) return 0.0;
-  if (big == Infinity) return Infinity;
-  const r = small / big;
-  return big * Math.sqrt(1.0 + r * r);
+function hyp(a: f64, b: f64): f64 {
+  return Math.sqrt(a * a + b * b);
 }
+
 
 // @ts-ignore: decorator
 @inline
@@ -51,6 +51,9 @@ export function scale_bidiag_f64(d: usize, e: usize, n: i32): f64 {
   return reinterpret<f64>(<u64>(1023 + x + 1) << 52);
 }
 
+/** f64 machine epsilon. */
+export const EPS: f64 = 2.220446049250313e-16;
+
 /** Largest number of QR sweeps spent on one singular value before giving up. */
 export const BDSQR_MAXIT: i32 = 75;
 
@@ -68,6 +71,9 @@ export const BDSQR_MAXIT: i32 = 75;
  *   d  [in,out] f64[n]  diagonal; on return the singular values, unsorted, ≥ 0
  *   e  [in,out] f64[n]  superdiagonal (e[1..n-1]); destroyed
  *   n  [in]             order of B, n ≥ 0
+ *   rtol [in]           deflation threshold relative to ‖B‖ (0: f64 epsilon,
+ *                       2.2e−16; the f32 path passes f32's 1.2e−7, below
+ *                       which its bidiagonal carries no information)
  *
  * The matrix is first scaled by a power of two (scale_bidiag_f64), so the
  * shift and rotation arithmetic never under- or overflows.
@@ -77,17 +83,44 @@ export const BDSQR_MAXIT: i32 = 75;
  * then every d[i] is set to NaN. The loops are bounded by n·BDSQR_MAXIT
  * sweeps whatever the input.
  */
-export function bdsqr_values_f64(d: usize, e: usize, n: i32): i32 {
+export function bdsqr_values_f64(d: usize, e: usize, n: i32, rtol: f64): i32 {
   if (n <= 0) return 0;
   store<f64>(e, 0.0);
   const up = scale_bidiag_f64(d, e, n);
   if (up == 0.0) return 0;
-  const st = qrValues(d, e, n);
+  const st = qrSweeps(d, e, n, rtol > 0.0 ? rtol : EPS, 0, 0, 0);
   for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), load<f64>(d + (<usize>i << 3)) * up);
   return st;
 }
 
-function qrValues(d: usize, e: usize, n: i32): i32 {
+/**
+ * Plane rotation of two real columns (f64x2 over row pairs, nb bytes, even rows):
+ *   [x, z] => [x·c + z·s, z·c − x·s]
+ */
+// @ts-ignore: decorator
+@inline
+function rot(px: usize, pz: usize, nb: usize, c: f64, s: f64): void {
+  const vc = f64x2.splat(c);
+  const vs = f64x2.splat(s);
+  for (let o: usize = 0; o < nb; o += 16) {
+    const x = v128.load(px + o);
+    const z = v128.load(pz + o);
+    v128.store(px + o, f64x2.add(f64x2.mul(x, vc), f64x2.mul(z, vs)));
+    v128.store(pz + o, f64x2.sub(f64x2.mul(z, vc), f64x2.mul(x, vs)));
+  }
+}
+
+/**
+ * Golub–Reinsch implicit-shift QR on a bidiagonal already scaled by
+ * scale_bidiag_f64 (d[0..n−1], e[1..n−1], e[0] = 0). Deflates on
+ * |e[l]| ≤ rtol·‖B‖, cancels e[l] by rotations when |d[l−1]| ≤ rtol·‖B‖.
+ * When ub ≠ 0 the left and right rotations are applied to the columns of
+ * ub, vb (column-major, leading dimension ldv, rows ldv·8 bytes, even ldv)
+ * and a negative converged value flips its column of vb.
+ * Returns 0, or 1 (d set to NaN) after BDSQR_MAXIT sweeps on one value.
+ */
+export function qrSweeps(d: usize, e: usize, n: i32, rtol: f64, ub: usize, vb: usize, ldv: i32): i32 {
+  const ldb = <usize>ldv << 3;
   let anorm: f64 = 0.0;
   for (let i = 0; i < n; i++) {
     const s = abs<f64>(load<f64>(d + (<usize>i << 3))) + abs<f64>(load<f64>(e + (<usize>i << 3)));
@@ -99,7 +132,7 @@ function qrValues(d: usize, e: usize, n: i32): i32 {
     for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), NaN);
     return 1;
   }
-  const tol = 2.220446049250313e-16 * anorm;
+  const tol = rtol * anorm;
   for (let k = n - 1; k >= 0; k--) {
     let its = 0;
     while (true) {
@@ -123,16 +156,23 @@ function qrValues(d: usize, e: usize, n: i32): i32 {
           store<f64>(e + (<usize>i << 3), c * ei);
           if (abs<f64>(f) <= tol) break;
           const g = load<f64>(d + (<usize>i << 3));
-          const hh = pythag(f, g);
+          const hh = hyp(f, g);
           store<f64>(d + (<usize>i << 3), hh);
           const rh = 1.0 / hh;
           c = g * rh;
           s = -f * rh;
+          if (ub != 0) rot(ub + <usize>(l - 1) * ldb, ub + <usize>i * ldb, ldb, c, s);
         }
       }
       let z = load<f64>(d + (<usize>k << 3));
       if (l == k) {
-        store<f64>(d + (<usize>k << 3), abs<f64>(z));
+        if (z < 0.0) {
+          store<f64>(d + (<usize>k << 3), -z);
+          if (vb != 0) {
+            const col = vb + <usize>k * ldb;
+            for (let i = 0; i < n; i++) store<f64>(col + (<usize>i << 3), -load<f64>(col + (<usize>i << 3)));
+          }
+        }
         break;
       }
       if (its >= BDSQR_MAXIT) {
@@ -147,7 +187,7 @@ function qrValues(d: usize, e: usize, n: i32): i32 {
       let g = load<f64>(e + (<usize>nm << 3));
       let h = load<f64>(e + (<usize>k << 3));
       let f = ((y - z) * (y + z) + (g - h) * (g + h)) / (2.0 * h * y);
-      g = pythag(f, 1.0);
+      g = hyp(f, 1.0);
       f = ((x - z) * (x + z) + h * ((y / (f + signOf(g, f))) - h)) / x;
       // One QR sweep over rows l..k.
       let c: f64 = 1.0;
@@ -158,11 +198,12 @@ function qrValues(d: usize, e: usize, n: i32): i32 {
         y = load<f64>(d + (<usize>i << 3));
         h = s * g;
         g = c * g;
-        z = pythag(f, h);
+        z = hyp(f, h);
         store<f64>(e + (<usize>j << 3), z);
         if (z != 0.0) {
-          c = f / z;
-          s = h / z;
+          const rz = 1.0 / z;
+          c = f * rz;
+          s = h * rz;
         } else {
           c = 1.0;
           s = 0.0;
@@ -171,7 +212,8 @@ function qrValues(d: usize, e: usize, n: i32): i32 {
         g = g * c - x * s;
         h = y * s;
         y = y * c;
-        z = pythag(f, h);
+        if (vb != 0) rot(vb + <usize>j * ldb, vb + <usize>i * ldb, ldb, c, s);
+        z = hyp(f, h);
         store<f64>(d + (<usize>j << 3), z);
         if (z != 0.0) {
           const rz = 1.0 / z;
@@ -180,6 +222,7 @@ function qrValues(d: usize, e: usize, n: i32): i32 {
         }
         f = c * g + s * y;
         x = c * y - s * g;
+        if (ub != 0) rot(ub + <usize>j * ldb, ub + <usize>i * ldb, ldb, c, s);
       }
       store<f64>(e + (<usize>l << 3), 0.0);
       store<f64>(e + (<usize>k << 3), f);

@@ -221,6 +221,72 @@ export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32,
   const start = <usize>i0 * sz;
   const end = <usize>ld * sz;
   let j = j0;
+  for (; j + 3 < n; j += 4) {
+    const ar0 = ar + <usize>j * ldb;
+    const ai0 = ai + <usize>j * ldb;
+    const ar1 = ar0 + ldb;
+    const ai1 = ai0 + ldb;
+    const ar2 = ar1 + ldb;
+    const ai2 = ai1 + ldb;
+    const ar3 = ar2 + ldb;
+    const ai3 = ai2 + ldb;
+    let w0r = splat<T>(0.0);
+    let w0i = splat<T>(0.0);
+    let w1r = splat<T>(0.0);
+    let w1i = splat<T>(0.0);
+    let w2r = splat<T>(0.0);
+    let w2i = splat<T>(0.0);
+    let w3r = splat<T>(0.0);
+    let w3i = splat<T>(0.0);
+    for (let o = start; o < end; o += 16) {
+      const xr = v128.load(vr + o);
+      const xi = v128.load(vi + o);
+      let pr = v128.load(ar0 + o);
+      let pi = v128.load(ai0 + o);
+      w0r = v128.add<T>(w0r, v128.add<T>(v128.mul<T>(xr, pr), v128.mul<T>(xi, pi)));
+      w0i = v128.add<T>(w0i, v128.sub<T>(v128.mul<T>(xr, pi), v128.mul<T>(xi, pr)));
+      pr = v128.load(ar1 + o);
+      pi = v128.load(ai1 + o);
+      w1r = v128.add<T>(w1r, v128.add<T>(v128.mul<T>(xr, pr), v128.mul<T>(xi, pi)));
+      w1i = v128.add<T>(w1i, v128.sub<T>(v128.mul<T>(xr, pi), v128.mul<T>(xi, pr)));
+      pr = v128.load(ar2 + o);
+      pi = v128.load(ai2 + o);
+      w2r = v128.add<T>(w2r, v128.add<T>(v128.mul<T>(xr, pr), v128.mul<T>(xi, pi)));
+      w2i = v128.add<T>(w2i, v128.sub<T>(v128.mul<T>(xr, pi), v128.mul<T>(xi, pr)));
+      pr = v128.load(ar3 + o);
+      pi = v128.load(ai3 + o);
+      w3r = v128.add<T>(w3r, v128.add<T>(v128.mul<T>(xr, pr), v128.mul<T>(xi, pi)));
+      w3i = v128.add<T>(w3i, v128.sub<T>(v128.mul<T>(xr, pi), v128.mul<T>(xi, pr)));
+    }
+    const s0r = hsum<T>(w0r);
+    const s0i = hsum<T>(w0i);
+    const s1r = hsum<T>(w1r);
+    const s1i = hsum<T>(w1i);
+    const s2r = hsum<T>(w2r);
+    const s2i = hsum<T>(w2i);
+    const s3r = hsum<T>(w3r);
+    const s3i = hsum<T>(w3i);
+    const c0r = splat<T>(tr * s0r + ti * s0i);
+    const c0i = splat<T>(tr * s0i - ti * s0r);
+    const c1r = splat<T>(tr * s1r + ti * s1i);
+    const c1i = splat<T>(tr * s1i - ti * s1r);
+    const c2r = splat<T>(tr * s2r + ti * s2i);
+    const c2i = splat<T>(tr * s2i - ti * s2r);
+    const c3r = splat<T>(tr * s3r + ti * s3i);
+    const c3i = splat<T>(tr * s3i - ti * s3r);
+    for (let o = start; o < end; o += 16) {
+      const xr = v128.load(vr + o);
+      const xi = v128.load(vi + o);
+      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(xr, c0r), v128.mul<T>(xi, c0i))));
+      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(xr, c0i), v128.mul<T>(xi, c0r))));
+      v128.store(ar1 + o, v128.sub<T>(v128.load(ar1 + o), v128.sub<T>(v128.mul<T>(xr, c1r), v128.mul<T>(xi, c1i))));
+      v128.store(ai1 + o, v128.sub<T>(v128.load(ai1 + o), v128.add<T>(v128.mul<T>(xr, c1i), v128.mul<T>(xi, c1r))));
+      v128.store(ar2 + o, v128.sub<T>(v128.load(ar2 + o), v128.sub<T>(v128.mul<T>(xr, c2r), v128.mul<T>(xi, c2i))));
+      v128.store(ai2 + o, v128.sub<T>(v128.load(ai2 + o), v128.add<T>(v128.mul<T>(xr, c2i), v128.mul<T>(xi, c2r))));
+      v128.store(ar3 + o, v128.sub<T>(v128.load(ar3 + o), v128.sub<T>(v128.mul<T>(xr, c3r), v128.mul<T>(xi, c3i))));
+      v128.store(ai3 + o, v128.sub<T>(v128.load(ai3 + o), v128.add<T>(v128.mul<T>(xr, c3i), v128.mul<T>(xi, c3r))));
+    }
+  }
   for (; j + 1 < n; j += 2) {
     const ar0 = ar + <usize>j * ldb;
     const ai0 = ai + <usize>j * ldb;
@@ -306,6 +372,47 @@ function applyRight<T>(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i
     v128.store(yi + o, splat<T>(0.0));
   }
   let j = j0;
+  for (; j + 3 < n; j += 4) {
+    const jz = <usize>(j - j0) * sz;
+    const z0r = v128.splat<T>(load<T>(zr + jz));
+    const z0i = v128.splat<T>(load<T>(zi + jz));
+    const z1r = v128.splat<T>(load<T>(zr + jz + sz));
+    const z1i = v128.splat<T>(load<T>(zi + jz + sz));
+    const z2r = v128.splat<T>(load<T>(zr + jz + 2 * sz));
+    const z2i = v128.splat<T>(load<T>(zi + jz + 2 * sz));
+    const z3r = v128.splat<T>(load<T>(zr + jz + 3 * sz));
+    const z3i = v128.splat<T>(load<T>(zi + jz + 3 * sz));
+    const ar0 = ar + <usize>j * ldb;
+    const ai0 = ai + <usize>j * ldb;
+    const ar1 = ar0 + ldb;
+    const ai1 = ai0 + ldb;
+    const ar2 = ar1 + ldb;
+    const ai2 = ai1 + ldb;
+    const ar3 = ar2 + ldb;
+    const ai3 = ai2 + ldb;
+    for (let o = start; o < end; o += 16) {
+      let sr = v128.load(yr + o);
+      let si = v128.load(yi + o);
+      let pr = v128.load(ar0 + o);
+      let pi = v128.load(ai0 + o);
+      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(pr, z0r), v128.mul<T>(pi, z0i)));
+      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(pr, z0i), v128.mul<T>(pi, z0r)));
+      pr = v128.load(ar1 + o);
+      pi = v128.load(ai1 + o);
+      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(pr, z1r), v128.mul<T>(pi, z1i)));
+      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(pr, z1i), v128.mul<T>(pi, z1r)));
+      pr = v128.load(ar2 + o);
+      pi = v128.load(ai2 + o);
+      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(pr, z2r), v128.mul<T>(pi, z2i)));
+      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(pr, z2i), v128.mul<T>(pi, z2r)));
+      pr = v128.load(ar3 + o);
+      pi = v128.load(ai3 + o);
+      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(pr, z3r), v128.mul<T>(pi, z3i)));
+      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(pr, z3i), v128.mul<T>(pi, z3r)));
+      v128.store(yr + o, sr);
+      v128.store(yi + o, si);
+    }
+  }
   for (; j + 1 < n; j += 2) {
     const jz = <usize>(j - j0) * sz;
     const z0r = v128.splat<T>(load<T>(zr + jz));

@@ -5,6 +5,9 @@ import { bdsqr_values_f64, sort_desc_f64 } from "./bdsqr";
 
 const TWO_PI: f64 = 6.283185307179586;
 
+/** Deflation threshold of the f32 path: f32's epsilon, 2^−23. */
+const F32_RTOL: f64 = 1.1920928955078125e-7;
+
 // @ts-ignore: decorator
 @inline
 function align16(x: usize): usize {
@@ -315,7 +318,7 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
     }
     if (sz == 8) bidiag_c64_split(ar, ai, m, n, ld, d, e, bw, 0);
     else bidiag_c32_split(ar, ai, m, n, ld, d, e, bw, 0);
-    const st = bdsqr_values_f64(d, e, n);
+    const st = bdsqr_values_f64(d, e, n, sz == 8 ? 0.0 : F32_RTOL);
     if (st != 0) failed++;
     sort_desc_f64(d, n);
     memory.copy(out + <usize>((u - u0) * n) * 8, d, <usize>n << 3);

@@ -1,40 +1,7 @@
 // Complex SVD with singular vectors, and the per-frequency clipping round.
 import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
 import { buildP, lead_dim, twiddles } from "./column";
-import { scale_bidiag_f64 } from "./bdsqr";
-
-// @ts-ignore: decorator
-@inline
-function pythag(a: f64, b: f64): f64 {
-  const x = abs<f64>(a);
-  const y = abs<f64>(b);
-  const big = max<f64>(x, y);
-  const small = min<f64>(x, y);
-  if (big == 0.0) return 0.0;
-  if (big == Infinity) return Infinity;
-  const r = small / big;
-  return big * Math.sqrt(1.0 + r * r);
-}
-
-/**
- * Plane rotation of two real columns (f64x2 over row pairs, nb bytes, even rows):
- *   [x, z] => [x·c + z·s, z·c − x·s]
- */
-// @ts-ignore: decorator
-@inline
-function rot(px: usize, pz: usize, nb: usize, c: f64, s: f64): void {
-  const vc = f64x2.splat(c);
-  const vs = f64x2.splat(s);
-  for (let o: usize = 0; o < nb; o += 16) {
-    const x = v128.load(px + o);
-    const z = v128.load(pz + o);
-    v128.store(px + o, f64x2.add(f64x2.mul(x, vc), f64x2.mul(z, vs)));
-    v128.store(pz + o, f64x2.sub(f64x2.mul(z, vc), f64x2.mul(x, vs)));
-  }
-}
-
-/** Largest number of QR sweeps spent on one singular value before giving up. */
-const MAXIT: i32 = 75;
+import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 
 /**
  * bdsqr_vectors_f64: SVD of an n×n real upper-bidiagonal B = U_B·diag(d)·V_Bᵀ
@@ -61,115 +28,9 @@ export function bdsqr_vectors_f64(d: usize, e: usize, n: i32, ub: usize, vb: usi
   store<f64>(e, 0.0);
   const up = scale_bidiag_f64(d, e, n);
   if (up == 0.0) return 0;
-  const st = qrVectors(d, e, n, ub, vb, ldv);
+  const st = qrSweeps(d, e, n, EPS, ub, vb, ldv);
   for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), load<f64>(d + (<usize>i << 3)) * up);
   return st;
-}
-
-function qrVectors(d: usize, e: usize, n: i32, ub: usize, vb: usize, ldv: i32): i32 {
-  const ldb = <usize>ldv << 3;
-  let anorm: f64 = 0.0;
-  for (let i = 0; i < n; i++) {
-    const s = abs<f64>(load<f64>(d + (<usize>i << 3))) + abs<f64>(load<f64>(e + (<usize>i << 3)));
-    if (!(s <= anorm)) anorm = s;
-  }
-  if (!(anorm < Infinity)) {
-    for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), NaN);
-    return 1;
-  }
-  const tol = 2.220446049250313e-16 * anorm;
-  const nb = <usize>ldv << 3;
-  for (let k = n - 1; k >= 0; k--) {
-    let its = 0;
-    while (true) {
-      let l = k;
-      let cancel = false;
-      for (; l >= 0; l--) {
-        if (l == 0 || abs<f64>(load<f64>(e + (<usize>l << 3))) <= tol) break;
-        if (abs<f64>(load<f64>(d + (<usize>(l - 1) << 3))) <= tol) {
-          cancel = true;
-          break;
-        }
-      }
-      if (cancel) {
-        const nm = l - 1;
-        let c: f64 = 0.0;
-        let s: f64 = 1.0;
-        for (let i = l; i <= k; i++) {
-          const ei = load<f64>(e + (<usize>i << 3));
-          const f = s * ei;
-          store<f64>(e + (<usize>i << 3), c * ei);
-          if (abs<f64>(f) <= tol) break;
-          const g = load<f64>(d + (<usize>i << 3));
-          const hh = pythag(f, g);
-          store<f64>(d + (<usize>i << 3), hh);
-          const rh = 1.0 / hh;
-          c = g * rh;
-          s = -f * rh;
-          rot(ub + <usize>nm * ldb, ub + <usize>i * ldb, nb, c, s);
-        }
-      }
-      let z = load<f64>(d + (<usize>k << 3));
-      if (l == k) {
-        if (z < 0.0) {
-          store<f64>(d + (<usize>k << 3), -z);
-          const col = vb + <usize>k * ldb;
-          for (let i = 0; i < n; i++) store<f64>(col + (<usize>i << 3), -load<f64>(col + (<usize>i << 3)));
-        }
-        break;
-      }
-      if (its >= MAXIT) {
-        for (let i = 0; i < n; i++) store<f64>(d + (<usize>i << 3), NaN);
-        return 1;
-      }
-      its++;
-      let x = load<f64>(d + (<usize>l << 3));
-      const nm = k - 1;
-      let y = load<f64>(d + (<usize>nm << 3));
-      let g = load<f64>(e + (<usize>nm << 3));
-      let h = load<f64>(e + (<usize>k << 3));
-      let f = ((y - z) * (y + z) + (g - h) * (g + h)) / (2.0 * h * y);
-      g = pythag(f, 1.0);
-      f = ((x - z) * (x + z) + h * ((y / (f + (f >= 0.0 ? abs<f64>(g) : -abs<f64>(g)))) - h)) / x;
-      let c: f64 = 1.0;
-      let s: f64 = 1.0;
-      for (let j = l; j <= nm; j++) {
-        const i = j + 1;
-        g = load<f64>(e + (<usize>i << 3));
-        y = load<f64>(d + (<usize>i << 3));
-        h = s * g;
-        g = c * g;
-        z = pythag(f, h);
-        store<f64>(e + (<usize>j << 3), z);
-        if (z != 0.0) {
-          c = f / z;
-          s = h / z;
-        } else {
-          c = 1.0;
-          s = 0.0;
-        }
-        f = x * c + g * s;
-        g = g * c - x * s;
-        h = y * s;
-        y = y * c;
-        rot(vb + <usize>j * ldb, vb + <usize>i * ldb, nb, c, s);
-        z = pythag(f, h);
-        store<f64>(d + (<usize>j << 3), z);
-        if (z != 0.0) {
-          const rz = 1.0 / z;
-          c = f * rz;
-          s = h * rz;
-        }
-        f = c * g + s * y;
-        x = c * y - s * g;
-        rot(ub + <usize>j * ldb, ub + <usize>i * ldb, nb, c, s);
-      }
-      store<f64>(e + (<usize>l << 3), 0.0);
-      store<f64>(e + (<usize>k << 3), f);
-      store<f64>(d + (<usize>k << 3), x);
-    }
-  }
-  return 0;
 }
 
 /** Sorts d[0..n−1] decreasing and permutes the columns of ub and vb (ld ldv) alike. */

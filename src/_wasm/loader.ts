@@ -44,7 +44,7 @@ export interface CoreExports {
     kw: number, w: number, v: number, nu: number, selfMirror: number, c: number,
     kout: number, sv: number, work: number, corr: number,
   ): number;
-  bdsqr_values_f64(d: number, e: number, n: number): number;
+  bdsqr_values_f64(d: number, e: number, n: number, rtol: number): number;
   sort_desc_f64(p: number, n: number): void;
   fft_plan_bytes(n: number): number;
   fft_plan_init(n: number, plan: number): number;
