@@ -68,7 +68,6 @@ const LAYOUTS_BY_RANK: Record<1 | 2 | 3, readonly [Layout, Layout]> = {
   2: ["oihw", "hwio"],
   3: ["oidhw", "dhwio"],
 };
-const RANK_NAMES: Record<1 | 2 | 3, string> = { 1: "[w]", 2: "[h, w]", 3: "[d, h, w]" };
 
 /** Largest number of singular values one call returns (2 GiB of Float64Array). */
 export const MAX_VALUES = 2 ** 28;

@@ -10,10 +10,15 @@ import {
   foldKernel,
   ldexp,
   MAX_WASM_BYTES,
+  layerProblem,
+  type Problem,
   runEngine,
   runProblem,
+  runProblemThreaded,
   scaleExponent,
 } from "./_engine.ts";
+import { resolvePool, validateRunOptions } from "./_run_options.ts";
+import { type Pool, runJobs } from "./_threads/pool.ts";
 import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 import { ConvergenceError } from "./errors.ts";
 
@@ -65,6 +70,7 @@ export interface ClipResult {
 }
 
 interface Clip {
+  threads: number | undefined;
   layer: Layer;
   maxNorm: number;
   iterations: number;
@@ -97,95 +103,185 @@ function validateClip(kernel: Kernel, maxNorm: number, options: ClipOptions): Cl
       `Cannot clip the operator norm as the kernel's taps must fit the input (wrapped taps have no place to go back to): current value is kernel ${layer.kh}×${layer.kw} on inputShape [${layer.h}, ${layer.w}]`,
     );
   }
-  return { layer, maxNorm, iterations, tolerance, method };
+  const { precision, threads } = validateRunOptions(options);
+  if (precision !== "f64") {
+    throw new RangeError(`Cannot clip the operator norm as precision must be "f64": current value is "${precision}"`);
+  }
+  return { layer, maxNorm, iterations, tolerance, method, threads };
 }
 
 interface RoundPlan {
   nrows: number;
+  nvAll: number;
+  counter: number;
   kPtr: number;
-  kOut: number;
   tr: number;
   ti: number;
   twWork: number;
   clipWork: number;
+  clipStride: number;
+  kOut: number;
+  kStride: number;
   sv: number;
-  corr: number;
+  svStride: number;
+  corr: number[];
   corrLen: number[];
   end: number;
 }
 
-function planRound(core: CoreExports, layer: Layer, dykstra: boolean): RoundPlan {
+/**
+ * Lays out a round: the kernel, every column's transform, and per column its
+ * own kernel accumulator, singular values and (Dykstra) correction, so the
+ * columns can run in any order on any thread; `workers` scratch areas.
+ */
+function planRound(core: CoreExports, layer: Layer, dykstra: boolean, workers: number): RoundPlan {
   const { cOut, cIn, kh, kw, h, w } = layer;
   const nrows = cOut * cIn * kh;
   const r = Math.min(cOut, cIn);
   const ld = core.lead_dim(Math.max(cOut, cIn));
   const nvAll = Math.floor(w / 2) + 1;
-  const kPtr = alignBytes(core.heap_base());
-  const kOut = alignBytes(kPtr + nrows * kw * 8);
-  const tr = alignBytes(kOut + nrows * kw * 8);
-  const ti = alignBytes(tr + nrows * 8);
-  const twWork = alignBytes(ti + nrows * 8);
-  const twBytes = core.transform_w_work_bytes(nrows, kw, w, 1);
+  const counter = alignBytes(core.heap_base());
+  const kPtr = counter + 16;
+  const tr = alignBytes(kPtr + nrows * kw * 8);
+  const ti = alignBytes(tr + nrows * nvAll * 8);
+  const twWork = alignBytes(ti + nrows * nvAll * 8);
+  const twBytes = core.transform_w_work_bytes(nrows, kw, w, nvAll);
   const clipWork = alignBytes(twWork + twBytes);
   const clipBytes = core.clip_column_work_bytes(cOut, cIn, kh);
-  const sv = alignBytes(clipWork + Math.max(clipBytes, 0));
-  const corr = alignBytes(sv + h * r * 8);
+  const clipStride = alignBytes(Math.max(clipBytes, 0));
+  const kOut = alignBytes(clipWork + clipStride * workers);
+  const kStride = alignBytes(nrows * kw * 8);
+  const sv = kOut + kStride * nvAll;
+  const svStride = alignBytes(h * r * 8);
+  let at = sv + svStride * nvAll;
+  const corr: number[] = [];
   const corrLen: number[] = [];
   for (let v = 0; v < nvAll; v++) {
     const nu = v === 0 || 2 * v === w ? Math.floor(h / 2) + 1 : h;
     corrLen.push(dykstra ? nu * 2 * ld * r : 0);
+    corr.push(at);
+    at = alignBytes(at + corrLen[v] * 8);
   }
-  const end = alignBytes(corr + Math.max(...corrLen) * 8);
-  const corrTotal = corrLen.reduce((a, b) => a + b, 0) * 8;
-  if (clipBytes < 0 || end > MAX_WASM_BYTES || corrTotal > 2 ** 31) {
+  const end = at;
+  if (clipBytes < 0 || end > MAX_WASM_BYTES) {
     throw new RangeError(
-      `Cannot clip the operator norm as the working memory must fit in 4 GiB of wasm memory (and Dykstra's corrections in 2 GiB): current value is ${
-        clipBytes < 0 ? "over 2 GiB per frequency" : `${(end / 2 ** 30).toFixed(2)} GiB + ${(corrTotal / 2 ** 30).toFixed(2)} GiB`
+      `Cannot clip the operator norm as the working memory must fit in 4 GiB of wasm memory: current value is ${
+        clipBytes < 0 ? "over 2 GiB per frequency" : `${(end / 2 ** 30).toFixed(2)} GiB`
       } (c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, inputShape [${h}, ${w}])`,
     );
   }
-  return { nrows, kPtr, kOut, tr, ti, twWork, clipWork, sv, corr, corrLen, end };
+  return {
+    nrows, nvAll, counter, kPtr, tr, ti, twWork, clipWork, clipStride, kOut, kStride, sv, svStride, corr, corrLen, end,
+  };
+}
+
+/** Runs clip_column jobs (arguments without the scratch pointer) and returns the sum of their statuses. */
+type Exec = (jobs: number[][], p: RoundPlan) => number | Promise<number>;
+
+/** Everything a round needs: the core whose memory holds the plan, and how its columns run. */
+interface RoundEngine {
+  core: CoreExports;
+  p: RoundPlan;
+  exec: Exec;
+  /** Norm of a scaled OIHW kernel (values only). */
+  norm(k: Float64Array): number | Promise<number>;
+}
+
+/** A round's columns as jobs, after transforming every column on the calling thread. */
+function roundJobs(e: RoundEngine, layer: Layer, k: Float64Array, c: number, corr: Float64Array | undefined): number[][] {
+  const { core, p } = e;
+  const { cOut, cIn, kh, kw, h, w } = layer;
+  ensureMemory(core, p.end);
+  const mem = new Float64Array(core.memory.buffer);
+  mem.set(k, p.kPtr / 8);
+  mem.fill(0, p.kOut / 8, (p.kOut + p.kStride * p.nvAll) / 8);
+  if (corr) mem.set(corr, p.corr[0] / 8);
+  core.transform_w_f64(p.kPtr, 0, p.nrows, kw, w, 0, p.nvAll, p.tr, p.ti, p.twWork);
+  const jobs: number[][] = [];
+  for (let v = 0; v < p.nvAll; v++) {
+    const selfMirror = v === 0 || 2 * v === w;
+    const nu = selfMirror ? Math.floor(h / 2) + 1 : h;
+    const off = v * p.nrows * 8;
+    jobs.push([
+      p.tr + off, p.ti + off, cOut, cIn, kh, h, kw, w, v, nu, selfMirror ? 1 : 0, c,
+      p.kOut + v * p.kStride, p.sv + v * p.svStride, corr ? p.corr[v] : 0,
+    ]);
+  }
+  return jobs;
 }
 
 /**
- * One round on the scaled OIHW kernel `k`: clip every frequency at `c`, cut
- * back to the taps. Returns the new kernel and the norm of `k`.
+ * Gathers a round: the new kernel is the sum of the columns' accumulators in
+ * column order (the same additions whatever thread ran which column), the
+ * norm is the largest singular value seen, the correction is copied back.
  */
-function round(
-  core: CoreExports,
+function roundResult(
+  e: RoundEngine,
   layer: Layer,
-  p: RoundPlan,
-  k: Float64Array,
-  c: number,
-  corr: Float64Array[] | undefined,
+  bad: number,
+  corr: Float64Array | undefined,
 ): { k: Float64Array; norm: number } {
-  const { cOut, cIn, kh, kw, h, w } = layer;
+  const { core, p } = e;
+  const { cOut, cIn, kw, h, w } = layer;
   const r = Math.min(cOut, cIn);
-  ensureMemory(core, p.end);
-  new Float64Array(core.memory.buffer, p.kPtr, k.length).set(k);
-  new Float64Array(core.memory.buffer, p.kOut, k.length).fill(0);
-  const nvAll = Math.floor(w / 2) + 1;
+  const mem = new Float64Array(core.memory.buffer);
+  const len = p.nrows * kw;
+  const k = new Float64Array(len);
   let norm = 0;
   const failed: [number, number][] = [];
-  for (let v = 0; v < nvAll; v++) {
-    const selfMirror = v === 0 || 2 * v === w;
-    const nu = selfMirror ? Math.floor(h / 2) + 1 : h;
-    core.transform_w_f64(p.kPtr, 0, p.nrows, kw, w, v, 1, p.tr, p.ti, p.twWork);
-    if (corr) new Float64Array(core.memory.buffer, p.corr, corr[v].length).set(corr[v]);
-    const bad = core.clip_column_f64(
-      p.tr, p.ti, cOut, cIn, kh, h, kw, w, v, nu, selfMirror ? 1 : 0, c, p.kOut, p.sv, p.clipWork,
-      corr ? p.corr : 0,
-    );
-    if (corr) corr[v].set(new Float64Array(core.memory.buffer, p.corr, corr[v].length));
-    const sv = new Float64Array(core.memory.buffer, p.sv, nu * r);
+  for (let v = 0; v < p.nvAll; v++) {
+    const base = (p.kOut + v * p.kStride) / 8;
+    for (let i = 0; i < len; i++) k[i] += mem[base + i];
+    const nu = v === 0 || 2 * v === w ? Math.floor(h / 2) + 1 : h;
     for (let u = 0; u < nu; u++) {
-      const top = sv[u * r];
+      const top = mem[(p.sv + v * p.svStride) / 8 + u * r];
       if (bad > 0 && Number.isNaN(top)) failed.push([u, v]);
       if (top > norm) norm = top;
     }
   }
   if (failed.length > 0) throw new ConvergenceError(failed);
-  return { k: new Float64Array(core.memory.buffer, p.kOut, k.length).slice(), norm };
+  if (corr) corr.set(mem.subarray(p.corr[0] / 8, p.corr[0] / 8 + corr.length));
+  return { k, norm };
+}
+
+/** What the clipping loop asks its driver for. */
+type Request =
+  | { kind: "round"; k: Float64Array; corr: Float64Array | undefined }
+  | { kind: "norm"; k: Float64Array };
+
+/**
+ * The iteration, independent of how rounds run: yields requests, receives
+ * `{ k, norm }` for a round (norm of the kernel it started from) or a number
+ * for a norm. Returns the final scaled kernel (undefined: the input as it is),
+ * the rounds run and the input's scaled norm.
+ */
+function* clipLoop(
+  clip: Clip,
+  k0: Float64Array,
+  corrLength: number,
+  target: number,
+): Generator<Request, { k: Float64Array | undefined; done: number; norm0: number }, unknown> {
+  const dykstra = clip.method === "dykstra";
+  const corr = dykstra ? new Float64Array(corrLength) : undefined;
+  // Round 1 also measures the input's norm: inside the ball, nothing is to be done.
+  const first = (yield { kind: "round", k: k0, corr }) as { k: Float64Array; norm: number };
+  if (first.norm <= target) return { k: undefined, done: 0, norm0: first.norm };
+  let k = first.k;
+  let done = 1;
+  for (let t = 2; t <= clip.iterations; t++) {
+    if (dykstra) {
+      // Dykstra's rounds clip P + correction, so their σ are not the iterate's norm: measure it.
+      if (((yield { kind: "norm", k }) as number) <= target) break;
+      k = ((yield { kind: "round", k, corr }) as { k: Float64Array }).k;
+    } else {
+      // An alternating round measures the norm of the kernel it starts from.
+      const res = (yield { kind: "round", k, corr: undefined }) as { k: Float64Array; norm: number };
+      if (res.norm <= target) break;
+      k = res.k;
+    }
+    done = t;
+  }
+  return { k, done, norm0: first.norm };
 }
 
 /** Writes the scaled OIHW f64 kernel back in the caller's layout, scale and element type. */
@@ -205,62 +301,120 @@ function toCallerKernel(layer: Layer, k: Float64Array, e: number, shape: readonl
   return { data: out, shape: [...shape] };
 }
 
-function normOf(core: CoreExports, layer: Layer, data: Float32Array | Float64Array): number {
-  let norm = 0;
-  runEngine(core, { ...layer, data }, (_u, _v, row) => {
-    if (row[0] > norm) norm = row[0];
-  });
-  return norm;
+/** The clipping problem after validation: the scale, the scaled kernel and the scaled radius. */
+interface Setup {
+  e: number;
+  k0: Float64Array;
+  c: number;
+  target: number;
 }
 
-/** The norm of a scaled OIHW kernel (in the same scale). */
-function scaledNorm(core: CoreExports, layer: Layer, k: Float64Array): number {
-  let norm = 0;
+function setup(clip: Clip): Setup | undefined {
+  const e = scaleExponent(clip.layer.data);
+  if (e === undefined) return undefined;
+  const c = ldexp(clip.maxNorm, -e);
+  return { e, k0: foldKernel(clip.layer, e).k, c, target: c * (1 + clip.tolerance) };
+}
+
+function result(
+  clip: Clip,
+  shape: readonly number[],
+  s: Setup | undefined,
+  out: { k: Float64Array | undefined; done: number; norm0: number },
+  normAfter: (data: Float32Array | Float64Array) => number,
+): ClipResult {
+  const common = { method: clip.method, backend: "wasm" as const, precision: "f64" as const };
+  const kernel = s && out.k
+    ? toCallerKernel(clip.layer, out.k, s.e, shape)
+    : { data: clip.layer.data.slice(), shape: [...shape] };
+  const normBefore = s ? ldexp(out.norm0, s.e) : 0;
+  return { kernel, normBefore, normAfter: s ? normAfter(kernel.data) : 0, iterations: out.done, ...common };
+}
+
+function maxOf(norm: number, row: Float64Array): number {
+  return row[0] > norm ? row[0] : norm;
+}
+
+function scaledProblem(layer: Layer, k: Float64Array): Problem {
   const { cOut, cIn, kh, kw, h, w } = layer;
-  runProblem(core, { cOut, cIn, kh, kw, h, w, re: k }, (_u, _v, row) => {
-    if (row[0] > norm) norm = row[0];
-  });
-  return norm;
+  return { cOut, cIn, kh, kw, h, w, re: k };
 }
 
-function compute(core: CoreExports, clip: Clip, shape: readonly number[]): ClipResult {
-  const { layer, maxNorm, iterations, tolerance, method } = clip;
-  const common = { method, backend: "wasm" as const, precision: "f64" as const };
-  const e = scaleExponent(layer.data);
-  if (e === undefined) {
-    return { kernel: { data: layer.data.slice(), shape: [...shape] }, normBefore: 0, normAfter: 0, iterations: 0, ...common };
-  }
-  const dykstra = method === "dykstra";
-  const p = planRound(core, layer, dykstra);
-  const corr = dykstra ? p.corrLen.map((n) => new Float64Array(n)) : undefined;
-  const c = ldexp(maxNorm, -e);
-  const target = c * (1 + tolerance);
-  let k = foldKernel(layer, e).k;
-  // Round 1 also measures the input's norm: inside the ball, nothing is to be done.
-  const first = round(core, layer, p, k, c, corr);
-  const normBefore = ldexp(first.norm, e);
-  if (first.norm <= target) {
-    const kernel = { data: layer.data.slice(), shape: [...shape] };
-    return { kernel, normBefore, normAfter: normOf(core, layer, kernel.data), iterations: 0, ...common };
-  }
-  k = first.k;
-  let done = 1;
-  for (let t = 2; t <= iterations; t++) {
-    if (dykstra) {
-      // Dykstra's rounds clip P + correction, so their σ are not the iterate's norm: measure it.
-      if (scaledNorm(core, layer, k) <= target) break;
-      k = round(core, layer, p, k, c, corr).k;
+function computeSync(core: CoreExports, clip: Clip, shape: readonly number[]): ClipResult {
+  const s = setup(clip);
+  const { layer } = clip;
+  const normOfData = (data: Float32Array | Float64Array) => {
+    let norm = 0;
+    runEngine(core, { ...layer, data }, (_u, _v, row) => norm = maxOf(norm, row));
+    return norm;
+  };
+  if (!s) return result(clip, shape, s, { k: undefined, done: 0, norm0: 0 }, normOfData);
+  const p = planRound(core, layer, clip.method === "dykstra", 1);
+  const engine: RoundEngine = {
+    core,
+    p,
+    exec: (jobs) => {
+      let bad = 0;
+      for (const a of jobs) {
+        bad += core.clip_column_f64(
+          a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], p.clipWork, a[14],
+        );
+      }
+      return bad;
+    },
+    norm: (k) => {
+      let norm = 0;
+      runProblem(core, scaledProblem(layer, k), (_u, _v, row) => norm = maxOf(norm, row));
+      return norm;
+    },
+  };
+  const loop = clipLoop(clip, s.k0, p.corrLen.reduce((a, b) => a + b, 0), s.target);
+  let step = loop.next();
+  while (!step.done) {
+    const req = step.value;
+    if (req.kind === "norm") {
+      step = loop.next(engine.norm(req.k));
     } else {
-      // An alternating round measures the norm of the kernel it starts from.
-      const res = round(core, layer, p, k, c, undefined);
-      if (res.norm <= target) break;
-      k = res.k;
+      const bad = engine.exec(roundJobs(engine, layer, req.k, s.c, req.corr), p) as number;
+      step = loop.next(roundResult(engine, layer, bad, req.corr));
     }
-    done = t;
   }
-  const kernel = toCallerKernel(layer, k, e, shape);
-  const normAfter = normOf(core, layer, kernel.data);
-  return { kernel, normBefore, normAfter, iterations: done, ...common };
+  return result(clip, shape, s, step.value, normOfData);
+}
+
+async function computeThreaded(pool: Pool, clip: Clip, shape: readonly number[]): Promise<ClipResult> {
+  const s = setup(clip);
+  const { layer } = clip;
+  const core = pool.core;
+  const threadedNorm = async (prob: Problem) => {
+    let norm = 0;
+    await runProblemThreaded(pool, prob, (_u, _v, row) => norm = maxOf(norm, row));
+    return norm;
+  };
+  if (!s) return result(clip, shape, s, { k: undefined, done: 0, norm0: 0 }, () => 0);
+  const p = planRound(core, layer, clip.method === "dykstra", pool.size);
+  const engine: RoundEngine = {
+    core,
+    p,
+    exec: (jobs) =>
+      runJobs(pool, { kind: "clip", counter: p.counter, workBase: p.clipWork, workStride: p.clipStride, jobs }),
+    norm: (k) => threadedNorm(scaledProblem(layer, k)),
+  };
+  const loop = clipLoop(clip, s.k0, p.corrLen.reduce((a, b) => a + b, 0), s.target);
+  let step = loop.next();
+  while (!step.done) {
+    const req = step.value;
+    if (req.kind === "norm") {
+      step = loop.next(await engine.norm(req.k));
+    } else {
+      const bad = await engine.exec(roundJobs(engine, layer, req.k, s.c, req.corr), p);
+      step = loop.next(roundResult(engine, layer, bad, req.corr));
+    }
+  }
+  // The final norm is measured on the kernel as returned (its own layout and element type).
+  const res = result(clip, shape, s, step.value, () => 0);
+  res.normAfter = await threadedNorm(layerProblem({ ...layer, data: res.kernel.data }));
+  return res;
 }
 
 /**
@@ -303,7 +457,7 @@ function compute(core: CoreExports, clip: Clip, shape: readonly number[]): ClipR
  */
 export function clipOperatorNormSync(kernel: Kernel, maxNorm: number, options: ClipOptions): ClipResult {
   const clip = validateClip(kernel, maxNorm, options);
-  return compute(loadWasmSync(), clip, kernel.shape);
+  return computeSync(loadWasmSync(), clip, kernel.shape);
 }
 
 /**
@@ -331,6 +485,7 @@ export function clipOperatorNormSync(kernel: Kernel, maxNorm: number, options: C
  */
 export async function clipOperatorNorm(kernel: Kernel, maxNorm: number, options: ClipOptions): Promise<ClipResult> {
   const clip = validateClip(kernel, maxNorm, options);
-  return compute(await loadWasm(), clip, kernel.shape);
+  const pool = await resolvePool(clip.threads);
+  return pool ? computeThreaded(pool, clip, kernel.shape) : computeSync(await loadWasm(), clip, kernel.shape);
 }
 

@@ -110,7 +110,7 @@ function topRightVector(re: Float64Array, im: Float64Array, m: number, n: number
  * The start vector of the power iteration: the top singular vector of the
  * circular layer on grid `m` (frequency `top`), cut to the zero-padded
  * layer's input window (real or imaginary part, whichever has the larger
- * Rayleigh quotient); a random vector if that is zero.
+ * Rayleigh quotient), plus a tenth of a random vector.
  */
 function startVector(spec: LayerSpec, ex: Expanded, top: Top): Float64Array {
   const op = convOperator(spec);
@@ -160,8 +160,15 @@ function startVector(spec: LayerSpec, ex: Expanded, top: Top): Float64Array {
     return norm2(y) / n;
   };
   const qr = quotient(xr), qi = quotient(xi);
-  if (Math.max(qr, qi) <= 0) return Float64Array.from({ length: op.cols }, random(1));
-  return qr >= qi ? xr : xi;
+  const x = qr >= qi ? xr : xi;
+  // Mix in a random vector, 1/10 of the norm: every group and every singular
+  // direction then has a share, so the iteration cannot stall in a subspace
+  // (the layer is block-diagonal over groups; the window may miss the top).
+  const noise = Float64Array.from({ length: op.cols }, random(1));
+  const xn = norm2(x), rn = norm2(noise);
+  const f = xn > 0 ? (0.1 * xn) / rn : 1 / rn;
+  for (let j = 0; j < x.length; j++) x[j] += f * noise[j];
+  return x;
 }
 
 function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
@@ -213,7 +220,9 @@ function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
  * the result). `lower` is the largest Rayleigh quotient `‖A x‖ / ‖x‖` of
  * power iteration on the real zero-padded layer (applied directly, in f64),
  * started from the top singular vector of the best circular layer cut to the
- * input window; the result says how many steps ran and with which tolerance.
+ * input window (plus a tenth of a random vector, so that no group or
+ * direction is left out); the result says how many steps ran and with which
+ * tolerance.
  * Both carry a relative rounding allowance (see {@linkcode OperatorNormBounds}).
  * Transposed layers have the norm of their forward convolution. Work: the
  * circular spectra plus `maxIterations` direct applications of the layer and

@@ -1,0 +1,106 @@
+// Worker threads and f32: results identical whatever the thread count; f32 within its documented accuracy.
+import { test } from "./_test.ts";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  clipOperatorNorm,
+  clipOperatorNormSync,
+  closeThreads,
+  singularValues,
+  singularValuesSync,
+  spectrum,
+  spectrumSync,
+} from "../mod.ts";
+
+function kernel(seed: number, cOut: number, cIn: number, kh: number, kw: number): Float64Array {
+  let s = seed >>> 0 || 1;
+  return Float64Array.from({ length: cOut * cIn * kh * kw }, () => {
+    s = (Math.imul(s, 48271) >>> 0) % 2147483647;
+    return s / 2147483647 - 0.5;
+  });
+}
+
+const shapeArb = fc.record({
+  cOut: fc.integer({ min: 1, max: 9 }),
+  cIn: fc.integer({ min: 1, max: 9 }),
+  kh: fc.integer({ min: 1, max: 3 }),
+  kw: fc.integer({ min: 1, max: 3 }),
+  h: fc.integer({ min: 3, max: 9 }),
+  w: fc.integer({ min: 3, max: 12 }),
+  seed: fc.integer({ min: 1, max: 2 ** 30 }),
+});
+
+test("singularValues() and spectrum() are bit-identical for threads 1, 2, 3 and the sync form, f64 and f32", async () => {
+  await fc.assert(
+    fc.asyncProperty(shapeArb, fc.constantFrom("f64" as const, "f32" as const), async (c, precision) => {
+      const k = { data: kernel(c.seed, c.cOut, c.cIn, c.kh, c.kw), shape: [c.cOut, c.cIn, c.kh, c.kw] };
+      const opts = { inputShape: [c.h, c.w], precision };
+      const ref = singularValuesSync(k, opts);
+      for (const threads of [1, 2, 3]) {
+        assert.deepEqual(await singularValues(k, { ...opts, threads }), ref);
+      }
+      const sref = spectrumSync(k, opts);
+      const s = await spectrum(k, { ...opts, threads: 2 });
+      assert.deepEqual(s.values, sref.values);
+      assert.equal(s.precision, precision);
+      assert.equal(sref.precision, precision);
+    }),
+    { numRuns: 25 },
+  );
+});
+
+test("precision f32 is within 1e-5·σ_max of f64 (documented ~1e-6) and says so", () => {
+  fc.assert(
+    fc.property(shapeArb, (c) => {
+      const k = { data: kernel(c.seed, c.cOut, c.cIn, c.kh, c.kw), shape: [c.cOut, c.cIn, c.kh, c.kw] };
+      const a = singularValuesSync(k, { inputShape: [c.h, c.w] });
+      const b = singularValuesSync(k, { inputShape: [c.h, c.w], precision: "f32" });
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      assert.ok(worst <= 1e-5 * a[0], `f32 error ${worst} vs σ_max ${a[0]}`);
+    }),
+    { numRuns: 40 },
+  );
+  // A larger layer, where the f32 error accumulates over c = 96.
+  const k = { data: kernel(7, 96, 96, 3, 3), shape: [96, 96, 3, 3] };
+  const a = singularValuesSync(k, { inputShape: [6, 6] });
+  const b = singularValuesSync(k, { inputShape: [6, 6], precision: "f32" });
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  assert.ok(worst <= 1e-5 * a[0], `f32 error ${worst} vs σ_max ${a[0]}`);
+});
+
+test("clipOperatorNorm() is bit-identical for threads 1, 2 and the sync form (alternating and dykstra)", async () => {
+  for (const [cOut, cIn, h, w] of [[6, 4, 5, 6], [3, 8, 4, 4], [5, 5, 7, 3]]) {
+    const data = kernel(cOut * 100 + h, cOut, cIn, 3, 3);
+    const k = { data, shape: [cOut, cIn, 3, 3] };
+    for (const method of ["alternating", "dykstra"] as const) {
+      const opts = { inputShape: [h, w], iterations: 4, method };
+      const ref = clipOperatorNormSync(k, 0.5, opts);
+      for (const threads of [1, 2]) {
+        const res = await clipOperatorNorm(k, 0.5, { ...opts, threads });
+        assert.deepEqual(res.kernel.data, ref.kernel.data);
+        assert.equal(res.normAfter, ref.normAfter);
+        assert.equal(res.normBefore, ref.normBefore);
+        assert.equal(res.iterations, ref.iterations);
+      }
+    }
+  }
+});
+
+test("closeThreads() ends the pool; the next async call starts a new one", async () => {
+  const k = { data: kernel(3, 4, 4, 3, 3), shape: [4, 4, 3, 3] };
+  const a = await singularValues(k, { inputShape: [6, 6], threads: 2 });
+  closeThreads();
+  const b = await singularValues(k, { inputShape: [6, 6], threads: 2 });
+  assert.deepEqual(a, b);
+  closeThreads();
+});
+
+test("bad precision and threads are refused with the value", async () => {
+  const k = { data: kernel(3, 2, 2, 1, 1), shape: [2, 2, 1, 1] };
+  assert.throws(() => singularValuesSync(k, { inputShape: [2, 2], precision: "f16" as "f32" }), (e) => e instanceof TypeError && /f16/.test(e.message));
+  await assert.rejects(singularValues(k, { inputShape: [2, 2], threads: 0 }), (e) => e instanceof RangeError && /: current value is 0/.test((e as Error).message));
+  await assert.rejects(singularValues(k, { inputShape: [2, 2], threads: 1.5 }), (e) => e instanceof TypeError && /1\.5/.test((e as Error).message));
+  assert.throws(() => clipOperatorNormSync(k, 1, { inputShape: [2, 2], precision: "f32" }), (e) => e instanceof RangeError && /f32/.test((e as Error).message));
+});
