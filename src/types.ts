@@ -236,8 +236,8 @@ export interface GramIterationResult {
   upper: number;
   /**
    * The upper bound after 0, 1, …, `iterations` steps: `bounds[0]` is the
-   * largest per-frequency Frobenius norm; every entry is an upper bound and
-   * they do not increase.
+   * largest per-frequency Frobenius norm; every entry is an upper bound
+   * (raised by a relative 1e−12 for rounding) and they do not increase.
    */
   bounds: number[];
   /** Gram steps made. */

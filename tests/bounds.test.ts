@@ -27,7 +27,7 @@ import { type DenseLayer, denseLayer, relayout } from "./dense_layers.ts";
 import { jacobiSingularValues } from "./reference.ts";
 
 /** Largest side of a dense matrix handed to the Jacobi reference. */
-const MAX_DENSE = 160;
+const MAX_DENSE = 200;
 const LAYOUTS: Record<number, [Layout, Layout]> = { 1: ["oiw", "wio"], 2: ["oihw", "hwio"], 3: ["oidhw", "dhwio"] };
 
 function weights(seed: number, count: number): Float64Array {
@@ -186,7 +186,13 @@ function summary(widths: number[]): string {
   }, 90% ${at(0.9).toExponential(2)}, max ${at(1).toExponential(2)}`;
 }
 
-function checkZero(c: ZeroCase, widths: number[]): void {
+/** Whether every axis of the forward input is at least twice the dilated kernel (a layer's usual regime). */
+function isRoomy(c: ZeroCase): boolean {
+  const sz = sizes(c);
+  return sz !== undefined && sz.n.every((n, j) => n >= 2 * (c.dilation[j] * (c.k[j] - 1) + 1));
+}
+
+function checkZero(c: ZeroCase, widths: number[], roomy?: number[]): void {
   const { kernel, options, dense } = buildZero(c);
   const sigma = denseNorm(dense);
   const b = operatorNormBoundsSync(kernel, options);
@@ -201,22 +207,25 @@ function checkZero(c: ZeroCase, widths: number[]): void {
   b.gridNorms.forEach((g, j) => assert.ok(sigma <= g * (1 + 1e-12), `${label}: grid ${b.gridSizes[j]} norm ${g} < σ_max ${sigma}`));
   assert.equal(b.upper, Math.min(...b.gridNorms) * (1 + 1e-12), label);
   assert.ok(b.gridSizes.some((g) => g.join() === b.grid.join()), label);
-  if (b.upper > 0) widths.push((b.upper - b.lower) / b.upper);
-  if (b.upper > 0 && (b.upper - b.lower) / b.upper > 0.3) console.log("WIDE", label, b.lower, sigma, b.upper, b.iterations, JSON.stringify(b.gridSizes), b.gridNorms);
+  if (sigma > 0) widths.push((b.upper - b.lower) / b.upper);
+  if (sigma > 0 && roomy) roomy.push((b.upper - b.lower) / b.upper);
 }
 
 // ---------------------------------------------------------------------------
 // Zero padding: the certified interval
 
 for (const [rank, runs, lim] of [
-  [2, 120, { c: 3, g: 2, k: 4, n: 7, s: 3, d: 2 }],
-  [1, 150, { c: 4, g: 3, k: 5, n: 12, s: 3, d: 3 }],
-  [3, 60, { c: 2, g: 2, k: 3, n: 4, s: 2, d: 2 }],
+  [2, 300, { c: 3, g: 2, k: 4, n: 7, s: 3, d: 2 }],
+  [1, 300, { c: 4, g: 3, k: 5, n: 12, s: 3, d: 3 }],
+  [3, 150, { c: 2, g: 2, k: 3, n: 4, s: 2, d: 2 }],
 ] as const) {
   test(`operatorNormBounds(): ${rank}-D zero-padded layers satisfy lower ≤ σ_max(dense) ≤ upper`, () => {
-    const widths: number[] = [];
-    fc.assert(fc.property(zeroArb(rank, lim), (c) => checkZero(c, widths)), { numRuns: runs });
-    console.log(`  ${rank}-D zero padding: ${summary(widths)}`);
+    const widths: number[] = [], roomy: number[] = [];
+    fc.assert(fc.property(zeroArb(rank, lim), (c) => checkZero(c, widths, isRoomy(c) ? roomy : undefined)), {
+      numRuns: runs,
+    });
+    console.log(`  ${rank}-D zero padding, all (σ_max > 0): ${summary(widths)}`);
+    if (roomy.length > 0) console.log(`  ${rank}-D zero padding, inputs ≥ 2× the dilated kernel: ${summary(roomy)}`);
   });
 }
 
@@ -410,7 +419,7 @@ test("gramIterationNorm(): every step is an upper bound, never increasing, conve
         // ‖G_k‖_F ≤ √q·σ(G_k), q = values per frequency: bound_k ≤ σ·q^(1/2^(k+1)).
         const q = Math.min(cOut, cIn * s ** rank);
         g.bounds.forEach((bk, k) => {
-          assert.ok(bk >= exact * (1 - 1e-12), `step ${k}: ${bk} < exact ${exact}`);
+          assert.ok(bk >= exact, `step ${k}: ${bk} < exact ${exact}`);
           assert.ok(bk <= exact * q ** (1 / 2 ** (k + 1)) * (1 + 1e-10), `step ${k}: ${bk} too far above ${exact}`);
           if (k > 0) assert.ok(bk <= g.bounds[k - 1]);
         });
