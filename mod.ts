@@ -34,3 +34,4 @@ export { closeThreads } from "./src/_threads/pool.ts";
 export * from "./src/operator_norm_bounds.ts";
 export * from "./src/gram_iteration.ts";
 export * from "./src/power_iteration.ts";
+export * from "./src/model.ts";

@@ -1,0 +1,49 @@
+/**
+ * The layers of a model file, as the readers return them and the CLI and
+ * report consume them.
+ * @module
+ */
+import type { Kernel, Layout, Padding } from "./types.ts";
+
+/** A per-output-channel affine map that follows a convolution: BatchNorm or a plain scale. */
+export interface ChannelScale {
+  /** `"batchnorm"`: y = gamma·(x − mean)/√(var + eps) + beta; `"scale"`: y = gamma·x + beta. */
+  kind: "batchnorm" | "scale";
+  /** Name of the scale layer / node in the file. */
+  name: string;
+  gamma: Float64Array;
+  beta?: Float64Array;
+  mean?: Float64Array;
+  variance?: Float64Array;
+  epsilon?: number;
+}
+
+/** One convolution layer found in a model file. */
+export interface ConvLayer {
+  /** The layer's (or node's) name in the file. */
+  name: string;
+  /** The weights, read through `layout` (f32 as stored, dequantised where the file quantises). */
+  kernel: Kernel;
+  /** How `kernel.shape` is laid out (rank 3, 4 or 5 matches a 1-D, 2-D or 3-D layer). */
+  layout: Layout;
+  /** A transposed convolution (PyTorch ConvTranspose, ONNX ConvTranspose, Keras Conv2DTranspose). */
+  transposed: boolean;
+  /** Per spatial axis. */
+  stride: number[];
+  /** Per spatial axis. */
+  dilation: number[];
+  groups: number;
+  /** The padding with PyTorch's meaning (per axis, or "same"/"valid"/"circular"). */
+  padding: Padding;
+  /** Spatial shape of this layer's input where the file lets it be known (else undefined: ask the user). */
+  inputShape?: number[];
+  /** The per-channel scale that follows this layer (BatchNorm, or a scale layer), when the file has one. */
+  scale?: ChannelScale;
+}
+
+/** What a reader returns. */
+export interface Model {
+  /** `"safetensors"`, `"npy"`, `"npz"`, `"onnx"` or `"tfjs"`. */
+  format: string;
+  layers: ConvLayer[];
+}
