@@ -11,10 +11,15 @@ export interface ChannelScale {
   kind: "batchnorm" | "scale";
   /** Name of the scale layer / node in the file. */
   name: string;
+  /** Per-channel multiplier (BatchNorm's weight). */
   gamma: Float64Array;
+  /** Per-channel offset (BatchNorm's bias); does not change a Lipschitz constant. */
   beta?: Float64Array;
+  /** BatchNorm's running mean. */
   mean?: Float64Array;
+  /** BatchNorm's running variance. */
   variance?: Float64Array;
+  /** BatchNorm's epsilon. */
   epsilon?: number;
 }
 
@@ -32,6 +37,7 @@ export interface ConvLayer {
   stride: number[];
   /** Per spatial axis. */
   dilation: number[];
+  /** Channel groups (depthwise: groups = input channels). */
   groups: number;
   /** The padding with PyTorch's meaning (per axis, or "same"/"valid"/"circular"). */
   padding: Padding;
@@ -45,5 +51,6 @@ export interface ConvLayer {
 export interface Model {
   /** `"safetensors"`, `"npy"`, `"npz"`, `"onnx"` or `"tfjs"`. */
   format: string;
+  /** The convolution layers, in the file's order. */
   layers: ConvLayer[];
 }

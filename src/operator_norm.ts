@@ -10,10 +10,13 @@ import { spectrum, spectrumSync } from "./spectrum.ts";
  * Lipschitz constant of the linear layer), exact up to f64 rounding.
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
- * @param options `inputShape: [h, w]` and `layout` (`"oihw"`, default, or `"hwio"`).
+ * @param options `inputShape` (`[h, w]`; `[w]` or `[d, h, w]` for 1-D/3-D layers), `layout`, the layer kind
+ *   (`stride`, `dilation`, `groups`, `transposed`, `padding`: see {@linkcode SingularValuesOptions}),
+ *   `precision` (`"f64"` default, `"f32"`) and, for the async form, `threads`.
  * @returns `σ_max ≥ 0`.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
- * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
+ *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
  * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
  *
  * @example The identity layer has norm 1
@@ -32,10 +35,13 @@ export function operatorNormSync(kernel: Kernel, options: SingularValuesOptions)
  * Asynchronous twin of {@linkcode operatorNormSync}.
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
- * @param options `inputShape: [h, w]` and `layout` (`"oihw"`, default, or `"hwio"`).
+ * @param options `inputShape` (`[h, w]`; `[w]` or `[d, h, w]` for 1-D/3-D layers), `layout`, the layer kind
+ *   (`stride`, `dilation`, `groups`, `transposed`, `padding`: see {@linkcode SingularValuesOptions}),
+ *   `precision` (`"f64"` default, `"f32"`) and, for the async form, `threads`.
  * @returns `σ_max ≥ 0`.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
- * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
+ *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
  * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
  *
  * @example

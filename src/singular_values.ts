@@ -27,10 +27,13 @@ function sorted(values: Float64Array): Float64Array {
  * against a dense one-sided Jacobi SVD. `kernel.data` is not modified.
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
- * @param options `inputShape: [h, w]` and `layout` (`"oihw"`, default, or `"hwio"`).
+ * @param options `inputShape` (`[h, w]`; `[w]` or `[d, h, w]` for 1-D/3-D layers), `layout`, the layer kind
+ *   (`stride`, `dilation`, `groups`, `transposed`, `padding`: see {@linkcode SingularValuesOptions}),
+ *   `precision` (`"f64"` default, `"f32"`) and, for the async form, `threads`.
  * @returns `h·w·min(c_in, c_out)` values in decreasing order.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
- * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
+ *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
  * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
  *
  * @example A 1-channel 2-tap filter on 4 × 1 inputs
@@ -52,10 +55,13 @@ export function singularValuesSync(kernel: Kernel, options: SingularValuesOption
  * wasm core asynchronously (what a browser's main thread needs).
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
- * @param options `inputShape: [h, w]` and `layout` (`"oihw"`, default, or `"hwio"`).
+ * @param options `inputShape` (`[h, w]`; `[w]` or `[d, h, w]` for 1-D/3-D layers), `layout`, the layer kind
+ *   (`stride`, `dilation`, `groups`, `transposed`, `padding`: see {@linkcode SingularValuesOptions}),
+ *   `precision` (`"f64"` default, `"f32"`) and, for the async form, `threads`.
  * @returns `h·w·min(c_in, c_out)` values in decreasing order.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
- * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
+ *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
  * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
  *
  * @example A random 64 → 32 layer on 8 × 8 inputs, TensorFlow layout

@@ -37,11 +37,14 @@ function toSpectrum({ ex, grid, precision }: LayerGrid): Spectrum {
  * and leaves its singular values unchanged).
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
- * @param options `inputShape: [h, w]` and `layout` (`"oihw"`, default, or `"hwio"`).
+ * @param options `inputShape` (`[h, w]`; `[w]` or `[d, h, w]` for 1-D/3-D layers), `layout`, the layer kind
+ *   (`stride`, `dilation`, `groups`, `transposed`, `padding`: see {@linkcode SingularValuesOptions}),
+ *   `precision` (`"f64"` default, `"f32"`) and, for the async form, `threads`.
  * @returns The `[h, w, r]` grid (`r = min(c_in, c_out)`), each row decreasing,
  *   with the norm, the frequency that attains it, and the backend and precision.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
- * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
+ *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
  * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
  *
  * @example Where the norm of a smoothing filter sits
@@ -64,10 +67,13 @@ export function spectrumSync(kernel: Kernel, options: SingularValuesOptions): Sp
  * Asynchronous twin of {@linkcode spectrumSync}.
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
- * @param options `inputShape: [h, w]` and `layout` (`"oihw"`, default, or `"hwio"`).
+ * @param options `inputShape` (`[h, w]`; `[w]` or `[d, h, w]` for 1-D/3-D layers), `layout`, the layer kind
+ *   (`stride`, `dilation`, `groups`, `transposed`, `padding`: see {@linkcode SingularValuesOptions}),
+ *   `precision` (`"f64"` default, `"f32"`) and, for the async form, `threads`.
  * @returns The `[h, w, r]` grid, each row decreasing, with norm, argmax, backend and precision.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
- * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
+ * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
+ *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
  * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
  *
  * @example
