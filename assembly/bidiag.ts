@@ -12,6 +12,31 @@ function hsum<T>(x: v128): f64 {
     <f64>f32x4.extract_lane(x, 2) + <f64>f32x4.extract_lane(x, 3);
 }
 
+/**
+ * a·b + c per lane: one fused multiply-add where the module is built with
+ * relaxed SIMD (its rounding then depends on the CPU), else a multiply and an add.
+ */
+// @ts-ignore: decorator
+@inline
+function madd<T>(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (sizeof<T>() == 8) return f64x2.relaxed_madd(a, b, c);
+    return f32x4.relaxed_madd(a, b, c);
+  }
+  return v128.add<T>(v128.mul<T>(a, b), c);
+}
+
+/** c − a·b per lane (fused under relaxed SIMD, as madd). */
+// @ts-ignore: decorator
+@inline
+function nmadd<T>(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    if (sizeof<T>() == 8) return f64x2.relaxed_nmadd(a, b, c);
+    return f32x4.relaxed_nmadd(a, b, c);
+  }
+  return v128.sub<T>(c, v128.mul<T>(a, b));
+}
+
 /** Columns whose largest entry is below 2^−1000 are taken as zero (the kernel is scaled to max |K| ∈ [0.5, 1)). */
 const NEGLIGIBLE: f64 = 9.332636185032189e-302;
 
@@ -243,20 +268,20 @@ export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32,
       const xi = v128.load(vi + o);
       let pr = v128.load(ar0 + o);
       let pi = v128.load(ai0 + o);
-      w0r = v128.add<T>(w0r, v128.add<T>(v128.mul<T>(xr, pr), v128.mul<T>(xi, pi)));
-      w0i = v128.add<T>(w0i, v128.sub<T>(v128.mul<T>(xr, pi), v128.mul<T>(xi, pr)));
+      w0r = madd<T>(xr, pr, madd<T>(xi, pi, w0r));
+      w0i = madd<T>(xr, pi, nmadd<T>(xi, pr, w0i));
       pr = v128.load(ar1 + o);
       pi = v128.load(ai1 + o);
-      w1r = v128.add<T>(w1r, v128.add<T>(v128.mul<T>(xr, pr), v128.mul<T>(xi, pi)));
-      w1i = v128.add<T>(w1i, v128.sub<T>(v128.mul<T>(xr, pi), v128.mul<T>(xi, pr)));
+      w1r = madd<T>(xr, pr, madd<T>(xi, pi, w1r));
+      w1i = madd<T>(xr, pi, nmadd<T>(xi, pr, w1i));
       pr = v128.load(ar2 + o);
       pi = v128.load(ai2 + o);
-      w2r = v128.add<T>(w2r, v128.add<T>(v128.mul<T>(xr, pr), v128.mul<T>(xi, pi)));
-      w2i = v128.add<T>(w2i, v128.sub<T>(v128.mul<T>(xr, pi), v128.mul<T>(xi, pr)));
+      w2r = madd<T>(xr, pr, madd<T>(xi, pi, w2r));
+      w2i = madd<T>(xr, pi, nmadd<T>(xi, pr, w2i));
       pr = v128.load(ar3 + o);
       pi = v128.load(ai3 + o);
-      w3r = v128.add<T>(w3r, v128.add<T>(v128.mul<T>(xr, pr), v128.mul<T>(xi, pi)));
-      w3i = v128.add<T>(w3i, v128.sub<T>(v128.mul<T>(xr, pi), v128.mul<T>(xi, pr)));
+      w3r = madd<T>(xr, pr, madd<T>(xi, pi, w3r));
+      w3i = madd<T>(xr, pi, nmadd<T>(xi, pr, w3i));
     }
     const s0r = hsum<T>(w0r);
     const s0i = hsum<T>(w0i);
@@ -277,14 +302,14 @@ export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32,
     for (let o = start; o < end; o += 16) {
       const xr = v128.load(vr + o);
       const xi = v128.load(vi + o);
-      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(xr, c0r), v128.mul<T>(xi, c0i))));
-      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(xr, c0i), v128.mul<T>(xi, c0r))));
-      v128.store(ar1 + o, v128.sub<T>(v128.load(ar1 + o), v128.sub<T>(v128.mul<T>(xr, c1r), v128.mul<T>(xi, c1i))));
-      v128.store(ai1 + o, v128.sub<T>(v128.load(ai1 + o), v128.add<T>(v128.mul<T>(xr, c1i), v128.mul<T>(xi, c1r))));
-      v128.store(ar2 + o, v128.sub<T>(v128.load(ar2 + o), v128.sub<T>(v128.mul<T>(xr, c2r), v128.mul<T>(xi, c2i))));
-      v128.store(ai2 + o, v128.sub<T>(v128.load(ai2 + o), v128.add<T>(v128.mul<T>(xr, c2i), v128.mul<T>(xi, c2r))));
-      v128.store(ar3 + o, v128.sub<T>(v128.load(ar3 + o), v128.sub<T>(v128.mul<T>(xr, c3r), v128.mul<T>(xi, c3i))));
-      v128.store(ai3 + o, v128.sub<T>(v128.load(ai3 + o), v128.add<T>(v128.mul<T>(xr, c3i), v128.mul<T>(xi, c3r))));
+      v128.store(ar0 + o, nmadd<T>(xr, c0r, madd<T>(xi, c0i, v128.load(ar0 + o))));
+      v128.store(ai0 + o, nmadd<T>(xr, c0i, nmadd<T>(xi, c0r, v128.load(ai0 + o))));
+      v128.store(ar1 + o, nmadd<T>(xr, c1r, madd<T>(xi, c1i, v128.load(ar1 + o))));
+      v128.store(ai1 + o, nmadd<T>(xr, c1i, nmadd<T>(xi, c1r, v128.load(ai1 + o))));
+      v128.store(ar2 + o, nmadd<T>(xr, c2r, madd<T>(xi, c2i, v128.load(ar2 + o))));
+      v128.store(ai2 + o, nmadd<T>(xr, c2i, nmadd<T>(xi, c2r, v128.load(ai2 + o))));
+      v128.store(ar3 + o, nmadd<T>(xr, c3r, madd<T>(xi, c3i, v128.load(ar3 + o))));
+      v128.store(ai3 + o, nmadd<T>(xr, c3i, nmadd<T>(xi, c3r, v128.load(ai3 + o))));
     }
   }
   for (; j + 1 < n; j += 2) {
@@ -304,10 +329,10 @@ export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32,
       const a0i = v128.load(ai0 + o);
       const a1r = v128.load(ar1 + o);
       const a1i = v128.load(ai1 + o);
-      w0r = v128.add<T>(w0r, v128.add<T>(v128.mul<T>(xr, a0r), v128.mul<T>(xi, a0i)));
-      w0i = v128.add<T>(w0i, v128.sub<T>(v128.mul<T>(xr, a0i), v128.mul<T>(xi, a0r)));
-      w1r = v128.add<T>(w1r, v128.add<T>(v128.mul<T>(xr, a1r), v128.mul<T>(xi, a1i)));
-      w1i = v128.add<T>(w1i, v128.sub<T>(v128.mul<T>(xr, a1i), v128.mul<T>(xi, a1r)));
+      w0r = madd<T>(xr, a0r, madd<T>(xi, a0i, w0r));
+      w0i = madd<T>(xr, a0i, nmadd<T>(xi, a0r, w0i));
+      w1r = madd<T>(xr, a1r, madd<T>(xi, a1i, w1r));
+      w1i = madd<T>(xr, a1i, nmadd<T>(xi, a1r, w1i));
     }
     const s0r = hsum<T>(w0r);
     const s0i = hsum<T>(w0i);
@@ -321,10 +346,10 @@ export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32,
     for (let o = start; o < end; o += 16) {
       const xr = v128.load(vr + o);
       const xi = v128.load(vi + o);
-      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(xr, c0r), v128.mul<T>(xi, c0i))));
-      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(xr, c0i), v128.mul<T>(xi, c0r))));
-      v128.store(ar1 + o, v128.sub<T>(v128.load(ar1 + o), v128.sub<T>(v128.mul<T>(xr, c1r), v128.mul<T>(xi, c1i))));
-      v128.store(ai1 + o, v128.sub<T>(v128.load(ai1 + o), v128.add<T>(v128.mul<T>(xr, c1i), v128.mul<T>(xi, c1r))));
+      v128.store(ar0 + o, nmadd<T>(xr, c0r, madd<T>(xi, c0i, v128.load(ar0 + o))));
+      v128.store(ai0 + o, nmadd<T>(xr, c0i, nmadd<T>(xi, c0r, v128.load(ai0 + o))));
+      v128.store(ar1 + o, nmadd<T>(xr, c1r, madd<T>(xi, c1i, v128.load(ar1 + o))));
+      v128.store(ai1 + o, nmadd<T>(xr, c1i, nmadd<T>(xi, c1r, v128.load(ai1 + o))));
     }
   }
   for (; j < n; j++) {
@@ -337,8 +362,8 @@ export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32,
       const xi = v128.load(vi + o);
       const a0r = v128.load(ar0 + o);
       const a0i = v128.load(ai0 + o);
-      w0r = v128.add<T>(w0r, v128.add<T>(v128.mul<T>(xr, a0r), v128.mul<T>(xi, a0i)));
-      w0i = v128.add<T>(w0i, v128.sub<T>(v128.mul<T>(xr, a0i), v128.mul<T>(xi, a0r)));
+      w0r = madd<T>(xr, a0r, madd<T>(xi, a0i, w0r));
+      w0i = madd<T>(xr, a0i, nmadd<T>(xi, a0r, w0i));
     }
     const s0r = hsum<T>(w0r);
     const s0i = hsum<T>(w0i);
@@ -347,8 +372,8 @@ export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32,
     for (let o = start; o < end; o += 16) {
       const xr = v128.load(vr + o);
       const xi = v128.load(vi + o);
-      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(xr, c0r), v128.mul<T>(xi, c0i))));
-      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(xr, c0i), v128.mul<T>(xi, c0r))));
+      v128.store(ar0 + o, nmadd<T>(xr, c0r, madd<T>(xi, c0i, v128.load(ar0 + o))));
+      v128.store(ai0 + o, nmadd<T>(xr, c0i, nmadd<T>(xi, c0r, v128.load(ai0 + o))));
     }
   }
 }
@@ -395,20 +420,20 @@ function applyRight<T>(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i
       let si = v128.load(yi + o);
       let pr = v128.load(ar0 + o);
       let pi = v128.load(ai0 + o);
-      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(pr, z0r), v128.mul<T>(pi, z0i)));
-      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(pr, z0i), v128.mul<T>(pi, z0r)));
+      sr = madd<T>(pr, z0r, nmadd<T>(pi, z0i, sr));
+      si = madd<T>(pr, z0i, madd<T>(pi, z0r, si));
       pr = v128.load(ar1 + o);
       pi = v128.load(ai1 + o);
-      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(pr, z1r), v128.mul<T>(pi, z1i)));
-      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(pr, z1i), v128.mul<T>(pi, z1r)));
+      sr = madd<T>(pr, z1r, nmadd<T>(pi, z1i, sr));
+      si = madd<T>(pr, z1i, madd<T>(pi, z1r, si));
       pr = v128.load(ar2 + o);
       pi = v128.load(ai2 + o);
-      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(pr, z2r), v128.mul<T>(pi, z2i)));
-      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(pr, z2i), v128.mul<T>(pi, z2r)));
+      sr = madd<T>(pr, z2r, nmadd<T>(pi, z2i, sr));
+      si = madd<T>(pr, z2i, madd<T>(pi, z2r, si));
       pr = v128.load(ar3 + o);
       pi = v128.load(ai3 + o);
-      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(pr, z3r), v128.mul<T>(pi, z3i)));
-      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(pr, z3i), v128.mul<T>(pi, z3r)));
+      sr = madd<T>(pr, z3r, nmadd<T>(pi, z3i, sr));
+      si = madd<T>(pr, z3i, madd<T>(pi, z3r, si));
       v128.store(yr + o, sr);
       v128.store(yi + o, si);
     }
@@ -430,10 +455,10 @@ function applyRight<T>(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i
       const a1i = v128.load(ai1 + o);
       let sr = v128.load(yr + o);
       let si = v128.load(yi + o);
-      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(a0r, z0r), v128.mul<T>(a0i, z0i)));
-      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(a0r, z0i), v128.mul<T>(a0i, z0r)));
-      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(a1r, z1r), v128.mul<T>(a1i, z1i)));
-      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(a1r, z1i), v128.mul<T>(a1i, z1r)));
+      sr = madd<T>(a0r, z0r, nmadd<T>(a0i, z0i, sr));
+      si = madd<T>(a0r, z0i, madd<T>(a0i, z0r, si));
+      sr = madd<T>(a1r, z1r, nmadd<T>(a1i, z1i, sr));
+      si = madd<T>(a1r, z1i, madd<T>(a1i, z1r, si));
       v128.store(yr + o, sr);
       v128.store(yi + o, si);
     }
@@ -449,8 +474,8 @@ function applyRight<T>(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i
       const a0i = v128.load(ai0 + o);
       let sr = v128.load(yr + o);
       let si = v128.load(yi + o);
-      sr = v128.add<T>(sr, v128.sub<T>(v128.mul<T>(a0r, z0r), v128.mul<T>(a0i, z0i)));
-      si = v128.add<T>(si, v128.add<T>(v128.mul<T>(a0r, z0i), v128.mul<T>(a0i, z0r)));
+      sr = madd<T>(a0r, z0r, nmadd<T>(a0i, z0i, sr));
+      si = madd<T>(a0r, z0i, madd<T>(a0i, z0r, si));
       v128.store(yr + o, sr);
       v128.store(yi + o, si);
     }
@@ -479,10 +504,10 @@ function applyRight<T>(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i
     for (let o = start; o < end; o += 16) {
       const sr = v128.load(yr + o);
       const si = v128.load(yi + o);
-      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(sr, c0r), v128.mul<T>(si, c0i))));
-      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(sr, c0i), v128.mul<T>(si, c0r))));
-      v128.store(ar1 + o, v128.sub<T>(v128.load(ar1 + o), v128.sub<T>(v128.mul<T>(sr, c1r), v128.mul<T>(si, c1i))));
-      v128.store(ai1 + o, v128.sub<T>(v128.load(ai1 + o), v128.add<T>(v128.mul<T>(sr, c1i), v128.mul<T>(si, c1r))));
+      v128.store(ar0 + o, nmadd<T>(sr, c0r, madd<T>(si, c0i, v128.load(ar0 + o))));
+      v128.store(ai0 + o, nmadd<T>(sr, c0i, nmadd<T>(si, c0r, v128.load(ai0 + o))));
+      v128.store(ar1 + o, nmadd<T>(sr, c1r, madd<T>(si, c1i, v128.load(ar1 + o))));
+      v128.store(ai1 + o, nmadd<T>(sr, c1i, nmadd<T>(si, c1r, v128.load(ai1 + o))));
     }
   }
   for (; j < n; j++) {
@@ -496,8 +521,8 @@ function applyRight<T>(ar: usize, ai: usize, ldb: usize, r0: i32, ld: i32, j0: i
     for (let o = start; o < end; o += 16) {
       const sr = v128.load(yr + o);
       const si = v128.load(yi + o);
-      v128.store(ar0 + o, v128.sub<T>(v128.load(ar0 + o), v128.sub<T>(v128.mul<T>(sr, c0r), v128.mul<T>(si, c0i))));
-      v128.store(ai0 + o, v128.sub<T>(v128.load(ai0 + o), v128.add<T>(v128.mul<T>(sr, c0i), v128.mul<T>(si, c0r))));
+      v128.store(ar0 + o, nmadd<T>(sr, c0r, madd<T>(si, c0i, v128.load(ar0 + o))));
+      v128.store(ai0 + o, nmadd<T>(sr, c0i, nmadd<T>(si, c0r, v128.load(ai0 + o))));
     }
   }
 }

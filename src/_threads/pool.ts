@@ -8,8 +8,7 @@
  * {@linkcode closeThreads} terminates them explicitly.
  * @module
  */
-import { WASM_MT_BASE64 } from "../_wasm/binary.ts";
-import type { CoreExports } from "../_wasm/loader.ts";
+import { type CoreExports, coreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
 import { WORKER_SOURCE } from "./worker_source.ts";
 
 type Message = { type: string; bad?: number; message?: string };
@@ -27,6 +26,7 @@ interface Port {
 export interface Pool {
   core: CoreExports;
   size: number;
+  relaxed: boolean;
   ports: Port[];
 }
 
@@ -61,13 +61,6 @@ export function threadsAvailable(): boolean {
   if (isNode() || typeof (globalThis as { Deno?: unknown; Bun?: unknown }).Deno !== "undefined") return true;
   if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") return true;
   return typeof Worker !== "undefined" && typeof Blob !== "undefined" && typeof URL?.createObjectURL === "function";
-}
-
-function bytes(): Uint8Array<ArrayBuffer> {
-  const bin = atob(WASM_MT_BASE64);
-  const out = new Uint8Array(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 /** `node:worker_threads` where the runtime has it (Node, Deno, Bun): its workers can be unref'd. */
@@ -141,18 +134,18 @@ async function collect(ports: Port[], send: (p: Port, i: number) => void): Promi
  * size). Throws if the runtime cannot run worker threads.
  */
 export function getPool(size: number): Promise<Pool> {
-  if (pool && pool.size === size) return Promise.resolve(pool);
+  if (pool && pool.size === size && pool.relaxed === usesRelaxedSimd()) return Promise.resolve(pool);
   if (starting) return starting.then(() => getPool(size));
   closeThreads();
   starting = (async () => {
-    const module = await WebAssembly.compile(bytes());
+    const module = await WebAssembly.compile(coreBytes(true));
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const core = instance.exports as unknown as CoreExports;
     const ports: Port[] = [];
     for (let i = 0; i < size; i++) ports.push(await startPort());
     await collect(ports, (p, index) => p.post({ type: "init", module, memory, index }));
-    pool = { core, size, ports };
+    pool = { core, size, ports, relaxed: usesRelaxedSimd() };
     return pool;
   })().finally(() => {
     starting = undefined;

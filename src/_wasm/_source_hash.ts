@@ -31,11 +31,14 @@ export const ASC_MT_FLAGS = [
   "65536",
 ] as const;
 
+/** Extra asc flags of the relaxed-SIMD builds (fused multiply-adds; a fallback plain build always ships too). */
+export const ASC_RELAXED_FLAGS = ["--enable", "relaxed-simd"] as const;
+
 /** Hex SHA-256 of the wasm core's sources under `root` (the repository root). */
 export async function sourceHash(root: string): Promise<string> {
   const dir = join(root, "assembly");
   const files = readdirSync(dir).filter((f) => f.endsWith(".ts")).sort();
-  let text = "flags\0" + ASC_FLAGS.join(" ") + "\0" + ASC_MT_FLAGS.join(" ") + "\0";
+  let text = "flags\0" + ASC_FLAGS.join(" ") + "\0" + ASC_MT_FLAGS.join(" ") + "\0" + ASC_RELAXED_FLAGS.join(" ") + "\0";
   text += "asconfig.json\0" + readFileSync(join(root, "asconfig.json"), "utf8") + "\0";
   for (const f of files) {
     text += f + "\0" + readFileSync(join(dir, f), "utf8") + "\0";

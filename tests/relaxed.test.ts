@@ -1,0 +1,77 @@
+// Both SIMD builds ship: relaxed (fused multiply-adds, picked where the engine
+// validates it) and plain (the fallback). Both must meet the accuracy bar.
+import { test } from "./_test.ts";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { clipOperatorNormSync, singularValues, singularValuesSync } from "../mod.ts";
+import { decode, setSimdFlavour, usesRelaxedSimd } from "../src/_wasm/loader.ts";
+import { WASM_RELAXED_BASE64 } from "../src/_wasm/binary.ts";
+import { denseLayerMatrix, jacobiSingularValues } from "./reference.ts";
+
+function kernel(seed: number, n: number): Float64Array {
+  let s = seed >>> 0 || 1;
+  return Float64Array.from({ length: n }, () => {
+    s = (Math.imul(s, 48271) >>> 0) % 2147483647;
+    return s / 2147483647 - 0.5;
+  });
+}
+
+const arb = fc.record({
+  cOut: fc.integer({ min: 1, max: 5 }),
+  cIn: fc.integer({ min: 1, max: 5 }),
+  kh: fc.integer({ min: 1, max: 3 }),
+  kw: fc.integer({ min: 1, max: 3 }),
+  h: fc.integer({ min: 1, max: 5 }),
+  w: fc.integer({ min: 1, max: 5 }),
+  seed: fc.integer({ min: 1, max: 2 ** 30 }),
+});
+
+test("the plain and the relaxed SIMD builds both match the dense SVD to 1e-12·σ_max", () => {
+  try {
+    for (const flavour of ["plain", "relaxed"] as const) {
+      if (flavour === "relaxed" && !WebAssembly.validate(decode(WASM_RELAXED_BASE64))) {
+        console.log("skipping the relaxed build: this engine does not validate relaxed SIMD");
+        continue;
+      }
+      setSimdFlavour(flavour);
+      fc.assert(
+        fc.property(arb, (c) => {
+          const data = kernel(c.seed, c.cOut * c.cIn * c.kh * c.kw);
+          const sv = singularValuesSync({ data, shape: [c.cOut, c.cIn, c.kh, c.kw] }, { inputShape: [c.h, c.w] });
+          const A = denseLayerMatrix(data, c.cOut, c.cIn, c.kh, c.kw, c.h, c.w);
+          const ref = jacobiSingularValues(A, c.cOut * c.h * c.w, c.cIn * c.h * c.w);
+          for (let i = 0; i < sv.length; i++) {
+            assert.ok(Math.abs(sv[i] - ref[i]) <= 1e-12 * ref[0], `${flavour}: σ_${i} ${sv[i]} vs ${ref[i]}`);
+          }
+        }),
+        { numRuns: 60 },
+      );
+    }
+  } finally {
+    setSimdFlavour("auto");
+  }
+});
+
+test("plain and relaxed builds agree to 1e-13·σ_max on larger layers, async (threads) too; clipping too", async () => {
+  const data = kernel(11, 24 * 20 * 9);
+  const k = { data, shape: [24, 20, 3, 3] };
+  const opts = { inputShape: [9, 10] };
+  try {
+    setSimdFlavour("plain");
+    const a = singularValuesSync(k, opts);
+    const aT = await singularValues(k, { ...opts, threads: 2 });
+    const ca = clipOperatorNormSync(k, 1, { ...opts, iterations: 2 });
+    setSimdFlavour("relaxed");
+    const b = singularValuesSync(k, opts);
+    const bT = await singularValues(k, { ...opts, threads: 2 });
+    const cb = clipOperatorNormSync(k, 1, { ...opts, iterations: 2 });
+    assert.deepEqual(aT, a);
+    assert.deepEqual(bT, b);
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) <= 1e-13 * a[0]);
+    for (let i = 0; i < ca.kernel.data.length; i++) assert.ok(Math.abs(ca.kernel.data[i] - cb.kernel.data[i]) <= 1e-13);
+  } finally {
+    setSimdFlavour("auto");
+  }
+  // This engine (V8 in Deno, JavaScriptCore in Bun) either validates relaxed SIMD or falls back.
+  assert.equal(typeof usesRelaxedSimd(), "boolean");
+});
