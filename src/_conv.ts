@@ -14,6 +14,8 @@
  * @module
  */
 import type { Axes, LayerSpec } from "./_validate.ts";
+import { alignBytes, ensureMemory, MAX_WASM_BYTES } from "./_engine.ts";
+import { loadWasmSync } from "./_wasm/loader.ts";
 
 /** A linear map given by its action and the action of its adjoint. */
 export interface LinearOperator {
@@ -29,48 +31,58 @@ export interface LinearOperator {
   flops: number;
 }
 
+/** Entries of the wasm kernels' geometry descriptor (`conv_f64_cdhw`). */
+const GEOM_LEN = 22;
+
 /**
- * One axis's reads for one tap: outputs `x` in `[lo, hi)` read input
- * `x·s + off`; every other output reads a zero of the padding.
+ * One axis as the wasm kernel reads it: `k` taps `dilation` apart, tap `a`
+ * of output `x` reading input `x·stride + dilation·a − origin` (zero outside
+ * `[0, n)`, or mod `n` when circular), and where each of the layer's taps
+ * went (`-1`: dropped, it reads only padding).
  */
-interface Segment {
-  lo: number;
-  hi: number;
-  off: number;
+interface KernelAxis {
+  k: number;
+  dilation: number;
+  origin: number;
+  tapOf: number[];
 }
 
 /**
- * For each tap `a` of one axis, the segments of outputs whose reads are
- * `x·s + δ·a − p_before` inside `[0, n)` (zero padding: one segment), or
- * `(x·s + δ·a) mod n` (circular: at most two segments, as `δ·a mod n + x·s <
- * 2n` for `x < n/s`).
+ * The layer's taps on one axis recast for the kernel, which pads its copy of
+ * the input to `(out − 1)·s + dilation·(k − 1) + 1` positions. Zero padding:
+ * taps whose reads all fall in the padding are dropped from both ends (the
+ * copy then spans the input and at most the padding it reads). Circular: a
+ * dilated kernel longer than the input is folded mod `n` into a dense one of
+ * at most `n` taps (tap `a` reads offset `dilation·a mod n`), so the copy
+ * never passes `2n` positions. Returns undefined when no tap reads the input
+ * (the layer is zero).
  */
-function axisSegments(
+function kernelAxis(
   n: number,
   out: number,
   k: number,
   s: number,
   dl: number,
   pad: [number, number] | undefined,
-): Segment[][] {
-  const taps: Segment[][] = [];
-  for (let a = 0; a < k; a++) {
-    const segs: Segment[] = [];
-    if (pad) {
+): KernelAxis | undefined {
+  if (pad) {
+    const reads = (a: number): boolean => {
       const off = dl * a - pad[0];
-      // 0 ≤ x·s + off < n
+      // Some 0 ≤ x < out with 0 ≤ x·s + off < n.
       const lo = Math.max(0, Math.ceil(-off / s));
       const hi = Math.min(out, Math.floor((n - 1 - off) / s) + 1);
-      if (hi > lo) segs.push({ lo, hi, off });
-    } else {
-      const off = (dl * a) % n;
-      const wrap = Math.min(out, Math.max(0, Math.ceil((n - off) / s)));
-      if (wrap > 0) segs.push({ lo: 0, hi: wrap, off });
-      if (out > wrap) segs.push({ lo: wrap, hi: out, off: off - n });
-    }
-    taps.push(segs);
+      return hi > lo;
+    };
+    let first = 0, last = k - 1;
+    while (first < k && !reads(first)) first++;
+    while (last > first && !reads(last)) last--;
+    if (first === k) return undefined;
+    const tapOf = Array.from({ length: k }, (_, a) => (a >= first && a <= last ? a - first : -1));
+    return { k: last - first + 1, dilation: dl, origin: pad[0] - dl * first, tapOf };
   }
-  return taps;
+  if (dl * (k - 1) + 1 <= n) return { k, dilation: dl, origin: 0, tapOf: Array.from({ length: k }, (_, a) => a) };
+  const tapOf = Array.from({ length: k }, (_, a) => (dl * a) % n);
+  return { k: Math.max(...tapOf) + 1, dilation: 1, origin: 0, tapOf };
 }
 
 /**
@@ -79,100 +91,81 @@ function axisSegments(
  * circular otherwise. Transposition is ignored: the returned operator is the
  * forward convolution (a transposed layer is its adjoint).
  *
- * Inside, vectors are moved to channels-last so that every (tap, output
- * position) is a small dense product `W_tap (c_out/g × c_in/g) · x[pos, group]`
- * with contiguous inner loops.
+ * Both directions run in the wasm core (`conv_f64_cdhw`,
+ * `conv_adjoint_f64_cdhw`: f64x2 lanes along the last axis, f64 sums) on the
+ * single-threaded instance of {@linkcode loadWasmSync}, in its memory from
+ * `heap_base()` up. Each call writes the geometry, weights and vector there
+ * afresh, so the engine or another operator may use that memory between
+ * calls.
+ *
+ * @throws {RangeError} When the kernel's working memory does not fit in 4 GiB of wasm memory.
  */
 export function convOperator(spec: LayerSpec, n: Axes = spec.n, out: Axes = spec.out): LinearOperator {
-  const { cOut, cIn, cInG, cOutG, groups, k, stride } = spec;
-  const segs = [0, 1, 2].map((j) => axisSegments(n[j], out[j], k[j], stride[j], spec.dilation[j], spec.pad?.[j]));
-  const [sd, sh, sw] = segs;
-  const [, nh, nw] = n;
-  const [, oh, ow] = out;
-  const [s0, s1, s2] = stride;
+  const { cOut, cIn, cInG, groups, k, stride } = spec;
   const taps = k[0] * k[1] * k[2];
-  const inPlane = n[0] * nh * nw;
-  const outPlane = out[0] * oh * ow;
-  // wt[tap][o][il]: per tap, the cOut × cInG block (rows of a group are contiguous).
-  const block = cOut * cInG;
-  const wt = new Float64Array(taps * block);
-  for (let o = 0; o < cOut; o++) {
-    for (let il = 0; il < cInG; il++) {
-      for (let t = 0; t < taps; t++) wt[t * block + o * cInG + il] = spec.weights[(o * cInG + il) * taps + t];
-    }
+  const inPlane = n[0] * n[1] * n[2];
+  const outPlane = out[0] * out[1] * out[2];
+  const cols = cIn * inPlane, rows = cOut * outPlane;
+  const flops = cOut * cInG * taps * outPlane;
+  const axes = [0, 1, 2].map((j) => kernelAxis(n[j], out[j], k[j], stride[j], spec.dilation[j], spec.pad?.[j]));
+  if (axes.some((a) => a === undefined)) {
+    // Every read of some axis lands in the padding: the layer is zero.
+    return { cols, rows, apply: (_x, y) => y.fill(0), adjoint: (_y, x) => x.fill(0), flops };
   }
-  const xl = new Float64Array(cIn * inPlane);
-  const yl = new Float64Array(cOut * outPlane);
-  /** Adds the layer (forward) or its adjoint over every (tap, output, input position) that reads the input. */
-  const run = (fwd: boolean): void => {
-    for (let c = 0; c < k[0]; c++) {
-      for (let a = 0; a < k[1]; a++) {
-        for (let b = 0; b < k[2]; b++) {
-          const wBase = ((c * k[1] + a) * k[2] + b) * block;
-          const segD = sd[c], segH = sh[a], segW = sw[b];
-          for (let q = 0; q < segD.length; q++) {
-            const D = segD[q];
-            for (let zd = D.lo; zd < D.hi; zd++) {
-              const jd = zd * s0 + D.off;
-              for (let r = 0; r < segH.length; r++) {
-                const H = segH[r];
-                for (let zh = H.lo; zh < H.hi; zh++) {
-                  const jh = zh * s1 + H.off;
-                  const yRow = (zd * oh + zh) * ow;
-                  const xRow = (jd * nh + jh) * nw;
-                  for (let t = 0; t < segW.length; t++) {
-                    const W = segW[t];
-                    for (let zw = W.lo; zw < W.hi; zw++) {
-                      const yAt = (yRow + zw) * cOut;
-                      const xAt = (xRow + zw * s2 + W.off) * cIn;
-                      if (fwd) {
-                        for (let g = 0; g < groups; g++) {
-                          const xb = xAt + g * cInG;
-                          const yb = yAt + g * cOutG;
-                          for (let o = 0; o < cOutG; o++) {
-                            const wr = wBase + (g * cOutG + o) * cInG;
-                            let acc = 0;
-                            for (let il = 0; il < cInG; il++) acc += wt[wr + il] * xl[xb + il];
-                            yl[yb + o] += acc;
-                          }
-                        }
-                      } else {
-                        for (let g = 0; g < groups; g++) {
-                          const xb = xAt + g * cInG;
-                          const yb = yAt + g * cOutG;
-                          for (let o = 0; o < cOutG; o++) {
-                            const wr = wBase + (g * cOutG + o) * cInG;
-                            const yv = yl[yb + o];
-                            for (let il = 0; il < cInG; il++) xl[xb + il] += wt[wr + il] * yv;
-                          }
-                        }
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
+  const [A0, A1, A2] = axes as KernelAxis[];
+  // The kernel's weights: the layer's taps moved (or summed, when folded) to their kernel taps.
+  const kTaps = A0.k * A1.k * A2.k;
+  const weights = new Float64Array(cOut * cInG * kTaps);
+  for (let c = 0; c < k[0]; c++) {
+    for (let a = 0; a < k[1]; a++) {
+      for (let b = 0; b < k[2]; b++) {
+        const tc = A0.tapOf[c], ta = A1.tapOf[a], tb = A2.tapOf[b];
+        if (tc < 0 || ta < 0 || tb < 0) continue;
+        const from = (c * k[1] + a) * k[2] + b, to = (tc * A1.k + ta) * A2.k + tb;
+        for (let r = 0; r < cOut * cInG; r++) weights[r * kTaps + to] += spec.weights[r * taps + from];
       }
     }
+  }
+  const geom = new Int32Array(GEOM_LEN);
+  geom.set([cIn, cOut, groups, spec.pad ? 0 : 1]);
+  for (let j = 0; j < 3; j++) {
+    const A = [A0, A1, A2][j];
+    geom.set([n[j], out[j], A.k, stride[j], A.dilation, A.origin], 4 + 6 * j);
+  }
+  const core = loadWasmSync();
+  const geomPtr = alignBytes(core.heap_base());
+  const wPtr = alignBytes(geomPtr + GEOM_LEN * 4);
+  const xPtr = alignBytes(wPtr + weights.length * 8);
+  const yPtr = alignBytes(xPtr + cols * 8);
+  const workPtr = alignBytes(yPtr + rows * 8);
+  ensureMemory(core, workPtr);
+  new Int32Array(core.memory.buffer, geomPtr, GEOM_LEN).set(geom);
+  const workBytes = core.conv_work_bytes_f64(geomPtr);
+  const end = workPtr + workBytes;
+  if (!(workBytes >= 0) || end > MAX_WASM_BYTES) {
+    throw new RangeError(
+      `Cannot apply the layer directly as its working memory must fit in 4 GiB of wasm memory: current value is ${
+        workBytes >= 0 ? `${(end / 2 ** 30).toFixed(2)} GiB` : "over 4 GiB"
+      } (c_out ${cOut}, c_in ${cIn}, input [${n.join(", ")}], output [${out.join(", ")}])`,
+    );
+  }
+  /** Lays out the geometry, the weights and `v` (at `vPtr`), runs `kernel` and reads `len` values at `rPtr` into `r`. */
+  const run = (kernel: "conv_f64_cdhw" | "conv_adjoint_f64_cdhw", v: Float64Array, vPtr: number, rPtr: number, r: Float64Array) => {
+    ensureMemory(core, end);
+    const buf = core.memory.buffer;
+    new Int32Array(buf, geomPtr, GEOM_LEN).set(geom);
+    new Float64Array(buf, wPtr, weights.length).set(weights);
+    new Float64Array(buf, vPtr, v.length).set(v);
+    const status = core[kernel](geomPtr, wPtr, vPtr, rPtr, workPtr);
+    if (status !== 0) throw new Error(`Cannot apply the layer directly as the wasm kernel refused its geometry: current value is status ${status}`);
+    r.set(new Float64Array(buf, rPtr, r.length));
   };
   return {
-    cols: cIn * inPlane,
-    rows: cOut * outPlane,
-    apply(x, y) {
-      for (let i = 0; i < cIn; i++) for (let p = 0; p < inPlane; p++) xl[p * cIn + i] = x[i * inPlane + p];
-      yl.fill(0);
-      run(true);
-      for (let o = 0; o < cOut; o++) for (let p = 0; p < outPlane; p++) y[o * outPlane + p] = yl[p * cOut + o];
-    },
-    adjoint(y, x) {
-      for (let o = 0; o < cOut; o++) for (let p = 0; p < outPlane; p++) yl[p * cOut + o] = y[o * outPlane + p];
-      xl.fill(0);
-      run(false);
-      for (let i = 0; i < cIn; i++) for (let p = 0; p < inPlane; p++) x[i * inPlane + p] = xl[p * cIn + i];
-    },
-    flops: cOut * cInG * taps * outPlane,
+    cols,
+    rows,
+    apply: (x, y) => run("conv_f64_cdhw", x, xPtr, yPtr, y),
+    adjoint: (y, x) => run("conv_adjoint_f64_cdhw", y, yPtr, xPtr, x),
+    flops,
   };
 }
 

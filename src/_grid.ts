@@ -7,7 +7,10 @@ import type { Expanded } from "./_layers.ts";
 import { runProblem, runProblemThreaded, type Sink } from "./_engine.ts";
 import { MAX_VALUES } from "./_validate.ts";
 import type { Pool } from "./_threads/pool.ts";
-import type { Kernel, Precision, SingularValuesOptions } from "./types.ts";
+import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
+import { runProblemWebGPU } from "./_webgpu/run.ts";
+import type { GpuContext } from "./_webgpu/device.ts";
+import { chooseBackend, chooseBackendSync } from "./_webgpu/choose.ts";
 import { expandLayer } from "./_layers.ts";
 import { resolvePool, validateRunOptions } from "./_run_options.ts";
 import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
@@ -75,25 +78,56 @@ export async function computeGridThreaded(pool: Pool, ex: Expanded, precision: P
   return finish(ex, values);
 }
 
-/** A layer's validated expansion and its computed grid. */
+/** {@linkcode computeGrid} on a WebGPU device (f32). */
+export async function computeGridWebGPU(gpu: GpuContext, ex: Expanded): Promise<Grid> {
+  const values = allocate(ex);
+  for (const part of ex.parts) await runProblemWebGPU(gpu, part.problem, sinkFor(ex, values, part.slot, part.places));
+  return finish(ex, values);
+}
+
+/** A layer's validated expansion, its computed grid, and what computed it. */
 export interface LayerGrid {
   ex: Expanded;
   grid: Grid;
   precision: Precision;
+  backend: Backend;
+  skipped: { webgpu?: string };
 }
 
-/** Validates everything, then computes the grid on the calling thread. */
+/** Validates everything, then computes the grid on the calling thread (wasm). */
 export function layerGridSync(kernel: Kernel, options: SingularValuesOptions): LayerGrid {
   const ex = expandLayer(kernel, options);
-  const { precision } = validateRunOptions(options);
-  return { ex, grid: computeGrid(loadWasmSync(), ex, precision), precision };
+  validateRunOptions(options);
+  const c = chooseBackendSync(options.backend, options.precision);
+  return { ex, grid: computeGrid(loadWasmSync(), ex, c.precision), precision: c.precision, backend: "wasm", skipped: c.skipped };
 }
 
-/** Validates everything, then computes the grid on the worker pool (or the calling thread when threads is 1). */
+/**
+ * Validates everything, then computes the grid on the backend the options
+ * choose: WebGPU, or wasm on the worker pool (or the calling thread when
+ * threads is 1).
+ */
 export async function layerGrid(kernel: Kernel, options: SingularValuesOptions): Promise<LayerGrid> {
   const ex = expandLayer(kernel, options);
-  const { precision, threads } = validateRunOptions(options);
-  const pool = await resolvePool(threads);
-  const grid = pool ? await computeGridThreaded(pool, ex, precision) : computeGrid(await loadWasm(), ex, precision);
-  return { ex, grid, precision };
+  const { threads } = validateRunOptions(options);
+  const c = await chooseBackend(options.backend, options.precision, ex.parts.map((p) => p.problem));
+  if (c.backend === "webgpu") {
+    return { ex, grid: await computeGridWebGPU(c.gpu, ex), precision: "f32", backend: "webgpu", skipped: {} };
+  }
+  try {
+    const pool = await resolvePool(threads);
+    const grid = pool ? await computeGridThreaded(pool, ex, c.precision) : computeGrid(await loadWasm(), ex, c.precision);
+    return { ex, grid, precision: c.precision, backend: "wasm", skipped: c.skipped };
+  } catch (err) {
+    // Under "auto", one error lists every backend's reason.
+    if (c.skipped.webgpu && !(err instanceof RangeError) && !(err instanceof TypeError)) {
+      throw new Error(
+        `Cannot compute singular values on any backend: wasm failed (${
+          err instanceof Error ? err.message : err
+        }); webgpu was skipped (${c.skipped.webgpu})`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
 }

@@ -2,6 +2,7 @@
  * Projection of a kernel onto an operator-norm ball (Sedghi, Gupta & Long, Appendix A).
  * @module
  */
+import { requireWasm } from "./_webgpu/choose.ts";
 import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
 import { type Layer, validateLayer } from "./_validate.ts";
 import {
@@ -104,6 +105,7 @@ function validateClip(kernel: Kernel, maxNorm: number, options: ClipOptions): Cl
     );
   }
   const { precision, threads } = validateRunOptions(options);
+  requireWasm(options, "clipOperatorNorm");
   if (precision !== "f64") {
     throw new RangeError(`Cannot clip the operator norm as precision must be "f64": current value is "${precision}"`);
   }

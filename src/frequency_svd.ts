@@ -2,6 +2,7 @@
  * The per-frequency factorisation P(u, v) = U·diag(S)·Vᴴ of a layer.
  * @module
  */
+import { requireWasm } from "./_webgpu/choose.ts";
 import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
 import { type Layer, validateLayer } from "./_validate.ts";
 import { factorize } from "./_factor.ts";
@@ -100,6 +101,7 @@ function compute(core: CoreExports, layer: Layer): FrequencySvd {
  */
 export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions): FrequencySvd {
   const layer = validateLayer(kernel, options);
+  requireWasm(options, "frequencySvd");
   return compute(loadWasmSync(), layer);
 }
 
@@ -123,5 +125,6 @@ export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions)
  */
 export async function frequencySvd(kernel: Kernel, options: SingularValuesOptions): Promise<FrequencySvd> {
   const layer = validateLayer(kernel, options);
+  requireWasm(options, "frequencySvd");
   return compute(await loadWasm(), layer);
 }

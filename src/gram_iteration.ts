@@ -3,6 +3,7 @@
  * upper bound on a layer's norm that tightens with every step.
  * @module
  */
+import { requireWasm } from "./_webgpu/choose.ts";
 import type { GramIterationOptions, GramIterationResult, Kernel } from "./types.ts";
 import { fromAxes, integerOption, validateSpec } from "./_validate.ts";
 import { admissibleGrids, expandSpec, frequencyMatrix } from "./_layers.ts";
@@ -85,6 +86,7 @@ function bound(re: Float64Array, im: Float64Array, m: number, n: number, steps: 
 function compute(kernel: Kernel, options: GramIterationOptions): GramIterationResult {
   const spec = validateSpec(kernel, options);
   validateRunOptions(options);
+  requireWasm(options, "gramIterationNorm");
   const steps = integerOption("iterations", options.iterations, 6, 0, 30);
   const grid = spec.pad ? admissibleGrids(spec, 1)[0] : spec.n;
   const ex = expandSpec(spec, grid);

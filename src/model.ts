@@ -41,6 +41,15 @@ export interface ConvLayer {
   groups: number;
   /** The padding with PyTorch's meaning (per axis, or "same"/"valid"/"circular"). */
   padding: Padding;
+  /**
+   * Zero padding as the file gives it, `[begin_1, …, begin_n, end_1, …, end_n]` (ONNX's
+   * order), present only when some axis pads differently before and after (ONNX `pads`,
+   * TensorFlow explicit paddings, Keras `causal`). `padding` then holds the larger of the two
+   * per axis, which is not the same layer: consumers that need the exact one read this.
+   */
+  pads?: number[];
+  /** Extra output size on the far side of a transposed layer (ONNX / PyTorch `output_padding`), when not 0. */
+  outputPadding?: number[];
   /** Spatial shape of this layer's input where the file lets it be known (else undefined: ask the user). */
   inputShape?: number[];
   /** The per-channel scale that follows this layer (BatchNorm, or a scale layer), when the file has one. */

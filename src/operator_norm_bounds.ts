@@ -3,6 +3,7 @@
  * included.
  * @module
  */
+import { requireWasm } from "./_webgpu/choose.ts";
 import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision } from "./types.ts";
 import { type Axes, fromAxes, integerOption, type LayerSpec, toleranceOption, validateSpec } from "./_validate.ts";
 import { admissibleGrids, type Expanded, expandSpec, frequencyMatrix, twiddle } from "./_layers.ts";
@@ -38,6 +39,7 @@ interface Top {
 function makePlan(kernel: Kernel, options: OperatorNormBoundsOptions): Plan {
   const spec = validateSpec(kernel, options);
   const { precision, threads } = validateRunOptions(options);
+  requireWasm(options, "operatorNormBounds");
   const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
   const tolerance = toleranceOption("tolerance", options.tolerance, 1e-9);
   const count = integerOption("gridCandidates", options.gridCandidates, 3, 1, 16);

@@ -3,6 +3,7 @@
  * layer kind and padding.
  * @module
  */
+import { requireWasm } from "./_webgpu/choose.ts";
 import type { Kernel, PowerIterationOptions, PowerIterationResult } from "./types.ts";
 import { integerOption, toleranceOption, validateSpec } from "./_validate.ts";
 import { convOperator, powerIterate, random } from "./_conv.ts";
@@ -14,6 +15,7 @@ const ALLOWANCE = 1e-12;
 function compute(kernel: Kernel, options: PowerIterationOptions): PowerIterationResult {
   const spec = validateSpec(kernel, options);
   validateRunOptions(options);
+  requireWasm(options, "powerIterationNorm");
   const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
   const tolerance = toleranceOption("tolerance", options.tolerance, 1e-6);
   const seed = integerOption("seed", options.seed, 1, -(2 ** 31), 2 ** 32 - 1);

@@ -5,7 +5,7 @@
 import type { Kernel, SingularValuesOptions, Spectrum } from "./types.ts";
 import { type LayerGrid, layerGrid, layerGridSync } from "./_grid.ts";
 
-function toSpectrum({ ex, grid, precision }: LayerGrid): Spectrum {
+function toSpectrum({ ex, grid, precision, backend, skipped }: LayerGrid): Spectrum {
   const at: number[] = [];
   let rest = grid.argmax;
   for (let d = ex.grid.length - 1; d >= 0; d--) {
@@ -17,8 +17,9 @@ function toSpectrum({ ex, grid, precision }: LayerGrid): Spectrum {
     shape: [...ex.grid, ex.r] as Spectrum["shape"],
     norm: grid.norm,
     argmax: at as Spectrum["argmax"],
-    backend: "wasm",
+    backend,
     precision,
+    skipped,
   };
 }
 

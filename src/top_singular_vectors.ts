@@ -2,6 +2,7 @@
  * The layer's top singular vector pair as images.
  * @module
  */
+import { requireWasm } from "./_webgpu/choose.ts";
 import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
 import { type Layer, validateLayer } from "./_validate.ts";
 import { factorize } from "./_factor.ts";
@@ -114,7 +115,9 @@ function compute(core: CoreExports, layer: Layer): TopSingularVectors {
  * ```
  */
 export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOptions): TopSingularVectors {
-  return compute(loadWasmSync(), validateLayer(kernel, options));
+  const layer = validateLayer(kernel, options);
+  requireWasm(options, "topSingularVectors");
+  return compute(loadWasmSync(), layer);
 }
 
 /**
@@ -137,5 +140,6 @@ export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOp
  */
 export async function topSingularVectors(kernel: Kernel, options: SingularValuesOptions): Promise<TopSingularVectors> {
   const layer = validateLayer(kernel, options);
+  requireWasm(options, "topSingularVectors");
   return compute(await loadWasm(), layer);
 }

@@ -1,13 +1,20 @@
 // Runs every test runner (Deno, Bun, Node) and prints one closing line:
 // `N passed, N failed`. Exit status 1 if any runner failed. Usage: node tests/run_all.mjs
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const bin = (name) => join(root, "node_modules", ".bin", name);
-const env = { ...process.env, RUST_BACKTRACE: "0", NO_COLOR: "1" };
+const env = {
+  ...process.env,
+  RUST_BACKTRACE: "0",
+  NO_COLOR: "1",
+  // Mesa's software Vulkan driver (the WebGPU tests' adapter) wants a private runtime dir.
+  XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? mkdtempSync(join(tmpdir(), "xdg-")),
+};
 
 function run(label, cmd, args, parse) {
   console.log(`\n=== ${label}: ${[cmd, ...args].join(" ")}`);

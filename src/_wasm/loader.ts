@@ -49,6 +49,9 @@ export interface CoreExports {
   fft_plan_bytes(n: number): number;
   fft_plan_init(n: number, plan: number): number;
   fft_c64_batch(re: number, im: number, n: number, count: number, plan: number): number;
+  conv_work_bytes_f64(geom: number): number;
+  conv_f64_cdhw(geom: number, w: number, x: number, y: number, work: number): number;
+  conv_adjoint_f64_cdhw(geom: number, w: number, y: number, x: number, work: number): number;
 }
 
 let cached: CoreExports | undefined;

@@ -75,7 +75,11 @@ const LIMIT_NAMES: (keyof GpuLimits)[] = [
   "maxBufferSize",
 ];
 
-const OVERRIDABLE = ["maxStorageBufferBindingSize", "maxComputeWorkgroupsPerDimension", "maxComputeWorkgroupStorageSize"];
+const OVERRIDABLE = [
+  "maxStorageBufferBindingSize",
+  "maxComputeWorkgroupsPerDimension",
+  "maxComputeWorkgroupStorageSize",
+];
 
 /** Smallest value each override may take (smaller ones could not hold one value or one workgroup). */
 const OVERRIDE_MIN: Record<string, number> = {
@@ -117,10 +121,11 @@ async function create(): Promise<GpuContext | GpuUnavailable> {
   } catch (err) {
     return { reason: `GPUAdapter.requestDevice() failed: ${message(err)}` };
   }
-  const info = adapter.info;
+  const info: Partial<GPUAdapterInfo> = adapter.info ?? {};
   const words = info.description || [info.vendor, info.architecture, info.device].filter((x) => x).join(" ") ||
     "unnamed adapter";
-  const fallback = info.isFallbackAdapter === true || /llvmpipe|lavapipe|swiftshader|warp|software/i.test(words);
+  const fallback = info.isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|swiftshader|basic render|software/i.test(words);
   const limits = {} as GpuLimits;
   for (const name of LIMIT_NAMES) limits[name] = device.limits[name];
   const context: GpuContext = {
@@ -144,7 +149,9 @@ let current: GpuContext | undefined;
 
 function withLimits(base: GpuContext, overrides: GpuLimitOverrides): GpuContext {
   if (typeof overrides !== "object" || overrides === null) {
-    throw new TypeError(`Cannot get a WebGPU device as limits must be an object: current value is ${String(overrides)}`);
+    throw new TypeError(
+      `Cannot get a WebGPU device as limits must be an object: current value is ${String(overrides)}`,
+    );
   }
   const limits = { ...base.limits };
   for (const [name, value] of Object.entries(overrides)) {
@@ -155,11 +162,15 @@ function withLimits(base: GpuContext, overrides: GpuLimitOverrides): GpuContext 
     }
     if (value === undefined) continue;
     if (typeof value !== "number" || !Number.isInteger(value)) {
-      throw new TypeError(`Cannot get a WebGPU device as limits.${name} must be an integer: current value is ${String(value)}`);
+      throw new TypeError(
+        `Cannot get a WebGPU device as limits.${name} must be an integer: current value is ${String(value)}`,
+      );
     }
     if (value < OVERRIDE_MIN[name]) {
       throw new RangeError(
-        `Cannot get a WebGPU device as limits.${name} must be at least ${OVERRIDE_MIN[name]}: current value is ${value}`,
+        `Cannot get a WebGPU device as limits.${name} must be at least ${
+          OVERRIDE_MIN[name]
+        }: current value is ${value}`,
       );
     }
     const key = name as keyof GpuLimits;
@@ -202,7 +213,9 @@ export function specialize(source: string, constants: Record<string, WgslConstan
       lines.push(`const ${name}: u32 = ${value}u;`);
     } else {
       if (!Number.isFinite(value.f32)) {
-        throw new RangeError(`Cannot specialize a shader as ${name} must be a finite f32: current value is ${value.f32}`);
+        throw new RangeError(
+          `Cannot specialize a shader as ${name} must be a finite f32: current value is ${value.f32}`,
+        );
       }
       lines.push(`const ${name}: f32 = ${value.f32.toExponential(9)}f;`);
     }
@@ -226,7 +239,11 @@ export function getPipeline(
   if (!pipeline) {
     const label = `convsv ${key}`;
     const module = gpu.device.createShaderModule({ label, code: specialize(source, constants) });
-    pipeline = gpu.device.createComputePipelineAsync({ label, layout: "auto", compute: { module, entryPoint: "main" } });
+    pipeline = gpu.device.createComputePipelineAsync({
+      label,
+      layout: "auto",
+      compute: { module, entryPoint: "main" },
+    });
     pipeline.catch(() => gpu.pipelines.delete(key));
     gpu.pipelines.set(key, pipeline);
   }

@@ -9,11 +9,14 @@
  * of `M·N` complex matrices and one 2-D dispatch): the CPU writes the batch's
  * twiddles (f64, rounded), the transform pass writes every `P(u, v)` of the
  * batch (one dispatch per kernel slice), the Jacobi pass turns each matrix
- * into its column norms, and the norms are copied to a staging buffer and
- * read back. Two batches are in flight at a time (two staging buffers); the
+ * into its column norms (all sweeps in one dispatch, or in chunks on a
+ * software adapter, whose shader loops are capped), and the norms are copied
+ * to a staging buffer and read back. Two batches are in flight at a time (two staging buffers); the
  * other buffers are reused, since the queue runs a batch's writes after the
  * previous batch's work. The values are scaled back, sorted decreasing and
- * handed to the sink in the engine's order.
+ * handed to the sink in the engine's order. At the end the values must pass
+ * the Frobenius identity `Σσ² = h·w·‖K‖²_F` to 1e-3, so that a driver that
+ * computes garbage without reporting an error is caught.
  *
  * Memory on the device: the kernel, plus one batch (at most one binding:
  * `maxStorageBufferBindingSize`, 128 MiB on most adapters) of matrices. It
@@ -23,7 +26,15 @@
 import { forEachFrequency, ldexp, type Problem, scaleExponent, type Sink } from "../_engine.ts";
 import { twiddle } from "../_layers.ts";
 import { ConvergenceError } from "../errors.ts";
-import { foldWorkgroups, getPipeline, type GpuContext, type GpuLimits, MAP_READ, USAGE, type WgslConstant } from "./device.ts";
+import {
+  foldWorkgroups,
+  getPipeline,
+  type GpuContext,
+  type GpuLimits,
+  MAP_READ,
+  USAGE,
+  type WgslConstant,
+} from "./device.ts";
 import { TRANSFORM_WGSL } from "./transform.wgsl.ts";
 import { JACOBI_WGSL } from "./jacobi.wgsl.ts";
 
@@ -39,6 +50,8 @@ const JACOBI_WG_MAX = 256;
  * reach 65535 (`LP_MAX_TGSI_LOOP_ITERATIONS`), silently. Kept below with a margin.
  */
 export const FALLBACK_LOOP_BUDGET = 60_000;
+/** `M·N²` from which the Jacobi pass runs one sweep per dispatch (c = 256: about 1 GFLOP a sweep per matrix). */
+const LONG_SWEEP = 2 ** 24;
 /** Relative tolerance of the Frobenius check (f32 results are good to about 1e-6). */
 const FROBENIUS_TOLERANCE = 1e-3;
 
@@ -126,7 +139,11 @@ export function planProblem(
   // fill it while they fit in workgroup memory.
   const np = n + (n % 2);
   const half = np / 2;
-  const wgMax = Math.min(JACOBI_WG_MAX, pow2Floor(limits.maxComputeInvocationsPerWorkgroup), pow2Floor(limits.maxComputeWorkgroupSizeX));
+  const wgMax = Math.min(
+    JACOBI_WG_MAX,
+    pow2Floor(limits.maxComputeInvocationsPerWorkgroup),
+    pow2Floor(limits.maxComputeWorkgroupSizeX),
+  );
   const lanes = Math.min(32, pow2Floor(m / 8), wgMax);
   const wg = Math.max(lanes, Math.min(wgMax, Math.max(64, pow2Ceil(half * lanes))));
   const pairsInFlight = wg / lanes;
@@ -140,9 +157,14 @@ export function planProblem(
   // takes the norms.
   const iters = Math.ceil((perGroup * half) / pairsInFlight);
   const perStep = 2 + perGroup + iters * (1 + 2 * Math.ceil(m / lanes) + lanes);
-  const fixed = 4 * perGroup + 3 * Math.ceil((perGroup * m * n + wg * 2) / wg) + Math.ceil((perGroup * n) / wg) * (m + 1) + 16;
+  const fixed = 4 * perGroup + 3 * Math.ceil((perGroup * m * n + wg * 2) / wg) +
+    Math.ceil((perGroup * n) / wg) * (m + 1) + 16;
   const totalSteps = maxSweeps * (np - 1);
-  const chunk = Math.max(0, Math.min(totalSteps, Math.floor((budget - fixed) / perStep)));
+  // Large matrices in global memory: one sweep per dispatch, so that no
+  // dispatch runs long enough for a GPU watchdog (Windows TDR: 2 s) to kill
+  // it; the chunks cost nothing there (the state stays in the storage buffer).
+  const perDispatch = !shared && m * n * n >= LONG_SWEEP ? np - 1 : totalSteps;
+  const chunk = Math.max(0, Math.min(perDispatch, Math.floor((budget - fixed) / perStep)));
   if (chunk < 1) {
     throw new RangeError(
       `Cannot compute singular values on this WebGPU adapter as its shader loops stop after ${budget} iterations: current value is ${
@@ -163,7 +185,9 @@ export function planProblem(
       Math.floor(bind / 4),
       maxDim * maxDim * perGroup,
       // transform entries per invocation within the budget
-      Number.isFinite(budget) ? Math.floor((maxThreads * Math.floor((budget - 1) / perEntry)) / (slice * cIn)) : Infinity,
+      Number.isFinite(budget)
+        ? Math.floor((maxThreads * Math.floor((budget - 1) / perEntry)) / (slice * cIn))
+        : Infinity,
     ),
   );
   return {
@@ -228,9 +252,10 @@ async function scoped<T>(device: GPUDevice, what: string, fn: () => Promise<T>):
  * in the same order, as {@linkcode runProblem}, with values accurate to a few
  * `1e-7·σ_max` (one-sided Jacobi; see jacobi.wgsl.ts).
  *
- * @throws {RangeError} When one frequency's matrix or one output channel of the kernel exceeds one storage binding.
+ * @throws {RangeError} When one frequency's matrix or one output channel of the kernel exceeds one storage
+ *   binding, or (software adapters) one step does not fit the loop budget. Nothing has reached the sink then.
  * @throws {ConvergenceError} When some frequency's Jacobi sweeps do not converge (after the sink saw NaN rows).
- * @throws {Error} On a GPU validation or out-of-memory error, or a lost device.
+ * @throws {Error} On a GPU validation or out-of-memory error, a lost device, or a failed Frobenius check.
  */
 export async function runProblemWebGPU(
   gpu: GpuContext,

@@ -1,0 +1,329 @@
+/**
+ * Computes, layer by layer, what the report shows: the exact norm or a
+ * certified interval, a sample of the sorted singular values and the grid of
+ * σ_max over frequencies.
+ * @module
+ */
+import type { ConvLayer, Model } from "../model.ts";
+import type { Kernel, Padding, Precision, Spectrum } from "../types.ts";
+import { spectrum } from "../spectrum.ts";
+import { operatorNormBounds } from "../operator_norm_bounds.ts";
+import { type LayerCall, planCalls, planLayers, type ShapeSource } from "./layers.ts";
+import { foldScale, scaleFactors } from "./fold.ts";
+
+/** What `report` was asked for. */
+export interface AnalyseOptions {
+  /** `--input`, as given. */
+  input?: string;
+  /** `--fold-bn`. */
+  foldBn?: boolean;
+  /** `--f32`. */
+  precision?: Precision;
+  /** `--threads`. */
+  threads?: number;
+  /** Called before and after each layer. */
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+/** A progress step. */
+export interface ProgressEvent {
+  phase: "start" | "done";
+  /** 0-based layer index. */
+  index: number;
+  total: number;
+  name: string;
+  /** The layer's time (done only). */
+  timeMs?: number;
+}
+
+/** The sorted singular values, sampled for plotting. */
+export interface SortedSample {
+  /** How many values the layer has (with multiplicity). */
+  count: number;
+  /** 1-based ranks sampled (1 = largest), increasing. */
+  ranks: number[];
+  /** The value at each sampled rank. */
+  values: number[];
+  /** The smallest positive value, or 0 if none. */
+  minPositive: number;
+  /** How many values are exactly 0. */
+  zeros: number;
+  /** The median of all values. */
+  median: number;
+}
+
+/** The largest singular value of every frequency (for 3-D layers, the largest over depth frequencies). */
+export interface HeatGrid {
+  /** `[h', w']` (2-D and 3-D layers) or `[w']` (1-D). */
+  shape: number[];
+  /** Row-major, unshifted (frequency 0 first). */
+  values: Float64Array;
+}
+
+/** One layer of the report. */
+export interface LayerResult {
+  index: number;
+  name: string;
+  kernelShape: number[];
+  layout: string;
+  transposed: boolean;
+  stride: number[];
+  dilation: number[];
+  groups: number;
+  padding: Padding;
+  cIn: number;
+  cOut: number;
+  inputShape: number[];
+  inputSource: ShapeSource;
+  outputShape: number[];
+  /** True when the norm is exact (circular padding); then lower = upper = norm. */
+  exact: boolean;
+  norm?: number;
+  lower: number;
+  upper: number;
+  /** Power-iteration steps behind `lower` (intervals only). */
+  iterations?: number;
+  converged?: boolean;
+  /** How the interval was obtained, where it needs saying. */
+  note?: string;
+  /** Input shape of the circular layer whose spectrum is plotted (its norm is `upper`). */
+  grid: number[];
+  /** Shape of that spectrum: `[...frequencies, r]`. */
+  spectrumShape: number[];
+  sorted: SortedSample;
+  heat: HeatGrid;
+  /** The BatchNorm / scale after the layer, with the range of |factor| it multiplies output channels by. */
+  scale?: { name: string; kind: string; folded: boolean; minAbs: number; maxAbs: number };
+  /** Seconds spent on the layer (norm or interval, and the plotted spectrum), in ms. */
+  timeMs: number;
+  /** Set when the layer could not be computed; the numbers above are then NaN. */
+  error?: string;
+}
+
+/** The whole report. */
+export interface Analysis {
+  format: string;
+  input?: string;
+  foldBn: boolean;
+  precision: Precision;
+  threads?: number;
+  layers: LayerResult[];
+  /** Product of the layers' upper bounds (conv layers, folded scales included when folded). */
+  lipschitz: number;
+  /** When scales exist and were not folded: the product with each scale's max |factor| as its own factor. */
+  lipschitzWithScales?: number;
+  /** Layers with a scale (folded or not). */
+  scaled: number;
+  /** Notes on the input and the shapes. */
+  warnings: string[];
+  totalMs: number;
+}
+
+const SAMPLE_POINTS = 400;
+
+function sampleSorted(values: Float64Array): SortedSample {
+  const v = Float64Array.from(values).sort(); // increasing
+  const n = v.length;
+  let zeros = 0;
+  while (zeros < n && v[zeros] <= 0) zeros++;
+  const minPositive = zeros < n ? v[zeros] : 0;
+  const k = Math.min(n, SAMPLE_POINTS);
+  const ranks: number[] = [];
+  const out: number[] = [];
+  for (let j = 0; j < k; j++) {
+    const rank = k === 1 ? 1 : 1 + Math.round((j * (n - 1)) / (k - 1));
+    if (ranks.length && ranks[ranks.length - 1] === rank) continue;
+    ranks.push(rank);
+    out.push(v[n - rank]);
+  }
+  const median = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return { count: n, ranks, values: out, minPositive, zeros, median };
+}
+
+function heatGrid(s: Spectrum): HeatGrid {
+  const grid = s.shape.slice(0, -1);
+  const r = s.shape[s.shape.length - 1];
+  if (grid.length === 3) {
+    const [d, h, w] = grid;
+    const values = new Float64Array(h * w);
+    for (let t = 0; t < d; t++) {
+      for (let c = 0; c < h * w; c++) values[c] = Math.max(values[c], s.values[(t * h * w + c) * r]);
+    }
+    return { shape: [h, w], values };
+  }
+  const cells = grid.reduce((a, b) => a * b, 1);
+  const values = new Float64Array(cells);
+  for (let c = 0; c < cells; c++) values[c] = s.values[c * r];
+  return { shape: grid, values };
+}
+
+function circularAt(call: LayerCall, grid: number[]): LayerCall {
+  return { ...call, inputShape: grid, transposed: false, padding: "circular" };
+}
+
+async function computeLayer(
+  kernel: Kernel,
+  plan: ReturnType<typeof planCalls>,
+  precision: Precision,
+  threads: number | undefined,
+): Promise<Pick<LayerResult, "exact" | "norm" | "lower" | "upper" | "iterations" | "converged" | "note" | "grid"> & { s: Spectrum }> {
+  const run = { precision, threads };
+  if (plan.kind === "exact") {
+    const s = await spectrum(kernel, { ...plan.call, ...run });
+    return { exact: true, norm: s.norm, lower: s.norm, upper: s.norm, grid: plan.call.inputShape, s };
+  }
+  if (plan.kind === "interval") {
+    const b = await operatorNormBounds(kernel, { ...plan.call, ...run });
+    const s = await spectrum(kernel, { ...circularAt(plan.call, b.grid), ...run });
+    return {
+      exact: false,
+      lower: b.lower,
+      upper: b.upper,
+      iterations: b.iterations,
+      converged: b.converged,
+      grid: b.grid,
+      s,
+    };
+  }
+  const lo = await operatorNormBounds(kernel, { ...plan.lower, ...run });
+  const up = await operatorNormBounds(kernel, { ...plan.upper, ...run });
+  const s = await spectrum(kernel, { ...circularAt(plan.upper, up.grid), ...run });
+  return {
+    exact: false,
+    lower: Math.min(lo.lower, up.upper),
+    upper: up.upper,
+    iterations: lo.iterations,
+    converged: lo.converged,
+    note: plan.note,
+    grid: up.grid,
+    s,
+  };
+}
+
+function perAxis(v: number[] | undefined, rank: number, fallback: number): number[] {
+  if (!v || v.length === 0) return Array(rank).fill(fallback);
+  return v.length === 1 ? Array(rank).fill(v[0]) : [...v];
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Computes every layer of the model. Planning errors (an input shape that
+ * cannot be found) throw; a layer that fails to compute is kept with its
+ * `error` and left out of the Lipschitz product.
+ */
+export async function analyseModel(model: Model, options: AnalyseOptions = {}): Promise<Analysis> {
+  const t0 = performance.now();
+  const precision = options.precision ?? "f64";
+  const foldBn = options.foldBn ?? false;
+  const { planned, warnings } = planLayers(model.layers, options.input);
+  // Compile the wasm module and start the workers before the first timing.
+  await spectrum({ data: new Float64Array([1]), shape: [1, 1, 1, 1] }, {
+    inputShape: [1, 1],
+    precision,
+    threads: options.threads,
+  });
+  const layers: LayerResult[] = [];
+  for (const p of planned) {
+    options.onProgress?.({ phase: "start", index: p.index, total: planned.length, name: p.layer.name });
+    const start = performance.now();
+    const layer0: ConvLayer = p.layer;
+    const base = {
+      index: p.index,
+      name: layer0.name,
+      kernelShape: [...layer0.kernel.shape],
+      layout: layer0.layout,
+      transposed: layer0.transposed,
+      stride: perAxis(layer0.stride, p.rank, 1),
+      dilation: perAxis(layer0.dilation, p.rank, 1),
+      groups: layer0.groups,
+      padding: layer0.padding,
+      cIn: p.cIn,
+      cOut: p.cOut,
+      inputShape: p.inputShape,
+      inputSource: p.inputSource,
+      outputShape: p.outputShape,
+    };
+    let result: LayerResult;
+    try {
+      let kernel = layer0.kernel;
+      let scale: LayerResult["scale"];
+      if (layer0.scale) {
+        let factors: Float64Array | undefined;
+        if (foldBn) {
+          const folded = foldScale(layer0);
+          kernel = folded.layer.kernel;
+          factors = folded.factors;
+        } else {
+          try {
+            factors = scaleFactors(layer0.scale, layer0.name, p.cOut);
+          } catch (e) {
+            warnings.push(messageOf(e));
+          }
+        }
+        if (factors) {
+          let minAbs = Infinity, maxAbs = 0;
+          for (const f of factors) {
+            minAbs = Math.min(minAbs, Math.abs(f));
+            maxAbs = Math.max(maxAbs, Math.abs(f));
+          }
+          scale = { name: layer0.scale.name, kind: layer0.scale.kind, folded: foldBn, minAbs, maxAbs };
+        }
+      }
+      const c = await computeLayer(kernel, planCalls(p), precision, options.threads);
+      const { s, ...numbers } = c;
+      result = {
+        ...base,
+        ...numbers,
+        spectrumShape: [...s.shape],
+        sorted: sampleSorted(s.values),
+        heat: heatGrid(s),
+        scale,
+        timeMs: performance.now() - start,
+      };
+    } catch (e) {
+      result = {
+        ...base,
+        exact: false,
+        lower: NaN,
+        upper: NaN,
+        grid: [],
+        spectrumShape: [],
+        sorted: { count: 0, ranks: [], values: [], minPositive: 0, zeros: 0, median: NaN },
+        heat: { shape: [], values: new Float64Array(0) },
+        timeMs: performance.now() - start,
+        error: messageOf(e),
+      };
+    }
+    layers.push(result);
+    options.onProgress?.({
+      phase: "done",
+      index: p.index,
+      total: planned.length,
+      name: p.layer.name,
+      timeMs: result.timeMs,
+    });
+  }
+  const ok = layers.filter((l) => !l.error);
+  const lipschitz = ok.reduce((a, l) => a * l.upper, 1);
+  const scaled = model.layers.filter((l) => l.scale).length;
+  const unfolded = ok.filter((l) => l.scale && !l.scale.folded);
+  const lipschitzWithScales = unfolded.length > 0
+    ? ok.reduce((a, l) => a * l.upper * (l.scale && !l.scale.folded ? l.scale.maxAbs : 1), 1)
+    : undefined;
+  return {
+    format: model.format,
+    input: options.input,
+    foldBn,
+    precision,
+    threads: options.threads,
+    layers,
+    lipschitz,
+    lipschitzWithScales,
+    scaled,
+    warnings,
+    totalMs: performance.now() - t0,
+  };
+}

@@ -1,0 +1,193 @@
+/**
+ * The HTML report: one self-contained page (inline CSS and SVG, images as
+ * data URLs, no scripts, nothing fetched).
+ * @module
+ */
+import type { Analysis, LayerResult } from "./analyse.ts";
+import { dims } from "./layers.ts";
+import { esc, heatmap, linePlot, normChart, viridis } from "./svg.ts";
+import { inputText, kernelText, lipschitzParagraphs, msText, normText, num, paddingText } from "./table.ts";
+
+const CSS = `
+:root{--fg:#1d2330;--mut:#5b6474;--line:#d9dde4;--bg:#fff;--card:#f7f8fa}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg);margin:0;padding:20px 12px 20px 16px;max-width:1320px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
+h3{font-size:14px;margin:0 0 4px;word-break:break-all}
+.meta,.note{color:var(--mut)}.note{font-size:12.5px;max-width:900px}
+.big{font-size:26px;font-weight:600;margin:4px 0}
+.row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+table{border-collapse:collapse;font-size:12.5px;font-variant-numeric:tabular-nums}
+th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
+th{background:var(--card);position:sticky;top:0}td.n{text-align:right}
+tr.err td{color:#a4001d}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(570px,1fr));gap:12px}
+.layer{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 12px}
+.layer .facts{font-size:12.5px;color:var(--mut);margin:0 0 6px}
+.layer .plots{display:flex;flex-wrap:wrap;gap:6px;align-items:flex-start}
+svg.plot{background:#fff;border:1px solid var(--line);border-radius:4px;max-width:100%;height:auto}
+svg text{font:11px system-ui,-apple-system,"DejaVu Sans",sans-serif;fill:var(--fg)}
+svg .t{font-weight:600;font-size:12px}svg .c,svg .k{fill:var(--mut)}
+svg .bg{fill:#fff}svg .ax{fill:none;stroke:#8a93a3}svg .g{stroke:#eceef2}
+svg .ref{stroke:#c0392b;stroke-dasharray:4 3}svg .ring{fill:none;stroke:#fff;stroke-width:2}
+svg .bx{fill:#2c718e}svg .bi{fill:#e08a1e}
+.err{color:#a4001d}
+footer{margin-top:28px;color:var(--mut);font-size:12px}
+`;
+
+function layerColor(j: number, n: number): string {
+  const [r, g, b] = viridis(n > 1 ? (0.85 * j) / (n - 1) : 0);
+  return `rgb(${r},${g},${b})`;
+}
+
+function sortedPlot(l: LayerResult): string {
+  const s = l.sorted;
+  const floor = Math.max(s.minPositive || l.upper * 1e-12, l.upper * 1e-12);
+  return linePlot({
+    width: 270,
+    height: 250,
+    title: "Singular values, sorted",
+    corner: `${s.count.toLocaleString("en-US")} values`,
+    xLabel: "rank",
+    yLabel: "singular value (log)",
+    yLog: true,
+    yFloor: floor,
+    xRange: [1, Math.max(2, s.count)],
+    series: [{ x: s.ranks, y: s.values, color: "#2c718e", label: `${l.name}: sorted singular values` }],
+  });
+}
+
+function facts(l: LayerResult): string {
+  const parts = [
+    `kernel ${esc(kernelText(l))}`,
+    `input ${esc(inputText(l))}`,
+    `stride ${dims(l.stride)}`,
+    `padding ${esc(paddingText(l.padding))}`,
+  ];
+  if (l.dilation.some((d) => d !== 1)) parts.push(`dilation ${dims(l.dilation)}`);
+  if (l.scale) {
+    parts.push(
+      `${esc(l.scale.kind)} ${esc(l.scale.name)} ${l.scale.folded ? "folded" : "not folded"} (|factor| ${
+        num(l.scale.minAbs, 3)
+      }–${num(l.scale.maxAbs, 3)})`,
+    );
+  }
+  const norm = l.exact
+    ? `<b>norm ${num(l.upper)}</b> (exact)`
+    : `<b>norm in [${num(l.lower)}, ${num(l.upper)}]</b> (certified; plots: circular layer on ${dims(l.grid)})`;
+  return `<p class="facts">${parts.join(" · ")}<br>${norm} · median σ ${num(l.sorted.median)} · ${msText(l.timeMs)}</p>`;
+}
+
+function layerCard(l: LayerResult): string {
+  const head = `<h3>#${l.index + 1} ${esc(l.name)}</h3>`;
+  if (l.error) {
+    return `<article class="layer" id="layer-${l.index + 1}">${head}<p class="err">${esc(l.error)}</p></article>`;
+  }
+  const freq = l.heat.shape.length === 1 ? "σ_max per frequency" : "σ_max per frequency (u, v)";
+  const depth = l.spectrumShape.length === 4 ? " (max over depth)" : "";
+  return `<article class="layer" id="layer-${l.index + 1}">${head}${facts(l)}<div class="plots">${sortedPlot(l)}${
+    heatmap(freq + depth, l.heat.shape, l.heat.values, 170)
+  }</div></article>`;
+}
+
+function overviewPlot(a: Analysis): string {
+  const ok = a.layers.filter((l) => !l.error && l.sorted.count > 0);
+  const top = Math.max(...ok.map((l) => l.upper), 0);
+  const floor = Math.max(
+    Math.min(...ok.map((l) => l.sorted.minPositive || l.upper * 1e-12)),
+    top * 1e-12,
+  );
+  return linePlot({
+    width: 540,
+    height: 330,
+    title: "Sorted singular values of every layer",
+    corner: "colour: first layer (dark) to last (light)",
+    xLabel: "rank / number of values",
+    yLabel: "singular value (log)",
+    yLog: true,
+    yFloor: floor,
+    xRange: [0, 1],
+    series: ok.map((l) => ({
+      x: l.sorted.ranks.map((r) => (l.sorted.count > 1 ? (r - 1) / (l.sorted.count - 1) : 0)),
+      y: l.sorted.values,
+      color: layerColor(l.index, a.layers.length),
+      label: `#${l.index + 1} ${l.name}: norm ${l.exact ? num(l.upper) : `[${num(l.lower)}, ${num(l.upper)}]`}`,
+      width: 1.3,
+    })),
+  });
+}
+
+function tableHtml(a: Analysis): string {
+  const withScale = a.layers.some((l) => l.scale);
+  const head = ["#", "layer", "kernel", "input", "stride", "padding", "norm (exact) or [lower, upper]"];
+  if (withScale) head.push(a.foldBn ? "folded |factor|" : "scale |factor|");
+  head.push("time");
+  const rows = a.layers.map((l) => {
+    const cells = [
+      `<td class="n">${l.index + 1}</td>`,
+      `<td><a href="#layer-${l.index + 1}">${esc(l.name)}</a></td>`,
+      `<td>${esc(kernelText(l))}</td>`,
+      `<td>${esc(inputText(l))}</td>`,
+      `<td>${dims(l.stride)}</td>`,
+      `<td>${esc(paddingText(l.padding))}</td>`,
+      `<td class="n">${esc(normText(l))}</td>`,
+    ];
+    if (withScale) cells.push(`<td>${l.scale ? `${num(l.scale.minAbs, 3)}–${num(l.scale.maxAbs, 3)}` : "–"}</td>`);
+    cells.push(`<td class="n">${msText(l.timeMs)}</td>`);
+    return `<tr${l.error ? ' class="err"' : ""}>${cells.join("")}</tr>`;
+  });
+  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${
+    rows.join("")
+  }</tbody></table>`;
+}
+
+/** The whole page. */
+export function htmlReport(a: Analysis, modelPath: string, generated = new Date()): string {
+  const name = modelPath.split(/[\\/]/).pop() ?? modelPath;
+  const lines = lipschitzParagraphs(a);
+  const meta = [
+    esc(a.format),
+    `${a.layers.length} conv layer${a.layers.length === 1 ? "" : "s"}`,
+    a.input ? `input ${esc(a.input)}` : "input shapes from the file",
+    a.foldBn ? "BatchNorm/scale folded (--fold-bn)" : "BatchNorm/scale not folded",
+    a.precision,
+    `computed in ${msText(a.totalMs)}`,
+    esc(generated.toISOString().replace("T", " ").slice(0, 19)) + " UTC",
+  ].join(" · ");
+  const notes: string[] = [];
+  if (a.layers.some((l) => l.inputSource === "propagated")) {
+    notes.push("* input shape propagated from --input through the earlier conv layers (pooling layers are not seen).");
+  }
+  if (a.layers.some((l) => l.inputSource === "input")) notes.push("+ input shape from --input.");
+  if (a.layers.some((l) => !l.exact && !l.error)) {
+    notes.push(
+      "[lower, upper]: certified interval for zero padding. The upper bound is the exact norm of a circular layer on a larger grid that contains the zero-padded layer; the lower bound is a Rayleigh quotient of the real layer (power iteration). The plots of such layers show that circular layer.",
+    );
+  }
+  for (const w of a.warnings) notes.push(`warning: ${w}`);
+  for (const l of a.layers) if (l.note) notes.push(`#${l.index + 1} ${l.name}: ${l.note}.`);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>convsv report: ${esc(name)}</title><style>${CSS}</style></head>
+<body>
+<header><h1>Singular values of the conv layers of ${esc(name)}</h1><p class="meta">${meta}</p></header>
+<section id="summary"><h2>Lipschitz bound of the conv part</h2>
+<p class="big" id="lipschitz">${num(a.lipschitz)}</p>
+${lines.map((l) => `<p class="note">${esc(l)}</p>`).join("\n")}
+</section>
+<section id="overview"><h2>Overview</h2><div class="row">${
+    normChart(540, 330, a.layers.map((l) => ({ label: l.name, lower: l.lower, upper: l.upper, exact: l.exact })))
+  }${overviewPlot(a)}</div></section>
+<section id="table"><h2>Layers</h2>${tableHtml(a)}
+${notes.map((n) => `<p class="note">${esc(n)}</p>`).join("\n")}
+</section>
+<section id="layers"><h2>Per layer</h2><p class="note">Left: every singular value of the layer (with multiplicity) against its rank, log scale, as in Sedghi, Gupta &amp; Long (ICLR 2019), figure 1. Right: the largest singular value of each frequency's matrix P(u, v), zero frequency at the centre; the ring marks the maximum (the layer's norm) and its mirror.</p>
+<div class="cards">
+${a.layers.map(layerCard).join("\n")}
+</div></section>
+<footer>Made by convsv (exact singular values of convolutional layers, after Sedghi, Gupta &amp; Long, ICLR 2019) from ${
+    esc(modelPath)
+  }. Self-contained: no scripts, nothing loaded from the network.</footer>
+</body></html>
+`;
+}

@@ -1,0 +1,65 @@
+/**
+ * The report as one JSON object (`report --json`).
+ * @module
+ */
+import type { Analysis } from "./analyse.ts";
+import { lipschitzParagraphs } from "./table.ts";
+
+/** The JSON value printed by `report --json`: plain data, every number finite or null. */
+export function jsonReport(a: Analysis, modelPath: string, htmlPath?: string): Record<string, unknown> {
+  const finite = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
+  return {
+    model: modelPath,
+    format: a.format,
+    input: a.input ?? null,
+    foldBn: a.foldBn,
+    precision: a.precision,
+    threads: a.threads ?? null,
+    layers: a.layers.map((l) => {
+      const entry: Record<string, unknown> = {
+        index: l.index,
+        name: l.name,
+        kernelShape: l.kernelShape,
+        layout: l.layout,
+        transposed: l.transposed,
+        stride: l.stride,
+        dilation: l.dilation,
+        groups: l.groups,
+        padding: l.padding,
+        inputShape: l.inputShape,
+        inputShapeSource: l.inputSource,
+        outputShape: l.outputShape,
+        exact: l.exact,
+      };
+      if (l.error) {
+        entry.error = l.error;
+      } else if (l.exact) {
+        entry.norm = l.upper;
+      } else {
+        entry.lower = l.lower;
+        entry.upper = l.upper;
+        entry.iterations = l.iterations;
+        entry.converged = l.converged;
+        if (l.note) entry.note = l.note;
+      }
+      if (!l.error) {
+        entry.circularGrid = l.grid;
+        entry.count = l.sorted.count;
+        entry.median = finite(l.sorted.median);
+        entry.min = l.sorted.zeros > 0 ? 0 : l.sorted.minPositive;
+      }
+      if (l.scale) entry.scale = l.scale;
+      entry.timeMs = Math.round(l.timeMs * 10) / 10;
+      return entry;
+    }),
+    lipschitz: {
+      upper: a.layers.length > a.layers.filter((l) => l.error).length ? finite(a.lipschitz) : null,
+      complete: a.layers.every((l) => !l.error),
+      withScales: finite(a.lipschitzWithScales),
+      note: lipschitzParagraphs(a).join(" "),
+    },
+    warnings: a.warnings,
+    html: htmlPath ?? null,
+    totalMs: Math.round(a.totalMs),
+  };
+}

@@ -1,0 +1,322 @@
+/**
+ * What the CLI needs to know about each conv layer before computing: its
+ * channels, the spatial shape of its input (from the file, or propagated from
+ * `--input` through the earlier conv layers), its output shape, and the
+ * library calls that give its norm (exactly, or as a certified interval).
+ * @module
+ */
+import type { ConvLayer } from "../model.ts";
+import type { Layout, Padding } from "../types.ts";
+
+/** Where a layer's input shape came from. */
+export type ShapeSource = "model" | "input" | "propagated";
+
+/** The network input given with `--input`: spatial sizes, and channels where the text names them. */
+export interface NetworkInput {
+  /** The text as given. */
+  text: string;
+  /** Spatial sizes (one per spatial axis). */
+  spatial: number[];
+  /** Channels, when the text has them. */
+  channels?: number;
+}
+
+/** A layer with its input shape resolved. */
+export interface PlannedLayer {
+  layer: ConvLayer;
+  index: number;
+  rank: number;
+  /** Input channels of the layer itself (for a transposed layer, what it is applied to). */
+  cIn: number;
+  /** Output channels of the layer itself. */
+  cOut: number;
+  /** Spatial kernel sizes, one per axis. */
+  kernelSize: number[];
+  inputShape: number[];
+  inputSource: ShapeSource;
+  /** Spatial output shape (per axis). */
+  outputShape: number[];
+}
+
+/**
+ * One call's options for the library, describing a forward (or transposed)
+ * layer with library-expressible padding.
+ */
+export interface LayerCall {
+  inputShape: number[];
+  layout: Layout;
+  stride: number[];
+  dilation: number[];
+  groups: number;
+  transposed: boolean;
+  padding: Padding;
+}
+
+/**
+ * How to get a layer's norm from the library: one exact spectrum (circular
+ * padding), one interval (zero padding the library expresses), or, for
+ * TensorFlow's `"same"` with a stride (asymmetric zeros), the lower bound of
+ * one layer and the upper bound of another (see {@linkcode planCalls}).
+ */
+export type NormPlan =
+  | { kind: "exact"; call: LayerCall }
+  | { kind: "interval"; call: LayerCall }
+  | { kind: "split"; lower: LayerCall; upper: LayerCall; note: string };
+
+/** An error whose message is meant for the user as it is (no stack trace). */
+export class CliError extends Error {
+  /** Exit status: 2 for usage errors, 1 otherwise. */
+  readonly exitCode: number;
+  constructor(message: string, exitCode = 1) {
+    super(message);
+    this.name = "CliError";
+    this.exitCode = exitCode;
+  }
+}
+
+/** Channel and kernel sizes of a layer, read through its layout. */
+export function layerGeometry(layer: ConvLayer): { rank: number; cIn: number; cOut: number; kernelSize: number[] } {
+  const shape = layer.kernel.shape;
+  const rank = shape.length - 2;
+  if (rank < 1 || rank > 3) {
+    throw new CliError(`Layer ${show(layer.name)} has a kernel of rank ${shape.length}: expected 3, 4 or 5 axes`);
+  }
+  const first = layer.layout.startsWith("oi");
+  const o = first ? shape[0] : shape[rank + 1];
+  const i = first ? shape[1] : shape[rank];
+  const kernelSize = first ? shape.slice(2) : shape.slice(0, rank);
+  const g = layer.groups;
+  // A transposed layer's kernel is the weight of the forward convolution whose
+  // adjoint it is: its "o" axis holds the layer's input channels.
+  return layer.transposed
+    ? { rank, cIn: o, cOut: i * g, kernelSize: [...kernelSize] }
+    : { rank, cIn: i * g, cOut: o, kernelSize: [...kernelSize] };
+}
+
+/**
+ * Parses `--input`: sizes joined by `x` (or commas): spatial sizes alone
+ * (`224x224`), channels first (`3x224x224`, `1x3x224x224`: PyTorch's NCHW)
+ * or channels last (`1x224x224x3`: TensorFlow's NHWC). With a batch axis the
+ * channel axis is the one that matches the first layer's input channels
+ * (NCHW when both or neither do, unless the model's layout is channels-last).
+ */
+export function parseInput(text: string, rank: number, firstCIn: number | undefined, channelsLast: boolean): NetworkInput {
+  const parts = text.split(/[x×,]/).map((s) => s.trim());
+  const sizes = parts.map(Number);
+  if (parts.length === 0 || sizes.some((n, j) => parts[j] === "" || !Number.isInteger(n) || n < 1)) {
+    throw new CliError(`--input must be positive integers joined by "x", e.g. 1x3x224x224: current value is ${show(text)}`, 2);
+  }
+  if (sizes.length === rank) return { text, spatial: sizes };
+  if (sizes.length === rank + 1) {
+    // C + spatial, or spatial + C.
+    const lastMatches = firstCIn !== undefined && sizes[rank] === firstCIn && sizes[0] !== firstCIn;
+    return lastMatches || (channelsLast && sizes[0] !== firstCIn)
+      ? { text, spatial: sizes.slice(0, rank), channels: sizes[rank] }
+      : { text, spatial: sizes.slice(1), channels: sizes[0] };
+  }
+  if (sizes.length === rank + 2) {
+    const cFirst = sizes[1], cLast = sizes[rank + 1];
+    const last = firstCIn !== undefined
+      ? (cLast === firstCIn && cFirst !== firstCIn) || (channelsLast && cLast === firstCIn)
+      : channelsLast;
+    return last
+      ? { text, spatial: sizes.slice(1, rank + 1), channels: cLast }
+      : { text, spatial: sizes.slice(2), channels: cFirst };
+  }
+  throw new CliError(
+    `--input must have ${rank} (spatial), ${rank + 1} (with channels) or ${rank + 2} (with batch and channels) sizes for ${rank}-D layers: current value is ${
+      show(text)
+    }`,
+    2,
+  );
+}
+
+function perAxis(value: number[] | undefined, rank: number, fallback: number): number[] {
+  if (!value || value.length === 0) return Array(rank).fill(fallback);
+  if (value.length === 1) return Array(rank).fill(value[0]);
+  return value;
+}
+
+/** Zero padding per axis as `[before, after]`, or undefined for circular padding. */
+export function zeroPadding(layer: ConvLayer, n: number[], k: number[]): [number, number][] | undefined {
+  const p = layer.padding;
+  const rank = k.length;
+  const stride = perAxis(layer.stride, rank, 1);
+  const dilation = perAxis(layer.dilation, rank, 1);
+  if (p === "circular") return undefined;
+  if (p === "valid") return k.map(() => [0, 0]);
+  if (p === "same") {
+    // TensorFlow's rule (PyTorch's for stride 1): the output has ceil(n/s)
+    // positions; the odd zero goes after.
+    return k.map((kj, j) => {
+      const eff = dilation[j] * (kj - 1) + 1;
+      const total = Math.max((Math.ceil(n[j] / stride[j]) - 1) * stride[j] + eff - n[j], 0);
+      return [Math.floor(total / 2), total - Math.floor(total / 2)];
+    });
+  }
+  const list = typeof p === "number" ? Array(rank).fill(p) : perAxis([...p], rank, 0);
+  return list.map((x) => [x, x]);
+}
+
+/** The spatial output shape of a layer on input `n`, or a message why there is none. */
+export function outputShape(layer: ConvLayer, n: number[], k: number[]): number[] | string {
+  const rank = k.length;
+  const stride = perAxis(layer.stride, rank, 1);
+  const dilation = perAxis(layer.dilation, rank, 1);
+  const out = k.map((kj, j) => {
+    const s = stride[j];
+    const eff = dilation[j] * (kj - 1) + 1;
+    if (layer.transposed) {
+      if (layer.padding === "circular" || layer.padding === "same") return n[j] * s;
+      const pad = zeroPadding(layer, n, k)!;
+      return (n[j] - 1) * s - pad[j][0] - pad[j][1] + eff;
+    }
+    if (layer.padding === "circular" || layer.padding === "same") return Math.ceil(n[j] / s);
+    const pad = zeroPadding(layer, n, k)!;
+    return Math.floor((n[j] + pad[j][0] + pad[j][1] - eff) / s) + 1;
+  });
+  if (out.some((x) => x < 1)) {
+    return `its output would be empty: kernel ${k.join("x")} (dilation ${dilation.join("x")}) on input ${
+      n.join("x")
+    } with padding ${show(layer.padding)}`;
+  }
+  return out;
+}
+
+/**
+ * Resolves every layer's input shape: the file's where it gives one; else
+ * the output shape of the latest earlier layer (or the network input) whose
+ * output channels equal this layer's input channels; else that of the
+ * previous layer (or the network input). Pooling and other non-conv layers
+ * are not seen, so propagated shapes are those of the chain of conv layers.
+ *
+ * @throws {CliError} Naming the first layer whose input shape stays unknown.
+ */
+export function planLayers(
+  layers: readonly ConvLayer[],
+  input: string | undefined,
+): { planned: PlannedLayer[]; network?: NetworkInput; warnings: string[] } {
+  const warnings: string[] = [];
+  const geo = layers.map(layerGeometry);
+  let network: NetworkInput | undefined;
+  if (input !== undefined) {
+    const first = geo[0];
+    network = parseInput(input, first.rank, first.cIn, !layers[0].layout.startsWith("oi"));
+    if (network.channels !== undefined && network.channels !== first.cIn) {
+      warnings.push(
+        `--input ${input} has ${network.channels} channels but the first layer ${show(layers[0].name)} takes ${first.cIn}`,
+      );
+    }
+  }
+  type Source = { channels?: number; shape: number[]; rank: number };
+  const sources: Source[] = [];
+  if (network) sources.push({ channels: network.channels, shape: network.spatial, rank: network.spatial.length });
+  const planned: PlannedLayer[] = [];
+  for (let idx = 0; idx < layers.length; idx++) {
+    const layer = layers[idx];
+    const g = geo[idx];
+    let inputShape: number[] | undefined;
+    let inputSource: ShapeSource = "model";
+    if (layer.inputShape && layer.inputShape.length > 0) {
+      inputShape = [...layer.inputShape];
+      if (inputShape.length !== g.rank) {
+        throw new CliError(
+          `Layer ${show(layer.name)} has inputShape [${inputShape.join(", ")}] but a ${g.rank}-D kernel (shape [${
+            layer.kernel.shape.join(", ")
+          }])`,
+        );
+      }
+    } else {
+      const sameRank = sources.filter((s) => s.rank === g.rank);
+      const match = [...sameRank].reverse().find((s) => s.channels === g.cIn) ?? sameRank[sameRank.length - 1];
+      if (match) {
+        inputShape = [...match.shape];
+        inputSource = network && match.shape === network.spatial ? "input" : "propagated";
+      }
+    }
+    if (!inputShape) {
+      const hint = input === undefined
+        ? `pass the network's input shape with --input (e.g. --input 1x${g.cIn}x${Array(g.rank).fill(224).join("x")})`
+        : `--input ${input} has ${network!.spatial.length} spatial sizes, the layer needs ${g.rank}`;
+      throw new CliError(
+        `Cannot find the input shape of layer ${show(layer.name)} (#${idx + 1}, kernel [${
+          layer.kernel.shape.join(", ")
+        }] ${layer.layout}): the file does not give it and no earlier layer's output has ${g.cIn} channels; ${hint}`,
+        2,
+      );
+    }
+    const out = outputShape(layer, inputShape, g.kernelSize);
+    if (typeof out === "string") {
+      throw new CliError(
+        `Cannot use layer ${show(layer.name)} (#${idx + 1}) on input ${inputShape.join("x")}${
+          inputSource === "model" ? "" : ` (${inputSource === "input" ? "from --input" : "propagated from --input"})`
+        }: ${out}`,
+      );
+    }
+    planned.push({ layer, index: idx, ...g, inputShape, inputSource, outputShape: out });
+    sources.push({ channels: g.cOut, shape: out, rank: g.rank });
+  }
+  return { planned, network, warnings };
+}
+
+/**
+ * The library calls that give a layer's norm. Circular padding: one exact
+ * spectrum. Zero padding the library takes as it is (numbers, `"valid"`,
+ * `"same"` at stride 1): one certified interval.
+ *
+ * TensorFlow's `"same"` with a stride pads `before ≤ after` zeros, and a
+ * transposed `"same"` layer is the adjoint of such a forward layer on its
+ * output shape. With `before = after` that is a plain number. Otherwise
+ * (`after = before + 1` on some axis) no library padding is the layer, but
+ * two bracket it: the layer padded `before` on both sides computes a subset
+ * of its outputs (a submatrix: norm ≤ the layer's), so its certified lower
+ * bound is one for the layer; and every circular grid admissible for the
+ * layer padded `after` on both sides is admissible for the layer (the
+ * circular norm does not depend on where the input sits), so its certified
+ * upper bound is one for the layer.
+ */
+export function planCalls(p: PlannedLayer): NormPlan {
+  const { layer, rank, kernelSize, inputShape } = p;
+  const stride = perAxis(layer.stride, rank, 1);
+  const dilation = perAxis(layer.dilation, rank, 1);
+  const base = { layout: layer.layout, stride, dilation, groups: layer.groups };
+  if (layer.padding === "circular") {
+    return { kind: "exact", call: { ...base, inputShape, transposed: layer.transposed, padding: "circular" } };
+  }
+  const strided = stride.some((s) => s !== 1);
+  if (layer.padding !== "same" || (!strided && !layer.transposed)) {
+    return { kind: "interval", call: { ...base, inputShape, transposed: layer.transposed, padding: layer.padding } };
+  }
+  // "same" with a stride, or a transposed "same" layer: the forward layer on
+  // the forward input (the transposed layer's output), TensorFlow's split.
+  const forwardInput = layer.transposed ? p.outputShape : inputShape;
+  const pads = zeroPadding({ ...layer, transposed: false }, forwardInput, kernelSize)!;
+  const before = pads.map((x) => x[0]);
+  const after = pads.map((x) => x[1]);
+  const forward = { ...base, inputShape: forwardInput, transposed: false };
+  if (before.every((b, j) => b === after[j])) {
+    return { kind: "interval", call: { ...forward, padding: before } };
+  }
+  return {
+    kind: "split",
+    lower: { ...forward, padding: before },
+    upper: { ...forward, padding: after },
+    note: `TensorFlow "same" padding with stride ${stride.join("x")} pads [${before.join(", ")}] before and [${
+      after.join(", ")
+    }] after: lower bound from the layer padded [${before.join(", ")}] on both sides (a submatrix), upper bound from circular grids admissible for [${
+      after.join(", ")
+    }]`,
+  };
+}
+
+/** A value as the messages show it: strings quoted, arrays bracketed. */
+export function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
+  return String(value);
+}
+
+/** Sizes joined by "x" (`[3, 3]` → `"3x3"`). */
+export function dims(sizes: readonly number[]): string {
+  return sizes.join("x");
+}

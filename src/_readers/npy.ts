@@ -1,0 +1,402 @@
+/**
+ * numpy `.npy` arrays and `.npz` archives (a zip of `.npy` files, stored or
+ * deflated, as `np.savez` and `np.savez_compressed` write them).
+ * @module
+ */
+import type { ConvLayer } from "../model.ts";
+import type { Layout } from "../types.ts";
+import {
+  baseLayer,
+  checkRange,
+  decodeFloats,
+  elementCount,
+  ITEM_SIZE,
+  layoutRank,
+  type NumericType,
+  rangeError,
+  type Source,
+  torchLayout,
+  typeError,
+} from "./_common.ts";
+import { type Overrides, type StateEntry, stateDictLayers } from "./_state_dict.ts";
+
+/** `\x93NUMPY`. */
+export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+
+/** The parsed header of a `.npy` array. */
+export interface NpyHeader {
+  descr: string;
+  /** The element type, undefined for dtypes the readers do not decode. */
+  type?: NumericType;
+  littleEndian: boolean;
+  fortran: boolean;
+  shape: number[];
+  /** Byte offset of the data. */
+  offset: number;
+}
+
+/** True when `bytes` starts with `prefix`. */
+export function startsWith(bytes: Uint8Array, prefix: number[]): boolean {
+  return bytes.length >= prefix.length && prefix.every((b, j) => bytes[j] === b);
+}
+
+/** A tiny parser for the Python literal of a `.npy` header: dicts, strings, tuples, ints, booleans. */
+function parsePyLiteral(text: string): unknown {
+  let p = 0;
+  const ws = () => {
+    while (p < text.length && /\s/.test(text[p])) p++;
+  };
+  const fail = (): never => {
+    throw new SyntaxError(`unexpected ${JSON.stringify(text.slice(p, p + 10))} at ${p}`);
+  };
+  const value = (depth: number): unknown => {
+    if (depth > 8) fail();
+    ws();
+    const c = text[p];
+    if (c === "{" || c === "(" || c === "[") {
+      const close = c === "{" ? "}" : c === "(" ? ")" : "]";
+      p++;
+      const dict: Record<string, unknown> = {};
+      const list: unknown[] = [];
+      for (;;) {
+        ws();
+        if (text[p] === close) {
+          p++;
+          return c === "{" ? dict : list;
+        }
+        const v = value(depth + 1);
+        ws();
+        if (c === "{") {
+          if (typeof v !== "string" || text[p] !== ":") fail();
+          p++;
+          dict[v as string] = value(depth + 1);
+          ws();
+        } else list.push(v);
+        if (text[p] === ",") p++;
+        else if (text[p] !== close) fail();
+      }
+    }
+    if (c === "'" || c === '"') {
+      const end = text.indexOf(c, p + 1);
+      if (end < 0) fail();
+      const s = text.slice(p + 1, end);
+      p = end + 1;
+      return s;
+    }
+    const m = /^(True|False|None|-?\d+L?)/.exec(text.slice(p, p + 24));
+    if (m === null) return fail();
+    p += m[0].length;
+    return m[0] === "True" ? true : m[0] === "False" ? false : m[0] === "None" ? null : Number(m[0].replace("L", ""));
+  };
+  const v = value(0);
+  ws();
+  if (p !== text.length) fail();
+  return v;
+}
+
+const NPY_TYPES: Record<string, NumericType> = { f8: "f64", f4: "f32", f2: "f16" };
+
+/** Parses and checks the header of a `.npy` array (not its data). `what` names the array in messages. */
+export function npyHeader(bytes: Uint8Array, src: Source, what: string): NpyHeader {
+  if (!startsWith(bytes, NPY_MAGIC)) {
+    throw typeError(src, `${what} does not start with the npy magic \\x93NUMPY`, Array.from(bytes.subarray(0, 6)));
+  }
+  if (bytes.length < 10) throw rangeError(src, `${what} is shorter than an npy header`, bytes);
+  const major = bytes[6];
+  if (major < 1 || major > 3) throw typeError(src, `${what} has an npy version other than 1, 2 or 3`, major);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const start = major === 1 ? 10 : 12;
+  if (bytes.length < start) throw rangeError(src, `${what} is shorter than an npy header`, bytes);
+  const length = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  checkRange(src, `${what}'s npy header`, bytes, start, length);
+  const text = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(start, start + length));
+  let dict: unknown;
+  try {
+    dict = parsePyLiteral(text);
+  } catch (e) {
+    throw typeError(src, `${what} has an npy header that is not a Python dict literal (${(e as Error).message})`, text);
+  }
+  const { descr, fortran_order: fortran, shape } = (dict ?? {}) as Record<string, unknown>;
+  if (typeof descr !== "string" || typeof fortran !== "boolean" || !Array.isArray(shape)) {
+    throw typeError(src, `${what} has an npy header without descr, fortran_order and shape`, text.trim());
+  }
+  const order = descr[0];
+  const type = NPY_TYPES[descr.slice(1)];
+  return {
+    descr,
+    type: type !== undefined && "<>=".includes(order) ? type : undefined,
+    littleEndian: order !== ">",
+    fortran,
+    shape: shape as number[],
+    offset: start + length,
+  };
+}
+
+/** Decodes the data of a `.npy` array into C order (f8 → Float64Array; f4, f2 → Float32Array). */
+export function npyData(bytes: Uint8Array, src: Source, what: string, h: NpyHeader): Float32Array | Float64Array {
+  if (h.type === undefined) {
+    throw typeError(src, `${what} has a dtype other than <f8, <f4 and <f2 (either byte order)`, h.descr);
+  }
+  const count = elementCount(src, what, h.shape);
+  const need = count * ITEM_SIZE[h.type];
+  if (bytes.length - h.offset !== need) {
+    throw rangeError(
+      src,
+      `${what} has ${bytes.length - h.offset} data bytes where its ${h.descr} shape ${JSON.stringify(h.shape)} needs ${need}`,
+      bytes.length - h.offset,
+    );
+  }
+  const flat = decodeFloats(src, what, bytes, h.offset, count, h.type, h.littleEndian);
+  return h.fortran && h.shape.length > 1 ? fortranToC(flat, h.shape) : flat;
+}
+
+/** Reorders column-major (Fortran) data into row-major. */
+function fortranToC<T extends Float32Array | Float64Array>(data: T, shape: number[]): T {
+  const out = new (data.constructor as { new (n: number): T })(data.length);
+  const r = shape.length;
+  const fStride: number[] = [];
+  let s = 1;
+  for (let k = 0; k < r; k++) {
+    fStride.push(s);
+    s *= shape[k];
+  }
+  const idx = new Array<number>(r).fill(0);
+  let f = 0;
+  for (let c = 0; c < data.length; c++) {
+    out[c] = data[f];
+    for (let k = r - 1; k >= 0; k--) {
+      idx[k]++;
+      f += fStride[k];
+      if (idx[k] < shape[k]) break;
+      f -= fStride[k] * shape[k];
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
+/** The kernel of a single `.npy` array (rank 3–5), read through `layout` (default PyTorch's for the rank). */
+export function readNpy(
+  bytes: Uint8Array,
+  src: Source,
+  name: string,
+  options: { layout?: Layout; layers?: Overrides },
+): ConvLayer[] {
+  const h = npyHeader(bytes, src, "the array");
+  if (h.shape.length < 3 || h.shape.length > 5) {
+    throw typeError(src, "an npy kernel needs rank 3, 4 or 5", h.shape);
+  }
+  const layout = options.layers?.[name]?.layout ?? options.layout ?? torchLayout(h.shape.length);
+  if (layoutRank(layout) + 2 !== h.shape.length) {
+    throw typeError(src, `an array of rank ${h.shape.length} does not fit layout "${layout}"`, h.shape);
+  }
+  return [baseLayer(name, npyData(bytes, src, "the array", h), h.shape, layout)];
+}
+
+// ---------------------------------------------------------------- zip
+
+/** One member of a zip archive, located but not extracted. */
+export interface ZipEntry {
+  name: string;
+  /** 0 stored, 8 deflated. */
+  method: number;
+  crc: number;
+  size: number;
+  /** The member's (compressed) bytes, a view into the archive. */
+  raw: Uint8Array;
+}
+
+const EOCD = 0x06054b50;
+const CENTRAL = 0x02014b50;
+const LOCAL = 0x04034b50;
+
+/** The members of a zip archive, from its central directory (zip64 included), every offset checked. */
+export function zipEntries(bytes: Uint8Array, src: Source): ZipEntry[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  let eocd = -1;
+  for (let p = bytes.length - 22; p >= Math.max(0, bytes.length - 22 - 65535); p--) {
+    if (view.getUint32(p, true) === EOCD) {
+      eocd = p;
+      break;
+    }
+  }
+  if (eocd < 0) throw typeError(src, "a zip archive has no end-of-central-directory record (truncated?)", bytes);
+  let count = view.getUint16(eocd + 10, true);
+  let cdSize = view.getUint32(eocd + 12, true);
+  let cdOffset = view.getUint32(eocd + 16, true);
+  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) {
+    const loc = eocd - 20;
+    if (loc < 0 || view.getUint32(loc, true) !== 0x07064b50) {
+      throw typeError(src, "a zip64 archive has no zip64 locator", eocd);
+    }
+    const rec = Number(view.getBigUint64(loc + 8, true));
+    checkRange(src, "the zip64 end-of-central-directory record", bytes, rec, 56);
+    if (view.getUint32(rec, true) !== 0x06064b50) throw typeError(src, "the zip64 record has a wrong signature", rec);
+    count = Number(view.getBigUint64(rec + 32, true));
+    cdSize = Number(view.getBigUint64(rec + 40, true));
+    cdOffset = Number(view.getBigUint64(rec + 48, true));
+  }
+  checkRange(src, "the zip central directory", bytes, cdOffset, cdSize);
+  if (count * 46 > cdSize) throw rangeError(src, `the zip central directory claims more entries than its ${cdSize} bytes hold`, count);
+  const entries: ZipEntry[] = [];
+  let p = cdOffset;
+  for (let j = 0; j < count; j++) {
+    checkRange(src, "a zip central directory entry", bytes, p, 46);
+    if (view.getUint32(p, true) !== CENTRAL) throw typeError(src, "a zip central directory entry has a wrong signature", p);
+    const flags = view.getUint16(p + 8, true);
+    const method = view.getUint16(p + 10, true);
+    const crc = view.getUint32(p + 16, true);
+    let csize = view.getUint32(p + 20, true);
+    let size = view.getUint32(p + 24, true);
+    const nameLen = view.getUint16(p + 28, true);
+    const extraLen = view.getUint16(p + 30, true);
+    const commentLen = view.getUint16(p + 32, true);
+    let local = view.getUint32(p + 42, true);
+    checkRange(src, "a zip central directory entry", bytes, p + 46, nameLen + extraLen + commentLen);
+    const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
+    // zip64 extra field: the 64-bit values of the 32-bit fields that are all ones, in this order
+    let e = p + 46 + nameLen;
+    const extraEnd = e + extraLen;
+    while (e + 4 <= extraEnd) {
+      const id = view.getUint16(e, true);
+      const len = view.getUint16(e + 2, true);
+      if (id === 1) {
+        let q = e + 4;
+        const next = () => {
+          if (q + 8 > e + 4 + len) throw typeError(src, `zip entry "${name}" has a short zip64 field`, len);
+          const v = Number(view.getBigUint64(q, true));
+          q += 8;
+          return v;
+        };
+        if (size === 0xffffffff) size = next();
+        if (csize === 0xffffffff) csize = next();
+        if (local === 0xffffffff) local = next();
+      }
+      e += 4 + len;
+    }
+    p = extraEnd + commentLen;
+    if (flags & 1) throw typeError(src, `zip entry "${name}" is encrypted`, name);
+    checkRange(src, `zip entry "${name}"'s local header`, bytes, local, 30);
+    if (view.getUint32(local, true) !== LOCAL) throw typeError(src, `zip entry "${name}" has a wrong local header signature`, local);
+    const start = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
+    checkRange(src, `zip entry "${name}"`, bytes, start, csize);
+    if (method !== 0 && method !== 8) {
+      throw typeError(src, `zip entry "${name}" uses a compression method other than stored (0) and deflate (8)`, method);
+    }
+    if (method === 0 && size !== csize) throw typeError(src, `stored zip entry "${name}" has different sizes`, [csize, size]);
+    entries.push({ name, method, crc, size, raw: bytes.subarray(start, start + csize) });
+  }
+  return entries;
+}
+
+let crcTable: Uint32Array | undefined;
+
+/** CRC-32 (IEEE 802.3, as zip uses it). */
+export function crc32(bytes: Uint8Array): number {
+  if (crcTable === undefined) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let j = 0; j < bytes.length; j++) c = crcTable[(c ^ bytes[j]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** Checks an extracted member against its CRC-32. */
+function checkCrc(src: Source, entry: ZipEntry, data: Uint8Array): Uint8Array {
+  const crc = crc32(data);
+  if (crc !== entry.crc) {
+    throw typeError(src, `zip entry "${entry.name}" fails its CRC-32 check (corrupt)`, `0x${crc.toString(16)}`);
+  }
+  return data;
+}
+
+/** A stored member's bytes (checked); deflated members need {@linkcode inflateEntry}. */
+export function storedEntry(src: Source, entry: ZipEntry): Uint8Array {
+  if (entry.method !== 0) {
+    throw typeError(
+      src,
+      `zip entry "${entry.name}" is deflated (np.savez_compressed), which only readModel (async) inflates`,
+      entry.method,
+    );
+  }
+  return checkCrc(src, entry, entry.raw);
+}
+
+/**
+ * A member's bytes: stored ones as they are, deflated ones through the
+ * platform's `DecompressionStream("deflate-raw")`, stopping as soon as the
+ * output passes the size the directory states (memory stays bounded by it).
+ */
+export async function inflateEntry(src: Source, entry: ZipEntry): Promise<Uint8Array> {
+  if (entry.method === 0) return storedEntry(src, entry);
+  if (typeof DecompressionStream === "undefined") {
+    throw typeError(src, `zip entry "${entry.name}" is deflated and this runtime has no DecompressionStream`, entry.name);
+  }
+  const stream = new DecompressionStream("deflate-raw");
+  const writer = stream.writable.getWriter();
+  writer.write(entry.raw as Uint8Array<ArrayBuffer>).catch(() => {});
+  writer.close().catch(() => {});
+  const reader = stream.readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > entry.size) {
+        throw rangeError(src, `zip entry "${entry.name}" inflates past its stated ${entry.size} bytes`, total);
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    reader.cancel().catch(() => {});
+    if (e instanceof RangeError) throw e;
+    throw typeError(src, `zip entry "${entry.name}" is not valid deflate data (${(e as Error).message})`, entry.raw);
+  }
+  if (total !== entry.size) {
+    throw rangeError(src, `zip entry "${entry.name}" inflates to fewer bytes than its stated ${entry.size}`, total);
+  }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return checkCrc(src, entry, out);
+}
+
+/**
+ * The conv layers of an `.npz` archive whose members are extracted already:
+ * every float array of rank 3–5 is a kernel (named by its key, less a
+ * trailing `.weight`); rank-1 arrays named like a PyTorch BatchNorm
+ * (`bn1.weight`, `bn1.running_mean`, …) become the scale of the conv before
+ * them (see {@linkcode stateDictLayers}).
+ */
+export function npzLayers(
+  src: Source,
+  members: { name: string; bytes: Uint8Array }[],
+  options: { layout?: Layout; layers?: Overrides },
+): ConvLayer[] {
+  const entries: StateEntry[] = [];
+  for (const m of members) {
+    if (!m.name.endsWith(".npy")) continue;
+    const key = m.name.slice(0, -4);
+    const what = `array "${key}"`;
+    const h = npyHeader(m.bytes, src, what);
+    elementCount(src, what, h.shape);
+    entries.push({ key, shape: h.shape, float: h.type !== undefined, decode: () => npyData(m.bytes, src, what, h) });
+  }
+  return stateDictLayers(
+    src,
+    entries,
+    (e) => e.shape.length >= 3 && e.shape.length <= 5,
+    (key) => key.endsWith(".weight") ? key.slice(0, -".weight".length) : key,
+    options,
+  );
+}
