@@ -35,3 +35,4 @@ export * from "./src/operator_norm_bounds.ts";
 export * from "./src/gram_iteration.ts";
 export * from "./src/power_iteration.ts";
 export * from "./src/model.ts";
+export * from "./src/read_model.ts";

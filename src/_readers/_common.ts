@@ -151,29 +151,6 @@ export function decodeFloats(
   return out;
 }
 
-/** Integers of `type` (`i32`, `i64`, `u8`, `u16`) at `offset`, as numbers (i64 must be safe integers). */
-export function decodeInts(
-  src: Source,
-  what: string,
-  bytes: Uint8Array,
-  offset: number,
-  count: number,
-  type: "i32" | "i64",
-): number[] {
-  const size = ITEM_SIZE[type];
-  checkRange(src, what, bytes, offset, count * size);
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * size);
-  const out: number[] = [];
-  for (let j = 0; j < count; j++) {
-    if (type === "i32") out.push(view.getInt32(4 * j, true));
-    else {
-      const v = view.getBigInt64(8 * j, true);
-      out.push(v > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : v < -BigInt(Number.MAX_SAFE_INTEGER) ? -Infinity : Number(v));
-    }
-  }
-  return out;
-}
-
 /** A copy of `data` as a Float64Array. */
 export function toFloat64(data: ArrayLike<number>): Float64Array {
   return Float64Array.from(data);

@@ -15,10 +15,13 @@ import type { ConvLayer } from "../model.ts";
 import {
   baseLayer,
   batchNorm,
+  bfloat16ToNumber,
   decodeFloats,
   elementCount,
   explicitPadding,
   fill,
+  halfToNumber,
+  ITEM_SIZE,
   type NumericType,
   rangeError,
   samePads,
@@ -68,6 +71,8 @@ interface Graph {
   nodes: Node[];
   initializers: Map<string, Tensor>;
   inputs: ValueInfo[];
+  /** Shapes the exporter recorded for intermediate tensors (GraphProto.value_info). */
+  valueInfo: ValueInfo[];
 }
 
 /** Walks the fields of one message, calling `on` with a reader placed at each field's value; unread fields are skipped. */
@@ -237,7 +242,7 @@ function readValueInfo(src: Source, bytes: Uint8Array): ValueInfo {
 }
 
 function readGraph(src: Source, bytes: Uint8Array): Graph {
-  const g: Graph = { nodes: [], initializers: new Map(), inputs: [] };
+  const g: Graph = { nodes: [], initializers: new Map(), inputs: [], valueInfo: [] };
   fields(src, bytes, (no, _w, r) => {
     switch (no) {
       case 1:
@@ -250,6 +255,9 @@ function readGraph(src: Source, bytes: Uint8Array): Graph {
       }
       case 11:
         g.inputs.push(readValueInfo(src, r.bytes()));
+        return true;
+      case 13:
+        g.valueInfo.push(readValueInfo(src, r.bytes()));
         return true;
       default:
         return false;
@@ -282,7 +290,7 @@ function tensorValues(src: Source, t: Tensor, what: string): Float32Array | Floa
   if (t.external) throw typeError(src, `${what} "${t.name}" keeps its data in an external file, which is not read`, t.name);
   const count = elementCount(src, `${what} "${t.name}"`, t.dims);
   if (t.raw !== undefined) {
-    const size = { f32: 4, f64: 8, f16: 2, bf16: 2, i32: 4, i64: 8, u8: 1, u16: 2 }[type.raw];
+    const size = ITEM_SIZE[type.raw];
     if (t.raw.length !== count * size) {
       throw typeError(src, `${what} "${t.name}" has ${t.raw.length} raw bytes for ${type.name} dims ${JSON.stringify(t.dims)}`, t.raw.length);
     }
@@ -312,7 +320,7 @@ function tensorValues(src: Source, t: Tensor, what: string): Float32Array | Floa
         throw typeError(src, `${what} "${t.name}" has malformed integer data (${(e as Error).message})`, t.name);
       }
       for (const v of list) {
-        push(type.raw === "f16" ? halfBits(v) : type.raw === "bf16" ? bf16Bits(v) : v);
+        push(type.raw === "f16" ? halfToNumber(v) : type.raw === "bf16" ? bfloat16ToNumber(v) : v);
       }
     }
   }
@@ -322,16 +330,6 @@ function tensorValues(src: Source, t: Tensor, what: string): Float32Array | Floa
   return out;
 }
 
-function halfBits(v: number): number {
-  const b = new Uint8Array(new Uint16Array([v]).buffer);
-  return decodeFloats({ label: "" }, "", b, 0, 1, "f16")[0];
-}
-
-function bf16Bits(v: number): number {
-  const b = new Uint8Array(new Uint16Array([v]).buffer);
-  return decodeFloats({ label: "" }, "", b, 0, 1, "bf16")[0];
-}
-
 const CONV_OPS = new Set(["Conv", "ConvTranspose"]);
 /** Ops whose output has the spatial size of their first input. */
 const SAME_SIZE = new Set([
@@ -339,7 +337,7 @@ const SAME_SIZE = new Set([
   "Softsign", "Mish", "Gelu", "Erf", "Identity", "Dropout", "BatchNormalization", "InstanceNormalization", "LRN", "Cast",
   "Neg", "Abs", "Sqrt", "Exp", "Log", "Reciprocal", "ThresholdedRelu", "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum",
   "Mean", "Pow", "Softmax", "LogSoftmax", "QuantizeLinear", "DequantizeLinear",
-]); // deno-fmt-ignore
+]);
 const POOL_OPS = new Set(["MaxPool", "AveragePool", "LpPool"]);
 
 /** Reads an ONNX model's conv layers. `inputShape` fills the graph input's spatial size where the file leaves it symbolic. */
@@ -386,9 +384,16 @@ export function readOnnx(bytes: Uint8Array, src: Source, options: { inputShape?:
     }
   }
 
+  // shapes the exporter recorded, for tensors the propagation below cannot size
+  const recorded = new Map<string, number[]>();
+  for (const v of g.valueInfo) {
+    const sp = v.dims?.slice(2);
+    if (sp !== undefined && sp.length > 0 && sp.every((d) => d !== undefined)) recorded.set(v.name, sp as number[]);
+  }
+
   const layers: ConvLayer[] = [];
   for (const n of g.nodes) {
-    const x = spatial.get(n.inputs[0]);
+    const x = spatial.get(n.inputs[0]) ?? recorded.get(n.inputs[0]);
     const ints = (key: string) => n.attrs.get(key)?.ints;
     const autoPad = n.attrs.get("auto_pad")?.s ?? "NOTSET";
     let out: number[] | undefined;

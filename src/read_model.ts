@@ -1,0 +1,396 @@
+/**
+ * Readers for the weight files users hold: PyTorch safetensors, numpy
+ * `.npy`/`.npz`, ONNX and TensorFlow.js. Each returns the model's conv layers
+ * with their kernels and attributes, ready for {@linkcode singularValues} and
+ * {@linkcode operatorNormBounds}.
+ * @module
+ */
+import type { ConvLayer, Model } from "./model.ts";
+import type { Layout, Padding } from "./types.ts";
+import { type Source, source, typeError } from "./_readers/_common.ts";
+import { looksLikeSafetensors, readSafetensors } from "./_readers/safetensors.ts";
+import { inflateEntry, NPY_MAGIC, npzLayers, readNpy, startsWith, storedEntry, zipEntries } from "./_readers/npy.ts";
+import { looksLikeOnnx, readOnnx } from "./_readers/onnx.ts";
+import { readTfjs } from "./_readers/tfjs.ts";
+
+/** The file formats {@linkcode readModel} reads. */
+export type ModelFormat = "safetensors" | "npy" | "npz" | "onnx" | "tfjs";
+
+/**
+ * A TensorFlow.js model held in memory: the parsed `model.json` (a
+ * `layers-model`, a `graph-model`, or a bare weights manifest such as
+ * face-api's `*-weights_manifest.json`) and the bytes of its weight shards,
+ * in the order the manifest lists their paths (group by group).
+ */
+export interface TfjsModelFiles {
+  /** The parsed `model.json`. */
+  modelJson: unknown;
+  /** The shards, in manifest order. */
+  weights: Uint8Array[];
+}
+
+/**
+ * Attributes of one layer that the file does not hold (safetensors, npy,
+ * npz and bare TF.js manifests store weights only) or that the caller wants
+ * to replace. Every field is optional; given ones win over the file's.
+ */
+export interface LayerAttributes {
+  /** Stride, one number or one per spatial axis. */
+  stride?: number | readonly number[];
+  /** Dilation, one number or one per spatial axis. */
+  dilation?: number | readonly number[];
+  /** Number of groups. */
+  groups?: number;
+  /** Padding, with PyTorch's meaning (see {@linkcode Padding}). */
+  padding?: Padding;
+  /** Whether the layer is a transposed convolution (e.g. PyTorch `ConvTranspose2d`). */
+  transposed?: boolean;
+  /** Spatial shape of the layer's input. */
+  inputShape?: readonly number[];
+  /** How the kernel is laid out (safetensors, npy and npz only; default PyTorch's for the rank). */
+  layout?: Layout;
+}
+
+/** Options of {@linkcode readModel}, {@linkcode readModelSync} and {@linkcode readModelFile}. */
+export interface ReadModelOptions {
+  /** The file's format; default: sniffed from the bytes (npy magic, zip, safetensors header, ONNX protobuf). */
+  format?: ModelFormat;
+  /** The file's name, for error messages and as the layer name of a single `.npy` array. */
+  name?: string;
+  /** Layout of npy/npz kernels (and the default of safetensors ones): default PyTorch's for the rank. */
+  layout?: Layout;
+  /**
+   * Spatial shape of the model's input (`[h, w]` for 2-D), for ONNX and
+   * TF.js graphs whose input size is symbolic (`-1`, `"height"`); it is then
+   * propagated through the graph like a fixed one.
+   */
+  inputShape?: readonly number[];
+  /** Attributes per layer name (as the returned {@linkcode ConvLayer.name}), applied last. */
+  layers?: Record<string, LayerAttributes>;
+}
+
+type Bytes = Uint8Array;
+
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+const ZIP_EMPTY = [0x50, 0x4b, 0x05, 0x06];
+const FORMATS: readonly ModelFormat[] = ["safetensors", "npy", "npz", "onnx", "tfjs"];
+
+function isTfjsFiles(input: unknown): input is TfjsModelFiles {
+  return input !== null && typeof input === "object" && !(input instanceof Uint8Array) && "modelJson" in input;
+}
+
+/** The format of `input`: the option, else sniffed. */
+function formatOf(input: Bytes | TfjsModelFiles, options: ReadModelOptions): ModelFormat {
+  const f = options.format;
+  if (f !== undefined) {
+    if (!FORMATS.includes(f)) {
+      throw new TypeError(`Cannot read model as the format is unknown: current value is ${JSON.stringify(f)}`);
+    }
+    return f;
+  }
+  if (isTfjsFiles(input)) return "tfjs";
+  if (!(input instanceof Uint8Array)) {
+    throw new TypeError(
+      `Cannot read model as the input is neither a Uint8Array nor { modelJson, weights }: current value is ${typeof input}`,
+    );
+  }
+  if (startsWith(input, NPY_MAGIC)) return "npy";
+  if (startsWith(input, ZIP_MAGIC) || startsWith(input, ZIP_EMPTY)) return "npz";
+  if (looksLikeSafetensors(input)) return "safetensors";
+  if (looksLikeOnnx(input)) return "onnx";
+  const head = Array.from(input.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ");
+  const label = options.name === undefined ? "the bytes" : JSON.stringify(options.name);
+  if (input[0] === 0x7b || input[0] === 0x5b) {
+    throw new TypeError(
+      `Cannot read ${label} as a model: it looks like JSON (a TF.js model.json needs { modelJson, weights } or readModelFile): current value is ${head}`,
+    );
+  }
+  throw new TypeError(
+    `Cannot read ${label} as a model: no npy, npz, safetensors or ONNX signature: current value is ${head}`,
+  );
+}
+
+function perAxis(v: number | readonly number[], r: number): number[] {
+  return typeof v === "number" ? Array.from({ length: r }, () => v) : [...v];
+}
+
+/** Applies `options.layers` and checks the model has conv layers. */
+function finish(format: ModelFormat, src: Source, layers: ConvLayer[], options: ReadModelOptions): Model {
+  const over = options.layers ?? {};
+  const names = new Set(layers.map((l) => l.name));
+  const unknown = Object.keys(over).filter((k) => !names.has(k));
+  if (unknown.length > 0) {
+    throw typeError(src, `options.layers names layers the model does not have (it has ${[...names].slice(0, 8).join(", ")})`, unknown);
+  }
+  for (const layer of layers) {
+    const o = over[layer.name];
+    if (o === undefined) continue;
+    const r = layer.kernel.shape.length - 2;
+    if (o.stride !== undefined) layer.stride = perAxis(o.stride, r);
+    if (o.dilation !== undefined) layer.dilation = perAxis(o.dilation, r);
+    if (o.groups !== undefined) layer.groups = o.groups;
+    if (o.padding !== undefined) {
+      layer.padding = o.padding;
+      delete layer.pads;
+    }
+    if (o.transposed !== undefined) layer.transposed = o.transposed;
+    if (o.inputShape !== undefined) layer.inputShape = [...o.inputShape];
+  }
+  if (layers.length === 0) throw typeError(src, `a model: this ${format} file has no convolution layers (kernels of rank 3–5)`, 0);
+  return { format, layers };
+}
+
+function readBytesSync(format: ModelFormat, bytes: Bytes, options: ReadModelOptions, members?: { name: string; bytes: Bytes }[]): Model {
+  const src = source(options.name, format);
+  if (!(bytes instanceof Uint8Array)) {
+    throw typeError(src, `a ${format} file from something other than a Uint8Array`, typeof bytes);
+  }
+  switch (format) {
+    case "safetensors":
+      return finish(format, src, readSafetensors(bytes, src, options), options);
+    case "npy": {
+      const base = options.name?.replace(/^.*[\\/]/, "").replace(/\.npy$/, "") || "array";
+      return finish(format, src, readNpy(bytes, src, base, options), options);
+    }
+    case "npz": {
+      const list = members ?? zipEntries(bytes, src).map((e) => ({ name: e.name, bytes: storedEntry(src, e) }));
+      return finish(format, src, npzLayers(src, list, options), options);
+    }
+    case "onnx":
+      return finish(format, src, readOnnx(bytes, src, options), options);
+    default:
+      throw typeError(src, "a TF.js model from bytes (pass { modelJson, weights } or use readModelFile)", format);
+  }
+}
+
+/**
+ * Reads the conv layers of a model held in memory, synchronously: the bytes
+ * of a safetensors, npy, npz or ONNX file, or a TensorFlow.js model as
+ * `{ modelJson, weights }` (see {@linkcode readModel} for what TF.js yields).
+ *
+ * What each format yields:
+ * - **safetensors** (PyTorch state dicts): every `*.weight` tensor of rank
+ *   3–5 (F32, F64, F16 or BF16) as a PyTorch kernel (`oiw`/`oihw`/`oidhw`);
+ *   the file has no attributes, so stride 1, dilation 1, one group and
+ *   circular padding unless `options.layers` says otherwise. A BatchNorm
+ *   module (`weight`, `bias`, `running_mean`, `running_var`; epsilon 1e-5)
+ *   becomes the `scale` of the conv it follows: `conv1` → `bn1`,
+ *   `features.0` → `features.1`, or the module next in key order.
+ * - **npy**: one array of rank 3–5 (`<f4`, `<f8`, `<f2`, either byte order,
+ *   C or Fortran order) read through `options.layout` (default PyTorch's).
+ * - **npz**: every such array of the archive, named by its key; arrays saved
+ *   from a state dict pair with BatchNorms as for safetensors. Deflated
+ *   members (`np.savez_compressed`) need the async {@linkcode readModel}.
+ * - **onnx**: `Conv`/`ConvTranspose` nodes with strides, pads, dilations,
+ *   group, auto_pad and output_padding, weights from initializers or
+ *   `Constant` nodes; a `BatchNormalization` consuming a conv's output is its
+ *   `scale`; input shapes propagated from the graph input (see
+ *   `options.inputShape`).
+ *
+ * Kernels keep the file's precision: f32 (and f16/bf16, converted exactly)
+ * in a Float32Array, f64 in a Float64Array. Sizes a header claims are
+ * checked against the bytes before anything is allocated for them.
+ *
+ * @param input The file's bytes, or `{ modelJson, weights }` for TF.js.
+ * @param options `format` (default: sniffed), `name` (for messages), `layout`, `inputShape`, `layers`.
+ * @returns The model: its format and conv layers in file order.
+ * @throws {TypeError} For bytes of no known format, corrupt or truncated structure, unsupported dtypes,
+ *   tensors whose byte length does not match their shape, deflated npz members (use
+ *   {@linkcode readModel}), a TF.js manifest whose shard count differs from `weights` or with unknown
+ *   quantisation, a model with no conv layers, or `options.layers` naming unknown layers.
+ * @throws {RangeError} For headers or offsets that point past the end of the file, a TF.js shard
+ *   shorter than the manifest says, or tensors of more than 2^31 − 1 values.
+ *
+ * @example A safetensors file with one Conv2d weight
+ * ```ts
+ * import { readModelSync, singularValuesSync } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * const values = new Float32Array(2 * 1 * 1 * 2).fill(0.5);
+ * const header = new TextEncoder().encode(
+ *   JSON.stringify({ "conv.weight": { dtype: "F32", shape: [2, 1, 1, 2], data_offsets: [0, 16] } }),
+ * );
+ * const bytes = new Uint8Array(8 + header.length + 16);
+ * new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+ * bytes.set(header, 8);
+ * bytes.set(new Uint8Array(values.buffer), 8 + header.length);
+ *
+ * const model = readModelSync(bytes, { layers: { conv: { stride: 1 } } });
+ * assert.equal(model.format, "safetensors");
+ * const [conv] = model.layers;
+ * assert.equal(conv.name, "conv");
+ * assert.deepEqual(conv.kernel.shape, [2, 1, 1, 2]);
+ * assert.equal(conv.layout, "oihw");
+ * const sv = singularValuesSync(conv.kernel, { inputShape: [4, 4], layout: conv.layout });
+ * assert.ok(Math.abs(sv[0] - Math.SQRT2) < 1e-12); // √2·|0.5 + 0.5| at frequency 0
+ * ```
+ */
+export function readModelSync(input: Uint8Array | TfjsModelFiles, options: ReadModelOptions = {}): Model {
+  const format = formatOf(input, options);
+  if (format === "tfjs") {
+    const src = source(options.name, "tfjs");
+    if (!isTfjsFiles(input)) throw typeError(src, "a TF.js model that is not { modelJson, weights }", typeof input);
+    return finish("tfjs", src, readTfjs({ modelJson: input.modelJson, weights: input.weights }, src, options), options);
+  }
+  if (isTfjsFiles(input)) {
+    throw typeError(source(options.name, format), `a ${format} file from { modelJson, weights }`, Object.keys(input));
+  }
+  return readBytesSync(format, input, options);
+}
+
+/**
+ * Reads the conv layers of a model held in memory: the bytes of a
+ * safetensors, npy, npz or ONNX file, or a TensorFlow.js model as
+ * `{ modelJson, weights }`. The same as {@linkcode readModelSync} plus
+ * deflated npz members (`np.savez_compressed`), inflated by the platform's
+ * `DecompressionStream("deflate-raw")`, never past the size the archive
+ * states. What TF.js models yield:
+ *
+ * - **tfjs** `layers-model` (Keras topology): Conv1D/2D/3D,
+ *   Conv2DTranspose/Conv3DTranspose, DepthwiseConv2D (groups = channels, the
+ *   kernel `[k_h, k_w, C, M]` read as `[k_h, k_w, 1, C·M]` in `hwio`),
+ *   SeparableConv1D/2D (two layers, `NAME/depthwise` and `NAME/pointwise`);
+ *   a BatchNormalization fed only by a conv is its `scale`; input shapes from
+ *   the InputLayer's `batch_input_shape`, propagated through conv, pooling,
+ *   padding and elementwise layers.
+ * - **tfjs** `graph-model`: Conv2D, _FusedConv2D, DepthwiseConv2dNative,
+ *   FusedDepthwiseConv2dNative, Conv3D and Conv2DBackpropInput nodes with
+ *   strides, padding, explicit paddings and dilations, shapes from the
+ *   Placeholder's; a graph it cannot follow still yields its rank-4 weights
+ *   (layout `hwio`, no input shape).
+ * - **tfjs** bare weights manifest (face-api): every float weight of rank
+ *   3–5 as a `hwio` kernel; `P/conv/filters` takes `P/scale/weights` and
+ *   `P/scale/biases` as a `"scale"`.
+ * - TF.js weights: float32, int32, float16, and the converter's quantised
+ *   uint8/uint16 (`quantization: { dtype, scale, min }`, value = q·scale +
+ *   min rounded to f32, as TF.js loads it; `offset` is taken for `min` when
+ *   `min` is absent) and float16.
+ *
+ * @param input The file's bytes, or `{ modelJson, weights }` for TF.js.
+ * @param options `format` (default: sniffed), `name` (for messages), `layout`, `inputShape`, `layers`.
+ * @returns The model: its format and conv layers in file order.
+ * @throws {TypeError} As {@linkcode readModelSync} (as a rejection), and for corrupt deflate data.
+ * @throws {RangeError} As {@linkcode readModelSync}, and for an npz member that inflates past its stated size.
+ *
+ * @example A TF.js layers-model held in memory
+ * ```ts
+ * import { readModel } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * const modelJson = {
+ *   format: "layers-model",
+ *   modelTopology: {
+ *     class_name: "Sequential",
+ *     config: {
+ *       name: "tiny",
+ *       layers: [{
+ *         class_name: "Conv2D",
+ *         config: { name: "c", filters: 1, kernel_size: [2, 2], strides: [2, 2], padding: "valid", batch_input_shape: [null, 8, 6, 1] },
+ *       }],
+ *     },
+ *   },
+ *   weightsManifest: [{ paths: ["w.bin"], weights: [{ name: "c/kernel", shape: [2, 2, 1, 1], dtype: "float32" }] }],
+ * };
+ * const weights = [new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer)];
+ * const model = await readModel({ modelJson, weights });
+ * const [c] = model.layers;
+ * assert.equal(c.layout, "hwio");
+ * assert.deepEqual(c.stride, [2, 2]);
+ * assert.equal(c.padding, "valid");
+ * assert.deepEqual(c.inputShape, [8, 6]);
+ * assert.deepEqual(Array.from(c.kernel.data), [1, 2, 3, 4]);
+ * ```
+ */
+export async function readModel(input: Uint8Array | TfjsModelFiles, options: ReadModelOptions = {}): Promise<Model> {
+  const format = formatOf(input, options);
+  if (format === "npz" && input instanceof Uint8Array) {
+    const src = source(options.name, format);
+    const members = [];
+    for (const e of zipEntries(input, src)) {
+      members.push({ name: e.name, bytes: e.name.endsWith(".npy") ? await inflateEntry(src, e) : new Uint8Array(0) });
+    }
+    return readBytesSync(format, input, options, members);
+  }
+  return readModelSync(input, options);
+}
+
+/**
+ * Reads a model file from disk (Deno, Node, Bun; `node:fs/promises` is
+ * imported only when this is called, so the module still loads in browsers
+ * and edge runtimes). The format comes from `options.format`, else the
+ * extension (`.safetensors`, `.npy`, `.npz`, `.onnx`, `.json` for TF.js),
+ * else the bytes. For TF.js, `path` is the `model.json` (or face-api's
+ * `*-weights_manifest.json`); its shards are read from the paths the
+ * manifest lists, relative to its folder (absolute paths and URLs are
+ * refused). Errors name the file.
+ *
+ * @param path Path of the model file.
+ * @param options `format`, `layout`, `inputShape`, `layers` (as {@linkcode readModel}); `name` defaults to `path`.
+ * @returns The model: its format and conv layers in file order.
+ * @throws {TypeError} As {@linkcode readModel}, and for a model.json that is not JSON or a shard path that
+ *   is absolute or a URL.
+ * @throws {RangeError} As {@linkcode readModel}.
+ * @throws {Error} The file system's error when a file cannot be read (e.g. `ENOENT`).
+ *
+ * @example Reading an .npy kernel written to a temporary folder
+ * ```ts
+ * import { readModelFile } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * import { mkdtemp, rm, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * // np.save of a float32 array of shape (4, 2, 3, 3)
+ * const header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2, 3, 3), }".padEnd(117) + "\n";
+ * const data = new Float32Array(72).map((_, i) => i / 72);
+ * const bytes = new Uint8Array(10 + header.length + data.byteLength);
+ * bytes.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, header.length, 0]);
+ * bytes.set(new TextEncoder().encode(header), 10);
+ * bytes.set(new Uint8Array(data.buffer), 10 + header.length);
+ * const dir = await mkdtemp(join(tmpdir(), "convsv-"));
+ * try {
+ *   await writeFile(join(dir, "conv1.npy"), bytes);
+ *   const model = await readModelFile(join(dir, "conv1.npy"));
+ *   assert.equal(model.format, "npy");
+ *   assert.equal(model.layers[0].name, "conv1");
+ *   assert.deepEqual(model.layers[0].kernel.shape, [4, 2, 3, 3]);
+ * } finally {
+ *   await rm(dir, { recursive: true });
+ * }
+ * ```
+ */
+export async function readModelFile(path: string, options: ReadModelOptions = {}): Promise<Model> {
+  const fs = await import("node:fs/promises");
+  const opts: ReadModelOptions = { name: path, ...options };
+  const ext = /\.([a-z]+)$/i.exec(path)?.[1].toLowerCase();
+  const byExt: Record<string, ModelFormat> = { safetensors: "safetensors", npy: "npy", npz: "npz", onnx: "onnx", json: "tfjs" };
+  const format = options.format ?? (ext === undefined ? undefined : byExt[ext]);
+  if (format === "tfjs") {
+    const src = source(opts.name, "tfjs");
+    let modelJson: unknown;
+    const text = await fs.readFile(path, "utf8");
+    try {
+      modelJson = JSON.parse(text);
+    } catch (e) {
+      throw typeError(src, `a TF.js model.json that is not JSON (${(e as Error).message})`, text.slice(0, 40));
+    }
+    const groups = Array.isArray(modelJson)
+      ? modelJson
+      : (modelJson as { weightsManifest?: unknown })?.weightsManifest;
+    const paths: string[] = [];
+    if (Array.isArray(groups)) {
+      for (const g of groups) {
+        const ps = (g as { paths?: unknown })?.paths;
+        if (Array.isArray(ps)) paths.push(...ps.map(String));
+      }
+    }
+    const dir = path.replace(/[^\\/]*$/, "");
+    const weights: Uint8Array[] = [];
+    for (const p of paths) {
+      if (/^([a-z][a-z0-9+.-]*:|[\\/])/i.test(p)) {
+        throw typeError(src, "a TF.js manifest whose shard path is absolute or a URL", p);
+      }
+      weights.push(new Uint8Array(await fs.readFile(dir + p.replace(/^\.\//, ""))));
+    }
+    return readModel({ modelJson, weights }, { ...opts, format: "tfjs" });
+  }
+  const bytes = new Uint8Array(await fs.readFile(path));
+  return readModel(bytes, format === undefined ? opts : { ...opts, format });
+}
