@@ -20,3 +20,4 @@ export {
 export function heap_base(): usize {
   return __heap_base;
 }
+export { conv_adjoint_f64_cdhw, conv_f64_cdhw, conv_work_bytes_f64 } from "./conv";

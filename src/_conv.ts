@@ -10,7 +10,9 @@
  *
  * where an index outside `[0, n)` reads zero (zero padding) or wraps mod `n`
  * (circular, `p_before = 0`). A transposed layer is the adjoint of this map.
- * Vectors are channel-major: `x[(i·n_d + z)·n_h + y)·n_w + x]`.
+ * Vectors are channel-major: `x[(i·n_d + z)·n_h + y)·n_w + x]`. Both
+ * directions run in the wasm core (`conv_f64_cdhw`, `conv_adjoint_f64_cdhw`
+ * in assembly/conv.ts: f64 sums, f64x2 lanes along the last axis).
  * @module
  */
 import type { Axes, LayerSpec } from "./_validate.ts";
@@ -82,7 +84,7 @@ function kernelAxis(
   }
   if (dl * (k - 1) + 1 <= n) return { k, dilation: dl, origin: 0, tapOf: Array.from({ length: k }, (_, a) => a) };
   const tapOf = Array.from({ length: k }, (_, a) => (dl * a) % n);
-  return { k: Math.max(...tapOf) + 1, dilation: 1, origin: 0, tapOf };
+  return { k: tapOf.reduce((m, e) => Math.max(m, e), 0) + 1, dilation: 1, origin: 0, tapOf };
 }
 
 /**
@@ -132,32 +134,43 @@ export function convOperator(spec: LayerSpec, n: Axes = spec.n, out: Axes = spec
     const A = [A0, A1, A2][j];
     geom.set([n[j], out[j], A.k, stride[j], A.dilation, A.origin], 4 + 6 * j);
   }
+  // Memory from the heap base up: geometry, weights, x, y, the kernels' work.
   const core = loadWasmSync();
   const geomPtr = alignBytes(core.heap_base());
   const wPtr = alignBytes(geomPtr + GEOM_LEN * 4);
   const xPtr = alignBytes(wPtr + weights.length * 8);
   const yPtr = alignBytes(xPtr + cols * 8);
   const workPtr = alignBytes(yPtr + rows * 8);
+  const tooLarge = (bytes: string) =>
+    new RangeError(
+      `Cannot apply the layer directly as its working memory must fit in 4 GiB of wasm memory: current value is ${bytes} (c_out ${cOut}, c_in ${cIn}, input [${
+        n.join(", ")
+      }], output [${out.join(", ")}])`,
+    );
+  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (workPtr > MAX_WASM_BYTES) throw tooLarge(gib(workPtr));
   ensureMemory(core, workPtr);
   new Int32Array(core.memory.buffer, geomPtr, GEOM_LEN).set(geom);
   const workBytes = core.conv_work_bytes_f64(geomPtr);
   const end = workPtr + workBytes;
-  if (!(workBytes >= 0) || end > MAX_WASM_BYTES) {
-    throw new RangeError(
-      `Cannot apply the layer directly as its working memory must fit in 4 GiB of wasm memory: current value is ${
-        workBytes >= 0 ? `${(end / 2 ** 30).toFixed(2)} GiB` : "over 4 GiB"
-      } (c_out ${cOut}, c_in ${cIn}, input [${n.join(", ")}], output [${out.join(", ")}])`,
-    );
-  }
-  /** Lays out the geometry, the weights and `v` (at `vPtr`), runs `kernel` and reads `len` values at `rPtr` into `r`. */
-  const run = (kernel: "conv_f64_cdhw" | "conv_adjoint_f64_cdhw", v: Float64Array, vPtr: number, rPtr: number, r: Float64Array) => {
+  if (!(workBytes >= 0) || end > MAX_WASM_BYTES) throw tooLarge(workBytes >= 0 ? gib(end) : "over 4 GiB");
+  /** Writes the geometry, the weights and `v` (at `vPtr`), runs `kernel` and copies its result at `rPtr` into `r`. */
+  const run = (
+    kernel: "conv_f64_cdhw" | "conv_adjoint_f64_cdhw",
+    v: Float64Array,
+    vPtr: number,
+    rPtr: number,
+    r: Float64Array,
+  ): void => {
     ensureMemory(core, end);
     const buf = core.memory.buffer;
     new Int32Array(buf, geomPtr, GEOM_LEN).set(geom);
     new Float64Array(buf, wPtr, weights.length).set(weights);
     new Float64Array(buf, vPtr, v.length).set(v);
     const status = core[kernel](geomPtr, wPtr, vPtr, rPtr, workPtr);
-    if (status !== 0) throw new Error(`Cannot apply the layer directly as the wasm kernel refused its geometry: current value is status ${status}`);
+    if (status !== 0) {
+      throw new Error(`Cannot apply the layer directly as the wasm kernel refused its geometry: current value is status ${status}`);
+    }
     r.set(new Float64Array(buf, rPtr, r.length));
   };
   return {
