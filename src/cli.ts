@@ -4,9 +4,9 @@
  * a Lipschitz bound of the conv part, and an HTML report with plots.
  *
  * ```sh
- * deno run -R -W jsr:@convsv/convsv/cli report model.onnx --input 1x3x224x224
- * deno run -R -W jsr:@convsv/convsv/cli report model.json --fold-bn --json
- * deno run -R -W jsr:@convsv/convsv/cli clip model.safetensors --max-norm 1 -o clipped.safetensors
+ * deno run -R -W -E jsr:@convsv/convsv/cli report model.onnx --input 1x3x224x224
+ * deno run -R -W -E jsr:@convsv/convsv/cli report model.json --fold-bn --json
+ * deno run -R -W -E jsr:@convsv/convsv/cli clip model.safetensors --max-norm 1 -o clipped.safetensors
  * ```
  *
  * `report MODEL` prints, per conv layer, the kernel, input shape, stride,
@@ -27,7 +27,7 @@
  * @module
  */
 import process from "node:process";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { readModelFile } from "./read_model.ts";
 import { run } from "./_cli/run.ts";
 
@@ -58,7 +58,8 @@ export function main(args: readonly string[]): Promise<number> {
       columns: process.stderr.columns,
     },
     writeFile: (path, data) => writeFile(path, data),
-    loadModel: (path) => readModelFile(path),
+    readTextFile: (path) => readFile(path, "utf8"),
+    loadModel: (path, options) => readModelFile(path, options),
   });
 }
 

@@ -8,7 +8,7 @@ import type { ConvLayer, Model } from "../model.ts";
 import type { Kernel, Padding, Precision, Spectrum } from "../types.ts";
 import { spectrum } from "../spectrum.ts";
 import { operatorNormBounds } from "../operator_norm_bounds.ts";
-import { type LayerCall, planCalls, planLayers, type ShapeSource } from "./layers.ts";
+import { type LayerCall, planCalls, type PlannedLayer, planLayers, type ShapeSource } from "./layers.ts";
 import { foldScale, scaleFactors } from "./fold.ts";
 
 /** What `report` was asked for. */
@@ -21,8 +21,12 @@ export interface AnalyseOptions {
   precision?: Precision;
   /** `--threads`. */
   threads?: number;
+  /** Power-iteration steps behind each certified lower bound (default 20). */
+  powerIterations?: number;
   /** Called before and after each layer. */
   onProgress?: (event: ProgressEvent) => void;
+  /** Called once the layers are planned, before any work (for a time estimate). */
+  onPlanned?: (planned: PlannedLayer[]) => void;
 }
 
 /** A progress step. */
@@ -94,7 +98,7 @@ export interface LayerResult {
   heat: HeatGrid;
   /** The BatchNorm / scale after the layer, with the range of |factor| it multiplies output channels by. */
   scale?: { name: string; kind: string; folded: boolean; minAbs: number; maxAbs: number };
-  /** Seconds spent on the layer (norm or interval, and the plotted spectrum), in ms. */
+  /** Time spent on the layer (norm or interval, and the plotted spectrum), in ms. */
   timeMs: number;
   /** Set when the layer could not be computed; the numbers above are then NaN. */
   error?: string;
@@ -121,12 +125,16 @@ export interface Analysis {
 
 const SAMPLE_POINTS = 400;
 
-function sampleSorted(values: Float64Array): SortedSample {
+/** Samples the sorted values, each counted `multiplicity` times. */
+function sampleSorted(values: Float64Array, multiplicity = 1): SortedSample {
   const v = Float64Array.from(values).sort(); // increasing
-  const n = v.length;
-  let zeros = 0;
-  while (zeros < n && v[zeros] <= 0) zeros++;
-  const minPositive = zeros < n ? v[zeros] : 0;
+  const distinct = v.length;
+  const n = distinct * multiplicity;
+  // The j-th smallest (0-based) of the values with multiplicity.
+  const at = (j: number) => v[Math.floor(j / multiplicity)];
+  let z = 0;
+  while (z < distinct && v[z] <= 0) z++;
+  const minPositive = z < distinct ? v[z] : 0;
   const k = Math.min(n, SAMPLE_POINTS);
   const ranks: number[] = [];
   const out: number[] = [];
@@ -134,10 +142,10 @@ function sampleSorted(values: Float64Array): SortedSample {
     const rank = k === 1 ? 1 : 1 + Math.round((j * (n - 1)) / (k - 1));
     if (ranks.length && ranks[ranks.length - 1] === rank) continue;
     ranks.push(rank);
-    out.push(v[n - rank]);
+    out.push(at(n - rank));
   }
-  const median = n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-  return { count: n, ranks, values: out, minPositive, zeros, median };
+  const median = n % 2 ? at((n - 1) / 2) : (at(n / 2 - 1) + at(n / 2)) / 2;
+  return { count: n, ranks, values: out, minPositive, zeros: z * multiplicity, median };
 }
 
 function heatGrid(s: Spectrum): HeatGrid {
@@ -166,14 +174,35 @@ async function computeLayer(
   plan: ReturnType<typeof planCalls>,
   precision: Precision,
   threads: number | undefined,
-): Promise<Pick<LayerResult, "exact" | "norm" | "lower" | "upper" | "iterations" | "converged" | "note" | "grid"> & { s: Spectrum }> {
+  maxIterations: number,
+): Promise<
+  Pick<LayerResult, "exact" | "norm" | "lower" | "upper" | "iterations" | "converged" | "note" | "grid"> & {
+    s: Spectrum;
+    multiplicity?: number;
+  }
+> {
   const run = { precision, threads };
+  const bounds = { ...run, maxIterations };
   if (plan.kind === "exact") {
     const s = await spectrum(kernel, { ...plan.call, ...run });
     return { exact: true, norm: s.norm, lower: s.norm, upper: s.norm, grid: plan.call.inputShape, s };
   }
+  if (plan.kind === "pointwise") {
+    // The layer's own input (the call runs on a 1×1 grid, `multiplicity` times over).
+    const s = await spectrum(kernel, { ...plan.call, ...run });
+    return {
+      exact: true,
+      norm: s.norm,
+      lower: s.norm,
+      upper: s.norm,
+      grid: plan.layerInput,
+      note: plan.note,
+      s,
+      multiplicity: plan.multiplicity,
+    };
+  }
   if (plan.kind === "interval") {
-    const b = await operatorNormBounds(kernel, { ...plan.call, ...run });
+    const b = await operatorNormBounds(kernel, { ...plan.call, ...bounds });
     const s = await spectrum(kernel, { ...circularAt(plan.call, b.grid), ...run });
     return {
       exact: false,
@@ -185,8 +214,8 @@ async function computeLayer(
       s,
     };
   }
-  const lo = await operatorNormBounds(kernel, { ...plan.lower, ...run });
-  const up = await operatorNormBounds(kernel, { ...plan.upper, ...run });
+  const lo = await operatorNormBounds(kernel, { ...plan.lower, ...bounds });
+  const up = await operatorNormBounds(kernel, { ...plan.upper, ...bounds, maxIterations: 0 });
   const s = await spectrum(kernel, { ...circularAt(plan.upper, up.grid), ...run });
   return {
     exact: false,
@@ -198,6 +227,28 @@ async function computeLayer(
     grid: up.grid,
     s,
   };
+}
+
+/**
+ * A rough single-thread time for a layer, in seconds: the per-frequency SVDs
+ * (`cells · c_out · c_in · min(c_out, c_in)` per group, after the phase split
+ * of a stride, at about 2e9 per second here) — four spectra for an interval
+ * (three grids and the plotted one) — plus the power iteration's direct
+ * applications for zero padding.
+ */
+export function estimateSeconds(p: PlannedLayer, powerIterations = 20): number {
+  const { layer } = p;
+  const g = layer.groups;
+  const s = perAxis(layer.stride, p.rank, 1).reduce((a, b) => a * b, 1);
+  const cells = p.inputShape.reduce((a, b) => a * b, 1) * (layer.transposed ? s : 1);
+  const o = p.cOut / g, i = (p.cIn / g) * s;
+  const grid = cells / s;
+  const svd = g * grid * o * i * Math.min(o, i);
+  const exact = layer.padding === "circular";
+  if (p.kernelSize.every((k) => k === 1)) return (g * o * i * Math.min(o, i)) / 2e9;
+  const taps = p.kernelSize.reduce((a, b) => a * b, 1);
+  const power = exact ? 0 : 2 * powerIterations * (p.cOut * (p.cIn / g) * taps * cells) / s;
+  return (svd * (exact ? 1 : 4)) / 2e9 + power / 1e9;
 }
 
 function perAxis(v: number[] | undefined, rank: number, fallback: number): number[] {
@@ -219,6 +270,7 @@ export async function analyseModel(model: Model, options: AnalyseOptions = {}): 
   const precision = options.precision ?? "f64";
   const foldBn = options.foldBn ?? false;
   const { planned, warnings } = planLayers(model.layers, options.input);
+  options.onPlanned?.(planned);
   // Compile the wasm module and start the workers before the first timing.
   await spectrum({ data: new Float64Array([1]), shape: [1, 1, 1, 1] }, {
     inputShape: [1, 1],
@@ -272,13 +324,13 @@ export async function analyseModel(model: Model, options: AnalyseOptions = {}): 
           scale = { name: layer0.scale.name, kind: layer0.scale.kind, folded: foldBn, minAbs, maxAbs };
         }
       }
-      const c = await computeLayer(kernel, planCalls(p), precision, options.threads);
-      const { s, ...numbers } = c;
+      const c = await computeLayer(kernel, planCalls(p), precision, options.threads, options.powerIterations ?? 20);
+      const { s, multiplicity, ...numbers } = c;
       result = {
         ...base,
         ...numbers,
         spectrumShape: [...s.shape],
-        sorted: sampleSorted(s.values),
+        sorted: sampleSorted(s.values, multiplicity),
         heat: heatGrid(s),
         scale,
         timeMs: performance.now() - start,

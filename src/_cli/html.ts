@@ -19,7 +19,8 @@ h3{font-size:14px;margin:0 0 4px;word-break:break-all}
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 table{border-collapse:collapse;font-size:12.5px;font-variant-numeric:tabular-nums}
 th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
-th{background:var(--card);position:sticky;top:0}td.n{text-align:right}
+th{background:var(--card)}td.n{text-align:right}
+.tw{overflow-x:auto;max-width:100%}td.name{white-space:normal;word-break:break-all;min-width:160px;max-width:380px}
 tr.err td{color:#a4001d}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(570px,1fr));gap:12px}
 .layer{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 12px}
@@ -46,9 +47,8 @@ function sortedPlot(l: LayerResult): string {
   return linePlot({
     width: 270,
     height: 250,
-    title: "Singular values, sorted",
-    corner: `${s.count.toLocaleString("en-US")} values`,
-    xLabel: "rank",
+    title: "Sorted singular values",
+    xLabel: `rank (of ${s.count.toLocaleString("en-US")})`,
     yLabel: "singular value (log)",
     yLog: true,
     yFloor: floor,
@@ -85,9 +85,12 @@ function layerCard(l: LayerResult): string {
   }
   const freq = l.heat.shape.length === 1 ? "σ_max per frequency" : "σ_max per frequency (u, v)";
   const depth = l.spectrumShape.length === 4 ? " (max over depth)" : "";
-  return `<article class="layer" id="layer-${l.index + 1}">${head}${facts(l)}<div class="plots">${sortedPlot(l)}${
-    heatmap(freq + depth, l.heat.shape, l.heat.values, 170)
-  }</div></article>`;
+  const heat = l.heat.values.length > 1
+    ? heatmap(freq + depth, l.heat.shape, l.heat.values, 170)
+    : `<p class="note" style="max-width:240px">σ_max is the same at every frequency: a 1×1 kernel applies one matrix at every position.</p>`;
+  return `<article class="layer" id="layer-${l.index + 1}">${head}${facts(l)}<div class="plots">${
+    sortedPlot(l)
+  }${heat}</div></article>`;
 }
 
 function overviewPlot(a: Analysis): string {
@@ -125,7 +128,7 @@ function tableHtml(a: Analysis): string {
   const rows = a.layers.map((l) => {
     const cells = [
       `<td class="n">${l.index + 1}</td>`,
-      `<td><a href="#layer-${l.index + 1}">${esc(l.name)}</a></td>`,
+      `<td class="name"><a href="#layer-${l.index + 1}">${esc(l.name)}</a></td>`,
       `<td>${esc(kernelText(l))}</td>`,
       `<td>${esc(inputText(l))}</td>`,
       `<td>${dims(l.stride)}</td>`,
@@ -136,9 +139,9 @@ function tableHtml(a: Analysis): string {
     cells.push(`<td class="n">${msText(l.timeMs)}</td>`);
     return `<tr${l.error ? ' class="err"' : ""}>${cells.join("")}</tr>`;
   });
-  return `<table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${
+  return `<div class="tw"><table><thead><tr>${head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead><tbody>${
     rows.join("")
-  }</tbody></table>`;
+  }</tbody></table></div>`;
 }
 
 /** The whole page. */
@@ -165,9 +168,18 @@ export function htmlReport(a: Analysis, modelPath: string, generated = new Date(
     );
   }
   for (const w of a.warnings) notes.push(`warning: ${w}`);
-  for (const l of a.layers) if (l.note) notes.push(`#${l.index + 1} ${l.name}: ${l.note}.`);
+  const pointwise = a.layers.filter((l) => l.note?.startsWith("1x1 kernel"));
+  if (pointwise.length) {
+    notes.push(
+      `${
+        pointwise.map((l) => `#${l.index + 1}`).join(", ")
+      }: 1×1 kernels without padding apply one matrix at every output position, so the norm is the matrix's, exactly.`,
+    );
+  }
+  for (const l of a.layers) if (l.note && !pointwise.includes(l)) notes.push(`#${l.index + 1} ${l.name}: ${l.note}.`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
 <title>convsv report: ${esc(name)}</title><style>${CSS}</style></head>
 <body>
 <header><h1>Singular values of the conv layers of ${esc(name)}</h1><p class="meta">${meta}</p></header>

@@ -43,10 +43,15 @@ export function jsonReport(a: Analysis, modelPath: string, htmlPath?: string): R
         if (l.note) entry.note = l.note;
       }
       if (!l.error) {
-        entry.circularGrid = l.grid;
-        entry.count = l.sorted.count;
-        entry.median = finite(l.sorted.median);
-        entry.min = l.sorted.zeros > 0 ? 0 : l.sorted.minPositive;
+        // The spectrum behind the plots: the layer's own when exact, else that
+        // of the circular layer on `grid` whose norm is `upper`.
+        entry.spectrum = {
+          ofLayer: l.exact,
+          grid: l.grid,
+          count: l.sorted.count,
+          min: l.sorted.zeros > 0 ? 0 : l.sorted.minPositive,
+          median: finite(l.sorted.median),
+        };
       }
       if (l.scale) entry.scale = l.scale;
       entry.timeMs = Math.round(l.timeMs * 10) / 10;

@@ -61,7 +61,8 @@ export interface LayerCall {
 export type NormPlan =
   | { kind: "exact"; call: LayerCall }
   | { kind: "interval"; call: LayerCall }
-  | { kind: "split"; lower: LayerCall; upper: LayerCall; note: string };
+  | { kind: "split"; lower: LayerCall; upper: LayerCall; note: string }
+  | { kind: "pointwise"; call: LayerCall; multiplicity: number; layerInput: number[]; note: string };
 
 /** An error whose message is meant for the user as it is (no stack trace). */
 export class CliError extends Error {
@@ -236,7 +237,11 @@ export function planLayers(
     }
     if (!inputShape) {
       const hint = input === undefined
-        ? `pass the network's input shape with --input (e.g. --input 1x${g.cIn}x${Array(g.rank).fill(224).join("x")})`
+        ? `pass the network's input shape with --input (e.g. --input ${
+          layer.layout.startsWith("oi")
+            ? `1x${g.cIn}x${Array(g.rank).fill(224).join("x")}`
+            : `1x${Array(g.rank).fill(224).join("x")}x${g.cIn}`
+        })`
         : `--input ${input} has ${network!.spatial.length} spatial sizes, the layer needs ${g.rank}`;
       throw new CliError(
         `Cannot find the input shape of layer ${show(layer.name)} (#${idx + 1}, kernel [${
@@ -282,6 +287,31 @@ export function planCalls(p: PlannedLayer): NormPlan {
   const base = { layout: layer.layout, stride, dilation, groups: layer.groups };
   if (layer.padding === "circular") {
     return { kind: "exact", call: { ...base, inputShape, transposed: layer.transposed, padding: "circular" } };
+  }
+  // A 1×1 kernel with no zeros added applies one matrix at each output
+  // position it computes (a stride only skips positions): the layer is
+  // I_m ⊗ W up to a coordinate restriction, so its singular values are W's,
+  // each m times (m output positions), and its norm is W's, exactly.
+  if (kernelSize.every((k) => k === 1)) {
+    const forwardOut = layer.transposed ? inputShape : p.outputShape;
+    const pads = zeroPadding({ ...layer, transposed: false }, layer.transposed ? p.outputShape : inputShape, kernelSize)!;
+    if (pads.every(([b, a]) => b === 0 && a === 0)) {
+      const m = forwardOut.reduce((a, b) => a * b, 1);
+      return {
+        kind: "pointwise",
+        call: {
+          ...base,
+          stride: stride.map(() => 1),
+          dilation: dilation.map(() => 1),
+          inputShape: inputShape.map(() => 1),
+          transposed: layer.transposed,
+          padding: "circular",
+        },
+        multiplicity: m,
+        layerInput: inputShape,
+        note: `1x1 kernel without padding: the same matrix at each of the ${m} output positions, so the norm is the matrix's, exactly`,
+      };
+    }
   }
   const strided = stride.some((s) => s !== 1);
   if (layer.padding !== "same" || (!strided && !layer.transposed)) {

@@ -20,7 +20,7 @@ export function progressReporter(sink: ProgressSink): { onProgress: (e: Progress
   const t0 = performance.now();
   let drawn = false;
   const bar = (e: ProgressEvent) => {
-    const cols = Math.max(40, Math.min(sink.columns ?? 80, 160));
+    const cols = Math.max(40, Math.min(sink.columns || 80, 160));
     const done = e.phase === "done" ? e.index + 1 : e.index;
     const width = 24;
     const fill = Math.round((done / e.total) * width);

@@ -7,11 +7,11 @@ import { parseArgs } from "node:util";
 import type { Model } from "../model.ts";
 import type { Precision } from "../types.ts";
 import { closeThreads } from "../_threads/pool.ts";
-import { analyseModel } from "./analyse.ts";
+import { analyseModel, estimateSeconds } from "./analyse.ts";
 import { clipModel } from "./clip.ts";
 import { htmlReport } from "./html.ts";
 import { jsonReport } from "./json.ts";
-import { CliError, dims } from "./layers.ts";
+import { CliError, dims, layerGeometry, parseInput, type PlannedLayer } from "./layers.ts";
 import { type ProgressSink, progressReporter } from "./progress.ts";
 import { encodeSafetensors } from "./safetensors.ts";
 import { msText, num, textReport } from "./table.ts";
@@ -21,7 +21,15 @@ export interface CliIo {
   stdout(text: string): void;
   stderr: ProgressSink;
   writeFile(path: string, data: Uint8Array | string): Promise<void>;
-  loadModel(path: string): Promise<Model>;
+  readTextFile(path: string): Promise<string>;
+  /** Reads a model; `options` go to the readers (`inputShape` of a graph's input, per-layer `layers` attributes). */
+  loadModel(path: string, options?: LoadOptions): Promise<Model>;
+}
+
+/** What the CLI passes to the readers. */
+export interface LoadOptions {
+  inputShape?: number[];
+  layers?: Record<string, Record<string, unknown>>;
 }
 
 /** `convsv help`. */
@@ -29,10 +37,11 @@ export const USAGE = `convsv: exact singular values of the conv layers of a mode
 (Sedghi, Gupta & Long, The Singular Values of Convolutional Layers, ICLR 2019)
 
 Usage:
-  convsv report MODEL [--input 1x3x224x224] [--fold-bn] [--json]
-                      [--html OUT.html | --no-html] [--threads N] [--f32] [--quiet]
+  convsv report MODEL [--input 1x3x224x224] [--attributes FILE.json] [--fold-bn]
+                      [--json] [--html OUT.html | --no-html] [--threads N] [--f32]
+                      [--power-iterations N] [--quiet]
   convsv clip MODEL --max-norm C -o OUT.safetensors [--iterations N] [--tolerance T]
-                    [--input 1x3x224x224] [--threads N] [--quiet]
+                    [--input 1x3x224x224] [--attributes FILE.json] [--threads N] [--quiet]
   convsv help
 
 MODEL: .safetensors, .npy, .npz, .onnx, or a TensorFlow.js model.json or
@@ -44,12 +53,17 @@ report   Per-layer table: kernel, input, stride, padding, the exact operator nor
          HTML report with plots (default ./MODEL.report.html).
   --input SHAPE   network input, e.g. 1x3x224x224 (NCHW), 1x224x224x3 (NHWC) or
                   224x224; layers whose input shape the file does not give get
-                  it propagated through the earlier conv layers
+                  it from the graph (ONNX, TF.js) or propagated through the earlier
+                  conv layers
+  --attributes F  JSON object: layer name -> { stride, padding, dilation, groups,
+                  transposed, inputShape, layout }, for files that store weights
+                  only (safetensors, npy, npz, TF.js weights manifests)
   --fold-bn       fold each BatchNorm / scale into the preceding conv's kernel
   --json          print one JSON object instead of the table
   --html PATH     where to write the HTML report; --no-html: none
   --threads N     worker threads (default: all cores)
   --f32           f32 bidiagonalisation (about twice as fast, ~1e-6 relative)
+  --power-iterations N  steps behind each certified lower bound (default 20)
   --quiet         no progress on stderr
 clip     Project each 2-D stride-1 kernel toward operator norm <= C (the paper's
          Appendix A, --iterations rounds, default 1) and write the kernels as
@@ -59,6 +73,8 @@ Exit status: 0 on success, 1 on errors (also when a layer failed), 2 on usage er
 
 const OPTIONS = {
   input: { type: "string" },
+  attributes: { type: "string" },
+  "power-iterations": { type: "string" },
   "fold-bn": { type: "boolean" },
   json: { type: "boolean" },
   html: { type: "string" },
@@ -74,8 +90,8 @@ const OPTIONS = {
 } as const;
 
 const ALLOWED: Record<string, string[]> = {
-  report: ["input", "fold-bn", "json", "html", "no-html", "threads", "f32", "quiet", "help"],
-  clip: ["max-norm", "output", "iterations", "tolerance", "input", "threads", "quiet", "help"],
+  report: ["input", "attributes", "power-iterations", "fold-bn", "json", "html", "no-html", "threads", "f32", "quiet", "help"],
+  clip: ["max-norm", "output", "iterations", "tolerance", "input", "attributes", "threads", "quiet", "help"],
 };
 
 function positiveInteger(flag: string, text: string | undefined): number | undefined {
@@ -106,19 +122,99 @@ function oneLine(e: unknown): string {
   return m.replace(/\s*\n\s*/g, " ").trim();
 }
 
-async function load(io: CliIo, path: string): Promise<Model> {
+async function load(io: CliIo, path: string, options: LoadOptions): Promise<Model> {
   try {
-    return await io.loadModel(path);
+    return await io.loadModel(path, options);
   } catch (e) {
     const m = oneLine(e);
     throw new CliError(m.includes(path) ? m : `Cannot read ${path}: ${m}`);
   }
 }
 
+async function attributes(io: CliIo, path: string | undefined): Promise<LoadOptions["layers"]> {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = await io.readTextFile(path);
+  } catch (e) {
+    throw new CliError(`Cannot read --attributes ${path}: ${oneLine(e)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`Cannot read --attributes ${path}: not JSON (${oneLine(e)})`);
+  }
+  const isObject = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (!isObject(value) || !Object.values(value as object).every(isObject)) {
+    throw new CliError(
+      `Cannot read --attributes ${path}: expected a JSON object mapping layer names to { stride, padding, inputShape, ... }`,
+    );
+  }
+  return value as LoadOptions["layers"];
+}
+
+/**
+ * Reads the model. With `--input` and layers whose input shape the file
+ * leaves open, reads it again with the input's spatial size, which the
+ * ONNX and TF.js readers propagate through the graph (pooling included).
+ */
+async function loadWithInput(io: CliIo, path: string, v: Record<string, string | boolean | undefined>) {
+  let layers = await attributes(io, v.attributes as string | undefined);
+  const input = v.input as string | undefined;
+  let model = await load(io, path, {});
+  const notes: string[] = [];
+  if (model.layers.length === 0) throw new CliError(`${path} has no conv layers`);
+  if (layers) {
+    // Names the model lacks are reported and left out (a typo, or a file cut short).
+    const names = new Set(model.layers.map((l) => l.name));
+    const unknown = Object.keys(layers).filter((k) => !names.has(k));
+    if (unknown.length) {
+      notes.push(
+        `--attributes names ${unknown.length} layer(s) the model does not have, ignored: ${
+          unknown.slice(0, 6).map((k) => JSON.stringify(k)).join(", ")
+        }${unknown.length > 6 ? ", ..." : ""}`,
+      );
+      layers = Object.fromEntries(Object.entries(layers).filter(([k]) => names.has(k)));
+    }
+    model = await load(io, path, { layers });
+  }
+  const open = model.layers.some((l) => !l.inputShape || l.inputShape.length === 0);
+  if (input !== undefined && !open) {
+    notes.push(`the file gives every layer's input shape, so --input ${input} is not used`);
+  } else if (input !== undefined && (model.format === "onnx" || model.format === "tfjs")) {
+    const first = model.layers[0];
+    const g = layerGeometry(first);
+    const spatial = parseInput(input, g.rank, g.cIn, !first.layout.startsWith("oi")).spatial;
+    model = await load(io, path, { layers, inputShape: spatial });
+  }
+  const defaults = model.layers.every((l) =>
+    l.padding === "circular" && (l.stride ?? []).every((s) => s === 1) && !l.inputShape
+  );
+  if (defaults && !layers) {
+    notes.push(
+      `${path} stores weights only (${model.format}): strides, padding and input shapes are unknown, so every layer is taken as stride 1 with circular padding on the propagated input; give them with --attributes FILE.json`,
+    );
+  }
+  return { model, notes };
+}
+
+export function estimateNote(planned: PlannedLayer[], threads: number | undefined, steps: number): string | undefined {
+  const times = planned.map((p) => ({ p, t: estimateSeconds(p, steps) }));
+  const total = times.reduce((a, x) => a + x.t, 0) / Math.max(1, Math.min(threads ?? 2, 2) * 0.75);
+  if (total < 30) return undefined;
+  const big = times.sort((a, b) => b.t - a.t)[0].p;
+  const minutes = total / 60;
+  return `this may take ${minutes < 1.5 ? "about a minute" : `about ${Math.round(minutes)} minutes`}; the largest layer is ${
+    JSON.stringify(big.layer.name)
+  } (${big.cIn} -> ${big.cOut} channels on ${dims(big.inputShape)}). A smaller --input, or input shapes per layer (--attributes), make it faster.`;
+}
+
 async function report(io: CliIo, model: string, v: Record<string, string | boolean | undefined>): Promise<number> {
   const threads = positiveInteger("threads", v.threads as string | undefined);
   if (v.html !== undefined && v["no-html"]) throw new CliError("--html and --no-html exclude each other", 2);
-  const m = await load(io, model);
+  const steps = v["power-iterations"] === "0" ? 0 : positiveInteger("power-iterations", v["power-iterations"] as string | undefined) ?? 20;
+  const { model: m, notes } = await loadWithInput(io, model, v);
   const progress = v.quiet ? undefined : progressReporter(io.stderr);
   const precision: Precision = v.f32 ? "f32" : "f64";
   let analysis;
@@ -128,11 +224,17 @@ async function report(io: CliIo, model: string, v: Record<string, string | boole
       foldBn: Boolean(v["fold-bn"]),
       precision,
       threads,
+      powerIterations: steps,
       onProgress: progress?.onProgress,
+      onPlanned: (planned) => {
+        const note = v.quiet ? undefined : estimateNote(planned, threads, steps);
+        if (note) io.stderr.write(`convsv: note: ${note}\n`);
+      },
     });
   } finally {
     progress?.end();
   }
+  analysis.warnings.unshift(...notes);
   const htmlPath = v["no-html"] ? undefined : (v.html as string | undefined) ?? defaultHtmlPath(model);
   if (htmlPath) {
     try {
@@ -162,7 +264,7 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
   const iterations = positiveInteger("iterations", v.iterations as string | undefined) ?? 1;
   const tolerance = positiveNumber("tolerance", v.tolerance as string | undefined, true);
   const threads = positiveInteger("threads", v.threads as string | undefined);
-  const m = await load(io, model);
+  const { model: m, notes } = await loadWithInput(io, model, v);
   const progress = v.quiet ? undefined : progressReporter(io.stderr);
   let layers;
   try {
@@ -219,6 +321,7 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
     ...rows.map(fmt),
     "",
   ];
+  for (const n of notes) lines.push(`note: ${n}`);
   for (const l of layers) if (l.skipped) lines.push(`${l.name}: unchanged: ${oneLine(l.skipped)}`);
   lines.push(
     "Norms are of the circular layer on the grid shown: for zero padding that grid holds the padded layer,",
@@ -230,7 +333,9 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
     );
   }
   lines.push(
-    `Wrote ${out}: ${layers.length} kernels (${clipped.length} clipped, ${layers.length - clipped.length} unchanged) in safetensors,`,
+    `Wrote ${out}: ${layers.length} kernels (${clipped.filter((l) => l.iterations! > 0).length} clipped, ${
+      clipped.filter((l) => l.iterations === 0).length
+    } already within ${maxNorm}, ${layers.length - clipped.length} not clippable) in safetensors,`,
     "named by layer, as stored in the model (layout per tensor in the metadata); biases and BatchNorm are not in it.",
   );
   io.stdout(lines.join("\n") + "\n");

@@ -110,15 +110,16 @@ function frame(
   corner: string | undefined,
   body: string,
   cls = "plot",
+  left = M.left,
 ): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" class="${cls}" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" role="img" aria-label="${
     esc(title)
   }">` +
-    `<text x="${M.left}" y="16" class="t">${esc(title)}</text>` +
+    `<text x="${left}" y="16" class="t">${esc(title)}</text>` +
     (corner ? `<text x="${w - M.right}" y="16" class="c" text-anchor="end">${esc(corner)}</text>` : "") +
     body +
-    `<text x="${M.left + (w - M.left - M.right) / 2}" y="${h - 6}" text-anchor="middle" class="l">${esc(xLabel)}</text>` +
-    `<text transform="translate(13 ${M.top + (h - M.top - M.bottom) / 2}) rotate(-90)" text-anchor="middle" class="l">${
+    `<text x="${left + (w - left - M.right) / 2}" y="${h - 6}" text-anchor="middle" class="l">${esc(xLabel)}</text>` +
+    `<text transform="translate(${Math.max(12, left - 45)} ${M.top + (h - M.top - M.bottom) / 2}) rotate(-90)" text-anchor="middle" class="l">${
       esc(yLabel)
     }</text></svg>`;
 }
@@ -219,7 +220,7 @@ export function normChart(width: number, height: number, bars: NormBar[]): strin
     }" class="${b.exact ? "bx" : "bi"}">${tip}</rect>`;
   });
   body += `<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" class="ax"/>`;
-  return frame(width, height, "Operator norm per layer", "layer #", "norm (log)", "bar: [lower, upper]", body);
+  return frame(width, height, "Operator norm per layer", "layer #", "norm (log)", "blue: exact · orange: [lower, upper]", body);
 }
 
 /** The shifted position → frequency map of an axis of size n: position p shows frequency p − ⌊n/2⌋ (mod n). */
@@ -250,6 +251,7 @@ export function heatmap(title: string, shape: number[], values: Float64Array, si
       series: [{ x, y, color: "#3b518b", label: "σ_max per frequency" }],
     });
   }
+  const L = 40; // left margin: short tick labels
   const [h, w] = shape;
   let lo = Infinity, hi = -Infinity, at = 0;
   for (let c = 0; c < values.length; c++) {
@@ -279,12 +281,12 @@ export function heatmap(title: string, shape: number[], values: Float64Array, si
   // Display: keep the aspect ratio inside size × size.
   const dw = w >= h ? size : Math.max(24, Math.round((size * w) / h));
   const dh = h >= w ? size : Math.max(24, Math.round((size * h) / w));
-  const width = M.left + dw + 70, height = M.top + dh + M.bottom;
-  const X = (q: number) => M.left + ((q + 0.5) / w) * dw;
+  const width = L + dw + 60, height = M.top + dh + M.bottom;
+  const X = (q: number) => L + ((q + 0.5) / w) * dw;
   const Yp = (p: number) => M.top + ((p + 0.5) / h) * dh;
-  let body = `<image x="${M.left}" y="${M.top}" width="${dw}" height="${dh}" preserveAspectRatio="none" ` +
+  let body = `<image x="${L}" y="${M.top}" width="${dw}" height="${dh}" preserveAspectRatio="none" ` +
     `style="image-rendering:pixelated" href="data:image/png;base64,${png}"/>` +
-    `<rect x="${M.left}" y="${M.top}" width="${dw}" height="${dh}" class="ax"/>`;
+    `<rect x="${L}" y="${M.top}" width="${dw}" height="${dh}" class="ax"/>`;
   const ticks = (n: number) => {
     const half = Math.floor(n / 2);
     const t = [-half, 0, n - 1 - half];
@@ -294,7 +296,7 @@ export function heatmap(title: string, shape: number[], values: Float64Array, si
     body += `<text x="${f2(X(f + Math.floor(w / 2)))}" y="${M.top + dh + 14}" text-anchor="middle" class="k">${f}</text>`;
   }
   for (const f of ticks(h)) {
-    body += `<text x="${M.left - 5}" y="${f2(Yp(f + Math.floor(h / 2)))}" dy="0.32em" text-anchor="end" class="k">${f}</text>`;
+    body += `<text x="${L - 5}" y="${f2(Yp(f + Math.floor(h / 2)))}" dy="0.32em" text-anchor="end" class="k">${f}</text>`;
   }
   // Ring the maximum (and its mirror, which a real kernel always has).
   const u = Math.floor(at / w), v = at % w;
@@ -306,7 +308,7 @@ export function heatmap(title: string, shape: number[], values: Float64Array, si
       `<title>σ_max ${hi.toPrecision(6)} at (u, v) = (${ru}, ${rv})</title></circle>`;
   }
   // Colour bar.
-  const bx = M.left + dw + 14, steps = 32;
+  const bx = L + dw + 14, steps = 32;
   for (let j = 0; j < steps; j++) {
     const y = M.top + (j / steps) * dh;
     body += `<rect x="${bx}" y="${f2(y)}" width="12" height="${f2(dh / steps + 0.5)}" fill="${
@@ -316,5 +318,5 @@ export function heatmap(title: string, shape: number[], values: Float64Array, si
   body += `<rect x="${bx}" y="${M.top}" width="12" height="${dh}" class="ax"/>` +
     `<text x="${bx + 15}" y="${M.top + 8}" class="k">${tickText(Number(hi.toPrecision(4)))}</text>` +
     `<text x="${bx + 15}" y="${M.top + dh}" class="k">${tickText(Number(lo.toPrecision(4)))}</text>`;
-  return frame(width, height, title, "v (0 at the centre)", "u", undefined, body, "plot heat");
+  return frame(width, height, title, "v (0 at the centre)", "u", undefined, body, "plot heat", L);
 }

@@ -92,10 +92,12 @@ export function headerLines(a: Analysis, modelPath: string): string[] {
       a.input ? `, --input ${a.input}` : ""
     }, ${a.precision})`,
   ];
-  if (a.foldBn) {
+  if (a.foldBn && a.scaled === 0) {
+    lines.push("--fold-bn: no BatchNorm/scale layers to fold (the file has none, or they are already fused into the kernels).");
+  } else if (a.foldBn) {
     const folded = a.layers.filter((l) => l.scale?.folded).length;
     lines.push(
-      `--fold-bn: ${folded} BatchNorm/scale layer(s) folded into the preceding conv's kernel (output channel o times gamma_o/sqrt(var_o+eps); biases do not change the norm).`,
+      `--fold-bn: ${folded} BatchNorm/scale layer(s) folded into the preceding conv's kernel (output channel o times gamma_o/sqrt(var_o+eps), or gamma_o for a scale; biases do not change the norm).`,
     );
   }
   for (const w of a.warnings) lines.push(`warning: ${w}`);
@@ -134,8 +136,16 @@ export function tableLines(a: Analysis): string[] {
     notes.push("[lower, upper]: certified interval for zero padding (power iteration; circular layer on a larger grid)");
   }
   if (a.layers.some((l) => l.transposed)) notes.push("T: transposed convolution");
+  const pointwise = a.layers.filter((l) => l.note?.startsWith("1x1 kernel"));
+  if (pointwise.length) {
+    notes.push(
+      `${pointwise.map((l) => `#${l.index + 1}`).join(", ")}: 1x1 kernel${
+        pointwise.length > 1 ? "s" : ""
+      } without padding: one matrix applied at every output position, so the norm is the matrix's, exactly`,
+    );
+  }
   for (const l of a.layers) {
-    if (l.note) notes.push(`#${l.index + 1} ${l.name}: ${l.note}`);
+    if (l.note && !pointwise.includes(l)) notes.push(`#${l.index + 1} ${l.name}: ${l.note}`);
     if (l.error) notes.push(`#${l.index + 1} ${l.name}: error: ${l.error}`);
   }
   const capped = a.layers.filter((l) => l.converged === false).length;

@@ -1,0 +1,210 @@
+/**
+ * The edge-function example (examples/edge/main.ts): the handler called
+ * directly and served on 127.0.0.1 (a free port) with real HTTP requests:
+ * Deno.serve under Deno, Bun.serve under Bun.
+ * @module
+ */
+import assert from "node:assert/strict";
+import { test } from "./_test.ts";
+import { handler, LIMITS } from "../examples/edge/main.ts";
+import { spectrumSync } from "../mod.ts";
+
+declare const Bun: {
+  serve(o: { hostname: string; port: number; fetch: (r: Request) => Promise<Response> }): {
+    port: number;
+    stop(force?: boolean): void;
+  };
+} | undefined;
+
+type Server = { url: string; close(): Promise<void> };
+
+function serve(): Server {
+  if (typeof Bun !== "undefined") {
+    const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: handler });
+    return { url: `http://127.0.0.1:${s.port}/`, close: () => Promise.resolve(s.stop(true)) };
+  }
+  const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+  return { url: `http://127.0.0.1:${s.addr.port}/`, close: () => s.shutdown() };
+}
+
+/** A deterministic kernel. */
+function weights(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => Math.round(1000 * Math.sin(0.7 * i + 0.3)) / 1000);
+}
+
+function median(values: Float64Array): number {
+  const s = Float64Array.from(values).sort();
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+test("edge handler: good JSON, good binary, 400, 413, 405 over real HTTP on 127.0.0.1", async () => {
+  const server = serve();
+  try {
+    // Good JSON: the summary matches the library's spectrum of the same kernel.
+    const data = weights(4 * 3 * 3 * 3);
+    let res = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data, shape: [4, 3, 3, 3], inputShape: [8, 6] }),
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /application\/json/);
+    const body = await res.json();
+    const s = spectrumSync({ data: Float64Array.from(data), shape: [4, 3, 3, 3] }, { inputShape: [8, 6] });
+    assert.equal(body.norm, s.norm);
+    assert.deepEqual(body.argmax, s.argmax);
+    assert.equal(body.count, 8 * 6 * 3);
+    assert.deepEqual(body.shape, [8, 6, 3]);
+    assert.equal(body.min, Math.min(...s.values));
+    assert.equal(body.median, median(s.values));
+    assert.equal(body.backend, "wasm");
+    assert.equal(body.precision, "f64");
+    assert.equal(typeof body.timeMs, "number");
+
+    // Good binary: little-endian f32 with the shape in the query (hwio, stride 2).
+    const f32 = Float32Array.from(weights(3 * 3 * 2 * 5));
+    const bytes = new Uint8Array(f32.length * 4);
+    const view = new DataView(bytes.buffer);
+    f32.forEach((x, i) => view.setFloat32(4 * i, x, true));
+    res = await fetch(`${server.url}?shape=3,3,2,5&inputShape=8,8&layout=hwio&stride=2`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: bytes,
+    });
+    assert.equal(res.status, 200);
+    const bin = await res.json();
+    const sb = spectrumSync({ data: f32, shape: [3, 3, 2, 5] }, { inputShape: [8, 8], layout: "hwio", stride: 2 });
+    assert.equal(bin.norm, sb.norm);
+    assert.deepEqual(bin.shape, sb.shape);
+
+    // 400: the library's own message for a bad shape; bad JSON; odd byte count; wrong type.
+    res = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: [1, 2, 3], shape: [1, 1, 2, 2], inputShape: [4, 4] }),
+    });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error, /kernel\.data\.length must equal the product of kernel\.shape/);
+    res = await fetch(server.url, { method: "POST", headers: { "content-type": "application/json" }, body: "{ nope" });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error, /not valid JSON/);
+    res = await fetch(`${server.url}?shape=1,1,1,1&inputShape=2,2`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(6),
+    });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error, /multiple of 4 bytes/);
+    res = await fetch(server.url, { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" });
+    assert.equal(res.status, 400);
+    res = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: [1, "x"], shape: [1, 1, 1, 2], inputShape: [2, 2] }),
+    });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error, /array of numbers/);
+    res = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: [1, 2, 3, 4], shape: [1, 1, 2, 2], inputShape: [4, 4], padding: 1 }),
+    });
+    assert.equal(res.status, 400);
+    assert.match((await res.json()).error, /operatorNormBounds/);
+
+    // 413: body over the limit (declared, and streamed without a length), input and work over theirs.
+    res = await fetch(`${server.url}?shape=1,1,1,1&inputShape=2,2`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(LIMITS.bodyBytes + 4),
+    });
+    assert.equal(res.status, 413);
+    assert.match((await res.json()).error, new RegExp(`limit is ${LIMITS.bodyBytes} bytes`));
+    const chunk = new Uint8Array(1 << 20);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent > LIMITS.bodyBytes + chunk.length) return c.close();
+        sent += chunk.length;
+        c.enqueue(chunk);
+      },
+    });
+    res = await fetch(`${server.url}?shape=1,1,1,1&inputShape=2,2`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(res.status, 413);
+    assert.match((await res.json()).error, new RegExp(`limit is ${LIMITS.bodyBytes} bytes`));
+    res = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: [1], shape: [1, 1, 1, 1], inputShape: [1024, 1024] }),
+    });
+    assert.equal(res.status, 413);
+    assert.match((await res.json()).error, new RegExp(`limit is ${LIMITS.cells} positions`));
+    res = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: new Array(512 * 512).fill(0), shape: [512, 512, 1, 1], inputShape: [64, 64] }),
+    });
+    assert.equal(res.status, 413);
+    assert.match((await res.json()).error, /limit is 4000000000/);
+
+    // 405 for other methods, with Allow.
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      res = await fetch(server.url, { method });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get("allow"), "POST");
+      await res.body?.cancel();
+    }
+  } finally {
+    await server.close();
+  }
+});
+
+test("edge handler: called directly, never throws on odd requests", async () => {
+  const odd = [
+    new Request("http://x/", { method: "POST", headers: { "content-type": "application/json" }, body: "null" }),
+    new Request("http://x/", { method: "POST", headers: { "content-type": "application/json" }, body: "[1]" }),
+    new Request("http://x/", { method: "POST", headers: { "content-type": "application/json" } }),
+    new Request("http://x/?shape=a&inputShape=2,2", {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(4),
+    }),
+    new Request("http://x/?shape=1,1,1,1", {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(4),
+    }),
+    new Request("http://x/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: [1], shape: [1, 1, 1, 1], inputShape: [0, 2] }),
+    }),
+    new Request("http://x/", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ data: [1], shape: "1,1,1,1", inputShape: [2, 2], layout: "xyz" }),
+    }),
+  ];
+  for (const req of odd) {
+    const res = await handler(req);
+    assert.equal(res.status, 400, await res.clone().text());
+    assert.equal(typeof (await res.json()).error, "string");
+  }
+  const ok = await handler(
+    new Request("http://x/", {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8" },
+      body: JSON.stringify({ data: [1, -1], shape: [1, 1, 1, 2], inputShape: [1, 2] }),
+    }),
+  );
+  assert.equal(ok.status, 200);
+  const body = await ok.json();
+  assert.equal(body.norm, 2);
+  assert.equal(body.min, 0);
+});
