@@ -232,15 +232,52 @@ export function qrSweeps(d: usize, e: usize, n: i32, rtol: f64, ub: usize, vb: u
   return 0;
 }
 
-/** Sorts f64[n] at p into decreasing order (insertion sort; n is a matrix order). NaN-safe: terminates. */
+/**
+ * Sorts f64[n] at p into decreasing order: insertion sort up to 32 values
+ * (a matrix order: the QR output is nearly sorted), heapsort above (the
+ * concatenated values of many groups). NaN-safe: terminates.
+ */
 export function sort_desc_f64(p: usize, n: i32): void {
-  for (let i = 1; i < n; i++) {
-    const x = load<f64>(p + (<usize>i << 3));
-    let j = i - 1;
-    while (j >= 0 && load<f64>(p + (<usize>j << 3)) < x) {
-      store<f64>(p + (<usize>(j + 1) << 3), load<f64>(p + (<usize>j << 3)));
-      j--;
+  if (n <= 32) {
+    for (let i = 1; i < n; i++) {
+      const x = load<f64>(p + (<usize>i << 3));
+      let j = i - 1;
+      while (j >= 0 && load<f64>(p + (<usize>j << 3)) < x) {
+        store<f64>(p + (<usize>(j + 1) << 3), load<f64>(p + (<usize>j << 3)));
+        j--;
+      }
+      store<f64>(p + (<usize>(j + 1) << 3), x);
     }
-    store<f64>(p + (<usize>(j + 1) << 3), x);
+    return;
   }
+  // Min-heap (smallest at the root), then repeatedly move the root to the end.
+  for (let i = (n >> 1) - 1; i >= 0; i--) siftDownMin(p, i, n);
+  for (let end = n - 1; end > 0; end--) {
+    const t = load<f64>(p);
+    store<f64>(p, load<f64>(p + (<usize>end << 3)));
+    store<f64>(p + (<usize>end << 3), t);
+    siftDownMin(p, 0, end);
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function siftDownMin(p: usize, i: i32, n: i32): void {
+  const x = load<f64>(p + (<usize>i << 3));
+  while (true) {
+    let c = 2 * i + 1;
+    if (c >= n) break;
+    let y = load<f64>(p + (<usize>c << 3));
+    if (c + 1 < n) {
+      const z = load<f64>(p + (<usize>(c + 1) << 3));
+      if (z < y) {
+        c++;
+        y = z;
+      }
+    }
+    if (!(y < x)) break;
+    store<f64>(p + (<usize>i << 3), y);
+    i = c;
+  }
+  store<f64>(p + (<usize>i << 3), x);
 }

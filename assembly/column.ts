@@ -204,8 +204,8 @@ export function build_p_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, 
   return 0;
 }
 
-/** Bytes of scratch for svd_column_f64. */
-export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: i32): i32 {
+/** Bytes of scratch for svd_column_f64 (`groups` blocks of cout × cin). */
+export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: i32, groups: i32): i32 {
   const n = min<i32>(cout, cin);
   const m = max<i32>(cout, cin);
   const ld = lead_dim(m);
@@ -213,9 +213,10 @@ export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: 
   bytes += 2 * <i64>ld * <i64>n * 8 + 32; // A
   bytes += 2 * <i64>(n + 2) * 8 + 32; // d, e
   bytes += <i64>bidiag_work_bytes(ld, n) + 32;
+  if (groups > 1) bytes += <i64>groups * <i64>n * 8 + 32; // one frequency's values of every group
   if (use_fft(kh, h, nu)) {
     bytes += <i64>fft_plan_bytes(h) + 32;
-    bytes += 2 * <i64>cout * <i64>cin * <i64>h * 8 + 32;
+    bytes += 2 * <i64>groups * <i64>cout * <i64>cin * <i64>h * 8 + 32;
   }
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
@@ -230,18 +231,25 @@ export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: 
  * cout < cin: same singular values), reduced by bidiag_c64_split, and its
  * bidiagonal solved by bdsqr_values_f64.
  *
+ * With groups > 1 the layer is block-diagonal: T holds `groups` blocks of
+ * cout·cin·kh rows one after another, each frequency's matrix is
+ * diag(P_0, …, P_{groups−1}), and its groups·r values (the union of the
+ * blocks') are written in decreasing order; a block with one row or column
+ * is a vector, whose one singular value is its scaled 2-norm.
+ *
  * Arguments:
  *   tr, ti           [in]  f64[cout·cin·kh] the column's transform (kh ≤ h)
  *   cout, cin, kh, h [in]  ≥ 1
  *   u0, nu           [in]  0 ≤ u0, u0 + nu ≤ h
- *   out              [out] f64[nu·r], r = min(cout, cin): row u−u0 holds P(u, v)'s
+ *   out              [out] f64[nu·r], r = groups·min(cout, cin): row u−u0 holds P(u, v)'s
  *                          singular values in decreasing order (NaN if not converged)
- *   work             [in]  svd_column_work_bytes(cout, cin, kh, h, nu) bytes, 16-byte aligned
+ *   groups           [in]  ≥ 1: diagonal blocks of cout × cin (cout, cin are per group)
+ *   work             [in]  svd_column_work_bytes(cout, cin, kh, h, nu, groups) bytes, 16-byte aligned
  * Returns the number of frequencies whose QR iteration did not converge (0 on success).
  */
 export function svd_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
-  u0: i32, nu: i32, out: usize, work: usize): i32 {
-  return svdColumn<f64>(tr, ti, cout, cin, kh, h, u0, nu, out, work);
+  u0: i32, nu: i32, out: usize, groups: i32, work: usize): i32 {
+  return svdColumn<f64>(tr, ti, cout, cin, kh, h, u0, nu, out, groups, work);
 }
 
 /**
@@ -250,14 +258,14 @@ export function svd_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i3
  * Same arguments and scratch size. Accuracy: about 1e−6·σ_max per value.
  */
 export function svd_column_f32(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
-  u0: i32, nu: i32, out: usize, work: usize): i32 {
-  return svdColumn<f32>(tr, ti, cout, cin, kh, h, u0, nu, out, work);
+  u0: i32, nu: i32, out: usize, groups: i32, work: usize): i32 {
+  return svdColumn<f32>(tr, ti, cout, cin, kh, h, u0, nu, out, groups, work);
 }
 
 // @ts-ignore: decorator
 @inline
 function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
-  u0: i32, nu: i32, out: usize, work: usize): i32 {
+  u0: i32, nu: i32, out: usize, groups: i32, work: usize): i32 {
   const sz = <usize>sizeof<T>();
   const n = min<i32>(cout, cin);
   const m = max<i32>(cout, cin);
@@ -271,17 +279,19 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
   const d = align16(ai + <usize>n * ldb);
   const e = d + (<usize>(n + 2) << 3);
   const bw = align16(e + (<usize>(n + 2) << 3));
+  const stage = align16(bw + <usize>bidiag_work_bytes(ld, n));
   const fft = use_fft(kh, h, nu);
   let plan: usize = 0;
   let t2r: usize = 0;
   let t2i: usize = 0;
   const pairs = cout * cin;
+  const all = groups * pairs;
   if (fft) {
-    plan = align16(bw + <usize>bidiag_work_bytes(ld, n));
+    plan = align16(stage + (groups > 1 ? <usize>(groups * n) << 3 : 0));
     t2r = align16(plan + <usize>fft_plan_bytes(h));
-    t2i = t2r + <usize>pairs * <usize>h * 8;
+    t2i = t2r + <usize>all * <usize>h * 8;
     fft_plan_init(h, plan);
-    for (let p = 0; p < pairs; p++) {
+    for (let p = 0; p < all; p++) {
       const sr = tr + <usize>(p * kh) * 8;
       const si = ti + <usize>(p * kh) * 8;
       const dr = t2r + <usize>p * <usize>h * 8;
@@ -292,7 +302,7 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
         store<f64>(di + (<usize>a << 3), inside ? load<f64>(si + (<usize>a << 3)) : 0.0);
       }
     }
-    fft_c64_batch(t2r, t2i, h, pairs, plan);
+    fft_c64_batch(t2r, t2i, h, all, plan);
   }
   // Padding rows m..ld−1 stay zero for the whole call.
   for (let j = 0; j < n; j++) {
@@ -303,25 +313,61 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
   }
   let failed = 0;
   for (let u = u0; u < u0 + nu; u++) {
-    if (fft) {
-      for (let o = 0; o < cout; o++) {
-        for (let i = 0; i < cin; i++) {
-          const src = (<usize>(o * cin + i) * <usize>h + <usize>u) << 3;
-          const off = tall ? <usize>i * ldb + <usize>o * sz : <usize>o * ldb + <usize>i * sz;
-          store<T>(ar + off, <T>load<f64>(t2r + src));
-          store<T>(ai + off, <T>load<f64>(t2i + src));
+    if (!fft) twiddles(u, h, kh, twr, twi);
+    const row = out + <usize>((u - u0) * groups * n) * 8;
+    let bad = false;
+    for (let g = 0; g < groups; g++) {
+      if (fft) {
+        for (let o = 0; o < cout; o++) {
+          for (let i = 0; i < cin; i++) {
+            const src = (<usize>(g * pairs + o * cin + i) * <usize>h + <usize>u) << 3;
+            const off = tall ? <usize>i * ldb + <usize>o * sz : <usize>o * ldb + <usize>i * sz;
+            store<T>(ar + off, <T>load<f64>(t2r + src));
+            store<T>(ai + off, <T>load<f64>(t2i + src));
+          }
         }
+      } else {
+        const goff = <usize>(g * pairs * kh) * 8;
+        buildP<T>(tr + goff, ti + goff, cout, cin, kh, twr, twi, ar, ai, ldb, false);
       }
-    } else {
-      twiddles(u, h, kh, twr, twi);
-      buildP<T>(tr, ti, cout, cin, kh, twr, twi, ar, ai, ldb, false);
+      if (n == 1 && groups > 1) {
+        // Vector blocks of a grouped layer (depthwise): the norm directly. Ungrouped
+        // layers keep the reflector path, so their values equal the clip's and
+        // factorisation's bit for bit.
+        store<f64>(d, vectorNorm<T>(ar, ai, m));
+      } else {
+        if (sz == 8) bidiag_c64_split(ar, ai, m, n, ld, d, e, bw, 0);
+        else bidiag_c32_split(ar, ai, m, n, ld, d, e, bw, 0);
+        if (bdsqr_values_f64(d, e, n, sz == 8 ? 0.0 : F32_RTOL) != 0) bad = true;
+        sort_desc_f64(d, n);
+      }
+      memory.copy(groups > 1 ? stage + (<usize>(g * n) << 3) : row, d, <usize>n << 3);
     }
-    if (sz == 8) bidiag_c64_split(ar, ai, m, n, ld, d, e, bw, 0);
-    else bidiag_c32_split(ar, ai, m, n, ld, d, e, bw, 0);
-    const st = bdsqr_values_f64(d, e, n, sz == 8 ? 0.0 : F32_RTOL);
-    if (st != 0) failed++;
-    sort_desc_f64(d, n);
-    memory.copy(out + <usize>((u - u0) * n) * 8, d, <usize>n << 3);
+    if (groups > 1) {
+      sort_desc_f64(stage, groups * n);
+      memory.copy(row, stage, <usize>(groups * n) << 3);
+    }
+    if (bad) failed++;
   }
   return failed;
+}
+
+/** The 2-norm of the complex m-vector (ar, ai), scaled so no square under- or overflows. */
+// @ts-ignore: decorator
+@inline
+function vectorNorm<T>(ar: usize, ai: usize, m: i32): f64 {
+  const sz = <usize>sizeof<T>();
+  let mx: f64 = 0.0;
+  for (let i = 0; i < m; i++) {
+    const x = max<f64>(abs<f64>(<f64>load<T>(ar + <usize>i * sz)), abs<f64>(<f64>load<T>(ai + <usize>i * sz)));
+    if (!(x <= mx)) mx = x;
+  }
+  if (mx == 0.0 || !(mx < Infinity)) return mx;
+  let s: f64 = 0.0;
+  for (let i = 0; i < m; i++) {
+    const x = <f64>load<T>(ar + <usize>i * sz) / mx;
+    const y = <f64>load<T>(ai + <usize>i * sz) / mx;
+    s += x * x + y * y;
+  }
+  return mx * Math.sqrt(s);
 }

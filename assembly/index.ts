@@ -20,4 +20,5 @@ export {
 export function heap_base(): usize {
   return __heap_base;
 }
+export { sort_values_desc_f64, sort_values_work_bytes } from "./sort";
 export { conv_adjoint_f64_cdhw, conv_f64_cdhw, conv_work_bytes_f64 } from "./conv";

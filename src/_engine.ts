@@ -19,11 +19,18 @@ const BLOCK_BYTES = 32 * 2 ** 20;
 
 /**
  * One 2-D circular stride-1 convolution: kernel `re (+ i·im)`, OIHW,
- * `cOut × cIn × kh × kw` with `kh ≤ h`, `kw ≤ w` (taps already folded).
+ * `cOut × cIn × kh × kw` with `kh ≤ h`, `kw ≤ w` (taps already folded); with
+ * `groups` > 1, that many such kernels one after another, the diagonal
+ * blocks of a grouped layer (each frequency's values are the union of the
+ * blocks', `groups·min(cOut, cIn)` of them).
  */
 export interface Problem {
+  /** Output channels of one group. */
   cOut: number;
+  /** Input channels of one group. */
   cIn: number;
+  /** Diagonal blocks (default 1). */
+  groups?: number;
   kh: number;
   kw: number;
   h: number;
@@ -139,9 +146,10 @@ interface Plan {
  */
 function plan(core: CoreExports, p: Problem, workers: number): Plan {
   const { cOut, cIn, kh, kw, h, w } = p;
+  const groups = p.groups ?? 1;
   const complex = p.im !== undefined;
-  const nrows = cOut * cIn * kh;
-  const r = Math.min(cOut, cIn);
+  const nrows = groups * cOut * cIn * kh;
+  const r = groups * Math.min(cOut, cIn);
   const nvAll = complex ? w : Math.floor(w / 2) + 1;
   const outStride = alignBytes(h * r * 8);
   const perColumn = nrows * 16 + (workers > 0 ? outStride : 0);
@@ -158,7 +166,7 @@ function plan(core: CoreExports, p: Problem, workers: number): Plan {
   );
   const colWork = alignBytes(twWork + twBytes);
   const nus = complex ? [h] : [h, Math.floor(h / 2) + 1];
-  const colBytes = nus.map((nu) => core.svd_column_work_bytes(cOut, cIn, kh, h, nu));
+  const colBytes = nus.map((nu) => core.svd_column_work_bytes(cOut, cIn, kh, h, nu, groups));
   const colStride = alignBytes(Math.max(...colBytes));
   const out = alignBytes(colWork + colStride * Math.max(workers, 1));
   const end = alignBytes(out + outStride * (workers > 0 ? nv : 1));
@@ -221,7 +229,7 @@ class Run {
   job(v0: number, v: number, out: number): number[] {
     const { p, prob } = this;
     const off = (v - v0) * p.nrows * 8;
-    return [p.tr + off, p.ti + off, prob.cOut, prob.cIn, prob.kh, prob.h, 0, this.nu(v), out];
+    return [p.tr + off, p.ti + off, prob.cOut, prob.cIn, prob.kh, prob.h, 0, this.nu(v), out, prob.groups ?? 1];
   }
   nu(v: number): number {
     return this.selfMirror(v) ? Math.floor(this.prob.h / 2) + 1 : this.prob.h;
@@ -232,12 +240,12 @@ class Run {
   /** Hands column v's rows (at `out`) to the sink, scaled back. */
   emit(v: number, out: number, bad: boolean, sink: Sink): void {
     const { h } = this.prob;
-    const r = Math.min(this.prob.cOut, this.prob.cIn);
+    const r = (this.prob.groups ?? 1) * Math.min(this.prob.cOut, this.prob.cIn);
     const nu = this.nu(v);
     const rows = new Float64Array(this.core.memory.buffer, out, nu * r);
     for (let u = 0; u < nu; u++) {
       const row = rows.slice(u * r, (u + 1) * r);
-      if (bad && Number.isNaN(row[0])) this.failed.push([u, v]);
+      if (bad && row.some(Number.isNaN)) this.failed.push([u, v]);
       for (let j = 0; j < r; j++) row[j] = ldexp(row[j], this.e);
       const mirrored = this.complex ? false : this.selfMirror(v) ? (h - u) % h !== u : true;
       sink(u, v, row, mirrored);
@@ -252,7 +260,7 @@ class Run {
 function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
   const e = scaleExponent(prob.re, prob.im);
   if (e === undefined) {
-    const zeros = new Float64Array(Math.min(prob.cOut, prob.cIn));
+    const zeros = new Float64Array((prob.groups ?? 1) * Math.min(prob.cOut, prob.cIn));
     forEachFrequency(prob.h, prob.w, prob.im !== undefined, (u, v, mirrored) => sink(u, v, zeros, mirrored));
   }
   return e;
@@ -272,7 +280,7 @@ export function runProblem(core: CoreExports, prob: Problem, sink: Sink, precisi
     run.transform(v0, nv);
     for (let v = v0; v < v0 + nv; v++) {
       const a = run.job(v0, v, run.p.out);
-      const bad = column(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], run.p.colWork);
+      const bad = column(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], run.p.colWork);
       run.emit(v, run.p.out, bad > 0, sink);
     }
   }

@@ -42,9 +42,36 @@ function sinkFor(ex: Expanded, values: Float64Array, slot: number, places: Expan
   };
 }
 
-function finish(ex: Expanded, values: Float64Array): Grid {
+/**
+ * The parts the wasm engine runs: a grouped layer's per-group problems of one
+ * depth frequency merged into one problem with `groups` diagonal blocks, so
+ * that a depthwise layer is one pass over its frequencies (not one per
+ * channel) and each frequency's row comes out sorted. Other layers: as expanded.
+ */
+export function engineParts(ex: Expanded): Expanded["parts"] {
+  if (ex.parts.every((p) => p.group === 0)) return ex.parts;
+  const byT = new Map<number, Expanded["parts"]>();
+  for (const p of ex.parts) {
+    const list = byT.get(p.t) ?? [];
+    list.push(p);
+    byT.set(p.t, list);
+  }
+  return [...byT.values()].map((list) => {
+    const first = list[0].problem;
+    const size = first.re.length;
+    const re = new Float64Array(size * list.length);
+    const im = first.im ? new Float64Array(size * list.length) : undefined;
+    list.forEach((p, g) => {
+      re.set(p.problem.re, g * size);
+      if (im && p.problem.im) im.set(p.problem.im, g * size);
+    });
+    return { ...list[0], slot: 0, problem: { ...first, re, ...(im ? { im } : {}), groups: list.length } };
+  });
+}
+
+function finish(ex: Expanded, values: Float64Array, parts: Expanded["parts"]): Grid {
   const cells = values.length / ex.r;
-  const shared = ex.parts.some((p) => p.slot !== 0);
+  const shared = parts.some((p) => p.slot !== 0);
   let norm = 0;
   let argmax = 0;
   for (let c = 0; c < cells; c++) {
@@ -65,24 +92,26 @@ function finish(ex: Expanded, values: Float64Array): Grid {
 /** Computes every part of `ex` on the calling thread and fills the grid; rows are sorted when parts share them. */
 export function computeGrid(core: CoreExports, ex: Expanded, precision: Precision = "f64"): Grid {
   const values = allocate(ex);
-  for (const part of ex.parts) runProblem(core, part.problem, sinkFor(ex, values, part.slot, part.places), precision);
-  return finish(ex, values);
+  const parts = engineParts(ex);
+  for (const part of parts) runProblem(core, part.problem, sinkFor(ex, values, part.slot, part.places), precision);
+  return finish(ex, values, parts);
 }
 
 /** {@linkcode computeGrid} on a worker pool (identical values). */
 export async function computeGridThreaded(pool: Pool, ex: Expanded, precision: Precision = "f64"): Promise<Grid> {
   const values = allocate(ex);
-  for (const part of ex.parts) {
+  const parts = engineParts(ex);
+  for (const part of parts) {
     await runProblemThreaded(pool, part.problem, sinkFor(ex, values, part.slot, part.places), precision);
   }
-  return finish(ex, values);
+  return finish(ex, values, parts);
 }
 
 /** {@linkcode computeGrid} on a WebGPU device (f32). */
 export async function computeGridWebGPU(gpu: GpuContext, ex: Expanded): Promise<Grid> {
   const values = allocate(ex);
   for (const part of ex.parts) await runProblemWebGPU(gpu, part.problem, sinkFor(ex, values, part.slot, part.places));
-  return finish(ex, values);
+  return finish(ex, values, ex.parts);
 }
 
 /** A layer's validated expansion, its computed grid, and what computed it. */

@@ -7,6 +7,7 @@ import { requireWasm } from "./_webgpu/choose.ts";
 import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision } from "./types.ts";
 import { type Axes, fromAxes, integerOption, type LayerSpec, toleranceOption, validateSpec } from "./_validate.ts";
 import { admissibleGrids, type Expanded, expandSpec, frequencyMatrix, twiddle } from "./_layers.ts";
+import { engineParts } from "./_grid.ts";
 import { runProblem, runProblemThreaded, type Sink } from "./_engine.ts";
 import { convOperator, norm2, powerIterate, random } from "./_conv.ts";
 import { resolvePool, validateRunOptions } from "./_run_options.ts";
@@ -53,21 +54,41 @@ function tracker(part: number, top: Top): Sink {
   };
 }
 
+/**
+ * The part of `ex` (a group at the merged part's depth frequency) that
+ * carries the top value at (u, v): the group whose `P(u, v)` has the largest
+ * Frobenius norm (exact for vector blocks, e.g. depthwise; otherwise a good
+ * guess, and only the power iteration's start vector depends on it).
+ */
+function topPart(ex: Expanded, merged: Expanded["parts"][number], top: Top): number {
+  let best = -1, at = 0;
+  ex.parts.forEach((p, j) => {
+    if (p.t !== merged.t) return;
+    const P = frequencyMatrix(p.problem, top.u, top.v);
+    let f = 0;
+    for (let i = 0; i < P.re.length; i++) f += P.re[i] * P.re[i] + P.im[i] * P.im[i];
+    if (f > best) [best, at] = [f, j];
+  });
+  return at;
+}
+
 function topSync(core: CoreExports, ex: Expanded, precision: Precision): Top {
   const top: Top = { norm: 0, part: 0, u: 0, v: 0 };
-  ex.parts.forEach((p, j) => runProblem(core, p.problem, tracker(j, top), precision));
-  return top;
+  const parts = engineParts(ex);
+  parts.forEach((p, j) => runProblem(core, p.problem, tracker(j, top), precision));
+  return { ...top, part: topPart(ex, parts[top.part], top) };
 }
 
 async function topAsync(pool: Pool | undefined, ex: Expanded, precision: Precision): Promise<Top> {
   const top: Top = { norm: 0, part: 0, u: 0, v: 0 };
   const core = pool ? undefined : await loadWasm();
-  for (let j = 0; j < ex.parts.length; j++) {
-    const p = ex.parts[j];
+  const parts = engineParts(ex);
+  for (let j = 0; j < parts.length; j++) {
+    const p = parts[j];
     if (pool) await runProblemThreaded(pool, p.problem, tracker(j, top), precision);
     else runProblem(core!, p.problem, tracker(j, top), precision);
   }
-  return top;
+  return { ...top, part: topPart(ex, parts[top.part], top) };
 }
 
 /** A top right singular vector of the complex `m × n` matrix (re, im), by power iteration on PᴴP. */

@@ -4,12 +4,8 @@
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
 import { layerGrid, layerGridSync } from "./_grid.ts";
-
-function sorted(values: Float64Array): Float64Array {
-  values.sort();
-  values.reverse();
-  return values;
-}
+import { sortDescending } from "./_sort.ts";
+import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 
 /**
  * Computes every singular value of a 2-D convolution with circular padding
@@ -47,7 +43,7 @@ function sorted(values: Float64Array): Float64Array {
  * ```
  */
 export function singularValuesSync(kernel: Kernel, options: SingularValuesOptions): Float64Array {
-  return sorted(layerGridSync(kernel, options).grid.values);
+  return sortDescending(loadWasmSync(), layerGridSync(kernel, options).grid.values);
 }
 
 /**
@@ -75,5 +71,6 @@ export function singularValuesSync(kernel: Kernel, options: SingularValuesOption
  * ```
  */
 export async function singularValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
-  return sorted((await layerGrid(kernel, options)).grid.values);
+  const { grid } = await layerGrid(kernel, options);
+  return sortDescending(await loadWasm(), grid.values);
 }

@@ -39,8 +39,8 @@ on((msg) => {
         const a = msg.jobs[j];
         if (msg.kind === "svd") {
           bad += msg.f32
-            ? core.svd_column_f32(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], work)
-            : core.svd_column_f64(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], work);
+            ? core.svd_column_f32(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], work)
+            : core.svd_column_f64(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], work);
         } else {
           bad += core.clip_column_f64(
             a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], work, a[14],

@@ -16,14 +16,14 @@ export interface CoreExports {
     k: number, ki: number, nrows: number, kw: number, w: number, v0: number, nv: number,
     outr: number, outi: number, work: number,
   ): number;
-  svd_column_work_bytes(cout: number, cin: number, kh: number, h: number, nu: number): number;
+  svd_column_work_bytes(cout: number, cin: number, kh: number, h: number, nu: number, groups: number): number;
   svd_column_f32(
     tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
-    u0: number, nu: number, out: number, work: number,
+    u0: number, nu: number, out: number, groups: number, work: number,
   ): number;
   svd_column_f64(
     tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
-    u0: number, nu: number, out: number, work: number,
+    u0: number, nu: number, out: number, groups: number, work: number,
   ): number;
   bidiag_work_bytes(ld: number, n: number): number;
   bidiag_c64_split(
@@ -46,6 +46,8 @@ export interface CoreExports {
   ): number;
   bdsqr_values_f64(d: number, e: number, n: number, rtol: number): number;
   sort_desc_f64(p: number, n: number): void;
+  sort_values_work_bytes(n: number): number;
+  sort_values_desc_f64(p: number, n: number, work: number): number;
   fft_plan_bytes(n: number): number;
   fft_plan_init(n: number, plan: number): number;
   fft_c64_batch(re: number, im: number, n: number, count: number, plan: number): number;
