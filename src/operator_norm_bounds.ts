@@ -315,6 +315,7 @@ export async function operatorNormBounds(
 ): Promise<OperatorNormBounds> {
   const plan = makePlan(kernel, options);
   const pool = await resolvePool(plan.threads);
+  await loadWasm(); // the power iteration's core, compiled asynchronously
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
   const tops: Top[] = [];
   for (const ex of exs) tops.push(await topAsync(pool, ex, plan.precision));

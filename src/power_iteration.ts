@@ -3,6 +3,7 @@
  * layer kind and padding.
  * @module
  */
+import { loadWasm } from "./_wasm/loader.ts";
 import { requireWasm } from "./_webgpu/choose.ts";
 import type { Kernel, PowerIterationOptions, PowerIterationResult } from "./types.ts";
 import { integerOption, toleranceOption, validateSpec } from "./_validate.ts";
@@ -32,7 +33,7 @@ function compute(kernel: Kernel, options: PowerIterationOptions): PowerIteration
  * the interval of {@linkcode operatorNormBoundsSync}.
  *
  * The real layer — any stride, dilation, groups, 1-D/2-D/3-D, circular or
- * zero padding — is applied directly (plain TypeScript, f64) with its adjoint:
+ * zero padding — is applied directly (direct convolution and its adjoint in the wasm core, f64):
  * `x ← AᵀA x / ‖AᵀA x‖` from a seeded random start. Every iterate's Rayleigh
  * quotient `‖A x‖ / ‖x‖` is the norm of `A` on an actual vector, so the
  * largest one, lowered by a relative 1e−12 for rounding, is a **certified
@@ -85,6 +86,6 @@ export function powerIterationNormSync(kernel: Kernel, options: PowerIterationOp
  * ```
  */
 export async function powerIterationNorm(kernel: Kernel, options: PowerIterationOptions): Promise<PowerIterationResult> {
-  await Promise.resolve();
+  await loadWasm(); // compiled asynchronously (browsers refuse large synchronous compiles)
   return compute(kernel, options);
 }
