@@ -231,6 +231,26 @@ class Run {
     const off = (v - v0) * p.nrows * 8;
     return [p.tr + off, p.ti + off, prob.cOut, prob.cIn, prob.kh, prob.h, 0, this.nu(v), out, prob.groups ?? 1];
   }
+  /** Bytes of one frequency's values in the output rows. */
+  get rowBytes(): number {
+    return (this.prob.groups ?? 1) * Math.min(this.prob.cOut, this.prob.cIn) * 8;
+  }
+  /**
+   * Column v's frequencies as [u0, nu] jobs for `workers` threads: whole
+   * columns where the column uses the FFT along u (its rounding depends on
+   * the range), else chunks small enough that the block's jobs number about
+   * 8 per worker, so that few long columns (h = 7, c = 512) still balance.
+   * Direct sums make every u independent: the values are the same bits.
+   */
+  chunks(v: number, nvBlock: number, workers: number): [number, number][] {
+    const nu = this.nu(v);
+    const { kh, h } = this.prob;
+    if (this.core.use_fft(kh, h, nu)) return [[0, nu]];
+    const size = Math.max(1, Math.ceil((nvBlock * h) / (8 * workers)));
+    const out: [number, number][] = [];
+    for (let u0 = 0; u0 < nu; u0 += size) out.push([u0, Math.min(size, nu - u0)]);
+    return out;
+  }
   nu(v: number): number {
     return this.selfMirror(v) ? Math.floor(this.prob.h / 2) + 1 : this.prob.h;
   }
@@ -304,7 +324,12 @@ export async function runProblemThreaded(
   for (const [v0, nv] of run.blocks()) {
     run.transform(v0, nv);
     const jobs: number[][] = [];
-    for (let v = v0; v < v0 + nv; v++) jobs.push(run.job(v0, v, run.p.out + (v - v0) * run.p.outStride));
+    for (let v = v0; v < v0 + nv; v++) {
+      const job = run.job(v0, v, run.p.out + (v - v0) * run.p.outStride);
+      for (const [u0, nu] of run.chunks(v, nv, pool.size)) {
+        jobs.push([...job.slice(0, 6), u0, nu, job[8] + u0 * run.rowBytes, job[9]]);
+      }
+    }
     const bad = await runJobs(pool, {
       kind: "svd",
       f32: precision === "f32",

@@ -104,3 +104,19 @@ test("bad precision and threads are refused with the value", async () => {
   await assert.rejects(singularValues(k, { inputShape: [2, 2], threads: 1.5 }), (e) => e instanceof TypeError && /1\.5/.test((e as Error).message));
   assert.throws(() => clipOperatorNormSync(k, 1, { inputShape: [2, 2], precision: "f32" }), (e) => e instanceof RangeError && /f32/.test((e as Error).message));
 });
+
+test("threads split long columns into chunks (direct sums) and keep FFT columns whole: still bit-identical", async () => {
+  const cases = [
+    { cOut: 20, cIn: 24, kh: 3, kw: 3, h: 7, w: 7 }, // few long columns: chunked
+    { cOut: 3, cIn: 2, kh: 11, kw: 11, h: 32, w: 24 }, // u-transform by FFT: whole columns
+    { cOut: 5, cIn: 5, kh: 10, kw: 3, h: 13, w: 5 }, // Bluestein length along u
+  ];
+  for (const c of cases) {
+    const k = { data: kernel(c.h * 7 + c.kh, c.cOut, c.cIn, c.kh, c.kw), shape: [c.cOut, c.cIn, c.kh, c.kw] };
+    for (const precision of ["f64", "f32"] as const) {
+      const opts = { inputShape: [c.h, c.w], precision };
+      const ref = singularValuesSync(k, opts);
+      for (const threads of [2, 3]) assert.deepEqual(await singularValues(k, { ...opts, threads }), ref, JSON.stringify(c));
+    }
+  }
+});
