@@ -121,7 +121,8 @@ export interface SingularValuesOptions {
    */
   threads?: number;
   /**
-   * Where to compute (`singularValues`, `operatorNorm`, `spectrum`; the other
+   * Where to compute (`singularValues`, `operatorNorm`, `spectrum` and
+   * `clipOperatorNorm`, which has its own rules: see `ClipOptions`; the other
    * functions run wasm and refuse `"webgpu"`):
    * - `"wasm"` (default): the SIMD wasm core, f64 unless `precision: "f32"`.
    * - `"webgpu"`: WGSL compute (one-sided Jacobi per frequency) in f32 only;

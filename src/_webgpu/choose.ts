@@ -143,7 +143,7 @@ export function chooseBackendSync(backend: unknown, precision: Precision | undef
 
 /**
  * For the functions with no WebGPU path (frequencySvd, topSingularVectors,
- * clipOperatorNorm, the bounds and estimators): `"webgpu"` is an error,
+ * the bounds and estimators): `"webgpu"` is an error,
  * `"auto"` and `"wasm"` run wasm.
  *
  * @throws {TypeError} For an unknown backend, or `"webgpu"`.
@@ -151,7 +151,7 @@ export function chooseBackendSync(backend: unknown, precision: Precision | undef
 export function requireWasm(options: { backend?: unknown }, fn: string): void {
   if (validateBackend(options.backend) === "webgpu") {
     throw new TypeError(
-      `Cannot compute ${fn} as backend "webgpu" supports singularValues, operatorNorm and spectrum only: current value is "webgpu"`,
+      `Cannot compute ${fn} as backend "webgpu" supports singularValues, operatorNorm, spectrum and clipOperatorNorm only: current value is "webgpu"`,
     );
   }
 }

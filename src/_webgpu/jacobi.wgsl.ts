@@ -1,7 +1,8 @@
 /**
  * WGSL: singular values of a batch of complex `M × N` matrices (`N ≤ M`,
- * column-major `vec2f`) by one-sided Jacobi (Hestenes), one workgroup per
- * `F` matrices.
+ * column-major `vec2f`, column stride `LD`) by one-sided Jacobi (Hestenes),
+ * one workgroup per `F` matrices; with `VECTORS`, also the right singular
+ * vectors.
  *
  * Why this SVD on a GPU:
  * - The Gram matrix `PᴴP` with a Hermitian eigensolver would square the
@@ -51,14 +52,26 @@
  * stores its columns (the identity when it is not rotated), so no store sits
  * under a data-dependent branch.
  *
+ * Right singular vectors (`VECTORS`, for the clipping round): each column
+ * has `LD = M + N` rows, the matrix in rows `0..M` and `V` (`N × N`) in rows
+ * `M..M + N`. The first dispatch (`step0 = 0`) sets `V = I`; every rotation
+ * is applied to the whole column (`A·V` and `V` turn together) while the
+ * dot products and the norms use the first `M` rows only. At the end the
+ * first `M` rows hold `B = A·V` (orthogonal columns, norms σ_j) and the last
+ * `N` rows hold `V`, so `A = B·Vᴴ`; the last dispatch also stores shared
+ * matrices back to the storage buffer for the rebuild pass (clip.wgsl.ts).
+ * Without `VECTORS`, `LD = M` and the shader is the values-only one, line
+ * for line (the constant folds away).
+ *
  * Accuracy (f32, eps = 2⁻²⁴ ≈ 6e-8): each rotation is orthogonal to a few
  * eps, so each value has absolute error about `eps·σ_max·√(sweeps·N)`; the
  * tests see at most a few 1e-7·σ_max for N ≤ 64 (bound asserted: 1e-4·σ_max).
  *
  * Injected constants (u32 unless noted): `WG` (workgroup size), `L` (lanes per
- * pair, a power of two dividing WG), `M`, `N`, `NP` (N rounded up to even: an
- * odd N gets a phantom zero column), `F` (matrices per workgroup), `SH_LEN`
- * (`F·M·N` when SHARED, else 1), `SHARED` (bool), `TOL` (f32).
+ * pair, a power of two dividing WG), `M`, `N`, `LD` (rows stored per column:
+ * `M`, or `M + N` with `VECTORS`), `NP` (N rounded up to even: an odd N gets
+ * a phantom zero column), `F` (matrices per workgroup), `SH_LEN` (`F·LD·N`
+ * when SHARED, else 1), `SHARED`, `VECTORS` (bool), `TOL` (f32).
  * @module
  */
 
@@ -68,7 +81,7 @@ const HALF: u32 = NP / 2u;     // pairs per step and matrix
 const G: u32 = WG / L;         // pairs in flight per workgroup
 const TASKS: u32 = F * HALF;   // (matrix, pair) tasks per step
 const ITERS: u32 = (TASKS + G - 1u) / G;
-const MN: u32 = M * N;
+const MN: u32 = LD * N;       // stride between matrices
 const TINY: f32 = 1e-30;
 const DONE: u32 = 1u;
 const ROTATED: u32 = 2u;
@@ -153,7 +166,7 @@ fn taskOf(s: u32, t: u32) -> Task {
   let fl = min(t / HALF, F - 1u);
   let pq = pairOf(s, t % HALF);
   let live = t < TASKS && done[fl] == 0u && pq.x < N && pq.y < N;
-  return Task(live, fl, fl * MN + pq.x * M, fl * MN + pq.y * M);
+  return Task(live, fl, fl * MN + pq.x * LD, fl * MN + pq.y * LD);
 }
 
 @compute @workgroup_size(WG)
@@ -185,6 +198,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
     }
   }
   sync();
+  if (VECTORS && chunk.step0 == 0u) {
+    // V = I below each matrix
+    for (var i = lid; i < nf * N * N; i += WG) {
+      let j = (i / N) % N;
+      let r = i % N;
+      var x = vec2f(0.0);
+      if (j == r) {
+        x = vec2f(1.0, 0.0);
+      }
+      st((i / (N * N)) * MN + j * LD + M + r, x);
+    }
+    sync();
+  }
   let g = lid / L;
   let lane = lid % L;
   if (!finished) {
@@ -235,7 +261,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
               atomicStore(&rot[k.fl], ROTATED);
             }
           }
-          for (var r = lane; r < M; r += L) {
+          for (var r = lane; r < LD; r += L) {
             let x = ld(k.bp + r);
             let y = ld(k.bq + r);
             let ey = vec2f(e.x * y.x + e.y * y.y, e.x * y.y - e.y * y.x); // e^{−iφ}·y
@@ -264,18 +290,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
   if (lid < nf) {
     state[f0 + lid] = done[lid] | atomicLoad(&rot[lid]);
   }
-  if (!last) {
-    if (SHARED) {
-      for (var i = lid; i < nf * MN; i += WG) {
-        a[gbase + i] = sh[i];
-      }
+  if (SHARED && (!last || VECTORS)) {
+    for (var i = lid; i < nf * MN; i += WG) {
+      a[gbase + i] = sh[i];
     }
+  }
+  if (!last) {
     return;
   }
   for (var i = lid; i < nf * N; i += WG) {
     let fl = i / N;
     let j = i % N;
-    let base = fl * MN + j * M;
+    let base = fl * MN + j * LD;
     // Kahan-compensated sum of squares
     var sum = 0.0;
     var comp = 0.0;

@@ -41,7 +41,7 @@ import { JACOBI_WGSL } from "./jacobi.wgsl.ts";
 /** Sweeps before a matrix counts as not converged (f32 Jacobi needs 5–12). */
 export const MAX_SWEEPS = 40;
 /** Workgroup size of the transform pass. */
-const TRANSFORM_WG = 64;
+export const TRANSFORM_WG = 64;
 /** Largest workgroup the Jacobi pass uses (the spec's default limit). */
 const JACOBI_WG_MAX = 256;
 /**
@@ -53,13 +53,17 @@ export const FALLBACK_LOOP_BUDGET = 60_000;
 /** `M·N²` from which the Jacobi pass runs one sweep per dispatch (c = 256: about 1 GFLOP a sweep per matrix). */
 const LONG_SWEEP = 2 ** 24;
 /** Relative tolerance of the Frobenius check (f32 results are good to about 1e-6). */
-const FROBENIUS_TOLERANCE = 1e-3;
+export const FROBENIUS_TOLERANCE = 1e-3;
+/** Workgroup size of the rebuild pass of the clipping round (clip.wgsl.ts). */
+export const REBUILD_WG = 64;
 
 /** How one problem runs on the device: shapes, batches, slices, chunks and shader specialisations. */
 export interface GpuPlan {
   /** Rows and columns of each matrix (`max(c_out, c_in)`, `min(c_out, c_in)`). */
   m: number;
   n: number;
+  /** Rows stored per column: `m`, or `m + n` when the right singular vectors ride below (clipping). */
+  ld: number;
   /** Whether the matrices are `Pᵀ` (`c_out < c_in`). */
   transposed: boolean;
   /** Frequencies per batch (one binding of matrices, one 2-D dispatch). */
@@ -80,6 +84,8 @@ export interface GpuPlan {
   chunks: number;
   transform: Record<string, WgslConstant>;
   jacobi: Record<string, WgslConstant>;
+  /** The rebuild pass of the clipping round (only with `vectors`). */
+  rebuild: Record<string, WgslConstant>;
 }
 
 const pow2Floor = (x: number): number => 2 ** Math.floor(Math.log2(Math.max(1, x)));
@@ -95,29 +101,35 @@ export interface PlanOptions {
 
 /**
  * Plans a problem against the device limits (pure; no device needed).
- * `frequencies` is the number of frequencies the problem visits.
+ * `frequencies` is the number of frequencies the problem visits; `vectors`
+ * plans the clipping round (Jacobi with `V` below each matrix, then the
+ * rebuild pass) instead of values only.
  * Throws RangeError when one frequency's matrix or one output channel of the
  * kernel does not fit one storage binding, or one step of the work does not
  * fit the loop budget.
  */
 export function planProblem(
-  prob: Pick<Problem, "cOut" | "cIn" | "kh" | "kw"> & { complex: boolean },
+  prob: Pick<Problem, "cOut" | "cIn" | "kh" | "kw"> & { complex: boolean; vectors?: boolean },
   frequencies: number,
   limits: Readonly<GpuLimits>,
   options: PlanOptions = {},
 ): GpuPlan {
   const { cOut, cIn, kh, kw, complex } = prob;
+  const vectors = prob.vectors === true;
   const maxSweeps = options.maxSweeps ?? MAX_SWEEPS;
   const budget = options.loopBudget ?? Infinity;
   const transposed = cOut < cIn;
   const m = Math.max(cOut, cIn);
   const n = Math.min(cOut, cIn);
+  const ld = vectors ? m + n : m;
   const bind = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   const describe = `(c_out ${cOut}, c_in ${cIn}, folded kernel ${kh}×${kw})`;
-  const matrixBytes = m * n * 8;
+  const matrixBytes = ld * n * 8;
   if (matrixBytes > bind) {
     throw new RangeError(
-      `Cannot compute singular values on WebGPU as one frequency's ${m}×${n} complex f32 matrix must fit one storage binding of ${bind} bytes: current value is ${matrixBytes} bytes ${describe}`,
+      `Cannot compute singular values on WebGPU as one frequency's ${ld}×${n} complex f32 matrix${
+        vectors ? " (with its right singular vectors)" : ""
+      } must fit one storage binding of ${bind} bytes: current value is ${matrixBytes} bytes ${describe}`,
     );
   }
   const rowBytes = cIn * kh * kw * 4 * (complex ? 2 : 1);
@@ -153,12 +165,12 @@ export function planProblem(
   const shared = sharedBytes(perGroup) <= limits.maxComputeWorkgroupStorageSize;
 
   // Steps per dispatch under the loop budget: each step runs ITERS tasks of
-  // 2·⌈M/L⌉ + L inner iterations; the fixed part loads, stores, zeroes and
-  // takes the norms.
+  // ⌈M/L⌉ + ⌈LD/L⌉ + L inner iterations; the fixed part loads, stores, zeroes,
+  // sets V = I and takes the norms.
   const iters = Math.ceil((perGroup * half) / pairsInFlight);
-  const perStep = 2 + perGroup + iters * (1 + 2 * Math.ceil(m / lanes) + lanes);
-  const fixed = 4 * perGroup + 3 * Math.ceil((perGroup * m * n + wg * 2) / wg) +
-    Math.ceil((perGroup * n) / wg) * (m + 1) + 16;
+  const perStep = 2 + perGroup + iters * (1 + Math.ceil(m / lanes) + Math.ceil(ld / lanes) + lanes);
+  const fixed = 4 * perGroup + 3 * Math.ceil((perGroup * ld * n + wg * 2) / wg) +
+    (vectors ? Math.ceil((perGroup * n * n) / wg) : 0) + Math.ceil((perGroup * n) / wg) * (m + 1) + 16;
   const totalSteps = maxSweeps * (np - 1);
   // Large matrices in global memory: one sweep per dispatch, so that no
   // dispatch runs long enough for a GPU watchdog (Windows TDR: 2 s) to kill
@@ -175,6 +187,13 @@ export function planProblem(
 
   const maxDim = limits.maxComputeWorkgroupsPerDimension;
   const maxThreads = maxDim * maxDim * TRANSFORM_WG;
+  if (vectors && n + 2 > budget) {
+    throw new RangeError(
+      `Cannot clip on this WebGPU adapter as its shader loops stop after ${budget} iterations: current value is ${
+        n + 1
+      } for one entry of the rebuild ${describe}`,
+    );
+  }
   const batch = Math.max(
     1,
     Math.min(
@@ -188,11 +207,16 @@ export function planProblem(
       Number.isFinite(budget)
         ? Math.floor((maxThreads * Math.floor((budget - 1) / perEntry)) / (slice * cIn))
         : Infinity,
+      // rebuild entries per invocation within the budget
+      vectors && Number.isFinite(budget)
+        ? Math.floor((maxDim * maxDim * REBUILD_WG * Math.floor((budget - 1) / (n + 1))) / (m * n))
+        : Infinity,
     ),
   );
   return {
     m,
     n,
+    ld,
     transposed,
     batch,
     slice,
@@ -202,19 +226,63 @@ export function planProblem(
     maxSweeps,
     chunk,
     chunks: Math.ceil(totalSteps / chunk),
-    transform: { WG: TRANSFORM_WG, CIN: cIn, KH: kh, KW: kw, M: m, N: n, COMPLEX: complex, TRANSPOSED: transposed },
+    transform: {
+      WG: TRANSFORM_WG,
+      CIN: cIn,
+      KH: kh,
+      KW: kw,
+      M: m,
+      N: n,
+      LD: ld,
+      COMPLEX: complex,
+      TRANSPOSED: transposed,
+    },
     jacobi: {
       WG: wg,
       L: lanes,
       M: m,
       N: n,
+      LD: ld,
       NP: np,
       F: perGroup,
-      SH_LEN: shared ? perGroup * m * n : 1,
+      SH_LEN: shared ? perGroup * ld * n : 1,
       SHARED: shared,
+      VECTORS: vectors,
       TOL: { f32: Math.sqrt(m) * 2 ** -23 },
     },
+    rebuild: { WG: REBUILD_WG, M: m, N: n, LD: ld },
   };
+}
+
+/**
+ * The transform's twiddles for frequencies `f0 .. f0 + count`: per frequency
+ * `kh` row factors `exp(2πi·u·a/h)` then `kw` column factors `exp(2πi·v·b/w)`,
+ * interleaved re/im, computed in f64 with the phase reduced in integers and
+ * rounded to f32.
+ */
+export function batchTwiddles(
+  freqs: readonly { u: number; v: number }[],
+  f0: number,
+  count: number,
+  dims: Pick<Problem, "kh" | "kw" | "h" | "w">,
+): Float32Array<ArrayBuffer> {
+  const { kh, kw, h, w } = dims;
+  const tw = new Float32Array(count * (kh + kw) * 2);
+  for (let f = 0; f < count; f++) {
+    const { u, v } = freqs[f0 + f];
+    const base = f * (kh + kw) * 2;
+    for (let a = 0; a < kh; a++) {
+      const [c, s] = twiddle((u * a) % h, h);
+      tw[base + 2 * a] = c;
+      tw[base + 2 * a + 1] = s;
+    }
+    for (let b = 0; b < kw; b++) {
+      const [c, s] = twiddle((v * b) % w, w);
+      tw[base + 2 * (kh + b)] = c;
+      tw[base + 2 * (kh + b) + 1] = s;
+    }
+  }
+  return tw;
 }
 
 /** Test knobs of {@linkcode runProblemWebGPU}. */
@@ -224,7 +292,7 @@ export interface GpuRunOptions extends PlanOptions {
 }
 
 /** Runs `fn` inside validation and out-of-memory error scopes and throws the first GPU error. */
-async function scoped<T>(device: GPUDevice, what: string, fn: () => Promise<T>): Promise<T> {
+export async function scoped<T>(device: GPUDevice, what: string, fn: () => Promise<T>): Promise<T> {
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");
   let result: T;
@@ -364,22 +432,7 @@ export async function runProblemWebGPU(
 
       const maxDim = gpu.limits.maxComputeWorkgroupsPerDimension;
       const submit = (f0: number, count: number, out: GPUBuffer): Promise<void> => {
-        const tw = new Float32Array(count * (kh + kw) * 2);
-        for (let f = 0; f < count; f++) {
-          const { u, v } = freqs[f0 + f];
-          const base = f * (kh + kw) * 2;
-          for (let a = 0; a < kh; a++) {
-            const [c, s] = twiddle((u * a) % h, h);
-            tw[base + 2 * a] = c;
-            tw[base + 2 * a + 1] = s;
-          }
-          for (let b = 0; b < kw; b++) {
-            const [c, s] = twiddle((v * b) % w, w);
-            tw[base + 2 * (kh + b)] = c;
-            tw[base + 2 * (kh + b) + 1] = s;
-          }
-        }
-        device.queue.writeBuffer(twiddles, 0, tw);
+        device.queue.writeBuffer(twiddles, 0, batchTwiddles(freqs, f0, count, prob));
         const encoder = device.createCommandEncoder({ label: `convsv batch at ${f0}` });
         const pass = encoder.beginComputePass({ label: `convsv transform at ${f0}` });
         pass.setPipeline(transform);

@@ -3,7 +3,9 @@
  *
  *     P(u, v)[o, i] = Σ_a exp(2πi·u·a/h) · Σ_b exp(2πi·v·b/w) · K[o, i, a, b]
  *
- * as an `M × N` column-major matrix of `vec2f` (re, im) per frequency, where
+ * as an `M × N` column-major matrix of `vec2f` (re, im) per frequency (column
+ * stride `LD ≥ M`, matrix stride `LD·N`: the clipping round leaves room for
+ * `V` below each column), where
  * `M × N` is `c_out × c_in`, or its transpose when `c_out < c_in`
  * (`TRANSPOSED`), so that the Jacobi pass always has at most as many columns
  * as rows. The twiddles come from the CPU (computed in f64 with the phase
@@ -19,7 +21,7 @@
  * Accuracy: `KH + KW` complex multiply-adds in f32 per entry; absolute error
  * a few `1e-7 · Σ_ab |K[o, i, a, b]|`.
  *
- * Injected constants: `WG` (workgroup size), `CIN`, `KH`, `KW`, `M`, `N` (u32);
+ * Injected constants: `WG` (workgroup size), `CIN`, `KH`, `KW`, `M`, `N`, `LD` (u32);
  * `COMPLEX`, `TRANSPOSED` (bool).
  * @module
  */
@@ -82,7 +84,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       r = i;
       c = o;
     }
-    a[f * M * N + c * M + r] = acc;
+    a[f * LD * N + c * LD + r] = acc;
   }
 }
 `;
