@@ -2,6 +2,7 @@
 import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
 import { buildP, lead_dim, twiddles } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
+import { dqds_values_f64, dqds_work_bytes } from "./dqds";
 
 /**
  * bdsqr_vectors_f64: SVD of an n×n real upper-bidiagonal B = U_B·diag(d)·V_Bᵀ
@@ -69,16 +70,18 @@ function swapCols(a: usize, b: usize, nb: usize): void {
 export function svd_work_bytes(m: i32, n: i32): i32 {
   const ld = lead_dim(m);
   const ldn = lead_dim(n);
-  return (4 * n + 2 * (n + 2) + 2 * ldn * n + 2 * ld) * 8 + bidiag_work_bytes(ld, n) + 128;
+  return (4 * n + 2 * (n + 2) + 2 * ldn * n + 2 * ld + n) * 8 + bidiag_work_bytes(ld, n) + dqds_work_bytes(n) + 160;
 }
 
 /**
  * svd_c64_split: thin SVD A = U·diag(s)·Vᴴ of a complex m×n matrix, m ≥ n.
  *
- * Golub–Kahan bidiagonalisation (bidiag_c64_split, reflectors kept),
- * implicit-shift QR with rotations accumulated (bdsqr_vectors_f64), sort,
- * then the leading `k` columns of U = Q₁·U_B and V = Q₂·V_B are formed by
- * applying the reflectors in reverse order.
+ * Golub–Kahan bidiagonalisation (bidiag_c64_split, reflectors kept), the
+ * bidiagonal's values by dqds (so `s` holds the same bits as svd_column_f64's
+ * values of the same matrix), and when vectors are wanted the implicit-shift
+ * QR with rotations accumulated (bdsqr_vectors_f64) on a copy, sorted by its
+ * own values; then the leading `k` columns of U = Q₁·U_B and V = Q₂·V_B are
+ * formed by applying the reflectors in reverse order.
  *
  * Arguments:
  *   ar, ai   [in,out] f64[ld·n]  A, column-major re/im split, rows m..ld−1 zero; destroyed
@@ -111,15 +114,28 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
   const tmpr = vb + <usize>n * ldnb;
   const tmpi = tmpr + ldb;
   const bw = tmpi + ldb;
+  const dv = (bw + <usize>bidiag_work_bytes(ld, n) + 15) & ~(<usize>15);
+  const dqw = (dv + (<usize>n << 3) + 15) & ~(<usize>15);
   bidiag_c64_split(ar, ai, m, n, ld, s, e, bw, taus);
-  const st = bdsqr_vectors_f64(s, e, n, ub, vb, ldn);
-  sortWithVectors(s, n, ub, vb, ldn);
+  memory.copy(dv, s, <usize>n << 3);
+  // Values by dqds (e is only read), decreasing.
+  let st = dqds_values_f64(s, e, n, dqw);
   if (k < 0) {
     k = 0;
-    while (k < n && load<f64>(s + (<usize>k << 3)) > thr) k++;
+    if (st == 0) while (k < n && load<f64>(s + (<usize>k << 3)) > thr) k++;
   }
   formed = k;
-  if (k <= 0) return st;
+  if (k <= 0 || st != 0) {
+    formed = 0;
+    return st;
+  }
+  // Vectors: QR with rotations on the copy, columns ordered by its own values.
+  if (bdsqr_vectors_f64(dv, e, n, ub, vb, ldn) != 0) {
+    for (let i = 0; i < n; i++) store<f64>(s + (<usize>i << 3), NaN);
+    formed = 0;
+    return 1;
+  }
+  sortWithVectors(dv, n, ub, vb, ldn);
   // U = Q₁ [U_B; 0] on the first k columns.
   for (let j = 0; j < k; j++) {
     const cr = ur + <usize>j * ldb;

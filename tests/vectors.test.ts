@@ -23,6 +23,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   type FrequencySvd,
+  clipOperatorNormSync,
   frequencySvd,
   frequencySvdSync,
   type Kernel,
@@ -815,5 +816,17 @@ test("frequencySvd() and topSingularVectors() reject bad input with the value in
       (e: unknown) => e instanceof TypeError && /\[1, 2, 2\]/.test(e.message),
       `${name} rank`,
     );
+  }
+});
+
+test("frequencySvd()'s S and clipOperatorNorm()'s normBefore are the same bits as spectrum() and operatorNorm()", () => {
+  for (const [cOut, cIn, h, w] of [[3, 5, 6, 7], [8, 8, 5, 4], [6, 2, 9, 3]]) {
+    const data = Float64Array.from({ length: cOut * cIn * 9 }, (_, i) => Math.sin(1.7 * i + cOut) * 0.5);
+    const k = { data, shape: [cOut, cIn, 3, 3] };
+    const s = spectrumSync(k, { inputShape: [h, w] });
+    assert.deepEqual(frequencySvdSync(k, { inputShape: [h, w] }).S, s.values);
+    const clip = clipOperatorNormSync(k, s.norm / 2, { inputShape: [h, w] });
+    assert.equal(clip.normBefore, s.norm);
+    assert.equal(clip.normAfter, operatorNormSync(clip.kernel, { inputShape: [h, w] }));
   }
 });
