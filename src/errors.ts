@@ -4,8 +4,8 @@
  */
 
 /**
- * Thrown when the QR iteration on some frequency's bidiagonal matrix did not
- * converge within its iteration cap. This does not happen for finite input in
+ * Thrown when the iteration on some frequency's bidiagonal matrix (dqds for
+ * values, QR for vectors) did not converge within its iteration cap. This does not happen for finite input in
  * practice; the error names the frequencies so the case can be reported.
  *
  * @example Catching it
@@ -30,7 +30,7 @@ export class ConvergenceError extends Error {
     const shown = frequencies.slice(0, 8).map(([u, v]) => `(${u}, ${v})`).join(", ");
     const more = frequencies.length > 8 ? ` and ${frequencies.length - 8} more` : "";
     super(
-      `Cannot compute singular values as the QR iteration did not converge at ${frequencies.length} frequencies: current value is ${shown}${more}`,
+      `Cannot compute singular values as the bidiagonal iteration did not converge at ${frequencies.length} frequencies: current value is ${shown}${more}`,
     );
     this.name = "ConvergenceError";
     this.frequencies = frequencies;

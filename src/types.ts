@@ -108,7 +108,7 @@ export interface SingularValuesOptions {
   /**
    * The precision of the per-frequency bidiagonalisation: `"f64"` (default)
    * or `"f32"` (f32x4 SIMD, about twice as fast; the transform, the
-   * bidiagonal QR and the result stay f64; each value is then accurate to
+   * bidiagonal's dqds and the result stay f64; each value is then accurate to
    * about 1e−6·σ_max instead of 1e−15·σ_max). Results say which ran.
    */
   precision?: Precision;
