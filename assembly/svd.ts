@@ -3,6 +3,7 @@ import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
 import { buildP, lead_dim, twiddles } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
+import { bdvec_work_bytes, bidiag_top_vectors_f64 } from "./bdvec";
 
 /**
  * bdsqr_vectors_f64: SVD of an n×n real upper-bidiagonal B = U_B·diag(d)·V_Bᵀ
@@ -70,7 +71,8 @@ function swapCols(a: usize, b: usize, nb: usize): void {
 export function svd_work_bytes(m: i32, n: i32): i32 {
   const ld = lead_dim(m);
   const ldn = lead_dim(n);
-  return (4 * n + 2 * (n + 2) + 2 * ldn * n + 2 * ld + n) * 8 + bidiag_work_bytes(ld, n) + dqds_work_bytes(n) + 160;
+  return (4 * n + 2 * (n + 2) + 2 * ldn * n + 2 * ld + n) * 8 + bidiag_work_bytes(ld, n) +
+    max<i32>(dqds_work_bytes(n), bdvec_work_bytes(n)) + 160;
 }
 
 /**
@@ -120,22 +122,35 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
   memory.copy(dv, s, <usize>n << 3);
   // Values by dqds (e is only read), decreasing.
   let st = dqds_values_f64(s, e, n, dqw);
+  let clip = false;
   if (k < 0) {
+    clip = true;
     k = 0;
-    if (st == 0) while (k < n && load<f64>(s + (<usize>k << 3)) > thr) k++;
+    if (st == 0) {
+      while (k < n && load<f64>(s + (<usize>k << 3)) > thr) k++;
+      // Pairs whose weight σ_j − thr is below the rounding of P itself change
+      // nothing that P's own rounding does not: they are not formed.
+      const tiny = EPS * load<f64>(s);
+      while (k > 0 && load<f64>(s + (<usize>(k - 1) << 3)) - thr <= tiny) k--;
+    }
   }
   formed = k;
   if (k <= 0 || st != 0) {
     formed = 0;
     return st;
   }
-  // Vectors: QR with rotations on the copy, columns ordered by its own values.
-  if (bdsqr_vectors_f64(dv, e, n, ub, vb, ldn) != 0) {
-    for (let i = 0; i < n; i++) store<f64>(s + (<usize>i << 3), NaN);
-    formed = 0;
-    return 1;
+  // Clipping: the k pairs alone, by inverse iteration on the Golub–Kahan
+  // tridiagonal from the dqds values (bdvec.ts), in the order of s. Full SVD,
+  // or when that routine cannot vouch for a pair: QR with rotations on the
+  // copy, columns ordered by its own values.
+  if (!clip || bidiag_top_vectors_f64(dv, e, n, s, k, ub, vb, ldn, dqw) != 0) {
+    if (bdsqr_vectors_f64(dv, e, n, ub, vb, ldn) != 0) {
+      for (let i = 0; i < n; i++) store<f64>(s + (<usize>i << 3), NaN);
+      formed = 0;
+      return 1;
+    }
+    sortWithVectors(dv, n, ub, vb, ldn);
   }
-  sortWithVectors(dv, n, ub, vb, ldn);
   // U = Q₁ [U_B; 0] on the first k columns.
   for (let j = 0; j < k; j++) {
     const cr = ur + <usize>j * ldb;
