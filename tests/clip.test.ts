@@ -32,21 +32,10 @@ import {
   referenceClipRounds,
   referenceDykstraRounds,
 } from "./clip_reference.ts";
+import { mulberry32 as rng } from "./_random.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** Deterministic PRNG (mulberry32), uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomKernel(n: number, seed: number): Float64Array {
   const r = rng(seed);

@@ -19,18 +19,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { clipOperatorNormSync, type Kernel, operatorNormSync, singularValuesSync } from "../mod.ts";
 import { referenceClipRound } from "./clip_reference.ts";
-
-/** Deterministic PRNG (mulberry32), uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "./_random.ts";
 
 /** An m×n (m ≥ n) matrix with orthonormal columns, row-major, by modified Gram–Schmidt on random columns. */
 function orthonormalColumns(m: number, n: number, seed: number): Float64Array {

@@ -6,14 +6,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { singularValues, singularValuesSync, spectrumSync } from "../mod.ts";
 import { referenceSingularValues } from "./reference.ts";
-
-function kernel(seed: number, n: number): Float64Array {
-  let s = seed >>> 0 || 1;
-  return Float64Array.from({ length: n }, () => {
-    s = (Math.imul(s, 48271) >>> 0) % 2147483647;
-    return s / 2147483647 - 0.5;
-  });
-}
+import { lcgValues as kernel } from "./_random.ts";
 
 /** The union of the groups' dense spectra, decreasing: independent of the library's grouping. */
 function groupedReference(data: Float64Array, g: number, cOutG: number, cInG: number, kh: number, kw: number, h: number, w: number) {

@@ -18,18 +18,7 @@ import {
   referenceSingularValues,
   swapChannels,
 } from "./reference.ts";
-
-/** Deterministic PRNG (mulberry32), uniform in [0, 1). */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "./_random.ts";
 
 function randomArray(n: number, rand: () => number): Float64Array {
   const a = new Float64Array(n);

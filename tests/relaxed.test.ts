@@ -7,14 +7,7 @@ import { clipOperatorNormSync, singularValues, singularValuesSync } from "../mod
 import { decode, setSimdFlavour, usesRelaxedSimd } from "../src/_wasm/loader.ts";
 import { WASM_RELAXED_BASE64 } from "../src/_wasm/binary.ts";
 import { denseLayerMatrix, jacobiSingularValues } from "./reference.ts";
-
-function kernel(seed: number, n: number): Float64Array {
-  let s = seed >>> 0 || 1;
-  return Float64Array.from({ length: n }, () => {
-    s = (Math.imul(s, 48271) >>> 0) % 2147483647;
-    return s / 2147483647 - 0.5;
-  });
-}
+import { lcgValues as kernel } from "./_random.ts";
 
 const arb = fc.record({
   cOut: fc.integer({ min: 1, max: 5 }),

@@ -11,13 +11,10 @@ import {
   spectrum,
   spectrumSync,
 } from "../mod.ts";
+import { lcgValues } from "./_random.ts";
 
 function kernel(seed: number, cOut: number, cIn: number, kh: number, kw: number): Float64Array {
-  let s = seed >>> 0 || 1;
-  return Float64Array.from({ length: cOut * cIn * kh * kw }, () => {
-    s = (Math.imul(s, 48271) >>> 0) % 2147483647;
-    return s / 2147483647 - 0.5;
-  });
+  return lcgValues(seed, cOut * cIn * kh * kw);
 }
 
 const shapeArb = fc.record({
