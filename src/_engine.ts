@@ -239,17 +239,20 @@ class Run {
    * Column v's frequencies as [u0, nu] jobs for `workers` threads: whole
    * columns where the column uses the FFT along u (its rounding depends on
    * the range), else chunks small enough that the block's jobs number about
-   * 32 per worker: the last job to finish then holds the others up by about
-   * 1/32 of the block (at 8 per worker, 14×14 with c = 256 lost 6%), while a
-   * job's own cost (an atomic increment and one wasm call) stays far below
-   * its frequencies'. Direct sums make every u independent: the values are
-   * the same bits whatever the chunks.
+   * 32 per worker (the last job to finish holds the others up by about 1/32
+   * of the block; at 8 per worker 14×14 with c = 256 lost 6%), but each worth
+   * at least ~0.5 ms of bidiagonalisation ((32/3)·n²·m flops at 10 GFLOP/s),
+   * as many tiny jobs cost more than they balance (16×16, c = 16). Direct
+   * sums make every u independent: the values are the same bits.
    */
   chunks(v: number, nvBlock: number, workers: number): [number, number][] {
     const nu = this.nu(v);
-    const { kh, h } = this.prob;
+    const { kh, h, cOut, cIn } = this.prob;
     if (this.core.use_fft(kh, h, nu)) return [[0, nu]];
-    const size = Math.max(1, Math.ceil((nvBlock * h) / (32 * workers)));
+    const n = Math.min(cOut, cIn);
+    const perFrequency = ((32 / 3) * n * n * Math.max(cOut, cIn) * (this.prob.groups ?? 1)) / 1e10;
+    const minSize = Math.ceil(5e-4 / Math.max(perFrequency, 1e-9));
+    const size = Math.max(1, Math.ceil((nvBlock * h) / (32 * workers)), Math.min(minSize, Math.ceil((nvBlock * h) / (8 * workers))));
     const out: [number, number][] = [];
     for (let u0 = 0; u0 < nu; u0 += size) out.push([u0, Math.min(size, nu - u0)]);
     return out;
@@ -310,38 +313,10 @@ export function runProblem(core: CoreExports, prob: Problem, sink: Sink, precisi
   run.finish();
 }
 
-/** Below this estimated time a problem runs on the calling thread even when a pool is given. */
-let smallSeconds = 1e-3;
-
-/**
- * Sets the estimated time below which a problem skips the workers (default
- * 1 ms) and returns the previous value. For tests, which set 0 so that even
- * tiny layers go through the workers.
- */
-export function setSmallProblemSeconds(seconds: number): number {
-  const old = smallSeconds;
-  smallSeconds = seconds;
-  return old;
-}
-
-/**
- * A rough single-thread time for a problem: per frequency about 3 µs of
- * fixed cost (building P, the bidiagonal values, the call) plus the complex
- * bidiagonalisation's (32/3)·n²·m flops at 10 GFLOP/s, fitted to the
- * benchmark here (16×16 with c = 16: ~1 ms; 32×32 with c = 16: ~4 ms).
- */
-export function estimatedSeconds(p: Problem): number {
-  const n = Math.min(p.cOut, p.cIn);
-  const m = Math.max(p.cOut, p.cIn);
-  const freqs = p.im ? p.h * p.w : p.h * (Math.floor(p.w / 2) + 1);
-  return freqs * (p.groups ?? 1) * (3e-6 + ((32 / 3) * n * n * m) / 1e10);
-}
-
 /**
  * {@linkcode runProblem} spread over a pool of worker threads: each block's
  * columns are jobs that the workers pull; rows are emitted in the same order
- * with the same values as on one thread. A problem estimated under 1 ms runs
- * on the calling thread instead.
+ * with the same values as on one thread.
  */
 export async function runProblemThreaded(
   pool: Pool,
@@ -349,12 +324,6 @@ export async function runProblemThreaded(
   sink: Sink,
   precision: "f64" | "f32" = "f64",
 ): Promise<void> {
-  if (estimatedSeconds(prob) < smallSeconds) {
-    // Waking the workers costs more than it saves: the calling thread runs the
-    // same code on the pool's core (the same values, bit for bit).
-    runProblem(pool.core, prob, sink, precision);
-    return;
-  }
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
   const run = new Run(pool.core, prob, e, pool.size);

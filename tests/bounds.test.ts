@@ -25,10 +25,6 @@ import {
 } from "../mod.ts";
 import { type DenseLayer, denseLayer, relayout } from "./dense_layers.ts";
 import { jacobiSingularValues } from "./reference.ts";
-import { setSmallProblemSeconds } from "../src/_engine.ts";
-
-// Small layers would otherwise skip the workers (see threads.test.ts).
-setSmallProblemSeconds(0);
 
 /** Largest side of a dense matrix handed to the Jacobi reference. */
 const MAX_DENSE = 200;

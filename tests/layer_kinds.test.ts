@@ -26,10 +26,6 @@ import {
 } from "../mod.ts";
 import { type DenseLayer, denseLayer, relayout } from "./dense_layers.ts";
 import { complexSingularValues, jacobiSingularValues } from "./reference.ts";
-import { setSmallProblemSeconds } from "../src/_engine.ts";
-
-// Small layers would otherwise skip the workers (see threads.test.ts).
-setSmallProblemSeconds(0);
 
 /** Relative tolerance of every exact comparison, against σ_max of the reference. */
 const TOL = 1e-12;

@@ -8,10 +8,6 @@ import { decode, setSimdFlavour, usesRelaxedSimd } from "../src/_wasm/loader.ts"
 import { WASM_RELAXED_BASE64 } from "../src/_wasm/binary.ts";
 import { denseLayerMatrix, jacobiSingularValues } from "./reference.ts";
 import { lcgValues as kernel } from "./_random.ts";
-import { setSmallProblemSeconds } from "../src/_engine.ts";
-
-// Small layers would otherwise skip the workers (see threads.test.ts).
-setSmallProblemSeconds(0);
 
 const arb = fc.record({
   cOut: fc.integer({ min: 1, max: 5 }),

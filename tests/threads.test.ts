@@ -12,11 +12,6 @@ import {
   spectrumSync,
 } from "../mod.ts";
 import { lcgValues } from "./_random.ts";
-import { estimatedSeconds, setSmallProblemSeconds } from "../src/_engine.ts";
-
-// These layers are tiny; without this they would run on the calling thread
-// (problems estimated under 1 ms skip the workers) and prove nothing about them.
-setSmallProblemSeconds(0);
 
 function kernel(seed: number, cOut: number, cIn: number, kh: number, kw: number): Float64Array {
   return lcgValues(seed, cOut * cIn * kh * kw);
@@ -120,24 +115,5 @@ test("threads split long columns into chunks (direct sums) and keep FFT columns 
       const ref = singularValuesSync(k, opts);
       for (const threads of [2, 3]) assert.deepEqual(await singularValues(k, { ...opts, threads }), ref, JSON.stringify(c));
     }
-  }
-});
-
-test("small problems skip the workers by estimate; the result is the same either way", async () => {
-  const tiny = { cOut: 16, cIn: 16, kh: 3, kw: 3, h: 8, w: 8, re: new Float64Array(0) };
-  const big = { ...tiny, cOut: 256, cIn: 256, h: 14, w: 14 };
-  assert.ok(estimatedSeconds(tiny) < 1e-3, `tiny estimated at ${estimatedSeconds(tiny)} s`);
-  assert.ok(estimatedSeconds(big) > 0.1, `big estimated at ${estimatedSeconds(big)} s`);
-  const k = { data: kernel(11, 16, 16, 3, 3), shape: [16, 16, 3, 3] };
-  const opts = { inputShape: [8, 8] };
-  const old = setSmallProblemSeconds(1e-3);
-  try {
-    const skipped = await singularValues(k, { ...opts, threads: 2 });
-    setSmallProblemSeconds(0);
-    const pooled = await singularValues(k, { ...opts, threads: 2 });
-    assert.deepEqual(skipped, pooled);
-    assert.deepEqual(pooled, singularValuesSync(k, opts));
-  } finally {
-    setSmallProblemSeconds(old);
   }
 });
