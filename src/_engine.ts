@@ -42,7 +42,8 @@ export interface Problem {
 
 /**
  * Receives the singular values of one frequency (u, v), decreasing, already
- * scaled back. For a real kernel only the Hermitian half is visited and
+ * scaled back. `values` may be a view of scratch memory that is reused after
+ * the call returns: a sink copies what it keeps. For a real kernel only the Hermitian half is visited and
  * `mirrored` is true when (−u mod h, −v mod w) is a different frequency with
  * the same values; for a complex kernel every frequency is visited and
  * `mirrored` is false.
@@ -63,6 +64,17 @@ export function ldexp(x: number, e: number): number {
     e += 1000;
   }
   return x * 2 ** e;
+}
+
+/** Multiplies every value by 2^e, exactly (one multiply per value while 2^e is a normal number). */
+export function scaleInPlace(values: Float64Array, e: number): void {
+  if (e === 0) return;
+  if (Math.abs(e) <= 1000) {
+    const f = 2 ** e;
+    for (let i = 0; i < values.length; i++) values[i] *= f;
+  } else {
+    for (let i = 0; i < values.length; i++) values[i] = ldexp(values[i], e);
+  }
 }
 
 /** The power-of-two exponent e with max|data|·2^−e in [0.5, 1); undefined when all are zero. */
@@ -263,18 +275,24 @@ class Run {
   selfMirror(v: number): boolean {
     return !this.complex && (v === 0 || 2 * v === this.prob.w);
   }
-  /** Hands column v's rows (at `out`) to the sink, scaled back. */
+  /**
+   * Hands column v's rows (at `out`) to the sink, scaled back in place: each
+   * row is a view into the core's memory, valid only during the sink's call
+   * (no per-frequency allocation; sinks copy what they keep).
+   */
   emit(v: number, out: number, bad: boolean, sink: Sink): void {
     const { h } = this.prob;
     const r = (this.prob.groups ?? 1) * Math.min(this.prob.cOut, this.prob.cIn);
     const nu = this.nu(v);
     const rows = new Float64Array(this.core.memory.buffer, out, nu * r);
+    if (bad) {
+      for (let u = 0; u < nu; u++) if (rows.subarray(u * r, (u + 1) * r).some(Number.isNaN)) this.failed.push([u, v]);
+    }
+    scaleInPlace(rows, this.e);
+    const complex = this.complex, self = this.selfMirror(v);
     for (let u = 0; u < nu; u++) {
-      const row = rows.slice(u * r, (u + 1) * r);
-      if (bad && row.some(Number.isNaN)) this.failed.push([u, v]);
-      for (let j = 0; j < r; j++) row[j] = ldexp(row[j], this.e);
-      const mirrored = this.complex ? false : this.selfMirror(v) ? (h - u) % h !== u : true;
-      sink(u, v, row, mirrored);
+      const mirrored = complex ? false : self ? (h - u) % h !== u : true;
+      sink(u, v, rows.subarray(u * r, (u + 1) * r), mirrored);
     }
   }
   finish(): void {
@@ -326,7 +344,9 @@ export async function runProblemThreaded(
 ): Promise<void> {
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
-  const run = new Run(pool.core, prob, e, pool.size);
+  // Small problems: the calling thread takes jobs too (one more scratch slot).
+  const local = problemSeconds(prob) < LOCAL_MAX_SECONDS;
+  const run = new Run(pool.core, prob, e, pool.size + (local ? 1 : 0));
   for (const [v0, nv] of run.blocks()) {
     run.transform(v0, nv);
     const jobs: number[][] = [];
@@ -343,10 +363,30 @@ export async function runProblemThreaded(
       workBase: run.p.colWork,
       workStride: run.p.colStride,
       jobs,
-    });
+    }, local);
     for (let v = v0; v < v0 + nv; v++) run.emit(v, run.p.out + (v - v0) * run.p.outStride, bad > 0, sink);
   }
   run.finish();
+}
+
+/**
+ * Below this estimated single-thread time a threaded call lets the calling
+ * thread take jobs beside the workers (so it is blocked at most about this
+ * long): at 16×16, c = 16 (~2 ms) waking the workers cost as much as the
+ * work they took over.
+ */
+export const LOCAL_MAX_SECONDS = 4e-3;
+
+/**
+ * Rough single-thread seconds of a problem's frequencies: the
+ * bidiagonalisation at 10 GFLOP/s plus ~2 µs per matrix for building it and
+ * its bidiagonal's values.
+ */
+export function problemSeconds(prob: Problem): number {
+  const g = prob.groups ?? 1;
+  const n = Math.min(prob.cOut, prob.cIn), m = Math.max(prob.cOut, prob.cIn);
+  const freqs = prob.im ? prob.h * prob.w : prob.h * (Math.floor(prob.w / 2) + 1);
+  return freqs * g * ((32 / 3) * n * n * m / 1e10 + 2e-6);
 }
 
 /** Computes every frequency of the Hermitian half of a validated 2-D layer (see {@linkcode runProblem}). */

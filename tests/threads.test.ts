@@ -12,6 +12,7 @@ import {
   spectrumSync,
 } from "../mod.ts";
 import { lcgValues } from "./_random.ts";
+import { LOCAL_MAX_SECONDS, problemSeconds } from "../src/_engine.ts";
 
 function kernel(seed: number, cOut: number, cIn: number, kh: number, kw: number): Float64Array {
   return lcgValues(seed, cOut * cIn * kh * kw);
@@ -114,6 +115,23 @@ test("threads split long columns into chunks (direct sums) and keep FFT columns 
       const opts = { inputShape: [c.h, c.w], precision };
       const ref = singularValuesSync(k, opts);
       for (const threads of [2, 3]) assert.deepEqual(await singularValues(k, { ...opts, threads }), ref, JSON.stringify(c));
+    }
+  }
+});
+
+test("small layers (the calling thread takes jobs too) and large ones (workers only) are bit-identical to one thread", async () => {
+  const cases = [
+    { c: 8, h: 8, local: true },
+    { c: 64, h: 16, local: false },
+  ];
+  for (const { c, h, local } of cases) {
+    const problem = { cOut: c, cIn: c, kh: 3, kw: 3, h, w: h, re: new Float64Array(c * c * 9) };
+    assert.equal(problemSeconds(problem) < LOCAL_MAX_SECONDS, local, `c = ${c}, h = ${h}`);
+    const k = { data: kernel(c + h, c, c, 3, 3), shape: [c, c, 3, 3] };
+    for (const precision of ["f64", "f32"] as const) {
+      const opts = { inputShape: [h, h], precision };
+      const ref = singularValuesSync(k, opts);
+      for (const threads of [2, 3]) assert.deepEqual(await singularValues(k, { ...opts, threads }), ref, `c = ${c}, ${precision}`);
     }
   }
 });

@@ -153,14 +153,56 @@ export function getPool(size: number): Promise<Pool> {
   return starting;
 }
 
-/** Runs `jobs` on every worker of the pool (each pulls jobs from the counter); returns the sum of their statuses. */
-export async function runJobs(
-  p: Pool,
-  msg: { kind: "svd" | "clip"; f32?: boolean; counter: number; workBase: number; workStride: number; jobs: number[][] },
-): Promise<number> {
-  new Int32Array(p.core.memory.buffer, msg.counter, 1)[0] = 0;
-  const res = await collect(p.ports, (port) => port.post({ type: "run", ...msg }));
-  return res.reduce((a, r) => a + r.bad, 0);
+/** What a block of jobs asks the workers to do. */
+export interface JobBlock {
+  kind: "svd" | "clip";
+  f32?: boolean;
+  /** Byte offset of the shared job counter (an i32). */
+  counter: number;
+  /** Scratch of worker i at workBase + i·workStride (the calling thread's, if it helps, at index `size`). */
+  workBase: number;
+  workStride: number;
+  jobs: number[][];
+}
+
+/** Runs one job on a core (the same call the worker makes, see worker_source.ts); returns its status. */
+function runJob(core: CoreExports, msg: JobBlock, a: number[], work: number): number {
+  if (msg.kind === "svd") {
+    return msg.f32
+      ? core.svd_column_f32(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], work)
+      : core.svd_column_f64(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], work);
+  }
+  return core.clip_column_f64(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], work, a[14]);
+}
+
+/**
+ * Runs `jobs` on every worker of the pool (each pulls jobs from the counter);
+ * returns the sum of their statuses. With `local`, the calling thread pulls
+ * jobs too (with the scratch of index `size`, which the caller must have laid
+ * out) until none are left, then waits for the workers: a waking worker takes
+ * ~0.1–0.3 ms to start, which is most of a small block. It blocks the calling
+ * thread for its share, so callers ask for it only on small blocks.
+ */
+export async function runJobs(p: Pool, msg: JobBlock, local = false): Promise<number> {
+  const counter = new Int32Array(p.core.memory.buffer, msg.counter, 1);
+  counter[0] = 0;
+  const res = collect(p.ports, (port) => port.post({ type: "run", ...msg }));
+  let bad = 0;
+  if (local) {
+    const work = msg.workBase + p.size * msg.workStride;
+    try {
+      for (;;) {
+        const j = Atomics.add(counter, 0, 1);
+        if (j >= msg.jobs.length) break;
+        bad += runJob(p.core, msg, msg.jobs[j], work);
+      }
+    } catch (err) {
+      // Let the workers finish with the memory before the error surfaces.
+      await res.catch(() => {});
+      throw err;
+    }
+  }
+  return (await res).reduce((a, r) => a + r.bad, bad);
 }
 
 /**
