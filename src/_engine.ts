@@ -259,10 +259,9 @@ class Run {
    */
   chunks(v: number, nvBlock: number, workers: number): [number, number][] {
     const nu = this.nu(v);
-    const { kh, h, cOut, cIn } = this.prob;
+    const { kh, h } = this.prob;
     if (this.core.use_fft(kh, h, nu)) return [[0, nu]];
-    const n = Math.min(cOut, cIn);
-    const perFrequency = ((32 / 3) * n * n * Math.max(cOut, cIn) * (this.prob.groups ?? 1)) / 1e10;
+    const perFrequency = bidiagSeconds(this.prob);
     const minSize = Math.ceil(5e-4 / Math.max(perFrequency, 1e-9));
     const size = Math.max(1, Math.ceil((nvBlock * h) / (32 * workers)), Math.min(minSize, Math.ceil((nvBlock * h) / (8 * workers))));
     const out: [number, number][] = [];
@@ -377,16 +376,20 @@ export async function runProblemThreaded(
  */
 export const LOCAL_MAX_SECONDS = 4e-3;
 
+/** Rough seconds of one frequency's bidiagonalisations ((32/3)·n²·m flops per block at 10 GFLOP/s). */
+function bidiagSeconds(prob: Problem): number {
+  const n = Math.min(prob.cOut, prob.cIn), m = Math.max(prob.cOut, prob.cIn);
+  return ((32 / 3) * n * n * m * (prob.groups ?? 1)) / 1e10;
+}
+
 /**
  * Rough single-thread seconds of a problem's frequencies: the
- * bidiagonalisation at 10 GFLOP/s plus ~2 µs per matrix for building it and
- * its bidiagonal's values.
+ * bidiagonalisation plus ~2 µs per matrix for building it and its
+ * bidiagonal's values.
  */
 export function problemSeconds(prob: Problem): number {
-  const g = prob.groups ?? 1;
-  const n = Math.min(prob.cOut, prob.cIn), m = Math.max(prob.cOut, prob.cIn);
   const freqs = prob.im ? prob.h * prob.w : prob.h * (Math.floor(prob.w / 2) + 1);
-  return freqs * g * ((32 / 3) * n * n * m / 1e10 + 2e-6);
+  return freqs * (bidiagSeconds(prob) + 2e-6 * (prob.groups ?? 1));
 }
 
 /** Computes every frequency of the Hermitian half of a validated 2-D layer (see {@linkcode runProblem}). */
