@@ -222,9 +222,14 @@ class Run {
   constructor(readonly core: CoreExports, readonly prob: Problem, readonly e: number, workers: number) {
     this.p = plan(core, prob, workers);
     ensureMemory(core, this.p.end);
-    const mem = new Float64Array(core.memory.buffer);
-    for (let i = 0; i < prob.re.length; i++) mem[this.p.kPtr / 8 + i] = ldexp(prob.re[i], -e);
-    if (prob.im) for (let i = 0; i < prob.im.length; i++) mem[this.p.kiPtr / 8 + i] = ldexp(prob.im[i], -e);
+    const re = new Float64Array(core.memory.buffer, this.p.kPtr, prob.re.length);
+    re.set(prob.re);
+    scaleInPlace(re, -e);
+    if (prob.im) {
+      const im = new Float64Array(core.memory.buffer, this.p.kiPtr, prob.im.length);
+      im.set(prob.im);
+      scaleInPlace(im, -e);
+    }
   }
   get complex(): boolean {
     return this.prob.im !== undefined;

@@ -96,46 +96,49 @@ export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
   const [kpd, kph, kpw] = kp;
   const taps = k[0] * k[1] * k[2];
   const plane = kph * kpw;
-  // Per axis and tap: the phase-grid tap and the phase.
-  const split = [0, 1, 2].map((j) =>
-    Array.from({ length: k[j] }, (_, a) => {
-      const pos = (dl[j] * a) % n[j];
-      return [Math.floor(pos / s[j]), pos % s[j]];
-    })
-  );
+  // Per tap (c, a, b) of a kernel row: where it lands in a K' block of one
+  // (o, i) pair: the phase p (input channel i·phases + p) and the phase-grid tap.
+  const block = kpd * plane;
+  const tapDst = new Int32Array(taps);
+  let identity = phases === 1 && block === taps;
+  for (let c = 0; c < k[0]; c++) {
+    for (let a = 0; a < k[1]; a++) {
+      for (let b = 0; b < k[2]; b++) {
+        const [pos0, pos1, pos2] = [dl[0] * c % n[0], dl[1] * a % n[1], dl[2] * b % n[2]];
+        const phase = ((pos0 % s[0]) * s[1] + pos1 % s[1]) * s[2] + pos2 % s[2];
+        const tap = (Math.floor(pos0 / s[0]) * kph + Math.floor(pos1 / s[1])) * kpw + Math.floor(pos2 / s[2]);
+        const t = (c * k[1] + a) * k[2] + b;
+        tapDst[t] = phase * block + tap;
+        if (tapDst[t] !== t) identity = false;
+      }
+    }
+  }
   const [dp, hp, wp] = np;
   const cell = (t: number, u: number, v: number) => (t * hp + u) * wp + v;
   const mirror = (t: number, u: number, v: number) => cell((dp - t) % dp, (hp - u) % hp, (wp - v) % wp);
   const parts: Part[] = [];
+  const groupSize = cOutG * cInG * taps;
   for (let g = 0; g < groups; g++) {
-    // K'[o, i', c', a', b'] for this group.
-    const kq = new Float64Array(cOutG * cInP * kpd * plane);
-    for (let o = 0; o < cOutG; o++) {
-      for (let i = 0; i < cInG; i++) {
-        const src = ((g * cOutG + o) * cInG + i) * taps;
-        for (let c = 0; c < k[0]; c++) {
-          const [cd, pd] = split[0][c];
-          for (let a = 0; a < k[1]; a++) {
-            const [ah, ph] = split[1][a];
-            for (let b = 0; b < k[2]; b++) {
-              const [bw, pw] = split[2][b];
-              const x = weights[src + (c * k[1] + a) * k[2] + b];
-              if (x === 0) continue;
-              const ip = ((i * s[0] + pd) * s[1] + ph) * s[2] + pw;
-              kq[(((o * cInP + ip) * kpd + cd) * kph + ah) * kpw + bw] += x;
-            }
-          }
-        }
+    // K'[o, i', c', a', b'] for this group: the weights themselves when every
+    // tap keeps its place (stride 1, nothing wraps), else folded.
+    let kq: Float64Array;
+    if (identity) {
+      kq = weights.subarray(g * groupSize, (g + 1) * groupSize);
+    } else {
+      kq = new Float64Array(cOutG * cInP * block);
+      for (let oi = 0; oi < cOutG * cInG; oi++) {
+        const src = g * groupSize + oi * taps;
+        const dst = (Math.floor(oi / cInG) * cInP + (oi % cInG) * phases) * block;
+        for (let t = 0; t < taps; t++) kq[dst + tapDst[t]] += weights[src + t];
       }
     }
     const rows = cOutG * cInP;
     for (let t = 0; t <= Math.floor(dp / 2); t++) {
       const real = t === 0 || 2 * t === dp;
-      const re = new Float64Array(rows * plane);
+      // With one depth tap K_0 is K' itself (read only from here on).
+      const re = kpd === 1 ? kq : new Float64Array(rows * plane);
       const im = real ? undefined : new Float64Array(rows * plane);
-      if (kpd === 1) {
-        for (let j = 0; j < re.length; j++) re[j] = kq[j];
-      } else {
+      if (kpd > 1) {
         for (let c = 0; c < kpd; c++) {
           const [cr, ci] = twiddle((t * c) % dp, dp);
           for (let row = 0; row < rows; row++) {

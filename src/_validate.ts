@@ -338,7 +338,7 @@ function readWeights(spec: LayerSpec, channelsFirst: boolean): Float64Array {
   const taps = kd * kh * kw;
   const wts = new Float64Array(cOut * cInG * taps);
   if (channelsFirst) {
-    for (let j = 0; j < data.length; j++) wts[j] = data[j];
+    wts.set(data);
     return wts;
   }
   // Spatial axes first, then i, then o: index (tap·cInG + i)·cOut + o.
