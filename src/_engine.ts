@@ -35,7 +35,8 @@ export interface Problem {
   kw: number;
   h: number;
   w: number;
-  re: Float64Array;
+  /** Real part (the caller's own f32 or f64 weights where nothing had to move: read only). */
+  re: Float32Array | Float64Array;
   /** Imaginary part of a complex kernel; absent for a real one. */
   im?: Float64Array;
 }

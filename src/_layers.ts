@@ -121,7 +121,7 @@ export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
   for (let g = 0; g < groups; g++) {
     // K'[o, i', c', a', b'] for this group: the weights themselves when every
     // tap keeps its place (stride 1, nothing wraps), else folded.
-    let kq: Float64Array;
+    let kq: Float32Array | Float64Array;
     if (identity) {
       kq = weights.subarray(g * groupSize, (g + 1) * groupSize);
     } else {

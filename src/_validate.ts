@@ -58,8 +58,13 @@ export interface LayerSpec {
   /** Zeros before and after each axis; undefined for the circular layer. */
   pad: [number, number][] | undefined;
   transposed: boolean;
-  /** The kernel in OI(DHW) order as f64 (`cOut × cInG × k_d × k_h × k_w`), read through the layout. */
-  weights: Float64Array;
+  /**
+   * The kernel in OI(DHW) order (`cOut × cInG × k_d × k_h × k_w`), read
+   * through the layout: `data` itself when it is already in that order (read
+   * only, never copied: a copy of a large kernel costs more than it saves),
+   * else an f64 copy.
+   */
+  weights: Float32Array | Float64Array;
 }
 
 const LAYOUTS: readonly Layout[] = ["oiw", "wio", "oihw", "hwio", "oidhw", "dhwio"];
@@ -332,15 +337,12 @@ export function valuesPerFrequency(spec: LayerSpec): number {
   return spec.groups * Math.min(spec.cOutG, spec.cInG * phases);
 }
 
-function readWeights(spec: LayerSpec, channelsFirst: boolean): Float64Array {
+function readWeights(spec: LayerSpec, channelsFirst: boolean): Float32Array | Float64Array {
   const { cOut, cInG, data } = spec;
+  if (channelsFirst) return data;
   const [kd, kh, kw] = spec.k;
   const taps = kd * kh * kw;
   const wts = new Float64Array(cOut * cInG * taps);
-  if (channelsFirst) {
-    wts.set(data);
-    return wts;
-  }
   // Spatial axes first, then i, then o: index (tap·cInG + i)·cOut + o.
   for (let t = 0; t < taps; t++) {
     for (let i = 0; i < cInG; i++) {

@@ -7,6 +7,9 @@
  * A convolution kernel: its weights and their shape, read through a {@linkcode Layout}.
  *
  * `data` is never modified. Its length must equal the product of `shape`.
+ * It is read, not copied, while a call runs (a copy of a large kernel costs
+ * more than the copy saves): leave it unchanged until an async call's promise
+ * settles, or pass a copy.
  */
 export interface Kernel {
   /** The weights, in the order that `shape` and the layout describe (row-major). */

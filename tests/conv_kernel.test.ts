@@ -88,7 +88,7 @@ function forEachTerm(g: Geometry, fn: (o: number, i: number, w: number, r: numbe
 }
 
 /** y = A x by the definition. */
-function forward(g: Geometry, w: Float64Array, x: Float64Array): Summed {
+function forward(g: Geometry, w: Float32Array | Float64Array, x: Float64Array): Summed {
   const inPlane = prod(g.n), outPlane = prod(g.out);
   const v = new Float64Array(g.cOutG * g.groups * outPlane), mag = new Float64Array(v.length);
   forEachTerm(g, (o, i, wi, r, z) => {
@@ -100,7 +100,7 @@ function forward(g: Geometry, w: Float64Array, x: Float64Array): Summed {
 }
 
 /** x = Aᵀ y by the definition. */
-function adjoint(g: Geometry, w: Float64Array, y: Float64Array): Summed {
+function adjoint(g: Geometry, w: Float32Array | Float64Array, y: Float64Array): Summed {
   const inPlane = prod(g.n), outPlane = prod(g.out);
   const v = new Float64Array(g.cInG * g.groups * inPlane), mag = new Float64Array(v.length);
   forEachTerm(g, (o, i, wi, r, z) => {

@@ -36,7 +36,7 @@ function scaleByPow2(x: number, k: number): number {
  * the same pixel (kernels larger than the input) add up.
  */
 export function denseLayerMatrix(
-  kernelOIHW: Float64Array,
+  kernelOIHW: Float32Array | Float64Array,
   cOut: number,
   cIn: number,
   kh: number,

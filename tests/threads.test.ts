@@ -135,3 +135,20 @@ test("small layers (the calling thread takes jobs too) and large ones (workers o
     }
   }
 });
+
+test("the kernel is read in place, never written: f32 and f64 data, both layouts, sync and 2 threads", async () => {
+  for (const Kind of [Float32Array, Float64Array]) {
+    for (const layout of ["oihw", "hwio"] as const) {
+      const data = Kind.from(kernel(7, 6, 5, 3, 3).map((x) => x * 1e3));
+      const before = data.slice();
+      const shape = layout === "oihw" ? [6, 5, 3, 3] : [3, 3, 5, 6];
+      const opts = { inputShape: [8, 7], layout };
+      const ref = singularValuesSync({ data, shape }, opts);
+      assert.deepEqual(await singularValues({ data, shape }, { ...opts, threads: 2 }), ref);
+      // The f64 copy of f32 data gives the same bits: f32 → f64 is exact.
+      assert.deepEqual(singularValuesSync({ data: Float64Array.from(data), shape }, opts), ref);
+      assert.deepEqual(data, before, `${Kind.name} ${layout}`);
+    }
+  }
+  closeThreads();
+});
