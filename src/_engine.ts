@@ -105,6 +105,12 @@ export function foldKernel(layer: Layer, e: number): { k: Float64Array; kh: numb
   const kh = Math.min(layer.kh, h);
   const kw = Math.min(layer.kw, w);
   const k = new Float64Array(cOut * cIn * kh * kw);
+  if (layout === "oihw" && kh === layer.kh && kw === layer.kw) {
+    // Nothing wraps: the same bits as the loop below, in bulk.
+    k.set(data);
+    scaleInPlace(k, -e);
+    return { k, kh, kw };
+  }
   for (let o = 0; o < cOut; o++) {
     for (let i = 0; i < cIn; i++) {
       for (let a = 0; a < layer.kh; a++) {
@@ -122,6 +128,11 @@ export function foldKernel(layer: Layer, e: number): { k: Float64Array; kh: numb
 
 /** The problem of a validated 2-D layer (folded, unscaled). */
 export function layerProblem(layer: Layer): Problem {
+  const { data, layout, cOut, cIn, h, w } = layer;
+  if (layout === "oihw" && layer.kh <= h && layer.kw <= w) {
+    // Nothing to fold: the caller's weights themselves (read only).
+    return { cOut, cIn, kh: layer.kh, kw: layer.kw, h, w, re: data };
+  }
   const { k, kh, kw } = foldKernel(layer, 0);
   return { cOut: layer.cOut, cIn: layer.cIn, kh, kw, h: layer.h, w: layer.w, re: k };
 }

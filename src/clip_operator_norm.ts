@@ -20,6 +20,7 @@ import {
   runProblem,
   runProblemThreaded,
   scaleExponent,
+  scaleInPlace,
 } from "./_engine.ts";
 import { resolvePool, validateRunOptions } from "./_run_options.ts";
 import { type Pool, runJobs } from "./_threads/pool.ts";
@@ -328,19 +329,23 @@ function* clipLoop(
   return { k, done, norm0: first.norm };
 }
 
-/** Writes the scaled OIHW f64 kernel back in the caller's layout, scale and element type. */
+/**
+ * Writes the scaled OIHW f64 kernel back in the caller's layout, scale and
+ * element type. `k` is scaled in place (it is not used afterwards); f32
+ * output rounds the scaled value once.
+ */
 function toCallerKernel(layer: Layer, k: Float64Array, e: number, shape: readonly number[]): Kernel {
   const { cOut, cIn, kh, kw, layout } = layer;
   const out = layer.data instanceof Float32Array ? new Float32Array(k.length) : new Float64Array(k.length);
-  for (let o = 0; o < cOut; o++) {
-    for (let i = 0; i < cIn; i++) {
-      for (let a = 0; a < kh; a++) {
-        for (let b = 0; b < kw; b++) {
-          const dst = layout === "oihw" ? ((o * cIn + i) * kh + a) * kw + b : ((a * kw + b) * cIn + i) * cOut + o;
-          out[dst] = ldexp(k[((o * cIn + i) * kh + a) * kw + b], e);
-        }
-      }
-    }
+  scaleInPlace(k, e);
+  if (layout === "oihw") {
+    out.set(k);
+    return { data: out, shape: [...shape] };
+  }
+  const taps = kh * kw;
+  for (let oi = 0; oi < cOut * cIn; oi++) {
+    const o = Math.floor(oi / cIn), i = oi % cIn;
+    for (let t = 0; t < taps; t++) out[(t * cIn + i) * cOut + o] = k[oi * taps + t];
   }
   return { data: out, shape: [...shape] };
 }
