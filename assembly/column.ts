@@ -189,6 +189,66 @@ export function buildP<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, tw
 }
 
 /**
+ * Writes P(u, v) from a column transform in tap-major order (see
+ * svd_column_f64): T holds kh matrices of m × n, each column-major with
+ * leading dimension m and laid out like A (tall: A = P, column i holds
+ * P[·, i]; wide: A = Pᵀ), so A[·, j] = Σ_a tw[a]·T_a[·, j] runs down
+ * contiguous memory, two rows per f64x2 step. Per element it is the same
+ * operations in the same order as buildP (no fused multiply-add): the same
+ * bits.
+ */
+// @ts-ignore: decorator
+@inline
+function buildPTapMajor<T>(tr: usize, ti: usize, m: i32, n: i32, kh: i32, twr: usize, twi: usize,
+  ar: usize, ai: usize, ldb: usize): void {
+  const sz = <usize>sizeof<T>();
+  const tapb = <usize>m * <usize>n * 8;
+  for (let j = 0; j < n; j++) {
+    const src = <usize>j * <usize>m * 8;
+    const dr = ar + <usize>j * ldb;
+    const di = ai + <usize>j * ldb;
+    let r = 0;
+    for (; r + 2 <= m; r += 2) {
+      let pr = f64x2.splat(0.0);
+      let pi = f64x2.splat(0.0);
+      let at = src + (<usize>r << 3);
+      for (let a = 0; a < kh; a++) {
+        const xr = v128.load(tr + at);
+        const xi = v128.load(ti + at);
+        const cr = f64x2.splat(load<f64>(twr + (<usize>a << 3)));
+        const ci = f64x2.splat(load<f64>(twi + (<usize>a << 3)));
+        pr = f64x2.add(pr, f64x2.sub(f64x2.mul(xr, cr), f64x2.mul(xi, ci)));
+        pi = f64x2.add(pi, f64x2.add(f64x2.mul(xr, ci), f64x2.mul(xi, cr)));
+        at += tapb;
+      }
+      if (sz == 8) {
+        v128.store(dr + (<usize>r << 3), pr);
+        v128.store(di + (<usize>r << 3), pi);
+      } else {
+        v128.store64_lane(dr + (<usize>r << 2), f32x4.demote_f64x2_zero(pr), 0);
+        v128.store64_lane(di + (<usize>r << 2), f32x4.demote_f64x2_zero(pi), 0);
+      }
+    }
+    if (r < m) {
+      let pr: f64 = 0.0;
+      let pi: f64 = 0.0;
+      let at = src + (<usize>r << 3);
+      for (let a = 0; a < kh; a++) {
+        const xr = load<f64>(tr + at);
+        const xi = load<f64>(ti + at);
+        const cr = load<f64>(twr + (<usize>a << 3));
+        const ci = load<f64>(twi + (<usize>a << 3));
+        pr += xr * cr - xi * ci;
+        pi += xr * ci + xi * cr;
+        at += tapb;
+      }
+      store<T>(dr + <usize>r * sz, <T>pr);
+      store<T>(di + <usize>r * sz, <T>pi);
+    }
+  }
+}
+
+/**
  * build_p_f64: writes P(u, v) for one u of the column transform T (see
  * svd_column_f64) into a zeroed column-major re/im block with leading
  * dimension ld: at (o, i) when cout ≥ cin, else transposed at (i, o).
@@ -224,11 +284,17 @@ export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: 
 /**
  * svd_column_f64: singular values of P(u, v) for u = u0..u0+nu−1 at one column v.
  *
- *   P(u, v)[o, i] = Σ_{a<kh} T[(o·cin + i)·kh + a] · exp(+2πi·u·a / h)
+ *   P(u, v)[o, i] = Σ_{a<kh} T_a[o, i] · exp(+2πi·u·a / h)
  *
  * where T (from transform_w_f64) already holds the sums over the last axis at v.
- * Each P is copied into a padded column-major block (transposed when
- * cout < cin: same singular values), reduced by bidiag_c64_split, and its
+ * T is tap-major, laid out like the block A that is reduced: A = P when
+ * cout ≥ cin, else A = Pᵀ (same singular values), m × n with m = max(cout,
+ * cin); T_a is m × n column-major with leading dimension m, T_a[row, col] at
+ * element (a·m·n + col·m + row), i.e. for cout ≥ cin (o, i, a) at
+ * a·cout·cin + i·cout + o and otherwise at a·cout·cin + o·cin + i (the
+ * engine orders the kernel's rows so before transform_w_f64, which keeps
+ * the row order). Each P is built into a padded column-major block, two rows
+ * per SIMD step, reduced by bidiag_c64_split, and its
  * bidiagonal's values found by dqds (dqds_values_f64: 2–2.7× faster than
  * the implicit-shift QR of bdsqr_values_f64 at n = 16..512, and accurate to
  * a few ulps per value, small ones included).
@@ -240,7 +306,8 @@ export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: 
  * is a vector, whose one singular value is its scaled 2-norm.
  *
  * Arguments:
- *   tr, ti           [in]  f64[cout·cin·kh] the column's transform (kh ≤ h)
+ *   tr, ti           [in]  f64[groups·cout·cin·kh] the column's transform (kh ≤ h), tap-major
+ *                          as above, one block of cout·cin·kh after another per group
  *   cout, cin, kh, h [in]  ≥ 1
  *   u0, nu           [in]  0 ≤ u0, u0 + nu ≤ h
  *   out              [out] f64[nu·r], r = groups·min(cout, cin): row u−u0 holds P(u, v)'s
@@ -273,7 +340,6 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
   const m = max<i32>(cout, cin);
   const ld = sz == 8 ? lead_dim(m) : lead_dim32(m);
   const ldb = <usize>ld * sz;
-  const tall = cout >= cin;
   const twr = align16(work);
   const twi = twr + (<usize>kh << 3);
   const ar = align16(twi + (<usize>kh << 3));
@@ -294,15 +360,18 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
     t2r = align16(plan + <usize>fft_plan_bytes(h));
     t2i = t2r + <usize>all * <usize>h * 8;
     fft_plan_init(h, plan);
+    // Rows of t2 in the order of T's elements within a tap (p = g·pairs + j·m + r).
     for (let p = 0; p < all; p++) {
-      const sr = tr + <usize>(p * kh) * 8;
-      const si = ti + <usize>(p * kh) * 8;
+      const g = p / pairs;
+      const sr = tr + (<usize>(g * pairs * kh + p % pairs) << 3);
+      const si = ti + (<usize>(g * pairs * kh + p % pairs) << 3);
       const dr = t2r + <usize>p * <usize>h * 8;
       const di = t2i + <usize>p * <usize>h * 8;
       for (let a = 0; a < h; a++) {
         const inside = a < kh;
-        store<f64>(dr + (<usize>a << 3), inside ? load<f64>(sr + (<usize>a << 3)) : 0.0);
-        store<f64>(di + (<usize>a << 3), inside ? load<f64>(si + (<usize>a << 3)) : 0.0);
+        const at = <usize>a * <usize>pairs * 8;
+        store<f64>(dr + (<usize>a << 3), inside ? load<f64>(sr + at) : 0.0);
+        store<f64>(di + (<usize>a << 3), inside ? load<f64>(si + at) : 0.0);
       }
     }
     fft_c64_batch(t2r, t2i, h, all, plan);
@@ -321,17 +390,17 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
     let bad = false;
     for (let g = 0; g < groups; g++) {
       if (fft) {
-        for (let o = 0; o < cout; o++) {
-          for (let i = 0; i < cin; i++) {
-            const src = (<usize>(g * pairs + o * cin + i) * <usize>h + <usize>u) << 3;
-            const off = tall ? <usize>i * ldb + <usize>o * sz : <usize>o * ldb + <usize>i * sz;
+        for (let j = 0; j < n; j++) {
+          for (let r = 0; r < m; r++) {
+            const src = (<usize>(g * pairs + j * m + r) * <usize>h + <usize>u) << 3;
+            const off = <usize>j * ldb + <usize>r * sz;
             store<T>(ar + off, <T>load<f64>(t2r + src));
             store<T>(ai + off, <T>load<f64>(t2i + src));
           }
         }
       } else {
         const goff = <usize>(g * pairs * kh) * 8;
-        buildP<T>(tr + goff, ti + goff, cout, cin, kh, twr, twi, ar, ai, ldb, false);
+        buildPTapMajor<T>(tr + goff, ti + goff, m, n, kh, twr, twi, ar, ai, ldb);
       }
       if (n == 1 && groups > 1) {
         // Vector blocks of a grouped layer (depthwise): the norm directly. Ungrouped

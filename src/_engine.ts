@@ -227,6 +227,34 @@ export function ensureMemory(core: CoreExports, bytes: number): void {
   }
 }
 
+/**
+ * Copies one part (re or im) of a problem's kernel, `groups·cOut·cIn·kh`
+ * rows of `kw` taps, into the core's memory at byte offset `at`, scaled by
+ * 2^−e, with the rows in svd_column's tap-major order: row (g, o, i, a) goes
+ * to g·cOut·cIn·kh + a·cOut·cIn + (cOut ≥ cIn ? i·cOut + o : o·cIn + i).
+ * transform_w_f64 keeps the row order, so the column transforms come out
+ * tap-major.
+ */
+function writeTapMajor(core: CoreExports, at: number, k: Float32Array | Float64Array, prob: Problem, e: number): void {
+  const { cOut, cIn, kh, kw } = prob;
+  const groups = prob.groups ?? 1;
+  const pairs = cOut * cIn;
+  const tall = cOut >= cIn;
+  const mem = new Float64Array(core.memory.buffer, at, k.length);
+  for (let g = 0; g < groups; g++) {
+    for (let o = 0; o < cOut; o++) {
+      for (let i = 0; i < cIn; i++) {
+        const src = ((g * cOut + o) * cIn + i) * kh * kw;
+        const dst = (g * pairs * kh + (tall ? i * cOut + o : o * cIn + i)) * kw;
+        for (let a = 0; a < kh; a++) {
+          for (let b = 0; b < kw; b++) mem[dst + a * pairs * kw + b] = k[src + a * kw + b];
+        }
+      }
+    }
+  }
+  scaleInPlace(mem, -e);
+}
+
 /** A problem laid out in a core's memory, ready for its column blocks. */
 class Run {
   readonly p: Plan;
@@ -234,14 +262,8 @@ class Run {
   constructor(readonly core: CoreExports, readonly prob: Problem, readonly e: number, workers: number) {
     this.p = plan(core, prob, workers);
     ensureMemory(core, this.p.end);
-    const re = new Float64Array(core.memory.buffer, this.p.kPtr, prob.re.length);
-    re.set(prob.re);
-    scaleInPlace(re, -e);
-    if (prob.im) {
-      const im = new Float64Array(core.memory.buffer, this.p.kiPtr, prob.im.length);
-      im.set(prob.im);
-      scaleInPlace(im, -e);
-    }
+    writeTapMajor(core, this.p.kPtr, prob.re, prob, e);
+    if (prob.im) writeTapMajor(core, this.p.kiPtr, prob.im, prob, e);
   }
   get complex(): boolean {
     return this.prob.im !== undefined;
