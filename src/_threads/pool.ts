@@ -119,7 +119,7 @@ async function collect(ports: Port[], send: (p: Port, i: number) => void): Promi
       new Promise<{ bad: number }>((resolve, reject) => {
         p.onMessage((msg) => {
           if (msg.type === "error") reject(new Error(`convsv worker failed: ${msg.message}`));
-          else resolve({ bad: msg.bad ?? 0, ...(msg as any) });
+          else resolve({ bad: msg.bad ?? 0 });
         });
         send(p, i);
       })
@@ -202,7 +202,7 @@ export async function runJobs(p: Pool, msg: JobBlock, local = false): Promise<nu
       throw err;
     }
   }
-  const rr = await res; ((globalThis as any).__W ??= []).push(rr.map((r: any) => r.t)); return rr.reduce((a, r) => a + r.bad, bad);
+  return (await res).reduce((a, r) => a + r.bad, bad);
 }
 
 /**
