@@ -13,6 +13,9 @@ import {
 } from "../mod.ts";
 import { lcgValues } from "./_random.ts";
 import { LOCAL_MAX_SECONDS, problemSeconds } from "../src/_engine.ts";
+import { getPool, runJobs } from "../src/_threads/pool.ts";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 
 function kernel(seed: number, cOut: number, cIn: number, kh: number, kw: number): Float64Array {
   return lcgValues(seed, cOut * cIn * kh * kw);
@@ -149,6 +152,57 @@ test("the kernel is read in place, never written: f32 and f64 data, both layouts
       assert.deepEqual(singularValuesSync({ data: Float64Array.from(data), shape }, opts), ref);
       assert.deepEqual(data, before, `${Kind.name} ${layout}`);
     }
+  }
+  closeThreads();
+});
+
+test("a job that traps in a worker rejects with the worker's error (no hang); the pool keeps working", async () => {
+  const k = { data: kernel(3, 4, 4, 3, 3), shape: [4, 4, 3, 3] };
+  const opts = { inputShape: [6, 6], threads: 2 };
+  const ref = singularValuesSync(k, opts);
+  assert.deepEqual(await singularValues(k, opts), ref);
+  const pool = await getPool(2);
+  const at = (pool.core.heap_base() + 15) & ~15;
+  // Input pointers past the end of memory: the first load traps, in every worker that takes a job.
+  const far = pool.core.memory.buffer.byteLength + 65536;
+  const jobs = Array.from({ length: 8 }, () => [far, far, 4, 4, 1, 4, 0, 4, at + 64, 1]);
+  for (const local of [false, true]) {
+    await assert.rejects(
+      runJobs(pool, { kind: "svd", counter: at, workBase: at + 1024, workStride: 0, jobs }, local),
+      (e) => e instanceof Error && /out of bounds|convsv worker failed/i.test(e.message),
+    );
+  }
+  assert.deepEqual(await singularValues(k, opts), ref);
+  closeThreads();
+});
+
+test("an idle pool does not keep a script alive (no closeThreads), in this runtime", () => {
+  const mod = fileURLToPath(new URL("../mod.ts", import.meta.url));
+  const script = `import { singularValues } from ${JSON.stringify(mod)};
+const sv = await singularValues({ data: new Float64Array(2 * 3 * 9).fill(0.5), shape: [2, 3, 3, 3] }, { inputShape: [8, 8], threads: 2 });
+console.log("values " + sv.length);`;
+  const bun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+  const exe = bun ? process.execPath : Deno.execPath();
+  const args = bun ? ["-e", script] : ["eval", script];
+  const t0 = Date.now();
+  const r = spawnSync(exe, args, { encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.status, 0, `exit ${r.status} (${r.signal ?? "no signal"}): ${r.stderr}`);
+  assert.match(r.stdout, /values 128/);
+  assert.ok(Date.now() - t0 < 60_000);
+});
+
+test("without Atomics.waitAsync the pool learns that a block is done from the workers' messages: same bits", async () => {
+  const k = { data: kernel(5, 6, 4, 3, 3), shape: [6, 4, 3, 3] };
+  const ref = singularValuesSync(k, { inputShape: [9, 7] });
+  const atomics = Atomics as unknown as { waitAsync?: unknown };
+  const saved = atomics.waitAsync;
+  atomics.waitAsync = undefined;
+  try {
+    for (const threads of [2, 3]) assert.deepEqual(await singularValues(k, { inputShape: [9, 7], threads }), ref);
+    const clip = clipOperatorNormSync(k, 1, { inputShape: [9, 7], iterations: 2 });
+    assert.deepEqual(await clipOperatorNorm(k, 1, { inputShape: [9, 7], iterations: 2, threads: 2 }), clip);
+  } finally {
+    atomics.waitAsync = saved;
   }
   closeThreads();
 });

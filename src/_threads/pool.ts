@@ -1,7 +1,12 @@
 /**
  * A lazily started pool of worker threads sharing one `WebAssembly.Memory`
- * with the main thread's threaded core. Work is handed out as jobs (one per
- * frequency column) that workers pull from an atomic counter.
+ * with the main thread's threaded core. Work is handed out as blocks of jobs
+ * (frequency columns or parts of them) that workers pull from an atomic
+ * counter. A block is written to shared memory (a control block and a job
+ * buffer, see worker_source.ts) and the workers, asleep in `Atomics.wait`,
+ * are woken with `Atomics.notify`; the calling thread learns that they are
+ * done through `Atomics.waitAsync` where the runtime has it, else through
+ * their "done" messages.
  *
  * The pool is reused across calls. Workers are unref'd where the runtime
  * allows it (Node, Bun, Deno), so an idle pool never keeps a script alive;
@@ -9,7 +14,10 @@
  * @module
  */
 import { type CoreExports, coreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
-import { WORKER_SOURCE } from "./worker_source.ts";
+import { CONTROL, WORKER_SOURCE } from "./worker_source.ts";
+
+/** f64 slots of the job buffer (1 MiB of address space, touched only as far as blocks reach). */
+const JOB_SLOTS = 1 << 17;
 
 type Message = { type: string; bad?: number; message?: string };
 
@@ -28,6 +36,17 @@ export interface Pool {
   size: number;
   relaxed: boolean;
   ports: Port[];
+  /** The control block (see worker_source.ts's CONTROL) and the block header in it. */
+  control: Int32Array;
+  header: Float64Array;
+  /** The current block's jobs, `argc` f64 each. */
+  jobs: Float64Array;
+  /** Messages of the jobs that threw in the current block. */
+  errors: string[];
+  /** Set when a worker died (an uncaught error): the pool is closed after the block. */
+  dead?: string;
+  /** Called on every message from a worker (wakes a caller waiting without Atomics.waitAsync). */
+  wake: () => void;
 }
 
 let pool: Pool | undefined;
@@ -80,7 +99,7 @@ async function startPort(): Promise<Port> {
     let handler: (msg: Message) => void = () => {};
     // Listeners first, then unref (a listener added later would ref the worker again).
     wk.on("message", (m: Message) => handler(m));
-    wk.on("error", (err: Error) => handler({ type: "error", message: err.message }));
+    wk.on("error", (err: Error) => handler({ type: "died", message: err.message }));
     wk.unref();
     return {
       post: (m) => wk.postMessage(m),
@@ -104,7 +123,7 @@ async function startPort(): Promise<Port> {
       wk.onmessage = (ev: MessageEvent) => fn(ev.data);
       wk.onerror = (ev: ErrorEvent) => {
         ev.preventDefault();
-        fn({ type: "error", message: ev.message });
+        fn({ type: "died", message: ev.message });
       };
     },
     hold: () => {},
@@ -142,10 +161,34 @@ export function getPool(size: number): Promise<Pool> {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const core = instance.exports as unknown as CoreExports;
+    const controlBuf = new SharedArrayBuffer(CONTROL.BYTES);
+    const jobsBuf = new SharedArrayBuffer(JOB_SLOTS * 8);
     const ports: Port[] = [];
     for (let i = 0; i < size; i++) ports.push(await startPort());
-    await collect(ports, (p, index) => p.post({ type: "init", module, memory, index }));
-    pool = { core, size, ports, relaxed: usesRelaxedSimd() };
+    await collect(ports, (p, index) => p.post({ type: "init", module, memory, index, control: controlBuf, jobs: jobsBuf }));
+    const started: Pool = {
+      core,
+      size,
+      ports,
+      relaxed: usesRelaxedSimd(),
+      control: new Int32Array(controlBuf),
+      header: new Float64Array(controlBuf, CONTROL.HEADER, (CONTROL.BYTES - CONTROL.HEADER) / 8),
+      jobs: new Float64Array(jobsBuf),
+      errors: [],
+      wake: () => {},
+    };
+    for (const port of ports) {
+      port.onMessage((msg) => {
+        if (msg.type === "error") started.errors.push(msg.message ?? "unknown error");
+        if (msg.type === "died") {
+          started.dead = msg.message ?? "unknown error";
+          // A dead worker never counts itself done: wake the waiter, which sees `dead`.
+          Atomics.notify(started.control, CONTROL.DONE);
+        }
+        started.wake();
+      });
+    }
+    pool = started;
     return pool;
   })().finally(() => {
     starting = undefined;
@@ -165,14 +208,106 @@ export interface JobBlock {
   jobs: number[][];
 }
 
-/** Runs one job on a core (the same call the worker makes, see worker_source.ts); returns its status. */
-function runJob(core: CoreExports, msg: JobBlock, a: number[], work: number): number {
-  if (msg.kind === "svd") {
-    return msg.f32
-      ? core.svd_column_f32(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], work)
-      : core.svd_column_f64(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], work);
+/** Argument count of a job of each kind (the core function's arguments but the scratch pointer). */
+function argcOf(msg: JobBlock): number {
+  return msg.kind === "clip" ? 15 : 10;
+}
+
+/** Runs job j of the block in the job buffer on a core (the same call the worker makes, see worker_source.ts). */
+function runJob(core: CoreExports, kind: number, a: Float64Array, o: number, work: number): number {
+  if (kind === 0) return core.svd_column_f64(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9], work);
+  if (kind === 1) return core.svd_column_f32(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9], work);
+  return core.clip_column_f64(
+    a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9], a[o + 10], a[o + 11], a[o + 12], a[o + 13],
+    work, a[o + 14],
+  );
+}
+
+type WaitAsync = (ta: Int32Array, index: number, value: number) => { async: boolean; value: unknown };
+
+/** Resolves on the next message from a worker, or at once if `ready()` already holds. */
+function nextMessage(p: Pool, ready: () => boolean): Promise<void> {
+  return new Promise<void>((resolve) => {
+    p.wake = resolve;
+    if (ready()) resolve();
+  }).finally(() => {
+    p.wake = () => {};
+  });
+}
+
+/**
+ * Resolves once every worker has counted itself done with the current block
+ * (or one died), and the "error" messages of the workers whose jobs threw
+ * have arrived.
+ */
+async function allDone(p: Pool): Promise<void> {
+  const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+  for (;;) {
+    const done = Atomics.load(p.control, CONTROL.DONE);
+    if (done >= p.size || p.dead !== undefined) break;
+    if (typeof waitAsync === "function") {
+      const r = waitAsync(p.control, CONTROL.DONE, done);
+      if (r.async) await r.value;
+    } else {
+      // Each worker posts "done" after counting itself: wait for the next message, then look again.
+      await nextMessage(p, () => Atomics.load(p.control, CONTROL.DONE) !== done || p.dead !== undefined);
+    }
   }
-  return core.clip_column_f64(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], a[13], work, a[14]);
+  while (p.dead === undefined && p.errors.length < Atomics.load(p.control, CONTROL.ERR)) {
+    await nextMessage(p, () => p.errors.length >= Atomics.load(p.control, CONTROL.ERR) || p.dead !== undefined);
+  }
+}
+
+/** Runs `count` jobs already in the job buffer (see {@linkcode runJobs}). */
+async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): Promise<number> {
+  const c = p.control, h = p.header;
+  const kind = msg.kind === "clip" ? 2 : msg.f32 ? 1 : 0;
+  const argc = argcOf(msg);
+  new Int32Array(p.core.memory.buffer, msg.counter, 1)[0] = 0;
+  h[CONTROL.KIND] = kind;
+  h[CONTROL.COUNTER] = msg.counter;
+  h[CONTROL.WORK_BASE] = msg.workBase;
+  h[CONTROL.WORK_STRIDE] = msg.workStride;
+  h[CONTROL.JOBS] = count;
+  h[CONTROL.ARGC] = argc;
+  Atomics.store(c, CONTROL.DONE, 0);
+  Atomics.store(c, CONTROL.BAD, 0);
+  Atomics.store(c, CONTROL.ERR, 0);
+  p.errors.length = 0;
+  // The store to GEN publishes everything above (Atomics are sequentially consistent).
+  Atomics.add(c, CONTROL.GEN, 1);
+  Atomics.notify(c, CONTROL.GEN);
+  for (const port of p.ports) port.hold(true);
+  let bad = 0;
+  let thrown: unknown;
+  try {
+    if (local) {
+      const counter = new Int32Array(p.core.memory.buffer, msg.counter, 1);
+      const work = msg.workBase + p.size * msg.workStride;
+      try {
+        for (;;) {
+          const j = Atomics.add(counter, 0, 1);
+          if (j >= count) break;
+          bad += runJob(p.core, kind, p.jobs, j * argc, work);
+        }
+      } catch (err) {
+        // Let the workers finish with the memory before the error surfaces.
+        thrown = err;
+      }
+    }
+    await allDone(p);
+  } finally {
+    for (const port of p.ports) port.hold(false);
+  }
+  if (p.dead !== undefined) {
+    // Its jobs may be half done and the others may still run them: start afresh next time.
+    const message = p.dead;
+    if (pool === p) closeThreads();
+    throw new Error(`convsv worker died: ${message}`);
+  }
+  if (thrown !== undefined) throw thrown;
+  if (p.errors.length > 0) throw new Error(`convsv worker failed: ${p.errors.join("; ")}`);
+  return bad + Atomics.load(c, CONTROL.BAD);
 }
 
 /**
@@ -180,29 +315,24 @@ function runJob(core: CoreExports, msg: JobBlock, a: number[], work: number): nu
  * returns the sum of their statuses. With `local`, the calling thread pulls
  * jobs too (with the scratch of index `size`, which the caller must have laid
  * out) until none are left, then waits for the workers: a waking worker takes
- * ~0.1–0.3 ms to start, which is most of a small block. It blocks the calling
- * thread for its share, so callers ask for it only on small blocks.
+ * ~0.1 ms to start, a sizeable part of a small block. It blocks the calling
+ * thread for its share, so callers ask for it only on small blocks. Blocks
+ * larger than the job buffer run in parts, one after another.
  */
 export async function runJobs(p: Pool, msg: JobBlock, local = false): Promise<number> {
-  const counter = new Int32Array(p.core.memory.buffer, msg.counter, 1);
-  counter[0] = 0;
-  const res = collect(p.ports, (port) => port.post({ type: "run", ...msg }));
+  const argc = argcOf(msg);
+  const per = Math.floor(p.jobs.length / argc);
   let bad = 0;
-  if (local) {
-    const work = msg.workBase + p.size * msg.workStride;
-    try {
-      for (;;) {
-        const j = Atomics.add(counter, 0, 1);
-        if (j >= msg.jobs.length) break;
-        bad += runJob(p.core, msg, msg.jobs[j], work);
-      }
-    } catch (err) {
-      // Let the workers finish with the memory before the error surfaces.
-      await res.catch(() => {});
-      throw err;
+  for (let j0 = 0; j0 < msg.jobs.length; j0 += per) {
+    const count = Math.min(per, msg.jobs.length - j0);
+    for (let j = 0; j < count; j++) {
+      const job = msg.jobs[j0 + j];
+      if (job.length !== argc) throw new Error(`convsv: a ${msg.kind} job takes ${argc} arguments, got ${job.length}`);
+      p.jobs.set(job, j * argc);
     }
+    bad += await runBlock(p, msg, count, local);
   }
-  return (await res).reduce((a, r) => a + r.bad, bad);
+  return bad;
 }
 
 /**
@@ -220,6 +350,11 @@ export async function runJobs(p: Pool, msg: JobBlock, local = false): Promise<nu
  * ```
  */
 export function closeThreads(): void {
-  if (pool) for (const p of pool.ports) p.terminate();
+  if (pool) {
+    Atomics.store(pool.control, CONTROL.CLOSE, 1);
+    Atomics.add(pool.control, CONTROL.GEN, 1);
+    Atomics.notify(pool.control, CONTROL.GEN);
+    for (const p of pool.ports) p.terminate();
+  }
   pool = undefined;
 }
