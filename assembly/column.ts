@@ -263,6 +263,21 @@ export function build_p_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, 
   return 0;
 }
 
+/**
+ * build_p_tap_f64: build_p_f64 for a column transform in svd_column_f64's
+ * tap-major order: the same P, the same bits, written the way svd_column
+ * builds it (A = P when cout ≥ cin, else Pᵀ, at leading dimension ld).
+ * work: 16·kh bytes for the twiddles. Returns 0.
+ */
+export function build_p_tap_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32, u: i32,
+  ar: usize, ai: usize, ld: i32, work: usize): i32 {
+  const twr = work;
+  const twi = work + (<usize>kh << 3);
+  twiddles(u, h, kh, twr, twi);
+  buildPTapMajor<f64>(tr, ti, max<i32>(cout, cin), min<i32>(cout, cin), kh, twr, twi, ar, ai, <usize>ld << 3);
+  return 0;
+}
+
 /** Bytes of scratch for svd_column_f64 (`groups` blocks of cout × cin). */
 export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: i32, groups: i32): i32 {
   const n = min<i32>(cout, cin);

@@ -5,6 +5,7 @@ export { bdsqr_vectors_f64, clip_column_f64, clip_column_work_bytes, svd_c64_spl
 export { fft_c64_batch, fft_plan_bytes, fft_plan_init } from "./fft";
 export {
   build_p_f64,
+  build_p_tap_f64,
   fft_cost,
   lead_dim,
   lead_dim32,

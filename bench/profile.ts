@@ -51,11 +51,11 @@ function columnProfile(h: number, c: number): { column: number; buildP: number; 
   const column = best(() => core.svd_column_f64(tr, ti, c, c, kh, h, 0, h, out, 1, work), reps);
   const f32 = best(() => core.svd_column_f32(tr, ti, c, c, kh, h, 0, h, out, 1, work), reps);
   const buildP = best(() => {
-    for (let u = 0; u < h; u++) core.build_p_f64(tr, ti, c, c, kh, h, u, a, ai, ld, pw);
+    for (let u = 0; u < h; u++) core.build_p_tap_f64(tr, ti, c, c, kh, h, u, a, ai, ld, pw);
   }, reps);
   const both = best(() => {
     for (let u = 0; u < h; u++) {
-      core.build_p_f64(tr, ti, c, c, kh, h, u, a, ai, ld, pw);
+      core.build_p_tap_f64(tr, ti, c, c, kh, h, u, a, ai, ld, pw);
       core.bidiag_c64_split(a, ai, c, c, ld, d, e, bw, 0);
     }
   }, reps);

@@ -71,3 +71,41 @@ for (const [h, w, kh, kw] of [[64, 64, 64, 64], [41, 37, 41, 30], [96, 5, 96, 3]
     for (let i = 0; i < sv.length; i++) assert.ok(Math.abs(sv[i] - sorted[i]) <= 1e-12 * max);
   });
 }
+
+test("P from a tap-major transform (svd_column's SIMD path) has the same bits as from the row-major one", () => {
+  const core = loadWasmSync();
+  const cases = [[1, 1, 1, 5], [3, 5, 3, 7], [5, 3, 3, 8], [7, 7, 2, 9], [16, 9, 3, 16], [9, 16, 4, 12], [33, 17, 3, 10]];
+  for (const [cout, cin, kh, h] of cases) {
+    const m = Math.max(cout, cin), n = Math.min(cout, cin), pairs = cout * cin, nrows = pairs * kh;
+    const ld = core.lead_dim(m);
+    const at = (core.heap_base() + 15) & ~15;
+    const tr = at, ti = tr + nrows * 8, pr = ti + nrows * 8, pi = pr + nrows * 8;
+    const a1 = pi + nrows * 8, a2 = a1 + 2 * ld * n * 8, work = a2 + 2 * ld * n * 8;
+    const end = work + 16 * kh + 64;
+    if (end > core.memory.buffer.byteLength) core.memory.grow(Math.ceil((end - core.memory.buffer.byteLength) / 65536));
+    const mem = new Float64Array(core.memory.buffer);
+    const r = rand(cout * 1000 + cin * 10 + kh);
+    for (let o = 0; o < cout; o++) {
+      for (let i = 0; i < cin; i++) {
+        for (let a = 0; a < kh; a++) {
+          const x = r(), y = r();
+          const row = (o * cin + i) * kh + a;
+          const tap = a * pairs + (cout >= cin ? i * cout + o : o * cin + i);
+          mem[tr / 8 + row] = x;
+          mem[ti / 8 + row] = y;
+          mem[pr / 8 + tap] = x;
+          mem[pi / 8 + tap] = y;
+        }
+      }
+    }
+    for (let u = 0; u < h; u++) {
+      mem.fill(0, a1 / 8, work / 8);
+      core.build_p_f64(tr, ti, cout, cin, kh, h, u, a1, a1 + ld * n * 8, ld, work);
+      core.build_p_tap_f64(pr, pi, cout, cin, kh, h, u, a2, a2 + ld * n * 8, ld, work);
+      const one = mem.subarray(a1 / 8, a1 / 8 + 2 * ld * n), two = mem.subarray(a2 / 8, a2 / 8 + 2 * ld * n);
+      for (let j = 0; j < 2 * ld * n; j++) {
+        if (!Object.is(one[j], two[j])) assert.fail(`${cout}×${cin}, kh ${kh}, u ${u}: element ${j}: ${one[j]} vs ${two[j]}`);
+      }
+    }
+  }
+});

@@ -34,6 +34,10 @@ export interface CoreExports {
     tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
     ar: number, ai: number, ld: number, work: number,
   ): number;
+  build_p_tap_f64(
+    tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
+    ar: number, ai: number, ld: number, work: number,
+  ): number;
   svd_c64_split(
     ar: number, ai: number, m: number, n: number, ld: number, s: number, k: number,
     ur: number, ui: number, vr: number, vi: number, work: number,
