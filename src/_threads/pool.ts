@@ -158,6 +158,8 @@ export function getPool(size: number): Promise<Pool> {
   closeThreads();
   starting = (async () => {
     const module = await WebAssembly.compile(coreBytes(true));
+    // The single-thread build of the same core: workers run svd jobs on their own copy (see worker_source.ts).
+    const own = await WebAssembly.compile(coreBytes(false));
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const core = instance.exports as unknown as CoreExports;
@@ -165,7 +167,7 @@ export function getPool(size: number): Promise<Pool> {
     const jobsBuf = new SharedArrayBuffer(JOB_SLOTS * 8);
     const ports: Port[] = [];
     for (let i = 0; i < size; i++) ports.push(await startPort());
-    await collect(ports, (p, index) => p.post({ type: "init", module, memory, index, control: controlBuf, jobs: jobsBuf }));
+    await collect(ports, (p, index) => p.post({ type: "init", module, own, memory, index, control: controlBuf, jobs: jobsBuf }));
     const started: Pool = {
       core,
       size,
