@@ -7,6 +7,8 @@
  * (a message took ~0.35 ms in Deno), it pulls the block's jobs from an
  * atomic counter in the core's memory, adds its status, counts itself done
  * and notifies. The layout of the control block is {@linkcode CONTROL}.
+ * Singular-value jobs run on the worker's own unshared instance of the
+ * single-thread core (see `svdOwn`); clipping jobs on the shared one.
  * @module
  */
 
