@@ -19,7 +19,7 @@ import { CONTROL, WORKER_SOURCE } from "./worker_source.ts";
 /** f64 slots of the job buffer (1 MiB of address space, touched only as far as blocks reach). */
 const JOB_SLOTS = 1 << 17;
 
-type Message = { type: string; bad?: number; message?: string };
+type Message = { type: string; message?: string };
 
 interface Port {
   post(msg: unknown): void;
@@ -130,15 +130,15 @@ async function startPort(): Promise<Port> {
   };
 }
 
-/** One message from each port, in port order; the ports hold the process alive only meanwhile. */
-async function collect(ports: Port[], send: (p: Port, i: number) => void): Promise<{ bad: number }[]> {
+/** Sends each port its message and waits for one reply from each (an error rejects); the ports hold the process alive only meanwhile. */
+async function collect(ports: Port[], send: (p: Port, i: number) => void): Promise<void> {
   for (const p of ports) p.hold(true);
   try {
-    return await Promise.all(ports.map((p, i) =>
-      new Promise<{ bad: number }>((resolve, reject) => {
+    await Promise.all(ports.map((p, i) =>
+      new Promise<void>((resolve, reject) => {
         p.onMessage((msg) => {
-          if (msg.type === "error") reject(new Error(`convsv worker failed: ${msg.message}`));
-          else resolve({ bad: msg.bad ?? 0 });
+          if (msg.type === "error" || msg.type === "died") reject(new Error(`convsv worker failed: ${msg.message}`));
+          else resolve();
         });
         send(p, i);
       })
@@ -166,8 +166,13 @@ export function getPool(size: number): Promise<Pool> {
     const controlBuf = new SharedArrayBuffer(CONTROL.BYTES);
     const jobsBuf = new SharedArrayBuffer(JOB_SLOTS * 8);
     const ports: Port[] = [];
-    for (let i = 0; i < size; i++) ports.push(await startPort());
-    await collect(ports, (p, index) => p.post({ type: "init", module, own, memory, index, control: controlBuf, jobs: jobsBuf }));
+    try {
+      for (let i = 0; i < size; i++) ports.push(await startPort());
+      await collect(ports, (p, index) => p.post({ type: "init", module, own, memory, index, control: controlBuf, jobs: jobsBuf }));
+    } catch (err) {
+      for (const p of ports) p.terminate();
+      throw err;
+    }
     const started: Pool = {
       core,
       size,
