@@ -206,3 +206,20 @@ test("without Atomics.waitAsync the pool learns that a block is done from the wo
   }
   closeThreads();
 });
+
+test("closeThreads() while a threaded call runs: the call rejects, it does not hang; the next call starts a new pool", async () => {
+  const k = { data: kernel(11, 64, 64, 3, 3), shape: [64, 64, 3, 3] };
+  const opts = { inputShape: [32, 32], threads: 2 };
+  await singularValues(k, opts); // pool up, code warm
+  const running = singularValues(k, opts);
+  await new Promise((r) => setTimeout(r, 15));
+  closeThreads();
+  const outcome = await Promise.race([
+    running.then(() => "resolved", (e) => (e instanceof Error && /closed/.test(e.message) ? "rejected" : `other: ${e}`)),
+    new Promise((r) => setTimeout(() => r("hung"), 20_000)),
+  ]);
+  // It may have finished before the close; it must never hang or fail otherwise.
+  assert.ok(outcome === "rejected" || outcome === "resolved", String(outcome));
+  assert.deepEqual(await singularValues(k, opts), singularValuesSync(k, opts));
+  closeThreads();
+});

@@ -345,7 +345,8 @@ export async function runJobs(p: Pool, msg: JobBlock, local = false): Promise<nu
 /**
  * Terminates the worker threads of the pool, if any. Later async calls start
  * a new pool when they need one. Call it to release the threads' memory; it
- * is never needed for a script to exit.
+ * is never needed for a script to exit. A call still running on the pool
+ * rejects with an Error that says the pool was closed.
  *
  * @example
  * ```ts
@@ -362,6 +363,10 @@ export function closeThreads(): void {
     Atomics.add(pool.control, CONTROL.GEN, 1);
     Atomics.notify(pool.control, CONTROL.GEN);
     for (const p of pool.ports) p.terminate();
+    // A call still waiting on this pool's block rejects instead of waiting forever.
+    pool.dead ??= "the pool was closed (closeThreads) while it ran";
+    Atomics.notify(pool.control, CONTROL.DONE);
+    pool.wake();
   }
   pool = undefined;
 }
