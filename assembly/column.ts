@@ -264,6 +264,38 @@ export function build_p_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, 
 }
 
 /**
+ * tap_major_f64: copies a kernel's rows (groups·cout·cin·kh rows of kw taps,
+ * OIHW order, at src) to dst in svd_column_f64's tap-major order, each value
+ * times `scale`: row (g, o, i, a) goes to g·cout·cin·kh + a·cout·cin +
+ * (cout ≥ cin ? i·cout + o : o·cin + i). transform_w_f64 keeps the row
+ * order, so the column transforms of dst come out tap-major. src and dst
+ * must not overlap. Returns 0.
+ */
+export function tap_major_f64(src: usize, dst: usize, groups: i32, cout: i32, cin: i32, kh: i32, kw: i32, scale: f64): i32 {
+  const pairs = cout * cin;
+  const tall = cout >= cin;
+  const rowb = <usize>kw << 3;
+  const planeb = <usize>pairs * rowb;
+  let from = src;
+  for (let g = 0; g < groups; g++) {
+    const gb = dst + <usize>(g * pairs * kh) * rowb;
+    for (let o = 0; o < cout; o++) {
+      for (let i = 0; i < cin; i++) {
+        let to = gb + <usize>(tall ? i * cout + o : o * cin + i) * rowb;
+        for (let a = 0; a < kh; a++) {
+          for (let b = 0; b < kw; b++) {
+            store<f64>(to + (<usize>b << 3), load<f64>(from + (<usize>b << 3)) * scale);
+          }
+          from += rowb;
+          to += planeb;
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/**
  * build_p_tap_f64: build_p_f64 for a column transform in svd_column_f64's
  * tap-major order: the same P, the same bits, written the way svd_column
  * builds it (A = P when cout ≥ cin, else Pᵀ, at leading dimension ld).

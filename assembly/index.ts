@@ -12,6 +12,7 @@ export {
   svd_column_f32,
   svd_column_f64,
   svd_column_work_bytes,
+  tap_major_f64,
   transform_w_f64,
   transform_w_work_bytes,
   use_fft,

@@ -160,6 +160,7 @@ interface Plan {
   colStride: number;
   out: number;
   outStride: number;
+  stage: number;
   end: number;
 }
 
@@ -193,7 +194,9 @@ function plan(core: CoreExports, p: Problem, workers: number): Plan {
   const colBytes = nus.map((nu) => core.svd_column_work_bytes(cOut, cIn, kh, h, nu, groups));
   const colStride = alignBytes(Math.max(...colBytes));
   const out = alignBytes(colWork + colStride * Math.max(workers, 1));
-  const end = alignBytes(out + outStride * (workers > 0 ? nv : 1));
+  // The kernel as given, staged for tap_major_f64 (see writeTapMajor).
+  const stage = alignBytes(out + outStride * (workers > 0 ? nv : 1));
+  const end = alignBytes(stage + nrows * kw * 8);
   const sizes = [nrows * kw * 8, nrows * nv * 16, twBytes, ...colBytes, h * r * 8];
   if (sizes.some((x) => !(x >= 0) || x > MAX_WASM_BYTES) || end > MAX_WASM_BYTES) {
     throw new RangeError(
@@ -202,7 +205,7 @@ function plan(core: CoreExports, p: Problem, workers: number): Plan {
       } (c_out ${cOut}, c_in ${cIn}, folded kernel ${kh}×${kw}, grid [${h}, ${w}])`,
     );
   }
-  return { nrows, nv, nvAll, counter, kPtr, kiPtr, tr, ti, twWork, colWork, colStride, out, outStride, end };
+  return { nrows, nv, nvAll, counter, kPtr, kiPtr, tr, ti, twWork, colWork, colStride, out, outStride, stage, end };
 }
 
 /** Bytes of wasm memory a problem needs on one thread (throws RangeError when over the limit). */
@@ -230,29 +233,23 @@ export function ensureMemory(core: CoreExports, bytes: number): void {
 /**
  * Copies one part (re or im) of a problem's kernel, `groups·cOut·cIn·kh`
  * rows of `kw` taps, into the core's memory at byte offset `at`, scaled by
- * 2^−e, with the rows in svd_column's tap-major order: row (g, o, i, a) goes
- * to g·cOut·cIn·kh + a·cOut·cIn + (cOut ≥ cIn ? i·cOut + o : o·cIn + i).
- * transform_w_f64 keeps the row order, so the column transforms come out
- * tap-major.
+ * 2^−e, with the rows in svd_column's tap-major order (the core's
+ * tap_major_f64, from a staging copy at byte offset `stage`: a JS loop ran
+ * interpreted on a layer's first calls, ~0.1 s at 7×7, c = 512).
  */
-function writeTapMajor(core: CoreExports, at: number, k: Float32Array | Float64Array, prob: Problem, e: number): void {
-  const { cOut, cIn, kh, kw } = prob;
-  const groups = prob.groups ?? 1;
-  const pairs = cOut * cIn;
-  const tall = cOut >= cIn;
-  const mem = new Float64Array(core.memory.buffer, at, k.length);
-  for (let g = 0; g < groups; g++) {
-    for (let o = 0; o < cOut; o++) {
-      for (let i = 0; i < cIn; i++) {
-        const src = ((g * cOut + o) * cIn + i) * kh * kw;
-        const dst = (g * pairs * kh + (tall ? i * cOut + o : o * cIn + i)) * kw;
-        for (let a = 0; a < kh; a++) {
-          for (let b = 0; b < kw; b++) mem[dst + a * pairs * kw + b] = k[src + a * kw + b];
-        }
-      }
-    }
-  }
-  scaleInPlace(mem, -e);
+function writeTapMajor(
+  core: CoreExports,
+  at: number,
+  stage: number,
+  k: Float32Array | Float64Array,
+  prob: Problem,
+  e: number,
+): void {
+  new Float64Array(core.memory.buffer, stage, k.length).set(k);
+  // 2^−e is a normal number for |e| ≤ 1000: one exact multiply (ldexp's bits).
+  const direct = Math.abs(e) <= 1000;
+  core.tap_major_f64(stage, at, prob.groups ?? 1, prob.cOut, prob.cIn, prob.kh, prob.kw, direct ? 2 ** -e : 1);
+  if (!direct) scaleInPlace(new Float64Array(core.memory.buffer, at, k.length), -e);
 }
 
 /** A problem laid out in a core's memory, ready for its column blocks. */
@@ -262,8 +259,8 @@ class Run {
   constructor(readonly core: CoreExports, readonly prob: Problem, readonly e: number, workers: number) {
     this.p = plan(core, prob, workers);
     ensureMemory(core, this.p.end);
-    writeTapMajor(core, this.p.kPtr, prob.re, prob, e);
-    if (prob.im) writeTapMajor(core, this.p.kiPtr, prob.im, prob, e);
+    writeTapMajor(core, this.p.kPtr, this.p.stage, prob.re, prob, e);
+    if (prob.im) writeTapMajor(core, this.p.kiPtr, this.p.stage, prob.im, prob, e);
   }
   get complex(): boolean {
     return this.prob.im !== undefined;

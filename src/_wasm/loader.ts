@@ -34,6 +34,9 @@ export interface CoreExports {
     tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
     ar: number, ai: number, ld: number, work: number,
   ): number;
+  tap_major_f64(
+    src: number, dst: number, groups: number, cout: number, cin: number, kh: number, kw: number, scale: number,
+  ): number;
   build_p_tap_f64(
     tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
     ar: number, ai: number, ld: number, work: number,
