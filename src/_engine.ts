@@ -10,7 +10,7 @@
 import type { CoreExports } from "./_wasm/loader.ts";
 import type { Layer } from "./_validate.ts";
 import { ConvergenceError } from "./errors.ts";
-import { type Pool, runJobs } from "./_threads/pool.ts";
+import { type Pool, runJobs, withPool } from "./_threads/pool.ts";
 
 /** Bytes the module may address (wasm32: 4 GiB less one page for safety). */
 export const MAX_WASM_BYTES = 2 ** 32 - 2 ** 16;
@@ -379,6 +379,11 @@ export async function runProblemThreaded(
 ): Promise<void> {
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
+  await withPool(pool, () => runLaidOut(pool, prob, e, sink, precision));
+}
+
+/** {@linkcode runProblemThreaded} once it holds the pool. */
+async function runLaidOut(pool: Pool, prob: Problem, e: number, sink: Sink, precision: "f64" | "f32"): Promise<void> {
   // Small problems: the calling thread takes jobs too (one more scratch slot).
   const local = problemSeconds(prob) < LOCAL_MAX_SECONDS;
   const run = new Run(pool.core, prob, e, pool.size + (local ? 1 : 0));

@@ -23,7 +23,7 @@ import {
   scaleInPlace,
 } from "./_engine.ts";
 import { resolvePool, validateRunOptions } from "./_run_options.ts";
-import { type Pool, runJobs } from "./_threads/pool.ts";
+import { type Pool, runJobs, withPool } from "./_threads/pool.ts";
 import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 import { ConvergenceError } from "./errors.ts";
 
@@ -457,8 +457,12 @@ async function computeThreaded(pool: Pool, clip: Clip, shape: readonly number[])
     if (req.kind === "norm") {
       step = loop.next(await engine.norm(req.k));
     } else {
-      const bad = await engine.exec(roundJobs(engine, layer, req.k, s.c, req.corr), p);
-      step = loop.next(roundResult(engine, layer, bad, req.corr));
+      // A round lays out, runs and reads back its columns with the pool to itself.
+      const round = await withPool(pool, async () => {
+        const bad = await engine.exec(roundJobs(engine, layer, req.k, s.c, req.corr), p);
+        return roundResult(engine, layer, bad, req.corr);
+      });
+      step = loop.next(round);
     }
   }
   // The final norm is measured on the kernel as returned (its own layout and element type).

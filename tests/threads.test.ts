@@ -223,3 +223,23 @@ test("closeThreads() while a threaded call runs: the call rejects, it does not h
   assert.deepEqual(await singularValues(k, opts), singularValuesSync(k, opts));
   closeThreads();
 });
+
+test("concurrent threaded calls on one pool (Promise.all over layers) take turns: each equals its sync result", async () => {
+  const a = { data: kernel(21, 32, 32, 3, 3), shape: [32, 32, 3, 3] };
+  const b = { data: kernel(22, 48, 24, 3, 3), shape: [48, 24, 3, 3] };
+  const c = { data: kernel(23, 5, 4, 3, 3), shape: [5, 4, 3, 3] };
+  const o = { inputShape: [16, 16], threads: 2 };
+  const [ra, rb, rc, clip, sa32] = await Promise.all([
+    singularValues(a, o),
+    singularValues(b, o),
+    singularValues(c, { inputShape: [6, 7], threads: 2 }),
+    clipOperatorNorm(b, 1, { ...o, iterations: 2 }),
+    singularValues(a, { ...o, precision: "f32" }),
+  ]);
+  assert.deepEqual(ra, singularValuesSync(a, o));
+  assert.deepEqual(rb, singularValuesSync(b, o));
+  assert.deepEqual(rc, singularValuesSync(c, { inputShape: [6, 7] }));
+  assert.deepEqual(clip, clipOperatorNormSync(b, 1, { ...o, iterations: 2 }));
+  assert.deepEqual(sa32, singularValuesSync(a, { ...o, precision: "f32" }));
+  closeThreads();
+});

@@ -47,6 +47,8 @@ export interface Pool {
   dead?: string;
   /** Called on every message from a worker (wakes a caller waiting without Atomics.waitAsync). */
   wake: () => void;
+  /** Settles when the current holder of the pool's memory lets go (see {@linkcode withPool}). */
+  busy: Promise<void>;
 }
 
 let pool: Pool | undefined;
@@ -183,6 +185,7 @@ export function getPool(size: number): Promise<Pool> {
       jobs: new Float64Array(jobsBuf),
       errors: [],
       wake: () => {},
+      busy: Promise.resolve(),
     };
     for (const port of ports) {
       port.onMessage((msg) => {
@@ -213,6 +216,24 @@ export interface JobBlock {
   workBase: number;
   workStride: number;
   jobs: number[][];
+}
+
+/**
+ * Runs `fn` with the pool to itself. Everything a call lays out in the
+ * pool's shared memory (kernel, transforms, jobs, results) lives there from
+ * its first write to its last read, and every call lays it out from the same
+ * base: concurrent calls (`Promise.all` over layers) take turns, in order.
+ */
+export async function withPool<T>(p: Pool, fn: () => Promise<T>): Promise<T> {
+  const before = p.busy;
+  let release = () => {};
+  p.busy = new Promise<void>((resolve) => release = resolve);
+  try {
+    await before;
+    return await fn();
+  } finally {
+    release();
+  }
 }
 
 /** Argument count of a job of each kind (the core function's arguments but the scratch pointer). */
