@@ -2,11 +2,11 @@
  * The per-frequency factorisation P(u, v) = U·diag(S)·Vᴴ of a layer.
  * @module
  */
-import { requireWasm } from "./_webgpu/choose.ts";
 import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
-import { type Layer, validateLayer } from "./_validate.ts";
-import { factorize } from "./_factor.ts";
-import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
+import { factorize } from "./_wasm/factor.ts";
+import type { CoreExports } from "./_wasm/abi.ts";
+import { resolveBackendSync, resolveWasm, wasmOnly } from "./_backend.ts";
 
 /**
  * Every frequency's SVD. For frequency `(u, v)` (`f = u·w + v`) and
@@ -40,8 +40,8 @@ export interface FrequencySvd {
 /** Largest number of f64 the three arrays may hold together (2 GiB). */
 const MAX_F64 = 2 ** 28;
 
-function compute(core: CoreExports, layer: Layer): FrequencySvd {
-  const { h, w, cOut, cIn } = layer;
+function compute(core: CoreExports, spec: LayerSpec): FrequencySvd {
+  const { h, w, cOut, cIn } = plainShape(spec);
   const r = Math.min(cOut, cIn);
   const total = h * w * r * (1 + 2 * (cOut + cIn));
   if (total > MAX_F64) {
@@ -52,7 +52,7 @@ function compute(core: CoreExports, layer: Layer): FrequencySvd {
   const S = new Float64Array(h * w * r);
   const U = new Float64Array(h * w * cOut * r * 2);
   const V = new Float64Array(h * w * cIn * r * 2);
-  factorize(core, layer, (u, v, s, Uf, Vf, mirrored) => {
+  factorize(core, spec, (u, v, s, Uf, Vf, mirrored) => {
     const fs = [u * w + v];
     if (mirrored) fs.push(((h - u) % h) * w + ((w - v) % w));
     fs.forEach((f, idx) => {
@@ -84,7 +84,7 @@ function compute(core: CoreExports, layer: Layer): FrequencySvd {
  * @returns The factorisation, with `S`, `U`, `V` laid out as {@linkcode FrequencySvd} says.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or a result that would not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example Reassembling P(0, 0), the sum of the taps
  * ```ts
@@ -100,9 +100,8 @@ function compute(core: CoreExports, layer: Layer): FrequencySvd {
  * ```
  */
 export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions): FrequencySvd {
-  const layer = validateLayer(kernel, options);
-  requireWasm(options, "frequencySvd");
-  return compute(loadWasmSync(), layer);
+  const spec = plainSpec(kernel, options);
+  return compute(resolveBackendSync(wasmOnly(options, "frequencySvd")).core, spec);
 }
 
 /**
@@ -113,7 +112,7 @@ export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions)
  * @returns The factorisation, with `S`, `U`, `V` laid out as {@linkcode FrequencySvd} says.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or a result that would not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example
  * ```ts
@@ -124,7 +123,6 @@ export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions)
  * ```
  */
 export async function frequencySvd(kernel: Kernel, options: SingularValuesOptions): Promise<FrequencySvd> {
-  const layer = validateLayer(kernel, options);
-  requireWasm(options, "frequencySvd");
-  return compute(await loadWasm(), layer);
+  const spec = plainSpec(kernel, options);
+  return compute((await resolveWasm(wasmOnly(options, "frequencySvd"))).core, spec);
 }

@@ -3,12 +3,11 @@
  * upper bound on a layer's norm that tightens with every step.
  * @module
  */
-import { requireWasm } from "./_webgpu/choose.ts";
 import type { GramIterationOptions, GramIterationResult, Kernel } from "./types.ts";
-import { fromAxes, integerOption, validateSpec } from "./_validate.ts";
-import { admissibleGrids, expandSpec, frequencyMatrix } from "./_layers.ts";
-import { forEachFrequency } from "./_engine.ts";
-import { validateRunOptions } from "./_run_options.ts";
+import { fromAxes, integerOption, validateSpec } from "./_options.ts";
+import { admissibleGrids, expandSpec, frequencyMatrix } from "./_problem/expand.ts";
+import { forEachFrequency } from "./_problem/problem.ts";
+import { wasmOnly } from "./_backend.ts";
 
 /** Relative rounding allowance of the bounds (f64 transforms, products, logarithms). */
 const ALLOWANCE = 1e-12;
@@ -85,8 +84,7 @@ function bound(re: Float64Array, im: Float64Array, m: number, n: number, steps: 
 
 function compute(kernel: Kernel, options: GramIterationOptions): GramIterationResult {
   const spec = validateSpec(kernel, options);
-  validateRunOptions(options);
-  requireWasm(options, "gramIterationNorm");
+  wasmOnly(options, "gramIterationNorm");
   const steps = integerOption("iterations", options.iterations, 6, 0, 30);
   const grid = spec.pad ? admissibleGrids(spec, 1)[0] : spec.n;
   const ex = expandSpec(spec, grid);

@@ -17,7 +17,7 @@ import { spectrum, spectrumSync } from "./spectrum.ts";
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
  *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example The identity layer has norm 1
  * ```ts
@@ -42,7 +42,7 @@ export function operatorNormSync(kernel: Kernel, options: SingularValuesOptions)
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
  *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example
  * ```ts

@@ -3,17 +3,12 @@
  * included.
  * @module
  */
-import { requireWasm } from "./_webgpu/choose.ts";
 import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision } from "./types.ts";
-import { type Axes, fromAxes, integerOption, type LayerSpec, toleranceOption, validateSpec } from "./_validate.ts";
-import { admissibleGrids, type Expanded, expandSpec, frequencyMatrix, twiddle } from "./_layers.ts";
-import { engineParts } from "./_grid.ts";
-import { runProblem, runProblemThreaded, type Sink } from "./_engine.ts";
-import { convOperator, norm2, powerIterate, random } from "./_conv.ts";
-import { resolvePool, validateRunOptions } from "./_run_options.ts";
-import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
-import type { Pool } from "./_threads/pool.ts";
-import type { CoreExports } from "./_wasm/loader.ts";
+import { type Axes, fromAxes, integerOption, type LayerSpec, toleranceOption, validateSpec } from "./_options.ts";
+import { admissibleGrids, type Expanded, expandSpec, frequencyMatrix, mergeGroups, twiddle } from "./_problem/expand.ts";
+import type { Sink } from "./_problem/problem.ts";
+import { type BackendRequest, resolveBackend, resolveBackendSync, type Runner, runnerOf, wasmOnly } from "./_backend.ts";
+import { convOperator, norm2, powerIterate, random } from "./_wasm/conv.ts";
 
 /** Relative rounding allowance of the lower bound (f64 sums in TS). */
 const LOWER_ALLOWANCE = 1e-12;
@@ -23,7 +18,7 @@ const UPPER_ALLOWANCE: Record<Precision, number> = { f64: 1e-12, f32: 1e-5 };
 interface Plan {
   spec: LayerSpec;
   precision: Precision;
-  threads: number | undefined;
+  req: BackendRequest;
   maxIterations: number;
   tolerance: number;
   grids: Axes[];
@@ -39,13 +34,13 @@ interface Top {
 
 function makePlan(kernel: Kernel, options: OperatorNormBoundsOptions): Plan {
   const spec = validateSpec(kernel, options);
-  const { precision, threads } = validateRunOptions(options);
-  requireWasm(options, "operatorNormBounds");
+  const req = { ...wasmOnly(options, "operatorNormBounds"), oneThread: false };
+  const precision = req.run.precision ?? "f64";
   const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
   const tolerance = toleranceOption("tolerance", options.tolerance, 1e-9);
   const count = integerOption("gridCandidates", options.gridCandidates, 3, 1, 16);
   const grids = spec.pad ? admissibleGrids(spec, count) : [spec.n];
-  return { spec, precision, threads, maxIterations, tolerance, grids };
+  return { spec, precision, req, maxIterations, tolerance, grids };
 }
 
 function tracker(part: number, top: Top): Sink {
@@ -72,23 +67,20 @@ function topPart(ex: Expanded, merged: Expanded["parts"][number], top: Top): num
   return at;
 }
 
-function topSync(core: CoreExports, ex: Expanded, precision: Precision): Top {
-  const top: Top = { norm: 0, part: 0, u: 0, v: 0 };
-  const parts = engineParts(ex);
-  parts.forEach((p, j) => runProblem(core, p.problem, tracker(j, top), precision));
-  return { ...top, part: topPart(ex, parts[top.part], top) };
+/** The largest value of the circular layer `ex` (run through `run`) and where it is. */
+async function top(run: Runner, ex: Expanded): Promise<Top> {
+  const t: Top = { norm: 0, part: 0, u: 0, v: 0 };
+  const parts = mergeGroups(ex);
+  for (let j = 0; j < parts.length; j++) await run(parts[j].problem, tracker(j, t));
+  return { ...t, part: topPart(ex, parts[t.part], t) };
 }
 
-async function topAsync(pool: Pool | undefined, ex: Expanded, precision: Precision): Promise<Top> {
-  const top: Top = { norm: 0, part: 0, u: 0, v: 0 };
-  const core = pool ? undefined : await loadWasm();
-  const parts = engineParts(ex);
-  for (let j = 0; j < parts.length; j++) {
-    const p = parts[j];
-    if (pool) await runProblemThreaded(pool, p.problem, tracker(j, top), precision);
-    else runProblem(core!, p.problem, tracker(j, top), precision);
-  }
-  return { ...top, part: topPart(ex, parts[top.part], top) };
+/** {@linkcode top} with a synchronous runner. */
+function topSync(run: (p: Expanded["parts"][number]["problem"], sink: Sink) => void, ex: Expanded): Top {
+  const t: Top = { norm: 0, part: 0, u: 0, v: 0 };
+  const parts = mergeGroups(ex);
+  parts.forEach((p, j) => run(p.problem, tracker(j, t)));
+  return { ...t, part: topPart(ex, parts[t.part], t) };
 }
 
 /** A top right singular vector of the complex `m × n` matrix (re, im), by power iteration on PᴴP. */
@@ -234,7 +226,7 @@ function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
  * layer kind: exact (`lower = upper`) for circular padding, an interval for
  * zero padding, which has no exact frequency formula.
  *
- * Zero padding (DESIGN.md §3): the zero-padded layer is a submatrix of the
+ * Zero padding (docs/layer-kinds.md): the zero-padded layer is a submatrix of the
  * circular layer, with the same stride, on any admissible grid `M` (a
  * multiple of the stride with `M ≥ n + max(p_before, p_after)` and `M/s ≥
  * out`, per axis; the padded size `n + 2p` rounded up to the stride is one),
@@ -261,7 +253,7 @@ function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
  * @throws {RangeError} For sizes, strides, dilations, groups, paddings or
  *   iteration options out of range, NaN or infinity in the data, or sizes that
  *   do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example The norm of a zero-padded 3 × 3 layer lies in a narrow interval
  * ```ts
@@ -280,9 +272,9 @@ function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
  */
 export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoundsOptions): OperatorNormBounds {
   const plan = makePlan(kernel, options);
-  const core = loadWasmSync();
+  const run = runnerOf(resolveBackendSync(plan.req)) as (p: Expanded["parts"][number]["problem"], sink: Sink) => void;
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
-  const tops = exs.map((ex) => topSync(core, ex, plan.precision));
+  const tops = exs.map((ex) => topSync(run, ex));
   return finish(plan, tops, exs);
 }
 
@@ -296,7 +288,7 @@ export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoun
  * @returns The interval and how it was obtained (see {@linkcode OperatorNormBounds}).
  * @throws {TypeError} For wrong types, ranks, lengths or layouts (as a rejection).
  * @throws {RangeError} For values out of range, NaN or infinity in the data, or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example A strided, zero-padded 1-D layer
  * ```ts
@@ -314,10 +306,10 @@ export async function operatorNormBounds(
   options: OperatorNormBoundsOptions,
 ): Promise<OperatorNormBounds> {
   const plan = makePlan(kernel, options);
-  const pool = await resolvePool(plan.threads);
-  await loadWasm(); // the power iteration's core, compiled asynchronously
+  // The power iteration runs on the one-thread core, which resolving compiles asynchronously.
+  const run = runnerOf(await resolveBackend(plan.req));
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
   const tops: Top[] = [];
-  for (const ex of exs) tops.push(await topAsync(pool, ex, plan.precision));
+  for (const ex of exs) tops.push(await top(run, ex));
   return finish(plan, tops, exs);
 }

@@ -4,19 +4,17 @@
  * @module
  */
 import { loadWasm } from "./_wasm/loader.ts";
-import { requireWasm } from "./_webgpu/choose.ts";
 import type { Kernel, PowerIterationOptions, PowerIterationResult } from "./types.ts";
-import { integerOption, toleranceOption, validateSpec } from "./_validate.ts";
-import { convOperator, powerIterate, random } from "./_conv.ts";
-import { validateRunOptions } from "./_run_options.ts";
+import { integerOption, toleranceOption, validateSpec } from "./_options.ts";
+import { convOperator, powerIterate, random } from "./_wasm/conv.ts";
+import { wasmOnly } from "./_backend.ts";
 
 /** Relative rounding allowance of the Rayleigh quotient (f64 sums). */
 const ALLOWANCE = 1e-12;
 
 function compute(kernel: Kernel, options: PowerIterationOptions): PowerIterationResult {
   const spec = validateSpec(kernel, options);
-  validateRunOptions(options);
-  requireWasm(options, "powerIterationNorm");
+  wasmOnly(options, "powerIterationNorm");
   const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
   const tolerance = toleranceOption("tolerance", options.tolerance, 1e-6);
   const seed = integerOption("seed", options.seed, 1, -(2 ** 31), 2 ** 32 - 1);

@@ -4,7 +4,7 @@
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
 import { layerGrid, layerGridSync } from "./_grid.ts";
-import { sortDescending } from "./_sort.ts";
+import { sortDescending } from "./_wasm/sort.ts";
 import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 
 /**
@@ -19,7 +19,7 @@ import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
  * crops them instead).
  *
  * Accuracy: each value has absolute error of a few `1e-16·σ_max·√c` (Householder
- * bidiagonalisation and implicit-shift QR in f64); tested to ≤ 1e-12·σ_max
+ * bidiagonalisation, then dqds on the real bidiagonal, in f64); tested to ≤ 1e-12·σ_max
  * against a dense one-sided Jacobi SVD. `kernel.data` is not modified.
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
@@ -30,7 +30,7 @@ import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
  *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example A 1-channel 2-tap filter on 4 × 1 inputs
  * ```ts
@@ -58,7 +58,7 @@ export function singularValuesSync(kernel: Kernel, options: SingularValuesOption
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
  *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example A random 64 → 32 layer on 8 × 8 inputs, TensorFlow layout
  * ```ts

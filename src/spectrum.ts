@@ -46,7 +46,7 @@ function toSpectrum({ ex, grid, precision, backend, skipped }: LayerGrid): Spect
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
  *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example Where the norm of a smoothing filter sits
  * ```ts
@@ -75,7 +75,7 @@ export function spectrumSync(kernel: Kernel, options: SingularValuesOptions): Sp
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, a stride that does not divide the input,
  *   zero padding (no exact formula: use {@linkcode operatorNormBounds}), or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example
  * ```ts

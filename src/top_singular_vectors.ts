@@ -2,12 +2,13 @@
  * The layer's top singular vector pair as images.
  * @module
  */
-import { requireWasm } from "./_webgpu/choose.ts";
 import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
-import { type Layer, validateLayer } from "./_validate.ts";
-import { factorize } from "./_factor.ts";
-import { runEngine } from "./_engine.ts";
-import { type CoreExports, loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
+import { factorize } from "./_wasm/factor.ts";
+import { runProblem } from "./_wasm/engine.ts";
+import { plainProblem } from "./_problem/expand.ts";
+import type { CoreExports } from "./_wasm/abi.ts";
+import { resolveBackendSync, resolveWasm, wasmOnly } from "./_backend.ts";
 
 /** The top singular triple of a layer `A`: `A·input = sigma·output`, `Aᵀ·output = sigma·input`. */
 export interface TopSingularVectors {
@@ -25,11 +26,11 @@ export interface TopSingularVectors {
   precision: Precision;
 }
 
-function compute(core: CoreExports, layer: Layer): TopSingularVectors {
-  const { h, w, cOut, cIn } = layer;
+function compute(core: CoreExports, spec: LayerSpec): TopSingularVectors {
+  const { h, w, cOut, cIn } = plainShape(spec);
   let sigma = -1;
   let at: [number, number] = [0, 0];
-  runEngine(core, layer, (u, v, row) => {
+  runProblem(core, plainProblem(spec), (u, v, row) => {
     if (row[0] > sigma) {
       sigma = row[0];
       at = [u, v];
@@ -38,7 +39,7 @@ function compute(core: CoreExports, layer: Layer): TopSingularVectors {
   let U: Float64Array = new Float64Array(0);
   let V: Float64Array = new Float64Array(0);
   let r = 0;
-  factorize(core, layer, (_u, _v, s, Uf, Vf) => {
+  factorize(core, spec, (_u, _v, s, Uf, Vf) => {
     U = Uf;
     V = Vf;
     r = s.length;
@@ -102,7 +103,7 @@ function compute(core: CoreExports, layer: Layer): TopSingularVectors {
  * @returns `sigma`, `input`, `output` and the `frequency`.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout.
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example A vertical edge detector amplifies the vertical stripes
  * ```ts
@@ -115,9 +116,8 @@ function compute(core: CoreExports, layer: Layer): TopSingularVectors {
  * ```
  */
 export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOptions): TopSingularVectors {
-  const layer = validateLayer(kernel, options);
-  requireWasm(options, "topSingularVectors");
-  return compute(loadWasmSync(), layer);
+  const spec = plainSpec(kernel, options);
+  return compute(resolveBackendSync(wasmOnly(options, "topSingularVectors")).core, spec);
 }
 
 /**
@@ -128,7 +128,7 @@ export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOp
  * @returns `sigma`, `input`, `output` and the `frequency`.
  * @throws {TypeError} For wrong types, ranks, lengths or an unknown layout (as a rejection).
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, or sizes that do not fit in memory.
- * @throws {ConvergenceError} If the QR iteration of some frequency does not converge.
+ * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
  *
  * @example
  * ```ts
@@ -139,7 +139,6 @@ export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOp
  * ```
  */
 export async function topSingularVectors(kernel: Kernel, options: SingularValuesOptions): Promise<TopSingularVectors> {
-  const layer = validateLayer(kernel, options);
-  requireWasm(options, "topSingularVectors");
-  return compute(await loadWasm(), layer);
+  const spec = plainSpec(kernel, options);
+  return compute((await resolveWasm(wasmOnly(options, "topSingularVectors"))).core, spec);
 }

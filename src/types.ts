@@ -40,8 +40,8 @@ export type Layout = "oiw" | "wio" | "oihw" | "hwio" | "oidhw" | "dhwio";
  * Padding of a layer, with PyTorch's meaning for numbers and the strings
  * `"valid"` / `"same"`.
  *
- * - `"circular"` (the default): the circular (wrap-around) layer of DESIGN.md
- *   §1: every output position sees the input periodically extended, and the
+ * - `"circular"` (the default): the circular (wrap-around) layer of the paper
+ *   (its §1): every output position sees the input periodically extended, and the
  *   output has `n / stride` positions per axis. Exact singular values.
  * - a number `p` or one per spatial axis: `p` zeros on both sides of that
  *   axis (PyTorch's `padding=p` with `padding_mode="zeros"`); `"valid"` is `0`;
@@ -73,7 +73,7 @@ export interface SingularValuesOptions {
   /**
    * Stride, one number for every axis or one per axis (positive integers;
    * default 1). Circular padding needs the stride to divide `inputShape` on
-   * every axis; the values are then exact by the phase split (DESIGN.md §3):
+   * every axis; the values are then exact by the phase split (docs/layer-kinds.md):
    * the layer equals a stride-1 circular layer on the `n / s` grid with
    * `c_in·Π s` input channels.
    */
@@ -294,4 +294,67 @@ export interface PowerIterationResult {
   tolerance: number;
   /** Whether the quotient's relative change fell to the tolerance. */
   converged: boolean;
+}
+
+/** How `clipOperatorNorm` combines the two projections over several iterations. */
+export type ClipMethod = "alternating" | "dykstra";
+
+/**
+ * Options of `clipOperatorNorm`: the layer's (`inputShape`,
+ * `layout`, `threads`), how many rounds and which method, and where to run.
+ *
+ * Backends: `"wasm"` (default) clips in f64 only (`precision: "f32"` is a
+ * RangeError there). `"webgpu"` (async only) runs each round on the GPU in
+ * f32 (`precision` defaults to `"f32"`; `"f64"` and `method: "dykstra"` are
+ * RangeErrors; no adapter is an error, never a fallback): taps within
+ * 1e−4·max|K| and norms within 1e−4·σ_max of wasm f64 in the tests (seen: a
+ * few 1e−7). `"auto"` runs WebGPU under the rule of `singularValues` (an
+ * adapter that is not a software one, `precision: "f32"`, a layer past the
+ * measured crossover, and here also the alternating method), else wasm in
+ * f64, with the reason in {@linkcode ClipResult.skipped}.
+ */
+export interface ClipOptions extends SingularValuesOptions {
+  /**
+   * Rounds of (clip the singular values at `maxNorm`, cut back to the kernel's
+   * taps) to run at most. Default 1: exactly the paper's Appendix A.
+   */
+  iterations?: number;
+  /**
+   * Stop early once the norm is at most `maxNorm·(1 + tolerance)`. Default 0
+   * (run every iteration unless the norm is already at most `maxNorm`).
+   */
+  tolerance?: number;
+  /**
+   * `"alternating"` (default; the paper's rounds, repeated) or `"dykstra"`:
+   * Dykstra's algorithm, which converges to the kernel NEAREST to the input
+   * (in the Frobenius norm) among those with norm ≤ `maxNorm`; plain
+   * alternation converges to some point of that set, not always the nearest.
+   * Dykstra keeps a correction for every frequency: `16·h·(w/2+1)·c²` bytes.
+   * Wasm only: with `backend: "webgpu"` it is a RangeError.
+   */
+  method?: ClipMethod;
+}
+
+/** The result of `clipOperatorNorm`. */
+export interface ClipResult {
+  /** The projected kernel: same shape, layout and element type as the input. */
+  kernel: Kernel;
+  /** Operator norm of the input kernel. */
+  normBefore: number;
+  /** Operator norm of `kernel` as returned (computed from it, not assumed). */
+  normAfter: number;
+  /**
+   * Rounds of clip + cut back that produced `kernel`: 0 when the input's norm
+   * is already at most `maxNorm·(1 + tolerance)` (then `kernel` holds a copy
+   * of the input's data).
+   */
+  iterations: number;
+  /** The method that ran. */
+  method: ClipMethod;
+  /** The engine that computed the result. */
+  backend: Backend;
+  /** The precision of the computation (the returned kernel has the input's element type). */
+  precision: Precision;
+  /** Why `backend: "auto"` passed over WebGPU (absent when it did not). */
+  skipped?: { webgpu?: string };
 }

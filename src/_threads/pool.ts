@@ -3,7 +3,7 @@
  * with the main thread's threaded core. Work is handed out as blocks of jobs
  * (frequency columns or parts of them) that workers pull from an atomic
  * counter. A block is written to shared memory (a control block and a job
- * buffer, see worker_source.ts) and the workers, asleep in `Atomics.wait`,
+ * buffer, see control.ts) and the workers, asleep in `Atomics.wait`,
  * are woken with `Atomics.notify`; the calling thread learns that they are
  * done through `Atomics.waitAsync` where the runtime has it, else through
  * their "done" messages.
@@ -13,13 +13,15 @@
  * {@linkcode closeThreads} terminates them explicitly.
  * @module
  */
-import { type CoreExports, coreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
-import { CONTROL, WORKER_SOURCE } from "./worker_source.ts";
+import { type ClipJob, type CoreExports, encodeJob, type JobKind, jobSlots, runJob, type SvdJob } from "../_wasm/abi.ts";
+import { coreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
+import { CONTROL, type WorkerMessage } from "./control.ts";
+import { WORKER_SCRIPT } from "./_worker_bundle.ts";
 
 /** f64 slots of the job buffer (1 MiB of address space, touched only as far as blocks reach). */
 const JOB_SLOTS = 1 << 17;
 
-type Message = { type: string; message?: string };
+type Message = WorkerMessage;
 
 interface Port {
   post(msg: unknown): void;
@@ -36,11 +38,13 @@ export interface Pool {
   size: number;
   relaxed: boolean;
   ports: Port[];
-  /** The control block (see worker_source.ts's CONTROL) and the block header in it. */
+  /** The control block (see control.ts) and the block header in it. */
   control: Int32Array;
   header: Float64Array;
-  /** The current block's jobs, `argc` f64 each. */
+  /** The current block's jobs, `jobSlots(kind)` f64 each. */
   jobs: Float64Array;
+  /** Jobs run so far on the calling thread (the `local` share of small blocks). */
+  localJobs: number;
   /** Messages of the jobs that threw in the current block. */
   errors: string[];
   /** Set when a worker died (an uncaught error): the pool is closed after the block. */
@@ -97,7 +101,7 @@ async function nodeWorkers(): Promise<typeof import("node:worker_threads") | und
 async function startPort(): Promise<Port> {
   const nw = await nodeWorkers();
   if (nw) {
-    const wk = new nw.Worker(WORKER_SOURCE, { eval: true });
+    const wk = new nw.Worker(WORKER_SCRIPT, { eval: true });
     let handler: (msg: Message) => void = () => {};
     // Listeners first, then unref (a listener added later would ref the worker again).
     wk.on("message", (m: Message) => handler(m));
@@ -113,7 +117,7 @@ async function startPort(): Promise<Port> {
     };
   }
   // Browsers: a module worker from a Blob URL (kept until the pool closes).
-  const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
+  const url = URL.createObjectURL(new Blob([WORKER_SCRIPT], { type: "text/javascript" }));
   const wk = new Worker(url, { type: "module" });
   return {
     post: (m) => wk.postMessage(m),
@@ -160,7 +164,7 @@ export function getPool(size: number): Promise<Pool> {
   closeThreads();
   starting = (async () => {
     const module = await WebAssembly.compile(coreBytes(true));
-    // The single-thread build of the same core: workers run svd jobs on their own copy (see worker_source.ts).
+    // The one-thread build of the same core: workers run svd jobs on their own instance (see worker.ts).
     const own = await WebAssembly.compile(coreBytes(false));
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
@@ -183,15 +187,16 @@ export function getPool(size: number): Promise<Pool> {
       control: new Int32Array(controlBuf),
       header: new Float64Array(controlBuf, CONTROL.HEADER, (CONTROL.BYTES - CONTROL.HEADER) / 8),
       jobs: new Float64Array(jobsBuf),
+      localJobs: 0,
       errors: [],
       wake: () => {},
       busy: Promise.resolve(),
     };
     for (const port of ports) {
       port.onMessage((msg) => {
-        if (msg.type === "error") started.errors.push(msg.message ?? "unknown error");
+        if (msg.type === "error") started.errors.push(msg.message);
         if (msg.type === "died") {
-          started.dead = msg.message ?? "unknown error";
+          started.dead = msg.message;
           // A dead worker never counts itself done: wake the waiter, which sees `dead`.
           Atomics.notify(started.control, CONTROL.DONE);
         }
@@ -206,16 +211,15 @@ export function getPool(size: number): Promise<Pool> {
   return starting;
 }
 
-/** What a block of jobs asks the workers to do. */
+/** A block of jobs for the workers. */
 export interface JobBlock {
-  kind: "svd" | "clip";
-  f32?: boolean;
+  kind: JobKind;
   /** Byte offset of the shared job counter (an i32). */
   counter: number;
   /** Scratch of worker i at workBase + i·workStride (the calling thread's, if it helps, at index `size`). */
   workBase: number;
   workStride: number;
-  jobs: number[][];
+  jobs: readonly (SvdJob | ClipJob)[];
 }
 
 /**
@@ -234,21 +238,6 @@ export async function withPool<T>(p: Pool, fn: () => Promise<T>): Promise<T> {
   } finally {
     release();
   }
-}
-
-/** Argument count of a job of each kind (the core function's arguments but the scratch pointer). */
-function argcOf(msg: JobBlock): number {
-  return msg.kind === "clip" ? 15 : 10;
-}
-
-/** Runs job j of the block in the job buffer on a core (the same call the worker makes, see worker_source.ts). */
-function runJob(core: CoreExports, kind: number, a: Float64Array, o: number, work: number): number {
-  if (kind === 0) return core.svd_column_f64(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9], work);
-  if (kind === 1) return core.svd_column_f32(a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9], work);
-  return core.clip_column_f64(
-    a[o], a[o + 1], a[o + 2], a[o + 3], a[o + 4], a[o + 5], a[o + 6], a[o + 7], a[o + 8], a[o + 9], a[o + 10], a[o + 11], a[o + 12], a[o + 13],
-    work, a[o + 14],
-  );
 }
 
 type WaitAsync = (ta: Int32Array, index: number, value: number) => { async: boolean; value: unknown };
@@ -289,15 +278,14 @@ async function allDone(p: Pool): Promise<void> {
 /** Runs `count` jobs already in the job buffer (see {@linkcode runJobs}). */
 async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): Promise<number> {
   const c = p.control, h = p.header;
-  const kind = msg.kind === "clip" ? 2 : msg.f32 ? 1 : 0;
-  const argc = argcOf(msg);
+  const kind = msg.kind;
+  const slots = jobSlots(kind);
   new Int32Array(p.core.memory.buffer, msg.counter, 1)[0] = 0;
   h[CONTROL.KIND] = kind;
   h[CONTROL.COUNTER] = msg.counter;
   h[CONTROL.WORK_BASE] = msg.workBase;
   h[CONTROL.WORK_STRIDE] = msg.workStride;
   h[CONTROL.JOBS] = count;
-  h[CONTROL.ARGC] = argc;
   Atomics.store(c, CONTROL.DONE, 0);
   Atomics.store(c, CONTROL.BAD, 0);
   Atomics.store(c, CONTROL.ERR, 0);
@@ -316,7 +304,8 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
         for (;;) {
           const j = Atomics.add(counter, 0, 1);
           if (j >= count) break;
-          bad += runJob(p.core, kind, p.jobs, j * argc, work);
+          bad += runJob(p.core, kind, p.jobs, j * slots, work);
+          p.localJobs++;
         }
       } catch (err) {
         // Let the workers finish with the memory before the error surfaces.
@@ -348,16 +337,12 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
  * larger than the job buffer run in parts, one after another.
  */
 export async function runJobs(p: Pool, msg: JobBlock, local = false): Promise<number> {
-  const argc = argcOf(msg);
-  const per = Math.floor(p.jobs.length / argc);
+  const slots = jobSlots(msg.kind);
+  const per = Math.floor(p.jobs.length / slots);
   let bad = 0;
   for (let j0 = 0; j0 < msg.jobs.length; j0 += per) {
     const count = Math.min(per, msg.jobs.length - j0);
-    for (let j = 0; j < count; j++) {
-      const job = msg.jobs[j0 + j];
-      if (job.length !== argc) throw new Error(`convsv: a ${msg.kind} job takes ${argc} arguments, got ${job.length}`);
-      p.jobs.set(job, j * argc);
-    }
+    for (let j = 0; j < count; j++) encodeJob(msg.kind, msg.jobs[j0 + j], p.jobs, j * slots);
     bad += await runBlock(p, msg, count, local);
   }
   return bad;
@@ -390,4 +375,13 @@ export function closeThreads(): void {
     pool.wake();
   }
   pool = undefined;
+}
+
+/**
+ * Jobs run so far, by where they ran: on a worker's own unshared instance
+ * (`own`) and on the calling thread (`local`); the rest ran on a worker's
+ * shared instance. For tests that check which path a call took.
+ */
+export function jobCounts(p: Pool): { own: number; local: number } {
+  return { own: Atomics.load(p.control, CONTROL.OWN), local: p.localJobs };
 }

@@ -1,67 +1,10 @@
 /**
- * Instantiates the embedded SIMD wasm core once per realm and hands out its exports.
+ * Instantiates the embedded SIMD wasm core once per realm and hands out its
+ * exports (typed in src/_wasm/abi.ts).
  * @module
  */
+import type { CoreExports } from "./abi.ts";
 import { WASM_BASE64, WASM_MT_BASE64, WASM_MT_RELAXED_BASE64, WASM_RELAXED_BASE64 } from "./binary.ts";
-
-/** The exports of the wasm core (pointers are byte offsets into `memory`). */
-export interface CoreExports {
-  memory: WebAssembly.Memory;
-  heap_base(): number;
-  lead_dim(m: number): number;
-  use_fft(k: number, n: number, outs: number): number;
-  fft_cost(n: number): number;
-  transform_w_work_bytes(nrows: number, kw: number, w: number, nv: number): number;
-  transform_w_f64(
-    k: number, ki: number, nrows: number, kw: number, w: number, v0: number, nv: number,
-    outr: number, outi: number, work: number,
-  ): number;
-  svd_column_work_bytes(cout: number, cin: number, kh: number, h: number, nu: number, groups: number): number;
-  svd_column_f32(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
-    u0: number, nu: number, out: number, groups: number, work: number,
-  ): number;
-  svd_column_f64(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
-    u0: number, nu: number, out: number, groups: number, work: number,
-  ): number;
-  bidiag_work_bytes(ld: number, n: number): number;
-  bidiag_c64_split(
-    ar: number, ai: number, m: number, n: number, ld: number, d: number, e: number, work: number, taus: number,
-  ): number;
-  svd_work_bytes(m: number, n: number): number;
-  build_p_f64(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
-    ar: number, ai: number, ld: number, work: number,
-  ): number;
-  tap_major_f64(
-    src: number, dst: number, groups: number, cout: number, cin: number, kh: number, kw: number, scale: number,
-  ): number;
-  build_p_tap_f64(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
-    ar: number, ai: number, ld: number, work: number,
-  ): number;
-  svd_c64_split(
-    ar: number, ai: number, m: number, n: number, ld: number, s: number, k: number,
-    ur: number, ui: number, vr: number, vi: number, work: number,
-  ): number;
-  clip_column_work_bytes(cout: number, cin: number, kh: number): number;
-  clip_column_f64(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
-    kw: number, w: number, v: number, nu: number, selfMirror: number, c: number,
-    kout: number, sv: number, work: number, corr: number,
-  ): number;
-  bdsqr_values_f64(d: number, e: number, n: number, rtol: number): number;
-  sort_desc_f64(p: number, n: number): void;
-  sort_values_work_bytes(n: number): number;
-  sort_values_desc_f64(p: number, n: number, work: number): number;
-  fft_plan_bytes(n: number): number;
-  fft_plan_init(n: number, plan: number): number;
-  fft_c64_batch(re: number, im: number, n: number, count: number, plan: number): number;
-  conv_work_bytes_f64(geom: number): number;
-  conv_f64_cdhw(geom: number, w: number, x: number, y: number, work: number): number;
-  conv_adjoint_f64_cdhw(geom: number, w: number, y: number, x: number, work: number): number;
-}
 
 let cached: CoreExports | undefined;
 let pending: Promise<CoreExports> | undefined;

@@ -39,8 +39,8 @@
  * {@linkcode ConvergenceError}.
  * @module
  */
-import { forEachFrequency, type Problem } from "../_engine.ts";
-import { twiddle } from "../_layers.ts";
+import { forEachFrequency, type Problem } from "../_problem/problem.ts";
+import { twiddle } from "../_problem/expand.ts";
 import { ConvergenceError } from "../errors.ts";
 import { foldWorkgroups, getPipeline, type GpuContext, MAP_READ, USAGE } from "./device.ts";
 import {

@@ -1,5 +1,5 @@
 /**
- * The WebGPU runner: the engine's contract ({@linkcode runProblem}) on WGSL
+ * The WebGPU runner: the backend contract of src/_problem/problem.ts on WGSL
  * compute, in f32.
  *
  * For one problem: scale the kernel by a power of two (largest entry in
@@ -23,8 +23,8 @@
  * does not grow with `h·w·c²`.
  * @module
  */
-import { forEachFrequency, ldexp, type Problem, scaleExponent, type Sink } from "../_engine.ts";
-import { twiddle } from "../_layers.ts";
+import { forEachFrequency, ldexp, type Problem, scaleExponent, type Sink } from "../_problem/problem.ts";
+import { twiddle } from "../_problem/expand.ts";
 import { ConvergenceError } from "../errors.ts";
 import {
   foldWorkgroups,

@@ -3,10 +3,11 @@
  * Hermitian half of the frequencies, on the wasm core.
  * @module
  */
-import type { CoreExports } from "./_wasm/loader.ts";
-import type { Layer } from "./_validate.ts";
-import { alignBytes, ensureMemory, foldKernel, forEachFrequency, ldexp, MAX_WASM_BYTES, scaleExponent } from "./_engine.ts";
-import { ConvergenceError } from "./errors.ts";
+import { Arena, type CoreExports } from "./abi.ts";
+import { type LayerSpec, plainShape } from "../_options.ts";
+import { forEachFrequency, ldexp, scaleExponent, scaleInPlace } from "../_problem/problem.ts";
+import { plainProblem } from "../_problem/expand.ts";
+import { ConvergenceError } from "../errors.ts";
 
 /**
  * Receives one frequency's factorisation: `s` (r values, decreasing, scaled
@@ -20,37 +21,32 @@ export type FactorSink = (u: number, v: number, s: Float64Array, U: Float64Array
  * given) and hands each to `sink`. The zero kernel gives s = 0 and the
  * identity's first r columns for U and V.
  */
-export function factorize(core: CoreExports, layer: Layer, sink: FactorSink, only?: [number, number]): void {
-  const { cOut, cIn, h, w } = layer;
+export function factorize(core: CoreExports, spec: LayerSpec, sink: FactorSink, only?: [number, number]): void {
+  const { cOut, cIn, h, w } = plainShape(spec);
   const r = Math.min(cOut, cIn);
   const m = Math.max(cOut, cIn);
   const tall = cOut >= cIn;
   const ld = core.lead_dim(m);
   const ldn = core.lead_dim(r);
-  const e = scaleExponent(layer.data) ?? 0;
-  const { k, kh, kw } = foldKernel(layer, e);
+  const e = scaleExponent(spec.data) ?? 0;
+  const { re, kh, kw } = plainProblem(spec);
+  const k = Float64Array.from(re);
+  scaleInPlace(k, -e);
   const nrows = cOut * cIn * kh;
-  const kPtr = alignBytes(core.heap_base());
-  const tr = alignBytes(kPtr + k.length * 8);
-  const ti = alignBytes(tr + nrows * 8);
-  const twWork = alignBytes(ti + nrows * 8);
-  const ar = alignBytes(twWork + Math.max(core.transform_w_work_bytes(nrows, kw, w, 1), 16 * kh));
+  const arena = new Arena(core);
+  const kPtr = arena.f64(k.length);
+  const tr = arena.f64(nrows);
+  const ti = arena.f64(nrows);
+  const twWork = arena.bytes(Math.max(core.transform_w_work_bytes(nrows, kw, w, 1), 16 * kh));
+  const ar = arena.f64(2 * ld * r);
   const ai = ar + ld * r * 8;
-  const ur = alignBytes(ai + ld * r * 8);
+  const ur = arena.f64(2 * ld * r);
   const ui = ur + ld * r * 8;
-  const vr = alignBytes(ui + ld * r * 8);
+  const vr = arena.f64(2 * ldn * r);
   const vi = vr + ldn * r * 8;
-  const s = alignBytes(vi + ldn * r * 8);
-  const work = alignBytes(s + r * 8);
-  const end = alignBytes(work + core.svd_work_bytes(m, r));
-  if (end > MAX_WASM_BYTES) {
-    throw new RangeError(
-      `Cannot factorise the frequencies as the working memory must fit in 4 GiB of wasm memory: current value is ${
-        (end / 2 ** 30).toFixed(2)
-      } GiB (c_out ${cOut}, c_in ${cIn}, kernel ${layer.kh}×${layer.kw}, inputShape [${h}, ${w}])`,
-    );
-  }
-  ensureMemory(core, end);
+  const s = arena.f64(r);
+  const work = arena.bytes(core.svd_work_bytes(m, r));
+  arena.commit("factorise the frequencies", `c_out ${cOut}, c_in ${cIn}, kernel ${spec.k[1]}×${spec.k[2]}, inputShape [${h}, ${w}]`);
   const mem = () => new Float64Array(core.memory.buffer);
   mem().set(k, kPtr / 8);
   const failed: [number, number][] = [];

@@ -5,8 +5,7 @@
  * where the core's memory cannot hold a second copy.
  * @module
  */
-import type { CoreExports } from "./_wasm/loader.ts";
-import { alignBytes, ensureMemory, MAX_WASM_BYTES } from "./_engine.ts";
+import { Arena, type CoreExports } from "./abi.ts";
 
 /** Below this many values the built-in sort is as fast as the copies in and out. */
 const MIN_RADIX = 512;
@@ -14,14 +13,13 @@ const MIN_RADIX = 512;
 /** Sorts non-negative `values` (singular values) in place into decreasing order and returns them. */
 export function sortDescending(core: CoreExports, values: Float64Array): Float64Array {
   const n = values.length;
-  const work = n < MIN_RADIX ? -1 : core.sort_values_work_bytes(n);
-  const at = alignBytes(core.heap_base());
-  const scratch = alignBytes(at + n * 8);
-  const end = scratch + work;
-  let ok = work >= 0 && end <= MAX_WASM_BYTES;
+  const arena = new Arena(core);
+  const at = arena.f64(n);
+  const scratch = arena.bytes(n < MIN_RADIX ? -1 : core.sort_values_work_bytes(n));
+  let ok = arena.fits;
   if (ok) {
     try {
-      ensureMemory(core, end);
+      arena.commit("sort the singular values", `${n} values`);
     } catch {
       ok = false;
     }
@@ -30,9 +28,8 @@ export function sortDescending(core: CoreExports, values: Float64Array): Float64
     values.sort();
     return values.reverse();
   }
-  const mem = new Float64Array(core.memory.buffer, at, n);
-  mem.set(values);
+  arena.view(at, n).set(values);
   core.sort_values_desc_f64(at, n, scratch);
-  values.set(new Float64Array(core.memory.buffer, at, n));
+  values.set(arena.view(at, n));
   return values;
 }

@@ -15,9 +15,9 @@
  * in assembly/conv.ts: f64 sums, f64x2 lanes along the last axis).
  * @module
  */
-import type { Axes, LayerSpec } from "./_validate.ts";
-import { alignBytes, ensureMemory, MAX_WASM_BYTES } from "./_engine.ts";
-import { loadWasmSync } from "./_wasm/loader.ts";
+import type { Axes, LayerSpec } from "../_options.ts";
+import { Arena } from "./abi.ts";
+import { loadWasmSync } from "./loader.ts";
 
 /** A linear map given by its action and the action of its adjoint. */
 export interface LinearOperator {
@@ -134,26 +134,21 @@ export function convOperator(spec: LayerSpec, n: Axes = spec.n, out: Axes = spec
     const A = [A0, A1, A2][j];
     geom.set([n[j], out[j], A.k, stride[j], A.dilation, A.origin], 4 + 6 * j);
   }
-  // Memory from the heap base up: geometry, weights, x, y, the kernels' work.
+  // Memory from the heap base up: geometry, weights, x, y, the kernels' work
+  // (whose size the core reads from the geometry once it is in memory).
   const core = loadWasmSync();
-  const geomPtr = alignBytes(core.heap_base());
-  const wPtr = alignBytes(geomPtr + GEOM_LEN * 4);
-  const xPtr = alignBytes(wPtr + weights.length * 8);
-  const yPtr = alignBytes(xPtr + cols * 8);
-  const workPtr = alignBytes(yPtr + rows * 8);
-  const tooLarge = (bytes: string) =>
-    new RangeError(
-      `Cannot apply the layer directly as its working memory must fit in 4 GiB of wasm memory: current value is ${bytes} (c_out ${cOut}, c_in ${cIn}, input [${
-        n.join(", ")
-      }], output [${out.join(", ")}])`,
-    );
-  const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
-  if (workPtr > MAX_WASM_BYTES) throw tooLarge(gib(workPtr));
-  ensureMemory(core, workPtr);
+  const arena = new Arena(core);
+  const geomPtr = arena.i32(GEOM_LEN);
+  const wPtr = arena.f64(weights.length);
+  const xPtr = arena.f64(cols);
+  const yPtr = arena.f64(rows);
+  const subject = "apply the layer directly";
+  const context = `c_out ${cOut}, c_in ${cIn}, input [${n.join(", ")}], output [${out.join(", ")}]`;
+  const workPtr = arena.bytes(0);
+  arena.commit(subject, context);
   new Int32Array(core.memory.buffer, geomPtr, GEOM_LEN).set(geom);
-  const workBytes = core.conv_work_bytes_f64(geomPtr);
-  const end = workPtr + workBytes;
-  if (!(workBytes >= 0) || end > MAX_WASM_BYTES) throw tooLarge(workBytes >= 0 ? gib(end) : "over 4 GiB");
+  arena.bytes(core.conv_work_bytes_f64(geomPtr));
+  arena.commit(subject, context);
   /** Writes the geometry, the weights and `v` (at `vPtr`), runs `kernel` and copies its result at `rPtr` into `r`. */
   const run = (
     kernel: "conv_f64_cdhw" | "conv_adjoint_f64_cdhw",
@@ -162,7 +157,7 @@ export function convOperator(spec: LayerSpec, n: Axes = spec.n, out: Axes = spec
     rPtr: number,
     r: Float64Array,
   ): void => {
-    ensureMemory(core, end);
+    arena.commit(subject, context);
     const buf = core.memory.buffer;
     new Int32Array(buf, geomPtr, GEOM_LEN).set(geom);
     new Float64Array(buf, wPtr, weights.length).set(weights);

@@ -1,8 +1,8 @@
 /**
- * Layer kinds → engine problems. A layer's spectrum is the union of the
- * spectra of one or more 2-D circular stride-1 problems (DESIGN.md §3); this
- * module validates the options and says where each problem's per-frequency
- * values go in the layer's frequency grid.
+ * Layer kinds → problems. A layer's spectrum is the union of the spectra of
+ * one or more 2-D circular stride-1 problems (src/_problem/problem.ts); this
+ * module builds them from a validated layer and says where each problem's
+ * per-frequency values go in the layer's frequency grid.
  *
  * The reduction, on the forward convolution normalised to `[d, h, w]` (a
  * transposed layer has the same singular values as its forward convolution):
@@ -20,9 +20,9 @@
  *    are real (Hermitian half), the others complex and fill their mirror cell.
  * @module
  */
-import type { Kernel, SingularValuesOptions } from "./types.ts";
-import { type Axes, fromAxes, type LayerSpec, show, validateSpec } from "./_validate.ts";
-import type { Problem } from "./_engine.ts";
+import type { Axes, LayerSpec } from "../_options.ts";
+import { fromAxes } from "../_options.ts";
+import type { Problem } from "./problem.ts";
 
 /** One problem and where its values land. */
 export interface Part {
@@ -51,19 +51,6 @@ export interface Expanded {
   parts: Part[];
   /** The phase-split grid `[d', h', w']` (1 for absent axes). */
   grid3: Axes;
-}
-
-/** Validates kernel and options and expands the layer into problems. Throws TypeError/RangeError. */
-export function expandLayer(kernel: Kernel, options: SingularValuesOptions): Expanded {
-  const spec = validateSpec(kernel, options);
-  if (spec.pad) {
-    throw new RangeError(
-      `Cannot compute singular values as padding must be "circular" for exact singular values (zero padding has no exact frequency formula; operatorNormBounds gives a certified interval for the norm): current value is ${
-        show(options.padding)
-      }`,
-    );
-  }
-  return expandSpec(spec, spec.n);
 }
 
 /** `exp(2πi·m/n)` for an integer `0 ≤ m < n`, exact at multiples of a quarter turn. */
@@ -164,6 +151,43 @@ export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
     }
   }
   return { grid: fromAxes(np, rank), r: groups * rG, parts, grid3: np };
+}
+
+/**
+ * The parts a backend runs as one: a grouped layer's per-group problems of
+ * one depth frequency merged into one problem with `groups` diagonal blocks,
+ * so that a depthwise layer is one pass over its frequencies (not one per
+ * channel) and each frequency's row comes out sorted. Other layers: as
+ * expanded.
+ */
+export function mergeGroups(ex: Expanded): Part[] {
+  if (ex.parts.every((p) => p.group === 0)) return ex.parts;
+  const byT = new Map<number, Part[]>();
+  for (const p of ex.parts) {
+    const list = byT.get(p.t) ?? [];
+    list.push(p);
+    byT.set(p.t, list);
+  }
+  return [...byT.values()].map((list) => {
+    const first = list[0].problem;
+    const size = first.re.length;
+    const re = new Float64Array(size * list.length);
+    const im = first.im ? new Float64Array(size * list.length) : undefined;
+    list.forEach((p, g) => {
+      re.set(p.problem.re, g * size);
+      if (im && p.problem.im) im.set(p.problem.im, g * size);
+    });
+    return { ...list[0], slot: 0, problem: { ...first, re, ...(im ? { im } : {}), groups: list.length } };
+  });
+}
+
+/**
+ * The one problem of a plain layer (2-D, circular, stride 1, no dilation or
+ * groups): the kernel folded onto the grid in OIHW order, or the caller's
+ * OIHW weights themselves when nothing folds (read only).
+ */
+export function plainProblem(spec: LayerSpec): Problem {
+  return expandSpec(spec, spec.n).parts[0].problem;
 }
 
 /**

@@ -4,30 +4,17 @@
  *
  * {@linkcode validateSpec} accepts every layer kind (1-D/2-D/3-D, stride,
  * dilation, groups, transposed, padding) and normalises it to three spatial
- * axes `[d, h, w]` (a 1-D layer is `[1, 1, w]`, a 2-D one `[1, h, w]`).
- * {@linkcode validateLayer} is the plain 2-D circular stride-1 layer that the
- * per-frequency functions (clipping, singular vectors) take.
+ * axes `[d, h, w]` (a 1-D layer is `[1, 1, w]`, a 2-D one `[1, h, w]`);
+ * {@linkcode exactSpec} is a layer with an exact spectrum (circular padding)
+ * and {@linkcode plainSpec} the plain 2-D circular stride-1 layer that the
+ * per-frequency functions (singular vectors) take. How to compute
+ * (precision, threads, backend) is checked in src/_backend.ts.
  * @module
  */
 import type { Kernel, Layout, SingularValuesOptions } from "./types.ts";
 
 /** Three per-axis numbers `[depth, height, width]`. */
 export type Axes = [number, number, number];
-
-/** The layouts of a plain 2-D layer. */
-export type Layout2D = "oihw" | "hwio";
-
-/** A validated 2-D layer: sizes, and how to read the kernel's elements. */
-export interface Layer {
-  data: Float32Array | Float64Array;
-  layout: Layout2D;
-  cOut: number;
-  cIn: number;
-  kh: number;
-  kw: number;
-  h: number;
-  w: number;
-}
 
 /**
  * A validated layer of any kind, described by the (forward) convolution it
@@ -337,6 +324,13 @@ export function valuesPerFrequency(spec: LayerSpec): number {
   return spec.groups * Math.min(spec.cOutG, spec.cInG * phases);
 }
 
+/** The same layer with other weights of the same shape and layout (`data` is read in place, as in validateSpec). */
+export function withData(spec: LayerSpec, data: Float32Array | Float64Array): LayerSpec {
+  const next = { ...spec, data };
+  next.weights = readWeights(next, spec.layout.startsWith("oi"));
+  return next;
+}
+
 function readWeights(spec: LayerSpec, channelsFirst: boolean): Float32Array | Float64Array {
   const { cOut, cInG, data } = spec;
   if (channelsFirst) return data;
@@ -369,7 +363,7 @@ function plainRefusal(spec: LayerSpec, options: SingularValuesOptions): [string,
  * (stride, dilation, groups, transposed, padding, 1-D/3-D) that the calling
  * function does not take.
  */
-export function validateLayer(kernel: Kernel, options: SingularValuesOptions): Layer {
+export function plainSpec(kernel: Kernel, options: SingularValuesOptions): LayerSpec {
   const spec = validateSpec(kernel, options);
   const refusal = plainRefusal(spec, options);
   if (refusal) {
@@ -382,16 +376,25 @@ export function validateLayer(kernel: Kernel, options: SingularValuesOptions): L
       value,
     );
   }
-  return {
-    data: spec.data,
-    layout: spec.layout as Layout2D,
-    cOut: spec.cOut,
-    cIn: spec.cIn,
-    kh: spec.k[1],
-    kw: spec.k[2],
-    h: spec.n[1],
-    w: spec.n[2],
-  };
+  return spec;
+}
+
+/** The sizes of a plain layer (see {@linkcode plainSpec}): channels, taps and input grid. */
+export function plainShape(spec: LayerSpec): { cOut: number; cIn: number; kh: number; kw: number; h: number; w: number } {
+  return { cOut: spec.cOut, cIn: spec.cIn, kh: spec.k[1], kw: spec.k[2], h: spec.n[1], w: spec.n[2] };
+}
+
+/** Validates a layer whose singular values have an exact formula (circular padding). */
+export function exactSpec(kernel: Kernel, options: SingularValuesOptions): LayerSpec {
+  const spec = validateSpec(kernel, options);
+  if (spec.pad) {
+    throw new RangeError(
+      `Cannot compute singular values as padding must be "circular" for exact singular values (zero padding has no exact frequency formula; operatorNormBounds gives a certified interval for the norm): current value is ${
+        show(options.padding)
+      }`,
+    );
+  }
+  return spec;
 }
 
 function where(index: number, shape: number[], layout: Layout): string {

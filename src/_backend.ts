@@ -1,0 +1,262 @@
+/**
+ * Where a call runs: the one place that decides between the wasm and WebGPU
+ * backends, and between the calling thread and the worker pool.
+ *
+ * - `"wasm"` (or no `backend`): wasm, in the precision asked for (default f64),
+ *   on the pool when `threads` (default: the cores) is over 1 and the runtime
+ *   can start workers, else on the calling thread.
+ * - `"webgpu"`: WebGPU in f32, or an error that says why not (no
+ *   `navigator.gpu`, no adapter, a failed device request; an explicit
+ *   `precision: "f64"`, which WebGPU cannot give; a function or option that
+ *   has no WebGPU path). Never a silent fallback.
+ * - `"auto"`: WebGPU only when the caller allowed f32 (`precision: "f32"`;
+ *   `"auto"` never changes precision), the call has a WebGPU path, the
+ *   layer's work reaches {@linkcode WEBGPU_MIN_WORK}, an adapter exists and
+ *   it is not a software one (llvmpipe and the like are CPU emulations, far
+ *   slower than wasm); else wasm, with the reason each skipped backend was
+ *   skipped (as onnxruntime-web's `resolveBackend` collects them).
+ *
+ * The cheap tests come first, so that `"auto"` on a small layer or in f64
+ * never creates a device.
+ * @module
+ */
+import type { Precision } from "./types.ts";
+import { type Problem, problemsWork, type Sink } from "./_problem/problem.ts";
+import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import type { CoreExports } from "./_wasm/abi.ts";
+import { runProblem, runProblemThreaded } from "./_wasm/engine.ts";
+import { defaultThreads, getPool, type Pool, threadsAvailable } from "./_threads/pool.ts";
+import { getGpu, type GpuContext } from "./_webgpu/device.ts";
+import { runProblemWebGPU } from "./_webgpu/run.ts";
+
+/** Values of the `backend` option. */
+export type BackendOption = "wasm" | "webgpu" | "auto";
+
+/** How to compute, validated: the options as given (undefined where not given). */
+export interface RunOptions {
+  /** The `precision` option (undefined: the backend's own, f64 on wasm and f32 on WebGPU). */
+  precision: Precision | undefined;
+  threads: number | undefined;
+  backend: BackendOption | undefined;
+}
+
+/** Checks `precision`, `threads` and `backend` before any work. Throws TypeError/RangeError. */
+export function validateRun(options: { precision?: unknown; threads?: unknown; backend?: unknown }): RunOptions {
+  const precision = options.precision;
+  if (precision !== undefined && precision !== "f64" && precision !== "f32") {
+    throw new TypeError(
+      `Cannot compute singular values as precision must be "f64" or "f32": current value is ${JSON.stringify(precision)}`,
+    );
+  }
+  const threads = options.threads;
+  if (threads !== undefined) {
+    if (typeof threads !== "number" || !Number.isInteger(threads)) {
+      throw new TypeError(`Cannot compute singular values as threads must be an integer: current value is ${String(threads)}`);
+    }
+    if (threads < 1 || threads > 256) {
+      throw new RangeError(`Cannot compute singular values as threads must be between 1 and 256: current value is ${threads}`);
+    }
+  }
+  const backend = options.backend;
+  if (backend !== undefined && backend !== "wasm" && backend !== "webgpu" && backend !== "auto") {
+    throw new TypeError(
+      `Cannot compute singular values as backend must be "wasm", "webgpu" or "auto": current value is ${
+        typeof backend === "string" ? JSON.stringify(backend) : String(backend)
+      }`,
+    );
+  }
+  return { precision, threads, backend };
+}
+
+/**
+ * The work (`Σ frequencies·max(c)·min(c)²` over the problems, the Jacobi
+ * cost up to the sweep count) from which `"auto"` runs WebGPU.
+ *
+ * Infinity until measured: `bench/webgpu.ts` prints the crossover on a
+ * machine with a real GPU; on the software adapter measured so far (llvmpipe,
+ * 2 cores) wasm f32 was faster in every case, so there is no crossover to
+ * set. Replace with the measured value (and the GPU it was measured on)
+ * before `"auto"` can pick WebGPU.
+ */
+export const WEBGPU_MIN_WORK = Infinity;
+
+/** What a call asks of the backends. */
+export interface BackendRequest {
+  /** What the call does, for messages: `"compute singular values"`. */
+  subject: string;
+  /** The validated run options. */
+  run: RunOptions;
+  /** Why this call has no WebGPU path (`"webgpu"` is then an error naming it); undefined when it has one. */
+  noWebgpu?: { reason: string; error: () => Error };
+  /** The layer's problems, for the work of `"auto"` (called only when the cheap tests pass). */
+  problems?: () => readonly Problem[];
+  /** The crossover of `"auto"` (tests lower it). */
+  minWork?: number;
+  /** The call runs on the calling thread whatever `threads` says (it has no threaded path). */
+  oneThread?: boolean;
+}
+
+/**
+ * The request of a function with no WebGPU or threaded path: `"webgpu"` is a
+ * TypeError naming the function, `"auto"` and `"wasm"` run wasm on the
+ * calling thread.
+ */
+export function wasmOnly(options: { precision?: unknown; threads?: unknown; backend?: unknown }, fn: string): BackendRequest {
+  const req: BackendRequest = {
+    subject: `compute ${fn}`,
+    run: validateRun(options),
+    oneThread: true,
+    noWebgpu: {
+      reason: `${fn} has no WebGPU path`,
+      error: () =>
+        new TypeError(
+          `Cannot compute ${fn} as backend "webgpu" supports singularValues, operatorNorm, spectrum and clipOperatorNorm only: current value is "webgpu"`,
+        ),
+    },
+  };
+  if (req.run.backend === "webgpu") throw req.noWebgpu!.error();
+  return req;
+}
+
+/** A problem's values into a sink, on the chosen backend. */
+export type Runner = (problem: Problem, sink: Sink) => void | Promise<void>;
+
+/** The wasm backend, resolved: the calling thread's core, or the pool. */
+export interface WasmBackend {
+  backend: "wasm";
+  precision: Precision;
+  /** The pool when the call runs on worker threads. */
+  pool: Pool | undefined;
+  /** The calling thread's one-thread core (the pool has its own, shared with its workers). */
+  core: CoreExports;
+  /** Why each other backend was skipped (`"auto"` only). */
+  skipped: { webgpu?: string };
+}
+
+/** The WebGPU backend, resolved. */
+export interface WebGpuBackend {
+  backend: "webgpu";
+  precision: "f32";
+  gpu: GpuContext;
+  skipped: { webgpu?: string };
+}
+
+/** Where a call runs. */
+export type Resolved = WasmBackend | WebGpuBackend;
+
+/** The runner of a resolved backend (the wasm engine on the core or the pool, or WebGPU). */
+export function runnerOf(b: Resolved): Runner {
+  if (b.backend === "webgpu") return (p, sink) => runProblemWebGPU(b.gpu, p, sink);
+  const { pool, core, precision } = b;
+  if (pool) return (p, sink) => runProblemThreaded(pool, p, sink, precision);
+  return (p, sink) => runProblem(core, p, sink, precision);
+}
+
+function checkWebgpu(req: BackendRequest, sync: boolean): void {
+  const { backend, precision } = req.run;
+  if (backend !== "webgpu") return;
+  if (req.noWebgpu) throw req.noWebgpu.error();
+  if (precision === "f64") {
+    throw new RangeError(
+      `Cannot ${req.subject} as backend "webgpu" computes in f32 (WGSL has no f64): current value is precision "f64"`,
+    );
+  }
+  if (sync) {
+    throw new TypeError(
+      `Cannot ${req.subject} synchronously as backend "webgpu" is asynchronous (use the async function): current value is "webgpu"`,
+    );
+  }
+}
+
+/**
+ * The backend of a `*Sync` call: wasm on the calling thread, since WebGPU
+ * and the pool are asynchronous.
+ *
+ * @throws {TypeError} For `"webgpu"` (only the async functions can use it), or a call with no WebGPU path.
+ */
+export function resolveBackendSync(req: BackendRequest): WasmBackend {
+  checkWebgpu(req, true);
+  return {
+    backend: "wasm",
+    precision: req.run.precision ?? "f64",
+    pool: undefined,
+    core: loadWasmSync(),
+    skipped: req.run.backend === "auto" ? { webgpu: "a synchronous call (WebGPU is asynchronous)" } : {},
+  };
+}
+
+/**
+ * The backend of an async call (see the module doc).
+ *
+ * @throws {TypeError} For a call with no WebGPU path and `backend: "webgpu"`.
+ * @throws {RangeError} For `"webgpu"` with `precision: "f64"`.
+ * @throws {Error} For `"webgpu"` with no device; the message gives the reason.
+ */
+export async function resolveBackend(req: BackendRequest): Promise<Resolved> {
+  checkWebgpu(req, false);
+  const { backend, precision } = req.run;
+  if (backend === "webgpu") {
+    const gpu = await getGpu();
+    if ("reason" in gpu) {
+      throw new Error(`Cannot ${req.subject} as backend "webgpu" needs a WebGPU device: current value is ${gpu.reason}`);
+    }
+    return { backend: "webgpu", precision: "f32", gpu, skipped: {} };
+  }
+  const reason = backend === "auto" ? await webgpuRefusal(req) : undefined;
+  if (typeof reason !== "string" && reason !== undefined) return reason;
+  const skipped = reason === undefined ? {} : { webgpu: reason };
+  return { ...(await withReasons(skipped, req.subject, () => wasmBackend(req.run, req.oneThread))), skipped };
+}
+
+/** Why `"auto"` does not run WebGPU, or the WebGPU backend when it does. */
+async function webgpuRefusal(req: BackendRequest): Promise<string | WebGpuBackend> {
+  if (req.run.precision !== "f32") return 'f32 was not allowed (pass precision: "f32" to let "auto" use WebGPU)';
+  if (req.noWebgpu) return req.noWebgpu.reason;
+  const minWork = req.minWork ?? WEBGPU_MIN_WORK;
+  const work = problemsWork(req.problems?.() ?? []);
+  if (!(work >= minWork)) {
+    return Number.isFinite(minWork)
+      ? `the layer is below the crossover (work ${work} < ${minWork})`
+      : "no crossover has been measured on a real GPU yet (bench/webgpu.ts), so auto keeps to wasm";
+  }
+  const gpu = await getGpu();
+  if ("reason" in gpu) return gpu.reason;
+  if (gpu.fallback) return `the adapter is a software one (${gpu.adapter}), slower than wasm`;
+  return { backend: "webgpu", precision: "f32", gpu, skipped: {} };
+}
+
+/** The wasm backend for an async call: the pool when more than one thread is asked for (or the cores) and workers can start. */
+async function wasmBackend(run: RunOptions, oneThread = false): Promise<Omit<WasmBackend, "skipped">> {
+  const precision = run.precision ?? "f64";
+  let pool: Pool | undefined;
+  if (!oneThread && threadsAvailable()) {
+    const n = run.threads ?? await defaultThreads();
+    if (n > 1) pool = await getPool(n);
+  }
+  return { backend: "wasm", precision, pool, core: await loadWasm() };
+}
+
+/**
+ * Runs `fn` on the wasm backend; when `"auto"` skipped WebGPU, an error of
+ * the backend (not a refusal of the input) lists every backend's reason.
+ */
+export async function withReasons<T>(skipped: { webgpu?: string }, subject: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (skipped.webgpu && !(err instanceof RangeError) && !(err instanceof TypeError)) {
+      throw new Error(
+        `Cannot ${subject} on any backend: wasm failed (${err instanceof Error ? err.message : err}); webgpu was skipped (${skipped.webgpu})`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** {@linkcode resolveBackend} for a call with no WebGPU path (see {@linkcode wasmOnly}). */
+export async function resolveWasm(req: BackendRequest): Promise<WasmBackend> {
+  const b = await resolveBackend(req);
+  if (b.backend !== "wasm") throw new Error(`convsv: ${req.subject} resolved to ${b.backend} without a path there`);
+  return b;
+}

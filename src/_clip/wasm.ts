@@ -1,0 +1,158 @@
+/**
+ * Clipping rounds on the wasm core: every column of the Hermitian half is a
+ * {@linkcode ClipJob} (`clip_column_f64`: the column's SVDs, singular values
+ * clipped at `c`, the column's share of the inverse transform cut back to the
+ * kernel's taps), run on the calling thread or on the worker pool. Each
+ * column adds into its own kernel accumulator, and the accumulators are
+ * summed in column order, so the result is the same bits whatever thread ran
+ * which column.
+ * @module
+ */
+import { Arena, type ClipJob, clipColumn, type CoreExports, JOB_KIND } from "../_wasm/abi.ts";
+import type { Problem } from "../_problem/problem.ts";
+import { runJobs, withPool, type Pool } from "../_threads/pool.ts";
+import { ConvergenceError } from "../errors.ts";
+import type { RoundResult, Rounds } from "./loop.ts";
+
+/** The memory of a round: the kernel, every column's transform, and per column its accumulator, values and correction. */
+interface RoundPlan {
+  arena: Arena;
+  nrows: number;
+  nvAll: number;
+  counter: number;
+  kPtr: number;
+  tr: number;
+  ti: number;
+  twWork: number;
+  clipWork: number;
+  clipStride: number;
+  kOut: number;
+  kStride: number;
+  sv: number;
+  svStride: number;
+  corr: number[];
+  corrLength: number;
+}
+
+/** Frequencies of column v in the Hermitian half. */
+function columnLength(h: number, w: number, v: number): number {
+  return v === 0 || 2 * v === w ? Math.floor(h / 2) + 1 : h;
+}
+
+/**
+ * Lays out a round: the kernel, every column's transform, and per column its
+ * own kernel accumulator, singular values and (Dykstra) correction, so the
+ * columns can run in any order on any thread; `workers` scratch areas.
+ */
+function planRound(core: CoreExports, p: Problem, dykstra: boolean, workers: number): RoundPlan {
+  const { cOut, cIn, kh, kw, h, w } = p;
+  const nrows = cOut * cIn * kh;
+  const r = Math.min(cOut, cIn);
+  const ld = core.lead_dim(Math.max(cOut, cIn));
+  const nvAll = Math.floor(w / 2) + 1;
+  const arena = new Arena(core);
+  const counter = arena.bytes(16);
+  const kPtr = arena.f64(nrows * kw);
+  const tr = arena.f64(nrows * nvAll);
+  const ti = arena.f64(nrows * nvAll);
+  const twWork = arena.bytes(core.transform_w_work_bytes(nrows, kw, w, nvAll));
+  const clipStride = Math.ceil(core.clip_column_work_bytes(cOut, cIn, kh) / 16) * 16;
+  const clipWork = arena.bytes(clipStride * workers);
+  const kStride = Math.ceil((nrows * kw * 8) / 16) * 16;
+  const kOut = arena.bytes(kStride * nvAll);
+  const svStride = Math.ceil((h * r * 8) / 16) * 16;
+  const sv = arena.bytes(svStride * nvAll);
+  const corr: number[] = [];
+  let corrLength = 0;
+  for (let v = 0; v < nvAll; v++) {
+    const n = dykstra ? columnLength(h, w, v) * 2 * ld * r : 0;
+    corr.push(arena.f64(n));
+    corrLength += n;
+  }
+  arena.commit("clip the operator norm", `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, inputShape [${h}, ${w}]`);
+  return { arena, nrows, nvAll, counter, kPtr, tr, ti, twWork, clipWork, clipStride, kOut, kStride, sv, svStride, corr, corrLength };
+}
+
+/** A round's columns as jobs, after writing the kernel (and correction) and transforming every column. */
+function roundJobs(p: RoundPlan, prob: Problem, k: Float64Array, c: number, corr: Float64Array | undefined): ClipJob[] {
+  const { core } = p.arena;
+  const { cOut, cIn, kh, kw, h, w } = prob;
+  const mem = new Float64Array(core.memory.buffer);
+  mem.set(k, p.kPtr / 8);
+  mem.fill(0, p.kOut / 8, (p.kOut + p.kStride * p.nvAll) / 8);
+  if (corr) mem.set(corr, p.corr[0] / 8);
+  core.transform_w_f64(p.kPtr, 0, p.nrows, kw, w, 0, p.nvAll, p.tr, p.ti, p.twWork);
+  const jobs: ClipJob[] = [];
+  for (let v = 0; v < p.nvAll; v++) {
+    const off = v * p.nrows * 8;
+    jobs.push({
+      tr: p.tr + off, ti: p.ti + off, cOut, cIn, kh, h, kw, w, v, nu: columnLength(h, w, v),
+      selfMirror: v === 0 || 2 * v === w ? 1 : 0, c,
+      kOut: p.kOut + v * p.kStride, sv: p.sv + v * p.svStride, corr: corr ? p.corr[v] : 0,
+    });
+  }
+  return jobs;
+}
+
+/**
+ * Gathers a round: the new kernel is the sum of the columns' accumulators in
+ * column order, the norm is the largest singular value seen, the correction
+ * is copied back.
+ */
+function roundResult(p: RoundPlan, prob: Problem, bad: number, corr: Float64Array | undefined): RoundResult {
+  const { cOut, cIn, kw, h, w } = prob;
+  const r = Math.min(cOut, cIn);
+  const mem = new Float64Array(p.arena.core.memory.buffer);
+  const len = p.nrows * kw;
+  const k = new Float64Array(len);
+  let norm = 0;
+  const failed: [number, number][] = [];
+  for (let v = 0; v < p.nvAll; v++) {
+    const base = (p.kOut + v * p.kStride) / 8;
+    for (let i = 0; i < len; i++) k[i] += mem[base + i];
+    for (let u = 0; u < columnLength(h, w, v); u++) {
+      const top = mem[(p.sv + v * p.svStride) / 8 + u * r];
+      if (bad > 0 && Number.isNaN(top)) failed.push([u, v]);
+      if (top > norm) norm = top;
+    }
+  }
+  if (failed.length > 0) throw new ConvergenceError(failed);
+  if (corr) corr.set(mem.subarray(p.corr[0] / 8, p.corr[0] / 8 + corr.length));
+  return { k, norm };
+}
+
+/** Rounds on the calling thread's core. `prob` is the layer's shape (its kernel is the round's). */
+export function wasmRounds(core: CoreExports, prob: Problem, c: number, dykstra: boolean): Rounds<false> {
+  const p = planRound(core, prob, dykstra, 1);
+  return {
+    corrLength: p.corrLength,
+    round(k, corr) {
+      // The plan's memory may have been used by a norm computation since: lay the round out again.
+      p.arena.commit("clip the operator norm", "round");
+      let bad = 0;
+      for (const job of roundJobs(p, prob, k, c, corr)) bad += clipColumn(core, job, p.clipWork);
+      return roundResult(p, prob, bad, corr);
+    },
+  };
+}
+
+/** Rounds on the worker pool: each round lays out, runs and reads back its columns with the pool to itself. */
+export function poolRounds(pool: Pool, prob: Problem, c: number, dykstra: boolean): Rounds<true> {
+  const p = planRound(pool.core, prob, dykstra, pool.size);
+  return {
+    corrLength: p.corrLength,
+    round: (k, corr) =>
+      withPool(pool, async () => {
+        p.arena.commit("clip the operator norm", "round");
+        const jobs = roundJobs(p, prob, k, c, corr);
+        const bad = await runJobs(pool, {
+          kind: JOB_KIND.clipF64,
+          counter: p.counter,
+          workBase: p.clipWork,
+          workStride: p.clipStride,
+          jobs,
+        });
+        return roundResult(p, prob, bad, corr);
+      }),
+  };
+}

@@ -1,0 +1,276 @@
+/**
+ * The wasm backend: computes a problem's per-frequency singular values
+ * (src/_problem/problem.ts) on the wasm core. It scales the kernel by a
+ * power of two, walks the frequencies column by column (only the Hermitian
+ * half for a real kernel), transforms a block of columns at a time and runs
+ * each column's SVDs as {@linkcode SvdJob}s — on the calling thread, or
+ * spread over the worker pool — then hands each frequency's decreasing values
+ * to the sink, in the same order and with the same bits either way.
+ * @module
+ */
+import {
+  Arena,
+  type CoreExports,
+  JOB_KIND,
+  svdColumn,
+  type SvdJob,
+} from "./abi.ts";
+import { type Problem, scaleExponent, scaleInPlace, type Sink, valuesPerFrequency, zeroProblem } from "../_problem/problem.ts";
+import { ConvergenceError } from "../errors.ts";
+import { type Pool, runJobs, withPool } from "../_threads/pool.ts";
+
+/** Budget for one block of transformed columns. */
+const BLOCK_BYTES = 32 * 2 ** 20;
+
+/** Memory plan of one problem, in bytes from the heap base. */
+interface Plan {
+  arena: Arena;
+  nrows: number;
+  nv: number;
+  nvAll: number;
+  counter: number;
+  kPtr: number;
+  kiPtr: number;
+  tr: number;
+  ti: number;
+  twWork: number;
+  colWork: number;
+  colStride: number;
+  out: number;
+  outStride: number;
+  stage: number;
+}
+
+/**
+ * Lays out one problem's buffers: with `workers` > 0 every column of a block
+ * gets its own output rows and every worker its own scratch; with 0 one
+ * column at a time runs on the calling thread.
+ */
+function plan(core: CoreExports, p: Problem, workers: number): Plan {
+  const { cOut, cIn, kh, kw, h, w } = p;
+  const groups = p.groups ?? 1;
+  const complex = p.im !== undefined;
+  const nrows = groups * cOut * cIn * kh;
+  const nvAll = complex ? w : Math.floor(w / 2) + 1;
+  const outRow = h * valuesPerFrequency(p) * 8;
+  const perColumn = nrows * 16 + (workers > 0 ? outRow : 0);
+  const nv = Math.max(1, Math.min(nvAll, Math.floor(BLOCK_BYTES / perColumn)));
+  const arena = new Arena(core);
+  const counter = arena.bytes(16);
+  const kPtr = arena.f64(nrows * kw);
+  const kiPtr = arena.f64(complex ? nrows * kw : 0);
+  const tr = arena.f64(nrows * nv);
+  const ti = arena.f64(nrows * nv);
+  const twWork = arena.bytes(Math.max(
+    core.transform_w_work_bytes(nrows, kw, w, nv),
+    core.transform_w_work_bytes(nrows, kw, w, nvAll % nv || nv),
+  ));
+  const nus = complex ? [h] : [h, Math.floor(h / 2) + 1];
+  const colStride = Math.ceil(Math.max(...nus.map((nu) => core.svd_column_work_bytes(cOut, cIn, kh, h, nu, groups))) / 16) * 16;
+  const colWork = arena.bytes(colStride * Math.max(workers, 1));
+  const outStride = Math.ceil(outRow / 16) * 16;
+  const out = arena.bytes(outStride * (workers > 0 ? nv : 1));
+  // The kernel as given, staged for tap_major_f64 (see writeTapMajor).
+  const stage = arena.f64(nrows * kw);
+  arena.commit(
+    "compute singular values",
+    `c_out ${cOut}, c_in ${cIn}, folded kernel ${kh}×${kw}, grid [${h}, ${w}]${groups > 1 ? `, ${groups} groups` : ""}`,
+  );
+  return { arena, nrows, nv, nvAll, counter, kPtr, kiPtr, tr, ti, twWork, colWork, colStride, out, outStride, stage };
+}
+
+/**
+ * Copies one part (re or im) of a problem's kernel, `groups·cOut·cIn·kh`
+ * rows of `kw` taps, into the core's memory at byte offset `at`, scaled by
+ * 2^−e, with the rows in svd_column's tap-major order (the core's
+ * tap_major_f64, from a staging copy at byte offset `stage`: a JS loop ran
+ * interpreted on a layer's first calls, ~0.1 s at 7×7, c = 512).
+ */
+function writeTapMajor(
+  core: CoreExports,
+  at: number,
+  stage: number,
+  k: Float32Array | Float64Array,
+  prob: Problem,
+  e: number,
+): void {
+  new Float64Array(core.memory.buffer, stage, k.length).set(k);
+  // 2^−e is a normal number for |e| ≤ 1000: one exact multiply (ldexp's bits).
+  const direct = Math.abs(e) <= 1000;
+  core.tap_major_f64(stage, at, prob.groups ?? 1, prob.cOut, prob.cIn, prob.kh, prob.kw, direct ? 2 ** -e : 1);
+  if (!direct) scaleInPlace(new Float64Array(core.memory.buffer, at, k.length), -e);
+}
+
+/** A problem laid out in a core's memory, ready for its column blocks. */
+class Run {
+  readonly p: Plan;
+  readonly failed: [number, number][] = [];
+  constructor(readonly core: CoreExports, readonly prob: Problem, readonly e: number, workers: number) {
+    this.p = plan(core, prob, workers);
+    writeTapMajor(core, this.p.kPtr, this.p.stage, prob.re, prob, e);
+    if (prob.im) writeTapMajor(core, this.p.kiPtr, this.p.stage, prob.im, prob, e);
+  }
+  get complex(): boolean {
+    return this.prob.im !== undefined;
+  }
+  /** The column blocks: [v0, nv]. */
+  *blocks(): Generator<[number, number]> {
+    for (let v0 = 0; v0 < this.p.nvAll; v0 += this.p.nv) yield [v0, Math.min(this.p.nv, this.p.nvAll - v0)];
+  }
+  transform(v0: number, nv: number): void {
+    const { p, prob } = this;
+    this.core.transform_w_f64(p.kPtr, this.complex ? p.kiPtr : 0, p.nrows, prob.kw, prob.w, v0, nv, p.tr, p.ti, p.twWork);
+  }
+  /** The job of frequencies u0 … u0 + nu − 1 of column v of the block at v0, writing rows to `out`. */
+  job(v0: number, v: number, u0: number, nu: number, out: number): SvdJob {
+    const { p, prob } = this;
+    const off = (v - v0) * p.nrows * 8;
+    const { cOut, cIn, kh, h } = prob;
+    return { tr: p.tr + off, ti: p.ti + off, cOut, cIn, kh, h, u0, nu, out, groups: prob.groups ?? 1 };
+  }
+  /** Bytes of one frequency's values in the output rows. */
+  get rowBytes(): number {
+    return valuesPerFrequency(this.prob) * 8;
+  }
+  /**
+   * Column v's frequencies as [u0, nu] jobs for `workers` threads: whole
+   * columns where the column uses the FFT along u (its rounding depends on
+   * the range), else chunks small enough that the block's jobs number about
+   * 32 per worker (the last job to finish holds the others up by about 1/32
+   * of the block; at 8 per worker 14×14 with c = 256 lost 6%), but each worth
+   * at least ~0.5 ms of bidiagonalisation ((32/3)·n²·m flops at 10 GFLOP/s),
+   * as many tiny jobs cost more than they balance (16×16, c = 16). Direct
+   * sums make every u independent: the values are the same bits.
+   */
+  chunks(v: number, nvBlock: number, workers: number): [number, number][] {
+    const nu = this.nu(v);
+    const { kh, h } = this.prob;
+    if (this.core.use_fft(kh, h, nu)) return [[0, nu]];
+    const perFrequency = bidiagSeconds(this.prob);
+    const minSize = Math.ceil(5e-4 / Math.max(perFrequency, 1e-9));
+    const size = Math.max(1, Math.ceil((nvBlock * h) / (32 * workers)), Math.min(minSize, Math.ceil((nvBlock * h) / (8 * workers))));
+    const out: [number, number][] = [];
+    for (let u0 = 0; u0 < nu; u0 += size) out.push([u0, Math.min(size, nu - u0)]);
+    return out;
+  }
+  nu(v: number): number {
+    return this.selfMirror(v) ? Math.floor(this.prob.h / 2) + 1 : this.prob.h;
+  }
+  selfMirror(v: number): boolean {
+    return !this.complex && (v === 0 || 2 * v === this.prob.w);
+  }
+  /**
+   * Hands column v's rows (at `out`) to the sink, scaled back in place: each
+   * row is a view into the core's memory, valid only during the sink's call
+   * (no per-frequency allocation; sinks copy what they keep).
+   */
+  emit(v: number, out: number, bad: boolean, sink: Sink): void {
+    const { h } = this.prob;
+    const r = valuesPerFrequency(this.prob);
+    const nu = this.nu(v);
+    const rows = new Float64Array(this.core.memory.buffer, out, nu * r);
+    if (bad) {
+      for (let u = 0; u < nu; u++) if (rows.subarray(u * r, (u + 1) * r).some(Number.isNaN)) this.failed.push([u, v]);
+    }
+    scaleInPlace(rows, this.e);
+    const complex = this.complex, self = this.selfMirror(v);
+    for (let u = 0; u < nu; u++) {
+      const mirrored = complex ? false : self ? (h - u) % h !== u : true;
+      sink(u, v, rows.subarray(u * r, (u + 1) * r), mirrored);
+    }
+  }
+  finish(): void {
+    if (this.failed.length > 0) throw new ConvergenceError(this.failed);
+  }
+}
+
+/** The problem's scale exponent; for the zero kernel it reports zeros to the sink and returns undefined. */
+function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
+  const e = scaleExponent(prob.re, prob.im);
+  if (e === undefined) zeroProblem(prob, sink);
+  return e;
+}
+
+/**
+ * Computes every frequency of a problem (the Hermitian half for a real
+ * kernel) on the calling thread and passes its values to `sink`. The memory
+ * check happens before anything is written.
+ */
+export function runProblem(core: CoreExports, prob: Problem, sink: Sink, precision: "f64" | "f32" = "f64"): void {
+  const e = scaleOrZero(prob, sink);
+  if (e === undefined) return;
+  const run = new Run(core, prob, e, 0);
+  const f32 = precision === "f32";
+  for (const [v0, nv] of run.blocks()) {
+    run.transform(v0, nv);
+    for (let v = v0; v < v0 + nv; v++) {
+      const bad = svdColumn(core, f32, run.job(v0, v, 0, run.nu(v), run.p.out), run.p.colWork);
+      run.emit(v, run.p.out, bad > 0, sink);
+    }
+  }
+  run.finish();
+}
+
+/**
+ * {@linkcode runProblem} spread over a pool of worker threads: each block's
+ * columns are jobs that the workers pull; rows are emitted in the same order
+ * with the same values as on one thread.
+ */
+export async function runProblemThreaded(
+  pool: Pool,
+  prob: Problem,
+  sink: Sink,
+  precision: "f64" | "f32" = "f64",
+): Promise<void> {
+  const e = scaleOrZero(prob, sink);
+  if (e === undefined) return;
+  await withPool(pool, () => runLaidOut(pool, prob, e, sink, precision));
+}
+
+/** {@linkcode runProblemThreaded} once it holds the pool. */
+async function runLaidOut(pool: Pool, prob: Problem, e: number, sink: Sink, precision: "f64" | "f32"): Promise<void> {
+  // Small problems: the calling thread takes jobs too (one more scratch slot).
+  const local = problemSeconds(prob) < LOCAL_MAX_SECONDS;
+  const run = new Run(pool.core, prob, e, pool.size + (local ? 1 : 0));
+  for (const [v0, nv] of run.blocks()) {
+    run.transform(v0, nv);
+    const jobs: SvdJob[] = [];
+    for (let v = v0; v < v0 + nv; v++) {
+      const out = run.p.out + (v - v0) * run.p.outStride;
+      for (const [u0, nu] of run.chunks(v, nv, pool.size)) jobs.push(run.job(v0, v, u0, nu, out + u0 * run.rowBytes));
+    }
+    const bad = await runJobs(pool, {
+      kind: precision === "f32" ? JOB_KIND.svdF32 : JOB_KIND.svdF64,
+      counter: run.p.counter,
+      workBase: run.p.colWork,
+      workStride: run.p.colStride,
+      jobs,
+    }, local);
+    for (let v = v0; v < v0 + nv; v++) run.emit(v, run.p.out + (v - v0) * run.p.outStride, bad > 0, sink);
+  }
+  run.finish();
+}
+
+/**
+ * Below this estimated single-thread time a threaded call lets the calling
+ * thread take jobs beside the workers (so it is blocked at most about this
+ * long): at 16×16, c = 16 (~2 ms) waking the workers cost as much as the
+ * work they took over.
+ */
+export const LOCAL_MAX_SECONDS = 4e-3;
+
+/** Rough seconds of one frequency's bidiagonalisations ((32/3)·n²·m flops per block at 10 GFLOP/s). */
+function bidiagSeconds(prob: Problem): number {
+  const n = Math.min(prob.cOut, prob.cIn), m = Math.max(prob.cOut, prob.cIn);
+  return ((32 / 3) * n * n * m * (prob.groups ?? 1)) / 1e10;
+}
+
+/**
+ * Rough single-thread seconds of a problem's frequencies: the
+ * bidiagonalisation plus ~2 µs per matrix for building it and its
+ * bidiagonal's values.
+ */
+export function problemSeconds(prob: Problem): number {
+  const freqs = prob.im ? prob.h * prob.w : prob.h * (Math.floor(prob.w / 2) + 1);
+  return freqs * (bidiagSeconds(prob) + 2e-6 * (prob.groups ?? 1));
+}
