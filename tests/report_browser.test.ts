@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { test } from "./_test.ts";
-import type { ConvLayer, Model } from "../src/model.ts";
+import type { ConvLayer, Model } from "../src/models.ts";
 import { run } from "../src/_cli/run.ts";
 
 function findChromium(): string | undefined {
