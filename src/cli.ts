@@ -28,7 +28,7 @@
  */
 import process from "node:process";
 import { readFile, writeFile } from "node:fs/promises";
-import { readModelFile } from "./read_model.ts";
+import { readModelFile } from "./models.ts";
 import { run } from "./_cli/run.ts";
 
 /**

@@ -203,7 +203,8 @@ function readBytesSync(format: ModelFormat, bytes: Bytes, options: ReadModelOpti
  *
  * @example A safetensors file with one Conv2d weight
  * ```ts
- * import { readModelSync, singularValuesSync } from "@convsv/convsv";
+ * import { readModelSync } from "@convsv/convsv/models";
+ * import { singularValuesSync } from "@convsv/convsv";
  * import assert from "node:assert/strict";
  * const values = new Float32Array(2 * 1 * 1 * 2).fill(0.5);
  * const header = new TextEncoder().encode(
@@ -273,7 +274,7 @@ export function readModelSync(input: Uint8Array | TfjsModelFiles, options: ReadM
  *
  * @example A TF.js layers-model held in memory
  * ```ts
- * import { readModel } from "@convsv/convsv";
+ * import { readModel } from "@convsv/convsv/models";
  * import assert from "node:assert/strict";
  * const modelJson = {
  *   format: "layers-model",
@@ -332,7 +333,7 @@ export async function readModel(input: Uint8Array | TfjsModelFiles, options: Rea
  *
  * @example Reading an .npy kernel written to a temporary folder
  * ```ts
- * import { readModelFile } from "@convsv/convsv";
+ * import { readModelFile } from "@convsv/convsv/models";
  * import assert from "node:assert/strict";
  * import { mkdtemp, rm, writeFile } from "node:fs/promises";
  * import { tmpdir } from "node:os";

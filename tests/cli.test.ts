@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { test } from "./_test.ts";
-import type { ChannelScale, ConvLayer, Model } from "../src/model.ts";
+import type { ChannelScale, ConvLayer, Model } from "../src/models.ts";
 import { operatorNormBoundsSync, operatorNormSync } from "../mod.ts";
 import { type CliIo, estimateNote, run } from "../src/_cli/run.ts";
 import { foldScale } from "../src/_cli/fold.ts";

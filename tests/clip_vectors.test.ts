@@ -162,7 +162,6 @@ test("clip vectors: scaled unitary frequency matrices (all values equal) clip to
 });
 
 test("clip vectors: equal channel blocks, repeated channels (zero values), c_in ≠ c_out, against the dense reference", () => {
-  let checked = 0;
   const r = rng(77);
   for (const [bo, bi, blocks, kh, kw, h, w] of [
     [2, 2, 2, 3, 3, 4, 4],
@@ -180,7 +179,6 @@ test("clip vectors: equal channel blocks, repeated channels (zero values), c_in 
       const got = clipOperatorNormSync(kernelOf(k, cOut, cIn, kh, kw), c, { inputShape: [h, w] }).kernel.data;
       const want = referenceClipRound(k, cOut, cIn, kh, kw, h, w, c);
       assertClose(got, want, 1e-10 * norm, `blocks ${blocks}×(${bo}←${bi}) ${kh}×${kw} on ${h}×${w}, c = ${ratio}·σ_max`);
-      checked++;
     }
   }
   for (const [cOut, cIn0, reps, kh, kw, h, w] of [
@@ -198,10 +196,8 @@ test("clip vectors: equal channel blocks, repeated channels (zero values), c_in 
       const got = clipOperatorNormSync(kernelOf(k, cOut, cIn, kh, kw), c, { inputShape: [h, w] }).kernel.data;
       const want = referenceClipRound(k, cOut, cIn, kh, kw, h, w, c);
       assertClose(got, want, 1e-10 * norm, `repeated inputs ${cOut}←${cIn0}×${reps} ${kh}×${kw} on ${h}×${w}, c = ${ratio}·σ_max`);
-      checked++;
     }
   }
-  assert.equal(checked, 21);
 });
 
 test("clip vectors: random structured small layers (fast-check) match the dense reference to 1e-10", () => {

@@ -132,7 +132,7 @@ function wasm(kernel: "conv_f64_cdhw" | "conv_adjoint_f64_cdhw", geom: Int32Arra
   ensureMemory(core, work);
   new Int32Array(core.memory.buffer, gp, geom.length).set(geom);
   const bytes = core.conv_work_bytes_f64(gp);
-  assert.ok(bytes >= 0);
+  assert.ok(Number.isInteger(bytes) && bytes >= 0, `conv_work_bytes_f64: ${bytes} (−1 means an invalid geometry)`);
   ensureMemory(core, work + bytes);
   const buf = core.memory.buffer;
   new Float64Array(buf, wp, w.length).set(w);

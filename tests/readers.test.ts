@@ -12,15 +12,8 @@
 import { test } from "./_test.ts";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import {
-  type ConvLayer,
-  type Model,
-  readModel,
-  readModelFile,
-  type ReadModelOptions,
-  readModelSync,
-  singularValuesSync,
-} from "../mod.ts";
+import { type ConvLayer, type Model, readModel, readModelFile, type ReadModelOptions, readModelSync } from "../src/models.ts";
+import { singularValuesSync } from "../mod.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url);
 const path = (name: string) => decodeURIComponent(new URL(name, FIX).pathname);

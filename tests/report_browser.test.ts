@@ -3,7 +3,7 @@
  * by `convsv report`, with console logging on stderr, and must log nothing
  * (no script errors, no blocked loads: the page's Content-Security-Policy
  * allows no network, so any fetch would be logged) while its DOM holds the
- * plots. Skipped, with the reason printed, where no Chromium is installed
+ * plots. Reported as ignored, with the reason, where no Chromium is on PATH
  * (Debian: `apt-get install -y chromium`).
  * @module
  */
@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import process from "node:process";
 import { test } from "./_test.ts";
-import type { ConvLayer, Model } from "../src/model.ts";
+import type { ConvLayer, Model } from "../src/models.ts";
 import { run } from "../src/_cli/run.ts";
 
 function findChromium(): string | undefined {
@@ -28,6 +28,9 @@ function findChromium(): string | undefined {
   }
   return undefined;
 }
+
+/** The browser, looked for once when this file loads. */
+const browser = findChromium();
 
 /** Runs headless Chromium on a file; returns its stdout (with --dump-dom) and the console lines it logged. */
 function chromium(bin: string, file: string, extra: string[]): { code: number | null; dom: string; console: string[] } {
@@ -75,11 +78,7 @@ function conv(name: string, shape: number[], extra: Partial<ConvLayer>, seed: nu
 }
 
 test("report page opens in headless Chromium with no console messages, and shows its plots", async () => {
-  const bin = findChromium();
-  if (!bin) {
-    console.log("SKIPPED: no chromium on PATH (Debian: apt-get install -y chromium)");
-    return;
-  }
+  const bin = browser!;
   const dir = mkdtempSync(join(tmpdir(), "convsv-report-"));
   try {
     const model: Model = {
@@ -130,4 +129,4 @@ test("report page opens in headless Chromium with no console messages, and shows
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 120_000);
+}, { timeoutMs: 120_000, ignore: browser === undefined && "no chromium on PATH (Debian: apt-get install -y chromium)" });

@@ -214,10 +214,12 @@ test("closeThreads() while a threaded call runs: the call rejects, it does not h
   const running = singularValues(k, opts);
   await new Promise((r) => setTimeout(r, 15));
   closeThreads();
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([
     running.then(() => "resolved", (e) => (e instanceof Error && /closed/.test(e.message) ? "rejected" : `other: ${e}`)),
-    new Promise((r) => setTimeout(() => r("hung"), 20_000)),
+    new Promise((r) => (timer = setTimeout(() => r("hung"), 20_000))),
   ]);
+  clearTimeout(timer);
   // It may have finished before the close; it must never hang or fail otherwise.
   assert.ok(outcome === "rejected" || outcome === "resolved", String(outcome));
   assert.deepEqual(await singularValues(k, opts), singularValuesSync(k, opts));

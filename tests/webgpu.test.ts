@@ -6,9 +6,9 @@
  * decreasing values: |webgpu − reference| ≤ 1e-4 · σ_max (the issue's bound
  * for f32; the runs here stay near 3e-7 · σ_max, printed at the end of each
  * property). The GPU tests run wherever `navigator.gpu` gives an adapter (in
- * CI: Deno on Mesa's llvmpipe, which they print once) and are skipped, with
- * the reason printed, elsewhere (Bun, Node, machines with no driver). The
- * planner's tests need no device and run everywhere.
+ * CI: Deno on Mesa's llvmpipe, printed once by tests/_gpu.ts) and are
+ * reported as ignored, with the reason, elsewhere (Bun, Node, machines with
+ * no driver). The planner's tests need no device and run everywhere.
  * @module
  */
 import { test } from "./_test.ts";
@@ -17,10 +17,12 @@ import fc from "fast-check";
 import { forEachFrequency, type Problem, runProblem, type Sink } from "../src/_engine.ts";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
 import { ConvergenceError } from "../src/errors.ts";
-import { foldWorkgroups, getGpu, type GpuContext, type GpuLimits } from "../src/_webgpu/device.ts";
+import { foldWorkgroups, getGpu, type GpuContext } from "../src/_webgpu/device.ts";
 import { type GpuPlan, planProblem, runProblemWebGPU } from "../src/_webgpu/run.ts";
 import { chooseBackend, chooseBackendSync, problemsWork, requireWasm } from "../src/_webgpu/choose.ts";
 import { denseLayerMatrix, jacobiSingularValues } from "./reference.ts";
+import { gpu as device, noGpu, PLANNER_LIMITS as LIMITS } from "./_gpu.ts";
+import { ansiLcg } from "./_random.ts";
 
 /** Tolerance of every comparison, relative to σ_max of the reference. */
 const TOL = 1e-4;
@@ -32,25 +34,6 @@ declare const Deno: {
     o: unknown,
   ) => { output(): Promise<{ code: number; stdout: Uint8Array; stderr: Uint8Array }> };
 } | undefined;
-
-// ---------------------------------------------------------------------------
-// The device, once
-
-let printed = false;
-
-/** The GPU context, or undefined after printing why the test is skipped. */
-async function gpuOrSkip(name: string, limits?: Parameters<typeof getGpu>[0]): Promise<GpuContext | undefined> {
-  const gpu = await getGpu(limits);
-  if ("reason" in gpu) {
-    console.log(`  skipped ${name}: ${gpu.reason}`);
-    return undefined;
-  }
-  if (!printed) {
-    printed = true;
-    console.log(`  WebGPU adapter: ${gpu.adapter}; limits ${JSON.stringify(gpu.limits)}`);
-  }
-  return gpu;
-}
 
 // ---------------------------------------------------------------------------
 // Problems and results
@@ -156,11 +139,7 @@ function seeded(
   seed = 1,
   complex = false,
 ): Problem {
-  let s = seed;
-  const next = () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648 - 0.5;
-  };
+  const next = ansiLcg(seed);
   const n = cOut * cIn * kh * kw;
   const re = Float64Array.from({ length: n }, next);
   return { cOut, cIn, kh, kw, h, w, re, ...(complex ? { im: Float64Array.from({ length: n }, next) } : {}) };
@@ -170,8 +149,7 @@ function seeded(
 // Device
 
 test("getGpu() finds an adapter once, reuses the device, and lowers limits only on request", async () => {
-  const gpu = await gpuOrSkip("getGpu()");
-  if (!gpu) return;
+  const gpu = await device();
   const again = await getGpu();
   assert.equal(again, gpu, "the context is cached");
   const small = await getGpu({ limits: { maxStorageBufferBindingSize: 4099, maxComputeWorkgroupsPerDimension: 3 } });
@@ -191,7 +169,7 @@ test("getGpu() finds an adapter once, reuses the device, and lowers limits only 
   await assert.rejects(getGpu({ limits: { maxStorageBufferBindingSize: 1.5 } }), TypeError);
   await assert.rejects(getGpu({ limits: { maxStorageBufferBindingSize: 8 } }), RangeError);
   await assert.rejects(getGpu({ limits: { maxBufferSize: 8 } as never }), TypeError);
-});
+}, { ignore: noGpu });
 
 test("getGpu() says why where there is no WebGPU or no adapter", async () => {
   if (typeof Deno === "undefined") {
@@ -221,15 +199,6 @@ console.log(JSON.stringify(await getGpu()));`;
 
 // ---------------------------------------------------------------------------
 // Planner (no device)
-
-const LIMITS: GpuLimits = {
-  maxStorageBufferBindingSize: 128 * 2 ** 20,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxComputeWorkgroupStorageSize: 16384,
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupSizeX: 256,
-  maxBufferSize: 256 * 2 ** 20,
-};
 
 test("planProblem() splits matrices, kernel and workgroups against the limits", () => {
   const real = { cOut: 16, cIn: 12, kh: 3, kw: 3, complex: false };
@@ -273,8 +242,7 @@ test("planProblem() splits matrices, kernel and workgroups against the limits", 
 // Against wasm f64
 
 test("runProblemWebGPU() matches wasm f64 on random real problems (same sink calls)", async () => {
-  const gpu = await gpuOrSkip("the real-problem property");
-  if (!gpu) return;
+  const gpu = await device();
   let seen = 0;
   await fc.assert(
     fc.asyncProperty(problems(8, false), async (p) => {
@@ -283,11 +251,10 @@ test("runProblemWebGPU() matches wasm f64 on random real problems (same sink cal
     { numRuns: 20 },
   );
   console.log(`  largest error: ${seen.toExponential(2)}·σ_max (bound ${TOL})`);
-});
+}, { ignore: noGpu });
 
 test("runProblemWebGPU() matches wasm f64 on random complex problems (every frequency)", async () => {
-  const gpu = await gpuOrSkip("the complex-problem property");
-  if (!gpu) return;
+  const gpu = await device();
   let seen = 0;
   await fc.assert(
     fc.asyncProperty(problems(6, true), async (p) => {
@@ -296,11 +263,10 @@ test("runProblemWebGPU() matches wasm f64 on random complex problems (every freq
     { numRuns: 12 },
   );
   console.log(`  largest error: ${seen.toExponential(2)}·σ_max (bound ${TOL})`);
-});
+}, { ignore: noGpu });
 
 test("runProblemWebGPU() on c = 16 (shared memory) and c = 64 (global memory) matches wasm f64", async () => {
-  const gpu = await gpuOrSkip("c = 16 and c = 64");
-  if (!gpu) return;
+  const gpu = await device();
   for (
     const p of [seeded(16, 16, 3, 3, 8, 8, 7), seeded(64, 64, 3, 3, 4, 4, 11), seeded(48, 64, 3, 2, 3, 2, 13, true)]
   ) {
@@ -315,14 +281,13 @@ test("runProblemWebGPU() on c = 16 (shared memory) and c = 64 (global memory) ma
       }·σ_max, ${ms.toFixed(0)} ms`,
     );
   }
-});
+}, { ignore: noGpu });
 
 // ---------------------------------------------------------------------------
 // Against the dense reference
 
 test("runProblemWebGPU() matches the dense layer's Jacobi SVD", async () => {
-  const gpu = await gpuOrSkip("the dense reference");
-  if (!gpu) return;
+  const gpu = await device();
   let seen = 0;
   await fc.assert(
     fc.asyncProperty(
@@ -354,7 +319,7 @@ test("runProblemWebGPU() matches the dense layer's Jacobi SVD", async () => {
   );
   worst = Math.max(worst, seen);
   console.log(`  largest error: ${seen.toExponential(2)}·σ_max (bound ${TOL})`);
-});
+}, { ignore: noGpu });
 
 // ---------------------------------------------------------------------------
 // Splitting
@@ -393,8 +358,7 @@ test("a layer larger than one binding, one dispatch and one loop budget gives th
     ] as const
   ) {
     const want = wasmRows(p);
-    const gpu = await gpuOrSkip(label, { limits });
-    if (!gpu) return;
+    const gpu = await device(limits);
     let plan: GpuPlan | undefined;
     const rows = await gpuRows(gpu, p, { onPlan: (x) => (plan = x), loopBudget });
     const freqs = want.length;
@@ -409,14 +373,13 @@ test("a layer larger than one binding, one dispatch and one loop budget gives th
       } Jacobi dispatches), error ${err.toExponential(2)}·σ_max`,
     );
   }
-});
+}, { ignore: noGpu });
 
 // ---------------------------------------------------------------------------
 // Hard cases
 
 test("runProblemWebGPU() handles zero, rank-one, orthogonal, single-column and extreme-scale kernels", async () => {
-  const gpu = await gpuOrSkip("the hard cases");
-  if (!gpu) return;
+  const gpu = await device();
   const cases: [string, Problem][] = [];
   cases.push(["zero kernel", { cOut: 3, cIn: 4, kh: 2, kw: 2, h: 4, w: 4, re: new Float64Array(48) }]);
   // rank one: K[o, i] = a_o · b_i · g(taps): every P(u, v) has rank ≤ 1
@@ -443,11 +406,10 @@ test("runProblemWebGPU() handles zero, rank-one, orthogonal, single-column and e
     cases.push([`${name} weights (×${scale})`, p]);
   }
   for (const [name, p] of cases) assertRowsClose(await gpuRows(gpu, p), wasmRows(p), `${name}: ${describe(p)}`);
-});
+}, { ignore: noGpu });
 
 test("runProblemWebGPU() reports frequencies that do not converge as ConvergenceError after NaN rows", async () => {
-  const gpu = await gpuOrSkip("the convergence failure");
-  if (!gpu) return;
+  const gpu = await device();
   const p = seeded(8, 8, 3, 3, 4, 4, 29);
   const rows: Row[] = [];
   await assert.rejects(runProblemWebGPU(gpu, p, collect(rows), { maxSweeps: 1 }), (err: unknown) => {
@@ -461,18 +423,17 @@ test("runProblemWebGPU() reports frequencies that do not converge as Convergence
   assert.ok(rows.some((r) => r.values.every(Number.isNaN)), "failed rows are NaN");
   // and the same problem converges with the default cap
   assertRowsClose(await gpuRows(gpu, p), wasmRows(p), describe(p));
-});
+}, { ignore: noGpu });
 
 test("runProblemWebGPU() errors clearly when one matrix cannot fit one binding", async () => {
-  const gpu = await gpuOrSkip("the binding limit", { limits: { maxStorageBufferBindingSize: 1024 } });
-  if (!gpu) return;
+  const gpu = await device({ maxStorageBufferBindingSize: 1024 });
   await assert.rejects(gpuRows(gpu, seeded(16, 16, 1, 1, 2, 2)), (err: unknown) => {
     assert.ok(err instanceof RangeError);
     assert.match(err.message, /must fit one storage binding of 1024 bytes: current value is 2048 bytes/);
     return true;
   });
   if (worst > 0) console.log(`  largest error over this file so far: ${worst.toExponential(2)}·σ_max (bound ${TOL})`);
-});
+}, { ignore: noGpu });
 
 // ---------------------------------------------------------------------------
 // Backend choice

@@ -7,8 +7,8 @@
  * (σ_max = the input's norm). The runs here stay near 1e-6·max|K| and
  * 1e-7·σ_max; the largest errors seen are printed. The GPU tests run wherever
  * `navigator.gpu` gives an adapter (in CI: Deno on Mesa's llvmpipe) and are
- * skipped, with the reason printed, elsewhere (Bun, Node); the planner's and
- * the options' tests run everywhere.
+ * reported as ignored, with the reason, elsewhere (Bun, Node); the planner's
+ * and the options' tests run everywhere.
  * @module
  */
 import { test } from "./_test.ts";
@@ -16,30 +16,16 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { clipOperatorNorm, clipOperatorNormSync, type ClipResult, type Kernel, operatorNormSync } from "../mod.ts";
 import { ConvergenceError } from "../src/errors.ts";
-import { getGpu, type GpuContext, type GpuLimits } from "../src/_webgpu/device.ts";
+import { getGpu, type GpuLimitOverrides } from "../src/_webgpu/device.ts";
 import { type GpuPlan, planProblem } from "../src/_webgpu/run.ts";
 import { type ClipShape, createGpuClipper } from "../src/_webgpu/clip.ts";
+import { gpu as device, noGpu, PLANNER_LIMITS as LIMITS } from "./_gpu.ts";
+import { ansiLcg } from "./_random.ts";
 
 /** Bound on each tap, relative to the input's largest entry. */
 const TAP_TOL = 1e-4;
 /** Bound on normBefore and normAfter, relative to the input's norm. */
 const NORM_TOL = 1e-4;
-
-let printed = false;
-
-/** The GPU context, or undefined after printing why the test is skipped. */
-async function gpuOrSkip(name: string, limits?: Parameters<typeof getGpu>[0]): Promise<GpuContext | undefined> {
-  const gpu = await getGpu(limits);
-  if ("reason" in gpu) {
-    console.log(`  skipped ${name}: ${gpu.reason}`);
-    return undefined;
-  }
-  if (!printed) {
-    printed = true;
-    console.log(`  WebGPU adapter: ${gpu.adapter}`);
-  }
-  return gpu;
-}
 
 interface Case {
   cOut: number;
@@ -98,11 +84,7 @@ function seeded(
   seed: number,
   frac = 0.5,
 ): Case {
-  let s = seed;
-  const next = () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return s / 2147483648 - 0.5;
-  };
+  const next = ansiLcg(seed);
   const data = Float64Array.from({ length: cOut * cIn * kh * kw }, next);
   return { cOut, cIn, kh, kw, h, w, layout: "oihw", f32: false, data, frac };
 }
@@ -151,15 +133,6 @@ async function compare(c: Case, extra: { iterations?: number; tolerance?: number
 
 // ---------------------------------------------------------------------------
 // Planner (no device)
-
-const LIMITS: GpuLimits = {
-  maxStorageBufferBindingSize: 128 * 2 ** 20,
-  maxComputeWorkgroupsPerDimension: 65535,
-  maxComputeWorkgroupStorageSize: 16384,
-  maxComputeInvocationsPerWorkgroup: 256,
-  maxComputeWorkgroupSizeX: 256,
-  maxBufferSize: 256 * 2 ** 20,
-};
 
 test("planProblem() with vectors leaves room for V below each matrix; values-only plans are unchanged", () => {
   const real = { cOut: 16, cIn: 12, kh: 3, kw: 3, complex: false };
@@ -233,8 +206,6 @@ test("clipOperatorNorm() options: webgpu refuses f64 and Dykstra, Sync refuses w
 // Against wasm f64
 
 test("clipOperatorNorm() on WebGPU, one round, matches wasm f64 on random small layers", async () => {
-  const gpu = await gpuOrSkip("the one-round property");
-  if (!gpu) return;
   let seen: [number, number] = [0, 0];
   await fc.assert(
     fc.asyncProperty(cases, async (c) => {
@@ -248,11 +219,10 @@ test("clipOperatorNorm() on WebGPU, one round, matches wasm f64 on random small 
       seen[1].toExponential(2)
     }·σ_max (bound ${NORM_TOL})`,
   );
-});
+}, { ignore: noGpu });
 
 test("clipOperatorNorm() on WebGPU matches wasm f64 for c = 16 (shared memory) and c = 64 (global memory)", async () => {
-  const gpu = await gpuOrSkip("c = 16 and c = 64");
-  if (!gpu) return;
+  const gpu = await device();
   for (const c of [seeded(16, 12, 3, 3, 8, 6, 7), seeded(48, 64, 3, 3, 4, 5, 11)]) {
     let plan: GpuPlan | undefined;
     await createGpuClipper(gpu, c, { onPlan: (p) => (plan = p) }).then((x) => x.destroy());
@@ -264,11 +234,9 @@ test("clipOperatorNorm() on WebGPU matches wasm f64 for c = 16 (shared memory) a
       }·σ_max, ${(performance.now() - t0).toFixed(0)} ms (with wasm)`,
     );
   }
-});
+}, { ignore: noGpu });
 
 test("clipOperatorNorm() on WebGPU: a kernel inside the ball comes back unchanged (0 rounds), a zero kernel too", async () => {
-  const gpu = await gpuOrSkip("inside the ball");
-  if (!gpu) return;
   for (const f32 of [false, true]) {
     const c = { ...seeded(5, 3, 3, 2, 6, 5, 13), f32, layout: "hwio" as const };
     const input = kernelOf(c);
@@ -286,11 +254,9 @@ test("clipOperatorNorm() on WebGPU: a kernel inside the ball comes back unchange
   const res = await clipOperatorNorm(zero, 1, { inputShape: [3, 4], backend: "webgpu" });
   assert.deepEqual([res.normBefore, res.normAfter, res.iterations, res.backend], [0, 0, 0, "webgpu"]);
   assert.ok(res.kernel.data instanceof Float32Array);
-});
+}, { ignore: noGpu });
 
 test("clipOperatorNorm() on WebGPU: Float32Array in, Float32Array out, in the input's layout", async () => {
-  const gpu = await gpuOrSkip("Float32Array");
-  if (!gpu) return;
   const c = { ...seeded(3, 7, 2, 3, 5, 4, 17), f32: true, layout: "hwio" as const };
   const input = kernelOf(c);
   const res = await clipOperatorNorm(input, 0.5, { inputShape: [5, 4], layout: "hwio", backend: "webgpu" });
@@ -298,11 +264,10 @@ test("clipOperatorNorm() on WebGPU: Float32Array in, Float32Array out, in the in
   assert.deepEqual(res.kernel.shape, [2, 3, 7, 3]);
   assert.ok(res.normAfter < res.normBefore);
   assert.ok(Math.abs(res.normAfter - operatorNormSync(res.kernel, { inputShape: [5, 4], layout: "hwio" })) <= 1e-5 * res.normBefore);
-});
+}, { ignore: noGpu });
 
 test("clipOperatorNorm() on WebGPU: more rounds never raise the norm (beyond f32 rounding) and meet the tolerance rule", async () => {
-  const gpu = await gpuOrSkip("several rounds");
-  if (!gpu) return;
+  const gpu = await device();
   // Round by round through the clipper: each round reports the norm of the kernel it started from.
   const c = seeded(6, 4, 3, 3, 7, 6, 19);
   const shape: ClipShape = c;
@@ -338,22 +303,22 @@ test("clipOperatorNorm() on WebGPU: more rounds never raise the norm (beyond f32
     const wasm = clipOperatorNormSync(input, 1, { ...opts, iterations: 200, tolerance: 0.02 });
     assert.ok(Math.abs(many.iterations - wasm.iterations) <= 1, `rounds: webgpu ${many.iterations}, wasm ${wasm.iterations}`);
   }
-});
+}, { ignore: noGpu });
 
 // ---------------------------------------------------------------------------
 // Splitting
 
 test("a clipping round larger than one binding, one dispatch and one loop budget gives the same answer", async () => {
-  const runs: [string, Parameters<typeof getGpu>[0], number | undefined][] = [
+  const runs: [string, GpuLimitOverrides | undefined, number | undefined][] = [
     ["device limits", undefined, undefined],
     [
       "1 KiB bindings, 2 × 2 workgroups, global memory, 3000-iteration loops",
-      { limits: { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 2, maxComputeWorkgroupStorageSize: 0 } },
+      { maxStorageBufferBindingSize: 1024, maxComputeWorkgroupsPerDimension: 2, maxComputeWorkgroupStorageSize: 0 },
       3000,
     ],
     [
       "2 KiB bindings, 1 workgroup per dispatch, shared memory",
-      { limits: { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 1 } },
+      { maxStorageBufferBindingSize: 2048, maxComputeWorkgroupsPerDimension: 1 },
       undefined,
     ],
   ];
@@ -366,8 +331,7 @@ test("a clipping round larger than one binding, one dispatch and one loop budget
     for (const x of c.data) kmax = Math.max(kmax, Math.abs(x));
     let first: Float64Array | undefined;
     for (const [label, limits, loopBudget] of runs) {
-      const gpu = await gpuOrSkip(label, limits);
-      if (!gpu) return;
+      const gpu = await device(limits);
       let plan: GpuPlan | undefined;
       const clipper = await createGpuClipper(gpu, c, { loopBudget, onPlan: (p) => (plan = p) });
       let got: Float64Array;
@@ -381,11 +345,11 @@ test("a clipping round larger than one binding, one dispatch and one loop budget
       if (limits) {
         assert.ok(plan!.batch < freqs, `${label}: several batches (${plan!.batch} of ${freqs})`);
         const rowBytes = c.cIn * c.kh * c.kw * 4;
-        if (rowBytes * c.cOut > limits.limits!.maxStorageBufferBindingSize!) {
+        if (rowBytes * c.cOut > limits.maxStorageBufferBindingSize!) {
           assert.ok(plan!.slices > 1, `${label}: several kernel slices`);
         }
         if (loopBudget) assert.ok(plan!.chunks > 1, `${label}: several Jacobi dispatches`);
-        assert.equal(plan!.shared, limits.limits?.maxComputeWorkgroupStorageSize !== 0, label);
+        assert.equal(plan!.shared, limits.maxComputeWorkgroupStorageSize !== 0, label);
       }
       let err = 0, spread = 0;
       for (let q = 0; q < want.length; q++) {
@@ -403,11 +367,10 @@ test("a clipping round larger than one binding, one dispatch and one loop budget
       );
     }
   }
-});
+}, { ignore: noGpu });
 
 test("a clipping round whose Jacobi does not converge throws ConvergenceError", async () => {
-  const gpu = await gpuOrSkip("the convergence failure");
-  if (!gpu) return;
+  const gpu = await device();
   const c = seeded(8, 8, 3, 3, 4, 4, 29);
   const clipper = await createGpuClipper(gpu, c, { maxSweeps: 1 });
   try {
@@ -426,4 +389,4 @@ test("a clipping round whose Jacobi does not converge throws ConvergenceError", 
       }·σ_max`,
     );
   }
-});
+}, { ignore: noGpu });
