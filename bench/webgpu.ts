@@ -26,7 +26,8 @@
  * GPU speed.
  * @module
  */
-import { type Problem, runProblemThreaded, type Sink } from "../src/_engine.ts";
+import type { Problem, Sink } from "../src/_problem/problem.ts";
+import { runProblemThreaded } from "../src/_wasm/engine.ts";
 import { closeThreads, defaultThreads, getPool } from "../src/_threads/pool.ts";
 import { getGpu } from "../src/_webgpu/device.ts";
 import { runProblemWebGPU } from "../src/_webgpu/run.ts";

@@ -4,7 +4,8 @@
  * @module
  */
 import type { GramIterationOptions, GramIterationResult, Kernel } from "./types.ts";
-import { fromAxes, integerOption, validateSpec } from "./_options.ts";
+import { fromAxes, validateSpec } from "./_options.ts";
+import { integerOption } from "./_checks.ts";
 import { admissibleGrids, expandSpec, frequencyMatrix } from "./_problem/expand.ts";
 import { forEachFrequency } from "./_problem/problem.ts";
 import { wasmOnly } from "./_backend.ts";

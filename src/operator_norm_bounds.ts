@@ -4,7 +4,8 @@
  * @module
  */
 import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision } from "./types.ts";
-import { type Axes, fromAxes, integerOption, type LayerSpec, toleranceOption, validateSpec } from "./_options.ts";
+import { type Axes, fromAxes, type LayerSpec, validateSpec } from "./_options.ts";
+import { integerOption, toleranceOption } from "./_checks.ts";
 import { admissibleGrids, type Expanded, expandSpec, frequencyMatrix, mergeGroups, twiddle } from "./_problem/expand.ts";
 import type { Sink } from "./_problem/problem.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Runner, runnerOf, wasmOnly } from "./_backend.ts";

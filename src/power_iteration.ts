@@ -5,7 +5,8 @@
  */
 import { loadWasm } from "./_wasm/loader.ts";
 import type { Kernel, PowerIterationOptions, PowerIterationResult } from "./types.ts";
-import { integerOption, toleranceOption, validateSpec } from "./_options.ts";
+import { validateSpec } from "./_options.ts";
+import { integerOption, toleranceOption } from "./_checks.ts";
 import { convOperator, powerIterate, random } from "./_wasm/conv.ts";
 import { wasmOnly } from "./_backend.ts";
 

@@ -2,7 +2,7 @@
  * The wasm direct convolution (assembly/conv.ts: `conv_f64_cdhw` and
  * `conv_adjoint_f64_cdhw`) against the plain definition written out below:
  * on raw geometries (any origin, zero or circular, every axis strided and
- * dilated, grouped, odd widths), through the layer operator of src/_conv.ts
+ * dilated, grouped, odd widths), through the layer operator of src/_wasm/conv.ts
  * on validated layers (which drops taps that read only padding and folds
  * dilated circular kernels longer than the input), and the adjoint identity
  * ⟨A x, y⟩ = ⟨x, Aᵀ y⟩.
@@ -17,9 +17,9 @@ import { test } from "./_test.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { powerIterationNormSync } from "../mod.ts";
-import { convOperator, random } from "../src/_conv.ts";
-import { alignBytes, ensureMemory } from "../src/_engine.ts";
-import { type LayerSpec, validateSpec } from "../src/_validate.ts";
+import { convOperator, random } from "../src/_wasm/conv.ts";
+import { alignBytes, ensureMemory } from "../src/_wasm/abi.ts";
+import { type LayerSpec, validateSpec } from "../src/_options.ts";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
 
 const TOL = 1e-12;

@@ -12,8 +12,9 @@ import {
   spectrumSync,
 } from "../mod.ts";
 import { lcgValues } from "./_random.ts";
-import { LOCAL_MAX_SECONDS, problemSeconds } from "../src/_engine.ts";
-import { getPool, runJobs } from "../src/_threads/pool.ts";
+import { LOCAL_MAX_SECONDS, problemSeconds } from "../src/_wasm/engine.ts";
+import { getPool, jobCounts, runJobs } from "../src/_threads/pool.ts";
+import { JOB_KIND } from "../src/_wasm/abi.ts";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -134,7 +135,17 @@ test("small layers (the calling thread takes jobs too) and large ones (workers o
     for (const precision of ["f64", "f32"] as const) {
       const opts = { inputShape: [h, h], precision };
       const ref = singularValuesSync(k, opts);
-      for (const threads of [2, 3]) assert.deepEqual(await singularValues(k, { ...opts, threads }), ref, `c = ${c}, ${precision}`);
+      for (const threads of [2, 3]) {
+        // Which path ran: the calling thread joined the blocks (local) or not; the workers' jobs ran on their
+        // own unshared instances (all of them on the workers-only path).
+        const before = jobCounts(await getPool(threads));
+        assert.deepEqual(await singularValues(k, { ...opts, threads }), ref, `c = ${c}, ${precision}`);
+        const after = jobCounts(await getPool(threads));
+        const joined = after.localBlocks - before.localBlocks, own = after.own - before.own;
+        if (local) assert.ok(joined > 0, `c = ${c}: the calling thread joined the blocks`);
+        else assert.equal(joined, 0, `c = ${c}: the calling thread joined no block`);
+        if (!local) assert.ok(own >= h / 2 + 1, `c = ${c}: at least one job per column ran on the workers' own instances`);
+      }
     }
   }
 });
@@ -165,10 +176,11 @@ test("a job that traps in a worker rejects with the worker's error (no hang); th
   const at = (pool.core.heap_base() + 15) & ~15;
   // Input pointers past the end of memory: the first load traps, in every worker that takes a job.
   const far = pool.core.memory.buffer.byteLength + 65536;
-  const jobs = Array.from({ length: 8 }, () => [far, far, 4, 4, 1, 4, 0, 4, at + 64, 1]);
+  const job = { tr: far, ti: far, cOut: 4, cIn: 4, kh: 1, h: 4, u0: 0, nu: 4, out: at + 64, groups: 1 };
+  const jobs = Array.from({ length: 8 }, () => job);
   for (const local of [false, true]) {
     await assert.rejects(
-      runJobs(pool, { kind: "svd", counter: at, workBase: at + 1024, workStride: 0, jobs }, local),
+      runJobs(pool, { kind: JOB_KIND.svdF64, counter: at, workBase: at + 1024, workStride: 0, jobs }, local),
       (e) => e instanceof Error && /out of bounds|convsv worker failed/i.test(e.message),
     );
   }

@@ -14,12 +14,13 @@
 import { test } from "./_test.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { forEachFrequency, type Problem, runProblem, type Sink } from "../src/_engine.ts";
+import { forEachFrequency, type Problem, problemsWork, type Sink } from "../src/_problem/problem.ts";
+import { runProblem } from "../src/_wasm/engine.ts";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
 import { ConvergenceError } from "../src/errors.ts";
 import { foldWorkgroups, getGpu, type GpuContext } from "../src/_webgpu/device.ts";
 import { type GpuPlan, planProblem, runProblemWebGPU } from "../src/_webgpu/run.ts";
-import { chooseBackend, chooseBackendSync, problemsWork, requireWasm } from "../src/_webgpu/choose.ts";
+import { type Resolved, resolveBackend, resolveBackendSync, validateRun, wasmOnly } from "../src/_backend.ts";
 import { denseLayerMatrix, jacobiSingularValues } from "./reference.ts";
 import { gpu as device, noGpu, PLANNER_LIMITS as LIMITS } from "./_gpu.ts";
 import { ansiLcg } from "./_random.ts";
@@ -438,29 +439,33 @@ test("runProblemWebGPU() errors clearly when one matrix cannot fit one binding",
 // ---------------------------------------------------------------------------
 // Backend choice
 
-test("chooseBackend() picks WebGPU only when asked, or under auto with f32, a big layer and a hardware adapter", async () => {
+test("resolveBackend() picks WebGPU only when asked, or under auto with f32, a big layer and a hardware adapter", async () => {
   const small = [seeded(4, 4, 3, 3, 4, 4)];
   assert.equal(problemsWork(small), 10 * 4 * 16, "10 visited frequencies of a 4×4 real problem");
-  assert.deepEqual(await chooseBackend(undefined, undefined, small), {
-    backend: "wasm",
-    precision: "f64",
-    skipped: {},
+  const req = (backend: unknown, precision: unknown, minWork?: number) => ({
+    subject: "compute singular values",
+    run: validateRun({ backend, precision, threads: 1 }),
+    problems: () => small,
+    ...(minWork === undefined ? {} : { minWork }),
   });
-  assert.deepEqual(await chooseBackend("wasm", "f32", small), { backend: "wasm", precision: "f32", skipped: {} });
-  await assert.rejects(chooseBackend("gpu", undefined, small), TypeError);
-  await assert.rejects(chooseBackend("webgpu", "f64", small), RangeError);
-  const f64 = await chooseBackend("auto", undefined, small, 0);
+  const resolve = (backend: unknown, precision: unknown, minWork?: number) => resolveBackend(req(backend, precision, minWork));
+  const pick = (b: Resolved) => ({ backend: b.backend, precision: b.precision, skipped: b.skipped });
+  assert.deepEqual(pick(await resolve(undefined, undefined)), { backend: "wasm", precision: "f64", skipped: {} });
+  assert.deepEqual(pick(await resolve("wasm", "f32")), { backend: "wasm", precision: "f32", skipped: {} });
+  assert.throws(() => validateRun({ backend: "gpu" }), TypeError);
+  await assert.rejects(resolve("webgpu", "f64"), RangeError);
+  const f64 = await resolve("auto", undefined, 0);
   assert.equal(f64.backend, "wasm");
   assert.equal(f64.precision, "f64", "auto never changes precision");
   assert.match(f64.skipped.webgpu!, /f32 was not allowed/);
-  const tiny = await chooseBackend("auto", "f32", small, 1e9);
+  const tiny = await resolve("auto", "f32", 1e9);
   assert.equal(tiny.backend, "wasm");
   assert.match(tiny.skipped.webgpu!, /below the crossover/);
-  const unmeasured = await chooseBackend("auto", "f32", small);
+  const unmeasured = await resolve("auto", "f32");
   assert.match(unmeasured.skipped.webgpu!, /no crossover/);
   const gpu = await getGpu();
-  const auto = await chooseBackend("auto", "f32", small, 0);
-  const explicit = chooseBackend("webgpu", undefined, small);
+  const auto = await resolve("auto", "f32", 0);
+  const explicit = resolve("webgpu", undefined);
   if ("reason" in gpu) {
     assert.equal(auto.backend, "wasm");
     assert.equal(auto.skipped.webgpu, gpu.reason);
@@ -476,11 +481,11 @@ test("chooseBackend() picks WebGPU only when asked, or under auto with f32, a bi
       assert.equal(auto.backend, "webgpu");
     }
   }
-  assert.throws(() => chooseBackendSync("webgpu", undefined), TypeError);
-  assert.deepEqual(chooseBackendSync("auto", "f32").backend, "wasm");
-  assert.match(chooseBackendSync("auto", "f32").skipped.webgpu!, /synchronous/);
-  assert.throws(() => requireWasm({ backend: "webgpu" }, "frequencySvd"), TypeError);
-  assert.throws(() => requireWasm({ backend: 3 }, "frequencySvd"), TypeError);
-  requireWasm({ backend: "auto" }, "frequencySvd");
-  requireWasm({}, "frequencySvd");
+  assert.throws(() => resolveBackendSync(req("webgpu", undefined)), TypeError);
+  assert.equal(resolveBackendSync(req("auto", "f32")).backend, "wasm");
+  assert.match(resolveBackendSync(req("auto", "f32")).skipped.webgpu!, /synchronous/);
+  assert.throws(() => wasmOnly({ backend: "webgpu" }, "frequencySvd"), TypeError);
+  assert.throws(() => wasmOnly({ backend: 3 }, "frequencySvd"), TypeError);
+  assert.equal(wasmOnly({ backend: "auto" }, "frequencySvd").run.backend, "auto");
+  assert.equal(wasmOnly({}, "frequencySvd").run.backend, undefined);
 });

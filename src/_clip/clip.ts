@@ -6,7 +6,8 @@
  * @module
  */
 import type { Backend, ClipMethod, ClipOptions, ClipResult, Kernel, Precision } from "../types.ts";
-import { plainShape, plainSpec, show } from "../_options.ts";
+import { plainShape, plainSpec } from "../_options.ts";
+import { show } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
 import { ldexp, type Problem } from "../_problem/problem.ts";
 import { runProblem, runProblemThreaded } from "../_wasm/engine.ts";

@@ -43,8 +43,8 @@ export interface Pool {
   header: Float64Array;
   /** The current block's jobs, `jobSlots(kind)` f64 each. */
   jobs: Float64Array;
-  /** Jobs run so far on the calling thread (the `local` share of small blocks). */
-  localJobs: number;
+  /** Blocks so far in which the calling thread pulled jobs beside the workers (the `local` path of small blocks). */
+  localBlocks: number;
   /** Messages of the jobs that threw in the current block. */
   errors: string[];
   /** Set when a worker died (an uncaught error): the pool is closed after the block. */
@@ -187,7 +187,7 @@ export function getPool(size: number): Promise<Pool> {
       control: new Int32Array(controlBuf),
       header: new Float64Array(controlBuf, CONTROL.HEADER, (CONTROL.BYTES - CONTROL.HEADER) / 8),
       jobs: new Float64Array(jobsBuf),
-      localJobs: 0,
+      localBlocks: 0,
       errors: [],
       wake: () => {},
       busy: Promise.resolve(),
@@ -298,6 +298,7 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
   let thrown: unknown;
   try {
     if (local) {
+      p.localBlocks++;
       const counter = new Int32Array(p.core.memory.buffer, msg.counter, 1);
       const work = msg.workBase + p.size * msg.workStride;
       try {
@@ -305,7 +306,6 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
           const j = Atomics.add(counter, 0, 1);
           if (j >= count) break;
           bad += runJob(p.core, kind, p.jobs, j * slots, work);
-          p.localJobs++;
         }
       } catch (err) {
         // Let the workers finish with the memory before the error surfaces.
@@ -378,10 +378,10 @@ export function closeThreads(): void {
 }
 
 /**
- * Jobs run so far, by where they ran: on a worker's own unshared instance
- * (`own`) and on the calling thread (`local`); the rest ran on a worker's
- * shared instance. For tests that check which path a call took.
+ * Which paths the pool's work took so far: svd jobs run on a worker's own
+ * unshared instance (`own`; the others ran on the shared one), and blocks in
+ * which the calling thread pulled jobs too (`localBlocks`). For tests.
  */
-export function jobCounts(p: Pool): { own: number; local: number } {
-  return { own: Atomics.load(p.control, CONTROL.OWN), local: p.localJobs };
+export function jobCounts(p: Pool): { own: number; localBlocks: number } {
+  return { own: Atomics.load(p.control, CONTROL.OWN), localBlocks: p.localBlocks };
 }
