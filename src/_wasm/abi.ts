@@ -157,11 +157,8 @@ export class Arena {
   }
 }
 
-/**
- * Singular values of frequencies `u0 … u0 + nu − 1` of one column of a
- * transformed kernel (`svd_column_f64` / `svd_column_f32`, assembly/column.ts).
- */
-export interface SvdJob {
+/** The part every column job shares: where the column's transform is and the shape of its matrices. */
+interface ColumnJob {
   /** Byte offsets of the column's transform, real and imaginary parts (`groups·cOut·cIn·kh` rows). */
   tr: number;
   ti: number;
@@ -169,6 +166,13 @@ export interface SvdJob {
   cIn: number;
   kh: number;
   h: number;
+}
+
+/**
+ * Singular values of frequencies `u0 … u0 + nu − 1` of one column of a
+ * transformed kernel (`svd_column_f64` / `svd_column_f32`, assembly/column.ts).
+ */
+export interface SvdJob extends ColumnJob {
   u0: number;
   nu: number;
   /** Byte offset of the values, `nu` rows of `groups·min(cOut, cIn)`. */
@@ -180,13 +184,7 @@ export interface SvdJob {
  * Clips the singular values of one column's frequencies at `c` and adds the
  * column's share of the clipped kernel (`clip_column_f64`, assembly/svd.ts).
  */
-export interface ClipJob {
-  tr: number;
-  ti: number;
-  cOut: number;
-  cIn: number;
-  kh: number;
-  h: number;
+export interface ClipJob extends ColumnJob {
   kw: number;
   w: number;
   v: number;
