@@ -32,15 +32,12 @@ import {
   referenceClipRounds,
   referenceDykstraRounds,
 } from "./clip_reference.ts";
-import { mulberry32 as rng } from "./_random.ts";
+import { signedUniform } from "./_random.ts";
 
 // ---------------------------------------------------------------------------
 // Helpers
 
-function randomKernel(n: number, seed: number): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: n }, () => 2 * r() - 1);
-}
+const randomKernel = (n: number, seed: number): Float64Array => signedUniform(seed, n);
 
 interface Dims {
   cOut: number;
