@@ -13,7 +13,7 @@
  * {@linkcode closeThreads} terminates them explicitly.
  * @module
  */
-import { type CoreExports, coreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
+import { type CoreExports, coreBytes, threadedCoreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
 import { CONTROL, WORKER_SOURCE } from "./worker_source.ts";
 
 /** f64 slots of the job buffer (1 MiB of address space, touched only as far as blocks reach). */
@@ -159,7 +159,7 @@ export function getPool(size: number): Promise<Pool> {
   if (starting) return starting.then(() => getPool(size));
   closeThreads();
   starting = (async () => {
-    const module = await WebAssembly.compile(coreBytes(true));
+    const module = await WebAssembly.compile(await threadedCoreBytes());
     // The single-thread build of the same core: workers run svd jobs on their own copy (see worker_source.ts).
     const own = await WebAssembly.compile(coreBytes(false));
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
