@@ -5,6 +5,7 @@
  * @module
  */
 import { test } from "./_test.ts";
+import { type ErrorClass, expectBothFail } from "./_failures.ts";
 import assert from "node:assert/strict";
 import {
   type Kernel,
@@ -16,8 +17,6 @@ import {
   spectrum,
   spectrumSync,
 } from "../mod.ts";
-
-type ErrorClass = typeof TypeError | typeof RangeError;
 
 interface Api {
   name: string;
@@ -51,39 +50,8 @@ async function expectFailure(
   kinds: ErrorClass | ErrorClass[],
   value: RegExp,
 ): Promise<void> {
-  const allowed = Array.isArray(kinds) ? kinds : [kinds];
-  const check = (how: string) => (err: unknown): boolean => {
-    assert.ok(
-      allowed.some((K) => err instanceof K && err.constructor === K),
-      `${label}, ${how}: expected ${
-        allowed.map((K) => K.name).join(" or ")
-      }, got ${
-        err instanceof Error
-          ? `${err.constructor.name}: ${err.message}`
-          : String(err)
-      }`,
-    );
-    const message = (err as Error).message;
-    assert.match(
-      message,
-      value,
-      `${label}, ${how}: the message does not name the offending value: ${message}`,
-    );
-    return true;
-  };
-  for (const api of APIS) {
-    const k = kernel as Kernel, o = options as SingularValuesOptions;
-    assert.throws(() => api.sync(k, o), check(`${api.name}Sync`));
-    let promise: Promise<unknown> | undefined;
-    assert.doesNotThrow(() => {
-      promise = api.async(k, o);
-    }, `${label}: ${api.name}() threw synchronously instead of rejecting`);
-    assert.ok(
-      promise instanceof Promise,
-      `${label}: ${api.name}() did not return a Promise`,
-    );
-    await assert.rejects(promise, check(`${api.name}()`));
-  }
+  const k = kernel as Kernel, o = options as SingularValuesOptions;
+  for (const api of APIS) await expectBothFail(label, api.name, () => api.sync(k, o), () => api.async(k, o), kinds, value);
 }
 
 test("bad input: the valid baseline works (so the failures below are about the one bad field)", async () => {

@@ -8,6 +8,7 @@
  * @module
  */
 import { test } from "./_test.ts";
+import { signedUniform as weights } from "./_random.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
@@ -29,18 +30,6 @@ import { jacobiSingularValues } from "./reference.ts";
 /** Largest side of a dense matrix handed to the Jacobi reference. */
 const MAX_DENSE = 200;
 const LAYOUTS: Record<number, [Layout, Layout]> = { 1: ["oiw", "wio"], 2: ["oihw", "hwio"], 3: ["oidhw", "dhwio"] };
-
-function weights(seed: number, count: number): Float64Array {
-  let a = seed >>> 0;
-  const out = new Float64Array(count);
-  for (let j = 0; j < count; j++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[j] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
 
 /** A zero-padded layer: per axis k, dilation, stride, padding and the layer's own input size. */
 interface ZeroCase {

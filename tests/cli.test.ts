@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { test } from "./_test.ts";
+import { mulberry32 } from "./_random.ts";
 import type { ChannelScale, ConvLayer, Model } from "../src/models.ts";
 import { operatorNormBoundsSync, operatorNormSync } from "../mod.ts";
 import { type CliIo, estimateNote, run } from "../src/_cli/run.ts";
@@ -21,24 +22,12 @@ import { parseInput, planCalls, planLayers } from "../src/_cli/layers.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** mulberry32 in [-0.5, 0.5). */
-function rand(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
 function conv(name: string, shape: number[], extra: Partial<ConvLayer> = {}, seed = 1): ConvLayer {
-  const r = rand(seed);
+  const r = mulberry32(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   return {
     name,
-    kernel: { data: Float32Array.from({ length: n }, () => r()), shape },
+    kernel: { data: Float32Array.from({ length: n }, () => r() - 0.5), shape },
     layout: "oihw",
     transposed: false,
     stride: [1, 1],

@@ -12,6 +12,7 @@
  * @module
  */
 import { test } from "./_test.ts";
+import { mulberry32 } from "./_random.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
@@ -39,18 +40,6 @@ const HARD_LENGTHS = [
 
 // ---------------------------------------------------------------------------
 // helpers
-
-/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2147483648 - 1;
-  };
-}
 
 const align16 = (p: number) => (p + 15) & ~15;
 
@@ -178,7 +167,8 @@ function makeInput(
   scale: number,
   kind: Kind,
 ) {
-  const r = rng(seed);
+  const u = mulberry32(seed);
+  const r = () => 2 * u() - 1;
   const xr = new Float64Array(n * count), xi = new Float64Array(n * count);
   for (let i = 0; i < n * count; i++) {
     if (kind === "sparse" && r() < 0.8) continue;

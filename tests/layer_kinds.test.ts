@@ -8,6 +8,7 @@
  * @module
  */
 import { test } from "./_test.ts";
+import { signedUniform } from "./_random.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
@@ -36,16 +37,7 @@ const LAYOUTS: Record<number, [Layout, Layout]> = { 1: ["oiw", "wio"], 2: ["oihw
 
 /** Deterministic weights in [−1, 1), some exactly zero; Float32-exact when `f32`. */
 function weights(seed: number, count: number, f32: boolean): Float64Array {
-  let a = seed >>> 0;
-  const out = new Float64Array(count);
-  for (let j = 0; j < count; j++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const x = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-    out[j] = Math.abs(x) < 0.1 ? 0 : f32 ? Math.fround(x) : x;
-  }
-  return out;
+  return signedUniform(seed, count).map((x) => Math.abs(x) < 0.1 ? 0 : f32 ? Math.fround(x) : x);
 }
 
 /** A circular layer case. */

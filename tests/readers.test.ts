@@ -10,6 +10,7 @@
  * @module
  */
 import { test } from "./_test.ts";
+import { lcg32 } from "./_random.ts";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { type ConvLayer, type Model, readModel, readModelFile, type ReadModelOptions, readModelSync } from "../src/models.ts";
@@ -670,14 +671,8 @@ test("bad TF.js input: short shards, wrong shard count, unknown quantisation, no
   await throwsLike(() => readModel({ modelJson: [], weights: [] }), TypeError, /no convolution layers/);
 });
 
-/** A seeded generator for the fuzz loops. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
-}
-
 test("truncated and corrupted fixtures: every read ends in a result or a TypeError/RangeError (nothing hangs)", async () => {
-  const rand = lcg(99);
+  const rand = lcg32(99);
   const files = ["torch_net.safetensors", "kernel_f8_fortran.npy", "torch_net.npz", "torch_net_compressed.npz", "torch_net.onnx", "torch_net_bn.onnx"];
   let errors = 0, results = 0;
   for (const file of files) {

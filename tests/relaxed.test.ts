@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { clipOperatorNormSync, singularValues, singularValuesSync } from "../mod.ts";
 import { decode, setSimdFlavour, usesRelaxedSimd } from "../src/_wasm/loader.ts";
-import { WASM_RELAXED_BASE64 } from "../src/_wasm/binary.ts";
+import { WASM_RELAXED_BASE64 } from "../src/_wasm/binary_relaxed.ts";
 import { denseLayerMatrix, jacobiSingularValues } from "./reference.ts";
 import { lcgValues as kernel } from "./_random.ts";
 

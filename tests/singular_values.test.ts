@@ -12,7 +12,6 @@ import { test } from "./_test.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  type Kernel,
   type Layout,
   operatorNorm,
   operatorNormSync,
@@ -25,10 +24,10 @@ import {
   complexSingularValues,
   foldKernel,
   frequencyMatrix,
-  hwioFromOihw,
   referenceSingularValues,
   swapChannels,
 } from "./reference.ts";
+import { type Case, caseOf, describe, type Dims, kernelOf, optionsOf } from "./_cases.ts";
 
 /** Relative tolerance of every comparison, against σ_max of the reference. */
 const TOL = 1e-12;
@@ -39,30 +38,6 @@ const MAX_DENSE = 200;
 
 // ---------------------------------------------------------------------------
 // Cases
-
-/** A layer: sizes and an OIHW kernel held as exact doubles. */
-interface Case {
-  cOut: number;
-  cIn: number;
-  kh: number;
-  kw: number;
-  h: number;
-  w: number;
-  /** OIHW weights; when `f32` is set they are all exact Float32 values. */
-  data: Float64Array;
-  /** Pass the kernel as a Float32Array. */
-  f32: boolean;
-  layout: Layout;
-}
-
-interface Dims {
-  cOut: number;
-  cIn: number;
-  kh: number;
-  kw: number;
-  h: number;
-  w: number;
-}
 
 const side = fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 8);
 const channels = fc.integer({ min: 1, max: 5 });
@@ -108,53 +83,6 @@ function weights(
   return style
     .chain((elem) => fc.array(elem, { minLength: n, maxLength: n }))
     .map((xs) => Float64Array.from(xs));
-}
-
-function caseOf(
-  dims: fc.Arbitrary<Dims>,
-  real: fc.Arbitrary<number> = moderate,
-): fc.Arbitrary<Case> {
-  return dims.chain((d) =>
-    fc
-      .record({
-        data: weights(d.cOut * d.cIn * d.kh * d.kw, real),
-        f32: fc.boolean(),
-        layout: fc.constantFrom<Layout>("oihw", "hwio"),
-      })
-      .map(({ data, f32, layout }) => ({
-        ...d,
-        // Round through Float32 so the reference sees exactly what the package gets.
-        data: f32 ? Float64Array.from(Float32Array.from(data)) : data,
-        f32,
-        layout,
-      }))
-  );
-}
-
-/** The kernel as the API takes it, in the case's layout and element type. */
-function kernelOf(
-  c: Case,
-  layout: Layout = c.layout,
-  f32: boolean = c.f32,
-): Kernel {
-  const oihw = f32 ? Float32Array.from(c.data) : c.data.slice();
-  if (layout === "oihw") {
-    return { data: oihw, shape: [c.cOut, c.cIn, c.kh, c.kw] };
-  }
-  const data = oihw instanceof Float32Array
-    ? hwioFromOihw(oihw, c.cOut, c.cIn, c.kh, c.kw)
-    : hwioFromOihw(oihw, c.cOut, c.cIn, c.kh, c.kw);
-  return { data, shape: [c.kh, c.kw, c.cIn, c.cOut] };
-}
-
-function optionsOf(c: Case, layout: Layout = c.layout) {
-  return { inputShape: [c.h, c.w], layout };
-}
-
-function describe(c: Case): string {
-  return `c_out=${c.cOut} c_in=${c.cIn} k=${c.kh}×${c.kw} input=${c.h}×${c.w} ${c.layout} ${
-    c.f32 ? "f32" : "f64"
-  } data=[${Array.from(c.data).join(", ")}]`;
 }
 
 function reference(c: Case): Float64Array {
@@ -240,7 +168,7 @@ function checkAgainstDense(c: Case): void {
 }
 
 test("singularValues() matches the dense SVD for random shapes", () => {
-  fc.assert(fc.property(caseOf(denseDims), checkAgainstDense), {
+  fc.assert(fc.property(caseOf(denseDims, weights), checkAgainstDense), {
     numRuns: 300,
     examples: [
       // Kernels larger than the input, both axes and one at a time.
@@ -285,7 +213,7 @@ test("singularValues() matches the dense SVD when c_in ≠ c_out, h ≠ w and th
   const dims = denseDims.filter((d) =>
     d.cIn !== d.cOut && d.h !== d.w && d.kh !== d.kw
   );
-  fc.assert(fc.property(caseOf(dims), checkAgainstDense), { numRuns: 100 });
+  fc.assert(fc.property(caseOf(dims, weights), checkAgainstDense), { numRuns: 100 });
 });
 
 /**
@@ -306,7 +234,7 @@ test("singularValues() matches the dense SVD for kernels whose entries span hund
   // subnormals. The tolerance is still TOL·σ_max: a backward-stable SVD meets it.
   fc.assert(
     fc.property(
-      caseOf(denseDims, wide).filter(notSubnormalScale),
+      caseOf(denseDims, (n) => weights(n, wide)).filter(notSubnormalScale),
       checkAgainstDense,
     ),
     { numRuns: 300 },
@@ -327,12 +255,12 @@ test("singularValues() folds kernels larger than the input (taps that wrap add u
       (d.kh > d.h || d.kw > d.w) &&
       d.h * d.w * Math.max(d.cIn, d.cOut) <= MAX_DENSE
     );
-  fc.assert(fc.property(caseOf(dims), checkAgainstDense), { numRuns: 100 });
+  fc.assert(fc.property(caseOf(dims, weights), checkAgainstDense), { numRuns: 100 });
 });
 
 test("singularValues(): the same kernel in oihw and hwio gives identical results", () => {
   fc.assert(
-    fc.property(caseOf(denseDims), (c) => {
+    fc.property(caseOf(denseDims, weights), (c) => {
       const a = singularValuesSync(kernelOf(c, "oihw"), optionsOf(c, "oihw"));
       const b = singularValuesSync(kernelOf(c, "hwio"), optionsOf(c, "hwio"));
       assert.deepEqual(b, a, describe(c));
@@ -346,7 +274,7 @@ test("singularValues(): the same kernel in oihw and hwio gives identical results
 
 test("singularValues(): Float32Array and Float64Array holding the same values give identical results", () => {
   fc.assert(
-    fc.property(caseOf(denseDims), (c) => {
+    fc.property(caseOf(denseDims, weights), (c) => {
       const c32 = {
         ...c,
         data: Float64Array.from(Float32Array.from(c.data)),
@@ -380,7 +308,7 @@ const largerDims: fc.Arbitrary<Dims> = fc.record({
 
 test("singularValues(): Σσ² = h·w·‖K_folded‖²_F", () => {
   fc.assert(
-    fc.property(caseOf(largerDims), (c) => {
+    fc.property(caseOf(largerDims, weights), (c) => {
       const sv = singularValuesSync(kernelOf(c), optionsOf(c));
       assertWellFormed(sv, c, describe(c));
       const want = c.h * c.w * foldedSquaredNorm(c);
@@ -403,7 +331,7 @@ test("singularValues(αK) = |α|·singularValues(K), α of either sign", () => {
     .double({ min: -1e3, max: 1e3, noNaN: true })
     .filter((a) => Math.abs(a) >= 1e-3);
   fc.assert(
-    fc.property(caseOf(largerDims), alpha, (c, a) => {
+    fc.property(caseOf(largerDims, weights), alpha, (c, a) => {
       const base = singularValuesSync(
         kernelOf(c, c.layout, false),
         optionsOf(c),
@@ -424,7 +352,7 @@ test("singularValues(αK) = |α|·singularValues(K), α of either sign", () => {
 
 test("singularValues(): swapping c_in and c_out (o ↔ i) gives the same spectrum", () => {
   fc.assert(
-    fc.property(caseOf(largerDims), (c) => {
+    fc.property(caseOf(largerDims, weights), (c) => {
       const swapped: Case = {
         ...c,
         cOut: c.cIn,
@@ -583,7 +511,7 @@ test("singularValues() scales exactly at magnitudes near 1e±150", () => {
     d.h * d.w * Math.max(d.cIn, d.cOut) <= 100
   );
   fc.assert(
-    fc.property(caseOf(dims), (c0) => {
+    fc.property(caseOf(dims, weights), (c0) => {
       const c = { ...c0, f32: false };
       const base = singularValuesSync(kernelOf(c), optionsOf(c));
       const ref = reference(c);
@@ -679,7 +607,7 @@ function checkSpectrum(c: Case): void {
 
 test("spectrum() rows match the per-frequency SVD of P(u, v), with shape, norm and argmax", () => {
   const dims = largerDims.filter((d) => d.h * d.w <= 100);
-  fc.assert(fc.property(caseOf(dims), checkSpectrum), {
+  fc.assert(fc.property(caseOf(dims, weights), checkSpectrum), {
     numRuns: 200,
     examples: [
       [{
@@ -702,7 +630,7 @@ test("spectrum() rows match the per-frequency SVD of P(u, v), with shape, norm a
 
 test("singularValues(), operatorNorm() and spectrum() agree exactly with their sync forms", async () => {
   await fc.assert(
-    fc.asyncProperty(caseOf(largerDims), async (c) => {
+    fc.asyncProperty(caseOf(largerDims, weights), async (c) => {
       const what = describe(c);
       const kernel = kernelOf(c), options = optionsOf(c);
       const sync = singularValuesSync(kernel, options);
@@ -739,7 +667,7 @@ test("singularValues(), operatorNorm() and spectrum() agree exactly with their s
 test("singularValues() and spectrum() give identical results for any thread count", async () => {
   await fc.assert(
     fc.asyncProperty(
-      caseOf(largerDims),
+      caseOf(largerDims, weights),
       fc.integer({ min: 1, max: 4 }),
       async (c, threads) => {
         const what = `${describe(c)} threads=${threads}`;

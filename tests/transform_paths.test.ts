@@ -4,16 +4,15 @@
 // compare with a naive DFT: with r = min(c_in, c_out) = 1 every P(u, v) is a
 // vector and its one singular value is its Euclidean norm.
 import { test } from "./_test.ts";
+import { lcg32 } from "./_random.ts";
 import assert from "node:assert/strict";
 import { singularValuesSync, spectrumSync } from "../mod.ts";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
 
+/** Uniform in [−0.5, 0.5). */
 function rand(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 - 0.5;
-  };
+  const u = lcg32(seed);
+  return () => u() - 0.5;
 }
 
 /** σ(u, v) = ‖P(u, v)‖₂ for a kernel with c_in = 1 (OIHW), folded onto h × w, by a naive DFT. */

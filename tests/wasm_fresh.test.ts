@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { recordedHash, sourceHash } from "../src/_wasm/_source_hash.ts";
-import { WASM_BASE64 } from "../src/_wasm/binary.ts";
+import { WASM_BASE64 } from "../src/_wasm/binary_plain.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 

@@ -21,19 +21,14 @@ import { type GpuPlan, planProblem } from "../src/_webgpu/run.ts";
 import { type ClipShape, createGpuClipper } from "../src/_webgpu/clip.ts";
 import { gpu as device, noGpu, PLANNER_LIMITS as LIMITS } from "./_gpu.ts";
 import { ansiLcg } from "./_random.ts";
+import type { Dims } from "./_cases.ts";
 
 /** Bound on each tap, relative to the input's largest entry. */
 const TAP_TOL = 1e-4;
 /** Bound on normBefore and normAfter, relative to the input's norm. */
 const NORM_TOL = 1e-4;
 
-interface Case {
-  cOut: number;
-  cIn: number;
-  kh: number;
-  kw: number;
-  h: number;
-  w: number;
+interface Case extends Dims {
   layout: "oihw" | "hwio";
   f32: boolean;
   /** OIHW-independent: the data in `layout` order. */

@@ -14,7 +14,7 @@
  * @module
  */
 import { type ClipJob, type CoreExports, encodeJob, type JobKind, jobSlots, runJob, type SvdJob } from "../_wasm/abi.ts";
-import { coreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
+import { coreBytes, threadedCoreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
 import { CONTROL, type WorkerMessage } from "./control.ts";
 import { WORKER_SCRIPT } from "./_worker_bundle.ts";
 
@@ -163,7 +163,7 @@ export function getPool(size: number): Promise<Pool> {
   if (starting) return starting.then(() => getPool(size));
   closeThreads();
   starting = (async () => {
-    const module = await WebAssembly.compile(coreBytes(true));
+    const module = await WebAssembly.compile(await threadedCoreBytes());
     // The one-thread build of the same core: workers run svd jobs on their own instance (see worker.ts).
     const own = await WebAssembly.compile(coreBytes(false));
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
