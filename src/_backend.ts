@@ -20,9 +20,9 @@
  * never creates a device.
  * @module
  */
-import type { Precision } from "./types.ts";
+import type { Precision, SimdBuild } from "./types.ts";
 import { type Problem, problemsWork, type Sink } from "./_problem/problem.ts";
-import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import { loadWasm, loadWasmSync, simdFlavour } from "./_wasm/loader.ts";
 import type { CoreExports } from "./_wasm/abi.ts";
 import { runProblem, runProblemThreaded } from "./_wasm/engine.ts";
 import { defaultThreads, getPool, type Pool, threadsAvailable } from "./_threads/pool.ts";
@@ -129,6 +129,8 @@ export interface WasmBackend {
   pool: Pool | undefined;
   /** The calling thread's one-thread core (the pool has its own, shared with its workers). */
   core: CoreExports;
+  /** The wasm build that runs the call's SVDs (the pool's when threaded). */
+  simd: SimdBuild;
   /** Why each other backend was skipped (`"auto"` only). */
   skipped: { webgpu?: string };
 }
@@ -181,6 +183,7 @@ export function resolveBackendSync(req: BackendRequest): WasmBackend {
     precision: req.run.precision ?? "f64",
     pool: undefined,
     core: loadWasmSync(),
+    simd: simdFlavour(),
     skipped: req.run.backend === "auto" ? { webgpu: "a synchronous call (WebGPU is asynchronous)" } : {},
   };
 }
@@ -233,7 +236,8 @@ async function wasmBackend(run: RunOptions, oneThread = false): Promise<Omit<Was
     const n = run.threads ?? await defaultThreads();
     if (n > 1) pool = await getPool(n);
   }
-  return { backend: "wasm", precision, pool, core: await loadWasm() };
+  const core = await loadWasm();
+  return { backend: "wasm", precision, pool, core, simd: pool ? (pool.relaxed ? "relaxed" : "plain") : simdFlavour() };
 }
 
 /**

@@ -4,7 +4,7 @@
  * gather the grid. Serves singularValues, spectrum and operatorNorm.
  * @module
  */
-import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
+import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { exactSpec } from "./_options.ts";
 import { type Expanded, expandSpec, mergeGroups } from "./_problem/expand.ts";
 import { fillGrid, fillGridSync, type Grid } from "./_problem/grid.ts";
@@ -17,6 +17,7 @@ export interface LayerGrid {
   grid: Grid;
   precision: Precision;
   backend: Backend;
+  simd: SimdBuild | undefined;
   skipped: { webgpu?: string };
 }
 
@@ -35,7 +36,7 @@ export function layerGridSync(kernel: Kernel, options: SingularValuesOptions): L
   const { ex, req } = prepare(kernel, options);
   const b = resolveBackendSync(req);
   const grid = fillGridSync(ex, mergeGroups(ex), (p, sink) => runProblem(b.core, p, sink, b.precision));
-  return { ex, grid, precision: b.precision, backend: "wasm", skipped: b.skipped };
+  return { ex, grid, precision: b.precision, backend: "wasm", simd: b.simd, skipped: b.skipped };
 }
 
 /**
@@ -48,5 +49,12 @@ export async function layerGrid(kernel: Kernel, options: SingularValuesOptions):
   // The wasm engine takes a grouped layer's blocks in one problem; WebGPU takes them one by one.
   const parts = b.backend === "wasm" ? mergeGroups(ex) : ex.parts;
   const grid = await withReasons(b.skipped, SUBJECT, () => fillGrid(ex, parts, runnerOf(b)));
-  return { ex, grid, precision: b.precision, backend: b.backend, skipped: b.skipped };
+  return {
+    ex,
+    grid,
+    precision: b.precision,
+    backend: b.backend,
+    simd: b.backend === "wasm" ? b.simd : undefined,
+    skipped: b.skipped,
+  };
 }

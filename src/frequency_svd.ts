@@ -2,11 +2,10 @@
  * The per-frequency factorisation P(u, v) = U·diag(S)·Vᴴ of a layer.
  * @module
  */
-import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
+import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
 import { factorize } from "./_wasm/factor.ts";
-import type { CoreExports } from "./_wasm/abi.ts";
-import { resolveBackendSync, resolveWasm, wasmOnly } from "./_backend.ts";
+import { resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
 
 /**
  * Every frequency's SVD. For frequency `(u, v)` (`f = u·w + v`) and
@@ -35,12 +34,14 @@ export interface FrequencySvd {
   backend: Backend;
   /** The precision of the computation. */
   precision: Precision;
+  /** The wasm build that ran (`"relaxed"` or `"plain"` SIMD). */
+  simd: SimdBuild;
 }
 
 /** Largest number of f64 the three arrays may hold together (2 GiB). */
 const MAX_F64 = 2 ** 28;
 
-function compute(core: CoreExports, spec: LayerSpec): FrequencySvd {
+function compute({ core, simd }: WasmBackend, spec: LayerSpec): FrequencySvd {
   const { h, w, cOut, cIn } = plainShape(spec);
   const r = Math.min(cOut, cIn);
   const total = h * w * r * (1 + 2 * (cOut + cIn));
@@ -66,7 +67,7 @@ function compute(core: CoreExports, spec: LayerSpec): FrequencySvd {
       }
     });
   });
-  return { shape: [h, w, r], cOut, cIn, S, U, V, backend: "wasm", precision: "f64" };
+  return { shape: [h, w, r], cOut, cIn, S, U, V, backend: "wasm", precision: "f64", simd };
 }
 
 /**
@@ -101,7 +102,7 @@ function compute(core: CoreExports, spec: LayerSpec): FrequencySvd {
  */
 export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions): FrequencySvd {
   const spec = plainSpec(kernel, options);
-  return compute(resolveBackendSync(wasmOnly(options, "frequencySvd")).core, spec);
+  return compute(resolveBackendSync(wasmOnly(options, "frequencySvd")), spec);
 }
 
 /**
@@ -124,5 +125,5 @@ export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions)
  */
 export async function frequencySvd(kernel: Kernel, options: SingularValuesOptions): Promise<FrequencySvd> {
   const spec = plainSpec(kernel, options);
-  return compute((await resolveWasm(wasmOnly(options, "frequencySvd"))).core, spec);
+  return compute(await resolveWasm(wasmOnly(options, "frequencySvd")), spec);
 }

@@ -7,8 +7,16 @@ import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision }
 import { type Axes, fromAxes, type LayerSpec, validateSpec } from "./_options.ts";
 import { integerOption, toleranceOption } from "./_checks.ts";
 import { admissibleGrids, type Expanded, expandSpec, frequencyMatrix, mergeGroups, twiddle } from "./_problem/expand.ts";
-import type { Sink } from "./_problem/problem.ts";
-import { type BackendRequest, resolveBackend, resolveBackendSync, type Runner, runnerOf, wasmOnly } from "./_backend.ts";
+import type { Problem, Sink } from "./_problem/problem.ts";
+import {
+  type BackendRequest,
+  resolveBackendSync,
+  resolveWasm,
+  type Runner,
+  runnerOf,
+  type WasmBackend,
+  wasmOnly,
+} from "./_backend.ts";
 import { convOperator, norm2, powerIterate, random } from "./_wasm/conv.ts";
 
 /** Relative rounding allowance of the lower bound (f64 sums in TS). */
@@ -77,7 +85,7 @@ async function top(run: Runner, ex: Expanded): Promise<Top> {
 }
 
 /** {@linkcode top} with a synchronous runner. */
-function topSync(run: (p: Expanded["parts"][number]["problem"], sink: Sink) => void, ex: Expanded): Top {
+function topSync(run: (p: Problem, sink: Sink) => void, ex: Expanded): Top {
   const t: Top = { norm: 0, part: 0, u: 0, v: 0 };
   const parts = mergeGroups(ex);
   parts.forEach((p, j) => run(p.problem, tracker(j, t)));
@@ -187,7 +195,7 @@ function startVector(spec: LayerSpec, ex: Expanded, top: Top): Float64Array {
   return x;
 }
 
-function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
+function finish(plan: Plan, b: WasmBackend, tops: Top[], exs: Expanded[]): OperatorNormBounds {
   const { spec, precision, grids } = plan;
   const gridNorms = tops.map((t) => t.norm);
   let best = 0;
@@ -197,6 +205,7 @@ function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
     gridSizes: grids.map((g) => fromAxes(g, spec.rank)),
     gridNorms,
     backend: "wasm" as const,
+    simd: b.simd,
     precision,
   };
   const norm = gridNorms[best];
@@ -273,10 +282,11 @@ function finish(plan: Plan, tops: Top[], exs: Expanded[]): OperatorNormBounds {
  */
 export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoundsOptions): OperatorNormBounds {
   const plan = makePlan(kernel, options);
-  const run = runnerOf(resolveBackendSync(plan.req)) as (p: Expanded["parts"][number]["problem"], sink: Sink) => void;
+  const b = resolveBackendSync(plan.req);
+  const run = runnerOf(b) as (p: Problem, sink: Sink) => void;
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
   const tops = exs.map((ex) => topSync(run, ex));
-  return finish(plan, tops, exs);
+  return finish(plan, b, tops, exs);
 }
 
 /**
@@ -308,9 +318,10 @@ export async function operatorNormBounds(
 ): Promise<OperatorNormBounds> {
   const plan = makePlan(kernel, options);
   // The power iteration runs on the one-thread core, which resolving compiles asynchronously.
-  const run = runnerOf(await resolveBackend(plan.req));
+  const b = await resolveWasm(plan.req);
+  const run = runnerOf(b);
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
   const tops: Top[] = [];
   for (const ex of exs) tops.push(await top(run, ex));
-  return finish(plan, tops, exs);
+  return finish(plan, b, tops, exs);
 }

@@ -5,7 +5,7 @@
 import type { Kernel, SingularValuesOptions, Spectrum } from "./types.ts";
 import { type LayerGrid, layerGrid, layerGridSync } from "./_grid.ts";
 
-function toSpectrum({ ex, grid, precision, backend, skipped }: LayerGrid): Spectrum {
+function toSpectrum({ ex, grid, precision, backend, simd, skipped }: LayerGrid): Spectrum {
   const at: number[] = [];
   let rest = grid.argmax;
   for (let d = ex.grid.length - 1; d >= 0; d--) {
@@ -19,6 +19,7 @@ function toSpectrum({ ex, grid, precision, backend, skipped }: LayerGrid): Spect
     argmax: at as Spectrum["argmax"],
     backend,
     precision,
+    ...(simd ? { simd } : {}),
     skipped,
   };
 }

@@ -2,13 +2,12 @@
  * The layer's top singular vector pair as images.
  * @module
  */
-import type { Backend, Kernel, Precision, SingularValuesOptions } from "./types.ts";
+import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
 import { factorize } from "./_wasm/factor.ts";
 import { runProblem } from "./_wasm/engine.ts";
 import { plainProblem } from "./_problem/expand.ts";
-import type { CoreExports } from "./_wasm/abi.ts";
-import { resolveBackendSync, resolveWasm, wasmOnly } from "./_backend.ts";
+import { resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
 
 /** The top singular triple of a layer `A`: `A·input = sigma·output`, `Aᵀ·output = sigma·input`. */
 export interface TopSingularVectors {
@@ -24,9 +23,11 @@ export interface TopSingularVectors {
   backend: Backend;
   /** The precision of the computation. */
   precision: Precision;
+  /** The wasm build that ran (`"relaxed"` or `"plain"` SIMD). */
+  simd: SimdBuild;
 }
 
-function compute(core: CoreExports, spec: LayerSpec): TopSingularVectors {
+function compute({ core, simd }: WasmBackend, spec: LayerSpec): TopSingularVectors {
   const { h, w, cOut, cIn } = plainShape(spec);
   let sigma = -1;
   let at: [number, number] = [0, 0];
@@ -86,6 +87,7 @@ function compute(core: CoreExports, spec: LayerSpec): TopSingularVectors {
     output: image(U, cOut),
     frequency: at,
     backend: "wasm",
+    simd,
     precision: "f64",
   };
 }
@@ -117,7 +119,7 @@ function compute(core: CoreExports, spec: LayerSpec): TopSingularVectors {
  */
 export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOptions): TopSingularVectors {
   const spec = plainSpec(kernel, options);
-  return compute(resolveBackendSync(wasmOnly(options, "topSingularVectors")).core, spec);
+  return compute(resolveBackendSync(wasmOnly(options, "topSingularVectors")), spec);
 }
 
 /**
@@ -140,5 +142,5 @@ export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOp
  */
 export async function topSingularVectors(kernel: Kernel, options: SingularValuesOptions): Promise<TopSingularVectors> {
   const spec = plainSpec(kernel, options);
-  return compute((await resolveWasm(wasmOnly(options, "topSingularVectors"))).core, spec);
+  return compute(await resolveWasm(wasmOnly(options, "topSingularVectors")), spec);
 }

@@ -148,6 +148,13 @@ export type Backend = "wasm" | "webgpu";
 export type Precision = "f64" | "f32";
 
 /**
+ * The wasm build that ran: `"relaxed"` (relaxed SIMD's fused multiply-adds,
+ * chosen where the engine validates them; results then differ across CPUs in
+ * the last bits) or `"plain"` SIMD.
+ */
+export type SimdBuild = "relaxed" | "plain";
+
+/**
  * The singular values of a layer, grouped by spatial frequency.
  *
  * The frequency grid has one axis per spatial axis of the layer: `[w']` for
@@ -180,6 +187,8 @@ export interface Spectrum {
   backend: Backend;
   /** The precision the values were computed in. */
   precision: Precision;
+  /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
+  simd?: SimdBuild;
   /** Why each backend that `backend: "auto"` passed over was skipped (empty when none was). */
   skipped?: { webgpu?: string };
 }
@@ -243,6 +252,8 @@ export interface OperatorNormBounds {
   backend: Backend;
   /** The precision of the circular norms. */
   precision: Precision;
+  /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
+  simd?: SimdBuild;
 }
 
 /** Options of {@linkcode gramIterationNorm}. */
@@ -355,6 +366,8 @@ export interface ClipResult {
   backend: Backend;
   /** The precision of the computation (the returned kernel has the input's element type). */
   precision: Precision;
+  /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
+  simd?: SimdBuild;
   /** Why `backend: "auto"` passed over WebGPU (absent when it did not). */
   skipped?: { webgpu?: string };
 }

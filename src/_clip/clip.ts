@@ -5,7 +5,7 @@
  * backend.
  * @module
  */
-import type { Backend, ClipMethod, ClipOptions, ClipResult, Kernel, Precision } from "../types.ts";
+import type { Backend, ClipMethod, ClipOptions, ClipResult, Kernel, Precision, SimdBuild } from "../types.ts";
 import { plainShape, plainSpec } from "../_options.ts";
 import { show } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
@@ -87,7 +87,7 @@ function result(
   s: Scaled | undefined,
   out: Outcome,
   shape: readonly number[],
-  ran: { backend: Backend; precision: Precision },
+  ran: { backend: Backend; precision: Precision; simd?: SimdBuild },
 ): { res: ClipResult; returned: Problem | undefined } {
   const kernel = callerKernel(plan, s, out, shape);
   const normBefore = s ? ldexp(out.norm0, s.e) : 0;
@@ -120,7 +120,7 @@ export function clipSync(kernel: Kernel, maxNorm: number, options: ClipOptions):
   const norm = (p: Problem) => maxOf((q, sink) => runProblem(b.core, q, sink), p);
   const s = scaled(plan);
   const out = s ? runLoopSync(plan, s, wasmRounds(b.core, s.problem, s.c, plan.method === "dykstra"), norm) : NO_ROUNDS;
-  const { res, returned } = result(plan, s, out, kernel.shape, { backend: "wasm", precision: "f64" });
+  const { res, returned } = result(plan, s, out, kernel.shape, { backend: "wasm", precision: "f64", simd: b.simd });
   if (returned) res.normAfter = norm(returned);
   if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
   return res;
@@ -154,7 +154,9 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
       out = await runLoop(plan, s, rounds, norm);
     }
   }
-  const ran = b.backend === "webgpu" ? { backend: "webgpu", precision: "f32" } as const : { backend: "wasm", precision: "f64" } as const;
+  const ran = b.backend === "webgpu"
+    ? { backend: "webgpu", precision: "f32" } as const
+    : { backend: "wasm", precision: "f64", simd: b.simd } as const;
   const { res, returned } = result(plan, s, out, kernel.shape, ran);
   if (returned) res.normAfter = await norm(returned);
   if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
