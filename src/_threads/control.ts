@@ -37,6 +37,9 @@ export const CONTROL = {
   BYTES: 128,
 } as const;
 
+/** The global through which a `node:worker_threads` worker finds its `parentPort` (see worker.ts). */
+export const NODE_PORT = "__convsvParentPort";
+
 /** The message that starts a worker. */
 export interface InitMessage {
   type: "init";

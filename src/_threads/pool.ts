@@ -15,8 +15,11 @@
  */
 import { type ClipJob, type CoreExports, encodeJob, type JobKind, jobSlots, runJob, type SvdJob } from "../_wasm/abi.ts";
 import { coreBytes, threadedCoreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
-import { CONTROL, type WorkerMessage } from "./control.ts";
+import { CONTROL, NODE_PORT, type WorkerMessage } from "./control.ts";
 import { WORKER_SCRIPT } from "./_worker_bundle.ts";
+
+/** The line put before the worker's script under `node:worker_threads` (its eval scripts have `require`). */
+const NODE_PRELUDE = `globalThis.${NODE_PORT} = require("node:worker_threads").parentPort;\n`;
 
 /** f64 slots of the job buffer (1 MiB of address space, touched only as far as blocks reach). */
 const JOB_SLOTS = 1 << 17;
@@ -91,8 +94,7 @@ export function threadsAvailable(): boolean {
 /** `node:worker_threads` where the runtime has it (Node, Deno, Bun): its workers can be unref'd. */
 async function nodeWorkers(): Promise<typeof import("node:worker_threads") | undefined> {
   try {
-    const specifier = "node:worker_threads";
-    return await import(specifier);
+    return await import("node:worker_threads");
   } catch {
     return undefined;
   }
@@ -101,7 +103,7 @@ async function nodeWorkers(): Promise<typeof import("node:worker_threads") | und
 async function startPort(): Promise<Port> {
   const nw = await nodeWorkers();
   if (nw) {
-    const wk = new nw.Worker(WORKER_SCRIPT, { eval: true });
+    const wk = new nw.Worker(NODE_PRELUDE + WORKER_SCRIPT, { eval: true });
     let handler: (msg: Message) => void = () => {};
     // Listeners first, then unref (a listener added later would ref the worker again).
     wk.on("message", (m: Message) => handler(m));
@@ -163,6 +165,8 @@ export function getPool(size: number): Promise<Pool> {
   if (starting) return starting.then(() => getPool(size));
   closeThreads();
   starting = (async () => {
+    // The flavour is read before the first await: the pool is labelled with the build it loads.
+    const relaxed = usesRelaxedSimd();
     const module = await WebAssembly.compile(await threadedCoreBytes());
     // The one-thread build of the same core: workers run svd jobs on their own instance (see worker.ts).
     const own = await WebAssembly.compile(coreBytes(false));
@@ -183,7 +187,7 @@ export function getPool(size: number): Promise<Pool> {
       core,
       size,
       ports,
-      relaxed: usesRelaxedSimd(),
+      relaxed,
       control: new Int32Array(controlBuf),
       header: new Float64Array(controlBuf, CONTROL.HEADER, (CONTROL.BYTES - CONTROL.HEADER) / 8),
       jobs: new Float64Array(jobsBuf),

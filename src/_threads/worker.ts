@@ -19,9 +19,8 @@
  * @module
  */
 import { type CoreExports, decodeSvdJob, JOB_KIND, type JobKind, jobSlots, runJob, svdColumn, svdJobBytes } from "../_wasm/abi.ts";
-import { CONTROL, type InitMessage, type WorkerMessage } from "./control.ts";
+import { CONTROL, type InitMessage, NODE_PORT, type WorkerMessage } from "./control.ts";
 
-declare const require: ((id: string) => unknown) | undefined;
 declare const self: { postMessage(m: unknown): void; onmessage: ((ev: { data: unknown }) => void) | null };
 
 interface NodePort {
@@ -29,9 +28,12 @@ interface NodePort {
   on(event: "message", f: (m: unknown) => void): void;
 }
 
-const parentPort = typeof require === "function"
-  ? (require("node:worker_threads") as { parentPort: NodePort | null }).parentPort
-  : null;
+/**
+ * Under `node:worker_threads` the pool runs this script after a line that
+ * puts the worker's `parentPort` at {@linkcode NODE_PORT} (a bundled script
+ * cannot name `require` itself); elsewhere the worker talks through `self`.
+ */
+const parentPort = ((globalThis as Record<string, unknown>)[NODE_PORT] as NodePort | undefined) ?? null;
 const post = (m: WorkerMessage): void => parentPort ? parentPort.postMessage(m) : self.postMessage(m);
 const on = (f: (m: unknown) => void): void => {
   if (parentPort) parentPort.on("message", f);
