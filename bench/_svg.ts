@@ -9,9 +9,9 @@ export interface Series {
   name: string;
   color: string;
   /** SVG `stroke-dasharray`, e.g. `"6 3"`; solid when absent. */
-  dash?: string;
+  dash?: string | undefined;
   /** Marker shape at each point. */
-  marker?: "circle" | "square" | "triangle" | "diamond";
+  marker?: "circle" | "square" | "triangle" | "diamond" | undefined;
   points: [number, number][];
 }
 

@@ -447,9 +447,9 @@ interface Task {
   stride: number;
   groups: number;
   reps: number;
-  clip_to?: number;
+  clip_to?: number | undefined;
   /** The best time another peer took on this task already (peers.py stops far slower runs). */
-  beat_ms?: number;
+  beat_ms?: number | undefined;
 }
 
 interface PeerResult {
@@ -459,18 +459,18 @@ interface PeerResult {
   threads: number;
   ms_by_threads: Record<string, number>;
   reps_by_threads: Record<string, number>;
-  stopped_threads?: number[];
+  stopped_threads?: number[] | undefined;
   /** Every thread count was stopped: `ms` is a lower bound. */
-  stopped?: boolean;
+  stopped?: boolean | undefined;
   /** One run only: already slower than another peer or thread count. */
-  cut?: boolean;
-  warm_counted?: boolean;
-  sigma_max?: number;
-  sum_sq?: number;
-  count?: number;
-  kernel_norm?: number;
-  file?: string;
-  build_ms?: number;
+  cut?: boolean | undefined;
+  warm_counted?: boolean | undefined;
+  sigma_max?: number | undefined;
+  sum_sq?: number | undefined;
+  count?: number | undefined;
+  kernel_norm?: number | undefined;
+  file?: string | undefined;
+  build_ms?: number | undefined;
 }
 
 interface PeerReport {

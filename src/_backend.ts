@@ -89,11 +89,11 @@ export interface BackendRequest {
   /** Why this call has no WebGPU path (`"webgpu"` is then an error naming it); undefined when it has one. */
   noWebgpu?: { reason: string; error: () => Error };
   /** The layer's problems, for the work of `"auto"` (called only when the cheap tests pass). */
-  problems?: () => readonly Problem[];
+  problems?: (() => readonly Problem[]) | undefined;
   /** The crossover of `"auto"` (tests lower it). */
-  minWork?: number;
+  minWork?: number | undefined;
   /** The call runs on the calling thread whatever `threads` says (it has no threaded path). */
-  oneThread?: boolean;
+  oneThread?: boolean | undefined;
 }
 
 /**

@@ -14,13 +14,13 @@ export interface ChannelScale {
   /** Per-channel multiplier (BatchNorm's weight). */
   gamma: Float64Array;
   /** Per-channel offset (BatchNorm's bias); does not change a Lipschitz constant. */
-  beta?: Float64Array;
+  beta?: Float64Array | undefined;
   /** BatchNorm's running mean. */
-  mean?: Float64Array;
+  mean?: Float64Array | undefined;
   /** BatchNorm's running variance. */
-  variance?: Float64Array;
+  variance?: Float64Array | undefined;
   /** BatchNorm's epsilon. */
-  epsilon?: number;
+  epsilon?: number | undefined;
 }
 
 /** One convolution layer found in a model file. */
@@ -47,13 +47,13 @@ export interface ConvLayer {
    * TensorFlow explicit paddings, Keras `causal`). `padding` then holds the larger of the two
    * per axis, which is not the same layer: consumers that need the exact one read this.
    */
-  pads?: number[];
+  pads?: number[] | undefined;
   /** Extra output size on the far side of a transposed layer (ONNX / PyTorch `output_padding`), when not 0. */
-  outputPadding?: number[];
+  outputPadding?: number[] | undefined;
   /** Spatial shape of this layer's input where the file lets it be known (else undefined: ask the user). */
-  inputShape?: number[];
+  inputShape?: number[] | undefined;
   /** The per-channel scale that follows this layer (BatchNorm, or a scale layer), when the file has one. */
-  scale?: ChannelScale;
+  scale?: ChannelScale | undefined;
 }
 
 /** What a reader returns. */

@@ -36,37 +36,37 @@ export interface TfjsModelFiles {
  */
 export interface LayerAttributes {
   /** Stride, one number or one per spatial axis. */
-  stride?: number | readonly number[];
+  stride?: number | readonly number[] | undefined;
   /** Dilation, one number or one per spatial axis. */
-  dilation?: number | readonly number[];
+  dilation?: number | readonly number[] | undefined;
   /** Number of groups. */
-  groups?: number;
+  groups?: number | undefined;
   /** Padding, with PyTorch's meaning (see {@linkcode Padding}). */
-  padding?: Padding;
+  padding?: Padding | undefined;
   /** Whether the layer is a transposed convolution (e.g. PyTorch `ConvTranspose2d`). */
-  transposed?: boolean;
+  transposed?: boolean | undefined;
   /** Spatial shape of the layer's input. */
-  inputShape?: readonly number[];
+  inputShape?: readonly number[] | undefined;
   /** How the kernel is laid out (safetensors, npy and npz only; default PyTorch's for the rank). */
-  layout?: Layout;
+  layout?: Layout | undefined;
 }
 
 /** Options of {@linkcode readModel}, {@linkcode readModelSync} and {@linkcode readModelFile}. */
 export interface ReadModelOptions {
   /** The file's format; default: sniffed from the bytes (npy magic, zip, safetensors header, ONNX protobuf). */
-  format?: ModelFormat;
+  format?: ModelFormat | undefined;
   /** The file's name, for error messages and as the layer name of a single `.npy` array. */
-  name?: string;
+  name?: string | undefined;
   /** Layout of npy/npz kernels (and the default of safetensors ones): default PyTorch's for the rank. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /**
    * Spatial shape of the model's input (`[h, w]` for 2-D), for ONNX and
    * TF.js graphs whose input size is symbolic (`-1`, `"height"`); it is then
    * propagated through the graph like a fixed one.
    */
-  inputShape?: readonly number[];
+  inputShape?: readonly number[] | undefined;
   /** Attributes per layer name (as the returned {@linkcode ConvLayer.name}), applied last. */
-  layers?: Record<string, LayerAttributes>;
+  layers?: Record<string, LayerAttributes> | undefined;
 }
 
 type Bytes = Uint8Array;

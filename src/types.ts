@@ -69,7 +69,7 @@ export interface SingularValuesOptions {
    * (`"oiw"`, `"oihw"` or `"oidhw"`), which for transposed layers reads
    * PyTorch's `ConvTranspose` weight as stored.
    */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /**
    * Stride, one number for every axis or one per axis (positive integers;
    * default 1). Circular padding needs the stride to divide `inputShape` on
@@ -77,13 +77,13 @@ export interface SingularValuesOptions {
    * the layer equals a stride-1 circular layer on the `n / s` grid with
    * `c_in·Π s` input channels.
    */
-  stride?: number | readonly number[];
+  stride?: number | readonly number[] | undefined;
   /**
    * Dilation, one number or one per axis (positive integers; default 1): tap
    * `a` acts at offset `dilation·a`. With circular padding, dilated taps that
    * reach past the input wrap around and add up, like large kernels.
    */
-  dilation?: number | readonly number[];
+  dilation?: number | readonly number[] | undefined;
   /**
    * Number of groups (default 1): input and output channels are split into
    * `groups` blocks and block `g` of the output sees only block `g` of the
@@ -91,7 +91,7 @@ export interface SingularValuesOptions {
    * groups' spectra. The kernel's output-channel axis must be divisible by it;
    * its `i` axis holds `c_in / groups` channels. Depthwise: `groups = c_in`.
    */
-  groups?: number;
+  groups?: number | undefined;
   /**
    * A transposed convolution (PyTorch `ConvTranspose*d`, TensorFlow
    * `Conv*DTranspose`; default false): the adjoint of the convolution with the
@@ -99,22 +99,22 @@ export interface SingularValuesOptions {
    * those of that convolution. `inputShape` is still the transposed layer's
    * own input; with circular padding its output is `stride·n` per axis.
    */
-  transposed?: boolean;
+  transposed?: boolean | undefined;
   /** Padding; default `"circular"`, the exact model. See {@linkcode Padding}. */
-  padding?: Padding;
+  padding?: Padding | undefined;
   /**
    * Extra output size on the far side of a transposed layer with zero padding
    * (PyTorch's `output_padding`; one number or one per axis, default 0, each
    * smaller than the stride or the dilation of its axis).
    */
-  outputPadding?: number | readonly number[];
+  outputPadding?: number | readonly number[] | undefined;
   /**
    * The precision of the per-frequency bidiagonalisation: `"f64"` (default)
    * or `"f32"` (f32x4 SIMD, about twice as fast; the transform, the
    * bidiagonal's dqds and the result stay f64; each value is then accurate to
    * about 1e−6·σ_max instead of 1e−15·σ_max). Results say which ran.
    */
-  precision?: Precision;
+  precision?: Precision | undefined;
   /**
    * Worker threads for the async functions (default: the cores the runtime
    * reports; 1 where workers or SharedArrayBuffer are unavailable, e.g. some
@@ -122,7 +122,7 @@ export interface SingularValuesOptions {
    * Results are identical whatever the thread count. The pool starts on first
    * use, is reused, never keeps a script alive, and `closeThreads()` ends it.
    */
-  threads?: number;
+  threads?: number | undefined;
   /**
    * Where to compute (`singularValues`, `operatorNorm`, `spectrum` and
    * `clipOperatorNorm`, which has its own rules: see `ClipOptions`; the other
@@ -138,7 +138,7 @@ export interface SingularValuesOptions {
    *   measured crossover; else wasm. `Spectrum.skipped` says why WebGPU was
    *   skipped. `"auto"` never changes precision.
    */
-  backend?: "wasm" | "webgpu" | "auto";
+  backend?: "wasm" | "webgpu" | "auto" | undefined;
 }
 
 /** Which engine produced a result. */
@@ -188,9 +188,9 @@ export interface Spectrum {
   /** The precision the values were computed in. */
   precision: Precision;
   /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
-  simd?: SimdBuild;
+  simd?: SimdBuild | undefined;
   /** Why each backend that `backend: "auto"` passed over was skipped (empty when none was). */
-  skipped?: { webgpu?: string };
+  skipped?: { webgpu?: string } | undefined;
 }
 
 /** Options of {@linkcode operatorNormBounds}: the layer's, plus how hard to work on the interval. */
@@ -200,18 +200,18 @@ export interface OperatorNormBoundsOptions extends SingularValuesOptions {
    * zero-padded layer) spent on the lower bound; default 100. 0 keeps the
    * Rayleigh quotient of the start vector.
    */
-  maxIterations?: number;
+  maxIterations?: number | undefined;
   /**
    * The power iteration stops when the Rayleigh quotient changes by at most
    * this much, relative, between two steps; default 1e-9.
    */
-  tolerance?: number;
+  tolerance?: number | undefined;
   /**
    * How many admissible circular grids the upper bound tries (default 3, at
    * most 16): the smallest admissible grid and the next ones a stride apart
    * on every axis; the smallest of their norms is `upper`.
    */
-  gridCandidates?: number;
+  gridCandidates?: number | undefined;
 }
 
 /**
@@ -253,13 +253,13 @@ export interface OperatorNormBounds {
   /** The precision of the circular norms. */
   precision: Precision;
   /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
-  simd?: SimdBuild;
+  simd?: SimdBuild | undefined;
 }
 
 /** Options of {@linkcode gramIterationNorm}. */
 export interface GramIterationOptions extends SingularValuesOptions {
   /** Gram steps `G ← GᴴG` per frequency (default 6, at most 30). */
-  iterations?: number;
+  iterations?: number | undefined;
 }
 
 /** An upper bound on a layer's norm from Gram iteration, with the bound after every step. */
@@ -285,11 +285,11 @@ export interface GramIterationResult {
 /** Options of {@linkcode powerIterationNorm}. */
 export interface PowerIterationOptions extends SingularValuesOptions {
   /** Most steps (applications of `AᵀA`); default 100. */
-  maxIterations?: number;
+  maxIterations?: number | undefined;
   /** Stop when the Rayleigh quotient's relative change between steps is at most this; default 1e-6. */
-  tolerance?: number;
+  tolerance?: number | undefined;
   /** Seed of the random start vector (an integer; default 1). */
-  seed?: number;
+  seed?: number | undefined;
 }
 
 /** A lower bound on a layer's norm from power iteration on the layer itself. */
@@ -329,12 +329,12 @@ export interface ClipOptions extends SingularValuesOptions {
    * Rounds of (clip the singular values at `maxNorm`, cut back to the kernel's
    * taps) to run at most. Default 1: exactly the paper's Appendix A.
    */
-  iterations?: number;
+  iterations?: number | undefined;
   /**
    * Stop early once the norm is at most `maxNorm·(1 + tolerance)`. Default 0
    * (run every iteration unless the norm is already at most `maxNorm`).
    */
-  tolerance?: number;
+  tolerance?: number | undefined;
   /**
    * `"alternating"` (default; the paper's rounds, repeated) or `"dykstra"`:
    * Dykstra's algorithm, which converges to the kernel NEAREST to the input
@@ -343,7 +343,7 @@ export interface ClipOptions extends SingularValuesOptions {
    * Dykstra keeps a correction for every frequency: `16·h·(w/2+1)·c²` bytes.
    * Wasm only: with `backend: "webgpu"` it is a RangeError.
    */
-  method?: ClipMethod;
+  method?: ClipMethod | undefined;
 }
 
 /** The result of `clipOperatorNorm`. */
@@ -367,7 +367,7 @@ export interface ClipResult {
   /** The precision of the computation (the returned kernel has the input's element type). */
   precision: Precision;
   /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
-  simd?: SimdBuild;
+  simd?: SimdBuild | undefined;
   /** Why `backend: "auto"` passed over WebGPU (absent when it did not). */
-  skipped?: { webgpu?: string };
+  skipped?: { webgpu?: string } | undefined;
 }

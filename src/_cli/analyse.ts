@@ -14,19 +14,19 @@ import { foldScale, scaleFactors } from "./fold.ts";
 /** What `report` was asked for. */
 export interface AnalyseOptions {
   /** `--input`, as given. */
-  input?: string;
+  input?: string | undefined;
   /** `--fold-bn`. */
-  foldBn?: boolean;
+  foldBn?: boolean | undefined;
   /** `--f32`. */
-  precision?: Precision;
+  precision?: Precision | undefined;
   /** `--threads`. */
-  threads?: number;
+  threads?: number | undefined;
   /** Power-iteration steps behind each certified lower bound (default 20). */
-  powerIterations?: number;
+  powerIterations?: number | undefined;
   /** Called before and after each layer. */
-  onProgress?: (event: ProgressEvent) => void;
+  onProgress?: ((event: ProgressEvent) => void) | undefined;
   /** Called once the layers are planned, before any work (for a time estimate). */
-  onPlanned?: (planned: PlannedLayer[]) => void;
+  onPlanned?: ((planned: PlannedLayer[]) => void) | undefined;
 }
 
 /** A progress step. */
@@ -37,7 +37,7 @@ export interface ProgressEvent {
   total: number;
   name: string;
   /** The layer's time (done only). */
-  timeMs?: number;
+  timeMs?: number | undefined;
 }
 
 /** The sorted singular values, sampled for plotting. */
@@ -82,14 +82,14 @@ export interface LayerResult {
   outputShape: number[];
   /** True when the norm is exact (circular padding); then lower = upper = norm. */
   exact: boolean;
-  norm?: number;
+  norm?: number | undefined;
   lower: number;
   upper: number;
   /** Power-iteration steps behind `lower` (intervals only). */
-  iterations?: number;
-  converged?: boolean;
+  iterations?: number | undefined;
+  converged?: boolean | undefined;
   /** How the interval was obtained, where it needs saying. */
-  note?: string;
+  note?: string | undefined;
   /** Input shape of the circular layer whose spectrum is plotted (its norm is `upper`). */
   grid: number[];
   /** Shape of that spectrum: `[...frequencies, r]`. */
@@ -97,25 +97,25 @@ export interface LayerResult {
   sorted: SortedSample;
   heat: HeatGrid;
   /** The BatchNorm / scale after the layer, with the range of |factor| it multiplies output channels by. */
-  scale?: { name: string; kind: string; folded: boolean; minAbs: number; maxAbs: number };
+  scale?: { name: string; kind: string; folded: boolean; minAbs: number; maxAbs: number } | undefined;
   /** Time spent on the layer (norm or interval, and the plotted spectrum), in ms. */
   timeMs: number;
   /** Set when the layer could not be computed; the numbers above are then NaN. */
-  error?: string;
+  error?: string | undefined;
 }
 
 /** The whole report. */
 export interface Analysis {
   format: string;
-  input?: string;
+  input?: string | undefined;
   foldBn: boolean;
   precision: Precision;
-  threads?: number;
+  threads?: number | undefined;
   layers: LayerResult[];
   /** Product of the layers' upper bounds (conv layers, folded scales included when folded). */
   lipschitz: number;
   /** When scales exist and were not folded: the product with each scale's max |factor| as its own factor. */
-  lipschitzWithScales?: number;
+  lipschitzWithScales?: number | undefined;
   /** Layers with a scale (folded or not). */
   scaled: number;
   /** Notes on the input and the shapes. */
@@ -178,7 +178,7 @@ async function computeLayer(
 ): Promise<
   Pick<LayerResult, "exact" | "norm" | "lower" | "upper" | "iterations" | "converged" | "note" | "grid"> & {
     s: Spectrum;
-    multiplicity?: number;
+    multiplicity?: number | undefined;
   }
 > {
   const run = { precision, threads };

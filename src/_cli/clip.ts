@@ -12,11 +12,11 @@ import { dims, planLayers, zeroPadding } from "./layers.ts";
 /** What `clip` was asked for. */
 export interface ClipRunOptions {
   maxNorm: number;
-  iterations?: number;
-  tolerance?: number;
-  input?: string;
-  threads?: number;
-  onProgress?: (e: ProgressEvent) => void;
+  iterations?: number | undefined;
+  tolerance?: number | undefined;
+  input?: string | undefined;
+  threads?: number | undefined;
+  onProgress?: ((e: ProgressEvent) => void) | undefined;
 }
 
 /** One layer's outcome. */
@@ -27,12 +27,12 @@ export interface ClippedLayer {
   /** The kernel written: clipped, or the input's when skipped. */
   kernel: Kernel;
   /** The circular grid the clip ran on (the layer's input, or a grid holding the zero-padded layer). */
-  grid?: number[];
-  normBefore?: number;
-  normAfter?: number;
-  iterations?: number;
+  grid?: number[] | undefined;
+  normBefore?: number | undefined;
+  normAfter?: number | undefined;
+  iterations?: number | undefined;
   /** Why the layer was left as it is. */
-  skipped?: string;
+  skipped?: string | undefined;
   timeMs: number;
 }
 

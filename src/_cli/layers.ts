@@ -18,7 +18,7 @@ export interface NetworkInput {
   /** Spatial sizes (one per spatial axis). */
   spatial: number[];
   /** Channels, when the text has them. */
-  channels?: number;
+  channels?: number | undefined;
 }
 
 /** A layer with its input shape resolved. */
@@ -196,7 +196,7 @@ export function outputShape(layer: ConvLayer, n: number[], k: number[]): number[
 export function planLayers(
   layers: readonly ConvLayer[],
   input: string | undefined,
-): { planned: PlannedLayer[]; network?: NetworkInput; warnings: string[] } {
+): { planned: PlannedLayer[]; network?: NetworkInput | undefined; warnings: string[] } {
   const warnings: string[] = [];
   const geo = layers.map(layerGeometry);
   let network: NetworkInput | undefined;
@@ -209,7 +209,7 @@ export function planLayers(
       );
     }
   }
-  type Source = { channels?: number; shape: number[]; rank: number };
+  type Source = { channels?: number | undefined; shape: number[]; rank: number };
   const sources: Source[] = [];
   if (network) sources.push({ channels: network.channels, shape: network.spatial, rank: network.spatial.length });
   const planned: PlannedLayer[] = [];

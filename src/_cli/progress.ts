@@ -12,7 +12,7 @@ export interface ProgressSink {
   /** True when the sink is a terminal (redraw in place). */
   isTTY: boolean;
   /** Terminal width, if known. */
-  columns?: number;
+  columns?: number | undefined;
 }
 
 /** A progress callback for {@linkcode analyseModel}, and `end()` to clear the bar. */

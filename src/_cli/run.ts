@@ -28,8 +28,8 @@ export interface CliIo {
 
 /** What the CLI passes to the readers. */
 export interface LoadOptions {
-  inputShape?: number[];
-  layers?: Record<string, Record<string, unknown>>;
+  inputShape?: number[] | undefined;
+  layers?: Record<string, Record<string, unknown>> | undefined;
 }
 
 /** `convsv help`. */

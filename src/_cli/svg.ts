@@ -78,7 +78,7 @@ export interface Series {
   color: string;
   /** Shown as the line's tooltip. */
   label: string;
-  width?: number;
+  width?: number | undefined;
 }
 
 /** A line plot: linear x, log or linear y. */
@@ -91,12 +91,12 @@ export interface LinePlot {
   series: Series[];
   yLog: boolean;
   /** Lowest y drawn on a log axis; smaller values (and zeros) are drawn there. */
-  yFloor?: number;
-  xRange?: [number, number];
+  yFloor?: number | undefined;
+  xRange?: [number, number] | undefined;
   /** A horizontal reference line. */
   reference?: { y: number; label: string };
   /** Extra text under the title, right-aligned. */
-  corner?: string;
+  corner?: string | undefined;
 }
 
 const M = { left: 58, right: 14, top: 26, bottom: 42 };

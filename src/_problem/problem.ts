@@ -21,7 +21,7 @@ export interface Problem {
   /** Input channels of one group. */
   cIn: number;
   /** Diagonal blocks (default 1). */
-  groups?: number;
+  groups?: number | undefined;
   kh: number;
   kw: number;
   h: number;
@@ -29,7 +29,7 @@ export interface Problem {
   /** Real part (the caller's own f32 or f64 weights where nothing had to move: read only). */
   re: Float32Array | Float64Array;
   /** Imaginary part of a complex kernel; absent for a real one. */
-  im?: Float64Array;
+  im?: Float64Array | undefined;
 }
 
 /**
