@@ -17,7 +17,7 @@ import fc from "fast-check";
 import { clipOperatorNorm, clipOperatorNormSync, type ClipResult, type Kernel, operatorNormSync } from "../mod.ts";
 import { ConvergenceError } from "../src/errors.ts";
 import { getGpu, type GpuLimitOverrides } from "../src/_webgpu/device.ts";
-import { type GpuPlan, planProblem } from "../src/_webgpu/run.ts";
+import { type GpuPlan, planProblem } from "../src/_webgpu/plan.ts";
 import { type ClipShape, createGpuClipper } from "../src/_webgpu/clip.ts";
 import { gpu as device, noGpu, PLANNER_LIMITS as LIMITS } from "./_gpu.ts";
 import { ansiLcg } from "./_random.ts";

@@ -42,18 +42,10 @@
 import { forEachFrequency, type Problem } from "../_problem/problem.ts";
 import { twiddle } from "../_problem/expand.ts";
 import { ConvergenceError } from "../errors.ts";
-import { foldWorkgroups, getPipeline, type GpuContext, MAP_READ, USAGE } from "./device.ts";
-import {
-  batchTwiddles,
-  FALLBACK_LOOP_BUDGET,
-  FROBENIUS_TOLERANCE,
-  type GpuPlan,
-  type GpuRunOptions,
-  planProblem,
-  REBUILD_WG,
-  scoped,
-  TRANSFORM_WG,
-} from "./run.ts";
+import { bufferPool, foldWorkgroups, getPipeline, type GpuContext, MAP_READ, scoped, USAGE } from "./device.ts";
+import { type GpuPlan, type GpuRunOptions, planFor, REBUILD_WG } from "./plan.ts";
+import { createSvdPasses, type SvdPasses, twoInFlight } from "./passes.ts";
+import { batchTwiddles, FROBENIUS_TOLERANCE } from "./run.ts";
 import { TRANSFORM_WGSL } from "./transform.wgsl.ts";
 import { JACOBI_WGSL } from "./jacobi.wgsl.ts";
 import { CLIP_WGSL } from "./clip.wgsl.ts";
@@ -92,11 +84,7 @@ export async function createGpuClipper(
   const { cOut, cIn, kh, kw, h, w } = shape;
   const freqs: { u: number; v: number; mirrored: boolean }[] = [];
   forEachFrequency(h, w, false, (u, v, mirrored) => freqs.push({ u, v, mirrored }));
-  const plan = planProblem({ cOut, cIn, kh, kw, complex: false, vectors: true }, freqs.length, gpu.limits, {
-    maxSweeps: options.maxSweeps,
-    loopBudget: options.loopBudget ?? (gpu.fallback ? FALLBACK_LOOP_BUDGET : Infinity),
-  });
-  options.onPlan?.(plan);
+  const plan = planFor(gpu, { cOut, cIn, kh, kw, complex: false, vectors: true }, freqs.length, options);
   const { device } = gpu;
   const [transform, jacobi, rebuild] = await scoped(device, "compiling the clipping shaders", () =>
     Promise.all([
@@ -104,143 +92,47 @@ export async function createGpuClipper(
       getPipeline(gpu, "jacobi", JACOBI_WGSL, plan.jacobi),
       getPipeline(gpu, "clip", CLIP_WGSL, plan.rebuild),
     ]));
-  const { m, n, ld, batch, slice, slices, chunk, chunks, transposed } = plan;
+  const { m, n, batch, slice, slices, transposed } = plan;
   const per = cIn * kh * kw;
-  const owned: GPUBuffer[] = [];
-  const buffer = (label: string, size: number, usage: number): GPUBuffer => {
-    const b = device.createBuffer({ label: `convsv clip ${label}`, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
-    owned.push(b);
-    return b;
-  };
-  const destroy = () => {
-    for (const b of owned) b.destroy();
-    owned.length = 0;
-  };
+  const pool = bufferPool(device, "convsv clip");
 
   let bindings: {
-    kernels: GPUBuffer[];
-    transformGroups: GPUBindGroup[];
-    sliceParams: GPUBuffer[];
-    jacobiGroups: GPUBindGroup[];
+    passes: SvdPasses;
     rebuildGroup: GPUBindGroup;
-    twiddles: GPUBuffer;
-    state: GPUBuffer;
-    batchParams: GPUBuffer;
     rebuildParams: GPUBuffer;
-    values: GPUBuffer;
     delta: GPUBuffer;
     staging: { values: GPUBuffer; delta: GPUBuffer }[];
   };
   try {
     bindings = await scoped(device, "allocating the clipping buffers", () => {
-      const matrices = buffer("matrices", batch * ld * n * 8, USAGE.STORAGE);
-      const twiddles = buffer("twiddles", batch * (kh + kw) * 8, USAGE.STORAGE | USAGE.COPY_DST);
-      const values = buffer("values", batch * n * 4, USAGE.STORAGE | USAGE.COPY_SRC);
-      const delta = buffer("delta", batch * m * n * 8, USAGE.STORAGE | USAGE.COPY_SRC);
+      const passes = createSvdPasses(gpu, plan, { transform, jacobi, shape, complex: false, pool });
+      const delta = pool.make("delta", batch * m * n * 8, USAGE.STORAGE | USAGE.COPY_SRC);
       const staging = [0, 1].map((k) => ({
-        values: buffer(`staging values ${k}`, batch * n * 4, USAGE.MAP_READ | USAGE.COPY_DST),
-        delta: buffer(`staging delta ${k}`, batch * m * n * 8, USAGE.MAP_READ | USAGE.COPY_DST),
+        values: pool.make(`staging values ${k}`, batch * n * 4, USAGE.MAP_READ | USAGE.COPY_DST),
+        delta: pool.make(`staging delta ${k}`, batch * m * n * 8, USAGE.MAP_READ | USAGE.COPY_DST),
       }));
-      const state = buffer("jacobi state", batch * 4, USAGE.STORAGE | USAGE.COPY_DST);
-      const batchParams = buffer("jacobi batch params", 16, USAGE.UNIFORM | USAGE.COPY_DST);
-      const rebuildParams = buffer("rebuild params", 16, USAGE.UNIFORM | USAGE.COPY_DST);
-      const totalSteps = plan.maxSweeps * (n + (n % 2) - 1);
-      const chunkParams = buffer("jacobi chunk params", chunks * 256, USAGE.UNIFORM | USAGE.COPY_DST);
-      const slots = new Uint32Array(chunks * 64);
-      for (let c = 0; c < chunks; c++) {
-        slots.set([c * chunk, Math.min(chunk, totalSteps - c * chunk), c === chunks - 1 ? 1 : 0], c * 64);
-      }
-      device.queue.writeBuffer(chunkParams, 0, slots);
-      const kernels: GPUBuffer[] = [];
-      const sliceParams: GPUBuffer[] = [];
-      const transformGroups: GPUBindGroup[] = [];
-      for (let s = 0; s < slices; s++) {
-        const no = Math.min(slice, cOut - s * slice);
-        const kbuf = buffer(`kernel slice ${s}`, no * per * 4, USAGE.STORAGE | USAGE.COPY_DST);
-        kernels.push(kbuf);
-        const pbuf = buffer(`transform params ${s}`, 16, USAGE.UNIFORM | USAGE.COPY_DST);
-        sliceParams.push(pbuf);
-        transformGroups.push(device.createBindGroup({
-          label: `convsv clip transform bindings ${s}`,
-          layout: transform.getBindGroupLayout(0),
-          entries: [
-            { binding: 0, resource: { buffer: pbuf } },
-            { binding: 1, resource: { buffer: kbuf } },
-            { binding: 2, resource: { buffer: twiddles } },
-            { binding: 3, resource: { buffer: matrices } },
-          ],
-        }));
-      }
-      const jacobiGroups: GPUBindGroup[] = [];
-      for (let c = 0; c < chunks; c++) {
-        jacobiGroups.push(device.createBindGroup({
-          label: `convsv clip jacobi bindings ${c}`,
-          layout: jacobi.getBindGroupLayout(0),
-          entries: [
-            { binding: 0, resource: { buffer: batchParams } },
-            { binding: 1, resource: { buffer: chunkParams, offset: c * 256, size: 16 } },
-            { binding: 2, resource: { buffer: matrices } },
-            { binding: 3, resource: { buffer: state } },
-            { binding: 4, resource: { buffer: values } },
-          ],
-        }));
-      }
+      const rebuildParams = pool.make("rebuild params", 16, USAGE.UNIFORM | USAGE.COPY_DST);
       const rebuildGroup = device.createBindGroup({
         label: "convsv clip rebuild bindings",
         layout: rebuild.getBindGroupLayout(0),
         entries: [
           { binding: 0, resource: { buffer: rebuildParams } },
-          { binding: 1, resource: { buffer: matrices } },
-          { binding: 2, resource: { buffer: values } },
+          { binding: 1, resource: { buffer: passes.matrices } },
+          { binding: 2, resource: { buffer: passes.values } },
           { binding: 3, resource: { buffer: delta } },
         ],
       });
-      return Promise.resolve({
-        kernels,
-        transformGroups,
-        sliceParams,
-        jacobiGroups,
-        rebuildGroup,
-        twiddles,
-        state,
-        batchParams,
-        rebuildParams,
-        values,
-        delta,
-        staging,
-      });
+      return Promise.resolve({ passes, rebuildGroup, rebuildParams, delta, staging });
     });
   } catch (err) {
-    destroy();
+    pool.destroy();
     throw err;
   }
   const b = bindings;
   const maxDim = gpu.limits.maxComputeWorkgroupsPerDimension;
 
   const submit = (f0: number, count: number, c: number, out: { values: GPUBuffer; delta: GPUBuffer }) => {
-    device.queue.writeBuffer(b.twiddles, 0, batchTwiddles(freqs, f0, count, shape));
-    const encoder = device.createCommandEncoder({ label: `convsv clip batch at ${f0}` });
-    const pass = encoder.beginComputePass({ label: `convsv clip transform at ${f0}` });
-    pass.setPipeline(transform);
-    for (let s = 0; s < slices; s++) {
-      const no = Math.min(slice, cOut - s * slice);
-      const groups = Math.ceil((count * no * cIn) / TRANSFORM_WG);
-      const [x, y] = foldWorkgroups(Math.min(groups, maxDim * maxDim), maxDim);
-      device.queue.writeBuffer(b.sliceParams[s], 0, new Uint32Array([count, s * slice, no, x * y * TRANSFORM_WG]));
-      pass.setBindGroup(0, b.transformGroups[s]);
-      pass.dispatchWorkgroups(x, y);
-    }
-    pass.end();
-    encoder.clearBuffer(b.state, 0, count * 4);
-    const svd = encoder.beginComputePass({ label: `convsv clip jacobi at ${f0}` });
-    const [jx, jy] = foldWorkgroups(Math.ceil(count / plan.perGroup), maxDim);
-    device.queue.writeBuffer(b.batchParams, 0, new Uint32Array([count, jx, 0, 0]));
-    svd.setPipeline(jacobi);
-    for (let k = 0; k < chunks; k++) {
-      svd.setBindGroup(0, b.jacobiGroups[k]);
-      svd.dispatchWorkgroups(jx, jy);
-    }
-    svd.end();
+    const encoder = b.passes.encode(f0, count, batchTwiddles(freqs, f0, count, shape));
     const re = encoder.beginComputePass({ label: `convsv clip rebuild at ${f0}` });
     const groups = Math.ceil((count * m * n) / REBUILD_WG);
     const [rx, ry] = foldWorkgroups(Math.min(groups, maxDim * maxDim), maxDim);
@@ -252,7 +144,7 @@ export async function createGpuClipper(
     re.setBindGroup(0, b.rebuildGroup);
     re.dispatchWorkgroups(rx, ry);
     re.end();
-    encoder.copyBufferToBuffer(b.values, 0, out.values, 0, count * n * 4);
+    encoder.copyBufferToBuffer(b.passes.values, 0, out.values, 0, count * n * 4);
     encoder.copyBufferToBuffer(b.delta, 0, out.delta, 0, count * m * n * 8);
     device.queue.submit([encoder.finish()]);
     return Promise.all([
@@ -327,26 +219,9 @@ export async function createGpuClipper(
           data[q] = k[o0 * per + q];
           kernelSq += data[q] * data[q];
         }
-        device.queue.writeBuffer(b.kernels[s], 0, data);
+        device.queue.writeBuffer(b.passes.kernels[s], 0, data);
       }
-      // Two batches in flight: batch j reads back through staging[j % 2].
-      const inFlight: { f0: number; count: number; out: (typeof b.staging)[number]; done: Promise<void> }[] = [];
-      for (let j = 0, f0 = 0; f0 < freqs.length; j++, f0 += batch) {
-        if (inFlight.length === 2) {
-          const first = inFlight.shift()!;
-          await first.done;
-          emit(first.f0, first.count, first.out);
-        }
-        const count = Math.min(batch, freqs.length - f0);
-        const out = b.staging[j % 2];
-        const done = submit(f0, count, c, out);
-        done.catch(() => {}); // awaited below; keeps a later batch's failure from going unhandled meanwhile
-        inFlight.push({ f0, count, out, done });
-      }
-      for (const job of inFlight) {
-        await job.done;
-        emit(job.f0, job.count, job.out);
-      }
+      await twoInFlight(freqs.length, batch, b.staging, (f0, count, out) => submit(f0, count, c, out), emit);
     });
     if (failed.length > 0) throw new ConvergenceError(failed);
     const expected = h * w * kernelSq;
@@ -360,5 +235,5 @@ export async function createGpuClipper(
     return { k: out, norm };
   };
 
-  return { plan, round, destroy };
+  return { plan, round, destroy: pool.destroy };
 }

@@ -12,6 +12,10 @@
  * the context then shares the device and the pipeline cache but reports the
  * smaller limits, which forces the runner to split work into more bindings,
  * batches and dispatches.
+ *
+ * For the runners: {@linkcode scoped} turns a GPU validation or
+ * out-of-memory error inside a step into a thrown `Error`, and
+ * {@linkcode bufferPool} makes a job's buffers and destroys them together.
  * @module
  */
 
@@ -263,4 +267,54 @@ export function foldWorkgroups(count: number, maxPerDim: number): [number, numbe
   }
   const x = Math.max(1, Math.min(count, maxPerDim));
   return [x, Math.max(1, Math.ceil(count / x))];
+}
+
+/** Runs `fn` inside validation and out-of-memory error scopes and throws the first GPU error. */
+export async function scoped<T>(device: GPUDevice, what: string, fn: () => Promise<T>): Promise<T> {
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
+  let result: T;
+  let failure: unknown;
+  try {
+    result = await fn();
+  } catch (err) {
+    failure = err;
+  }
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  const gpuError = validation ?? oom;
+  if (gpuError) {
+    throw new Error(`Cannot compute singular values on WebGPU as ${what} failed: ${gpuError.message}`, {
+      cause: failure,
+    });
+  }
+  if (failure !== undefined) throw failure;
+  return result!;
+}
+
+/** The buffers of one job on one device, destroyed together. */
+export interface BufferPool {
+  /** The start of every label. */
+  readonly prefix: string;
+  /** A buffer labelled `prefix label`, its size rounded up to a multiple of 4 and at least 16 bytes. */
+  make(label: string, size: number, usage: number): GPUBuffer;
+  /** Destroys every buffer made so far (the pool can make more afterwards). */
+  destroy(): void;
+}
+
+/** A {@linkcode BufferPool} on `device` whose labels start with `prefix`. */
+export function bufferPool(device: GPUDevice, prefix: string): BufferPool {
+  const owned: GPUBuffer[] = [];
+  return {
+    prefix,
+    make(label, size, usage) {
+      const b = device.createBuffer({ label: `${prefix} ${label}`, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+      owned.push(b);
+      return b;
+    },
+    destroy() {
+      for (const b of owned) b.destroy();
+      owned.length = 0;
+    },
+  };
 }
