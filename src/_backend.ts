@@ -197,7 +197,7 @@ export function resolveBackendSync(req: BackendRequest): WasmBackend {
  */
 export async function resolveBackend(req: BackendRequest): Promise<Resolved> {
   checkWebgpu(req, false);
-  const { backend, precision } = req.run;
+  const { backend } = req.run;
   if (backend === "webgpu") {
     const gpu = await getGpu();
     if ("reason" in gpu) {

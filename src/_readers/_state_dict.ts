@@ -18,7 +18,7 @@ export interface StateEntry {
 }
 
 /** Attribute overrides per layer name, as in `ReadModelOptions.layers`. */
-export type Overrides = Record<string, { transposed?: boolean; groups?: number; layout?: Layout } | undefined>;
+export type Overrides = Record<string, { transposed?: boolean | undefined; groups?: number | undefined; layout?: Layout | undefined } | undefined>;
 
 const BN_PARTS = ["weight", "running_mean", "running_var"] as const;
 
@@ -43,7 +43,7 @@ export function stateDictLayers(
   entries: StateEntry[],
   isKernel: (e: StateEntry) => boolean,
   nameOf: (key: string) => string,
-  options: { layout?: Layout; layers?: Overrides },
+  options: { layout?: Layout | undefined; layers?: Overrides | undefined },
 ): ConvLayer[] {
   const byKey = new Map(entries.map((e) => [e.key, e]));
   const isBn = (m: string) =>

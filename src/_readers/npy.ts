@@ -27,7 +27,7 @@ export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 export interface NpyHeader {
   descr: string;
   /** The element type, undefined for dtypes the readers do not decode. */
-  type?: NumericType;
+  type?: NumericType | undefined;
   littleEndian: boolean;
   fortran: boolean;
   shape: number[];
@@ -180,7 +180,7 @@ export function readNpy(
   bytes: Uint8Array,
   src: Source,
   name: string,
-  options: { layout?: Layout; layers?: Overrides },
+  options: { layout?: Layout | undefined; layers?: Overrides | undefined },
 ): ConvLayer[] {
   const h = npyHeader(bytes, src, "the array");
   if (h.shape.length < 3 || h.shape.length > 5) {
@@ -381,7 +381,7 @@ export async function inflateEntry(src: Source, entry: ZipEntry): Promise<Uint8A
 export function npzLayers(
   src: Source,
   members: { name: string; bytes: Uint8Array }[],
-  options: { layout?: Layout; layers?: Overrides },
+  options: { layout?: Layout | undefined; layers?: Overrides | undefined },
 ): ConvLayer[] {
   const entries: StateEntry[] = [];
   for (const m of members) {

@@ -93,7 +93,7 @@ export function safetensorsEntries(bytes: Uint8Array, src: Source): StateEntry[]
 export function readSafetensors(
   bytes: Uint8Array,
   src: Source,
-  options: { layout?: Layout; layers?: Overrides },
+  options: { layout?: Layout | undefined; layers?: Overrides | undefined },
 ): ConvLayer[] {
   const entries = safetensorsEntries(bytes, src);
   return stateDictLayers(

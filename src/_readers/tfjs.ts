@@ -33,7 +33,7 @@ interface Spec {
   name: string;
   shape: number[];
   dtype: string;
-  quantization?: { dtype: string; scale?: number; min?: number; offset?: number };
+  quantization?: { dtype: string; scale?: number; min?: number; offset?: number } | undefined;
   bytes: Uint8Array;
   offset: number;
   count: number;
@@ -425,8 +425,8 @@ function kerasModelLayers(src: Source, topology: Obj, specs: Map<string, Spec>, 
 interface GNode {
   name: string;
   op: string;
-  input?: string[];
-  attr?: Obj;
+  input?: string[] | undefined;
+  attr?: Obj | undefined;
 }
 
 const GRAPH_CONV = new Set(["Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "Conv3D"]);
@@ -592,7 +592,7 @@ function graphLayers(src: Source, nodes: GNode[], specs: Map<string, Spec>, inpu
 }
 
 /** Reads a TF.js model: a layers-model, a graph-model, or a bare weights manifest. */
-export function readTfjs(input: TfjsInput, src: Source, options: { inputShape?: readonly number[] }): ConvLayer[] {
+export function readTfjs(input: TfjsInput, src: Source, options: { inputShape?: readonly number[] | undefined }): ConvLayer[] {
   const json = input.modelJson;
   if (!Array.isArray(input.weights) || !input.weights.every((w) => w instanceof Uint8Array)) {
     throw typeError(src, "TF.js weights that are not a list of Uint8Array shards", typeof input.weights);

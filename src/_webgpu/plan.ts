@@ -71,9 +71,9 @@ const pow2Ceil = (x: number): number => 2 ** Math.ceil(Math.log2(Math.max(1, x))
 /** What {@linkcode planProblem} may tune (tests and benchmarks). */
 export interface PlanOptions {
   /** Sweep cap (default {@linkcode MAX_SWEEPS}). */
-  maxSweeps?: number;
+  maxSweeps?: number | undefined;
   /** Loop iterations per shader invocation (default: Infinity, or {@linkcode FALLBACK_LOOP_BUDGET} on fallback adapters). */
-  loopBudget?: number;
+  loopBudget?: number | undefined;
 }
 
 /**
@@ -234,7 +234,7 @@ export function planProblem(
 /** Test knobs of the runners (run.ts, clip.ts): the plan's, and a look at the plan. */
 export interface GpuRunOptions extends PlanOptions {
   /** Receives the plan before anything runs (tests check that splitting happened). */
-  onPlan?: (plan: GpuPlan) => void;
+  onPlan?: ((plan: GpuPlan) => void) | undefined;
 }
 
 /**
