@@ -344,6 +344,23 @@ export interface ClipOptions extends SingularValuesOptions {
    * Wasm only: with `backend: "webgpu"` it is a RangeError.
    */
   method?: ClipMethod | undefined;
+  /**
+   * A per-output-channel factor applied after the convolution (`c_out`
+   * finite, non-zero numbers), e.g. BatchNorm in inference form
+   * `γ/√(var + ε)`: the composite `diag(scale)·conv` is projected onto the
+   * ball and the convolution kernel that achieves it is returned (the scale
+   * itself is not changed). `normBefore`/`normAfter` are then the
+   * composite's norms.
+   */
+  scale?: ArrayLike<number> | undefined;
+  /**
+   * After the last round, multiply the kernel by `min(1, maxNorm/normAfter)`
+   * (exact: a norm is positively homogeneous), so that the returned layer is
+   * guaranteed inside the ball: `normAfter ≤ maxNorm`, for f32 kernels too.
+   * Default: `true` when `tolerance` is given, else `false` (one round is the
+   * paper's Appendix A as it is).
+   */
+  certify?: boolean | undefined;
 }
 
 /** The result of `clipOperatorNorm`. */
@@ -370,4 +387,29 @@ export interface ClipResult {
   simd?: SimdBuild | undefined;
   /** Why `backend: "auto"` passed over WebGPU (absent when it did not). */
   skipped?: { webgpu?: string } | undefined;
+  /**
+   * The input grid (one size per spatial axis) of the circular layer that was
+   * projected: the layer's own for circular padding; for zero padding the
+   * smallest circular grid that contains the padded layer as a submatrix
+   * (`operatorNormBounds`' rule), whose norm bounds the padded layer's.
+   */
+  grid: number[];
+  /**
+   * True for circular padding: `normBefore` and `normAfter` are the layer's
+   * exact norms. False for zero padding: they are certified upper bounds of
+   * the zero-padded layer's norms (the norms of the circular layer on `grid`).
+   */
+  exact: boolean;
+  /**
+   * Whether the returned layer is guaranteed inside the ball: `certify` ran
+   * (scaling by {@linkcode ClipResult.certifyScale}), so `normAfter ≤ maxNorm`.
+   */
+  certified: boolean;
+  /** The factor of the certify step (1 when it did not scale, or did not run). */
+  certifyScale: number;
+  /**
+   * With `tolerance`: whether the rounds reached `normAfter ≤ maxNorm·(1 +
+   * tolerance)` before the certify step; undefined without `tolerance`.
+   */
+  toleranceMet?: boolean | undefined;
 }

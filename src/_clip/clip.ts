@@ -6,7 +6,7 @@
  * @module
  */
 import type { Backend, ClipMethod, ClipOptions, ClipResult, Kernel, Precision, SimdBuild } from "../types.ts";
-import { plainShape, plainSpec } from "../_options.ts";
+import { fromAxes, plainShape, plainSpec } from "../_options.ts";
 import { show } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
 import { ldexp, type Problem } from "../_problem/problem.ts";
@@ -91,7 +91,18 @@ function result(
 ): { res: ClipResult; returned: Problem | undefined } {
   const kernel = callerKernel(plan, s, out, shape);
   const normBefore = s ? ldexp(out.norm0, s.e) : 0;
-  const res: ClipResult = { kernel, normBefore, normAfter: 0, iterations: out.done, method: plan.method, ...ran };
+  const res: ClipResult = {
+    kernel,
+    normBefore,
+    normAfter: 0,
+    iterations: out.done,
+    method: plan.method,
+    ...ran,
+    grid: fromAxes(plan.spec.n, plan.spec.rank),
+    exact: true,
+    certified: false,
+    certifyScale: 1,
+  };
   return { res, returned: s ? returnedProblem(plan, kernel) : undefined };
 }
 
