@@ -9,7 +9,8 @@ import type { ConvLayer, Model } from "./model.ts";
 import type { Layout, Padding } from "./types.ts";
 import { type Source, source, typeError } from "./_readers/_common.ts";
 import { looksLikeSafetensors, readSafetensors } from "./_readers/safetensors.ts";
-import { inflateEntry, NPY_MAGIC, npzLayers, readNpy, startsWith, storedEntry, zipEntries } from "./_readers/npy.ts";
+import { NPY_MAGIC, npzLayers, readNpy, startsWith } from "./_readers/npy.ts";
+import { inflateEntry, storedEntry, zipEntries } from "./_readers/zip.ts";
 import { looksLikeOnnx, readOnnx } from "./_readers/onnx.ts";
 import { readTfjs } from "./_readers/tfjs.ts";
 
