@@ -114,7 +114,7 @@ const CLIP_RTOL = 1e-9;
 const F32_TOL = 1e-5;
 const MEM_TARGET_MB = 256;
 /** As in bench/peers.py: a warm-up of VERY_SLOW × `--slow` or more gives two runs in all. */
-const VERY_SLOW = 4;
+export const VERY_SLOW = 4;
 const SECTIONS = ["sv", "clip", "dense", "kinds", "memory", "scaling"] as const;
 type Section = typeof SECTIONS[number];
 
@@ -135,7 +135,7 @@ const caseText = (c: Case) => caseLabel(c).join(", ");
 
 // ---------------------------------------------------------------- arguments
 
-interface PeerSpec {
+export interface PeerSpec {
   id: string;
   python: string;
   peer: "numpy" | "torch";
@@ -371,7 +371,7 @@ function workOf(c: Case): number {
 
 // ------------------------------------------------------------------- timing
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
@@ -381,17 +381,20 @@ function medianOrNull(xs: number[]): number | null {
   return xs.length ? median(xs) : null;
 }
 
+/** What {@linkcode Timer} reads of the options (bench/clip_kinds.ts passes its own). */
+export type TimingOptions = Pick<Options, "budgetS" | "maxReps" | "minReps" | "slowS">;
+
 /**
  * One of our columns: a warm-up, then timed runs split in two halves around
  * the peers. Runs under a millisecond are timed in batches of `inner`.
  */
-class Timer {
+export class Timer {
   times: number[] = [];
   reps = 0;
   inner = 1;
   warmMs = 0;
   value: unknown;
-  constructor(readonly run: () => unknown, readonly opts: Options) {}
+  constructor(readonly run: () => unknown, readonly opts: TimingOptions) {}
 
   private async once(): Promise<number> {
     const t0 = performance.now();
@@ -436,7 +439,7 @@ class Timer {
 
 // -------------------------------------------------------------------- peers
 
-interface Task {
+export interface Task {
   task: "sv" | "clip" | "dense";
   id: string;
   h: number;
@@ -448,11 +451,13 @@ interface Task {
   groups: number;
   reps: number;
   clip_to?: number | undefined;
+  /** A 3-D layer's depth (clip tasks of bench/clip_kinds.ts; cubic `k` taps). */
+  d?: number | undefined;
   /** The best time another peer took on this task already (peers.py stops far slower runs). */
   beat_ms?: number | undefined;
 }
 
-interface PeerResult {
+export interface PeerResult {
   task: string;
   id: string;
   ms: number;
@@ -473,7 +478,7 @@ interface PeerResult {
   build_ms?: number | undefined;
 }
 
-interface PeerReport {
+export interface PeerReport {
   peer: string;
   python: string;
   executable: string;
@@ -502,8 +507,16 @@ function makeTask(kind: Task["task"], c: Case, opts: Options, extra: Partial<Tas
   };
 }
 
+/** What {@linkcode runPeer} reads of the options. */
+export type PeerRunOptions = Pick<Options, "threads" | "peerBudgetS" | "minReps" | "slowS" | "seed">;
+
 /** Runs `tasks` under one peer; the results in the same order, or the reason it failed. */
-async function runPeer(spec: PeerSpec, tasks: Task[], opts: Options, outDir: string): Promise<PeerReport | string> {
+export async function runPeer(
+  spec: PeerSpec,
+  tasks: Task[],
+  opts: PeerRunOptions,
+  outDir: string,
+): Promise<PeerReport | string> {
   const args = [
     PEERS_PY,
     spec.peer,
@@ -537,17 +550,17 @@ async function runPeer(spec: PeerSpec, tasks: Task[], opts: Options, outDir: str
 }
 
 /** Peer results of one group of work, keyed by `${task.id} ${peer.id}`. */
-type PeerTable = Map<string, PeerResult | string>;
+export type PeerTable = Map<string, PeerResult | string>;
 
 /**
  * One group of work run as a unit: our timers warm up, run their first
  * halves, then every peer runs its tasks (one process per peer and BLAS
  * thread count), then our second halves.
  */
-async function runGroup(
+export async function runGroup(
   timers: Timer[],
   work: { spec: PeerSpec; tasks: Task[] }[],
-  ctx: Context,
+  ctx: GroupContext,
 ): Promise<PeerTable> {
   for (const t of timers) await t.warm();
   for (const t of timers) await t.half(true);
@@ -573,12 +586,12 @@ async function runGroup(
   return table;
 }
 
-function peerOf(table: PeerTable, task: Task, spec: PeerSpec): PeerResult | null {
+export function peerOf(table: PeerTable, task: Task, spec: PeerSpec): PeerResult | null {
   const r = table.get(`${task.id} ${spec.id}`);
   return typeof r === "object" ? r : null;
 }
 
-function best(table: PeerTable, task: Task, specs: PeerSpec[]): { ms: number; spec: PeerSpec } | null {
+export function best(table: PeerTable, task: Task, specs: PeerSpec[]): { ms: number; spec: PeerSpec } | null {
   let out: { ms: number; spec: PeerSpec } | null = null;
   for (const s of specs) {
     const r = peerOf(table, task, s);
@@ -589,12 +602,17 @@ function best(table: PeerTable, task: Task, specs: PeerSpec[]): { ms: number; sp
 
 // ----------------------------------------------------------------- context
 
-interface Context {
-  opts: Options;
+/** What {@linkcode runGroup} and the peer notes read of the context. */
+export interface GroupContext {
+  opts: PeerRunOptions & { peers: PeerSpec[] };
   outDir: string;
   errors: string[];
-  failures: string[];
   reports: Map<string, PeerReport>;
+}
+
+interface Context extends GroupContext {
+  opts: Options;
+  failures: string[];
   md: string[];
   json: Record<string, unknown>;
 }
@@ -604,13 +622,13 @@ function fail(ctx: Context, msg: string): void {
   console.error(`FAILED: ${msg}`);
 }
 
-function progress(msg: string): void {
+export function progress(msg: string): void {
   console.error(msg);
 }
 
 // ------------------------------------------------------------------ formats
 
-function fmtMs(ms: number | null | undefined): string {
+export function fmtMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return "n/a";
   if (ms >= 100) return ms.toFixed(0);
   if (ms >= 10) return ms.toFixed(1);
@@ -618,12 +636,12 @@ function fmtMs(ms: number | null | undefined): string {
   return ms.toFixed(3);
 }
 
-function fmtRatio(r: number | null | undefined): string {
+export function fmtRatio(r: number | null | undefined): string {
   if (r === null || r === undefined || !Number.isFinite(r)) return "n/a";
   return r >= 100 ? `${r.toFixed(0)}×` : r >= 10 ? `${r.toFixed(1)}×` : `${r.toFixed(2)}×`;
 }
 
-function table(header: string[], rows: string[][], left = 2): string {
+export function table(header: string[], rows: string[][], left = 2): string {
   const widths = header.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
   const line = (cells: string[]) =>
     "| " + cells.map((c, j) => (j < left ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join(" | ") + " |";
@@ -631,20 +649,20 @@ function table(header: string[], rows: string[][], left = 2): string {
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
 
-function peerTitle(ctx: Context, spec: PeerSpec): string {
+export function peerTitle(ctx: GroupContext, spec: PeerSpec): string {
   const rep = ctx.reports.get(spec.id);
   if (rep === undefined) return spec.title;
   return spec.peer === "torch" ? `torch ${rep.torch}` : `numpy ${rep.numpy}`;
 }
 
-function peerCell(r: PeerResult | null): string {
+export function peerCell(r: PeerResult | null): string {
   if (!r) return "n/a";
   if (r.stopped) return `> ${fmtMs(r.ms)} (${r.threads})`;
   return `${fmtMs(r.ms)} (${r.threads})${r.cut ? "*" : ""}`;
 }
 
 /** The legend of {@linkcode peerCell}'s marks. */
-const PEER_MARKS = `Peer cells: median ms (the BLAS thread count that won). "*": one run only, since it was already ` +
+export const PEER_MARKS = `Peer cells: median ms (the BLAS thread count that won). "*": one run only, since it was already ` +
   `slower than another peer (or thread count) on that case, so it cannot be the fastest; "> X": stopped after X ms ` +
   `(2× the fastest time known for the case + 1 s), a lower bound.`;
 
@@ -775,7 +793,7 @@ function clippedFraction(sv: Float64Array, c: number): number {
   return n / sv.length;
 }
 
-function readF64(path: string): Float64Array {
+export function readF64(path: string): Float64Array {
   const bytes = Deno.readFileSync(path);
   return new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8);
 }
@@ -1290,7 +1308,7 @@ function readText(path: string): string {
   }
 }
 
-function machine(): string {
+export function machine(): string {
   const cpuinfo = readText("/proc/cpuinfo");
   const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown CPU";
   const processors = (cpuinfo.match(/^processor\s*:/gm) ?? []).length;
@@ -1303,7 +1321,7 @@ function machine(): string {
     `, ${Deno.build.os}/${Deno.build.arch}`;
 }
 
-function loadAvg(): string {
+export function loadAvg(): string {
   return readText("/proc/loadavg").split(" ").slice(0, 3).join(" ") || "n/a";
 }
 
@@ -1410,7 +1428,7 @@ function summaryMarkdown(
   ];
 }
 
-function peersMarkdown(ctx: Context): string[] {
+export function peersMarkdown(ctx: GroupContext): string[] {
   const out: string[] = [];
   for (const spec of ctx.opts.peers) {
     const rep = ctx.reports.get(spec.id);
@@ -1586,4 +1604,4 @@ async function main(): Promise<number> {
   return ctx.failures.length ? 1 : 0;
 }
 
-Deno.exit(await main());
+if (import.meta.main) Deno.exit(await main());

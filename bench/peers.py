@@ -11,10 +11,12 @@ PEER is `numpy` or `torch`. TASKS_JSON (or standard input when it is absent)
 is a JSON list of tasks, each an object
     {"task", "id", "h", "w", "c_in", "c_out", "k" (or "kh", "kw"),
      "stride" (default 1), "groups" (default 1), "clip_to" (clip only),
+     "d" (clip only: a 3-D layer on a d x h x w input, cubic k taps),
      "reps" (the most timed runs), "beat_ms" (optional: the best time
      another peer already took on this task)}
 The kernel is PyTorch's OIHW weight, shape (c_out, c_in / groups, kh, kw),
-built by kernel_oihw (below) bit for bit as bench/bench.ts builds it.
+built by kernel_oihw (below) bit for bit as bench/bench.ts builds it (3-D:
+OIDHW, the same generator over its flat index).
 
 Tasks (each timed call is what a user writes, from the kernel to the result):
     sv     the layer's singular values.
@@ -37,6 +39,13 @@ Tasks (each timed call is what a user writes, from the kernel to the result):
            the paper publishes it; torch is a port of it on OIHW in
            complex128. With --out-dir the clipped kernel (OIHW, float64,
            little-endian, row-major) is written to DIR/<PEER>-<id>.f64.
+           Other layer kinds (a stride, groups, depthwise, "d"; used by
+           bench/clip_kinds.ts): practical_svd_conv's phase-split round in
+           numpy and torch (numpy_clip_kinds / torch_clip_kinds): the
+           stride-1 kernel of the phase split on the n/s grid, rfftn,
+           batched SVD per frequency and group (depthwise: P * min(1, c/|P|)
+           elementwise, no SVD), clip, rebuild, irfftn, cut to the split
+           kernel's taps, back to the kernel's taps.
     dense  (numpy only) the paper's section 4.1 baseline:
            np.linalg.svd(A, compute_uv=False) of the layer's explicit
            (c_out*h*w) x (c_in*h*w) matrix, built (untimed) from the kernel.
@@ -197,6 +206,19 @@ def task_dims(task):
     return h, w, c_in, c_out, kh, kw, s, g
 
 
+def task_depth(task):
+    """The depth d of a 3-D task ("d", with h, w and cubic kh = kw taps), or None for 2-D."""
+    if task.get("d") is None:
+        return None
+    d = int(task["d"])
+    h, w, _, _, kh, kw, s, _ = task_dims(task)
+    if d % s:
+        raise SystemExit("stride %d does not divide depth %d" % (s, d))
+    if kh != kw:
+        raise SystemExit("3-D tasks take cubic kernels (k)")
+    return d
+
+
 # ---------------------------------------------------------------- numpy peers
 
 def np_phase_split(np, k_oihw, s):
@@ -264,6 +286,93 @@ def numpy_clip(np, k_oihw, h, w, clip_to):
     return run, lambda r: np.ascontiguousarray(r.transpose(3, 2, 0, 1))
 
 
+def phase_split_nd(xp, k, s, permute):
+    """(c_out, c_in/g, k_1..k_D) -> the stride-1 kernel (c_out, c_in/g * s^D, a_1..a_D), a_j = ceil(k_j / s).
+
+    Tap s*a' + p of axis j becomes tap a' of phase p; input channel i with
+    phases (p_1..p_D) becomes channel (i, p_1, .., p_D), row-major. Taps past
+    the kernel are zero. `permute(x, axes)` is numpy's transpose or torch's
+    permute. Returns (split, a).
+    """
+    co, ci = k.shape[:2]
+    ks = k.shape[2:]
+    dims = len(ks)
+    a = [-(-kk // s) for kk in ks]
+    if s == 1:
+        return k, a
+    full = xp.zeros((co, ci) + tuple(x * s for x in a), dtype=k.dtype)
+    full[(slice(None), slice(None)) + tuple(slice(0, kk) for kk in ks)] = k
+    # (o, i, a_1, p_1, .., a_D, p_D) -> (o, i, p_1..p_D, a_1..a_D)
+    x = full.reshape((co, ci) + tuple(v for aj in a for v in (aj, s)))
+    x = permute(x, (0, 1) + tuple(3 + 2 * j for j in range(dims)) + tuple(2 + 2 * j for j in range(dims)))
+    return x.reshape((co, ci * s ** dims) + tuple(a)), a
+
+
+def phase_merge_nd(xp, split, k_shape, s, permute):
+    """The inverse of phase_split_nd on the cut kernel: back to k_shape, taps past the kernel dropped."""
+    co, ci = k_shape[:2]
+    ks = k_shape[2:]
+    dims = len(ks)
+    a = list(split.shape[2:])
+    if s == 1:
+        return split[(slice(None), slice(None)) + tuple(slice(0, kk) for kk in ks)]
+    x = split.reshape((co, ci) + (s,) * dims + tuple(a))
+    # (o, i, p_1..p_D, a_1..a_D) -> (o, i, a_1, p_1, .., a_D, p_D)
+    order = [0, 1]
+    for j in range(dims):
+        order += [2 + dims + j, 2 + j]
+    x = permute(x, tuple(order)).reshape((co, ci) + tuple(aj * s for aj in a))
+    return x[(slice(None), slice(None)) + tuple(slice(0, kk) for kk in ks)]
+
+
+def numpy_clip_kinds(np, k, grid, s, g, clip_to):
+    """One clipping round of a strided / grouped / depthwise / 3-D circular layer, numpy.
+
+    k: PyTorch's weight (c_out, c_in/g, k_1..k_D), D = 2 or 3, float64; grid:
+    the input's spatial shape. The round (practical_svd_conv's phase split,
+    the paper's Appendix A on it): the stride-1 kernel K' of phase_split_nd
+    on the grid n/s; rfftn over its D spatial axes (Hermitian symmetry: the
+    last axis keeps n/(2s) + 1 frequencies, the others are conjugates); per
+    frequency and group the (c_out/g) x (c_in/g * s^D) matrix: full SVD
+    (full_matrices=False), singular values clipped at clip_to, rebuilt
+    scaling the smaller factor; depthwise (1 x 1 matrices) is
+    P * min(1, clip_to / |P|), elementwise, with no SVD call. Then irfftn,
+    cut to K' taps, back to K's taps (K' entries that are no tap of K are
+    dropped).
+    """
+    co = k.shape[0]
+    dims = len(grid)
+    transpose = lambda x, axes: x.transpose(axes)
+    gsmall = tuple(n // s for n in grid)
+    axes = tuple(range(2, 2 + dims))
+    co_g = co // g
+
+    def run():
+        split, a = phase_split_nd(np, k, s, transpose)
+        cin = split.shape[1]  # input channels of a group, phases included
+        p = np.fft.rfftn(split, gsmall, axes=axes)  # (c_out, cin, *half)
+        half = p.shape[2:]
+        if cin == 1 and co_g == 1:
+            mag = np.abs(p)
+            p = p * np.minimum(1.0, clip_to / np.maximum(mag, 1e-300))
+        else:
+            # (g, co_g, cin, *half) -> (*half, g, co_g, cin)
+            blocks = p.reshape((g, co_g, cin) + half)
+            blocks = blocks.transpose(tuple(range(3, 3 + dims)) + (0, 1, 2))
+            u, d, vh = np.linalg.svd(blocks, full_matrices=False)
+            d = np.minimum(d, clip_to)
+            if co_g > cin:
+                rebuilt = np.matmul(u, d[..., :, None] * vh)
+            else:
+                rebuilt = np.matmul(u * d[..., None, :], vh)
+            p = rebuilt.transpose((dims, dims + 1, dims + 2) + tuple(range(dims))).reshape((co, cin) + half)
+        full = np.fft.irfftn(p, gsmall, axes=axes)
+        cut = full[(slice(None), slice(None)) + tuple(slice(0, aj) for aj in a)]
+        return phase_merge_nd(np, np.ascontiguousarray(cut), k.shape, s, transpose)
+
+    return run, lambda r: np.ascontiguousarray(r)
+
+
 def dense_matrix(np, k_oihw, h, w):
     """The circular layer's explicit matrix: rows (o, x, y), columns (i, x', y')."""
     co, ci, kh, kw = k_oihw.shape
@@ -326,6 +435,40 @@ def torch_clip(torch, k_oihw, h, w, clip_to):
     return run, lambda r: r.contiguous().numpy()
 
 
+def torch_clip_kinds(torch, k, grid, s, g, clip_to):
+    """numpy_clip_kinds's round in PyTorch (complex128, torch.fft.rfftn, torch.linalg.svd)."""
+    kt = torch.from_numpy(k.copy())
+    co = kt.shape[0]
+    dims = len(grid)
+    permute = lambda x, axes: x.permute(*axes)
+    gsmall = tuple(n // s for n in grid)
+    axes = tuple(range(2, 2 + dims))
+    co_g = co // g
+
+    def run():
+        split, a = phase_split_nd(torch, kt, s, permute)
+        cin = split.shape[1]
+        p = torch.fft.rfftn(split, s=gsmall, dim=axes)
+        half = tuple(p.shape[2:])
+        if cin == 1 and co_g == 1:
+            mag = p.abs()
+            p = p * torch.clamp(clip_to / torch.clamp(mag, min=1e-300), max=1.0)
+        else:
+            blocks = p.reshape((g, co_g, cin) + half).permute(*(tuple(range(3, 3 + dims)) + (0, 1, 2)))
+            u, d, vh = torch.linalg.svd(blocks, full_matrices=False)
+            d = torch.clamp(d, max=clip_to).to(blocks.dtype)
+            if co_g > cin:
+                rebuilt = u @ (d.unsqueeze(-1) * vh)
+            else:
+                rebuilt = (u * d.unsqueeze(-2)) @ vh
+            p = rebuilt.permute(*((dims, dims + 1, dims + 2) + tuple(range(dims)))).reshape((co, cin) + half)
+        full = torch.fft.irfftn(p, s=gsmall, dim=axes)
+        cut = full[(slice(None), slice(None)) + tuple(slice(0, aj) for aj in a)].contiguous()
+        return phase_merge_nd(torch, cut, tuple(kt.shape), s, permute)
+
+    return run, lambda r: r.contiguous().numpy()
+
+
 # ------------------------------------------------------------------ worker
 
 def make_runner(peer, task, seed):
@@ -334,7 +477,14 @@ def make_runner(peer, task, seed):
 
     kind = task.get("task", "sv")
     h, w, c_in, c_out, kh, kw, s, g = task_dims(task)
-    k = kernel_oihw(np, c_out, c_in // g, kh, kw, seed)
+    depth = task_depth(task)
+    if depth is None:
+        k = kernel_oihw(np, c_out, c_in // g, kh, kw, seed)
+    else:
+        # 3-D: the same generator over the OIDHW kernel's flat index (cubic taps kh)
+        if kind != "clip":
+            raise SystemExit("task %s takes 2-D layers only (no \"d\")" % kind)
+        k = kernel_oihw(np, c_out, c_in // g, kh * kh, kh, seed).reshape(c_out, c_in // g, kh, kh, kh)
     extra = {}
 
     def values(r):
@@ -344,6 +494,20 @@ def make_runner(peer, task, seed):
     if kind == "sv":
         run = numpy_sv(np, k, h, w, s, g) if peer == "numpy" else torch_sv(_torch(), k, h, w, s, g)
         return run, values, extra
+    if kind == "clip" and (s != 1 or g != 1 or depth is not None):
+        # The other layer kinds: the phase-split round (numpy_clip_kinds), OIHW / OIDHW in and out.
+        clip_to = float(task["clip_to"])
+        grid = (h, w) if depth is None else (depth, h, w)
+        if peer == "numpy":
+            run, to_oihw = numpy_clip_kinds(np, k, grid, s, g, clip_to)
+        else:
+            run, to_oihw = torch_clip_kinds(_torch(), k, grid, s, g, clip_to)
+
+        def finish_kinds(r):
+            out = to_oihw(r)
+            return {"kernel_norm": float(np.sqrt((out * out).sum())), "array": out}
+
+        return run, finish_kinds, extra
     if s != 1 or g != 1:
         raise SystemExit("task %s takes stride 1 and groups 1 only" % kind)
     if kind == "dense":
@@ -413,9 +577,12 @@ class Watchdog:
 
 def describe(task, index):
     h, w, c_in, c_out, kh, kw, s, g = task_dims(task)
-    return {"task": task.get("task", "sv"), "id": task.get("id", index),
-            "h": h, "w": w, "c_in": c_in, "c_out": c_out, "kh": kh, "kw": kw,
-            "stride": s, "groups": g}
+    out = {"task": task.get("task", "sv"), "id": task.get("id", index),
+           "h": h, "w": w, "c_in": c_in, "c_out": c_out, "kh": kh, "kw": kw,
+           "stride": s, "groups": g}
+    if task.get("d") is not None:
+        out["d"] = int(task["d"])
+    return out
 
 
 def worker(peer, tasks, threads, opts, emit):
