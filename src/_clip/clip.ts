@@ -1,26 +1,29 @@
 /**
  * A clipping call from options to result: validate, resolve where the rounds
  * run (wasm on the calling thread, the worker pool, or WebGPU), run the loop
- * (src/_clip/loop.ts), write the kernel back and measure its norm on the same
- * backend.
+ * (src/_clip/loop.ts), write the kernel back, measure its norm on the same
+ * backend and, with `certify`, scale it into the ball.
  * @module
  */
 import type { Backend, ClipMethod, ClipOptions, ClipResult, Kernel, Precision, SimdBuild } from "../types.ts";
-import { fromAxes, plainShape, plainSpec } from "../_options.ts";
-import { show } from "../_checks.ts";
+import { type Axes, fromAxes, type LayerSpec, validateSpec, withData } from "../_options.ts";
+import { fail as failWith, isList, show } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
-import { ldexp, type Problem } from "../_problem/problem.ts";
+import { ldexp, type Problem, type Sink } from "../_problem/problem.ts";
+import { admissibleGrids, expandSpec, mergeGroups } from "../_problem/expand.ts";
 import { runProblem, runProblemThreaded } from "../_wasm/engine.ts";
+import { loadWasm } from "../_wasm/loader.ts";
 import { runProblemWebGPU } from "../_webgpu/run.ts";
 import {
   callerKernel,
   type ClipPlan,
   type Outcome,
-  returnedProblem,
+  type Rounds,
   runLoop,
   runLoopSync,
   type Scaled,
   scaled,
+  scaledWeights,
 } from "./loop.ts";
 import { poolRounds, wasmRounds } from "./wasm.ts";
 import { gpuRounds } from "./webgpu.ts";
@@ -31,9 +34,41 @@ function fail(Kind: typeof TypeError | typeof RangeError, what: string, rule: st
   throw new Kind(`Cannot clip the operator norm as ${what} must be ${rule}: current value is ${show(value)}`);
 }
 
+/** The validated call: the plan, the backend request, and what the result needs. */
+interface Call {
+  plan: ClipPlan;
+  req: BackendRequest;
+  /** The caller's layer (its data is what is returned, scaled). */
+  layer: LayerSpec;
+  certify: boolean;
+  /** Whether the caller gave a tolerance (the result then says whether it was met). */
+  toleranceGiven: boolean;
+  exact: boolean;
+}
+
+/** The per-channel scale, checked: `n` finite non-zero numbers. */
+function checkScale(scale: unknown, n: number, transposed: boolean): Float64Array {
+  const what = "scale";
+  if (!isList(scale)) fail(TypeError, what, `an array of ${n} numbers (one per output channel)`, scale);
+  const list = Array.from(scale as ArrayLike<unknown>);
+  if (list.length !== n) {
+    failWith(
+      TypeError,
+      what,
+      `${n} numbers, one per output channel of the layer${transposed ? " (the kernel's input-channel axis × groups, for a transposed layer)" : ""}`,
+      `${list.length} numbers`,
+    );
+  }
+  list.forEach((x, j) => {
+    if (typeof x !== "number") fail(TypeError, `scale[${j}]`, "a number", x);
+    if (!Number.isFinite(x) || x === 0) fail(RangeError, `scale[${j}]`, "finite and non-zero", x);
+  });
+  return Float64Array.from(list as number[]);
+}
+
 /** Validates everything a clipping call takes, before any work. */
-function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): { plan: ClipPlan; req: BackendRequest } {
-  const spec = plainSpec(kernel, options);
+function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
+  const layer = validateSpec(kernel, options);
   if (typeof maxNorm !== "number") fail(TypeError, "maxNorm", "a number", maxNorm);
   if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) fail(RangeError, "maxNorm", "a positive finite number", maxNorm);
   const iterations = options.iterations ?? 1;
@@ -46,23 +81,24 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): { plan
   }
   const method: ClipMethod = options.method ?? "alternating";
   if (method !== "alternating" && method !== "dykstra") fail(TypeError, "method", `"alternating" or "dykstra"`, method);
-  const { kh, kw, h, w } = plainShape(spec);
-  if (kh > h || kw > w) {
-    throw new RangeError(
-      `Cannot clip the operator norm as the kernel's taps must fit the input (wrapped taps have no place to go back to): current value is kernel ${kh}×${kw} on inputShape [${h}, ${w}]`,
-    );
-  }
+  const certify = options.certify ?? options.tolerance !== undefined;
+  if (typeof certify !== "boolean") fail(TypeError, "certify", "a boolean", certify);
+  const outputs = layer.transposed ? layer.cIn : layer.cOut;
+  const scale = options.scale === undefined ? undefined : checkScale(options.scale, outputs, layer.transposed);
   const run = validateRun(options);
   if ((run.backend ?? "wasm") === "wasm" && run.precision === "f32") {
     throw new RangeError(
       `Cannot clip the operator norm as precision must be "f64" on backend "wasm" (f32 clipping runs on backend "webgpu"): current value is "f32"`,
     );
   }
-  const plan = { spec, maxNorm, iterations, tolerance, method };
+  const grid: Axes = layer.pad ? admissibleGrids(layer, 1)[0] : layer.n;
+  const channelScale = scale ? scaledWeights(layer, scale) : undefined;
+  const spec = channelScale ? { ...layer, weights: Float64Array.from(layer.weights, (x, j) => x * channelScale[j]) } : layer;
+  const plan: ClipPlan = { spec, channelScale, grid, maxNorm, iterations, tolerance, method };
   const req: BackendRequest = {
     subject: SUBJECT,
     run,
-    problems: () => [plainProblem(plan)],
+    problems: () => expandSpec(spec, grid).parts.map((p) => p.problem),
     ...(method === "dykstra"
       ? {
         noWebgpu: {
@@ -75,105 +111,177 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): { plan
       }
       : {}),
   };
-  return { plan, req };
+  return { plan, req, layer, certify, toleranceGiven: options.tolerance !== undefined, exact: !layer.pad };
 }
 
-function plainProblem(plan: ClipPlan): Problem {
-  return returnedProblem(plan, { data: plan.spec.data, shape: [] });
+/** The largest first value of the problems' frequencies through a runner. */
+function normSync(run: (p: Problem, sink: Sink) => void): (problems: readonly Problem[]) => number {
+  return (problems) => {
+    let norm = 0;
+    for (const p of problems) run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
+    return norm;
+  };
 }
 
-function result(
-  plan: ClipPlan,
+function normAsync(run: (p: Problem, sink: Sink) => void | Promise<void>): (problems: readonly Problem[]) => Promise<number> {
+  return async (problems) => {
+    let norm = 0;
+    for (const p of problems) await run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
+    return norm;
+  };
+}
+
+/** The problems of the layer with the returned kernel's data (times the channel scale), for its norm. */
+function returnedProblems(call: Call, data: Float32Array | Float64Array, merge: boolean): Problem[] {
+  const { plan } = call;
+  let spec = withData(call.layer, data);
+  if (plan.channelScale) {
+    const f = plan.channelScale;
+    spec = { ...spec, weights: Float64Array.from(spec.weights, (x, j) => x * f[j]) };
+  }
+  const ex = expandSpec(spec, plan.grid);
+  return (merge ? mergeGroups(ex) : ex.parts).map((p) => p.problem);
+}
+
+/**
+ * The result: the returned kernel's norm and, with `certify`, the kernel
+ * scaled into the ball (the factor shrunk by a few ulps at a time while
+ * rounding, f32 in particular, leaves the measured norm above). Yields the
+ * kernel data whose norm it needs and receives that norm.
+ */
+function* finish(
+  call: Call,
   s: Scaled | undefined,
   out: Outcome,
   shape: readonly number[],
-  ran: { backend: Backend; precision: Precision; simd?: SimdBuild },
-): { res: ClipResult; returned: Problem | undefined } {
-  const kernel = callerKernel(plan, s, out, shape);
-  const normBefore = s ? ldexp(out.norm0, s.e) : 0;
+  ran: { backend: Backend; precision: Precision; simd?: SimdBuild | undefined },
+): Generator<Float32Array | Float64Array, ClipResult, number> {
+  const { plan } = call;
+  const kernel = callerKernel(plan, call.layer.data, s, out, shape);
+  let normAfter = s ? yield kernel.data : 0;
   const res: ClipResult = {
     kernel,
-    normBefore,
-    normAfter: 0,
+    normBefore: s ? ldexp(out.norm0, s.e) : 0,
+    normAfter,
     iterations: out.done,
     method: plan.method,
     ...ran,
-    grid: fromAxes(plan.spec.n, plan.spec.rank),
-    exact: true,
+    grid: fromAxes(plan.grid, call.layer.rank),
+    exact: call.exact,
     certified: false,
     certifyScale: 1,
   };
-  return { res, returned: s ? returnedProblem(plan, kernel) : undefined };
+  if (ran.simd === undefined) delete res.simd;
+  if (call.toleranceGiven) res.toleranceMet = normAfter <= plan.maxNorm * (1 + plan.tolerance);
+  if (call.certify) {
+    const f32 = kernel.data instanceof Float32Array;
+    const base = Float64Array.from(kernel.data);
+    let f = 1;
+    for (let step = 0; normAfter > plan.maxNorm; step++) {
+      if (step === 8) {
+        throw new Error(
+          `Cannot clip the operator norm as the certify step must bring the norm within ${plan.maxNorm}: current value is ${normAfter}`,
+        );
+      }
+      f = step === 0 ? plan.maxNorm / normAfter : f * (1 - (f32 ? 2 ** -22 : 2 ** -50) * 2 ** step);
+      const data = f32 ? new Float32Array(base.length) : new Float64Array(base.length);
+      for (let j = 0; j < base.length; j++) data[j] = base[j] * f;
+      kernel.data = data;
+      normAfter = yield data;
+    }
+    res.normAfter = normAfter;
+    res.certified = true;
+    res.certifyScale = f;
+  }
+  return res;
 }
 
-/** The largest first value a problem's frequencies report through `run`. */
-function maxOf(run: (p: Problem, sink: (u: number, v: number, row: Float64Array) => void) => void, p: Problem): number {
-  let norm = 0;
-  run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
-  return norm;
+function finishSync(
+  call: Call,
+  s: Scaled | undefined,
+  out: Outcome,
+  shape: readonly number[],
+  ran: { backend: Backend; precision: Precision; simd?: SimdBuild | undefined },
+  norm: (problems: readonly Problem[]) => number,
+): ClipResult {
+  const steps = finish(call, s, out, shape, ran);
+  let step = steps.next();
+  while (!step.done) step = steps.next(norm(returnedProblems(call, step.value, true)));
+  return step.value;
 }
 
-async function maxOfAsync(
-  run: (p: Problem, sink: (u: number, v: number, row: Float64Array) => void) => Promise<void>,
-  p: Problem,
-): Promise<number> {
-  let norm = 0;
-  await run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
-  return norm;
+async function finishAsync(
+  call: Call,
+  s: Scaled | undefined,
+  out: Outcome,
+  shape: readonly number[],
+  ran: { backend: Backend; precision: Precision; simd?: SimdBuild | undefined },
+  norm: (problems: readonly Problem[]) => Promise<number>,
+  merge: boolean,
+): Promise<ClipResult> {
+  const steps = finish(call, s, out, shape, ran);
+  let step = steps.next();
+  while (!step.done) step = steps.next(await norm(returnedProblems(call, step.value, merge)));
+  return step.value;
 }
 
 const NO_ROUNDS: Outcome = { k: undefined, done: 0, norm0: 0 };
 
 /** Clips on the calling thread (wasm, f64). */
 export function clipSync(kernel: Kernel, maxNorm: number, options: ClipOptions): ClipResult {
-  const { plan, req } = validate(kernel, maxNorm, options);
-  const b = resolveBackendSync(req);
-  const norm = (p: Problem) => maxOf((q, sink) => runProblem(b.core, q, sink), p);
-  const s = scaled(plan);
-  const out = s ? runLoopSync(plan, s, wasmRounds(b.core, s.problem, s.c, plan.method === "dykstra"), norm) : NO_ROUNDS;
-  const { res, returned } = result(plan, s, out, kernel.shape, { backend: "wasm", precision: "f64", simd: b.simd });
-  if (returned) res.normAfter = norm(returned);
+  const call = validate(kernel, maxNorm, options);
+  const b = resolveBackendSync(call.req);
+  const norm = normSync((p, sink) => runProblem(b.core, p, sink));
+  const s = scaled(call.plan);
+  const dykstra = call.plan.method === "dykstra";
+  const out = s ? runLoopSync(call.plan, s, wasmRounds(b.core, s.problem, s.groups, s.c, dykstra), (p) => norm([p])) : NO_ROUNDS;
+  const res = finishSync(call, s, out, kernel.shape, { backend: "wasm", precision: "f64", simd: b.simd }, norm);
   if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
   return res;
 }
 
 /** Clips where the options resolve: WebGPU (f32), the worker pool or the calling thread (wasm, f64). */
 export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions): Promise<ClipResult> {
-  const { plan, req } = validate(kernel, maxNorm, options);
-  const b: Resolved = await resolveBackend(req);
-  const s = scaled(plan);
-  const dykstra = plan.method === "dykstra";
+  const call = validate(kernel, maxNorm, options);
+  const b: Resolved = await resolveBackend(call.req);
+  const s = scaled(call.plan);
+  const dykstra = call.plan.method === "dykstra";
   let out = NO_ROUNDS;
-  let norm: (p: Problem) => Promise<number>;
+  let norm: (problems: readonly Problem[]) => Promise<number>;
   if (b.backend === "webgpu") {
-    norm = (p) => maxOfAsync((q, sink) => runProblemWebGPU(b.gpu, q, sink), p);
+    norm = normAsync((p, sink) => runProblemWebGPU(b.gpu, p, sink));
     if (s) {
-      const rounds = await gpuRounds(b.gpu, s.problem, s.c);
+      const rounds = await gpuRounds(b.gpu, s.problem, s.groups, s.c);
       try {
-        out = await runLoop(plan, s, rounds, norm);
+        out = await runLoop(call.plan, s, rounds, (p) => norm([p]));
       } finally {
         rounds.destroy();
       }
     }
   } else {
     const { pool, core } = b;
-    norm = pool
-      ? (p) => maxOfAsync((q, sink) => runProblemThreaded(pool, q, sink), p)
-      : (p) => Promise.resolve(maxOf((q, sink) => runProblem(core, q, sink), p));
+    norm = pool ? normAsync((p, sink) => runProblemThreaded(pool, p, sink)) : normAsync((p, sink) => runProblem(core, p, sink));
     if (s) {
-      const rounds = pool ? poolRounds(pool, s.problem, s.c, dykstra) : asyncRounds(wasmRounds(core, s.problem, s.c, dykstra));
-      out = await runLoop(plan, s, rounds, norm);
+      const rounds: Rounds<true> = pool
+        ? poolRounds(pool, s.problem, s.groups, s.c, dykstra)
+        : asyncRounds(wasmRounds(core, s.problem, s.groups, s.c, dykstra));
+      out = await runLoop(call.plan, s, rounds, (p) => norm([p]));
     }
   }
   const ran = b.backend === "webgpu"
     ? { backend: "webgpu", precision: "f32" } as const
     : { backend: "wasm", precision: "f64", simd: b.simd } as const;
-  const { res, returned } = result(plan, s, out, kernel.shape, ran);
-  if (returned) res.normAfter = await norm(returned);
+  // A certificate is an f64 norm: on WebGPU (f32) the returned kernel is then measured on wasm.
+  // WebGPU runs a grouped layer's groups one by one; the wasm engine takes them as one problem.
+  const gpuOnly = b.backend === "webgpu" && !call.certify;
+  const measure = b.backend === "webgpu" && call.certify
+    ? normAsync(async (p, sink) => runProblem(await loadWasm(), p, sink))
+    : norm;
+  const res = await finishAsync(call, s, out, kernel.shape, ran, measure, !gpuOnly);
   if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
   return res;
 }
 
-function asyncRounds(r: ReturnType<typeof wasmRounds>) {
-  return { corrLength: r.corrLength, round: (k: Float64Array, corr: Float64Array | undefined) => Promise.resolve(r.round(k, corr)) };
+function asyncRounds(r: Rounds<false>): Rounds<true> {
+  return { corrLength: r.corrLength, round: (k, corr) => Promise.resolve(r.round(k, corr)) };
 }

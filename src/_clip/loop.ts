@@ -1,23 +1,37 @@
 /**
- * Projection onto the operator-norm ball as one loop over a problem,
- * whatever runs its rounds (wasm on one thread, the worker pool, WebGPU).
+ * Projection onto the operator-norm ball as one loop over a layer's
+ * problems, whatever runs its rounds (wasm on one thread, the worker pool,
+ * WebGPU).
  *
- * The kernel is scaled by a power of two (largest entry in [0.5, 1)), folded
- * into the layer's problem, and handed round after round to a
- * {@linkcode Rounds}: one round clips every frequency's singular values at the
- * (scaled) radius and cuts the result back to the kernel's taps. Alternating
- * rounds repeat that; Dykstra's rounds clip `P + correction` and keep a
- * correction per frequency. The loop stops once the norm is within the
- * tolerance or after `iterations` rounds; the kernel is written back in the
- * caller's layout, scale and element type.
+ * Every layer kind is clipped through its problems (src/_problem/expand.ts):
+ * the layer folded and phase-split onto the circular grid, one real problem
+ * per group, all of one shape. The kernel is scaled by a power of two
+ * (largest entry in [0.5, 1)) and folded into the groups' kernels K', which
+ * are handed round after round to a {@linkcode Rounds}: one round clips every
+ * frequency's singular values at the (scaled) radius, transforms back and
+ * keeps the problem's taps; entries of K' that no tap of the layer reaches
+ * (a stride that does not divide the kernel) are then zeroed. Together this
+ * is the orthogonal (Frobenius) projection of the clipped operator onto the
+ * operators of the layer's kind: the phase split is an orthogonal relabelling
+ * of the input and distinct entries of K' are orthogonal directions.
+ * Alternating rounds repeat it; Dykstra's rounds clip `P + correction` and
+ * keep a correction per frequency. The loop stops once the norm is within the
+ * tolerance or after `iterations` rounds.
+ *
+ * Back to the layer's own taps: an entry of K' that one tap reaches is that
+ * tap. Where several taps reach one entry (taps that wrap onto each other:
+ * a dilation or kernel reaching past the input), the operator depends only on
+ * their sum; the returned kernel is the one nearest to the input that gives
+ * the projected operator: each of those taps moves by the same amount, the
+ * change of the entry divided by their number.
  * @module
  */
 import type { ClipMethod, Kernel } from "../types.ts";
-import { type LayerSpec, plainShape, withData } from "../_options.ts";
+import type { Axes, LayerSpec } from "../_options.ts";
 import { ldexp, type Problem, scaleExponent, scaleInPlace } from "../_problem/problem.ts";
-import { plainProblem } from "../_problem/expand.ts";
+import { expandSpec, kernelMap } from "../_problem/expand.ts";
 
-/** One round's outcome: the new scaled kernel and the largest σ of the kernel the round started from. */
+/** One round's outcome: the groups' new scaled K' and the largest σ of the kernel the round started from. */
 export interface RoundResult {
   k: Float64Array;
   norm: number;
@@ -25,40 +39,91 @@ export interface RoundResult {
 
 type Maybe<T, Async extends boolean> = Async extends true ? Promise<T> : T;
 
-/** What runs the rounds (and measures norms) of one clipping call. */
+/** What runs the rounds of one clipping call, over every group's K' one after another. */
 export interface Rounds<Async extends boolean> {
-  /** f64 slots of Dykstra's correction (0 without it). */
+  /** f64 slots of Dykstra's correction, all groups (0 without it). */
   corrLength: number;
-  /** One round from the scaled OIHW kernel `k` (updating `corr` when given). */
+  /** One round from the groups' scaled K' (updating `corr` when given). */
   round(k: Float64Array, corr: Float64Array | undefined): Maybe<RoundResult, Async>;
 }
 
 /** The loop's parameters, validated. */
 export interface ClipPlan {
+  /** The layer that is projected: the caller's, its weights multiplied by `scale` when given. */
   spec: LayerSpec;
+  /** The factor of each weight's scaled channel (see {@linkcode scaledWeights}), or undefined. */
+  channelScale: Float64Array | undefined;
+  /** The circular grid that is clipped. */
+  grid: Axes;
   maxNorm: number;
   iterations: number;
   tolerance: number;
   method: ClipMethod;
 }
 
-/** A clipping problem after scaling: the exponent, the scaled problem, the scaled radius and stopping level. */
+/**
+ * The factor of every weight (OI… order) for a per-channel `scale` of the
+ * layer's outputs: the forward convolution's output channel `o`, or for a
+ * transposed layer (whose outputs are the forward convolution's inputs) the
+ * input channel `g·c_in/g + i`.
+ */
+export function scaledWeights(spec: LayerSpec, scale: ArrayLike<number>): Float64Array {
+  const { cOut, cInG, cOutG, k, transposed } = spec;
+  const taps = k[0] * k[1] * k[2];
+  const f = new Float64Array(cOut * cInG * taps);
+  for (let o = 0; o < cOut; o++) {
+    const g = Math.floor(o / cOutG);
+    for (let i = 0; i < cInG; i++) {
+      const s = transposed ? scale[g * cInG + i] : scale[o];
+      f.fill(s, (o * cInG + i) * taps, (o * cInG + i + 1) * taps);
+    }
+  }
+  return f;
+}
+
+/** A clipping problem after scaling. */
 export interface Scaled {
   e: number;
+  /** The shape every group's problem shares (its kernel is group 0's scaled K'). */
   problem: Problem;
+  groups: number;
+  /** The groups' scaled K', one after another: the first round's kernel. */
+  k0: Float64Array;
+  /** Per entry of one group's K': whether some tap reaches it; undefined when all do. */
+  mask: Uint8Array | undefined;
   c: number;
   target: number;
 }
 
-/** Scales the kernel (undefined for the zero kernel, which is inside every ball). */
+/** Scales and folds the kernel (undefined for the zero kernel, which is inside every ball). */
 export function scaled(plan: ClipPlan): Scaled | undefined {
-  const e = scaleExponent(plan.spec.data);
+  const e = scaleExponent(plan.spec.weights);
   if (e === undefined) return undefined;
-  const problem = plainProblem(plan.spec);
-  const k = Float64Array.from(problem.re);
-  scaleInPlace(k, -e);
+  const ex = expandSpec(plan.spec, plan.grid);
+  if (ex.parts.some((p) => p.problem.im !== undefined)) {
+    throw new RangeError(
+      `Cannot clip the operator norm as a 3-D layer's depth must fold to one frequency (its frequency matrices are complex, which clipping does not take yet): current value is a depth grid of ${
+        ex.grid3[0]
+      }`,
+    );
+  }
+  const first = ex.parts[0].problem;
+  const len = first.re.length;
+  const k0 = new Float64Array(len * ex.parts.length);
+  ex.parts.forEach((p, g) => k0.set(p.problem.re, g * len));
+  scaleInPlace(k0, -e);
+  const { count, identity } = kernelMap(plan.spec, plan.grid);
+  const mask = identity || count.every((n) => n > 0) ? undefined : Uint8Array.from(count, (n) => (n > 0 ? 1 : 0));
   const c = ldexp(plan.maxNorm, -e);
-  return { e, problem: { ...problem, re: k }, c, target: c * (1 + plan.tolerance) };
+  return {
+    e,
+    problem: { ...first, re: k0.subarray(0, len) },
+    groups: ex.parts.length,
+    k0,
+    mask,
+    c,
+    target: c * (1 + plan.tolerance),
+  };
 }
 
 /** What the loop asks for. */
@@ -66,11 +131,19 @@ type Request =
   | { kind: "round"; k: Float64Array; corr: Float64Array | undefined }
   | { kind: "norm"; k: Float64Array };
 
-/** The loop's outcome: the final scaled kernel (undefined: the input as it is), the rounds run and the input's scaled norm. */
+/** The loop's outcome: the final scaled K' (undefined: the input as it is), the rounds run and the input's scaled norm. */
 export interface Outcome {
   k: Float64Array | undefined;
   done: number;
   norm0: number;
+}
+
+/** Zeroes the entries of every group's K' that no tap reaches. */
+function applyMask(k: Float64Array, mask: Uint8Array | undefined): Float64Array {
+  if (mask) {
+    for (let j = 0; j < k.length; j++) if (mask[j % mask.length] === 0) k[j] = 0;
+  }
+  return k;
 }
 
 /**
@@ -81,29 +154,29 @@ function* iterate(plan: ClipPlan, s: Scaled, corrLength: number): Generator<Requ
   const dykstra = plan.method === "dykstra";
   const corr = dykstra ? new Float64Array(corrLength) : undefined;
   // Round 1 also measures the input's norm: inside the ball, nothing is to be done.
-  const first = (yield { kind: "round", k: s.problem.re as Float64Array, corr }) as RoundResult;
+  const first = (yield { kind: "round", k: s.k0, corr }) as RoundResult;
   if (first.norm <= s.target) return { k: undefined, done: 0, norm0: first.norm };
-  let k = first.k;
+  let k = applyMask(first.k, s.mask);
   let done = 1;
   for (let t = 2; t <= plan.iterations; t++) {
     if (dykstra) {
       // Dykstra's rounds clip P + correction, so their σ are not the iterate's norm: measure it.
       if (((yield { kind: "norm", k }) as number) <= s.target) break;
-      k = ((yield { kind: "round", k, corr }) as RoundResult).k;
+      k = applyMask(((yield { kind: "round", k, corr }) as RoundResult).k, s.mask);
     } else {
       // An alternating round measures the norm of the kernel it starts from.
       const res = (yield { kind: "round", k, corr: undefined }) as RoundResult;
       if (res.norm <= s.target) break;
-      k = res.k;
+      k = applyMask(res.k, s.mask);
     }
     done = t;
   }
   return { k, done, norm0: first.norm };
 }
 
-/** The scaled problem of kernel `k` (for a norm). */
-function withKernel(s: Scaled, k: Float64Array): Problem {
-  return { ...s.problem, re: k };
+/** The groups' K' as one problem with diagonal blocks (for a norm on wasm). */
+export function groupsProblem(s: Scaled, k: Float64Array): Problem {
+  return { ...s.problem, re: k, ...(s.groups > 1 ? { groups: s.groups } : {}) };
 }
 
 /** Runs the loop with synchronous rounds; `norm` measures a problem's norm. */
@@ -112,7 +185,7 @@ export function runLoopSync(plan: ClipPlan, s: Scaled, rounds: Rounds<false>, no
   let step = loop.next();
   while (!step.done) {
     const req = step.value;
-    step = loop.next(req.kind === "norm" ? norm(withKernel(s, req.k)) : rounds.round(req.k, req.corr));
+    step = loop.next(req.kind === "norm" ? norm(groupsProblem(s, req.k)) : rounds.round(req.k, req.corr));
   }
   return step.value;
 }
@@ -128,36 +201,67 @@ export async function runLoop(
   let step = loop.next();
   while (!step.done) {
     const req = step.value;
-    step = loop.next(req.kind === "norm" ? await norm(withKernel(s, req.k)) : await rounds.round(req.k, req.corr));
+    step = loop.next(req.kind === "norm" ? await norm(groupsProblem(s, req.k)) : await rounds.round(req.k, req.corr));
   }
   return step.value;
 }
 
 /**
- * The kernel to return: the final scaled OIHW f64 kernel written back in the
- * caller's layout, scale and element type (`k` is scaled in place; f32
- * output rounds the scaled value once), or a copy of the input.
+ * The returned weights (OI… order, f64, unscaled, of the projected layer):
+ * the final K' taken back to the layer's taps (see the module doc).
  */
-export function callerKernel(plan: ClipPlan, s: Scaled | undefined, out: Outcome, shape: readonly number[]): Kernel {
-  const { spec } = plan;
-  if (!s || !out.k) return { data: spec.data.slice(), shape: [...shape] };
-  const { cOut, cIn, kh, kw } = plainShape(spec);
-  const k = out.k;
-  const data = spec.data instanceof Float32Array ? new Float32Array(k.length) : new Float64Array(k.length);
-  scaleInPlace(k, s.e);
-  if (spec.layout === "oihw") {
-    data.set(k);
-    return { data, shape: [...shape] };
+function finalWeights(plan: ClipPlan, s: Scaled, k: Float64Array): Float64Array {
+  const { dest, count, identity } = kernelMap(plan.spec, plan.grid);
+  let w: Float64Array;
+  if (identity) {
+    w = k;
+  } else {
+    const { weights } = plan.spec;
+    const per = dest.length, len = k.length / s.groups;
+    w = new Float64Array(per * s.groups);
+    for (let g = 0; g < s.groups; g++) {
+      for (let j = 0; j < per; j++) {
+        const q = g * len + dest[j];
+        const n = count[dest[j]];
+        // One tap on the entry: the entry. Several: the input's taps, each moved by an equal share.
+        w[g * per + j] = n === 1 ? k[q] : ldexp(weights[g * per + j], -s.e) + (k[q] - s.k0[q]) / n;
+      }
+    }
   }
-  const taps = kh * kw;
-  for (let oi = 0; oi < cOut * cIn; oi++) {
-    const o = Math.floor(oi / cIn), i = oi % cIn;
-    for (let t = 0; t < taps; t++) data[(t * cIn + i) * cOut + o] = k[oi * taps + t];
-  }
-  return { data, shape: [...shape] };
+  scaleInPlace(w, s.e);
+  return w;
 }
 
-/** The returned kernel's problem, for its norm (read in its own layout and element type). */
-export function returnedProblem(plan: ClipPlan, kernel: Kernel): Problem {
-  return plainProblem(withData(plan.spec, kernel.data as Float32Array | Float64Array));
+/**
+ * The kernel to return: the final weights in the caller's layout and element
+ * type, divided by the channel scale when one was given; or a copy of the
+ * input when nothing was to be done.
+ */
+export function callerKernel(
+  plan: ClipPlan,
+  data: Float32Array | Float64Array,
+  s: Scaled | undefined,
+  out: Outcome,
+  shape: readonly number[],
+): Kernel {
+  if (!s || !out.k) return { data: data.slice(), shape: [...shape] };
+  const w = finalWeights(plan, s, out.k);
+  if (plan.channelScale) for (let j = 0; j < w.length; j++) w[j] /= plan.channelScale[j];
+  return { data: toLayout(plan.spec, w, data instanceof Float32Array), shape: [...shape] };
+}
+
+/** Weights in OI… order written in the layer's layout (channels first, or spatial axes first), f32 or f64. */
+export function toLayout(spec: LayerSpec, w: Float64Array, f32: boolean): Float32Array | Float64Array {
+  const out = f32 ? new Float32Array(w.length) : new Float64Array(w.length);
+  if (spec.layout.startsWith("oi")) {
+    out.set(w);
+    return out;
+  }
+  const { cOut, cInG, k } = spec;
+  const taps = k[0] * k[1] * k[2];
+  for (let oi = 0; oi < cOut * cInG; oi++) {
+    const o = Math.floor(oi / cInG), i = oi % cInG;
+    for (let t = 0; t < taps; t++) out[(t * cInG + i) * cOut + o] = w[oi * taps + t];
+  }
+  return out;
 }

@@ -121,38 +121,73 @@ function roundResult(p: RoundPlan, prob: Problem, bad: number, corr: Float64Arra
   return { k, norm };
 }
 
-/** Rounds on the calling thread's core. `prob` is the layer's shape (its kernel is the round's). */
-export function wasmRounds(core: CoreExports, prob: Problem, c: number, dykstra: boolean): Rounds<false> {
+/** Runs `one` on each group's K' (and correction) in turn and gathers the groups' results. */
+function perGroup<T extends RoundResult | Promise<RoundResult>>(
+  groups: number,
+  corrPer: number,
+  k: Float64Array,
+  corr: Float64Array | undefined,
+  one: (k: Float64Array, corr: Float64Array | undefined) => T,
+): RoundResult | Promise<RoundResult> {
+  if (groups === 1) return one(k, corr);
+  const len = k.length / groups;
+  const out = new Float64Array(k.length);
+  let norm = 0;
+  const take = (g: number, r: RoundResult) => {
+    out.set(r.k, g * len);
+    if (r.norm > norm) norm = r.norm;
+  };
+  const part = (g: number) => one(k.subarray(g * len, (g + 1) * len), corr?.subarray(g * corrPer, (g + 1) * corrPer));
+  const first = part(0);
+  if (first instanceof Promise) {
+    return (async () => {
+      take(0, await first);
+      for (let g = 1; g < groups; g++) take(g, await part(g));
+      return { k: out, norm };
+    })();
+  }
+  take(0, first as RoundResult);
+  for (let g = 1; g < groups; g++) take(g, part(g) as RoundResult);
+  return { k: out, norm };
+}
+
+/**
+ * Rounds on the calling thread's core. `prob` is the shape every group's
+ * problem shares; a round runs the groups one after another.
+ */
+export function wasmRounds(core: CoreExports, prob: Problem, groups: number, c: number, dykstra: boolean): Rounds<false> {
   const p = planRound(core, prob, dykstra, 1);
+  const one = (k: Float64Array, corr: Float64Array | undefined): RoundResult => {
+    // The plan's memory may have been used by a norm computation since: lay the round out again.
+    p.arena.commit("clip the operator norm", "round");
+    let bad = 0;
+    for (const job of roundJobs(p, prob, k, c, corr)) bad += clipColumn(core, job, p.clipWork);
+    return roundResult(p, prob, bad, corr);
+  };
   return {
-    corrLength: p.corrLength,
-    round(k, corr) {
-      // The plan's memory may have been used by a norm computation since: lay the round out again.
-      p.arena.commit("clip the operator norm", "round");
-      let bad = 0;
-      for (const job of roundJobs(p, prob, k, c, corr)) bad += clipColumn(core, job, p.clipWork);
-      return roundResult(p, prob, bad, corr);
-    },
+    corrLength: p.corrLength * groups,
+    round: (k, corr) => perGroup(groups, p.corrLength, k, corr, one) as RoundResult,
   };
 }
 
-/** Rounds on the worker pool: each round lays out, runs and reads back its columns with the pool to itself. */
-export function poolRounds(pool: Pool, prob: Problem, c: number, dykstra: boolean): Rounds<true> {
+/** Rounds on the worker pool: each group's round lays out, runs and reads back its columns with the pool to itself. */
+export function poolRounds(pool: Pool, prob: Problem, groups: number, c: number, dykstra: boolean): Rounds<true> {
   const p = planRound(pool.core, prob, dykstra, pool.size);
+  const one = (k: Float64Array, corr: Float64Array | undefined): Promise<RoundResult> =>
+    withPool(pool, async () => {
+      p.arena.commit("clip the operator norm", "round");
+      const jobs = roundJobs(p, prob, k, c, corr);
+      const bad = await runJobs(pool, {
+        kind: JOB_KIND.clipF64,
+        counter: p.counter,
+        workBase: p.clipWork,
+        workStride: p.clipStride,
+        jobs,
+      });
+      return roundResult(p, prob, bad, corr);
+    });
   return {
-    corrLength: p.corrLength,
-    round: (k, corr) =>
-      withPool(pool, async () => {
-        p.arena.commit("clip the operator norm", "round");
-        const jobs = roundJobs(p, prob, k, c, corr);
-        const bad = await runJobs(pool, {
-          kind: JOB_KIND.clipF64,
-          counter: p.counter,
-          workBase: p.clipWork,
-          workStride: p.clipStride,
-          jobs,
-        });
-        return roundResult(p, prob, bad, corr);
-      }),
+    corrLength: p.corrLength * groups,
+    round: (k, corr) => Promise.resolve(perGroup(groups, p.corrLength, k, corr, one)),
   };
 }

@@ -66,26 +66,37 @@ export function twiddle(m: number, n: number): [number, number] {
   return [Math.cos(ang), Math.sin(ang)];
 }
 
+/** Where a layer's taps land in its problems on the input grid `n` (see {@linkcode expandSpec}). */
+export interface TapLayout {
+  /** The phase-split grid `[d', h', w']`. */
+  np: Axes;
+  /** Taps per axis on the phase grid. */
+  kp: Axes;
+  /** Phases `Π stride`. */
+  phases: number;
+  /** Input channels of a group's problem: `c_in/g · phases`. */
+  cInP: number;
+  /** `Π kp`: the taps of one (output, phase-split input) channel pair of K'. */
+  block: number;
+  /** Per tap `(c, a, b)` of a kernel row: its index `phase·block + tap` in the (o, i) block of K'. */
+  tapDst: Int32Array;
+  /** Whether every tap keeps its place (stride 1, nothing wraps): K' is the kernel itself. */
+  identity: boolean;
+}
+
 /**
- * The circular layer of `spec`'s kernel, stride, dilation and groups on the
- * input grid `n` (per axis, divisible by the stride), expanded into problems.
- * Padding and transposition do not matter here: the circular forward layer on
- * `n` is what is expanded.
+ * The fold and phase split of a layer's taps on the grid `n`: tap `a` with
+ * dilation `δ` sits at `j = δ·a mod n`, which is phase `j mod s` and
+ * phase-grid tap `⌊j/s⌋`.
  */
-export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
-  const { cOutG, cInG, groups, stride: s, dilation: dl, k, weights, rank } = spec;
+export function tapLayout(spec: LayerSpec, n: Axes): TapLayout {
+  const { cInG, stride: s, dilation: dl, k } = spec;
   const np = [n[0] / s[0], n[1] / s[1], n[2] / s[2]] as Axes;
-  // Taps per axis on the phase grid.
-  const kp = [0, 1, 2].map((j) => Math.min(np[j], Math.ceil(Math.min(n[j], dl[j] * (k[j] - 1) + 1) / s[j])));
+  const kp = [0, 1, 2].map((j) => Math.min(np[j], Math.ceil(Math.min(n[j], dl[j] * (k[j] - 1) + 1) / s[j]))) as Axes;
   const phases = s[0] * s[1] * s[2];
-  const cInP = cInG * phases;
-  const rG = Math.min(cOutG, cInP);
   const [kpd, kph, kpw] = kp;
   const taps = k[0] * k[1] * k[2];
-  const plane = kph * kpw;
-  // Per tap (c, a, b) of a kernel row: where it lands in a K' block of one
-  // (o, i) pair: the phase p (input channel i·phases + p) and the phase-grid tap.
-  const block = kpd * plane;
+  const block = kpd * kph * kpw;
   const tapDst = new Int32Array(taps);
   let identity = phases === 1 && block === taps;
   for (let c = 0; c < k[0]; c++) {
@@ -100,6 +111,47 @@ export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
       }
     }
   }
+  return { np, kp, phases, cInP: cInG * phases, block, tapDst, identity };
+}
+
+/**
+ * Where each weight of one group lands in that group's folded kernel K'
+ * (`c_out/g × cInP × Π kp`, the problem's real kernel when the depth grid is
+ * 1): `dest[j]` for weight `j = (o·c_in/g + i)·taps + t` of the group, and
+ * `count[q]` how many weights land on entry `q` of K' (0: an entry no tap
+ * reaches, e.g. a phase past the kernel's end; over 1: taps that wrap onto
+ * one another).
+ */
+export function kernelMap(spec: LayerSpec, n: Axes): { dest: Int32Array; count: Int32Array; identity: boolean } {
+  const { cOutG, cInG, k } = spec;
+  const { cInP, phases, block, tapDst, identity } = tapLayout(spec, n);
+  const taps = k[0] * k[1] * k[2];
+  const dest = new Int32Array(cOutG * cInG * taps);
+  const count = new Int32Array(cOutG * cInP * block);
+  for (let oi = 0; oi < cOutG * cInG; oi++) {
+    const base = (Math.floor(oi / cInG) * cInP + (oi % cInG) * phases) * block;
+    for (let t = 0; t < taps; t++) {
+      const q = base + tapDst[t];
+      dest[oi * taps + t] = q;
+      count[q]++;
+    }
+  }
+  return { dest, count, identity };
+}
+
+/**
+ * The circular layer of `spec`'s kernel, stride, dilation and groups on the
+ * input grid `n` (per axis, divisible by the stride), expanded into problems.
+ * Padding and transposition do not matter here: the circular forward layer on
+ * `n` is what is expanded.
+ */
+export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
+  const { cOutG, cInG, groups, k, weights, rank } = spec;
+  const { np, kp, phases, cInP, block, tapDst, identity } = tapLayout(spec, n);
+  const rG = Math.min(cOutG, cInP);
+  const [kpd, kph, kpw] = kp;
+  const taps = k[0] * k[1] * k[2];
+  const plane = kph * kpw;
   const [dp, hp, wp] = np;
   const cell = (t: number, u: number, v: number) => (t * hp + u) * wp + v;
   const mirror = (t: number, u: number, v: number) => cell((dp - t) % dp, (hp - u) % hp, (wp - v) % wp);
