@@ -1,0 +1,343 @@
+/**
+ * Clipping EVERY layer kind (issue 14): stride, dilation (also taps that wrap
+ * onto each other), groups and depthwise, transposed, 1-D and 3-D, zero
+ * padding (numbers, "same", "valid", transposed), a per-output-channel
+ * `scale`, and `certify`; both layouts of each rank; sync, async on one
+ * thread and on two worker threads. Everything is checked against the dense
+ * reference of tests/clip_dense.ts: the layer's explicit matrix built from
+ * its definition, one-sided Jacobi SVDs, and the orthogonal projection onto
+ * the layer kind's operators by least squares over its basis matrices.
+ *
+ * Readings of the contract (src/types.ts) these tests rely on:
+ * - `ClipResult.grid` is the input shape of the circular FORWARD convolution
+ *   that was projected (as `OperatorNormBounds.grid`): for a circular
+ *   transposed layer the large side, `inputShape · stride`; for zero padding
+ *   the smallest admissible grid, i.e. `operatorNormBounds().gridSizes[0]`.
+ * - `scale` has one entry per output channel of the layer as applied: for a
+ *   transposed layer these are the transposed layer's own outputs (the
+ *   forward convolution's inputs: `c_out/g · g` of PyTorch's
+ *   `ConvTranspose` weight `[c_in, c_out/g, …]`), BatchNorm after a
+ *   `ConvTranspose`.
+ * - Where several taps reach one position (taps that wrap), the projection is
+ *   of the OPERATOR, and the kernel returned is the one nearest to the input
+ *   that realises the projected operator (each tap of a fold moves by the same
+ *   amount); Dykstra's "nearest" is nearest as an operator (Frobenius norm of
+ *   the layer's matrix), which for kinds without folds is proportional to the
+ *   kernels' Frobenius distance.
+ * - `certify` scales the final kernel by (at most a few ulps less than)
+ *   `min(1, maxNorm / normAfter)` of the uncertified kernel.
+ * @module
+ */
+import { test } from "./_test.ts";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  type ClipOptions,
+  type ClipResult,
+  clipOperatorNorm,
+  clipOperatorNormSync,
+  type Kernel,
+  type Layout,
+  operatorNormBoundsSync,
+} from "../mod.ts";
+import { type DenseLayer, relayout } from "./dense_layers.ts";
+import {
+  circularOperator,
+  frobeniusDistance,
+  layerOperator,
+  maxAbs,
+  type Operator,
+  scaledOperator,
+  sigmaMax,
+  Subspace,
+} from "./clip_dense.ts";
+import { signedUniform } from "./_random.ts";
+import { type ErrorClass, expectBothFail } from "./_failures.ts";
+
+// ---------------------------------------------------------------------------
+// Layer kinds
+
+const LAYOUTS: Record<number, [Layout, Layout]> = { 1: ["oiw", "wio"], 2: ["oihw", "hwio"], 3: ["oidhw", "dhwio"] };
+
+/** A layer kind, with sizes small enough for dense SVDs (matrix sides ≤ 128). */
+interface Kind {
+  name: string;
+  rank: 1 | 2 | 3;
+  /** The kernel's shape in PyTorch's layout: `[c_out, c_in/g, …k]` (transposed: `ConvTranspose`'s `[c_in, c_out/g, …k]`). */
+  shape: number[];
+  inputShape: number[];
+  stride?: number[];
+  dilation?: number[];
+  groups?: number;
+  transposed?: boolean;
+  /** Zero padding (absent: circular). */
+  padding?: "same" | "valid" | number[];
+  outputPadding?: number[];
+}
+
+const KINDS: Kind[] = [
+  { name: "2-D stride 2, kernel 3×3 (not a multiple of the stride) on 6×6", rank: 2, shape: [2, 2, 3, 3], inputShape: [6, 6], stride: [2, 2] },
+  { name: "2-D stride [1, 2], kernel 2×3 on 3×4", rank: 2, shape: [3, 2, 2, 3], inputShape: [3, 4], stride: [1, 2] },
+  { name: "2-D dilation 2 on 6×8 (sizes share its factor), kernel 3×2", rank: 2, shape: [2, 2, 3, 2], inputShape: [6, 8], dilation: [2, 2] },
+  { name: "1-D dilation 3, kernel 3 on 6: taps 0, 3, 6 ≡ 0 wrap onto each other", rank: 1, shape: [2, 3, 3], inputShape: [6], dilation: [3] },
+  { name: "2-D dilation [3, 1], kernel 3×2 on 6×4: taps wrap on the first axis", rank: 2, shape: [2, 2, 3, 2], inputShape: [6, 4], dilation: [3, 1] },
+  { name: "2-D groups 2, 4 → 4, kernel 2×2 on 4×5", rank: 2, shape: [4, 2, 2, 2], inputShape: [4, 5], groups: 2 },
+  { name: "2-D depthwise 3 → 6, kernel 3×3 on 4×4", rank: 2, shape: [6, 1, 3, 3], inputShape: [4, 4], groups: 3 },
+  { name: "2-D transposed, stride 2, 3 → 2, kernel 3×3 on 3×3", rank: 2, shape: [3, 2, 3, 3], inputShape: [3, 3], stride: [2, 2], transposed: true },
+  { name: "1-D stride 2, dilation 2, groups 2, kernel 3 on 12", rank: 1, shape: [4, 1, 3], inputShape: [12], stride: [2], dilation: [2], groups: 2 },
+  { name: "1-D transposed, stride 3, 2 → 3, kernel 4 on 3", rank: 1, shape: [2, 3, 4], inputShape: [3], stride: [3], transposed: true },
+  { name: "3-D kernel 2×2×2, stride [1, 1, 2] on 3×2×4", rank: 3, shape: [2, 2, 2, 2, 2], inputShape: [3, 2, 4], stride: [1, 1, 2] },
+  { name: "3-D groups 2, dilation [1, 2, 1], kernel 1×2×2 on 2×4×3", rank: 3, shape: [2, 1, 1, 2, 2], inputShape: [2, 4, 3], dilation: [1, 2, 1], groups: 2 },
+  { name: "2-D zero padding 1, kernel 3×3 on 5×5", rank: 2, shape: [2, 2, 3, 3], inputShape: [5, 5], padding: [1, 1] },
+  { name: "1-D padding \"same\", dilation 2, kernel 4 on 7", rank: 1, shape: [3, 2, 4], inputShape: [7], dilation: [2], padding: "same" },
+  { name: "2-D padding \"valid\", kernel 3×2 on 5×6", rank: 2, shape: [2, 3, 3, 2], inputShape: [5, 6], padding: "valid" },
+  { name: "1-D zero padding 1, stride 2, kernel 3 on 9", rank: 1, shape: [2, 2, 3], inputShape: [9], stride: [2], padding: [1] },
+  {
+    name: "2-D transposed, stride 2, zero padding 1, output padding 1, kernel 3×3 on 3×3",
+    rank: 2,
+    shape: [2, 2, 3, 3],
+    inputShape: [3, 3],
+    stride: [2, 2],
+    padding: [1, 1],
+    outputPadding: [1, 1],
+    transposed: true,
+  },
+  { name: "3-D zero padding [0, 1, 1], kernel 2×2×2 on 2×3×3", rank: 3, shape: [1, 2, 2, 2, 2], inputShape: [2, 3, 3], padding: [0, 1, 1] },
+];
+
+const kindNamed = (prefix: string): Kind => {
+  const k = KINDS.find((k) => k.name.startsWith(prefix));
+  if (!k) throw new Error(`no kind ${prefix}`);
+  return k;
+};
+
+const circular = (kind: Kind) => kind.padding === undefined;
+const product = (a: readonly number[]) => a.reduce((x, y) => x * y, 1);
+
+/** One kind in one layout, with its weights. */
+interface Layer {
+  kind: Kind;
+  layout: Layout;
+  /** Weights in `layout` (exact f32 values when built for f32). */
+  data: Float64Array;
+  shape: number[];
+  /** The dense builder's description (with `data`). */
+  dense: DenseLayer;
+  /** The layer's options as the package takes them. */
+  options: ClipOptions;
+}
+
+function layerOf(kind: Kind, seed: number, channelsLast: boolean, f32 = false): Layer {
+  let data: Float64Array = signedUniform(seed, product(kind.shape));
+  if (f32) data = data.map(Math.fround);
+  let shape = kind.shape;
+  let layout: string = LAYOUTS[kind.rank][0];
+  if (channelsLast) ({ data, shape, layout } = relayout(data, shape, layout));
+  const dense: DenseLayer = { data, shape, layout, inputShape: kind.inputShape };
+  const options: ClipOptions = { inputShape: kind.inputShape, layout: layout as Layout };
+  if (kind.stride) dense.stride = options.stride = kind.stride;
+  if (kind.dilation) dense.dilation = options.dilation = kind.dilation;
+  if (kind.groups) dense.groups = options.groups = kind.groups;
+  if (kind.transposed) dense.transposed = options.transposed = true;
+  if (kind.padding !== undefined) dense.padding = options.padding = kind.padding;
+  if (kind.outputPadding) dense.outputPadding = options.outputPadding = kind.outputPadding;
+  return { kind, layout: layout as Layout, data, shape, dense, options };
+}
+
+/** The layer's output channels (a transposed layer's are the forward convolution's inputs). */
+function outputChannels(kind: Kind): number {
+  return kind.transposed ? kind.shape[1] * (kind.groups ?? 1) : kind.shape[0];
+}
+
+/** The grid `ClipResult.grid` should name (see the module doc). */
+function expectedGrid(L: Layer): number[] {
+  const k = L.kind;
+  if (circular(k)) return k.transposed ? k.inputShape.map((n, j) => n * (k.stride?.[j] ?? 1)) : [...k.inputShape];
+  return operatorNormBoundsSync({ data: L.data, shape: L.shape }, L.options).gridSizes[0];
+}
+
+const kernelOf = (L: Layer, f32 = false): Kernel => ({ data: f32 ? Float32Array.from(L.data) : L.data.slice(), shape: [...L.shape] });
+
+// ---------------------------------------------------------------------------
+// Assertions
+
+/** |got − want| ≤ rel·|want| (+ abs). */
+function assertNear(got: number, want: number, rel: number, label: string, abs = 0): void {
+  assert.ok(
+    Math.abs(got - want) <= rel * Math.abs(want) + abs,
+    `${label}: got ${got}, want ${want} (relative error ${(Math.abs(got - want) / Math.abs(want)).toExponential(2)} > ${rel})`,
+  );
+}
+
+/** max|got − want| ≤ rel·scale. */
+function assertArraysNear(got: ArrayLike<number>, want: ArrayLike<number>, rel: number, scale: number, label: string): void {
+  assert.equal(got.length, want.length, `${label}: lengths`);
+  let worst = 0, at = -1;
+  for (let j = 0; j < got.length; j++) {
+    const d = Math.abs(got[j] - want[j]);
+    if (!(d <= worst)) worst = d, at = j;
+  }
+  assert.ok(
+    worst <= rel * scale,
+    `${label}: max abs difference ${worst.toExponential(3)} at ${at} (got ${got[at]}, want ${want[at]}) > ${rel} · ${scale.toExponential(3)}`,
+  );
+}
+
+function sameBits(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let j = 0; j < a.length; j++) if (!Object.is(a[j], b[j])) return false;
+  return true;
+}
+
+/** Bound on a σ_max compared with a radius: rounding of the dense SVD and of the package's own norm. */
+const ROUNDING = 1e-12;
+
+/** The dense norms of a returned kernel: the layer's own (padded) matrix and the circular layer on `grid`. */
+function denseNorms(L: Layer, data: ArrayLike<number>, grid: readonly number[], scale?: ArrayLike<number>) {
+  let own: Operator = layerOperator(L.dense);
+  let circ: Operator = circularOperator(L.dense, grid);
+  if (scale) own = scaledOperator(own, scale), circ = scaledOperator(circ, scale);
+  const sOwn = sigmaMax(own(data));
+  // A circular layer IS the circular layer on its grid (transposed: its transpose, with the same σ).
+  const sGrid = circular(L.kind) ? sOwn : sigmaMax(circ(data));
+  return { own: sOwn, grid: sGrid };
+}
+
+/** The checks every result gets: shapes, grid, and normBefore/normAfter against the dense norms. */
+function checkCommon(L: Layer, res: ClipResult, label: string, scale?: ArrayLike<number>): { own: number; grid: number } {
+  assert.deepEqual(res.kernel.shape, L.shape, `${label}: shape`);
+  assert.equal(res.kernel.data.length, L.data.length, `${label}: length of the returned data`);
+  assert.equal(res.backend, "wasm", `${label}: backend`);
+  assert.equal(res.exact, circular(L.kind), `${label}: exact`);
+  assert.deepEqual(res.grid, expectedGrid(L), `${label}: grid`);
+  const before = denseNorms(L, L.data, res.grid, scale);
+  assertNear(res.normBefore, before.grid, 1e-10, `${label}: normBefore vs the dense σ_max of the circular layer on the grid`);
+  assert.ok(
+    res.normBefore >= before.own * (1 - ROUNDING),
+    `${label}: normBefore ${res.normBefore} < the real layer's dense σ_max ${before.own}`,
+  );
+  const after = denseNorms(L, res.kernel.data, res.grid, scale);
+  assertNear(res.normAfter, after.grid, 1e-10, `${label}: normAfter vs the dense σ_max of the returned kernel on the grid`);
+  assert.ok(
+    after.own <= res.normAfter * (1 + ROUNDING),
+    `${label}: the real layer's dense σ_max ${after.own} > normAfter ${res.normAfter}`,
+  );
+  return after;
+}
+
+/** sync, async on one thread and async on two threads: the results must be identical (each is checked). */
+async function allModes(
+  L: Layer,
+  kernel: Kernel,
+  maxNorm: number,
+  options: ClipOptions,
+  check: (res: ClipResult, label: string) => void,
+  label: string,
+): Promise<ClipResult> {
+  const sync = clipOperatorNormSync(kernel, maxNorm, options);
+  check(sync, `${label}, sync`);
+  for (const threads of [1, 2]) {
+    const res = await clipOperatorNorm(kernel, maxNorm, { ...options, threads });
+    if (!sameBits(res.kernel.data, sync.kernel.data)) check(res, `${label}, async threads ${threads}`);
+    assert.deepEqual(res, sync, `${label}: async (threads ${threads}) differs from sync`);
+  }
+  return sync;
+}
+
+const describeLayer = (L: Layer, seed: number, extra = "") => `${L.kind.name} (${L.layout}, seed ${seed}${extra})`;
+
+// ---------------------------------------------------------------------------
+// 1. Every kind: inside the ball after the rounds, certified or not
+
+const TOL = 1e-3;
+
+async function checkKind(kind: Kind, seed: number, ratio: number): Promise<void> {
+  const kernels: Record<string, ClipResult> = {};
+  for (const last of [false, true]) {
+    const L = layerOf(kind, seed, last);
+    const kernel = kernelOf(L);
+    const sigma = sigmaMax(layerOperator(L.dense)(L.data));
+    const maxNorm = ratio * sigma;
+    const label = describeLayer(L, seed, `, maxNorm ${maxNorm.toPrecision(6)} = ${ratio.toFixed(3)}·σ_max`);
+    const base: ClipOptions = { ...L.options, iterations: 200, tolerance: TOL };
+
+    // certify off: within maxNorm·(1 + tolerance).
+    const plain = await allModes(L, kernel, maxNorm, { ...base, certify: false }, (res, lab) => {
+      const after = checkCommon(L, res, lab);
+      assert.ok(res.kernel.data instanceof Float64Array, `${lab}: element type`);
+      assert.ok(res.iterations >= 1 && res.iterations <= 200, `${lab}: iterations ${res.iterations}`);
+      assert.equal(res.certified, false, `${lab}: certified`);
+      assert.equal(res.certifyScale, 1, `${lab}: certifyScale`);
+      assert.equal(res.toleranceMet, true, `${lab}: toleranceMet (normAfter ${res.normAfter})`);
+      assert.ok(
+        after.own <= maxNorm * (1 + TOL) * (1 + ROUNDING),
+        `${lab}: dense σ_max ${after.own} > maxNorm·(1 + ${TOL}) = ${maxNorm * (1 + TOL)}`,
+      );
+    }, `${label}, certify off`);
+    assert.deepEqual(kernel.data, L.data, `${label}: the input kernel was modified`);
+
+    // certify on (explicit, and by default since tolerance is given): within maxNorm.
+    for (const certify of [true, undefined]) {
+      const opts: ClipOptions = certify === undefined ? base : { ...base, certify };
+      const res = await allModes(L, kernel, maxNorm, opts, (res, lab) => {
+        const after = checkCommon(L, res, lab);
+        assert.equal(res.certified, true, `${lab}: certified`);
+        assert.equal(typeof res.toleranceMet, "boolean", `${lab}: toleranceMet`);
+        assert.ok(res.normAfter <= maxNorm, `${lab}: normAfter ${res.normAfter} > maxNorm ${maxNorm}`);
+        assert.ok(after.own <= maxNorm * (1 + ROUNDING), `${lab}: dense σ_max ${after.own} > maxNorm ${maxNorm}`);
+        assert.ok(after.grid <= maxNorm * (1 + ROUNDING), `${lab}: dense σ_max on the grid ${after.grid} > maxNorm ${maxNorm}`);
+      }, `${label}, certify ${certify ?? "by default"}`);
+      // The certify step scales the uncertified kernel by min(1, maxNorm/normAfter) (a few ulps less at most).
+      const want = Math.min(1, maxNorm / plain.normAfter);
+      assert.ok(
+        res.certifyScale <= want * (1 + ROUNDING) && res.certifyScale >= want * (1 - 1e-9),
+        `${label}: certifyScale ${res.certifyScale}, min(1, maxNorm/normAfter) = ${want}`,
+      );
+      assert.equal(res.iterations, plain.iterations, `${label}: the certified run's rounds`);
+      assert.equal(res.normBefore, plain.normBefore, `${label}: normBefore, certified or not`);
+      assertArraysNear(
+        res.kernel.data,
+        Array.from(plain.kernel.data, (x) => x * res.certifyScale),
+        1e-14,
+        maxAbs(plain.kernel.data),
+        `${label}: certified kernel = certifyScale · uncertified kernel`,
+      );
+    }
+
+    // Already inside the ball: the same bits back, no round.
+    const wide = plain.normBefore * 1.25;
+    for (const certify of [true, false]) {
+      await allModes(L, kernel, wide, { ...base, certify }, (res, lab) => {
+        assert.equal(res.iterations, 0, `${lab}: iterations`);
+        assert.ok(sameBits(res.kernel.data, L.data), `${lab}: the kernel changed`);
+        assert.notEqual(res.kernel.data, kernel.data, `${lab}: the input's array itself was returned`);
+        assert.equal(res.certified, certify, `${lab}: certified`);
+        assert.equal(res.certifyScale, 1, `${lab}: certifyScale`);
+        assert.equal(res.toleranceMet, true, `${lab}: toleranceMet`);
+        assert.equal(res.normAfter, res.normBefore, `${lab}: normAfter`);
+        assert.equal(res.normBefore, plain.normBefore, `${lab}: normBefore`);
+      }, `${label}, inside the ball (maxNorm ${wide.toPrecision(6)}), certify ${certify}`);
+    }
+    kernels[L.layout] = plain;
+  }
+  // The two layouts of the rank give the same kernel (relayouted) and norms.
+  const [first, lastLayout] = LAYOUTS[kind.rank];
+  const a = kernels[first], b = kernels[lastLayout];
+  const back = relayout(b.kernel.data, b.kernel.shape as number[], lastLayout);
+  assertArraysNear(back.data, a.kernel.data, 1e-12, maxAbs(a.kernel.data), `${kind.name}: ${lastLayout} vs ${first}`);
+  assertNear(b.normAfter, a.normAfter, 1e-12, `${kind.name}: normAfter ${lastLayout} vs ${first}`);
+}
+
+KINDS.forEach((kind, index) => {
+  test(
+    `clip kinds: ${kind.name}: after 200 rounds (tolerance 1e-3) the dense σ_max is within the ball, certified or not; normBefore/normAfter are the dense norms; a kernel inside comes back as it is; both layouts, sync = async = 2 threads`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.double({ min: 0.3, max: 0.8, noNaN: true }), (seed, ratio) =>
+          checkKind(kind, seed, ratio)),
+        { seed: 1400 + index, numRuns: 2, endOnFailure: true },
+      );
+    },
+    { threads: true, timeoutMs: 120_000 },
+  );
+});
