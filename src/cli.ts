@@ -59,6 +59,7 @@ export function main(args: readonly string[]): Promise<number> {
     },
     writeFile: (path, data) => writeFile(path, data),
     readTextFile: (path) => readFile(path, "utf8"),
+    readFile: async (path) => new Uint8Array(await readFile(path)),
     loadModel: (path, options) => readModelFile(path, options),
   });
 }

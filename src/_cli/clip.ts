@@ -1,19 +1,25 @@
 /**
- * `clip`: projects each conv kernel toward operator norm ≤ `maxNorm` (the
- * paper's Appendix A, repeated `iterations` times) and writes the kernels.
+ * `clip`: projects every conv kernel of a model toward operator norm ≤
+ * `maxNorm` with `clipOperatorNorm` (the paper's Appendix A, repeated
+ * `iterations` times, then certified), whatever the layer's kind.
  * @module
  */
 import type { Model } from "../model.ts";
-import type { Kernel } from "../types.ts";
+import type { Kernel, Padding } from "../types.ts";
 import { clipOperatorNorm } from "../clip_operator_norm.ts";
 import type { ProgressEvent } from "./analyse.ts";
-import { dims, planLayers, zeroPadding } from "./layers.ts";
+import { scaleFactors } from "./fold.ts";
+import { planCalls, planLayers } from "./layers.ts";
 
 /** What `clip` was asked for. */
 export interface ClipRunOptions {
   maxNorm: number;
   iterations?: number | undefined;
   tolerance?: number | undefined;
+  /** `--certify` / `--no-certify`; undefined: the library's default (on when `tolerance` is given). */
+  certify?: boolean | undefined;
+  /** `--fold-bn`: clip conv∘BatchNorm (the layer's scale), returning the conv kernel. */
+  foldBn?: boolean | undefined;
   input?: string | undefined;
   threads?: number | undefined;
   onProgress?: ((e: ProgressEvent) => void) | undefined;
@@ -24,24 +30,56 @@ export interface ClippedLayer {
   name: string;
   kernelShape: number[];
   layout: string;
-  /** The kernel written: clipped, or the input's when skipped. */
+  transposed: boolean;
+  stride: number[];
+  dilation: number[];
+  groups: number;
+  padding: Padding;
+  inputShape: number[];
+  /** The kernel as read. */
+  original: Kernel;
+  /** The kernel written: clipped, or the one read when the layer could not be clipped. */
   kernel: Kernel;
-  /** The circular grid the clip ran on (the layer's input, or a grid holding the zero-padded layer). */
+  /**
+   * The circular grid whose norms are reported: the layer's input (circular
+   * padding, and 1×1 kernels without padding), or for zero padding the grid
+   * whose circular layer contains the padded one.
+   */
   grid?: number[] | undefined;
+  /** True: the norms are the layer's exact norms; false: certified upper bounds (zero padding). */
+  exact?: boolean | undefined;
   normBefore?: number | undefined;
   normAfter?: number | undefined;
   iterations?: number | undefined;
-  /** Why the layer was left as it is. */
-  skipped?: string | undefined;
+  /** The certify step ran: `normAfter ≤ maxNorm`. */
+  certified?: boolean | undefined;
+  certifyScale?: number | undefined;
+  toleranceMet?: boolean | undefined;
+  /** The BatchNorm / scale after the layer, and whether its factor was part of the clipped map. */
+  scale?: { name: string; kind: string; folded: boolean } | undefined;
+  /** How the norms relate to the layer, where it needs saying. */
+  note?: string | undefined;
+  /** Why the layer could not be clipped (its kernel is then written as read). */
+  error?: string | undefined;
   timeMs: number;
 }
 
+function perAxis(v: number[] | undefined, rank: number): number[] {
+  if (!v || v.length === 0) return Array(rank).fill(1);
+  return v.length === 1 ? Array(rank).fill(v[0]) : [...v];
+}
+
 /**
- * Clips every 2-D stride-1 layer. Circular layers are clipped on their
- * input; a zero-padded layer is a submatrix of the circular layer on the
- * grid `n + max(p_before, p_after)` per axis, so clipping that circular layer
- * bounds the zero-padded one by its `normAfter` too. Other layers (strided,
- * grouped, dilated, transposed, 1-D/3-D) are written unchanged and say why.
+ * Clips every layer with the options the report uses for its norm
+ * (src/_cli/layers.ts `planCalls`): circular padding on the layer's input;
+ * a 1×1 kernel without padding as its matrix (exact); zero padding on a
+ * circular grid that contains the padded layer, so `normAfter` bounds the
+ * padded layer's norm; TensorFlow's `"same"` with a stride (one more zero
+ * after than before) as the layer padded `after` on both sides, whose
+ * admissible grids hold the real layer. With `foldBn`, the layer's scale is
+ * the map after the conv (`ClipOptions.scale`), so the norms are those of
+ * conv∘BatchNorm and the conv kernel is returned. A layer the library
+ * refuses keeps its kernel and carries the reason in `error`.
  */
 export async function clipModel(model: Model, options: ClipRunOptions): Promise<ClippedLayer[]> {
   const { planned } = planLayers(model.layers, options.input);
@@ -50,47 +88,62 @@ export async function clipModel(model: Model, options: ClipRunOptions): Promise<
     const { layer } = p;
     options.onProgress?.({ phase: "start", index: p.index, total: planned.length, name: layer.name });
     const start = performance.now();
-    const base = { name: layer.name, kernelShape: [...layer.kernel.shape], layout: layer.layout };
-    const stride = layer.stride ?? [];
-    const dilation = layer.dilation ?? [];
-    let why: string | undefined;
-    if (p.rank !== 2) why = `${p.rank}-D layer`;
-    else if (layer.transposed) why = "transposed layer";
-    else if (layer.groups !== 1) why = `groups ${layer.groups}`;
-    else if (stride.some((s) => s !== 1)) why = `stride ${dims(stride)}`;
-    else if (dilation.some((d) => d !== 1)) why = `dilation ${dims(dilation)}`;
+    const base = {
+      name: layer.name,
+      kernelShape: [...layer.kernel.shape],
+      layout: layer.layout,
+      transposed: layer.transposed,
+      stride: perAxis(layer.stride, p.rank),
+      dilation: perAxis(layer.dilation, p.rank),
+      groups: layer.groups,
+      padding: layer.padding,
+      inputShape: p.inputShape,
+      original: layer.kernel,
+      scale: layer.scale
+        ? { name: layer.scale.name, kind: layer.scale.kind, folded: Boolean(options.foldBn) }
+        : undefined,
+    };
     let entry: ClippedLayer;
-    if (why) {
-      entry = { ...base, kernel: layer.kernel, skipped: `${why}: clipping takes 2-D stride-1 layers only`, timeMs: 0 };
-    } else {
-      const pads = zeroPadding(layer, p.inputShape, p.kernelSize);
-      const grid = pads ? p.inputShape.map((n, j) => n + Math.max(pads[j][0], pads[j][1])) : p.inputShape;
-      try {
-        const r = await clipOperatorNorm(layer.kernel, options.maxNorm, {
-          inputShape: grid,
-          layout: layer.layout,
-          iterations: options.iterations,
-          tolerance: options.tolerance,
-          threads: options.threads,
-        });
-        entry = {
-          ...base,
-          kernel: r.kernel,
-          grid,
-          normBefore: r.normBefore,
-          normAfter: r.normAfter,
-          iterations: r.iterations,
-          timeMs: performance.now() - start,
-        };
-      } catch (e) {
-        entry = {
-          ...base,
-          kernel: layer.kernel,
-          grid,
-          skipped: e instanceof Error ? e.message : String(e),
-          timeMs: performance.now() - start,
-        };
-      }
+    try {
+      const plan = planCalls(p);
+      const call = plan.kind === "split" ? plan.upper : plan.call;
+      const scale = options.foldBn && layer.scale ? scaleFactors(layer.scale, layer.name, p.cOut) : undefined;
+      const r = await clipOperatorNorm(layer.kernel, options.maxNorm, {
+        ...call,
+        iterations: options.iterations,
+        tolerance: options.tolerance,
+        certify: options.certify,
+        threads: options.threads,
+        ...(scale ? { scale } : {}),
+      });
+      const pointwise = plan.kind === "pointwise";
+      entry = {
+        ...base,
+        kernel: r.kernel,
+        grid: pointwise ? p.inputShape : r.grid,
+        exact: r.exact,
+        normBefore: r.normBefore,
+        normAfter: r.normAfter,
+        iterations: r.iterations,
+        certified: r.certified,
+        certifyScale: r.certifyScale,
+        toleranceMet: r.toleranceMet,
+        note: plan.kind === "split"
+          ? `TensorFlow "same" padding with stride ${base.stride.join("x")} pads one zero more after than before: clipped as the layer padded ${
+            JSON.stringify(plan.upper.padding)
+          } on both sides, whose circular grid also holds the real layer`
+          : pointwise
+          ? plan.note
+          : undefined,
+        timeMs: performance.now() - start,
+      };
+    } catch (e) {
+      entry = {
+        ...base,
+        kernel: layer.kernel,
+        error: e instanceof Error ? e.message : String(e),
+        timeMs: performance.now() - start,
+      };
     }
     out.push(entry);
     options.onProgress?.({ phase: "done", index: p.index, total: planned.length, name: layer.name, timeMs: entry.timeMs });

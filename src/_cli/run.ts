@@ -3,18 +3,20 @@
  * them in-process and `src/cli.ts` wires them to the process).
  * @module
  */
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Model } from "../model.ts";
 import type { Precision } from "../types.ts";
 import { closeThreads } from "../_threads/pool.ts";
 import { analyseModel, estimateSeconds } from "./analyse.ts";
-import { clipModel } from "./clip.ts";
+import { type ClippedLayer, clipModel } from "./clip.ts";
 import { htmlReport } from "./html.ts";
 import { jsonReport } from "./json.ts";
 import { CliError, dims, layerGeometry, parseInput, type PlannedLayer } from "./layers.ts";
 import { type ProgressSink, progressReporter } from "./progress.ts";
 import { encodeSafetensors } from "./safetensors.ts";
-import { msText, num, textReport } from "./table.ts";
+import { msText, num, paddingText, textReport } from "./table.ts";
+import { type SourceFiles, type WriteOutcome, writeModel } from "./write_model.ts";
 
 /** Where the CLI reads and writes. */
 export interface CliIo {
@@ -22,6 +24,8 @@ export interface CliIo {
   stderr: ProgressSink;
   writeFile(path: string, data: Uint8Array | string): Promise<void>;
   readTextFile(path: string): Promise<string>;
+  /** Reads a file's bytes (clip --model-out reads the model's files to write them back). */
+  readFile?: ((path: string) => Promise<Uint8Array>) | undefined;
   /** Reads a model; `options` go to the readers (`inputShape` of a graph's input, per-layer `layers` attributes). */
   loadModel(path: string, options?: LoadOptions): Promise<Model>;
 }
@@ -40,7 +44,8 @@ Usage:
   convsv report MODEL [--input 1x3x224x224] [--attributes FILE.json] [--fold-bn]
                       [--json] [--html OUT.html | --no-html] [--threads N] [--f32]
                       [--power-iterations N] [--quiet]
-  convsv clip MODEL --max-norm C -o OUT.safetensors [--iterations N] [--tolerance T]
+  convsv clip MODEL --max-norm C [-o OUT.safetensors] [--model-out PATH] [--fold-bn]
+                    [--iterations N] [--tolerance T] [--certify | --no-certify] [--json]
                     [--input 1x3x224x224] [--attributes FILE.json] [--threads N] [--quiet]
   convsv help
 
@@ -65,9 +70,20 @@ report   Per-layer table: kernel, input, stride, padding, the exact operator nor
   --f32           f32 bidiagonalisation (about twice as fast, ~1e-6 relative)
   --power-iterations N  steps behind each certified lower bound (default 20)
   --quiet         no progress on stderr
-clip     Project each 2-D stride-1 kernel toward operator norm <= C (the paper's
-         Appendix A, --iterations rounds, default 1) and write the kernels as
-         safetensors (layout in the metadata).
+clip     Project every conv kernel (any stride, dilation, groups, transposed, 1-D/3-D;
+         zero padding on a circular grid that holds it, so its norms are upper bounds)
+         toward operator norm <= C (the paper's Appendix A, --iterations rounds,
+         default 1) and print each layer's norm before and after.
+  -o F.safetensors  the kernels, named by layer (layout in the metadata)
+  --model-out PATH  the model in its own format, only the kernels changed: .safetensors,
+                    .npy, .npz (members stored), .onnx (raw/packed weights in place),
+                    TF.js model.json (shards beside it, same paths and sizes)
+  --fold-bn       clip conv∘BatchNorm (or scale); the conv kernel is written
+  --iterations N  rounds of clip + cut back to the taps (default 1)
+  --tolerance T   stop once the norm is <= C(1+T); turns certify on
+  --certify       scale each kernel by min(1, C/normAfter): normAfter <= C guaranteed
+  --no-certify    leave the rounds' result as it is (the default without --tolerance)
+  --json          print one JSON object instead of the table
 
 Exit status: 0 on success, 1 on errors (also when a layer failed), 2 on usage errors.`;
 
@@ -84,6 +100,9 @@ const OPTIONS = {
   quiet: { type: "boolean", short: "q" },
   "max-norm": { type: "string" },
   output: { type: "string", short: "o" },
+  "model-out": { type: "string" },
+  certify: { type: "boolean" },
+  "no-certify": { type: "boolean" },
   iterations: { type: "string" },
   tolerance: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -91,7 +110,22 @@ const OPTIONS = {
 
 const ALLOWED: Record<string, string[]> = {
   report: ["input", "attributes", "power-iterations", "fold-bn", "json", "html", "no-html", "threads", "f32", "quiet", "help"],
-  clip: ["max-norm", "output", "iterations", "tolerance", "input", "attributes", "threads", "quiet", "help"],
+  clip: [
+    "max-norm",
+    "output",
+    "model-out",
+    "iterations",
+    "tolerance",
+    "certify",
+    "no-certify",
+    "fold-bn",
+    "json",
+    "input",
+    "attributes",
+    "threads",
+    "quiet",
+    "help",
+  ],
 };
 
 function positiveInteger(flag: string, text: string | undefined): number | undefined {
@@ -250,28 +284,102 @@ async function report(io: CliIo, model: string, v: Record<string, string | boole
   return failed.length ? 1 : 0;
 }
 
+const MODEL_EXT: Record<string, string> = {
+  safetensors: ".safetensors",
+  npy: ".npy",
+  npz: ".npz",
+  onnx: ".onnx",
+  tfjs: ".json",
+};
+
+/** The folder part of a path, with its separator ("" for a bare name). */
+function folderOf(path: string): string {
+  return path.replace(/[^\\/]*$/, "");
+}
+
+/** The model's files as the writer takes them: the file, and for TF.js the shards its manifest names. */
+async function sourceFiles(io: CliIo, path: string, m: Model): Promise<SourceFiles> {
+  if (!io.readFile) throw new CliError("--model-out needs to read the model file's bytes, which this host does not offer");
+  const read = async (p: string) => {
+    try {
+      return await io.readFile!(p);
+    } catch (e) {
+      throw new CliError(`Cannot read ${p}: ${oneLine(e)}`);
+    }
+  };
+  const bytes = await read(path);
+  const files: SourceFiles = { format: m.format, bytes, name: path, npyName: m.format === "npy" ? m.layers[0]?.name : undefined };
+  if (m.format === "tfjs") {
+    const json = JSON.parse(new TextDecoder().decode(bytes));
+    const groups = Array.isArray(json) ? json : json?.weightsManifest;
+    files.shards = [];
+    for (const g of Array.isArray(groups) ? groups : []) {
+      for (const p of Array.isArray(g?.paths) ? g.paths.map(String) : []) {
+        if (/^([a-z][a-z0-9+.-]*:|[\\/])|(^|[\\/])\.\.([\\/]|$)/i.test(p)) {
+          throw new CliError(`Cannot write the TF.js model back as shard path ${JSON.stringify(p)} is absolute, a URL or leaves the folder`);
+        }
+        files.shards.push({ path: p.replace(/^\.\//, ""), bytes: await read(folderOf(path) + p.replace(/^\.\//, "")) });
+      }
+    }
+  }
+  return files;
+}
+
+/** The kernel cell of the clip table: shape, layout, and T / gN marks. */
+function kindText(l: ClippedLayer): string {
+  const extra = [l.transposed ? "T" : "", l.groups > 1 ? `g${l.groups}` : ""].filter(Boolean).join(",");
+  const d = l.dilation.some((x) => x !== 1) ? ` d${dims(l.dilation)}` : "";
+  return `${dims(l.kernelShape)} ${l.layout}${extra ? ` ${extra}` : ""}${d}`;
+}
+
 async function clip(io: CliIo, model: string, v: Record<string, string | boolean | undefined>): Promise<number> {
   const maxNorm = positiveNumber("max-norm", v["max-norm"] as string | undefined);
   if (maxNorm === undefined) throw new CliError("clip needs --max-norm C (a positive number)", 2);
   const out = v.output as string | undefined;
-  if (!out) throw new CliError("clip needs -o OUT.safetensors", 2);
-  if (!out.endsWith(".safetensors")) {
+  const modelOut = v["model-out"] as string | undefined;
+  if (!out && !modelOut) throw new CliError("clip needs -o OUT.safetensors, --model-out PATH, or both", 2);
+  if (out !== undefined && !out.endsWith(".safetensors")) {
     throw new CliError(
-      `clip writes the clipped kernels as safetensors, so -o must end in .safetensors: current value is ${out}`,
+      `clip writes the clipped kernels as safetensors, so -o must end in .safetensors (the model in its own format goes to --model-out): current value is ${out}`,
       2,
     );
   }
+  if (v.certify && v["no-certify"]) throw new CliError("--certify and --no-certify exclude each other", 2);
   const iterations = positiveInteger("iterations", v.iterations as string | undefined) ?? 1;
   const tolerance = positiveNumber("tolerance", v.tolerance as string | undefined, true);
   const threads = positiveInteger("threads", v.threads as string | undefined);
+  const certify = v.certify ? true : v["no-certify"] ? false : undefined;
+  const foldBn = Boolean(v["fold-bn"]);
   const { model: m, notes } = await loadWithInput(io, model, v);
-  const progress = v.quiet ? undefined : progressReporter(io.stderr);
-  let layers;
+  let source: SourceFiles | undefined;
+  if (modelOut !== undefined) {
+    const ext = MODEL_EXT[m.format];
+    if (ext === undefined || !modelOut.toLowerCase().endsWith(ext)) {
+      throw new CliError(
+        `--model-out writes the model in its own format (${m.format}), so it must end in ${ext ?? "the format's extension"}: current value is ${modelOut}`,
+        2,
+      );
+    }
+    const same = m.format === "tfjs"
+      ? resolve(folderOf(modelOut) || ".") === resolve(folderOf(model) || ".")
+      : resolve(modelOut) === resolve(model);
+    if (same) {
+      throw new CliError(
+        `--model-out must not overwrite the model it reads (${m.format === "tfjs" ? "a TF.js model's shards lie beside its model.json: choose another folder" : "choose another path"}): current value is ${modelOut}`,
+        2,
+      );
+    }
+    source = await sourceFiles(io, model, m);
+  }
+  const progress = v.quiet || v.json ? undefined : progressReporter(io.stderr);
+  let layers: ClippedLayer[];
   try {
     layers = await clipModel(m, {
       maxNorm,
       iterations,
       tolerance,
+      certify,
+      foldBn,
       input: v.input as string | undefined,
       threads,
       onProgress: progress?.onProgress,
@@ -279,67 +387,192 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
   } finally {
     progress?.end();
   }
-  const metadata: Record<string, string> = {
-    producer: "convsv clip",
-    source: model,
-    sourceFormat: m.format,
-    maxNorm: String(maxNorm),
-    iterations: String(iterations),
-  };
-  for (const l of layers) {
-    metadata[`layout.${l.name}`] = l.layout;
-    if (l.normAfter !== undefined) metadata[`normAfter.${l.name}`] = String(l.normAfter);
+  const clipped = layers.filter((l) => !l.error);
+  const failed = layers.filter((l) => l.error);
+
+  const written: string[] = [];
+  if (out !== undefined) {
+    const metadata: Record<string, string> = {
+      producer: "convsv clip",
+      source: model,
+      sourceFormat: m.format,
+      maxNorm: String(maxNorm),
+      iterations: String(iterations),
+      foldBn: String(foldBn),
+    };
+    for (const l of layers) {
+      metadata[`layout.${l.name}`] = l.layout;
+      if (l.normAfter !== undefined) metadata[`normAfter.${l.name}`] = String(l.normAfter);
+      if (l.error) metadata[`notClipped.${l.name}`] = oneLine(l.error);
+    }
+    const bytes = encodeSafetensors(layers.map((l) => ({ name: l.name, data: l.kernel.data, shape: l.kernel.shape })), metadata);
+    try {
+      await io.writeFile(out, bytes);
+    } catch (e) {
+      throw new CliError(`Cannot write ${out}: ${oneLine(e)}`);
+    }
+    written.push(out);
   }
-  const bytes = encodeSafetensors(
-    layers.map((l) => ({ name: l.name, data: l.kernel.data, shape: l.kernel.shape })),
-    metadata,
-  );
-  try {
-    await io.writeFile(out, bytes);
-  } catch (e) {
-    throw new CliError(`Cannot write ${out}: ${oneLine(e)}`);
+  let outcomes = new Map<string, WriteOutcome>();
+  const modelPaths: string[] = [];
+  if (modelOut !== undefined && source !== undefined) {
+    let result;
+    try {
+      result = await writeModel(source, clipped.map((l) => ({ name: l.name, original: l.original, kernel: l.kernel })));
+    } catch (e) {
+      throw new CliError(`Cannot write the model back as ${m.format}: ${oneLine(e)}`);
+    }
+    outcomes = result.outcomes;
+    for (const f of result.files) {
+      const path = f.path === "" ? modelOut : folderOf(modelOut) + f.path;
+      try {
+        await io.writeFile(path, f.bytes);
+      } catch (e) {
+        throw new CliError(`Cannot write ${path}: ${oneLine(e)}`);
+      }
+      modelPaths.push(path);
+    }
   }
-  const head = ["#", "layer", "kernel", "grid", "norm before", "norm after", "rounds", "time"];
-  const rows = layers.map((l, j) => [
-    String(j + 1),
-    l.name,
-    `${dims(l.kernelShape)} ${l.layout}`,
-    l.grid ? dims(l.grid) : "-",
-    l.normBefore === undefined ? "-" : num(l.normBefore),
-    l.normAfter === undefined ? "skipped" : num(l.normAfter),
-    l.iterations === undefined ? "-" : String(l.iterations),
-    msText(l.timeMs),
-  ]);
-  const width = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
-  const fmt = (r: string[]) => r.map((c, j) => (j === 0 ? c.padStart(width[j]) : c.padEnd(width[j]))).join("  ").trimEnd();
-  const clipped = layers.filter((l) => l.normAfter !== undefined);
-  const above = clipped.filter((l) => l.normAfter! > maxNorm * (1 + (tolerance ?? 0)) * (1 + 1e-9));
-  const lines = [
-    `convsv clip: ${model} (${m.format}, ${layers.length} conv layers), max norm ${maxNorm}, ${iterations} round(s) at most`,
-    "",
-    fmt(head),
-    ...rows.map(fmt),
-    "",
-  ];
-  for (const n of notes) lines.push(`note: ${n}`);
-  for (const l of layers) if (l.skipped) lines.push(`${l.name}: unchanged: ${oneLine(l.skipped)}`);
-  lines.push(
-    "Norms are of the circular layer on the grid shown: for zero padding that grid holds the padded layer,",
-    "so its norm after clipping bounds the zero-padded layer's norm from above.",
-  );
-  if (above.length) {
-    lines.push(
-      `${above.length} layer(s) are still above ${maxNorm} (one round of clip + cut back to the taps does not reach the ball): raise --iterations.`,
-    );
+  const notWritten = modelOut === undefined ? [] : clipped.filter((l) => !outcomes.get(l.name)?.written);
+  const rounded = clipped.filter((l) => {
+    const o = outcomes.get(l.name);
+    return o?.written && !o.exact;
+  });
+  const limit = maxNorm * (1 + (tolerance ?? 0)) * (1 + 1e-12);
+  const above = clipped.filter((l) => l.normAfter! > limit);
+  const unfolded = layers.filter((l) => l.scale && !l.scale.folded);
+
+  if (v.json) {
+    const finite = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
+    const json = {
+      command: "clip",
+      model,
+      format: m.format,
+      maxNorm,
+      iterations,
+      tolerance: tolerance ?? null,
+      certify: certify ?? null,
+      foldBn,
+      layers: layers.map((l) => {
+        const o = outcomes.get(l.name);
+        const entry: Record<string, unknown> = {
+          name: l.name,
+          kernelShape: l.kernelShape,
+          layout: l.layout,
+          transposed: l.transposed,
+          stride: l.stride,
+          dilation: l.dilation,
+          groups: l.groups,
+          padding: l.padding,
+          inputShape: l.inputShape,
+        };
+        if (l.error) {
+          entry.clipped = false;
+          entry.error = oneLine(l.error);
+        } else {
+          Object.assign(entry, {
+            clipped: true,
+            grid: l.grid,
+            exact: l.exact,
+            normBefore: finite(l.normBefore),
+            normAfter: finite(l.normAfter),
+            iterations: l.iterations,
+            certified: l.certified,
+            certifyScale: l.certifyScale,
+            toleranceMet: l.toleranceMet ?? null,
+          });
+          if (l.note) entry.note = l.note;
+        }
+        if (l.scale) entry.scale = l.scale;
+        if (modelOut !== undefined) {
+          entry.modelWrite = l.error
+            ? { written: false, reason: "not clipped: written as read" }
+            : o === undefined
+            ? null
+            : o.written
+            ? { written: true, encoding: o.encoding, exact: o.exact, maxRoundingError: o.maxRoundingError }
+            : { written: false, reason: o.reason };
+        }
+        entry.timeMs = Math.round(l.timeMs * 10) / 10;
+        return entry;
+      }),
+      outputs: { safetensors: out ?? null, model: modelOut === undefined ? null : modelPaths },
+      complete: failed.length === 0 && notWritten.length === 0,
+      warnings: notes,
+    };
+    io.stdout(JSON.stringify(json) + "\n");
+  } else {
+    const head = ["#", "layer", "kernel", "stride", "padding", "grid", "norm before", "norm after", "rounds", "certified", "time"];
+    const bound = (l: ClippedLayer, x: number | undefined) => x === undefined ? "-" : `${l.exact ? "" : "<= "}${num(x)}`;
+    const rows = layers.map((l, j) => [
+      String(j + 1),
+      l.name,
+      kindText(l),
+      dims(l.stride),
+      paddingText(l.padding),
+      l.grid ? dims(l.grid) : "-",
+      l.error ? "-" : bound(l, l.normBefore),
+      l.error ? "not clipped" : bound(l, l.normAfter),
+      l.iterations === undefined ? "-" : String(l.iterations),
+      l.error ? "-" : l.certified ? "yes" : "no",
+      msText(l.timeMs),
+    ]);
+    const width = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
+    const fmt = (r: string[]) => r.map((c, j) => (j === 0 ? c.padStart(width[j]) : c.padEnd(width[j]))).join("  ").trimEnd();
+    const certText = certify === undefined ? (tolerance !== undefined ? "certify on" : "certify off") : certify ? "certify on" : "certify off";
+    const lines = [
+      `convsv clip: ${model} (${m.format}, ${layers.length} conv layers), max norm ${maxNorm}, ${iterations} round(s) at most, ${certText}${
+        foldBn ? ", BatchNorm/scale folded in (norms of conv∘BN; the conv kernel is written)" : ""
+      }`,
+      "",
+      fmt(head),
+      ...rows.map(fmt),
+      "",
+    ];
+    for (const n of notes) lines.push(`note: ${n}`);
+    if (clipped.some((l) => !l.exact)) {
+      lines.push(
+        "<=: zero padding: the norms are certified upper bounds of the padded layer's norm: the exact norms of the circular layer on the grid shown, which holds the padded layer.",
+      );
+    }
+    for (const l of clipped) if (l.note) lines.push(`${l.name}: ${l.note}`);
+    for (const l of failed) lines.push(`${l.name}: NOT CLIPPED, written as read: ${oneLine(l.error)}`);
+    if (unfolded.length) {
+      lines.push(
+        `${unfolded.length} layer(s) have a BatchNorm/scale after them that these norms leave out: --fold-bn clips conv∘BN instead.`,
+      );
+    }
+    if (above.length) {
+      lines.push(
+        `${above.length} layer(s) are still above ${maxNorm} (${above.map((l) => l.name).join(", ")}): raise --iterations, or certify (--certify) to scale them into the ball.`,
+      );
+    }
+    if (out !== undefined) {
+      lines.push(
+        `Wrote ${out}: ${layers.length} kernels (${clipped.filter((l) => l.iterations! > 0).length} clipped, ${
+          clipped.filter((l) => l.iterations === 0).length
+        } already within ${maxNorm}, ${failed.length} not clipped) in safetensors, named by layer, as stored in the model (layout per tensor in the metadata); biases and BatchNorm are not in it.`,
+      );
+    }
+    if (modelOut !== undefined) {
+      lines.push(
+        `Wrote the model as ${m.format}: ${modelPaths.join(", ")}: ${clipped.length - notWritten.length} of ${layers.length} kernels replaced${
+          rounded.length ? ` (${rounded.length} rounded to the file's encoding: ${rounded.map((l) => `${l.name} ${(outcomes.get(l.name) as { encoding: string }).encoding}`).join(", ")}; the norms above are of the unrounded kernels)` : ""
+        }, everything else as read.`,
+      );
+      for (const l of notWritten) {
+        const o = outcomes.get(l.name);
+        lines.push(`${l.name}: NOT WRITTEN to the model: ${o && !o.written ? o.reason : "no outcome"}`);
+      }
+    }
+    io.stdout(lines.join("\n") + "\n");
   }
-  lines.push(
-    `Wrote ${out}: ${layers.length} kernels (${clipped.filter((l) => l.iterations! > 0).length} clipped, ${
-      clipped.filter((l) => l.iterations === 0).length
-    } already within ${maxNorm}, ${layers.length - clipped.length} not clippable) in safetensors,`,
-    "named by layer, as stored in the model (layout per tensor in the metadata); biases and BatchNorm are not in it.",
-  );
-  io.stdout(lines.join("\n") + "\n");
-  return 0;
+  for (const l of failed) io.stderr.write(`convsv: error: layer ${JSON.stringify(l.name)} not clipped: ${oneLine(l.error)}\n`);
+  for (const l of notWritten) {
+    const o = outcomes.get(l.name);
+    io.stderr.write(`convsv: error: layer ${JSON.stringify(l.name)} not written to ${modelOut}: ${o && !o.written ? o.reason : "no outcome"}\n`);
+  }
+  return failed.length || notWritten.length ? 1 : 0;
 }
 
 /** Runs the CLI on `args` (without the program name); resolves to the exit status. */
