@@ -73,14 +73,17 @@ interface Kind {
   /** Zero padding (absent: circular). */
   padding?: "same" | "valid" | number[];
   outputPadding?: number[];
+  /** Some taps wrap onto each other (the dense basis has equal matrices). */
+  wraps?: boolean;
 }
 
 const KINDS: Kind[] = [
+  { name: "2-D plain, 2 → 3, kernel 3×3 on 5×4", rank: 2, shape: [3, 2, 3, 3], inputShape: [5, 4] },
   { name: "2-D stride 2, kernel 3×3 (not a multiple of the stride) on 6×6", rank: 2, shape: [2, 2, 3, 3], inputShape: [6, 6], stride: [2, 2] },
   { name: "2-D stride [1, 2], kernel 2×3 on 3×4", rank: 2, shape: [3, 2, 2, 3], inputShape: [3, 4], stride: [1, 2] },
   { name: "2-D dilation 2 on 6×8 (sizes share its factor), kernel 3×2", rank: 2, shape: [2, 2, 3, 2], inputShape: [6, 8], dilation: [2, 2] },
-  { name: "1-D dilation 3, kernel 3 on 6: taps 0, 3, 6 ≡ 0 wrap onto each other", rank: 1, shape: [2, 3, 3], inputShape: [6], dilation: [3] },
-  { name: "2-D dilation [3, 1], kernel 3×2 on 6×4: taps wrap on the first axis", rank: 2, shape: [2, 2, 3, 2], inputShape: [6, 4], dilation: [3, 1] },
+  { name: "1-D dilation 3, kernel 3 on 6: taps 0, 3, 6 ≡ 0 wrap onto each other", rank: 1, shape: [2, 3, 3], inputShape: [6], dilation: [3], wraps: true },
+  { name: "2-D dilation [3, 1], kernel 3×2 on 6×4: taps wrap on the first axis", rank: 2, shape: [2, 2, 3, 2], inputShape: [6, 4], dilation: [3, 1], wraps: true },
   { name: "2-D groups 2, 4 → 4, kernel 2×2 on 4×5", rank: 2, shape: [4, 2, 2, 2], inputShape: [4, 5], groups: 2 },
   { name: "2-D depthwise 3 → 6, kernel 3×3 on 4×4", rank: 2, shape: [6, 1, 3, 3], inputShape: [4, 4], groups: 3 },
   { name: "2-D transposed, stride 2, 3 → 2, kernel 3×3 on 3×3", rank: 2, shape: [3, 2, 3, 3], inputShape: [3, 3], stride: [2, 2], transposed: true },
@@ -340,4 +343,88 @@ KINDS.forEach((kind, index) => {
     },
     { threads: true, timeoutMs: 120_000 },
   );
+});
+
+// ---------------------------------------------------------------------------
+// 2. The projection is a projection; Dykstra finds the nearest operator
+
+/** Circular kinds for the projection properties. */
+const PROJECTION_KINDS = [
+  "2-D plain",
+  "2-D stride 2",
+  "1-D dilation 3",
+  "2-D dilation [3, 1]",
+  "2-D groups 2",
+  "2-D transposed, stride 2, 3",
+  "1-D stride 2, dilation 2",
+  "3-D groups 2",
+].map(kindNamed);
+
+const LONG = 1e-9;
+
+PROJECTION_KINDS.forEach((kind, index) => {
+  test(`clip kinds: ${kind.name}: P(P(K)) = P(K); Dykstra's operator is at least as near to the input's as alternation's; both inside the ball`, () => {
+    const seed = 5100 + index;
+    const L = layerOf(kind, seed, index % 2 === 1);
+    const A = layerOperator(L.dense);
+    const a0 = A(L.data).a;
+    const maxNorm = 0.5 * sigmaMax(A(L.data));
+    const label = describeLayer(L, seed, `, maxNorm ${maxNorm.toPrecision(6)}`);
+    const found: Record<string, ClipResult> = {};
+    for (const method of ["dykstra", "alternating"] as const) {
+      const opts: ClipOptions = { ...L.options, method, iterations: 400, tolerance: LONG, certify: false };
+      const p1 = clipOperatorNormSync(kernelOf(L), maxNorm, opts);
+      assert.equal(p1.toleranceMet, true, `${label}, ${method}: tolerance ${LONG} not met in 400 rounds (normAfter ${p1.normAfter})`);
+      const p2 = clipOperatorNormSync(p1.kernel, maxNorm, opts);
+      assert.equal(p2.iterations, 0, `${label}, ${method}: P(P(K)) ran ${p2.iterations} rounds`);
+      assertArraysNear(p2.kernel.data, p1.kernel.data, 1e-6, maxAbs(p1.kernel.data), `${label}, ${method}: P(P(K)) vs P(K)`);
+      const s = sigmaMax(A(p1.kernel.data));
+      assert.ok(s <= maxNorm * (1 + LONG) * (1 + ROUNDING), `${label}, ${method}: dense σ_max ${s} > maxNorm·(1 + ${LONG})`);
+      found[method] = p1;
+    }
+    const dDist = frobeniusDistance(A(found.dykstra.kernel.data).a, a0);
+    const aDist = frobeniusDistance(A(found.alternating.kernel.data).a, a0);
+    assert.ok(
+      dDist <= aDist * (1 + 1e-6),
+      `${label}: Dykstra's operator is ${dDist} from the input's, alternation's ${aDist}`,
+    );
+  });
+});
+
+/** Tiny layers (matrices ≤ 16 a side) for Dykstra run densely on the operator itself. */
+const TINY: Kind[] = [
+  // (Dilation 3, kernel 3 on 6 folds too, but onto every position of its phases: one round is already the solution.)
+  { name: "2-D dilation 2, 2 → 2, kernel 2×2 on 2×3 (taps 0 and 2 fold on the first axis)", rank: 2, shape: [2, 2, 2, 2], inputShape: [2, 3], dilation: [2, 2], wraps: true },
+  { name: "1-D stride 2, 2 → 2, kernel 3 on 8", rank: 1, shape: [2, 2, 3], inputShape: [8], stride: [2] },
+  { name: "2-D groups 2, 2 → 2, kernel 2×1 on 3×2", rank: 2, shape: [2, 1, 2, 1], inputShape: [3, 2], groups: 2 },
+  { name: "1-D transposed, stride 2, 2 → 2, kernel 3 on 3", rank: 1, shape: [2, 2, 3], inputShape: [3], stride: [2], transposed: true },
+];
+
+TINY.forEach((kind, index) => {
+  test(`clip kinds: ${kind.name}: Dykstra = dense Dykstra on the operator, round for round and at convergence`, () => {
+    const seed = 6100 + index;
+    const L = layerOf(kind, seed, index % 2 === 0);
+    const sub = new Subspace(layerOperator(L.dense), L.data.length);
+    assert.equal(sub.folds.length > 0, kind.wraps === true, `${kind.name}: folds ${JSON.stringify(sub.folds)}`);
+    const maxNorm = 0.4 * sigmaMax(layerOperator(L.dense)(L.data));
+    const label = describeLayer(L, seed, `, maxNorm ${maxNorm.toPrecision(6)}`);
+    // Round for round: the same iteration, so equal up to rounding.
+    const few = clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, method: "dykstra", iterations: 20 });
+    assert.ok(few.iterations >= 1, `${label}: no round ran`);
+    const x = sub.dykstra(L.data, maxNorm, few.iterations);
+    assertArraysNear(sub.apply(few.kernel.data), x, 1e-9, maxAbs(x), `${label}: operator after ${few.iterations} Dykstra rounds`);
+    assertArraysNear(few.kernel.data, sub.lift(L.data, x), 1e-9, maxAbs(L.data), `${label}: kernel after ${few.iterations} rounds`);
+    // At convergence: the nearest operator in the ball.
+    const long = clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, method: "dykstra", iterations: 500, tolerance: 1e-12, certify: false });
+    // Both converge fast on these layers (seen: dense 1000 rounds vs 2000 agree to 1e-14, convsv's to 2e-12).
+    assert.equal(long.toleranceMet, true, `${label}: tolerance 1e-12 not met in 500 rounds`);
+    const xs = sub.dykstra(L.data, maxNorm, 1000);
+    assertArraysNear(sub.apply(long.kernel.data), xs, 1e-8, maxAbs(xs), `${label}: converged operator vs dense Dykstra (1000 rounds)`);
+    const xAlt = sub.apply(clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, iterations: 500, tolerance: 1e-12, certify: false }).kernel.data);
+    const a0 = sub.apply(L.data);
+    assert.ok(
+      frobeniusDistance(xs, a0) <= frobeniusDistance(xAlt, a0) * (1 + 1e-6),
+      `${label}: dense Dykstra's operator is farther from the input's than alternation's`,
+    );
+  });
 });
