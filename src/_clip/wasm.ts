@@ -17,6 +17,7 @@ import type { RoundResult, Rounds } from "./loop.ts";
 /** The memory of a round: the kernel, every column's transform, and per column its accumulator, values and correction. */
 interface RoundPlan {
   arena: Arena;
+  groups: number;
   nrows: number;
   nvAll: number;
   counter: number;
@@ -40,13 +41,14 @@ function columnLength(h: number, w: number, v: number): number {
 }
 
 /**
- * Lays out a round: the kernel, every column's transform, and per column its
- * own kernel accumulator, singular values and (Dykstra) correction, so the
- * columns can run in any order on any thread; `workers` scratch areas.
+ * Lays out a round of `groups` problems of one shape: the kernels, every
+ * column's transform, and per column its own kernel accumulators, singular
+ * values and (Dykstra) corrections, so the (column, group) jobs can run in any
+ * order on any thread; `workers` scratch areas.
  */
-function planRound(core: CoreExports, p: Problem, dykstra: boolean, workers: number): RoundPlan {
+function planRound(core: CoreExports, p: Problem, groups: number, dykstra: boolean, workers: number): RoundPlan {
   const { cOut, cIn, kh, kw, h, w } = p;
-  const nrows = cOut * cIn * kh;
+  const nrows = groups * cOut * cIn * kh;
   const r = Math.min(cOut, cIn);
   const ld = core.lead_dim(Math.max(cOut, cIn));
   const nvAll = Math.floor(w / 2) + 1;
@@ -60,20 +62,26 @@ function planRound(core: CoreExports, p: Problem, dykstra: boolean, workers: num
   const clipWork = arena.bytes(clipStride * workers);
   const kStride = Math.ceil((nrows * kw * 8) / 16) * 16;
   const kOut = arena.bytes(kStride * nvAll);
-  const svStride = Math.ceil((h * r * 8) / 16) * 16;
+  const svStride = Math.ceil((groups * h * r * 8) / 16) * 16;
   const sv = arena.bytes(svStride * nvAll);
   const corr: number[] = [];
   let corrLength = 0;
   for (let v = 0; v < nvAll; v++) {
-    const n = dykstra ? columnLength(h, w, v) * 2 * ld * r : 0;
+    const n = dykstra ? groups * columnLength(h, w, v) * 2 * ld * r : 0;
     corr.push(arena.f64(n));
     corrLength += n;
   }
-  arena.commit("clip the operator norm", `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, inputShape [${h}, ${w}]`);
-  return { arena, nrows, nvAll, counter, kPtr, tr, ti, twWork, clipWork, clipStride, kOut, kStride, sv, svStride, corr, corrLength };
+  arena.commit(
+    "clip the operator norm",
+    `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, inputShape [${h}, ${w}]${groups > 1 ? `, ${groups} groups` : ""}`,
+  );
+  return {
+    arena, groups, nrows, nvAll, counter, kPtr, tr, ti, twWork, clipWork, clipStride, kOut, kStride, sv, svStride, corr,
+    corrLength,
+  };
 }
 
-/** A round's columns as jobs, after writing the kernel (and correction) and transforming every column. */
+/** A round's (column, group) jobs, after writing the kernels (and corrections) and transforming every column. */
 function roundJobs(p: RoundPlan, prob: Problem, k: Float64Array, c: number, corr: Float64Array | undefined): ClipJob[] {
   const { core } = p.arena;
   const { cOut, cIn, kh, kw, h, w } = prob;
@@ -82,22 +90,30 @@ function roundJobs(p: RoundPlan, prob: Problem, k: Float64Array, c: number, corr
   mem.fill(0, p.kOut / 8, (p.kOut + p.kStride * p.nvAll) / 8);
   if (corr) mem.set(corr, p.corr[0] / 8);
   core.transform_w_f64(p.kPtr, 0, p.nrows, kw, w, 0, p.nvAll, p.tr, p.ti, p.twWork);
+  const rowsG = cOut * cIn * kh;
+  const r = Math.min(cOut, cIn);
+  const ld = core.lead_dim(Math.max(cOut, cIn));
   const jobs: ClipJob[] = [];
   for (let v = 0; v < p.nvAll; v++) {
-    const off = v * p.nrows * 8;
-    jobs.push({
-      tr: p.tr + off, ti: p.ti + off, cOut, cIn, kh, h, kw, w, v, nu: columnLength(h, w, v),
-      selfMirror: v === 0 || 2 * v === w ? 1 : 0, c,
-      kOut: p.kOut + v * p.kStride, sv: p.sv + v * p.svStride, corr: corr ? p.corr[v] : 0,
-    });
+    const nu = columnLength(h, w, v);
+    for (let g = 0; g < p.groups; g++) {
+      const off = (v * p.nrows + g * rowsG) * 8;
+      jobs.push({
+        tr: p.tr + off, ti: p.ti + off, cOut, cIn, kh, h, kw, w, v, nu,
+        selfMirror: v === 0 || 2 * v === w ? 1 : 0, c,
+        kOut: p.kOut + v * p.kStride + g * rowsG * kw * 8,
+        sv: p.sv + v * p.svStride + g * h * r * 8,
+        corr: corr ? p.corr[v] + g * nu * 2 * ld * r * 8 : 0,
+      });
+    }
   }
   return jobs;
 }
 
 /**
- * Gathers a round: the new kernel is the sum of the columns' accumulators in
- * column order, the norm is the largest singular value seen, the correction
- * is copied back.
+ * Gathers a round: the new kernels are the sums of the columns' accumulators
+ * in column order, the norm is the largest singular value seen, the
+ * correction is copied back.
  */
 function roundResult(p: RoundPlan, prob: Problem, bad: number, corr: Float64Array | undefined): RoundResult {
   const { cOut, cIn, kw, h, w } = prob;
@@ -110,10 +126,12 @@ function roundResult(p: RoundPlan, prob: Problem, bad: number, corr: Float64Arra
   for (let v = 0; v < p.nvAll; v++) {
     const base = (p.kOut + v * p.kStride) / 8;
     for (let i = 0; i < len; i++) k[i] += mem[base + i];
-    for (let u = 0; u < columnLength(h, w, v); u++) {
-      const top = mem[(p.sv + v * p.svStride) / 8 + u * r];
-      if (bad > 0 && Number.isNaN(top)) failed.push([u, v]);
-      if (top > norm) norm = top;
+    for (let g = 0; g < p.groups; g++) {
+      for (let u = 0; u < columnLength(h, w, v); u++) {
+        const top = mem[(p.sv + v * p.svStride + g * h * r * 8) / 8 + u * r];
+        if (bad > 0 && Number.isNaN(top) && !failed.some(([fu, fv]) => fu === u && fv === v)) failed.push([u, v]);
+        if (top > norm) norm = top;
+      }
     }
   }
   if (failed.length > 0) throw new ConvergenceError(failed);
@@ -121,73 +139,41 @@ function roundResult(p: RoundPlan, prob: Problem, bad: number, corr: Float64Arra
   return { k, norm };
 }
 
-/** Runs `one` on each group's K' (and correction) in turn and gathers the groups' results. */
-function perGroup<T extends RoundResult | Promise<RoundResult>>(
-  groups: number,
-  corrPer: number,
-  k: Float64Array,
-  corr: Float64Array | undefined,
-  one: (k: Float64Array, corr: Float64Array | undefined) => T,
-): RoundResult | Promise<RoundResult> {
-  if (groups === 1) return one(k, corr);
-  const len = k.length / groups;
-  const out = new Float64Array(k.length);
-  let norm = 0;
-  const take = (g: number, r: RoundResult) => {
-    out.set(r.k, g * len);
-    if (r.norm > norm) norm = r.norm;
-  };
-  const part = (g: number) => one(k.subarray(g * len, (g + 1) * len), corr?.subarray(g * corrPer, (g + 1) * corrPer));
-  const first = part(0);
-  if (first instanceof Promise) {
-    return (async () => {
-      take(0, await first);
-      for (let g = 1; g < groups; g++) take(g, await part(g));
-      return { k: out, norm };
-    })();
-  }
-  take(0, first as RoundResult);
-  for (let g = 1; g < groups; g++) take(g, part(g) as RoundResult);
-  return { k: out, norm };
-}
-
 /**
  * Rounds on the calling thread's core. `prob` is the shape every group's
- * problem shares; a round runs the groups one after another.
+ * problem shares; `groups` of them run as one round.
  */
 export function wasmRounds(core: CoreExports, prob: Problem, groups: number, c: number, dykstra: boolean): Rounds<false> {
-  const p = planRound(core, prob, dykstra, 1);
-  const one = (k: Float64Array, corr: Float64Array | undefined): RoundResult => {
-    // The plan's memory may have been used by a norm computation since: lay the round out again.
-    p.arena.commit("clip the operator norm", "round");
-    let bad = 0;
-    for (const job of roundJobs(p, prob, k, c, corr)) bad += clipColumn(core, job, p.clipWork);
-    return roundResult(p, prob, bad, corr);
-  };
+  const p = planRound(core, prob, groups, dykstra, 1);
   return {
-    corrLength: p.corrLength * groups,
-    round: (k, corr) => perGroup(groups, p.corrLength, k, corr, one) as RoundResult,
+    corrLength: p.corrLength,
+    round(k, corr) {
+      // The plan's memory may have been used by a norm computation since: lay the round out again.
+      p.arena.commit("clip the operator norm", "round");
+      let bad = 0;
+      for (const job of roundJobs(p, prob, k, c, corr)) bad += clipColumn(core, job, p.clipWork);
+      return roundResult(p, prob, bad, corr);
+    },
   };
 }
 
-/** Rounds on the worker pool: each group's round lays out, runs and reads back its columns with the pool to itself. */
+/** Rounds on the worker pool: each round lays out, runs and reads back its jobs with the pool to itself. */
 export function poolRounds(pool: Pool, prob: Problem, groups: number, c: number, dykstra: boolean): Rounds<true> {
-  const p = planRound(pool.core, prob, dykstra, pool.size);
-  const one = (k: Float64Array, corr: Float64Array | undefined): Promise<RoundResult> =>
-    withPool(pool, async () => {
-      p.arena.commit("clip the operator norm", "round");
-      const jobs = roundJobs(p, prob, k, c, corr);
-      const bad = await runJobs(pool, {
-        kind: JOB_KIND.clipF64,
-        counter: p.counter,
-        workBase: p.clipWork,
-        workStride: p.clipStride,
-        jobs,
-      });
-      return roundResult(p, prob, bad, corr);
-    });
+  const p = planRound(pool.core, prob, groups, dykstra, pool.size);
   return {
-    corrLength: p.corrLength * groups,
-    round: (k, corr) => Promise.resolve(perGroup(groups, p.corrLength, k, corr, one)),
+    corrLength: p.corrLength,
+    round: (k, corr) =>
+      withPool(pool, async () => {
+        p.arena.commit("clip the operator norm", "round");
+        const jobs = roundJobs(p, prob, k, c, corr);
+        const bad = await runJobs(pool, {
+          kind: JOB_KIND.clipF64,
+          counter: p.counter,
+          workBase: p.clipWork,
+          workStride: p.clipStride,
+          jobs,
+        });
+        return roundResult(p, prob, bad, corr);
+      }),
   };
 }
