@@ -27,14 +27,24 @@ export function layerOperator(layer: DenseLayer): Operator {
 }
 
 /**
- * The circular FORWARD convolution with the layer's kernel, stride, dilation
- * and groups on the input grid `grid`: the layer that `clipOperatorNorm`
- * projects (its `ClipResult.grid`). Transposition is dropped (a transpose has
- * the same singular values and the same Frobenius geometry).
+ * The circular layer with the layer's kernel, stride, dilation, groups and
+ * transposition whose FORWARD convolution has the input grid `grid`: the
+ * layer that `clipOperatorNorm` projects (`ClipResult.grid`). For a
+ * transposed layer it is the transpose of that forward convolution (rows are
+ * the transposed layer's output channels, as `scale` needs).
  */
 export function circularOperator(layer: DenseLayer, grid: readonly number[]): Operator {
-  const { outputPadding: _op, padding: _p, transposed: _t, ...rest } = layer;
-  return (data) => denseLayer({ ...rest, data, inputShape: [...grid], padding: "circular", transposed: false });
+  const { outputPadding: _op, padding: _p, transposed, ...rest } = layer;
+  return (data) => {
+    const m = denseLayer({ ...rest, data, inputShape: [...grid], padding: "circular", transposed: false });
+    return transposed ? transpose(m) : m;
+  };
+}
+
+function transpose(m: Dense): Dense {
+  const a = new Float64Array(m.a.length);
+  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) a[c * m.rows + r] = m.a[r * m.cols + c];
+  return { a, rows: m.cols, cols: m.rows };
 }
 
 /** `diag(scale)·M`: row block `c` (of `rows / scale.length` rows, channel-major) times `scale[c]`. */

@@ -428,3 +428,100 @@ TINY.forEach((kind, index) => {
     );
   });
 });
+
+// ---------------------------------------------------------------------------
+// 3. One round = the dense round; back to the taps with the least change
+
+KINDS.forEach((kind, index) => {
+  test(`clip kinds: ${kind.name}: one round's operator is the dense P_S(clip(A(K))) on the grid, and the kernel is the least change that realises it (taps that fold move together), both layouts`, () => {
+    for (const last of [false, true]) {
+      const seed = 7100 + index;
+      const L = layerOf(kind, seed, last);
+      const maxNorm = 0.5 * sigmaMax(layerOperator(L.dense)(L.data));
+      const label = describeLayer(L, seed, `, maxNorm ${maxNorm.toPrecision(6)}`);
+      const res = clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, iterations: 1 });
+      assert.equal(res.iterations, 1, `${label}: iterations`);
+      assert.equal(res.certified, false, `${label}: certify is off by default without tolerance`);
+      assert.equal(res.toleranceMet, undefined, `${label}: toleranceMet without tolerance`);
+      assert.equal(res.kernel.data.length, L.data.length, `${label}: length of the returned data`);
+      // The circular layer on the grid that was projected (the layer itself for circular padding).
+      const sub = new Subspace(circularOperator(L.dense, res.grid), L.data.length);
+      assert.equal(sub.folds.length > 0, kind.wraps === true, `${label}: folds ${JSON.stringify(sub.folds)}`);
+      const x = sub.round(L.data, maxNorm);
+      assertArraysNear(sub.apply(res.kernel.data), x, 1e-10, maxAbs(x), `${label}: A(kernel) vs dense P_S(clip(A(K)))`);
+      const want = sub.lift(L.data, x);
+      assertArraysNear(res.kernel.data, want, 1e-10, maxAbs(L.data), `${label}: kernel vs K + A⁺(X − A(K))`);
+      for (const fold of sub.folds) {
+        const moves = fold.map((t) => res.kernel.data[t] - L.data[t]);
+        for (const m of moves) {
+          assert.ok(
+            Math.abs(m - moves[0]) <= 1e-12 * maxAbs(L.data),
+            `${label}: taps ${fold} fold onto one position but moved by ${moves}`,
+          );
+        }
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// 4. scale: the composite diag(scale)·conv is projected
+
+const SCALE_KINDS = [
+  "2-D plain",
+  "2-D stride 2",
+  "2-D groups 2",
+  "2-D transposed, stride 2, 3",
+  "1-D stride 2, dilation 2",
+  "2-D dilation [3, 1]",
+  "2-D zero padding 1",
+  "1-D transposed, stride 3",
+].map(kindNamed);
+
+/** Per-output-channel factors in ±[0.25, 2], the first negative. */
+function scaleOf(kind: Kind, seed: number): Float64Array {
+  const s = Float64Array.from(signedUniform(seed, outputChannels(kind)), (v) => (v < 0 ? -1 : 1) * (0.25 + 1.75 * Math.abs(v)));
+  s[0] = -Math.abs(s[0]);
+  return s;
+}
+
+SCALE_KINDS.forEach((kind, index) => {
+  test(`clip kinds: ${kind.name} with scale: diag(scale)·A(kernel) is certified inside the ball, norms are the composite's, one round is the dense one, a negative factor acts as its absolute value`, async () => {
+    for (const last of [false, true]) {
+      const seed = 8100 + index;
+      const L = layerOf(kind, seed, last);
+      const scale = scaleOf(kind, seed + 50);
+      const grid = expectedGrid(L);
+      const own = scaledOperator(layerOperator(L.dense), scale);
+      const maxNorm = 0.5 * sigmaMax(own(L.data));
+      const label = describeLayer(L, seed, `, scale [${Array.from(scale, (x) => x.toFixed(3))}], maxNorm ${maxNorm.toPrecision(6)}`);
+      const opts: ClipOptions = { ...L.options, scale, iterations: 200, tolerance: TOL };
+      const res = await allModes(L, kernelOf(L), maxNorm, opts, (res, lab) => {
+        const after = checkCommon(L, res, lab, scale);
+        assert.equal(res.certified, true, `${lab}: certified`);
+        assert.ok(res.normAfter <= maxNorm, `${lab}: normAfter ${res.normAfter} > maxNorm ${maxNorm}`);
+        assert.ok(after.own <= maxNorm * (1 + ROUNDING), `${lab}: dense σ_max of diag(scale)·A ${after.own} > maxNorm ${maxNorm}`);
+      }, label);
+      // The scale is not the projected kernel's: without it the plain layer's norm is another number.
+      const unscaled = sigmaMax(layerOperator(L.dense)(res.kernel.data));
+      assert.ok(Math.abs(unscaled - res.normAfter) > 1e-6 * res.normAfter, `${label}: normAfter ${res.normAfter} is the unscaled layer's`);
+
+      // A plain array does the same as a Float64Array.
+      const asArray = clipOperatorNormSync(kernelOf(L), maxNorm, { ...opts, scale: Array.from(scale) });
+      assert.deepEqual(asArray, res, `${label}: scale as a plain array`);
+
+      // A negative factor acts as its absolute value (diag(±1) is orthogonal).
+      const abs = clipOperatorNormSync(kernelOf(L), maxNorm, { ...opts, scale: scale.map(Math.abs) });
+      assertNear(abs.normBefore, res.normBefore, 1e-12, `${label}: normBefore with |scale|`);
+      assertNear(abs.normAfter, res.normAfter, 1e-12, `${label}: normAfter with |scale|`);
+      assertArraysNear(abs.kernel.data, res.kernel.data, 1e-10, maxAbs(res.kernel.data), `${label}: kernel with |scale|`);
+
+      // One round against the dense round of the composite on the grid.
+      const one = clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, scale, iterations: 1 });
+      const sub = new Subspace(scaledOperator(circularOperator(L.dense, grid), scale), L.data.length);
+      const x = sub.round(L.data, maxNorm);
+      assertArraysNear(sub.apply(one.kernel.data), x, 1e-10, maxAbs(x), `${label}: one round's diag(scale)·A(kernel)`);
+      assertArraysNear(one.kernel.data, sub.lift(L.data, x), 1e-10, maxAbs(L.data), `${label}: one round's kernel`);
+    }
+  }, { threads: true, timeoutMs: 120_000 });
+});
