@@ -427,9 +427,41 @@ test("clip: writes the clipped kernels as safetensors; norms drop to the bound",
   assert.ok(padded.upper <= 1.001 * (1 + 1e-9), `zero-padded upper bound ${padded.upper}`);
   const strided = operatorNormSync({ data: tensor("strided"), shape: [4, 4, 3, 3] }, { inputShape: [8, 8], stride: 2 });
   assert.ok(strided <= 1 * (1 + 1e-12), `strided layer clipped too: ${strided}`);
-  assert.match(c.out(), /^2  padded .*<= [\d.]+ +<= [\d.]+ +\d+ +yes/m);
+  assert.match(c.out(), /^2 {2}padded .*<= [\d.]+ +<= [\d.]+ +\d+ +yes/m);
   assert.match(c.out(), /<=: zero padding: the norms are certified upper bounds/);
   assert.match(c.out(), /Wrote out\.safetensors: 3 kernels \(3 clipped, 0 already within 1, 0 not clipped\) in safetensors/);
+});
+
+test("clip: a layer that cannot be clipped is named in the table, the JSON and on stderr, written as read, and exits 1", async () => {
+  const model: Model = {
+    format: "test",
+    layers: [
+      conv("ok", [4, 4, 3, 3], { inputShape: [8, 8] }, 1),
+      // a BatchNorm of 3 channels after a conv of 4: nothing to fold, so not clipped with --fold-bn
+      conv("big", [4, 4, 3, 3], { inputShape: [8, 8], scale: { kind: "scale", name: "s", gamma: ramp(3, 1, 0) } }, 2),
+    ],
+  };
+  const c = capture(model);
+  assert.equal(await run(["clip", "m.onnx", "--max-norm", "1", "-o", "out.safetensors", "--fold-bn", "--quiet"], c.io), 1);
+  assert.match(c.out(), /^2 {2}big .* not clipped /m);
+  assert.match(c.out(), /^big: NOT CLIPPED, written as read: Cannot fold scale "s" into layer "big": gamma has 3 entries/m);
+  assert.match(c.err(), /^convsv: error: layer "big" not clipped: /m);
+  assert.match(c.out(), /2 kernels \(1 clipped, 0 already within 1, 1 not clipped\)/);
+  const j = capture(model);
+  assert.equal(await run(["clip", "m.onnx", "--max-norm", "1", "-o", "out.safetensors", "--json", "--no-certify", "--fold-bn"], j.io), 1);
+  const json = JSON.parse(j.out());
+  assert.equal(json.complete, false);
+  assert.equal(json.certify, false);
+  assert.deepEqual(json.layers.map((l: { clipped: boolean }) => l.clipped), [true, false]);
+  assert.equal(json.layers[0].certified, false);
+  assert.match(json.layers[1].error, /Cannot fold scale "s"/);
+  const bytes = j.files.get("out.safetensors") as Uint8Array;
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  assert.match(header.__metadata__["notClipped.big"], /Cannot fold scale/);
+  const [a, b] = header.big.data_offsets;
+  assert.deepEqual(new Float32Array(bytes.slice(8 + n + a, 8 + n + b).buffer), model.layers[1].kernel.data, "written as read");
+  assert.equal(j.err().split("\n").filter((l) => l.startsWith("convsv: error:")).length, 1);
 });
 
 /** How to run the CLI in a child process under the current runtime. */
