@@ -33,34 +33,52 @@ export function layerOperator(layer: DenseLayer): Operator {
  * transposed layer it is the transpose of that forward convolution (rows are
  * the transposed layer's output channels, as `scale` needs).
  */
-export function circularOperator(layer: DenseLayer, grid: readonly number[]): Operator {
+export function circularOperator(
+  layer: DenseLayer,
+  grid: readonly number[],
+): Operator {
   const { outputPadding: _op, padding: _p, transposed, ...rest } = layer;
   return (data) => {
-    const m = denseLayer({ ...rest, data, inputShape: [...grid], padding: "circular", transposed: false });
+    const m = denseLayer({
+      ...rest,
+      data,
+      inputShape: [...grid],
+      padding: "circular",
+      transposed: false,
+    });
     return transposed ? transpose(m) : m;
   };
 }
 
 function transpose(m: Dense): Dense {
   const a = new Float64Array(m.a.length);
-  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) a[c * m.rows + r] = m.a[r * m.cols + c];
+  for (let r = 0; r < m.rows; r++) {
+    for (let c = 0; c < m.cols; c++) a[c * m.rows + r] = m.a[r * m.cols + c];
+  }
   return { a, rows: m.cols, cols: m.rows };
 }
 
 /** `diag(scale)·M`: row block `c` (of `rows / scale.length` rows, channel-major) times `scale[c]`. */
 export function scaleRows(m: Dense, scale: ArrayLike<number>): Dense {
   const per = m.rows / scale.length;
-  if (!Number.isInteger(per)) throw new RangeError(`scaleRows: ${m.rows} rows, ${scale.length} channels`);
+  if (!Number.isInteger(per)) {
+    throw new RangeError(`scaleRows: ${m.rows} rows, ${scale.length} channels`);
+  }
   const a = new Float64Array(m.a.length);
   for (let r = 0; r < m.rows; r++) {
     const s = scale[Math.floor(r / per)];
-    for (let c = 0; c < m.cols; c++) a[r * m.cols + c] = s * m.a[r * m.cols + c];
+    for (let c = 0; c < m.cols; c++) {
+      a[r * m.cols + c] = s * m.a[r * m.cols + c];
+    }
   }
   return { a, rows: m.rows, cols: m.cols };
 }
 
 /** An operator followed by `diag(scale)` on its output channels. */
-export function scaledOperator(op: Operator, scale: ArrayLike<number>): Operator {
+export function scaledOperator(
+  op: Operator,
+  scale: ArrayLike<number>,
+): Operator {
   return (data) => scaleRows(op(data), scale);
 }
 
@@ -70,7 +88,12 @@ export function sigmaMax(m: Dense): number {
 }
 
 /** `U·min(Σ, c)·Vᵀ`: the Frobenius projection of `M` onto the ball `{‖X‖₂ ≤ c}`. */
-export function clipBall(a: Float64Array, rows: number, cols: number, c: number): Float64Array {
+export function clipBall(
+  a: Float64Array,
+  rows: number,
+  cols: number,
+  c: number,
+): Float64Array {
   return rebuild(jacobiSvd(a, rows, cols, 100), (s) => Math.min(s, c));
 }
 
@@ -82,7 +105,9 @@ interface Sparse {
 
 function sparse(m: Dense): Sparse {
   const idx: number[] = [], val: number[] = [];
-  for (let j = 0; j < m.a.length; j++) if (m.a[j] !== 0) idx.push(j), val.push(m.a[j]);
+  for (let j = 0; j < m.a.length; j++) {
+    if (m.a[j] !== 0) idx.push(j), val.push(m.a[j]);
+  }
   return { idx: Int32Array.from(idx), val: Float64Array.from(val) };
 }
 
@@ -121,7 +146,11 @@ export class Subspace {
     this.basis = mats.map(sparse);
     // Gram matrix and its pseudo-inverse (symmetric PSD: the SVD's U = V on its range).
     const g = new Float64Array(size * size);
-    for (let t = 0; t < size; t++) for (let u = 0; u < size; u++) g[t * size + u] = dot(this.basis[t], mats[u].a);
+    for (let t = 0; t < size; t++) {
+      for (let u = 0; u < size; u++) {
+        g[t * size + u] = dot(this.basis[t], mats[u].a);
+      }
+    }
     const svd = jacobiSvd(g, size, size, 100);
     let top = 0;
     for (const s of svd.s) top = Math.max(top, s);
@@ -150,7 +179,9 @@ export class Subspace {
     const out = new Float64Array(this.rows * this.cols);
     this.basis.forEach((s, t) => {
       const c = k[t];
-      if (c !== 0) for (let j = 0; j < s.idx.length; j++) out[s.idx[j]] += c * s.val[j];
+      if (c !== 0) {
+        for (let j = 0; j < s.idx.length; j++) out[s.idx[j]] += c * s.val[j];
+      }
     });
     return out;
   }
@@ -209,8 +240,15 @@ export class Subspace {
 }
 
 /** ‖a − b‖_F of two flat arrays. */
-export function frobeniusDistance(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new RangeError(`frobeniusDistance: lengths ${a.length} and ${b.length}`);
+export function frobeniusDistance(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+): number {
+  if (a.length !== b.length) {
+    throw new RangeError(
+      `frobeniusDistance: lengths ${a.length} and ${b.length}`,
+    );
+  }
   let s = 0;
   for (let j = 0; j < a.length; j++) s += (a[j] - b[j]) ** 2;
   return Math.sqrt(s);

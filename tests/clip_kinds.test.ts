@@ -32,10 +32,10 @@ import { test } from "./_test.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  type ClipOptions,
-  type ClipResult,
   clipOperatorNorm,
   clipOperatorNormSync,
+  type ClipOptions,
+  type ClipResult,
   type Kernel,
   type Layout,
   operatorNormBoundsSync,
@@ -57,7 +57,11 @@ import { type ErrorClass, expectBothFail } from "./_failures.ts";
 // ---------------------------------------------------------------------------
 // Layer kinds
 
-const LAYOUTS: Record<number, [Layout, Layout]> = { 1: ["oiw", "wio"], 2: ["oihw", "hwio"], 3: ["oidhw", "dhwio"] };
+const LAYOUTS: Record<number, [Layout, Layout]> = {
+  1: ["oiw", "wio"],
+  2: ["oihw", "hwio"],
+  3: ["oidhw", "dhwio"],
+};
 
 /** A layer kind, with sizes small enough for dense SVDs (matrix sides ≤ 128). */
 interface Kind {
@@ -78,25 +82,137 @@ interface Kind {
 }
 
 const KINDS: Kind[] = [
-  { name: "2-D plain, 2 → 3, kernel 3×3 on 5×4", rank: 2, shape: [3, 2, 3, 3], inputShape: [5, 4] },
-  { name: "2-D stride 2, kernel 3×3 (not a multiple of the stride) on 6×6", rank: 2, shape: [2, 2, 3, 3], inputShape: [6, 6], stride: [2, 2] },
-  { name: "2-D stride [1, 2], kernel 2×3 on 3×4", rank: 2, shape: [3, 2, 2, 3], inputShape: [3, 4], stride: [1, 2] },
-  { name: "2-D dilation 2 on 6×8 (sizes share its factor), kernel 3×2", rank: 2, shape: [2, 2, 3, 2], inputShape: [6, 8], dilation: [2, 2] },
-  { name: "1-D dilation 3, kernel 3 on 6: taps 0, 3, 6 ≡ 0 wrap onto each other", rank: 1, shape: [2, 3, 3], inputShape: [6], dilation: [3], wraps: true },
-  { name: "2-D dilation [3, 1], kernel 3×2 on 6×4: taps wrap on the first axis", rank: 2, shape: [2, 2, 3, 2], inputShape: [6, 4], dilation: [3, 1], wraps: true },
-  { name: "2-D groups 2, 4 → 4, kernel 2×2 on 4×5", rank: 2, shape: [4, 2, 2, 2], inputShape: [4, 5], groups: 2 },
-  { name: "2-D depthwise 3 → 6, kernel 3×3 on 4×4", rank: 2, shape: [6, 1, 3, 3], inputShape: [4, 4], groups: 3 },
-  { name: "2-D transposed, stride 2, 3 → 2, kernel 3×3 on 3×3", rank: 2, shape: [3, 2, 3, 3], inputShape: [3, 3], stride: [2, 2], transposed: true },
-  { name: "1-D stride 2, dilation 2, groups 2, kernel 3 on 12", rank: 1, shape: [4, 1, 3], inputShape: [12], stride: [2], dilation: [2], groups: 2 },
-  { name: "1-D transposed, stride 3, 2 → 3, kernel 4 on 3", rank: 1, shape: [2, 3, 4], inputShape: [3], stride: [3], transposed: true },
-  { name: "3-D kernel 2×2×2, stride [1, 1, 2] on 3×2×4", rank: 3, shape: [2, 2, 2, 2, 2], inputShape: [3, 2, 4], stride: [1, 1, 2] },
-  { name: "3-D groups 2, dilation [1, 2, 1], kernel 1×2×2 on 2×4×3", rank: 3, shape: [2, 1, 1, 2, 2], inputShape: [2, 4, 3], dilation: [1, 2, 1], groups: 2 },
-  { name: "2-D zero padding 1, kernel 3×3 on 5×5", rank: 2, shape: [2, 2, 3, 3], inputShape: [5, 5], padding: [1, 1] },
-  { name: "1-D padding \"same\", dilation 2, kernel 4 on 7", rank: 1, shape: [3, 2, 4], inputShape: [7], dilation: [2], padding: "same" },
-  { name: "2-D padding \"valid\", kernel 3×2 on 5×6", rank: 2, shape: [2, 3, 3, 2], inputShape: [5, 6], padding: "valid" },
-  { name: "1-D zero padding 1, stride 2, kernel 3 on 9", rank: 1, shape: [2, 2, 3], inputShape: [9], stride: [2], padding: [1] },
   {
-    name: "2-D transposed, stride 2, zero padding 1, output padding 1, kernel 3×3 on 3×3",
+    name: "2-D plain, 2 → 3, kernel 3×3 on 5×4",
+    rank: 2,
+    shape: [3, 2, 3, 3],
+    inputShape: [5, 4],
+  },
+  {
+    name: "2-D stride 2, kernel 3×3 (not a multiple of the stride) on 6×6",
+    rank: 2,
+    shape: [2, 2, 3, 3],
+    inputShape: [6, 6],
+    stride: [2, 2],
+  },
+  {
+    name: "2-D stride [1, 2], kernel 2×3 on 3×4",
+    rank: 2,
+    shape: [3, 2, 2, 3],
+    inputShape: [3, 4],
+    stride: [1, 2],
+  },
+  {
+    name: "2-D dilation 2 on 6×8 (sizes share its factor), kernel 3×2",
+    rank: 2,
+    shape: [2, 2, 3, 2],
+    inputShape: [6, 8],
+    dilation: [2, 2],
+  },
+  {
+    name:
+      "1-D dilation 3, kernel 3 on 6: taps 0, 3, 6 ≡ 0 wrap onto each other",
+    rank: 1,
+    shape: [2, 3, 3],
+    inputShape: [6],
+    dilation: [3],
+    wraps: true,
+  },
+  {
+    name: "2-D dilation [3, 1], kernel 3×2 on 6×4: taps wrap on the first axis",
+    rank: 2,
+    shape: [2, 2, 3, 2],
+    inputShape: [6, 4],
+    dilation: [3, 1],
+    wraps: true,
+  },
+  {
+    name: "2-D groups 2, 4 → 4, kernel 2×2 on 4×5",
+    rank: 2,
+    shape: [4, 2, 2, 2],
+    inputShape: [4, 5],
+    groups: 2,
+  },
+  {
+    name: "2-D depthwise 3 → 6, kernel 3×3 on 4×4",
+    rank: 2,
+    shape: [6, 1, 3, 3],
+    inputShape: [4, 4],
+    groups: 3,
+  },
+  {
+    name: "2-D transposed, stride 2, 3 → 2, kernel 3×3 on 3×3",
+    rank: 2,
+    shape: [3, 2, 3, 3],
+    inputShape: [3, 3],
+    stride: [2, 2],
+    transposed: true,
+  },
+  {
+    name: "1-D stride 2, dilation 2, groups 2, kernel 3 on 12",
+    rank: 1,
+    shape: [4, 1, 3],
+    inputShape: [12],
+    stride: [2],
+    dilation: [2],
+    groups: 2,
+  },
+  {
+    name: "1-D transposed, stride 3, 2 → 3, kernel 4 on 3",
+    rank: 1,
+    shape: [2, 3, 4],
+    inputShape: [3],
+    stride: [3],
+    transposed: true,
+  },
+  {
+    name: "3-D kernel 2×2×2, stride [1, 1, 2] on 3×2×4",
+    rank: 3,
+    shape: [2, 2, 2, 2, 2],
+    inputShape: [3, 2, 4],
+    stride: [1, 1, 2],
+  },
+  {
+    name: "3-D groups 2, dilation [1, 2, 1], kernel 1×2×2 on 2×4×3",
+    rank: 3,
+    shape: [2, 1, 1, 2, 2],
+    inputShape: [2, 4, 3],
+    dilation: [1, 2, 1],
+    groups: 2,
+  },
+  {
+    name: "2-D zero padding 1, kernel 3×3 on 5×5",
+    rank: 2,
+    shape: [2, 2, 3, 3],
+    inputShape: [5, 5],
+    padding: [1, 1],
+  },
+  {
+    name: '1-D padding "same", dilation 2, kernel 4 on 7',
+    rank: 1,
+    shape: [3, 2, 4],
+    inputShape: [7],
+    dilation: [2],
+    padding: "same",
+  },
+  {
+    name: '2-D padding "valid", kernel 3×2 on 5×6',
+    rank: 2,
+    shape: [2, 3, 3, 2],
+    inputShape: [5, 6],
+    padding: "valid",
+  },
+  {
+    name: "1-D zero padding 1, stride 2, kernel 3 on 9",
+    rank: 1,
+    shape: [2, 2, 3],
+    inputShape: [9],
+    stride: [2],
+    padding: [1],
+  },
+  {
+    name:
+      "2-D transposed, stride 2, zero padding 1, output padding 1, kernel 3×3 on 3×3",
     rank: 2,
     shape: [2, 2, 3, 3],
     inputShape: [3, 3],
@@ -105,7 +221,13 @@ const KINDS: Kind[] = [
     outputPadding: [1, 1],
     transposed: true,
   },
-  { name: "3-D zero padding [0, 1, 1], kernel 2×2×2 on 2×3×3", rank: 3, shape: [1, 2, 2, 2, 2], inputShape: [2, 3, 3], padding: [0, 1, 1] },
+  {
+    name: "3-D zero padding [0, 1, 1], kernel 2×2×2 on 2×3×3",
+    rank: 3,
+    shape: [1, 2, 2, 2, 2],
+    inputShape: [2, 3, 3],
+    padding: [0, 1, 1],
+  },
 ];
 
 const kindNamed = (prefix: string): Kind => {
@@ -130,20 +252,37 @@ interface Layer {
   options: ClipOptions;
 }
 
-function layerOf(kind: Kind, seed: number, channelsLast: boolean, f32 = false): Layer {
+function layerOf(
+  kind: Kind,
+  seed: number,
+  channelsLast: boolean,
+  f32 = false,
+): Layer {
   let data: Float64Array = signedUniform(seed, product(kind.shape));
   if (f32) data = data.map(Math.fround);
   let shape = kind.shape;
   let layout: string = LAYOUTS[kind.rank][0];
   if (channelsLast) ({ data, shape, layout } = relayout(data, shape, layout));
-  const dense: DenseLayer = { data, shape, layout, inputShape: kind.inputShape };
-  const options: ClipOptions = { inputShape: kind.inputShape, layout: layout as Layout };
+  const dense: DenseLayer = {
+    data,
+    shape,
+    layout,
+    inputShape: kind.inputShape,
+  };
+  const options: ClipOptions = {
+    inputShape: kind.inputShape,
+    layout: layout as Layout,
+  };
   if (kind.stride) dense.stride = options.stride = kind.stride;
   if (kind.dilation) dense.dilation = options.dilation = kind.dilation;
   if (kind.groups) dense.groups = options.groups = kind.groups;
   if (kind.transposed) dense.transposed = options.transposed = true;
-  if (kind.padding !== undefined) dense.padding = options.padding = kind.padding;
-  if (kind.outputPadding) dense.outputPadding = options.outputPadding = kind.outputPadding;
+  if (kind.padding !== undefined) {
+    dense.padding = options.padding = kind.padding;
+  }
+  if (kind.outputPadding) {
+    dense.outputPadding = options.outputPadding = kind.outputPadding;
+  }
   return { kind, layout: layout as Layout, data, shape, dense, options };
 }
 
@@ -155,25 +294,47 @@ function outputChannels(kind: Kind): number {
 /** The grid `ClipResult.grid` should name (see the module doc). */
 function expectedGrid(L: Layer): number[] {
   const k = L.kind;
-  if (circular(k)) return k.transposed ? k.inputShape.map((n, j) => n * (k.stride?.[j] ?? 1)) : [...k.inputShape];
-  return operatorNormBoundsSync({ data: L.data, shape: L.shape }, L.options).gridSizes[0];
+  if (circular(k)) {
+    return k.transposed
+      ? k.inputShape.map((n, j) => n * (k.stride?.[j] ?? 1))
+      : [...k.inputShape];
+  }
+  return operatorNormBoundsSync({ data: L.data, shape: L.shape }, L.options)
+    .gridSizes[0];
 }
 
-const kernelOf = (L: Layer, f32 = false): Kernel => ({ data: f32 ? Float32Array.from(L.data) : L.data.slice(), shape: [...L.shape] });
+const kernelOf = (L: Layer, f32 = false): Kernel => ({
+  data: f32 ? Float32Array.from(L.data) : L.data.slice(),
+  shape: [...L.shape],
+});
 
 // ---------------------------------------------------------------------------
 // Assertions
 
 /** |got − want| ≤ rel·|want| (+ abs). */
-function assertNear(got: number, want: number, rel: number, label: string, abs = 0): void {
+function assertNear(
+  got: number,
+  want: number,
+  rel: number,
+  label: string,
+  abs = 0,
+): void {
   assert.ok(
     Math.abs(got - want) <= rel * Math.abs(want) + abs,
-    `${label}: got ${got}, want ${want} (relative error ${(Math.abs(got - want) / Math.abs(want)).toExponential(2)} > ${rel})`,
+    `${label}: got ${got}, want ${want} (relative error ${
+      (Math.abs(got - want) / Math.abs(want)).toExponential(2)
+    } > ${rel})`,
   );
 }
 
 /** max|got − want| ≤ rel·scale. */
-function assertArraysNear(got: ArrayLike<number>, want: ArrayLike<number>, rel: number, scale: number, label: string): void {
+function assertArraysNear(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  rel: number,
+  scale: number,
+  label: string,
+): void {
   assert.equal(got.length, want.length, `${label}: lengths`);
   let worst = 0, at = -1;
   for (let j = 0; j < got.length; j++) {
@@ -182,7 +343,9 @@ function assertArraysNear(got: ArrayLike<number>, want: ArrayLike<number>, rel: 
   }
   assert.ok(
     worst <= rel * scale,
-    `${label}: max abs difference ${worst.toExponential(3)} at ${at} (got ${got[at]}, want ${want[at]}) > ${rel} · ${scale.toExponential(3)}`,
+    `${label}: max abs difference ${worst.toExponential(3)} at ${at} (got ${
+      got[at]
+    }, want ${want[at]}) > ${rel} · ${scale.toExponential(3)}`,
   );
 }
 
@@ -196,10 +359,17 @@ function sameBits(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 const ROUNDING = 1e-12;
 
 /** The dense norms of a returned kernel: the layer's own (padded) matrix and the circular layer on `grid`. */
-function denseNorms(L: Layer, data: ArrayLike<number>, grid: readonly number[], scale?: ArrayLike<number>) {
+function denseNorms(
+  L: Layer,
+  data: ArrayLike<number>,
+  grid: readonly number[],
+  scale?: ArrayLike<number>,
+) {
   let own: Operator = layerOperator(L.dense);
   let circ: Operator = circularOperator(L.dense, grid);
-  if (scale) own = scaledOperator(own, scale), circ = scaledOperator(circ, scale);
+  if (scale) {
+    own = scaledOperator(own, scale), circ = scaledOperator(circ, scale);
+  }
   const sOwn = sigmaMax(own(data));
   // A circular layer IS the circular layer on its grid (transposed: its transpose, with the same σ).
   const sGrid = circular(L.kind) ? sOwn : sigmaMax(circ(data));
@@ -207,20 +377,39 @@ function denseNorms(L: Layer, data: ArrayLike<number>, grid: readonly number[], 
 }
 
 /** The checks every result gets: shapes, grid, and normBefore/normAfter against the dense norms. */
-function checkCommon(L: Layer, res: ClipResult, label: string, scale?: ArrayLike<number>): { own: number; grid: number } {
+function checkCommon(
+  L: Layer,
+  res: ClipResult,
+  label: string,
+  scale?: ArrayLike<number>,
+): { own: number; grid: number } {
   assert.deepEqual(res.kernel.shape, L.shape, `${label}: shape`);
-  assert.equal(res.kernel.data.length, L.data.length, `${label}: length of the returned data`);
+  assert.equal(
+    res.kernel.data.length,
+    L.data.length,
+    `${label}: length of the returned data`,
+  );
   assert.equal(res.backend, "wasm", `${label}: backend`);
   assert.equal(res.exact, circular(L.kind), `${label}: exact`);
   assert.deepEqual(res.grid, expectedGrid(L), `${label}: grid`);
   const before = denseNorms(L, L.data, res.grid, scale);
-  assertNear(res.normBefore, before.grid, 1e-10, `${label}: normBefore vs the dense σ_max of the circular layer on the grid`);
+  assertNear(
+    res.normBefore,
+    before.grid,
+    1e-10,
+    `${label}: normBefore vs the dense σ_max of the circular layer on the grid`,
+  );
   assert.ok(
     res.normBefore >= before.own * (1 - ROUNDING),
     `${label}: normBefore ${res.normBefore} < the real layer's dense σ_max ${before.own}`,
   );
   const after = denseNorms(L, res.kernel.data, res.grid, scale);
-  assertNear(res.normAfter, after.grid, 1e-10, `${label}: normAfter vs the dense σ_max of the returned kernel on the grid`);
+  assertNear(
+    res.normAfter,
+    after.grid,
+    1e-10,
+    `${label}: normAfter vs the dense σ_max of the returned kernel on the grid`,
+  );
   assert.ok(
     after.own <= res.normAfter * (1 + ROUNDING),
     `${label}: the real layer's dense σ_max ${after.own} > normAfter ${res.normAfter}`,
@@ -230,7 +419,6 @@ function checkCommon(L: Layer, res: ClipResult, label: string, scale?: ArrayLike
 
 /** sync, async on one thread and async on two threads: the results must be identical (each is checked). */
 async function allModes(
-  L: Layer,
   kernel: Kernel,
   maxNorm: number,
   options: ClipOptions,
@@ -240,64 +428,128 @@ async function allModes(
   const sync = clipOperatorNormSync(kernel, maxNorm, options);
   check(sync, `${label}, sync`);
   for (const threads of [1, 2]) {
-    const res = await clipOperatorNorm(kernel, maxNorm, { ...options, threads });
-    if (!sameBits(res.kernel.data, sync.kernel.data)) check(res, `${label}, async threads ${threads}`);
-    assert.deepEqual(res, sync, `${label}: async (threads ${threads}) differs from sync`);
+    const res = await clipOperatorNorm(kernel, maxNorm, {
+      ...options,
+      threads,
+    });
+    if (!sameBits(res.kernel.data, sync.kernel.data)) {
+      check(res, `${label}, async threads ${threads}`);
+    }
+    assert.deepEqual(
+      res,
+      sync,
+      `${label}: async (threads ${threads}) differs from sync`,
+    );
   }
   return sync;
 }
 
-const describeLayer = (L: Layer, seed: number, extra = "") => `${L.kind.name} (${L.layout}, seed ${seed}${extra})`;
+const describeLayer = (L: Layer, seed: number, extra = "") =>
+  `${L.kind.name} (${L.layout}, seed ${seed}${extra})`;
 
 // ---------------------------------------------------------------------------
 // 1. Every kind: inside the ball after the rounds, certified or not
 
 const TOL = 1e-3;
 
-async function checkKind(kind: Kind, seed: number, ratio: number): Promise<void> {
+async function checkKind(
+  kind: Kind,
+  seed: number,
+  ratio: number,
+): Promise<void> {
   const kernels: Record<string, ClipResult> = {};
   for (const last of [false, true]) {
     const L = layerOf(kind, seed, last);
     const kernel = kernelOf(L);
     const sigma = sigmaMax(layerOperator(L.dense)(L.data));
     const maxNorm = ratio * sigma;
-    const label = describeLayer(L, seed, `, maxNorm ${maxNorm.toPrecision(6)} = ${ratio.toFixed(3)}·σ_max`);
+    const label = describeLayer(
+      L,
+      seed,
+      `, maxNorm ${maxNorm.toPrecision(6)} = ${ratio.toFixed(3)}·σ_max`,
+    );
     const base: ClipOptions = { ...L.options, iterations: 200, tolerance: TOL };
 
     // certify off: within maxNorm·(1 + tolerance).
-    const plain = await allModes(L, kernel, maxNorm, { ...base, certify: false }, (res, lab) => {
-      const after = checkCommon(L, res, lab);
-      assert.ok(res.kernel.data instanceof Float64Array, `${lab}: element type`);
-      assert.ok(res.iterations >= 1 && res.iterations <= 200, `${lab}: iterations ${res.iterations}`);
-      assert.equal(res.certified, false, `${lab}: certified`);
-      assert.equal(res.certifyScale, 1, `${lab}: certifyScale`);
-      assert.equal(res.toleranceMet, true, `${lab}: toleranceMet (normAfter ${res.normAfter})`);
-      assert.ok(
-        after.own <= maxNorm * (1 + TOL) * (1 + ROUNDING),
-        `${lab}: dense σ_max ${after.own} > maxNorm·(1 + ${TOL}) = ${maxNorm * (1 + TOL)}`,
-      );
-    }, `${label}, certify off`);
-    assert.deepEqual(kernel.data, L.data, `${label}: the input kernel was modified`);
+    const plain = await allModes(
+      kernel,
+      maxNorm,
+      { ...base, certify: false },
+      (res, lab) => {
+        const after = checkCommon(L, res, lab);
+        assert.ok(
+          res.kernel.data instanceof Float64Array,
+          `${lab}: element type`,
+        );
+        assert.ok(
+          res.iterations >= 1 && res.iterations <= 200,
+          `${lab}: iterations ${res.iterations}`,
+        );
+        assert.equal(res.certified, false, `${lab}: certified`);
+        assert.equal(res.certifyScale, 1, `${lab}: certifyScale`);
+        assert.equal(
+          res.toleranceMet,
+          true,
+          `${lab}: toleranceMet (normAfter ${res.normAfter})`,
+        );
+        assert.ok(
+          after.own <= maxNorm * (1 + TOL) * (1 + ROUNDING),
+          `${lab}: dense σ_max ${after.own} > maxNorm·(1 + ${TOL}) = ${
+            maxNorm * (1 + TOL)
+          }`,
+        );
+      },
+      `${label}, certify off`,
+    );
+    assert.deepEqual(
+      kernel.data,
+      L.data,
+      `${label}: the input kernel was modified`,
+    );
 
     // certify on (explicit, and by default since tolerance is given): within maxNorm.
     for (const certify of [true, undefined]) {
-      const opts: ClipOptions = certify === undefined ? base : { ...base, certify };
-      const res = await allModes(L, kernel, maxNorm, opts, (res, lab) => {
+      const opts: ClipOptions = certify === undefined
+        ? base
+        : { ...base, certify };
+      const res = await allModes(kernel, maxNorm, opts, (res, lab) => {
         const after = checkCommon(L, res, lab);
         assert.equal(res.certified, true, `${lab}: certified`);
-        assert.equal(typeof res.toleranceMet, "boolean", `${lab}: toleranceMet`);
-        assert.ok(res.normAfter <= maxNorm, `${lab}: normAfter ${res.normAfter} > maxNorm ${maxNorm}`);
-        assert.ok(after.own <= maxNorm * (1 + ROUNDING), `${lab}: dense σ_max ${after.own} > maxNorm ${maxNorm}`);
-        assert.ok(after.grid <= maxNorm * (1 + ROUNDING), `${lab}: dense σ_max on the grid ${after.grid} > maxNorm ${maxNorm}`);
+        assert.equal(
+          typeof res.toleranceMet,
+          "boolean",
+          `${lab}: toleranceMet`,
+        );
+        assert.ok(
+          res.normAfter <= maxNorm,
+          `${lab}: normAfter ${res.normAfter} > maxNorm ${maxNorm}`,
+        );
+        assert.ok(
+          after.own <= maxNorm * (1 + ROUNDING),
+          `${lab}: dense σ_max ${after.own} > maxNorm ${maxNorm}`,
+        );
+        assert.ok(
+          after.grid <= maxNorm * (1 + ROUNDING),
+          `${lab}: dense σ_max on the grid ${after.grid} > maxNorm ${maxNorm}`,
+        );
       }, `${label}, certify ${certify ?? "by default"}`);
       // The certify step scales the uncertified kernel by min(1, maxNorm/normAfter) (a few ulps less at most).
       const want = Math.min(1, maxNorm / plain.normAfter);
       assert.ok(
-        res.certifyScale <= want * (1 + ROUNDING) && res.certifyScale >= want * (1 - 1e-9),
+        res.certifyScale <= want * (1 + ROUNDING) &&
+          res.certifyScale >= want * (1 - 1e-9),
         `${label}: certifyScale ${res.certifyScale}, min(1, maxNorm/normAfter) = ${want}`,
       );
-      assert.equal(res.iterations, plain.iterations, `${label}: the certified run's rounds`);
-      assert.equal(res.normBefore, plain.normBefore, `${label}: normBefore, certified or not`);
+      assert.equal(
+        res.iterations,
+        plain.iterations,
+        `${label}: the certified run's rounds`,
+      );
+      assert.equal(
+        res.normBefore,
+        plain.normBefore,
+        `${label}: normBefore, certified or not`,
+      );
       assertArraysNear(
         res.kernel.data,
         Array.from(plain.kernel.data, (x) => x * res.certifyScale),
@@ -310,16 +562,31 @@ async function checkKind(kind: Kind, seed: number, ratio: number): Promise<void>
     // Already inside the ball: the same bits back, no round.
     const wide = plain.normBefore * 1.25;
     for (const certify of [true, false]) {
-      await allModes(L, kernel, wide, { ...base, certify }, (res, lab) => {
-        assert.equal(res.iterations, 0, `${lab}: iterations`);
-        assert.ok(sameBits(res.kernel.data, L.data), `${lab}: the kernel changed`);
-        assert.notEqual(res.kernel.data, kernel.data, `${lab}: the input's array itself was returned`);
-        assert.equal(res.certified, certify, `${lab}: certified`);
-        assert.equal(res.certifyScale, 1, `${lab}: certifyScale`);
-        assert.equal(res.toleranceMet, true, `${lab}: toleranceMet`);
-        assert.equal(res.normAfter, res.normBefore, `${lab}: normAfter`);
-        assert.equal(res.normBefore, plain.normBefore, `${lab}: normBefore`);
-      }, `${label}, inside the ball (maxNorm ${wide.toPrecision(6)}), certify ${certify}`);
+      await allModes(
+        kernel,
+        wide,
+        { ...base, certify },
+        (res, lab) => {
+          assert.equal(res.iterations, 0, `${lab}: iterations`);
+          assert.ok(
+            sameBits(res.kernel.data, L.data),
+            `${lab}: the kernel changed`,
+          );
+          assert.notEqual(
+            res.kernel.data,
+            kernel.data,
+            `${lab}: the input's array itself was returned`,
+          );
+          assert.equal(res.certified, certify, `${lab}: certified`);
+          assert.equal(res.certifyScale, 1, `${lab}: certifyScale`);
+          assert.equal(res.toleranceMet, true, `${lab}: toleranceMet`);
+          assert.equal(res.normAfter, res.normBefore, `${lab}: normAfter`);
+          assert.equal(res.normBefore, plain.normBefore, `${lab}: normBefore`);
+        },
+        `${label}, inside the ball (maxNorm ${
+          wide.toPrecision(6)
+        }), certify ${certify}`,
+      );
     }
     kernels[L.layout] = plain;
   }
@@ -327,8 +594,19 @@ async function checkKind(kind: Kind, seed: number, ratio: number): Promise<void>
   const [first, lastLayout] = LAYOUTS[kind.rank];
   const a = kernels[first], b = kernels[lastLayout];
   const back = relayout(b.kernel.data, b.kernel.shape as number[], lastLayout);
-  assertArraysNear(back.data, a.kernel.data, 1e-12, maxAbs(a.kernel.data), `${kind.name}: ${lastLayout} vs ${first}`);
-  assertNear(b.normAfter, a.normAfter, 1e-12, `${kind.name}: normAfter ${lastLayout} vs ${first}`);
+  assertArraysNear(
+    back.data,
+    a.kernel.data,
+    1e-12,
+    maxAbs(a.kernel.data),
+    `${kind.name}: ${lastLayout} vs ${first}`,
+  );
+  assertNear(
+    b.normAfter,
+    a.normAfter,
+    1e-12,
+    `${kind.name}: normAfter ${lastLayout} vs ${first}`,
+  );
 }
 
 KINDS.forEach((kind, index) => {
@@ -336,9 +614,12 @@ KINDS.forEach((kind, index) => {
     `clip kinds: ${kind.name}: after 200 rounds (tolerance 1e-3) the dense σ_max is within the ball, certified or not; normBefore/normAfter are the dense norms; a kernel inside comes back as it is; both layouts, sync = async = 2 threads`,
     async () => {
       await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.double({ min: 0.3, max: 0.8, noNaN: true }), (seed, ratio) =>
-          checkKind(kind, seed, ratio)),
-        { seed: 1400 + index, numRuns: 2, endOnFailure: true },
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+          fc.double({ min: 0.3, max: 0.8, noNaN: true }),
+          (seed, ratio) => checkKind(kind, seed, ratio),
+        ),
+        { seed: 1400 + index, numRuns: 4, endOnFailure: true },
       );
     },
     { threads: true, timeoutMs: 120_000 },
@@ -372,14 +653,37 @@ PROJECTION_KINDS.forEach((kind, index) => {
     const label = describeLayer(L, seed, `, maxNorm ${maxNorm.toPrecision(6)}`);
     const found: Record<string, ClipResult> = {};
     for (const method of ["dykstra", "alternating"] as const) {
-      const opts: ClipOptions = { ...L.options, method, iterations: 400, tolerance: LONG, certify: false };
+      const opts: ClipOptions = {
+        ...L.options,
+        method,
+        iterations: 400,
+        tolerance: LONG,
+        certify: false,
+      };
       const p1 = clipOperatorNormSync(kernelOf(L), maxNorm, opts);
-      assert.equal(p1.toleranceMet, true, `${label}, ${method}: tolerance ${LONG} not met in 400 rounds (normAfter ${p1.normAfter})`);
+      assert.equal(
+        p1.toleranceMet,
+        true,
+        `${label}, ${method}: tolerance ${LONG} not met in 400 rounds (normAfter ${p1.normAfter})`,
+      );
       const p2 = clipOperatorNormSync(p1.kernel, maxNorm, opts);
-      assert.equal(p2.iterations, 0, `${label}, ${method}: P(P(K)) ran ${p2.iterations} rounds`);
-      assertArraysNear(p2.kernel.data, p1.kernel.data, 1e-6, maxAbs(p1.kernel.data), `${label}, ${method}: P(P(K)) vs P(K)`);
+      assert.equal(
+        p2.iterations,
+        0,
+        `${label}, ${method}: P(P(K)) ran ${p2.iterations} rounds`,
+      );
+      assertArraysNear(
+        p2.kernel.data,
+        p1.kernel.data,
+        1e-6,
+        maxAbs(p1.kernel.data),
+        `${label}, ${method}: P(P(K)) vs P(K)`,
+      );
       const s = sigmaMax(A(p1.kernel.data));
-      assert.ok(s <= maxNorm * (1 + LONG) * (1 + ROUNDING), `${label}, ${method}: dense σ_max ${s} > maxNorm·(1 + ${LONG})`);
+      assert.ok(
+        s <= maxNorm * (1 + LONG) * (1 + ROUNDING),
+        `${label}, ${method}: dense σ_max ${s} > maxNorm·(1 + ${LONG})`,
+      );
       found[method] = p1;
     }
     const dDist = frobeniusDistance(A(found.dykstra.kernel.data).a, a0);
@@ -394,10 +698,37 @@ PROJECTION_KINDS.forEach((kind, index) => {
 /** Tiny layers (matrices ≤ 16 a side) for Dykstra run densely on the operator itself. */
 const TINY: Kind[] = [
   // (Dilation 3, kernel 3 on 6 folds too, but onto every position of its phases: one round is already the solution.)
-  { name: "2-D dilation 2, 2 → 2, kernel 2×2 on 2×3 (taps 0 and 2 fold on the first axis)", rank: 2, shape: [2, 2, 2, 2], inputShape: [2, 3], dilation: [2, 2], wraps: true },
-  { name: "1-D stride 2, 2 → 2, kernel 3 on 8", rank: 1, shape: [2, 2, 3], inputShape: [8], stride: [2] },
-  { name: "2-D groups 2, 2 → 2, kernel 2×1 on 3×2", rank: 2, shape: [2, 1, 2, 1], inputShape: [3, 2], groups: 2 },
-  { name: "1-D transposed, stride 2, 2 → 2, kernel 3 on 3", rank: 1, shape: [2, 2, 3], inputShape: [3], stride: [2], transposed: true },
+  {
+    name:
+      "2-D dilation 2, 2 → 2, kernel 2×2 on 2×3 (taps 0 and 2 fold on the first axis)",
+    rank: 2,
+    shape: [2, 2, 2, 2],
+    inputShape: [2, 3],
+    dilation: [2, 2],
+    wraps: true,
+  },
+  {
+    name: "1-D stride 2, 2 → 2, kernel 3 on 8",
+    rank: 1,
+    shape: [2, 2, 3],
+    inputShape: [8],
+    stride: [2],
+  },
+  {
+    name: "2-D groups 2, 2 → 2, kernel 2×1 on 3×2",
+    rank: 2,
+    shape: [2, 1, 2, 1],
+    inputShape: [3, 2],
+    groups: 2,
+  },
+  {
+    name: "1-D transposed, stride 2, 2 → 2, kernel 3 on 3",
+    rank: 1,
+    shape: [2, 2, 3],
+    inputShape: [3],
+    stride: [2],
+    transposed: true,
+  },
 ];
 
 TINY.forEach((kind, index) => {
@@ -405,22 +736,65 @@ TINY.forEach((kind, index) => {
     const seed = 6100 + index;
     const L = layerOf(kind, seed, index % 2 === 0);
     const sub = new Subspace(layerOperator(L.dense), L.data.length);
-    assert.equal(sub.folds.length > 0, kind.wraps === true, `${kind.name}: folds ${JSON.stringify(sub.folds)}`);
+    assert.equal(
+      sub.folds.length > 0,
+      kind.wraps === true,
+      `${kind.name}: folds ${JSON.stringify(sub.folds)}`,
+    );
     const maxNorm = 0.4 * sigmaMax(layerOperator(L.dense)(L.data));
     const label = describeLayer(L, seed, `, maxNorm ${maxNorm.toPrecision(6)}`);
     // Round for round: the same iteration, so equal up to rounding.
-    const few = clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, method: "dykstra", iterations: 20 });
+    const few = clipOperatorNormSync(kernelOf(L), maxNorm, {
+      ...L.options,
+      method: "dykstra",
+      iterations: 20,
+    });
     assert.ok(few.iterations >= 1, `${label}: no round ran`);
     const x = sub.dykstra(L.data, maxNorm, few.iterations);
-    assertArraysNear(sub.apply(few.kernel.data), x, 1e-9, maxAbs(x), `${label}: operator after ${few.iterations} Dykstra rounds`);
-    assertArraysNear(few.kernel.data, sub.lift(L.data, x), 1e-9, maxAbs(L.data), `${label}: kernel after ${few.iterations} rounds`);
+    assertArraysNear(
+      sub.apply(few.kernel.data),
+      x,
+      1e-9,
+      maxAbs(x),
+      `${label}: operator after ${few.iterations} Dykstra rounds`,
+    );
+    assertArraysNear(
+      few.kernel.data,
+      sub.lift(L.data, x),
+      1e-9,
+      maxAbs(L.data),
+      `${label}: kernel after ${few.iterations} rounds`,
+    );
     // At convergence: the nearest operator in the ball.
-    const long = clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, method: "dykstra", iterations: 500, tolerance: 1e-12, certify: false });
+    const long = clipOperatorNormSync(kernelOf(L), maxNorm, {
+      ...L.options,
+      method: "dykstra",
+      iterations: 500,
+      tolerance: 1e-12,
+      certify: false,
+    });
     // Both converge fast on these layers (seen: dense 1000 rounds vs 2000 agree to 1e-14, convsv's to 2e-12).
-    assert.equal(long.toleranceMet, true, `${label}: tolerance 1e-12 not met in 500 rounds`);
+    assert.equal(
+      long.toleranceMet,
+      true,
+      `${label}: tolerance 1e-12 not met in 500 rounds`,
+    );
     const xs = sub.dykstra(L.data, maxNorm, 1000);
-    assertArraysNear(sub.apply(long.kernel.data), xs, 1e-8, maxAbs(xs), `${label}: converged operator vs dense Dykstra (1000 rounds)`);
-    const xAlt = sub.apply(clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, iterations: 500, tolerance: 1e-12, certify: false }).kernel.data);
+    assertArraysNear(
+      sub.apply(long.kernel.data),
+      xs,
+      1e-8,
+      maxAbs(xs),
+      `${label}: converged operator vs dense Dykstra (1000 rounds)`,
+    );
+    const xAlt = sub.apply(
+      clipOperatorNormSync(kernelOf(L), maxNorm, {
+        ...L.options,
+        iterations: 500,
+        tolerance: 1e-12,
+        certify: false,
+      }).kernel.data,
+    );
     const a0 = sub.apply(L.data);
     assert.ok(
       frobeniusDistance(xs, a0) <= frobeniusDistance(xAlt, a0) * (1 + 1e-6),
@@ -438,19 +812,57 @@ KINDS.forEach((kind, index) => {
       const seed = 7100 + index;
       const L = layerOf(kind, seed, last);
       const maxNorm = 0.5 * sigmaMax(layerOperator(L.dense)(L.data));
-      const label = describeLayer(L, seed, `, maxNorm ${maxNorm.toPrecision(6)}`);
-      const res = clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, iterations: 1 });
+      const label = describeLayer(
+        L,
+        seed,
+        `, maxNorm ${maxNorm.toPrecision(6)}`,
+      );
+      const res = clipOperatorNormSync(kernelOf(L), maxNorm, {
+        ...L.options,
+        iterations: 1,
+      });
       assert.equal(res.iterations, 1, `${label}: iterations`);
-      assert.equal(res.certified, false, `${label}: certify is off by default without tolerance`);
-      assert.equal(res.toleranceMet, undefined, `${label}: toleranceMet without tolerance`);
-      assert.equal(res.kernel.data.length, L.data.length, `${label}: length of the returned data`);
+      assert.equal(
+        res.certified,
+        false,
+        `${label}: certify is off by default without tolerance`,
+      );
+      assert.equal(
+        res.toleranceMet,
+        undefined,
+        `${label}: toleranceMet without tolerance`,
+      );
+      assert.equal(
+        res.kernel.data.length,
+        L.data.length,
+        `${label}: length of the returned data`,
+      );
       // The circular layer on the grid that was projected (the layer itself for circular padding).
-      const sub = new Subspace(circularOperator(L.dense, res.grid), L.data.length);
-      assert.equal(sub.folds.length > 0, kind.wraps === true, `${label}: folds ${JSON.stringify(sub.folds)}`);
+      const sub = new Subspace(
+        circularOperator(L.dense, res.grid),
+        L.data.length,
+      );
+      assert.equal(
+        sub.folds.length > 0,
+        kind.wraps === true,
+        `${label}: folds ${JSON.stringify(sub.folds)}`,
+      );
       const x = sub.round(L.data, maxNorm);
-      assertArraysNear(sub.apply(res.kernel.data), x, 1e-10, maxAbs(x), `${label}: A(kernel) vs dense P_S(clip(A(K)))`);
+      assertArraysNear(
+        sub.apply(res.kernel.data),
+        x,
+        1e-10,
+        maxAbs(x),
+        `${label}: A(kernel) vs dense P_S(clip(A(K)))`,
+      );
       const want = sub.lift(L.data, x);
-      assertArraysNear(res.kernel.data, want, 1e-10, maxAbs(L.data), `${label}: kernel vs K + A⁺(X − A(K))`);
+      assertArraysNear(
+        res.kernel.data,
+        want,
+        1e-10,
+        maxAbs(L.data),
+        `${label}: kernel vs K + A⁺(X − A(K))`,
+      );
       for (const fold of sub.folds) {
         const moves = fold.map((t) => res.kernel.data[t] - L.data[t]);
         for (const m of moves) {
@@ -480,48 +892,346 @@ const SCALE_KINDS = [
 
 /** Per-output-channel factors in ±[0.25, 2], the first negative. */
 function scaleOf(kind: Kind, seed: number): Float64Array {
-  const s = Float64Array.from(signedUniform(seed, outputChannels(kind)), (v) => (v < 0 ? -1 : 1) * (0.25 + 1.75 * Math.abs(v)));
+  const s = Float64Array.from(
+    signedUniform(seed, outputChannels(kind)),
+    (v) => (v < 0 ? -1 : 1) * (0.25 + 1.75 * Math.abs(v)),
+  );
   s[0] = -Math.abs(s[0]);
   return s;
 }
 
 SCALE_KINDS.forEach((kind, index) => {
-  test(`clip kinds: ${kind.name} with scale: diag(scale)·A(kernel) is certified inside the ball, norms are the composite's, one round is the dense one, a negative factor acts as its absolute value`, async () => {
-    for (const last of [false, true]) {
-      const seed = 8100 + index;
-      const L = layerOf(kind, seed, last);
-      const scale = scaleOf(kind, seed + 50);
-      const grid = expectedGrid(L);
-      const own = scaledOperator(layerOperator(L.dense), scale);
-      const maxNorm = 0.5 * sigmaMax(own(L.data));
-      const label = describeLayer(L, seed, `, scale [${Array.from(scale, (x) => x.toFixed(3))}], maxNorm ${maxNorm.toPrecision(6)}`);
-      const opts: ClipOptions = { ...L.options, scale, iterations: 200, tolerance: TOL };
-      const res = await allModes(L, kernelOf(L), maxNorm, opts, (res, lab) => {
-        const after = checkCommon(L, res, lab, scale);
-        assert.equal(res.certified, true, `${lab}: certified`);
-        assert.ok(res.normAfter <= maxNorm, `${lab}: normAfter ${res.normAfter} > maxNorm ${maxNorm}`);
-        assert.ok(after.own <= maxNorm * (1 + ROUNDING), `${lab}: dense σ_max of diag(scale)·A ${after.own} > maxNorm ${maxNorm}`);
-      }, label);
-      // The scale is not the projected kernel's: without it the plain layer's norm is another number.
-      const unscaled = sigmaMax(layerOperator(L.dense)(res.kernel.data));
-      assert.ok(Math.abs(unscaled - res.normAfter) > 1e-6 * res.normAfter, `${label}: normAfter ${res.normAfter} is the unscaled layer's`);
+  test(
+    `clip kinds: ${kind.name} with scale: diag(scale)·A(kernel) is certified inside the ball, norms are the composite's, one round is the dense one, a negative factor acts as its absolute value`,
+    async () => {
+      for (const last of [false, true]) {
+        const seed = 8100 + index;
+        const L = layerOf(kind, seed, last);
+        const scale = scaleOf(kind, seed + 50);
+        const grid = expectedGrid(L);
+        const own = scaledOperator(layerOperator(L.dense), scale);
+        const maxNorm = 0.5 * sigmaMax(own(L.data));
+        const label = describeLayer(
+          L,
+          seed,
+          `, scale [${Array.from(scale, (x) => x.toFixed(3))}], maxNorm ${
+            maxNorm.toPrecision(6)
+          }`,
+        );
+        const opts: ClipOptions = {
+          ...L.options,
+          scale,
+          iterations: 200,
+          tolerance: TOL,
+        };
+        const res = await allModes(kernelOf(L), maxNorm, opts, (res, lab) => {
+          const after = checkCommon(L, res, lab, scale);
+          assert.equal(res.certified, true, `${lab}: certified`);
+          assert.ok(
+            res.normAfter <= maxNorm,
+            `${lab}: normAfter ${res.normAfter} > maxNorm ${maxNorm}`,
+          );
+          assert.ok(
+            after.own <= maxNorm * (1 + ROUNDING),
+            `${lab}: dense σ_max of diag(scale)·A ${after.own} > maxNorm ${maxNorm}`,
+          );
+        }, label);
+        // The scale is not the projected kernel's: without it the plain layer's norm is another number.
+        const unscaled = sigmaMax(layerOperator(L.dense)(res.kernel.data));
+        assert.ok(
+          Math.abs(unscaled - res.normAfter) > 1e-6 * res.normAfter,
+          `${label}: normAfter ${res.normAfter} is the unscaled layer's`,
+        );
 
-      // A plain array does the same as a Float64Array.
-      const asArray = clipOperatorNormSync(kernelOf(L), maxNorm, { ...opts, scale: Array.from(scale) });
-      assert.deepEqual(asArray, res, `${label}: scale as a plain array`);
+        // A plain array does the same as a Float64Array.
+        const asArray = clipOperatorNormSync(kernelOf(L), maxNorm, {
+          ...opts,
+          scale: Array.from(scale),
+        });
+        assert.deepEqual(asArray, res, `${label}: scale as a plain array`);
 
-      // A negative factor acts as its absolute value (diag(±1) is orthogonal).
-      const abs = clipOperatorNormSync(kernelOf(L), maxNorm, { ...opts, scale: scale.map(Math.abs) });
-      assertNear(abs.normBefore, res.normBefore, 1e-12, `${label}: normBefore with |scale|`);
-      assertNear(abs.normAfter, res.normAfter, 1e-12, `${label}: normAfter with |scale|`);
-      assertArraysNear(abs.kernel.data, res.kernel.data, 1e-10, maxAbs(res.kernel.data), `${label}: kernel with |scale|`);
+        // A negative factor acts as its absolute value (diag(±1) is orthogonal).
+        const abs = clipOperatorNormSync(kernelOf(L), maxNorm, {
+          ...opts,
+          scale: scale.map(Math.abs),
+        });
+        assertNear(
+          abs.normBefore,
+          res.normBefore,
+          1e-12,
+          `${label}: normBefore with |scale|`,
+        );
+        assertNear(
+          abs.normAfter,
+          res.normAfter,
+          1e-12,
+          `${label}: normAfter with |scale|`,
+        );
+        assertArraysNear(
+          abs.kernel.data,
+          res.kernel.data,
+          1e-10,
+          maxAbs(res.kernel.data),
+          `${label}: kernel with |scale|`,
+        );
 
-      // One round against the dense round of the composite on the grid.
-      const one = clipOperatorNormSync(kernelOf(L), maxNorm, { ...L.options, scale, iterations: 1 });
-      const sub = new Subspace(scaledOperator(circularOperator(L.dense, grid), scale), L.data.length);
-      const x = sub.round(L.data, maxNorm);
-      assertArraysNear(sub.apply(one.kernel.data), x, 1e-10, maxAbs(x), `${label}: one round's diag(scale)·A(kernel)`);
-      assertArraysNear(one.kernel.data, sub.lift(L.data, x), 1e-10, maxAbs(L.data), `${label}: one round's kernel`);
+        // One round against the dense round of the composite on the grid.
+        const one = clipOperatorNormSync(kernelOf(L), maxNorm, {
+          ...L.options,
+          scale,
+          iterations: 1,
+        });
+        const sub = new Subspace(
+          scaledOperator(circularOperator(L.dense, grid), scale),
+          L.data.length,
+        );
+        const x = sub.round(L.data, maxNorm);
+        assertArraysNear(
+          sub.apply(one.kernel.data),
+          x,
+          1e-10,
+          maxAbs(x),
+          `${label}: one round's diag(scale)·A(kernel)`,
+        );
+        assertArraysNear(
+          one.kernel.data,
+          sub.lift(L.data, x),
+          1e-10,
+          maxAbs(L.data),
+          `${label}: one round's kernel`,
+        );
+      }
+    },
+    { threads: true, timeoutMs: 120_000 },
+  );
+});
+
+// ---------------------------------------------------------------------------
+// 5. Bad input: refused before any work, the message naming the value
+
+async function expectFailure(
+  label: string,
+  kernel: Kernel,
+  maxNorm: unknown,
+  options: unknown,
+  kinds: ErrorClass | ErrorClass[],
+  value: RegExp,
+): Promise<void> {
+  const m = maxNorm as number, o = options as ClipOptions;
+  await expectBothFail(
+    label,
+    "clipOperatorNorm",
+    () => clipOperatorNormSync(kernel, m, o),
+    () => clipOperatorNorm(kernel, m, o),
+    kinds,
+    value,
+  );
+}
+
+const ZERO = /(^|[^\d.])0([^\d.]|$)/;
+
+test("clip kinds bad input: scale of the wrong length, with NaN / ±Infinity / 0, or not array-like; maxNorm ≤ 0, NaN, Infinity; certify not a boolean", async () => {
+  // A strided, zero-padded layer (2 → 3) and a transposed one (3 → 2 outputs); maxNorm huge: nothing to do but validate.
+  const strided = layerOf(kindNamed("2-D plain"), 9001, false);
+  const padded: ClipOptions = { ...strided.options, stride: 1, padding: 1 };
+  const transposed = layerOf(
+    kindNamed("2-D transposed, stride 2, 3"),
+    9002,
+    true,
+  );
+  for (
+    const [name, L, options] of [["2-D padded", strided, padded], [
+      "2-D transposed",
+      transposed,
+      transposed.options,
+    ]] as const
+  ) {
+    const k = kernelOf(L);
+    const n = outputChannels(L.kind);
+    const good = Array.from({ length: n }, (_, j) => 1 + j / 4);
+    const huge = 1e300;
+    // The baseline works, with and without the work.
+    assert.doesNotThrow(
+      () =>
+        clipOperatorNormSync(k, huge, {
+          ...options,
+          scale: good,
+          tolerance: 0.1,
+        }),
+      `${name}: baseline`,
+    );
+    assert.doesNotThrow(
+      () =>
+        clipOperatorNormSync(k, 1e-3, {
+          ...options,
+          scale: good,
+          tolerance: 0.1,
+        }),
+      `${name}: baseline, clipping`,
+    );
+    for (const len of [n - 1, n + 1, 0]) {
+      const s = Array.from({ length: len }, () => 1);
+      await expectFailure(
+        `${name}: scale of length ${len}`,
+        k,
+        huge,
+        { ...options, scale: s },
+        [TypeError, RangeError],
+        new RegExp(`\\b${len}\\b`),
+      );
     }
-  }, { threads: true, timeoutMs: 120_000 });
+    for (
+      const [bad, re] of [[NaN, /NaN/], [Infinity, /Infinity/], [
+        -Infinity,
+        /-Infinity/,
+      ], [0, ZERO]] as const
+    ) {
+      const s = [...good];
+      s[n - 1] = bad;
+      await expectFailure(
+        `${name}: scale[${n - 1}] = ${bad}`,
+        k,
+        huge,
+        { ...options, scale: s },
+        RangeError,
+        re,
+      );
+      await expectFailure(
+        `${name}: Float64Array scale with ${bad}`,
+        k,
+        1e-3,
+        { ...options, scale: Float64Array.from(s) },
+        RangeError,
+        re,
+      );
+    }
+    for (
+      const [bad, re] of [[2, /2/], [null, /null/], [true, /true/], [
+        { a: 1 },
+        /Object|object/,
+      ]] as const
+    ) {
+      await expectFailure(
+        `${name}: scale ${JSON.stringify(bad)}`,
+        k,
+        huge,
+        { ...options, scale: bad },
+        TypeError,
+        re,
+      );
+    }
+    await expectFailure(
+      `${name}: scale ["1", …]`,
+      k,
+      huge,
+      { ...options, scale: good.map(String) },
+      TypeError,
+      /"1"|\b1\b/,
+    );
+    for (
+      const [bad, re] of [[0, ZERO], [-1, /-1\b/], [NaN, /NaN/], [
+        Infinity,
+        /Infinity/,
+      ]] as const
+    ) {
+      await expectFailure(
+        `${name}: maxNorm ${bad}`,
+        k,
+        bad,
+        { ...options, scale: good, tolerance: 1e-3 },
+        RangeError,
+        re,
+      );
+    }
+    // (null is not listed: every option of the package reads null as "not given", through `??`.)
+    for (
+      const [bad, re] of [["yes", /yes/], [1, /\b1\b/], [0, ZERO], [
+        "false",
+        /"false"/,
+      ]] as const
+    ) {
+      await expectFailure(
+        `${name}: certify ${JSON.stringify(bad)}`,
+        k,
+        huge,
+        { ...options, certify: bad },
+        TypeError,
+        re,
+      );
+    }
+  }
+});
+
+// ---------------------------------------------------------------------------
+// 6. f32 kernels: certified after the f32 rounding of the returned data
+
+const F32_KINDS = [
+  "2-D plain",
+  "2-D stride 2",
+  "2-D dilation [3, 1]",
+  "2-D depthwise",
+  "2-D transposed, stride 2, 3",
+  "1-D stride 2, dilation 2",
+  "3-D kernel 2×2×2",
+  "2-D zero padding 1",
+  "2-D transposed, stride 2, zero padding 1",
+].map(kindNamed);
+
+F32_KINDS.forEach((kind, index) => {
+  test(
+    `clip kinds: ${kind.name}, Float32Array kernel, certify: the returned f32 data's dense σ_max is within maxNorm (also with scale)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+          fc.double({ min: 0.2, max: 0.9, noNaN: true }),
+          fc.boolean(),
+          fc.boolean(),
+          async (seed, ratio, last, withScale) => {
+            const L = layerOf(kind, seed, last, true);
+            const scale = withScale ? scaleOf(kind, seed + 1) : undefined;
+            let own = layerOperator(L.dense);
+            if (scale) own = scaledOperator(own, scale);
+            const maxNorm = ratio * sigmaMax(own(L.data));
+            const label = describeLayer(
+              L,
+              seed,
+              `, f32${scale ? ", scale" : ""}, maxNorm ${
+                maxNorm.toPrecision(6)
+              }`,
+            );
+            const opts: ClipOptions = {
+              ...L.options,
+              iterations: 200,
+              tolerance: TOL,
+              certify: true,
+              ...(scale ? { scale } : {}),
+            };
+            await allModes(kernelOf(L, true), maxNorm, opts, (res, lab) => {
+              assert.ok(
+                res.kernel.data instanceof Float32Array,
+                `${lab}: element type`,
+              );
+              const after = checkCommon(L, res, lab, scale);
+              assert.equal(res.certified, true, `${lab}: certified`);
+              assert.ok(
+                res.normAfter <= maxNorm,
+                `${lab}: normAfter ${res.normAfter} > maxNorm ${maxNorm}`,
+              );
+              assert.ok(
+                after.own <= maxNorm * (1 + ROUNDING),
+                `${lab}: dense σ_max of the f32 data ${after.own} > maxNorm ${maxNorm}`,
+              );
+              assert.ok(
+                after.grid <= maxNorm * (1 + ROUNDING),
+                `${lab}: dense σ_max on the grid of the f32 data ${after.grid} > maxNorm ${maxNorm}`,
+              );
+            }, label);
+          },
+        ),
+        { seed: 9300 + index, numRuns: 4, endOnFailure: true },
+      );
+    },
+    { threads: true, timeoutMs: 120_000 },
+  );
 });
