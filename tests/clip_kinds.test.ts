@@ -166,6 +166,14 @@ const KINDS: Kind[] = [
     transposed: true,
   },
   {
+    name:
+      "3-D stride [2, 1, 1], kernel 2×2×2 on 2×3×4 (the depth is one phase-split step)",
+    rank: 3,
+    shape: [2, 2, 2, 2, 2],
+    inputShape: [2, 3, 4],
+    stride: [2, 1, 1],
+  },
+  {
     name: "3-D kernel 2×2×2, stride [1, 1, 2] on 3×2×4",
     rank: 3,
     shape: [2, 2, 2, 2, 2],
@@ -639,6 +647,7 @@ const PROJECTION_KINDS = [
   "2-D transposed, stride 2, 3",
   "1-D stride 2, dilation 2",
   "3-D groups 2",
+  "3-D stride [2, 1, 1]",
 ].map(kindNamed);
 
 const LONG = 1e-9;
@@ -1173,6 +1182,7 @@ const F32_KINDS = [
   "2-D transposed, stride 2, 3",
   "1-D stride 2, dilation 2",
   "3-D kernel 2×2×2",
+  "3-D stride [2, 1, 1]",
   "2-D zero padding 1",
   "2-D transposed, stride 2, zero padding 1",
 ].map(kindNamed);
