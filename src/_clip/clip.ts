@@ -10,7 +10,7 @@ import { type Axes, fromAxes, type LayerSpec, validateSpec, withData } from "../
 import { fail as failWith, isList, show } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
 import { ldexp, type Problem, type Sink } from "../_problem/problem.ts";
-import { admissibleGrids, expandSpec, mergeGroups } from "../_problem/expand.ts";
+import { admissibleGrids, expandSpec, mergeGroups, tapLayout } from "../_problem/expand.ts";
 import { runProblem, runProblemThreaded } from "../_wasm/engine.ts";
 import { loadWasm } from "../_wasm/loader.ts";
 import { runProblemWebGPU } from "../_webgpu/run.ts";
@@ -27,8 +27,15 @@ import {
 } from "./loop.ts";
 import { poolRounds, wasmRounds } from "./wasm.ts";
 import { gpuRounds } from "./webgpu.ts";
+import { depthRounds } from "./depth.ts";
 
 const SUBJECT = "clip the operator norm";
+
+/** Whether the layer's problems are complex: several depth taps on several depth frequencies. */
+function depthOf(spec: LayerSpec, grid: Axes): boolean {
+  const { kp, np } = tapLayout(spec, grid);
+  return kp[0] > 1 && np[0] > 1;
+}
 
 function fail(Kind: typeof TypeError | typeof RangeError, what: string, rule: string, value: unknown): never {
   throw new Kind(`Cannot clip the operator norm as ${what} must be ${rule}: current value is ${show(value)}`);
@@ -106,6 +113,18 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
           error: () =>
             new RangeError(
               'Cannot clip the operator norm as method must be "alternating" on backend "webgpu" (Dykstra\'s per-frequency corrections run on wasm only): current value is "dykstra"',
+            ),
+        },
+      }
+      : depthOf(spec, grid)
+      ? {
+        noWebgpu: {
+          reason: "a 3-D layer with several depth taps has complex frequency matrices, which WebGPU does not clip",
+          error: () =>
+            new RangeError(
+              `Cannot clip the operator norm on backend "webgpu" as a 3-D layer with several depth taps has complex frequency matrices (WebGPU clips real ones; use backend "wasm"): current value is kernel ${
+                show(fromAxes(layer.k, 3))
+              } on grid ${show(fromAxes(grid, 3))}`,
             ),
         },
       }
@@ -234,7 +253,8 @@ export function clipSync(kernel: Kernel, maxNorm: number, options: ClipOptions):
   const norm = normSync((p, sink) => runProblem(b.core, p, sink));
   const s = scaled(call.plan);
   const dykstra = call.plan.method === "dykstra";
-  const out = s ? runLoopSync(call.plan, s, wasmRounds(b.core, s.problem, s.groups, s.c, dykstra), (p) => norm([p])) : NO_ROUNDS;
+  const rounds = s && (s.depth ? depthRounds(b.core, s.depth, s.c, dykstra) : wasmRounds(b.core, s.problem, s.groups, s.c, dykstra));
+  const out = s && rounds ? runLoopSync(call.plan, s, rounds, norm) : NO_ROUNDS;
   const res = finishSync(call, s, out, kernel.shape, { backend: "wasm", precision: "f64", simd: b.simd }, norm);
   if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
   return res;
@@ -253,7 +273,7 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
     if (s) {
       const rounds = await gpuRounds(b.gpu, s.problem, s.groups, s.c);
       try {
-        out = await runLoop(call.plan, s, rounds, (p) => norm([p]));
+        out = await runLoop(call.plan, s, rounds, norm);
       } finally {
         rounds.destroy();
       }
@@ -262,10 +282,13 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
     const { pool, core } = b;
     norm = pool ? normAsync((p, sink) => runProblemThreaded(pool, p, sink)) : normAsync((p, sink) => runProblem(core, p, sink));
     if (s) {
-      const rounds: Rounds<true> = pool
+      // Depth rounds run on the calling thread's core (their SVDs with vectors are per frequency).
+      const rounds: Rounds<true> = s.depth
+        ? asyncRounds(depthRounds(core, s.depth, s.c, dykstra))
+        : pool
         ? poolRounds(pool, s.problem, s.groups, s.c, dykstra)
         : asyncRounds(wasmRounds(core, s.problem, s.groups, s.c, dykstra));
-      out = await runLoop(call.plan, s, rounds, (p) => norm([p]));
+      out = await runLoop(call.plan, s, rounds, norm);
     }
   }
   const ran = b.backend === "webgpu"

@@ -29,7 +29,8 @@
 import type { ClipMethod, Kernel } from "../types.ts";
 import type { Axes, LayerSpec } from "../_options.ts";
 import { ldexp, type Problem, scaleExponent, scaleInPlace } from "../_problem/problem.ts";
-import { expandSpec, kernelMap } from "../_problem/expand.ts";
+import { foldedKernels, kernelMap, tapLayout } from "../_problem/expand.ts";
+import { type DepthShape, depthProblems } from "./depth.ts";
 
 /** One round's outcome: the groups' new scaled K' and the largest σ of the kernel the round started from. */
 export interface RoundResult {
@@ -84,8 +85,10 @@ export function scaledWeights(spec: LayerSpec, scale: ArrayLike<number>): Float6
 /** A clipping problem after scaling. */
 export interface Scaled {
   e: number;
-  /** The shape every group's problem shares (its kernel is group 0's scaled K'). */
+  /** The shape every group's problem shares (its kernel is group 0's scaled K'), for layers with real problems. */
   problem: Problem;
+  /** The shape of the depth problems, for 3-D layers with several depth taps on several depth frequencies. */
+  depth: DepthShape | undefined;
   groups: number;
   /** The groups' scaled K', one after another: the first round's kernel. */
   k0: Float64Array;
@@ -99,26 +102,23 @@ export interface Scaled {
 export function scaled(plan: ClipPlan): Scaled | undefined {
   const e = scaleExponent(plan.spec.weights);
   if (e === undefined) return undefined;
-  const ex = expandSpec(plan.spec, plan.grid);
-  if (ex.parts.some((p) => p.problem.im !== undefined)) {
-    throw new RangeError(
-      `Cannot clip the operator norm as a 3-D layer's depth must fold to one frequency (its frequency matrices are complex, which clipping does not take yet): current value is a depth grid of ${
-        ex.grid3[0]
-      }`,
-    );
-  }
-  const first = ex.parts[0].problem;
-  const len = first.re.length;
-  const k0 = new Float64Array(len * ex.parts.length);
-  ex.parts.forEach((p, g) => k0.set(p.problem.re, g * len));
+  const { np, kp, cInP } = tapLayout(plan.spec, plan.grid);
+  const folded = foldedKernels(plan.spec, plan.grid);
+  const len = folded[0].length;
+  const k0 = new Float64Array(len * folded.length);
+  folded.forEach((kq, g) => k0.set(kq, g * len));
   scaleInPlace(k0, -e);
   const { count, identity } = kernelMap(plan.spec, plan.grid);
   const mask = identity || count.every((n) => n > 0) ? undefined : Uint8Array.from(count, (n) => (n > 0 ? 1 : 0));
   const c = ldexp(plan.maxNorm, -e);
+  const [kd, kh, kw] = kp, [d, h, w] = np, cOut = plan.spec.cOutG;
+  // One depth tap: every depth frequency has the same (real) matrices, those of K' itself.
+  const depth = kd > 1 && d > 1 ? { groups: folded.length, cOut, cIn: cInP, kd, kh, kw, d, h, w } : undefined;
   return {
     e,
-    problem: { ...first, re: k0.subarray(0, len) },
-    groups: ex.parts.length,
+    problem: { cOut, cIn: cInP, kh, kw, h, w, re: k0.subarray(0, len) },
+    depth,
+    groups: folded.length,
     k0,
     mask,
     c,
@@ -174,18 +174,24 @@ function* iterate(plan: ClipPlan, s: Scaled, corrLength: number): Generator<Requ
   return { k, done, norm0: first.norm };
 }
 
-/** The groups' K' as one problem with diagonal blocks (for a norm on wasm). */
-export function groupsProblem(s: Scaled, k: Float64Array): Problem {
-  return { ...s.problem, re: k, ...(s.groups > 1 ? { groups: s.groups } : {}) };
+/** The problems of the groups' K' (groups as diagonal blocks), for a norm on wasm. */
+export function problemsOf(s: Scaled, k: Float64Array): Problem[] {
+  if (s.depth) return depthProblems(s.depth, k);
+  return [{ ...s.problem, re: k, ...(s.groups > 1 ? { groups: s.groups } : {}) }];
 }
 
-/** Runs the loop with synchronous rounds; `norm` measures a problem's norm. */
-export function runLoopSync(plan: ClipPlan, s: Scaled, rounds: Rounds<false>, norm: (p: Problem) => number): Outcome {
+/** Runs the loop with synchronous rounds; `norm` measures the norm of problems. */
+export function runLoopSync(
+  plan: ClipPlan,
+  s: Scaled,
+  rounds: Rounds<false>,
+  norm: (problems: readonly Problem[]) => number,
+): Outcome {
   const loop = iterate(plan, s, rounds.corrLength);
   let step = loop.next();
   while (!step.done) {
     const req = step.value;
-    step = loop.next(req.kind === "norm" ? norm(groupsProblem(s, req.k)) : rounds.round(req.k, req.corr));
+    step = loop.next(req.kind === "norm" ? norm(problemsOf(s, req.k)) : rounds.round(req.k, req.corr));
   }
   return step.value;
 }
@@ -195,13 +201,13 @@ export async function runLoop(
   plan: ClipPlan,
   s: Scaled,
   rounds: Rounds<true>,
-  norm: (p: Problem) => Promise<number>,
+  norm: (problems: readonly Problem[]) => Promise<number>,
 ): Promise<Outcome> {
   const loop = iterate(plan, s, rounds.corrLength);
   let step = loop.next();
   while (!step.done) {
     const req = step.value;
-    step = loop.next(req.kind === "norm" ? await norm(groupsProblem(s, req.k)) : await rounds.round(req.k, req.corr));
+    step = loop.next(req.kind === "norm" ? await norm(problemsOf(s, req.k)) : await rounds.round(req.k, req.corr));
   }
   return step.value;
 }

@@ -140,57 +140,90 @@ export function kernelMap(spec: LayerSpec, n: Axes): { dest: Int32Array; count: 
 }
 
 /**
+ * Every group's folded kernel K'[o, i', c', a', b'] on the grid `n`
+ * (`c_out/g × cInP × Π kp`): the weights themselves when every tap keeps its
+ * place (stride 1, nothing wraps; read only), else the taps added up where
+ * they land.
+ */
+export function foldedKernels(spec: LayerSpec, n: Axes): (Float32Array | Float64Array)[] {
+  const { cOutG, cInG, groups, k, weights } = spec;
+  const { phases, cInP, block, tapDst, identity } = tapLayout(spec, n);
+  const taps = k[0] * k[1] * k[2];
+  const groupSize = cOutG * cInG * taps;
+  const out: (Float32Array | Float64Array)[] = [];
+  for (let g = 0; g < groups; g++) {
+    if (identity) {
+      out.push(weights.subarray(g * groupSize, (g + 1) * groupSize));
+      continue;
+    }
+    const kq = new Float64Array(cOutG * cInP * block);
+    for (let oi = 0; oi < cOutG * cInG; oi++) {
+      const src = g * groupSize + oi * taps;
+      const dst = (Math.floor(oi / cInG) * cInP + (oi % cInG) * phases) * block;
+      for (let t = 0; t < taps; t++) kq[dst + tapDst[t]] += weights[src + t];
+    }
+    out.push(kq);
+  }
+  return out;
+}
+
+/**
+ * The 2-D kernel of depth frequency `t` of a folded kernel with `kpd` depth
+ * taps on a depth grid `dp`: `K_t[row, a, b] = Σ_c K'[row, c, a, b]·exp(2πi·t·c/dp)`
+ * (`rows` rows of `plane` taps). With one depth tap it is K' itself (read
+ * only); `im` is absent for the real frequencies (`real`).
+ */
+export function depthKernel(
+  kq: Float32Array | Float64Array,
+  rows: number,
+  kpd: number,
+  plane: number,
+  t: number,
+  dp: number,
+  real: boolean,
+): { re: Float32Array | Float64Array; im: Float64Array | undefined } {
+  const re = kpd === 1 ? kq : new Float64Array(rows * plane);
+  const im = real ? undefined : new Float64Array(rows * plane);
+  if (kpd > 1) {
+    for (let c = 0; c < kpd; c++) {
+      const [cr, ci] = twiddle((t * c) % dp, dp);
+      for (let row = 0; row < rows; row++) {
+        const from = (row * kpd + c) * plane;
+        const to = row * plane;
+        for (let j = 0; j < plane; j++) {
+          const x = kq[from + j];
+          (re as Float64Array)[to + j] += x * cr;
+          if (im) im[to + j] += x * ci;
+        }
+      }
+    }
+  }
+  return { re, im };
+}
+
+/**
  * The circular layer of `spec`'s kernel, stride, dilation and groups on the
  * input grid `n` (per axis, divisible by the stride), expanded into problems.
  * Padding and transposition do not matter here: the circular forward layer on
  * `n` is what is expanded.
  */
 export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
-  const { cOutG, cInG, groups, k, weights, rank } = spec;
-  const { np, kp, phases, cInP, block, tapDst, identity } = tapLayout(spec, n);
+  const { cOutG, groups, rank } = spec;
+  const { np, kp, cInP } = tapLayout(spec, n);
   const rG = Math.min(cOutG, cInP);
   const [kpd, kph, kpw] = kp;
-  const taps = k[0] * k[1] * k[2];
   const plane = kph * kpw;
   const [dp, hp, wp] = np;
   const cell = (t: number, u: number, v: number) => (t * hp + u) * wp + v;
   const mirror = (t: number, u: number, v: number) => cell((dp - t) % dp, (hp - u) % hp, (wp - v) % wp);
   const parts: Part[] = [];
-  const groupSize = cOutG * cInG * taps;
+  const folded = foldedKernels(spec, n);
   for (let g = 0; g < groups; g++) {
-    // K'[o, i', c', a', b'] for this group: the weights themselves when every
-    // tap keeps its place (stride 1, nothing wraps), else folded.
-    let kq: Float32Array | Float64Array;
-    if (identity) {
-      kq = weights.subarray(g * groupSize, (g + 1) * groupSize);
-    } else {
-      kq = new Float64Array(cOutG * cInP * block);
-      for (let oi = 0; oi < cOutG * cInG; oi++) {
-        const src = g * groupSize + oi * taps;
-        const dst = (Math.floor(oi / cInG) * cInP + (oi % cInG) * phases) * block;
-        for (let t = 0; t < taps; t++) kq[dst + tapDst[t]] += weights[src + t];
-      }
-    }
+    const kq = folded[g];
     const rows = cOutG * cInP;
     for (let t = 0; t <= Math.floor(dp / 2); t++) {
       const real = t === 0 || 2 * t === dp;
-      // With one depth tap K_0 is K' itself (read only from here on).
-      const re = kpd === 1 ? kq : new Float64Array(rows * plane);
-      const im = real ? undefined : new Float64Array(rows * plane);
-      if (kpd > 1) {
-        for (let c = 0; c < kpd; c++) {
-          const [cr, ci] = twiddle((t * c) % dp, dp);
-          for (let row = 0; row < rows; row++) {
-            const from = (row * kpd + c) * plane;
-            const to = row * plane;
-            for (let j = 0; j < plane; j++) {
-              const x = kq[from + j];
-              re[to + j] += x * cr;
-              if (im) im[to + j] += x * ci;
-            }
-          }
-        }
-      }
+      const { re, im } = depthKernel(kq, rows, kpd, plane, t, dp, real);
       const problem: Problem = { cOut: cOutG, cIn: cInP, kh: kph, kw: kpw, h: hp, w: wp, re, ...(im ? { im } : {}) };
       parts.push({
         problem,
