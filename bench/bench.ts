@@ -1450,6 +1450,32 @@ export function peersMarkdown(ctx: GroupContext): string[] {
   return out;
 }
 
+// ------------------------------------------------------------ RESULTS.md
+
+/** Headings of RESULTS.md sections that other scripts write (bench/clip_kinds.ts); `--write` keeps them. */
+export const KEPT_HEADINGS = [
+  "## Clipping per layer kind: one round against the peers' own route (issue 14)",
+];
+
+/** A section of `text` from `heading` to the next level-2 heading (or the end); null if absent. */
+export function sectionOf(text: string, heading: string): { start: number; end: number } | null {
+  const start = text.indexOf(heading);
+  if (start < 0) return null;
+  const next = text.slice(start + heading.length).search(/\n## /);
+  return { start, end: next < 0 ? text.length : start + heading.length + next + 1 };
+}
+
+/** The kept sections of the current RESULTS.md, as lines to append. */
+function keptSections(url: URL): string[] {
+  const text = readText(decodeURIComponent(url.pathname));
+  const out: string[] = [];
+  for (const h of KEPT_HEADINGS) {
+    const s = sectionOf(text, h);
+    if (s) out.push("", text.slice(s.start, s.end).trimEnd(), "");
+  }
+  return out;
+}
+
 // --------------------------------------------------------------------- main
 
 async function main(): Promise<number> {
@@ -1555,7 +1581,9 @@ async function main(): Promise<number> {
     // The console ends with the summary; RESULTS.md opens with it.
     console.log(join([...head, ...sections.flat(), ...summary, ...tail]));
     if (opts.write) {
-      Deno.writeTextFileSync(new URL("./RESULTS.md", import.meta.url), join([...head, ...summary, ...sections.flat(), ...tail]));
+      const results = new URL("./RESULTS.md", import.meta.url);
+      const kept = keptSections(results);
+      Deno.writeTextFileSync(results, join([...head, ...summary, ...sections.flat(), ...tail, ...kept]));
       progress("wrote bench/RESULTS.md" + (on("scaling") ? " and bench/scaling.svg" : ""));
     }
     if (opts.json !== null) {
