@@ -1245,3 +1245,165 @@ F32_KINDS.forEach((kind, index) => {
     { threads: true, timeoutMs: 120_000 },
   );
 });
+
+// ---------------------------------------------------------------------------
+// 7. Random kinds: one round is the dense round, the certified result is inside
+
+/** Random layer kinds of every sort (dense sides ≤ 120), circular or zero-padded. */
+function randomKindArb(): fc.Arbitrary<Kind> {
+  return fc.constantFrom<1 | 2 | 3>(1, 2, 3).chain((rank) => {
+    const axes = (min: number, max: number) =>
+      fc.array(fc.integer({ min, max }), { minLength: rank, maxLength: rank });
+    const lim = rank === 1
+      ? { c: 3, k: 4, n: 4, s: 3, d: 3 }
+      : rank === 2
+      ? { c: 2, k: 3, n: 3, s: 2, d: 3 }
+      : { c: 2, k: 2, n: 2, s: 2, d: 2 };
+    return fc.record({
+      cOutG: fc.integer({ min: 1, max: lim.c }),
+      cInG: fc.integer({ min: 1, max: lim.c }),
+      groups: fc.integer({ min: 1, max: 2 }),
+      k: axes(1, lim.k),
+      grid: axes(1, lim.n),
+      stride: axes(1, lim.s),
+      dilation: axes(1, lim.d),
+      transposed: fc.boolean(),
+      pad: fc.constantFrom<"circular" | "numbers" | "same" | "valid">(
+        "circular",
+        "circular",
+        "numbers",
+        "same",
+        "valid",
+      ),
+      p: axes(0, 2),
+    }).map((r): Kind => {
+      const kind: Kind = {
+        name: "",
+        rank,
+        shape: [r.cOutG * r.groups, r.cInG, ...r.k],
+        inputShape: [],
+        stride: r.stride,
+        dilation: r.dilation,
+        groups: r.groups,
+      };
+      const pad = r.transposed && (r.pad === "same" || r.pad === "valid")
+        ? "numbers"
+        : r.pad;
+      const same = pad === "same" && r.stride.some((s) => s > 1)
+        ? "valid"
+        : pad;
+      if (r.transposed) kind.transposed = true;
+      if (same === "circular") {
+        // The circular input: the forward grid times the stride (transposed: the grid itself).
+        kind.inputShape = r.transposed
+          ? r.grid
+          : r.grid.map((g, j) => g * r.stride[j]);
+      } else {
+        kind.padding = same === "numbers"
+          ? r.p.map((p, j) => Math.min(p, r.dilation[j] * (r.k[j] - 1)))
+          : same;
+        // Zero padding: an input long enough for at least one output; transposed: the small side.
+        const ext = r.k.map((k, j) => r.dilation[j] * (k - 1) + 1);
+        kind.inputShape = r.transposed
+          ? r.grid
+          : r.grid.map((g, j) => Math.max(g * r.stride[j], ext[j]));
+      }
+      const extra = kind.transposed ? " transposed" : "";
+      kind.name = `${rank}-D ${
+        JSON.stringify(kind.shape)
+      } on [${kind.inputShape}] stride [${r.stride}] dilation [${r.dilation}] groups ${r.groups} padding ${
+        JSON.stringify(kind.padding ?? "circular")
+      }${extra}`;
+      return kind;
+    });
+  });
+}
+
+/** The largest side of the dense matrices a kind needs (its own and the circular one on the smallest grid). */
+function denseSide(L: Layer, grid: readonly number[]): number {
+  const cells = product(grid);
+  const kind = L.kind;
+  return Math.max(kind.shape[0], kind.shape[1] * (kind.groups ?? 1)) * cells;
+}
+
+test(
+  "clip kinds: random kinds (rank, channels, groups, stride, dilation, transposed, zero padding): one round is the dense round on the grid, and the certified result is inside the ball",
+  async () => {
+    let checked = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        randomKindArb(),
+        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+        fc.boolean(),
+        async (kind, seed, last) => {
+          const L = layerOf(kind, seed, last);
+          // Layers the dense builder cannot describe (no output) are skipped.
+          const own = layerOperator(L.dense);
+          let m;
+          try {
+            m = own(L.data);
+          } catch {
+            return;
+          }
+          if (
+            m.rows === 0 || m.cols === 0 || m.rows > 120 || m.cols > 120
+          ) return;
+          const grid = expectedGrid(L);
+          if (denseSide(L, grid) > 150) return;
+          const sigma = sigmaMax(m);
+          if (!(sigma > 0)) return;
+          const maxNorm = 0.5 * sigma;
+          const label = describeLayer(
+            L,
+            seed,
+            `, maxNorm ${maxNorm.toPrecision(6)}`,
+          );
+          const one = clipOperatorNormSync(kernelOf(L), maxNorm, {
+            ...L.options,
+            iterations: 1,
+          });
+          assert.deepEqual(one.grid, grid, `${label}: grid`);
+          const sub = new Subspace(
+            circularOperator(L.dense, grid),
+            L.data.length,
+          );
+          const x = sub.round(L.data, maxNorm);
+          assertArraysNear(
+            sub.apply(one.kernel.data),
+            x,
+            1e-10,
+            maxAbs(x),
+            `${label}: one round's operator`,
+          );
+          assertArraysNear(
+            one.kernel.data,
+            sub.lift(L.data, x),
+            1e-10,
+            maxAbs(L.data),
+            `${label}: one round's kernel`,
+          );
+          const res = await clipOperatorNorm(kernelOf(L), maxNorm, {
+            ...L.options,
+            iterations: 200,
+            tolerance: TOL,
+            threads: 2,
+          });
+          const after = checkCommon(L, res, label);
+          assert.equal(res.certified, true, `${label}: certified`);
+          assert.ok(
+            after.own <= maxNorm * (1 + ROUNDING),
+            `${label}: dense σ_max ${after.own} > maxNorm ${maxNorm}`,
+          );
+          checked++;
+        },
+      ),
+      { seed: 14014, numRuns: 400, endOnFailure: true },
+    );
+    console.log(`  random kinds: ${checked} of 400 checked densely`);
+    assert.ok(
+      checked >= 60,
+      `only ${checked} random kinds were small enough to check`,
+    );
+  },
+  { threads: true, timeoutMs: 120_000 },
+);
