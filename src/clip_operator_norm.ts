@@ -8,32 +8,44 @@ import type { ClipOptions, ClipResult, Kernel } from "./types.ts";
 import { clip, clipSync } from "./_clip/clip.ts";
 
 /**
- * Projects a kernel toward the set of kernels whose layer has operator norm
- * at most `maxNorm` (the paper's regulariser, Appendix A): transform to the
- * per-frequency matrices `P(u, v)`, take each one's SVD `U·Σ·Vᴴ`, replace `Σ`
- * by `min(Σ, maxNorm)`, transform back and keep only the kernel's own
- * `k_h × k_w` taps. Only the Hermitian half of the frequencies is factorised
- * and the inverse transform pairs each frequency with its mirror, so the result
- * is real by construction.
+ * Projects a kernel onto the set of kernels whose layer has operator norm at
+ * most `maxNorm` (the paper's regulariser, Appendix A), for every layer kind
+ * `singularValues` takes: stride, dilation, groups (depthwise), transposed,
+ * 1-D, 2-D and 3-D, both layouts, circular or zero padding.
  *
- * Clipping is the exact projection onto the operator-norm ball; cutting back
- * to `k_h × k_w` taps is the exact projection onto kernels of that size. One
- * round of both does not guarantee `normAfter ≤ maxNorm` (it typically leaves
- * 1.1–1.5 × `maxNorm`); more `iterations` alternate them, and
- * `method: "dykstra"` converges to the nearest such kernel. `normAfter` is
- * always computed from the returned kernel.
+ * One round: the layer's own frequency matrices (the phase-split ones for a
+ * stride, one block per group) are factorised, their singular values clipped
+ * at `maxNorm`, the result transformed back and kept on the kernel's own taps.
+ * Clipping is the exact (Frobenius) projection onto the operator-norm ball;
+ * keeping the taps is the exact projection onto the operators of the layer's
+ * kind (where taps wrap onto each other, the returned kernel is the nearest
+ * to the input that gives that operator: those taps move by equal shares).
+ * One round of both does not guarantee `normAfter ≤ maxNorm` (it typically
+ * leaves 1.1–1.5 × `maxNorm`); more `iterations` alternate them, and
+ * `method: "dykstra"` converges to the nearest kernel inside the ball.
+ * `certify` (the default when `tolerance` is given) then scales the kernel
+ * into the ball, so `normAfter ≤ maxNorm` is guaranteed. `normAfter` is always
+ * computed from the returned kernel.
+ *
+ * Zero padding has no exact frequency formula: the circular layer on the
+ * smallest grid that contains the padded one (`result.grid`) is projected,
+ * and `normBefore`/`normAfter` are certified upper bounds of the padded
+ * layer's norms (`result.exact` is false). With `scale` (BatchNorm's
+ * `γ/√(var + ε)` per output channel), the composite `diag(scale)·conv` is
+ * projected and the convolution kernel returned.
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`; not modified.
  * @param maxNorm The radius of the ball, a positive finite number.
- * @param options `inputShape`, `layout`, `iterations` (default 1), `tolerance` (default 0), `method`,
- *   `backend` (`"wasm"` or `"auto"`, which runs wasm here).
- * @returns The projected kernel (same shape, layout and element type), `normBefore`, `normAfter`, `iterations`.
- * @throws {TypeError} For wrong types, ranks, lengths, an unknown layout or method, or `backend: "webgpu"`
- *   (asynchronous: use {@linkcode clipOperatorNorm}).
+ * @param options The layer's options (as `singularValues`), `iterations` (default 1), `tolerance` (default 0),
+ *   `method`, `certify`, `scale`, `backend` (`"wasm"` or `"auto"`, which runs wasm here).
+ * @returns The projected kernel (same shape, layout and element type), `normBefore`, `normAfter`, `iterations`,
+ *   `grid`, `exact`, `certified`, `certifyScale`, `toleranceMet`, and what ran.
+ * @throws {TypeError} For wrong types, ranks, lengths, an unknown layout or method, a `scale` of the wrong length,
+ *   or `backend: "webgpu"` (asynchronous: use {@linkcode clipOperatorNorm}).
  * @throws {RangeError} For non-positive sizes, NaN or infinity in the data, `maxNorm` not positive and finite,
- *   `iterations` not a positive integer, a kernel larger than the input, sizes that do not fit in memory, or
- *   `precision: "f32"` (wasm clips in f64).
- * @throws {ConvergenceError} If the bidiagonal singular-value iteration (dqds) of some frequency does not converge.
+ *   `iterations` not a positive integer, a `scale` entry that is zero or not finite, sizes that do not fit in
+ *   memory, or `precision: "f32"` (wasm clips in f64).
+ * @throws {ConvergenceError} If the SVD of some frequency does not converge.
  *
  * @example One round, as the paper does every 100 training steps
  * ```ts
@@ -80,6 +92,17 @@ export function clipOperatorNormSync(kernel: Kernel, maxNorm: number, options: C
  * @throws {ConvergenceError} If the QR iteration (wasm) or the Jacobi sweeps (WebGPU) of some frequency do not
  *   converge.
  * @throws {Error} For `backend: "webgpu"` with no WebGPU device (the message says why), or a GPU error.
+ *
+ * @example A stride-2 layer, certified inside the ball
+ * ```ts
+ * import { clipOperatorNorm, operatorNorm } from "@convsv/convsv";
+ * import assert from "node:assert/strict";
+ * const data = Float64Array.from({ length: 8 * 4 * 3 * 3 }, (_, i) => Math.cos(i * 0.9));
+ * const options = { inputShape: [8, 8], stride: 2 };
+ * const res = await clipOperatorNorm({ data, shape: [8, 4, 3, 3] }, 1, { ...options, iterations: 200, tolerance: 1e-6 });
+ * assert.ok(res.certified && res.normAfter <= 1);
+ * assert.equal(res.normAfter, await operatorNorm(res.kernel, options));
+ * ```
  *
  * @example Alternate until the norm is within 1e-3 of the radius
  * ```ts
