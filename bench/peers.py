@@ -336,7 +336,8 @@ def numpy_clip_kinds(np, k, grid, s, g, clip_to):
     frequency and group the (c_out/g) x (c_in/g * s^D) matrix: full SVD
     (full_matrices=False), singular values clipped at clip_to, rebuilt
     scaling the smaller factor; depthwise (1 x 1 matrices) is
-    P * min(1, clip_to / |P|), elementwise, with no SVD call. Then irfftn,
+    P * min(1, clip_to / |P|) = P * clip_to / max(|P|, clip_to),
+    elementwise, with no SVD call. Then irfftn,
     cut to K' taps, back to K's taps (K' entries that are no tap of K are
     dropped).
     """
@@ -353,8 +354,11 @@ def numpy_clip_kinds(np, k, grid, s, g, clip_to):
         p = np.fft.rfftn(split, gsmall, axes=axes)  # (c_out, cin, *half)
         half = p.shape[2:]
         if cin == 1 and co_g == 1:
+            # P * min(1, r / |P|) = P * r / max(|P|, r): one pass less, no division by zero
             mag = np.abs(p)
-            p = p * np.minimum(1.0, clip_to / np.maximum(mag, 1e-300))
+            np.maximum(mag, clip_to, out=mag)
+            np.divide(clip_to, mag, out=mag)
+            p *= mag
         else:
             # (g, co_g, cin, *half) -> (*half, g, co_g, cin)
             blocks = p.reshape((g, co_g, cin) + half)
@@ -451,8 +455,7 @@ def torch_clip_kinds(torch, k, grid, s, g, clip_to):
         p = torch.fft.rfftn(split, s=gsmall, dim=axes)
         half = tuple(p.shape[2:])
         if cin == 1 and co_g == 1:
-            mag = p.abs()
-            p = p * torch.clamp(clip_to / torch.clamp(mag, min=1e-300), max=1.0)
+            p *= clip_to / torch.clamp(p.abs(), min=clip_to)
         else:
             blocks = p.reshape((g, co_g, cin) + half).permute(*(tuple(range(3, 3 + dims)) + (0, 1, 2)))
             u, d, vh = torch.linalg.svd(blocks, full_matrices=False)
