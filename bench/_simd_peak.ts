@@ -154,8 +154,28 @@ interface BidiagExports {
   lead_dim(m: number): number;
   lead_dim32(m: number): number;
   bidiag_work_bytes(ld: number, n: number): number;
-  bidiag_c64_split(ar: number, ai: number, m: number, n: number, ld: number, d: number, e: number, work: number, taus: number): number;
-  bidiag_c32_split(ar: number, ai: number, m: number, n: number, ld: number, d: number, e: number, work: number, taus: number): number;
+  bidiag_c64_split(
+    ar: number,
+    ai: number,
+    m: number,
+    n: number,
+    ld: number,
+    d: number,
+    e: number,
+    work: number,
+    taus: number,
+  ): number;
+  bidiag_c32_split(
+    ar: number,
+    ai: number,
+    m: number,
+    n: number,
+    ld: number,
+    d: number,
+    e: number,
+    work: number,
+    taus: number,
+  ): number;
 }
 
 /**

@@ -76,11 +76,17 @@ function marker(kind: Series["marker"], x: number, y: number, color: string): st
   const r = 3.2;
   switch (kind) {
     case "square":
-      return `<rect x="${(x - r).toFixed(1)}" y="${(y - r).toFixed(1)}" width="${2 * r}" height="${2 * r}" fill="${color}"/>`;
+      return `<rect x="${(x - r).toFixed(1)}" y="${(y - r).toFixed(1)}" width="${2 * r}" height="${
+        2 * r
+      }" fill="${color}"/>`;
     case "triangle":
-      return `<path d="M${x.toFixed(1)},${(y - r - 0.8).toFixed(1)}l${r + 0.6},${2 * r}h${-2 * r - 1.2}z" fill="${color}"/>`;
+      return `<path d="M${x.toFixed(1)},${(y - r - 0.8).toFixed(1)}l${r + 0.6},${2 * r}h${
+        -2 * r - 1.2
+      }z" fill="${color}"/>`;
     case "diamond":
-      return `<path d="M${x.toFixed(1)},${(y - r - 0.8).toFixed(1)}l${r + 0.8},${r + 0.8}l${-r - 0.8},${r + 0.8}l${-r - 0.8},${-r - 0.8}z" fill="${color}"/>`;
+      return `<path d="M${x.toFixed(1)},${(y - r - 0.8).toFixed(1)}l${r + 0.8},${r + 0.8}l${-r - 0.8},${r + 0.8}l${
+        -r - 0.8
+      },${-r - 0.8}z" fill="${color}"/>`;
     default:
       return `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="${r}" fill="${color}"/>`;
   }
@@ -95,10 +101,24 @@ function panelSvg(p: Panel, ox: number): string {
   const sy = (y: number) => M.top + ph - (Math.log(y / y0) / Math.log(y1 / y0)) * ph;
   const out: string[] = [];
   out.push(`<g font-family="sans-serif" font-size="11" fill="#222">`);
-  out.push(`<text x="${ox + M.left + pw / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${esc(p.title)}</text>`);
+  out.push(
+    `<text x="${ox + M.left + pw / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${
+      esc(p.title)
+    }</text>`,
+  );
   const tx = ticks(x0, x1), ty = ticks(y0, y1);
-  for (const v of tx.minor) out.push(`<line x1="${sx(v).toFixed(1)}" y1="${M.top}" x2="${sx(v).toFixed(1)}" y2="${M.top + ph}" stroke="#f0f0f0"/>`);
-  for (const v of ty.minor) out.push(`<line x1="${ox + M.left}" y1="${sy(v).toFixed(1)}" x2="${ox + M.left + pw}" y2="${sy(v).toFixed(1)}" stroke="#f0f0f0"/>`);
+  for (const v of tx.minor) {
+    out.push(
+      `<line x1="${sx(v).toFixed(1)}" y1="${M.top}" x2="${sx(v).toFixed(1)}" y2="${M.top + ph}" stroke="#f0f0f0"/>`,
+    );
+  }
+  for (const v of ty.minor) {
+    out.push(
+      `<line x1="${ox + M.left}" y1="${sy(v).toFixed(1)}" x2="${ox + M.left + pw}" y2="${
+        sy(v).toFixed(1)
+      }" stroke="#f0f0f0"/>`,
+    );
+  }
   for (const v of tx.major) {
     const x = sx(v).toFixed(1);
     out.push(`<line x1="${x}" y1="${M.top}" x2="${x}" y2="${M.top + ph}" stroke="#ddd"/>`);
@@ -112,14 +132,18 @@ function panelSvg(p: Panel, ox: number): string {
   out.push(`<rect x="${ox + M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`);
   out.push(`<text x="${ox + M.left + pw / 2}" y="${H - 8}" text-anchor="middle">${esc(p.xLabel)}</text>`);
   out.push(
-    `<text transform="translate(${ox + 14},${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(p.yLabel)}</text>`,
+    `<text transform="translate(${ox + 14},${M.top + ph / 2}) rotate(-90)" text-anchor="middle">${
+      esc(p.yLabel)
+    }</text>`,
   );
   for (const s of p.series) {
     const ok = s.points.filter(([x, y]) => x > 0 && y > 0).sort((a, b) => a[0] - b[0]);
     if (ok.length === 0) continue;
     const d = ok.map(([x, y], i) => `${i ? "L" : "M"}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join("");
     out.push(
-      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""}/>`,
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${
+        s.dash ? ` stroke-dasharray="${s.dash}"` : ""
+      }/>`,
     );
     for (const [x, y] of ok) out.push(marker(s.marker, sx(x), sy(y), s.color));
   }
@@ -152,7 +176,9 @@ export function logLogSvg(panels: Panel[], caption: string): string {
     out.push(marker(s.marker, x + 13, y, s.color));
     out.push(`<text x="${x + 32}" y="${y + 4}">${esc(s.name)}</text>`);
   });
-  out.push(`<text x="${width / 2}" y="${height - 8}" text-anchor="middle" font-size="10" fill="#555">${esc(caption)}</text>`);
+  out.push(
+    `<text x="${width / 2}" y="${height - 8}" text-anchor="middle" font-size="10" fill="#555">${esc(caption)}</text>`,
+  );
   out.push(`</g>`);
   out.push(`</svg>`);
   return out.join("\n") + "\n";

@@ -298,7 +298,10 @@ function parseArgs(args: string[]): Options {
     }
   } else if (quick) {
     svCases = smallest(SV_CASES, 2);
-    kindCases = [smallest(KIND_CASES.filter((c) => c.stride > 1), 1)[0], smallest(KIND_CASES.filter(isDepthwise), 1)[0]];
+    kindCases = [
+      smallest(KIND_CASES.filter((c) => c.stride > 1), 1)[0],
+      smallest(KIND_CASES.filter(isDepthwise), 1)[0],
+    ];
     denseCases = smallest(DENSE_CASES, 2);
   }
   const scaleCases: Case[] = [];
@@ -579,8 +582,9 @@ export async function runGroup(
         if (!r.stopped) fastest.set(task.id, Math.min(fastest.get(task.id) ?? Infinity, r.ms));
       }
     });
-    if (typeof rep === "string") ctx.errors.push(`${spec.id} (${spec.python}) on ${tasks.map((t) => t.id).join(", ")}: ${rep}`);
-    else if (!ctx.reports.has(spec.id)) ctx.reports.set(spec.id, rep);
+    if (typeof rep === "string") {
+      ctx.errors.push(`${spec.id} (${spec.python}) on ${tasks.map((t) => t.id).join(", ")}: ${rep}`);
+    } else if (!ctx.reports.has(spec.id)) ctx.reports.set(spec.id, rep);
   }
   for (const t of timers) await t.half(false);
   return table;
@@ -662,7 +666,8 @@ export function peerCell(r: PeerResult | null): string {
 }
 
 /** The legend of {@linkcode peerCell}'s marks. */
-export const PEER_MARKS = `Peer cells: median ms (the BLAS thread count that won). "*": one run only, since it was already ` +
+export const PEER_MARKS =
+  `Peer cells: median ms (the BLAS thread count that won). "*": one run only, since it was already ` +
   `slower than another peer (or thread count) on that case, so it cannot be the fastest; "> X": stopped after X ms ` +
   `(2× the fastest time known for the case + 1 s), a lower bound.`;
 
@@ -846,7 +851,9 @@ async function runMain(ctx: Context, svCases: Case[], svOn: boolean, clipOn: boo
       const res1 = clip.one.value as { kernel: { data: Float64Array }; normBefore: number; normAfter: number };
       const resN = clip.all.value as { kernel: { data: Float64Array } };
       let identical = res1.kernel.data.length === resN.kernel.data.length;
-      for (let i = 0; identical && i < res1.kernel.data.length; i++) identical = res1.kernel.data[i] === resN.kernel.data[i];
+      for (let i = 0; identical && i < res1.kernel.data.length; i++) {
+        identical = res1.kernel.data[i] === resN.kernel.data[i];
+      }
       if (!identical) fail(ctx, `clip on ${caseText(c)}: ${opts.cores} threads differ from one thread`);
       const checks = new Map<string, number | null>();
       for (const spec of clipPeers) {
@@ -920,7 +927,9 @@ function svMarkdown(ctx: Context, rows: SvRow[], title: string): string[] {
     const ch = row.checks;
     let check = "n/a";
     if (row.c.k > row.c.h || row.c.k > row.c.w) check = "n/a (k > h: numpy crops)";
-    else if (ch.sigmaRel !== null) check = `${ch.sigmaRel.toExponential(1)} ${ch.sigmaRel <= SIGMA_RTOL ? "ok" : "FAIL"}`;
+    else if (ch.sigmaRel !== null) {
+      check = `${ch.sigmaRel.toExponential(1)} ${ch.sigmaRel <= SIGMA_RTOL ? "ok" : "FAIL"}`;
+    }
     return [
       ...caseLabel(row.c),
       ...COLS.map((col) => fmtMs(row.timers.get(col)!.ms)),
@@ -1126,7 +1135,9 @@ async function runKinds(ctx: Context, cases: Case[]): Promise<string[]> {
       ...COLS.map((col) => fmtMs(timers.get(col)!.ms)),
       ...peers.map((p) => peerCell(peerOf(t, task, p))),
       ...COLS.map((col) => (b ? fmtRatio(b.ms / timers.get(col)!.ms) : "n/a")),
-      checks.sigmaRel === null ? "n/a" : `${checks.sigmaRel.toExponential(1)} ${checks.sigmaRel <= SIGMA_RTOL ? "ok" : "FAIL"}`,
+      checks.sigmaRel === null
+        ? "n/a"
+        : `${checks.sigmaRel.toExponential(1)} ${checks.sigmaRel <= SIGMA_RTOL ? "ok" : "FAIL"}`,
     ]);
     jsonRows.push({
       case: c,
@@ -1152,10 +1163,10 @@ async function runKinds(ctx: Context, cases: Case[]): Promise<string[]> {
     ),
     "",
     `Ours: \`singularValues(k, { inputShape, stride: 2 })\` / \`{ groups: c }\` (kernel \`[c, 1, 3, 3]\`). Peers ` +
-    `(same call shape as above): stride by the phase split of DESIGN.md §3 (tap a = 2a' + p becomes input channel ` +
-    `(i, p, q) of a stride-1 layer on the (h/2)×(w/2) grid, 2×2 taps), then the paper's code / torch svdvals; ` +
-    `depthwise as |fft2| of each channel's filter (each frequency's 1×1 matrix is its own singular value), ` +
-    `unsorted (ours returns the values sorted).`,
+      `(same call shape as above): stride by the phase split of DESIGN.md §3 (tap a = 2a' + p becomes input channel ` +
+      `(i, p, q) of a stride-1 layer on the (h/2)×(w/2) grid, 2×2 taps), then the paper's code / torch svdvals; ` +
+      `depthwise as |fft2| of each channel's filter (each frequency's 1×1 matrix is its own singular value), ` +
+      `unsorted (ours returns the values sorted).`,
     "",
   );
   return out;
@@ -1211,7 +1222,9 @@ async function runMemory(ctx: Context): Promise<{ md: string[]; peakMb: number |
     const mb = r.vmHwmKb / 1024;
     if (mode !== "baseline") {
       peakMb = Math.max(peakMb ?? 0, mb);
-      if (!opts.quick && !(mb < MEM_TARGET_MB)) fail(ctx, `peak RSS ${mb.toFixed(0)} MB (${mode}) at h = ${h}, c = ${c}`);
+      if (!opts.quick && !(mb < MEM_TARGET_MB)) {
+        fail(ctx, `peak RSS ${mb.toFixed(0)} MB (${mode}) at h = ${h}, c = ${c}`);
+      }
     }
     const what = mode === "baseline"
       ? "Deno + convsv loaded, a 4×4 2→2 layer: the runtime's own footprint"
@@ -1262,14 +1275,33 @@ async function runScaling(ctx: Context, cases: Case[]): Promise<SvRow[]> {
 
 function scalingSvg(ctx: Context, rows: SvRow[], caption: string): string {
   const { opts } = ctx;
-  const pick = (pred: (c: Case) => boolean, x: (c: Case) => number) => rows.filter((r) => pred(r.c)).map((r) => ({ x: x(r.c), r }));
+  const pick = (pred: (c: Case) => boolean, x: (c: Case) => number) =>
+    rows.filter((r) => pred(r.c)).map((r) => ({ x: x(r.c), r }));
   const plainCase = (c: Case) => c.stride === 1 && c.groups === 1 && c.cIn === c.cOut;
   const byH = pick((c) => plainCase(c) && c.cIn === SCALE_H.c, (c) => c.h);
   const byC = pick((c) => plainCase(c) && c.h === SCALE_C.h, (c) => c.cIn);
-  const styles: { name: string; color: string; dash?: string; marker: Series["marker"]; y: (r: SvRow) => number | null }[] = [
+  const styles: {
+    name: string;
+    color: string;
+    dash?: string;
+    marker: Series["marker"];
+    y: (r: SvRow) => number | null;
+  }[] = [
     { name: "convsv f64, 1 thread", color: "#1f77b4", marker: "circle", y: (r) => r.timers.get("f64-1")!.ms },
-    { name: `convsv f64, ${opts.cores} threads`, color: "#1f77b4", dash: "6 3", marker: "square", y: (r) => r.timers.get("f64-N")!.ms },
-    { name: `convsv f32, ${opts.cores} threads`, color: "#17becf", dash: "2 2", marker: "square", y: (r) => r.timers.get("f32-N")!.ms },
+    {
+      name: `convsv f64, ${opts.cores} threads`,
+      color: "#1f77b4",
+      dash: "6 3",
+      marker: "square",
+      y: (r) => r.timers.get("f64-N")!.ms,
+    },
+    {
+      name: `convsv f32, ${opts.cores} threads`,
+      color: "#17becf",
+      dash: "2 2",
+      marker: "square",
+      y: (r) => r.timers.get("f32-N")!.ms,
+    },
   ];
   const colors = ["#d62728", "#ff7f0e", "#2ca02c"];
   opts.peers.forEach((spec, i) => {
@@ -1292,8 +1324,18 @@ function scalingSvg(ctx: Context, rows: SvRow[], caption: string): string {
       points: pts.map((p) => [p.x, s.y(p.r) ?? NaN] as [number, number]).filter(([, y]) => Number.isFinite(y)),
     }));
   const panels: Panel[] = [
-    { title: `time against h (c_in = c_out = ${SCALE_H.c}, 3×3)`, xLabel: "h = w", yLabel: "median ms", series: series(byH) },
-    { title: `time against c (h = w = ${SCALE_C.h}, 3×3)`, xLabel: "c_in = c_out", yLabel: "median ms", series: series(byC) },
+    {
+      title: `time against h (c_in = c_out = ${SCALE_H.c}, 3×3)`,
+      xLabel: "h = w",
+      yLabel: "median ms",
+      series: series(byH),
+    },
+    {
+      title: `time against c (h = w = ${SCALE_C.h}, 3×3)`,
+      xLabel: "c_in = c_out",
+      yLabel: "median ms",
+      series: series(byC),
+    },
   ];
   return logLogSvg(panels, caption);
 }
@@ -1342,14 +1384,18 @@ function peakMarkdown(peak: Peak): string[] {
   const r = peak.reg;
   const fused = (v: number | null) => (v === null ? "n/a (no relaxed SIMD)" : v.toFixed(1));
   return [
-    `SIMD peak measured in this run, one thread, GFLOP/s: f64x2 mul+add ${r.f64MulAdd.toFixed(1)}, relaxed_madd (FMA) ` +
+    `SIMD peak measured in this run, one thread, GFLOP/s: f64x2 mul+add ${
+      r.f64MulAdd.toFixed(1)
+    }, relaxed_madd (FMA) ` +
     `${fused(r.f64Fma)}; f32x4 mul+add ${r.f32MulAdd.toFixed(1)}, FMA ${fused(r.f32Fma)} (a wasm loop assembled ` +
     `in bench/_simd_peak.ts: 12 independent accumulators, operands in registers). The package's own kernel ` +
     `\`bidiag_c64_split\` on one ${peak.bidiag.n}×${peak.bidiag.n} complex matrix in L2: ` +
     `${peak.bidiag.f64.toFixed(1)} GFLOP/s f64, ${peak.bidiag.f32.toFixed(1)} f32 (${
       peak.bidiag.relaxed ? "relaxed-SIMD build" : "plain SIMD build"
     }). "% peak" below is against ${peak.f64.toFixed(1)} (f64) / ${peak.f32.toFixed(1)} (f32) per thread ` +
-    `(the higher of mul+add and${peak.bidiag.relaxed ? "" : " (not used: the plain build runs)"} FMA) times the threads.`,
+    `(the higher of mul+add and${
+      peak.bidiag.relaxed ? "" : " (not used: the plain build runs)"
+    } FMA) times the threads.`,
     "",
   ];
 }
@@ -1413,7 +1459,12 @@ function summaryMarkdown(
     for (const col of COLS) {
       const p = peakFor(col, peak, opts.cores);
       const g = median(svRows.map((r) => r.flops / (r.timers.get(col)!.ms * 1e6)));
-      lines.push([`GFLOP/s, ${colTitle(col, opts.cores)}`, `${g.toFixed(1)} (${((100 * g) / p).toFixed(0)}% of peak)`, `peak ${p.toFixed(1)} measured`, ""]);
+      lines.push([
+        `GFLOP/s, ${colTitle(col, opts.cores)}`,
+        `${g.toFixed(1)} (${((100 * g) / p).toFixed(0)}% of peak)`,
+        `peak ${p.toFixed(1)} measured`,
+        "",
+      ]);
     }
   }
   if (!lines.length) return [];
@@ -1437,7 +1488,9 @@ export function peersMarkdown(ctx: GroupContext): string[] {
       continue;
     }
     const blas = (rep.blas ?? []).map((b) =>
-      [b.lib, b.corename ? `kernel ${b.corename}` : "", b.version ? `v${b.version}` : ""].filter((s) => s).join(" ")
+      [b.lib, b.corename ? `kernel ${b.corename}` : "", b.version ? `v${b.version}` : ""].filter((s) =>
+        s
+      ).join(" ")
     ).join(" + ") || "unknown";
     const unset = rep.openblas_env_unset.length ? `; unset for it: ${rep.openblas_env_unset.join(" ")}` : "";
     out.push(
@@ -1613,7 +1666,9 @@ async function main(): Promise<number> {
               ours: { one: r.one.ms, all: r.all.ms },
               normBefore: r.normBefore,
               normAfter: r.normAfter,
-              peers: Object.fromEntries(secondaryPeers(opts.peers).map((p) => [p.id, r.table.get(`${r.task.id} ${p.id}`)])),
+              peers: Object.fromEntries(
+                secondaryPeers(opts.peers).map((p) => [p.id, r.table.get(`${r.task.id} ${p.id}`)]),
+              ),
               checks: Object.fromEntries(r.checks),
             })),
             ...ctx.json,

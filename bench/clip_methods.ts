@@ -19,7 +19,8 @@ const cases: [number, number][] = [[8, 8], [8, 16], [16, 16], [32, 16]];
 console.log(`clipping to maxNorm = 1 (He-normal 3×3 kernels, seed 1), tolerance ${tolerance}, at most ${max} rounds`);
 console.log("distance = ‖K − K₀‖_F / ‖K₀‖_F; one round = the paper's Appendix A");
 console.log(
-  ["h", "c", "σ(K₀)", "1 round: norm", "method", "rounds", "normAfter", "distance", "ms"].map((s) => s.padStart(11)).join(""),
+  ["h", "c", "σ(K₀)", "1 round: norm", "method", "rounds", "normAfter", "distance", "ms"].map((s) => s.padStart(11))
+    .join(""),
 );
 for (const [h, c] of cases) {
   const data = exampleKernel(c, c, 3, 1);

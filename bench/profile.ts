@@ -71,23 +71,35 @@ if (Deno.args[0] === "--child") {
 
 const peak = registerPeak();
 console.log(`# convsv profile (${new Date().toISOString()}, Deno ${Deno.version.deno})\n`);
-console.log(`Register-only SIMD peak, one thread: f64 FMA ${peak.f64Fma?.toFixed(1)} GFLOP/s, f32 FMA ${peak.f32Fma?.toFixed(1)}\n`);
+console.log(
+  `Register-only SIMD peak, one thread: f64 FMA ${peak.f64Fma?.toFixed(1)} GFLOP/s, f32 FMA ${
+    peak.f32Fma?.toFixed(1)
+  }\n`,
+);
 console.log("## 1. bidiag_c64/c32_split alone, one n × n matrix, best of 25\n");
 console.log("| n | f64 GFLOP/s | % of f64 peak | f32 GFLOP/s | % of f32 peak |\n|---:|---:|---:|---:|---:|");
 for (const n of [32, 64, 128, 256, 512]) {
   const r = bidiagRate(n, n >= 256 ? 8 : 25);
   const p64 = peak.f64Fma ?? peak.f64MulAdd, p32 = peak.f32Fma ?? peak.f32MulAdd;
-  console.log(`| ${n} | ${r.f64.toFixed(1)} | ${(100 * r.f64 / p64).toFixed(0)}% | ${r.f32.toFixed(1)} | ${(100 * r.f32 / p32).toFixed(0)}% |`);
+  console.log(
+    `| ${n} | ${r.f64.toFixed(1)} | ${(100 * r.f64 / p64).toFixed(0)}% | ${r.f32.toFixed(1)} | ${
+      (100 * r.f32 / p32).toFixed(0)
+    }% |`,
+  );
 }
 console.log("\n## 2. One column of h frequencies (3×3 kernel, c → c), one thread, best of several (ms)\n");
-console.log("| h | c | column f64 | build P | bidiag | rest (dqds, copies) | rest share | column f32 | f32 rest share (est.) |");
+console.log(
+  "| h | c | column f64 | build P | bidiag | rest (dqds, copies) | rest share | column f32 | f32 rest share (est.) |",
+);
 console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 const cases = [[32, 64], [16, 128], [8, 256]];
 for (const [h, c] of cases) {
   const p = columnProfile(h, c);
   const rest = p.column - p.buildP - p.bidiag;
   console.log(
-    `| ${h} | ${c} | ${p.column.toFixed(2)} | ${p.buildP.toFixed(2)} | ${p.bidiag.toFixed(2)} | ${rest.toFixed(2)} | ${(100 * rest / p.column).toFixed(0)}% | ${p.f32.toFixed(2)} | ${(100 * rest / p.f32).toFixed(0)}% |`,
+    `| ${h} | ${c} | ${p.column.toFixed(2)} | ${p.buildP.toFixed(2)} | ${p.bidiag.toFixed(2)} | ${rest.toFixed(2)} | ${
+      (100 * rest / p.column).toFixed(0)
+    }% | ${p.f32.toFixed(2)} | ${(100 * rest / p.f32).toFixed(0)}% |`,
   );
 }
 console.log("\n## 3. Two cores at once: the same column profile in two processes\n");
@@ -100,10 +112,16 @@ const hasTaskset = (() => {
 })();
 const child = (cpu: number | null) => {
   const args = ["run", "-A", new URL(import.meta.url).pathname, "--child", "16:128"];
-  const cmd = cpu === null || !hasTaskset ? new Deno.Command(Deno.execPath(), { args }) : new Deno.Command("taskset", { args: ["-c", String(cpu), Deno.execPath(), ...args] });
+  const cmd = cpu === null || !hasTaskset
+    ? new Deno.Command(Deno.execPath(), { args })
+    : new Deno.Command("taskset", { args: ["-c", String(cpu), Deno.execPath(), ...args] });
   return cmd.output().then((o) => JSON.parse(new TextDecoder().decode(o.stdout)).column as number);
 };
-console.log(`h = 16, c = 128, svd_column_f64 ms (best of 15)${hasTaskset ? ", pinned with taskset" : " (no taskset: not pinned)"}\n`);
+console.log(
+  `h = 16, c = 128, svd_column_f64 ms (best of 15)${
+    hasTaskset ? ", pinned with taskset" : " (no taskset: not pinned)"
+  }\n`,
+);
 console.log("| run | CPU 0 | CPU 1 |\n|---|---:|---:|");
 const solo0 = await child(0), solo1 = await child(1);
 console.log(`| alone, one after the other | ${solo0.toFixed(2)} | ${solo1.toFixed(2)} |`);

@@ -45,16 +45,22 @@ export function validateRun(options: { precision?: unknown; threads?: unknown; b
   const precision = options.precision;
   if (precision !== undefined && precision !== "f64" && precision !== "f32") {
     throw new TypeError(
-      `Cannot compute singular values as precision must be "f64" or "f32": current value is ${JSON.stringify(precision)}`,
+      `Cannot compute singular values as precision must be "f64" or "f32": current value is ${
+        JSON.stringify(precision)
+      }`,
     );
   }
   const threads = options.threads;
   if (threads !== undefined) {
     if (typeof threads !== "number" || !Number.isInteger(threads)) {
-      throw new TypeError(`Cannot compute singular values as threads must be an integer: current value is ${String(threads)}`);
+      throw new TypeError(
+        `Cannot compute singular values as threads must be an integer: current value is ${String(threads)}`,
+      );
     }
     if (threads < 1 || threads > 256) {
-      throw new RangeError(`Cannot compute singular values as threads must be between 1 and 256: current value is ${threads}`);
+      throw new RangeError(
+        `Cannot compute singular values as threads must be between 1 and 256: current value is ${threads}`,
+      );
     }
   }
   const backend = options.backend;
@@ -101,7 +107,10 @@ export interface BackendRequest {
  * TypeError naming the function, `"auto"` and `"wasm"` run wasm on the
  * calling thread.
  */
-export function wasmOnly(options: { precision?: unknown; threads?: unknown; backend?: unknown }, fn: string): BackendRequest {
+export function wasmOnly(
+  options: { precision?: unknown; threads?: unknown; backend?: unknown },
+  fn: string,
+): BackendRequest {
   const req: BackendRequest = {
     subject: `compute ${fn}`,
     run: validateRun(options),
@@ -201,7 +210,9 @@ export async function resolveBackend(req: BackendRequest): Promise<Resolved> {
   if (backend === "webgpu") {
     const gpu = await getGpu();
     if ("reason" in gpu) {
-      throw new Error(`Cannot ${req.subject} as backend "webgpu" needs a WebGPU device: current value is ${gpu.reason}`);
+      throw new Error(
+        `Cannot ${req.subject} as backend "webgpu" needs a WebGPU device: current value is ${gpu.reason}`,
+      );
     }
     return { backend: "webgpu", precision: "f32", gpu, skipped: {} };
   }
@@ -250,7 +261,9 @@ export async function withReasons<T>(skipped: { webgpu?: string }, subject: stri
   } catch (err) {
     if (skipped.webgpu && !(err instanceof RangeError) && !(err instanceof TypeError)) {
       throw new Error(
-        `Cannot ${subject} on any backend: wasm failed (${err instanceof Error ? err.message : err}); webgpu was skipped (${skipped.webgpu})`,
+        `Cannot ${subject} on any backend: wasm failed (${
+          err instanceof Error ? err.message : err
+        }); webgpu was skipped (${skipped.webgpu})`,
         { cause: err },
       );
     }

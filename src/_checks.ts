@@ -38,11 +38,20 @@ export function checkSizes(what: string, arr: unknown, rank: number | number[], 
 }
 
 /** A per-axis option: one integer for every axis or one per axis; returned per axis of the layer. */
-export function perAxis(what: string, value: unknown, rank: number, fallback: number, min: number, shapeText: string): number[] {
+export function perAxis(
+  what: string,
+  value: unknown,
+  rank: number,
+  fallback: number,
+  min: number,
+  shapeText: string,
+): number[] {
   if (value === undefined) return new Array(rank).fill(fallback);
   const rule = min === 1 ? "a positive integer" : "a non-negative integer";
   if (typeof value === "number") {
-    if (!Number.isInteger(value)) fail(TypeError, what, `${rule} or an array of ${rank} (one per axis of ${shapeText})`, value);
+    if (!Number.isInteger(value)) {
+      fail(TypeError, what, `${rule} or an array of ${rank} (one per axis of ${shapeText})`, value);
+    }
     if (value < min) fail(RangeError, what, rule, value);
     return new Array(rank).fill(value);
   }

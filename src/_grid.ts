@@ -8,7 +8,14 @@ import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } fro
 import { exactSpec } from "./_options.ts";
 import { type Expanded, expandSpec, mergeGroups } from "./_problem/expand.ts";
 import { fillGrid, fillGridSync, type Grid } from "./_problem/grid.ts";
-import { type BackendRequest, resolveBackend, resolveBackendSync, runnerOf, validateRun, withReasons } from "./_backend.ts";
+import {
+  type BackendRequest,
+  resolveBackend,
+  resolveBackendSync,
+  runnerOf,
+  validateRun,
+  withReasons,
+} from "./_backend.ts";
 import { runProblem } from "./_wasm/engine.ts";
 
 /** A layer's expansion, its computed grid, and what computed it. */

@@ -98,7 +98,9 @@ export function validateSpec(kernel: Kernel, options: SingularValuesOptions): La
   const pair = LAYOUTS_BY_RANK[rank];
   const layout = options.layout ?? pair[0];
   if (!LAYOUTS.includes(layout)) fail(TypeError, "layout", `one of ${LAYOUTS.map(show).join(", ")}`, layout);
-  if (!pair.includes(layout)) fail(TypeError, "layout", `${show(pair[0])} or ${show(pair[1])} for ${layerText}`, layout);
+  if (!pair.includes(layout)) {
+    fail(TypeError, "layout", `${show(pair[0])} or ${show(pair[1])} for ${layerText}`, layout);
+  }
   const shape = checkSizes(
     `kernel.shape (${show(layout)})`,
     kernel.shape,
@@ -337,7 +339,9 @@ export function plainSpec(kernel: Kernel, options: SingularValuesOptions): Layer
 }
 
 /** The sizes of a plain layer (see {@linkcode plainSpec}): channels, taps and input grid. */
-export function plainShape(spec: LayerSpec): { cOut: number; cIn: number; kh: number; kw: number; h: number; w: number } {
+export function plainShape(
+  spec: LayerSpec,
+): { cOut: number; cIn: number; kh: number; kw: number; h: number; w: number } {
   return { cOut: spec.cOut, cIn: spec.cIn, kh: spec.k[1], kw: spec.k[2], h: spec.n[1], w: spec.n[2] };
 }
 

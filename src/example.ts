@@ -45,10 +45,16 @@ if (import.meta.main) {
   for (const x of all) sq += x * x;
   let fro = 0;
   for (const x of kernel.data) fro += x * x;
-  console.log(`layer: Conv2d(${c}, ${c}, 3×3), circular padding, stride 1, input ${h}×${h}, He-normal weights (seed 1)`);
+  console.log(
+    `layer: Conv2d(${c}, ${c}, 3×3), circular padding, stride 1, input ${h}×${h}, He-normal weights (seed 1)`,
+  );
   console.log(`operator norm (σ_max): ${s.norm.toPrecision(12)} at frequency (u, v) = (${s.argmax.join(", ")})`);
   console.log(`singular values: ${all.length} = ${h}·${h}·${c}`);
-  console.log(`  min ${all[0].toPrecision(6)}  p25 ${q(0.25).toPrecision(6)}  median ${q(0.5).toPrecision(6)}  p75 ${q(0.75).toPrecision(6)}  max ${all[all.length - 1].toPrecision(6)}`);
+  console.log(
+    `  min ${all[0].toPrecision(6)}  p25 ${q(0.25).toPrecision(6)}  median ${q(0.5).toPrecision(6)}  p75 ${
+      q(0.75).toPrecision(6)
+    }  max ${all[all.length - 1].toPrecision(6)}`,
+  );
   console.log(`  condition number σ_max/σ_min: ${(s.norm / all[0]).toPrecision(6)}`);
   console.log(`  check Σσ² = h·w·‖K‖²_F: ${sq.toPrecision(12)} vs ${(h * h * fro).toPrecision(12)}`);
   console.log(`backend: ${s.backend}, precision: ${s.precision}, 1 thread`);

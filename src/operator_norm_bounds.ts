@@ -6,7 +6,14 @@
 import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision } from "./types.ts";
 import { type Axes, fromAxes, type LayerSpec, validateSpec } from "./_options.ts";
 import { integerOption, toleranceOption } from "./_checks.ts";
-import { admissibleGrids, type Expanded, expandSpec, frequencyMatrix, mergeGroups, twiddle } from "./_problem/expand.ts";
+import {
+  admissibleGrids,
+  type Expanded,
+  expandSpec,
+  frequencyMatrix,
+  mergeGroups,
+  twiddle,
+} from "./_problem/expand.ts";
 import type { Problem, Sink } from "./_problem/problem.ts";
 import {
   type BackendRequest,

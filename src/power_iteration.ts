@@ -84,7 +84,10 @@ export function powerIterationNormSync(kernel: Kernel, options: PowerIterationOp
  * assert.ok(Math.abs(p.lower - 2 * Math.cos(Math.PI / 18)) < 1e-6);
  * ```
  */
-export async function powerIterationNorm(kernel: Kernel, options: PowerIterationOptions): Promise<PowerIterationResult> {
+export async function powerIterationNorm(
+  kernel: Kernel,
+  options: PowerIterationOptions,
+): Promise<PowerIterationResult> {
   await loadWasm(); // compiled asynchronously (browsers refuse large synchronous compiles)
   return compute(kernel, options);
 }

@@ -121,7 +121,11 @@ function finish(format: ModelFormat, src: Source, layers: ConvLayer[], options: 
   const names = new Set(layers.map((l) => l.name));
   const unknown = Object.keys(over).filter((k) => !names.has(k));
   if (unknown.length > 0) {
-    throw typeError(src, `options.layers names layers the model does not have (it has ${[...names].slice(0, 8).join(", ")})`, unknown);
+    throw typeError(
+      src,
+      `options.layers names layers the model does not have (it has ${[...names].slice(0, 8).join(", ")})`,
+      unknown,
+    );
   }
   for (const layer of layers) {
     const o = over[layer.name];
@@ -137,11 +141,18 @@ function finish(format: ModelFormat, src: Source, layers: ConvLayer[], options: 
     if (o.transposed !== undefined) layer.transposed = o.transposed;
     if (o.inputShape !== undefined) layer.inputShape = [...o.inputShape];
   }
-  if (layers.length === 0) throw typeError(src, `a model: this ${format} file has no convolution layers (kernels of rank 3–5)`, 0);
+  if (layers.length === 0) {
+    throw typeError(src, `a model: this ${format} file has no convolution layers (kernels of rank 3–5)`, 0);
+  }
   return { format, layers };
 }
 
-function readBytesSync(format: ModelFormat, bytes: Bytes, options: ReadModelOptions, members?: { name: string; bytes: Bytes }[]): Model {
+function readBytesSync(
+  format: ModelFormat,
+  bytes: Bytes,
+  options: ReadModelOptions,
+  members?: { name: string; bytes: Bytes }[],
+): Model {
   const src = source(options.name, format);
   if (!(bytes instanceof Uint8Array)) {
     throw typeError(src, `a ${format} file from something other than a Uint8Array`, typeof bytes);
@@ -362,7 +373,13 @@ export async function readModelFile(path: string, options: ReadModelOptions = {}
   const fs = await import("node:fs/promises");
   const opts: ReadModelOptions = { name: path, ...options };
   const ext = /\.([a-z]+)$/i.exec(path)?.[1].toLowerCase();
-  const byExt: Record<string, ModelFormat> = { safetensors: "safetensors", npy: "npy", npz: "npz", onnx: "onnx", json: "tfjs" };
+  const byExt: Record<string, ModelFormat> = {
+    safetensors: "safetensors",
+    npy: "npy",
+    npz: "npz",
+    onnx: "onnx",
+    json: "tfjs",
+  };
   const format = options.format ?? (ext === undefined ? undefined : byExt[ext]);
   if (format === "tfjs") {
     const src = source(opts.name, "tfjs");
@@ -373,9 +390,7 @@ export async function readModelFile(path: string, options: ReadModelOptions = {}
     } catch (e) {
       throw typeError(src, `a TF.js model.json that is not JSON (${(e as Error).message})`, text.slice(0, 40));
     }
-    const groups = Array.isArray(modelJson)
-      ? modelJson
-      : (modelJson as { weightsManifest?: unknown })?.weightsManifest;
+    const groups = Array.isArray(modelJson) ? modelJson : (modelJson as { weightsManifest?: unknown })?.weightsManifest;
     const paths: string[] = [];
     if (Array.isArray(groups)) {
       for (const g of groups) {

@@ -78,7 +78,7 @@ function compute({ core, simd }: WasmBackend, spec: LayerSpec): TopSingularVecto
     let n = 0;
     for (const z of img) n += z * z;
     n = Math.sqrt(n);
-    if (n > 0) for (let i = 0; i < img.length; i++) img[i] /= n;
+    if (n > 0) { for (let i = 0; i < img.length; i++) img[i] /= n; }
     return img;
   };
   return {

@@ -28,7 +28,10 @@ export interface Case extends Dims {
 }
 
 /** Cases of the given sizes and weights, in either 2-D layout, as Float64Array or Float32Array. */
-export function caseOf(dims: fc.Arbitrary<Dims>, weights: (n: number) => fc.Arbitrary<Float64Array>): fc.Arbitrary<Case> {
+export function caseOf(
+  dims: fc.Arbitrary<Dims>,
+  weights: (n: number) => fc.Arbitrary<Float64Array>,
+): fc.Arbitrary<Case> {
   return dims.chain((d) =>
     fc
       .record({

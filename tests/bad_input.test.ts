@@ -51,7 +51,16 @@ async function expectFailure(
   value: RegExp,
 ): Promise<void> {
   const k = kernel as Kernel, o = options as SingularValuesOptions;
-  for (const api of APIS) await expectBothFail(label, api.name, () => api.sync(k, o), () => api.async(k, o), kinds, value);
+  for (const api of APIS) {
+    await expectBothFail(
+      label,
+      api.name,
+      () => api.sync(k, o),
+      () => api.async(k, o),
+      kinds,
+      value,
+    );
+  }
 }
 
 test("bad input: the valid baseline works (so the failures below are about the one bad field)", async () => {
@@ -65,9 +74,7 @@ test("bad input: the valid baseline works (so the failures below are about the o
       GOOD_OPTIONS,
     )
   );
-  assert.doesNotThrow(() =>
-    singularValuesSync(goodKernel(), { ...GOOD_OPTIONS, layout: "hwio" })
-  );
+  assert.doesNotThrow(() => singularValuesSync(goodKernel(), { ...GOOD_OPTIONS, layout: "hwio" }));
 });
 
 test("bad input: data.length ≠ product of shape is a TypeError naming the length", async () => {

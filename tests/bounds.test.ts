@@ -17,8 +17,8 @@ import {
   type Kernel,
   type Layout,
   operatorNormBounds,
-  operatorNormBoundsSync,
   type OperatorNormBoundsOptions,
+  operatorNormBoundsSync,
   operatorNormSync,
   powerIterationNorm,
   powerIterationNormSync,
@@ -193,7 +193,9 @@ function checkZero(c: ZeroCase, widths: number[], roomy?: number[]): void {
   assert.ok(b.iterations <= 100 && b.tolerance === 1e-9, label);
   assert.equal(b.gridSizes.length, c.gridCandidates, label);
   // Every circular grid tried is itself an upper bound (the submatrix argument), and upper is their minimum.
-  b.gridNorms.forEach((g, j) => assert.ok(sigma <= g * (1 + 1e-12), `${label}: grid ${b.gridSizes[j]} norm ${g} < σ_max ${sigma}`));
+  b.gridNorms.forEach((g, j) =>
+    assert.ok(sigma <= g * (1 + 1e-12), `${label}: grid ${b.gridSizes[j]} norm ${g} < σ_max ${sigma}`)
+  );
   assert.equal(b.upper, Math.min(...b.gridNorms) * (1 + 1e-12), label);
   assert.ok(b.gridSizes.some((g) => g.join() === b.grid.join()), label);
   if (sigma > 0) widths.push((b.upper - b.lower) / b.upper);
@@ -203,11 +205,13 @@ function checkZero(c: ZeroCase, widths: number[], roomy?: number[]): void {
 // ---------------------------------------------------------------------------
 // Zero padding: the certified interval
 
-for (const [rank, runs, lim] of [
-  [2, 300, { c: 3, g: 2, k: 4, n: 7, s: 3, d: 2 }],
-  [1, 300, { c: 4, g: 3, k: 5, n: 12, s: 3, d: 3 }],
-  [3, 150, { c: 2, g: 2, k: 3, n: 4, s: 2, d: 2 }],
-] as const) {
+for (
+  const [rank, runs, lim] of [
+    [2, 300, { c: 3, g: 2, k: 4, n: 7, s: 3, d: 2 }],
+    [1, 300, { c: 4, g: 3, k: 5, n: 12, s: 3, d: 3 }],
+    [3, 150, { c: 2, g: 2, k: 3, n: 4, s: 2, d: 2 }],
+  ] as const
+) {
   test(`operatorNormBounds(): ${rank}-D zero-padded layers satisfy lower ≤ σ_max(dense) ≤ upper`, () => {
     const widths: number[] = [], roomy: number[] = [];
     fc.assert(fc.property(zeroArb(rank, lim), (c) => checkZero(c, widths, isRoomy(c) ? roomy : undefined)), {
@@ -321,9 +325,19 @@ test("operatorNormBounds(): the interval narrows with the input size (a 3×3 lay
   for (const n of [4, 8, 16, 32]) {
     const b = operatorNormBoundsSync(kernel, { inputShape: [n, n], padding: 1, maxIterations: 200 });
     const width = (b.upper - b.lower) / b.upper;
-    lines.push(`${n}×${n}: [${b.lower.toFixed(6)}, ${b.upper.toFixed(6)}] width ${width.toExponential(2)} (${b.iterations} steps, grid ${b.grid})`);
+    lines.push(
+      `${n}×${n}: [${b.lower.toFixed(6)}, ${b.upper.toFixed(6)}] width ${
+        width.toExponential(2)
+      } (${b.iterations} steps, grid ${b.grid})`,
+    );
     if (n <= 8) {
-      const sigma = denseNorm({ data: kernel.data, shape: kernel.shape, layout: "oihw", inputShape: [n, n], padding: [1, 1] });
+      const sigma = denseNorm({
+        data: kernel.data,
+        shape: kernel.shape,
+        layout: "oihw",
+        inputShape: [n, n],
+        padding: [1, 1],
+      });
       assert.ok(b.lower <= sigma && sigma <= b.upper);
     }
     assert.ok(width < last * 1.5);
@@ -347,7 +361,12 @@ test("operatorNormBounds(): circular layers are exact (lower = upper = operatorN
         const k = new Array(rank).fill(2);
         const shape = [c, 2, ...k];
         const kernel = { data: weights(seed, shape.reduce((a, b) => a * b, 1)), shape };
-        const options: SingularValuesOptions = { inputShape: new Array(rank).fill(4), stride: s, dilation: 1 + (g % 2), transposed };
+        const options: SingularValuesOptions = {
+          inputShape: new Array(rank).fill(4),
+          stride: s,
+          dilation: 1 + (g % 2),
+          transposed,
+        };
         const b = operatorNormBoundsSync(kernel, options);
         const exact = operatorNormSync(kernel, options);
         assert.equal(b.exact, true);
@@ -376,7 +395,12 @@ test("operatorNormBounds(): iteration options are honoured and reported", () => 
   assert.equal(more.converged, false);
   assert.equal(more.tolerance, 0);
   assert.ok(more.lower >= zero.lower);
-  const loose = operatorNormBoundsSync(kernel, { inputShape: [10, 10], padding: 1, maxIterations: 300, tolerance: 1e-3 });
+  const loose = operatorNormBoundsSync(kernel, {
+    inputShape: [10, 10],
+    padding: 1,
+    maxIterations: 300,
+    tolerance: 1e-3,
+  });
   assert.equal(loose.converged, true);
   assert.ok(loose.iterations < 300);
   const one = operatorNormBoundsSync(kernel, { inputShape: [10, 10], padding: 1, gridCandidates: 1 });
@@ -417,7 +441,13 @@ test("gramIterationNorm(): every step is an upper bound, never increasing, conve
     { numRuns: 80 },
   );
   const kernel = { data: weights(8, 2 * 3 * 9), shape: [2, 3, 3, 3] };
-  const sigma = denseNorm({ data: kernel.data, shape: kernel.shape, layout: "oihw", inputShape: [5, 5], padding: [1, 1] });
+  const sigma = denseNorm({
+    data: kernel.data,
+    shape: kernel.shape,
+    layout: "oihw",
+    inputShape: [5, 5],
+    padding: [1, 1],
+  });
   const g = await gramIterationNorm(kernel, { inputShape: [5, 5], padding: 1 });
   assert.ok(g.upper >= sigma, "zero padding: the circular grid's Gram bound is above the dense norm");
   assert.deepEqual(g.grid, [6, 6]);
@@ -436,7 +466,11 @@ test("powerIterationNorm(): a lower bound for zero and circular padding, close f
     }),
     { numRuns: 60 },
   );
-  console.log(`  power iteration (≤ 50 steps), relative gap to σ_max: median ${widths.sort((a, b) => a - b)[widths.length >> 1].toExponential(2)}`);
+  console.log(
+    `  power iteration (≤ 50 steps), relative gap to σ_max: median ${
+      widths.sort((a, b) => a - b)[widths.length >> 1].toExponential(2)
+    }`,
+  );
   const kernel = { data: weights(21, 2 * 2 * 9), shape: [2, 2, 3, 3] };
   const exact = operatorNormSync(kernel, { inputShape: [6, 6] });
   const p = await powerIterationNorm(kernel, { inputShape: [6, 6], maxIterations: 5000, tolerance: 1e-15 });

@@ -56,7 +56,11 @@ function smallModel(): Model {
     layers: [
       conv("stem", [6, 3, 3, 3], { inputShape: [12, 12], scale: bn }, 1),
       conv("body.conv", [6, 6, 3, 3], { inputShape: [12, 12], padding: 1 }, 2),
-      conv("down", [8, 6, 3, 3], { inputShape: [12, 12], stride: [2, 2], scale: { kind: "scale", name: "s", gamma: ramp(8, -1.5, 0) } }, 3),
+      conv("down", [8, 6, 3, 3], {
+        inputShape: [12, 12],
+        stride: [2, 2],
+        scale: { kind: "scale", name: "s", gamma: ramp(8, -1.5, 0) },
+      }, 3),
     ],
   };
 }
@@ -131,7 +135,9 @@ test("report: the table lists every layer with its exact norm or certified inter
   assert.match(r.lipschitz.note, /conv part only/);
   assert.equal(r.foldBn, false);
   // Not folded: the scales as their own factors, a looser bound.
-  const bnMax = Math.max(...model.layers[0].scale!.gamma.map((g, o) => Math.abs(g) / Math.sqrt(model.layers[0].scale!.variance![o] + 1e-3)));
+  const bnMax = Math.max(
+    ...model.layers[0].scale!.gamma.map((g, o) => Math.abs(g) / Math.sqrt(model.layers[0].scale!.variance![o] + 1e-3)),
+  );
   assert.ok(Math.abs(r.lipschitz.withScales / (r.lipschitz.upper * bnMax * 1.5) - 1) < 1e-12);
 });
 
@@ -143,7 +149,17 @@ test("report --fold-bn: norms change exactly by the folded factors, and the outp
     format: "test",
     layers: [
       { ...base, scale: { kind: "scale", name: "s", gamma: new Float64Array(4).fill(alpha) } },
-      { ...base, name: "c0", padding: 1, scale: { kind: "batchnorm", name: "b", gamma: new Float64Array(4).fill(3), variance: new Float64Array(4).fill(4 - 1e-5) } },
+      {
+        ...base,
+        name: "c0",
+        padding: 1,
+        scale: {
+          kind: "batchnorm",
+          name: "b",
+          gamma: new Float64Array(4).fill(3),
+          variance: new Float64Array(4).fill(4 - 1e-5),
+        },
+      },
     ],
   };
   const plain = capture(uniform), folded = capture(uniform);
@@ -224,7 +240,13 @@ test("report: --input is propagated through the convs; without it the error name
 
   const { planned } = planLayers(layers, "1x3x32x32");
   assert.deepEqual(planned.map((p) => p.inputShape), [[32, 32], [16, 16], [16, 16], [16, 16], [8, 8]]);
-  assert.deepEqual(planned.map((p) => p.inputSource), ["input", "propagated", "propagated", "propagated", "propagated"]);
+  assert.deepEqual(planned.map((p) => p.inputSource), [
+    "input",
+    "propagated",
+    "propagated",
+    "propagated",
+    "propagated",
+  ]);
   assert.deepEqual(planned.map((p) => p.outputShape), [[16, 16], [16, 16], [7, 7], [8, 8], [16, 16]]);
   // NHWC is recognised by its channel count; spatial sizes alone work too.
   assert.deepEqual(parseInput("1x32x24x3", 2, 3, false), { text: "1x32x24x3", spatial: [32, 24], channels: 3 });
@@ -232,9 +254,18 @@ test("report: --input is propagated through the convs; without it the error name
   assert.deepEqual(parseInput("32x24", 2, 3, false), { text: "32x24", spatial: [32, 24] });
 
   const c = capture(model);
-  assert.equal(await run(["report", "net.safetensors", "--input", "1x3x32x32", "--json", "--no-html", "--quiet"], c.io), 0);
+  assert.equal(
+    await run(["report", "net.safetensors", "--input", "1x3x32x32", "--json", "--no-html", "--quiet"], c.io),
+    0,
+  );
   const r = JSON.parse(c.out());
-  assert.deepEqual(r.layers.map((l: { inputShape: number[] }) => l.inputShape), [[32, 32], [16, 16], [16, 16], [16, 16], [8, 8]]);
+  assert.deepEqual(r.layers.map((l: { inputShape: number[] }) => l.inputShape), [
+    [32, 32],
+    [16, 16],
+    [16, 16],
+    [16, 16],
+    [8, 8],
+  ]);
   assert.equal(r.layers[1].inputShapeSource, "propagated");
   const upB = operatorNormBoundsSync(layers[4].kernel, { inputShape: [8, 8], stride: 2, transposed: true, padding: 0 });
   assert.equal(r.layers[4].upper, upB.upper);
@@ -242,7 +273,10 @@ test("report: --input is propagated through the convs; without it the error name
   // A shape that is too small says which layer and why.
   const small = capture(model);
   assert.equal(await run(["report", "net.safetensors", "--input", "1x3x2x2", "--no-html", "--quiet"], small.io), 1);
-  assert.match(small.err(), /Cannot use layer "c" \(#3\) on input 1x1 \(propagated from --input\): its output would be empty/);
+  assert.match(
+    small.err(),
+    /Cannot use layer "c" \(#3\) on input 1x1 \(propagated from --input\): its output would be empty/,
+  );
   const bad = capture(model);
   assert.equal(await run(["report", "net.safetensors", "--input", "1x3xAx2", "--no-html"], bad.io), 2);
   assert.match(bad.err(), /--input must be positive integers joined by "x"/);
@@ -367,7 +401,10 @@ test("report: --attributes reaches the reader, unknown names are reported; long 
   assert.match(c.err(), /Cannot read --attributes b\.json: expected a JSON object mapping layer names/);
 
   const big = planLayers([conv("wide", [512, 512, 3, 3], { inputShape: [64, 64] })], undefined).planned;
-  assert.match(estimateNote(big, 2, 20) ?? "", /^this may take about \d+ minutes; the largest layer is "wide" \(512 -> 512 channels on 64x64\)/);
+  assert.match(
+    estimateNote(big, 2, 20) ?? "",
+    /^this may take about \d+ minutes; the largest layer is "wide" \(512 -> 512 channels on 64x64\)/,
+  );
   assert.equal(estimateNote(planLayers(smallModel().layers, undefined).planned, 2, 20), undefined);
 });
 
@@ -381,7 +418,10 @@ test("CLI usage errors exit 2 with one line", async () => {
     [["report", "m.onnx", "--max-norm", "1"], /--max-norm is not an option of report/],
     [["clip", "m.onnx", "-o", "x.safetensors"], /clip needs --max-norm/],
     [["clip", "m.onnx", "--max-norm", "1"], /clip needs -o OUT\.safetensors, --model-out PATH, or both/],
-    [["clip", "m.onnx", "--max-norm", "1", "-o", "x.safetensors", "--certify", "--no-certify"], /--certify and --no-certify exclude each other/],
+    [
+      ["clip", "m.onnx", "--max-norm", "1", "-o", "x.safetensors", "--certify", "--no-certify"],
+      /--certify and --no-certify exclude each other/,
+    ],
     [["clip", "m.onnx", "--max-norm", "1", "-o", "x.npz"], /-o must end in \.safetensors/],
   ];
   for (const [args, re] of cases) {
@@ -408,7 +448,19 @@ test("clip: writes the clipped kernels as safetensors; norms drop to the bound",
     ],
   };
   const c = capture(model);
-  const code = await run(["clip", "m.onnx", "--max-norm", "1", "-o", "out.safetensors", "--iterations", "300", "--tolerance", "1e-3", "--quiet"], c.io);
+  const code = await run([
+    "clip",
+    "m.onnx",
+    "--max-norm",
+    "1",
+    "-o",
+    "out.safetensors",
+    "--iterations",
+    "300",
+    "--tolerance",
+    "1e-3",
+    "--quiet",
+  ], c.io);
   assert.equal(code, 0, c.err());
   const bytes = c.files.get("out.safetensors") as Uint8Array;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -423,13 +475,19 @@ test("clip: writes the clipped kernels as safetensors; norms drop to the bound",
   };
   const circ = tensor("circ");
   assert.ok(operatorNormSync({ data: circ, shape: [4, 4, 3, 3] }, { inputShape: [8, 8] }) <= 1.001 * (1 + 1e-9));
-  const padded = operatorNormBoundsSync({ data: tensor("padded"), shape: [4, 4, 3, 3] }, { inputShape: [8, 8], padding: 1 });
+  const padded = operatorNormBoundsSync({ data: tensor("padded"), shape: [4, 4, 3, 3] }, {
+    inputShape: [8, 8],
+    padding: 1,
+  });
   assert.ok(padded.upper <= 1.001 * (1 + 1e-9), `zero-padded upper bound ${padded.upper}`);
   const strided = operatorNormSync({ data: tensor("strided"), shape: [4, 4, 3, 3] }, { inputShape: [8, 8], stride: 2 });
   assert.ok(strided <= 1 * (1 + 1e-12), `strided layer clipped too: ${strided}`);
   assert.match(c.out(), /^2 {2}padded .*<= [\d.]+ +<= [\d.]+ +\d+ +yes/m);
   assert.match(c.out(), /<=: zero padding: the norms are certified upper bounds/);
-  assert.match(c.out(), /Wrote out\.safetensors: 3 kernels \(3 clipped, 0 already within 1, 0 not clipped\) in safetensors/);
+  assert.match(
+    c.out(),
+    /Wrote out\.safetensors: 3 kernels \(3 clipped, 0 already within 1, 0 not clipped\) in safetensors/,
+  );
 });
 
 test("clip: a layer that cannot be clipped is named in the table, the JSON and on stderr, written as read, and exits 1", async () => {
@@ -442,13 +500,25 @@ test("clip: a layer that cannot be clipped is named in the table, the JSON and o
     ],
   };
   const c = capture(model);
-  assert.equal(await run(["clip", "m.onnx", "--max-norm", "1", "-o", "out.safetensors", "--fold-bn", "--quiet"], c.io), 1);
+  assert.equal(
+    await run(["clip", "m.onnx", "--max-norm", "1", "-o", "out.safetensors", "--fold-bn", "--quiet"], c.io),
+    1,
+  );
   assert.match(c.out(), /^2 {2}big .* not clipped /m);
-  assert.match(c.out(), /^big: NOT CLIPPED, written as read: Cannot fold scale "s" into layer "big": gamma has 3 entries/m);
+  assert.match(
+    c.out(),
+    /^big: NOT CLIPPED, written as read: Cannot fold scale "s" into layer "big": gamma has 3 entries/m,
+  );
   assert.match(c.err(), /^convsv: error: layer "big" not clipped: /m);
   assert.match(c.out(), /2 kernels \(1 clipped, 0 already within 1, 1 not clipped\)/);
   const j = capture(model);
-  assert.equal(await run(["clip", "m.onnx", "--max-norm", "1", "-o", "out.safetensors", "--json", "--no-certify", "--fold-bn"], j.io), 1);
+  assert.equal(
+    await run(
+      ["clip", "m.onnx", "--max-norm", "1", "-o", "out.safetensors", "--json", "--no-certify", "--fold-bn"],
+      j.io,
+    ),
+    1,
+  );
   const json = JSON.parse(j.out());
   assert.equal(json.complete, false);
   assert.equal(json.certify, false);
@@ -460,7 +530,11 @@ test("clip: a layer that cannot be clipped is named in the table, the JSON and o
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   assert.match(header.__metadata__["notClipped.big"], /Cannot fold scale/);
   const [a, b] = header.big.data_offsets;
-  assert.deepEqual(new Float32Array(bytes.slice(8 + n + a, 8 + n + b).buffer), model.layers[1].kernel.data, "written as read");
+  assert.deepEqual(
+    new Float32Array(bytes.slice(8 + n + a, 8 + n + b).buffer),
+    model.layers[1].kernel.data,
+    "written as read",
+  );
   assert.equal(j.err().split("\n").filter((l) => l.startsWith("convsv: error:")).length, 1);
 });
 
@@ -507,14 +581,24 @@ test("CLI spawned: report on fixture files (ONNX, safetensors with --attributes)
     // A graph with a symbolic input size: --input goes to the reader, which
     // propagates it through the graph (pooling included): the fixed export's shapes.
     const dyn = spawnCli(
-      ["report", join(root, "tests", "fixtures", "torch_net_dynamic.onnx"), "--input", "1x3x16x12", "--json", "--no-html"],
+      [
+        "report",
+        join(root, "tests", "fixtures", "torch_net_dynamic.onnx"),
+        "--input",
+        "1x3x16x12",
+        "--json",
+        "--no-html",
+      ],
       dir,
     );
     assert.equal(dyn.code, 0, dyn.err);
     const fixed = spawnCli(["report", join(root, "tests", "fixtures", "torch_net.onnx"), "--json", "--no-html"], dir);
     const shapes = (o: { layers: { inputShape: number[] }[] }) => o.layers.map((l) => l.inputShape);
     assert.deepEqual(shapes(JSON.parse(dyn.out)), shapes(JSON.parse(fixed.out)));
-    assert.deepEqual(JSON.parse(dyn.out).layers.map((l: { inputShapeSource: string }) => l.inputShapeSource), Array(5).fill("model"));
+    assert.deepEqual(
+      JSON.parse(dyn.out).layers.map((l: { inputShapeSource: string }) => l.inputShapeSource),
+      Array(5).fill("model"),
+    );
 
     // Weights only: the defaults are said; --attributes gives strides, padding, groups.
     const st = join(root, "tests", "fixtures", "torch_net.safetensors");
@@ -523,9 +607,16 @@ test("CLI spawned: report on fixture files (ONNX, safetensors with --attributes)
     assert.match(plain.out, /stores weights only \(safetensors\): strides, padding and input shapes are unknown/);
     writeFileSync(
       join(dir, "attrs.json"),
-      JSON.stringify({ conv1: { padding: 1 }, conv2: { stride: 2, padding: 1, groups: 2 }, up: { transposed: true, stride: 2, padding: 0 } }),
+      JSON.stringify({
+        conv1: { padding: 1 },
+        conv2: { stride: 2, padding: 1, groups: 2 },
+        up: { transposed: true, stride: 2, padding: 0 },
+      }),
     );
-    const attr = spawnCli(["report", st, "--input", "1x3x16x12", "--attributes", "attrs.json", "--json", "--no-html"], dir);
+    const attr = spawnCli(
+      ["report", st, "--input", "1x3x16x12", "--attributes", "attrs.json", "--json", "--no-html"],
+      dir,
+    );
     assert.equal(attr.code, 0, attr.err);
     const a = JSON.parse(attr.out);
     const conv2 = a.layers.find((l: { name: string }) => l.name === "conv2");

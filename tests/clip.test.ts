@@ -15,10 +15,10 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   type ClipMethod,
-  type ClipOptions,
-  type ClipResult,
   clipOperatorNorm,
   clipOperatorNormSync,
+  type ClipOptions,
+  type ClipResult,
   type Kernel,
   operatorNormSync,
   singularValuesSync,
@@ -145,7 +145,7 @@ test("clip reference: the Jacobi SVD reconstructs A with orthonormal U, V and Ja
   for (const [m, n, seed] of [[7, 4, 1], [4, 7, 2], [6, 6, 3], [1, 5, 4], [5, 1, 5], [12, 8, 6]]) {
     const A = randomKernel(m * n, seed);
     // Make one case rank-deficient: a repeated row.
-    if (seed === 6) for (let j = 0; j < n; j++) A[3 * n + j] = A[j];
+    if (seed === 6) { for (let j = 0; j < n; j++) A[3 * n + j] = A[j]; }
     const svd = jacobiSvd(A, m, n);
     const r = Math.min(m, n);
     assertClose(rebuild(svd), A, 1e-14, maxAbs(A), `U·Σ·Vᵀ = A (${m}×${n})`);
@@ -174,7 +174,13 @@ test("clip reference: projecting a layer's matrix gives its kernel back; clippin
   const A = denseLayerMatrix(k, d.cOut, d.cIn, d.kh, d.kw, d.h, d.w);
   assertClose(projectOntoKernel(A, d.cOut, d.cIn, d.kh, d.kw, d.h, d.w), k, 1e-15, 1, "P_S(A(K)) = K");
   const s = jacobiSingularValues(A, d.cOut * d.h * d.w, d.cIn * d.h * d.w)[0];
-  assertClose(referenceClipRound(k, d.cOut, d.cIn, d.kh, d.kw, d.h, d.w, s * 1.001), k, 1e-13, 1, "clip at 1.001 σ_max");
+  assertClose(
+    referenceClipRound(k, d.cOut, d.cIn, d.kh, d.kw, d.h, d.w, s * 1.001),
+    k,
+    1e-13,
+    1,
+    "clip at 1.001 σ_max",
+  );
   // A kernel as large as the input: one round lands in the ball.
   const full: Dims = { cOut: 2, cIn: 3, kh: 3, kw: 2, h: 3, w: 2 };
   const kf = randomKernel(2 * 3 * 3 * 2, 12);
@@ -386,7 +392,9 @@ test("clip: over rounds 1..8 the norm never increases (alternating, tolerance 0)
         if (t > 1) {
           assert.ok(
             norms[t - 1] <= norms[t - 2] * (1 + 1e-12),
-            `${fmt(c)}, maxNorm ${maxNorm}: normAfter after ${t} rounds ${norms[t - 1]} > after ${t - 1}: ${norms[t - 2]}\n` +
+            `${fmt(c)}, maxNorm ${maxNorm}: normAfter after ${t} rounds ${norms[t - 1]} > after ${t - 1}: ${
+              norms[t - 2]
+            }\n` +
               `  kernel (oihw) ${Array.from(c.data).join(", ")}`,
           );
         }
@@ -447,7 +455,11 @@ test("clip: `iterations` counts the rounds actually needed (stops at the first k
       const t = res.iterations;
       assert.ok(t >= 0 && t <= N, `${method} ${fmt(c)}: iterations ${t}`);
       // 0 rounds exactly when the input is already within the tolerance (then it comes back as it is).
-      assert.equal(t === 0, res.normBefore <= target, `${method} ${fmt(c)}: iterations ${t}, normBefore ${res.normBefore}`);
+      assert.equal(
+        t === 0,
+        res.normBefore <= target,
+        `${method} ${fmt(c)}: iterations ${t}, normBefore ${res.normBefore}`,
+      );
       if (t === 0) assert.deepEqual(res.kernel.data, c.data);
       if (t < N) assert.ok(res.normAfter <= target, `${method} ${fmt(c)}: stopped at ${t} outside the tolerance`);
       // The same call with a budget of exactly t rounds gives the same kernel.
@@ -544,14 +556,21 @@ test("clip: element type and shape are kept, the input is not modified (both lay
 test("clip: a zero kernel comes back as zeros with normBefore = normAfter = 0", async () => {
   for (const Ctor of [Float32Array, Float64Array]) {
     for (const method of ["alternating", "dykstra"] as const) {
-      for (const [shape, layout, inputShape] of [
-        [[2, 3, 2, 2], "oihw", [3, 3]],
-        [[3, 1, 4, 2], "hwio", [5, 2]],
-        [[1, 1, 1, 1], "oihw", [1, 1]],
-      ] as const) {
+      for (
+        const [shape, layout, inputShape] of [
+          [[2, 3, 2, 2], "oihw", [3, 3]],
+          [[3, 1, 4, 2], "hwio", [5, 2]],
+          [[1, 1, 1, 1], "oihw", [1, 1]],
+        ] as const
+      ) {
         const data = new Ctor((shape as readonly number[]).reduce((a, b) => a * b, 1));
         const opts = { inputShape: [...inputShape], layout, method, iterations: 7 };
-        for (const res of [clipOperatorNormSync({ data, shape }, 1, opts), await clipOperatorNorm({ data, shape }, 1, opts)]) {
+        for (
+          const res of [
+            clipOperatorNormSync({ data, shape }, 1, opts),
+            await clipOperatorNorm({ data, shape }, 1, opts),
+          ]
+        ) {
           const label = `${Ctor.name} ${method} ${shape.join("×")}`;
           assert.ok(res.kernel.data instanceof Ctor, label);
           assert.deepEqual(Array.from(res.kernel.data), Array.from(data), label);
@@ -577,7 +596,14 @@ async function expectFailure(
   value: RegExp,
 ): Promise<void> {
   const k = kernel as Kernel, m = maxNorm as number, o = options as ClipOptions;
-  await expectBothFail(label, "clipOperatorNorm", () => clipOperatorNormSync(k, m, o), () => clipOperatorNorm(k, m, o), kinds, value);
+  await expectBothFail(
+    label,
+    "clipOperatorNorm",
+    () => clipOperatorNormSync(k, m, o),
+    () => clipOperatorNorm(k, m, o),
+    kinds,
+    value,
+  );
 }
 
 function goodKernel(): Kernel {
@@ -598,7 +624,7 @@ test("clip bad input: maxNorm 0, −1, NaN, ±Infinity are RangeErrors, a string
   await expectFailure("maxNorm NaN", goodKernel(), NaN, GOOD, RangeError, /NaN/);
   await expectFailure("maxNorm Infinity", goodKernel(), Infinity, GOOD, RangeError, /Infinity/);
   await expectFailure("maxNorm -Infinity", goodKernel(), -Infinity, GOOD, RangeError, /-Infinity/);
-  await expectFailure("maxNorm \"1\"", goodKernel(), "1", GOOD, TypeError, /"1"|(^|[^\d.])1([^\d.]|$)/);
+  await expectFailure('maxNorm "1"', goodKernel(), "1", GOOD, TypeError, /"1"|(^|[^\d.])1([^\d.]|$)/);
   await expectFailure("maxNorm undefined", goodKernel(), undefined, GOOD, TypeError, /undefined/);
 });
 
@@ -615,7 +641,10 @@ test("clip: a kernel larger than the input folds; the taps that wrap onto one po
       for (let b = 0; b < 5; b++) {
         // Taps (a, b) and (a mod 3, b mod 3) share a position.
         const j = oi * 25 + a * 5 + b, base = oi * 25 + (a % 3) * 5 + (b % 3);
-        assert.ok(Math.abs(moved[j] - moved[base]) <= 1e-12, `(o,i) ${oi}, tap (${a}, ${b}): ${moved[j]} vs ${moved[base]}`);
+        assert.ok(
+          Math.abs(moved[j] - moved[base]) <= 1e-12,
+          `(o,i) ${oi}, tap (${a}, ${b}): ${moved[j]} vs ${moved[base]}`,
+        );
       }
     }
   }
@@ -624,12 +653,12 @@ test("clip: a kernel larger than the input folds; the taps that wrap onto one po
   assert.doesNotThrow(() => clipOperatorNormSync(tall, 0.1, { inputShape: [4, 1] }));
 });
 
-test("clip bad input: iterations 0, 1.5, −2, NaN, \"3\"; tolerance −1, NaN, Infinity; method \"nesterov\"", async () => {
+test('clip bad input: iterations 0, 1.5, −2, NaN, "3"; tolerance −1, NaN, Infinity; method "nesterov"', async () => {
   await expectFailure("iterations 0", goodKernel(), 1, { ...GOOD, iterations: 0 }, RangeError, ZERO);
   await expectFailure("iterations 1.5", goodKernel(), 1, { ...GOOD, iterations: 1.5 }, [TypeError, RangeError], /1\.5/);
   await expectFailure("iterations -2", goodKernel(), 1, { ...GOOD, iterations: -2 }, RangeError, /-2\b/);
   await expectFailure("iterations NaN", goodKernel(), 1, { ...GOOD, iterations: NaN }, [TypeError, RangeError], /NaN/);
-  await expectFailure("iterations \"3\"", goodKernel(), 1, { ...GOOD, iterations: "3" }, [TypeError, RangeError], /3/);
+  await expectFailure('iterations "3"', goodKernel(), 1, { ...GOOD, iterations: "3" }, [TypeError, RangeError], /3/);
   await expectFailure("tolerance -1", goodKernel(), 1, { ...GOOD, tolerance: -1 }, RangeError, /-1\b/);
   await expectFailure("tolerance NaN", goodKernel(), 1, { ...GOOD, tolerance: NaN }, RangeError, /NaN/);
   await expectFailure("tolerance Infinity", goodKernel(), 1, { ...GOOD, tolerance: Infinity }, RangeError, /Infinity/);
@@ -652,7 +681,14 @@ test("clip bad input: what singularValues refuses, clipOperatorNorm refuses too"
   await expectFailure("length 23", { data: new Float64Array(23), shape: [2, 3, 2, 2] }, 1, GOOD, TypeError, /\b23\b/);
   await expectFailure("inputShape [4]", goodKernel(), 1, { inputShape: [4] }, TypeError, /\[\s*4\s*\]/);
   await expectFailure("layout nchw", goodKernel(), 1, { ...GOOD, layout: "nchw" }, TypeError, /nchw/);
-  await expectFailure("Int32Array", { data: new Int32Array(24), shape: [2, 3, 2, 2] }, 1, GOOD, TypeError, /Int32Array/);
+  await expectFailure(
+    "Int32Array",
+    { data: new Int32Array(24), shape: [2, 3, 2, 2] },
+    1,
+    GOOD,
+    TypeError,
+    /Int32Array/,
+  );
   // A failing call does not touch the kernel.
   const before = (nan.data as Float64Array).slice();
   assert.throws(() => clipOperatorNormSync(nan, 1, GOOD));

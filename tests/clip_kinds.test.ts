@@ -110,8 +110,7 @@ const KINDS: Kind[] = [
     dilation: [2, 2],
   },
   {
-    name:
-      "1-D dilation 3, kernel 3 on 6: taps 0, 3, 6 ≡ 0 wrap onto each other",
+    name: "1-D dilation 3, kernel 3 on 6: taps 0, 3, 6 ≡ 0 wrap onto each other",
     rank: 1,
     shape: [2, 3, 3],
     inputShape: [6],
@@ -166,8 +165,7 @@ const KINDS: Kind[] = [
     transposed: true,
   },
   {
-    name:
-      "3-D stride [2, 1, 1], kernel 2×2×2 on 2×3×4 (the depth is one phase-split step)",
+    name: "3-D stride [2, 1, 1], kernel 2×2×2 on 2×3×4 (the depth is one phase-split step)",
     rank: 3,
     shape: [2, 2, 2, 2, 2],
     inputShape: [2, 3, 4],
@@ -219,8 +217,7 @@ const KINDS: Kind[] = [
     padding: [1],
   },
   {
-    name:
-      "2-D transposed, stride 2, zero padding 1, output padding 1, kernel 3×3 on 3×3",
+    name: "2-D transposed, stride 2, zero padding 1, output padding 1, kernel 3×3 on 3×3",
     rank: 2,
     shape: [2, 2, 3, 3],
     inputShape: [3, 3],
@@ -303,9 +300,7 @@ function outputChannels(kind: Kind): number {
 function expectedGrid(L: Layer): number[] {
   const k = L.kind;
   if (circular(k)) {
-    return k.transposed
-      ? k.inputShape.map((n, j) => n * (k.stride?.[j] ?? 1))
-      : [...k.inputShape];
+    return k.transposed ? k.inputShape.map((n, j) => n * (k.stride?.[j] ?? 1)) : [...k.inputShape];
   }
   return operatorNormBoundsSync({ data: L.data, shape: L.shape }, L.options)
     .gridSizes[0];
@@ -351,9 +346,9 @@ function assertArraysNear(
   }
   assert.ok(
     worst <= rel * scale,
-    `${label}: max abs difference ${worst.toExponential(3)} at ${at} (got ${
-      got[at]
-    }, want ${want[at]}) > ${rel} · ${scale.toExponential(3)}`,
+    `${label}: max abs difference ${worst.toExponential(3)} at ${at} (got ${got[at]}, want ${want[at]}) > ${rel} · ${
+      scale.toExponential(3)
+    }`,
   );
 }
 
@@ -452,8 +447,7 @@ async function allModes(
   return sync;
 }
 
-const describeLayer = (L: Layer, seed: number, extra = "") =>
-  `${L.kind.name} (${L.layout}, seed ${seed}${extra})`;
+const describeLayer = (L: Layer, seed: number, extra = "") => `${L.kind.name} (${L.layout}, seed ${seed}${extra})`;
 
 // ---------------------------------------------------------------------------
 // 1. Every kind: inside the ball after the rounds, certified or not
@@ -502,9 +496,7 @@ async function checkKind(
         );
         assert.ok(
           after.own <= maxNorm * (1 + TOL) * (1 + ROUNDING),
-          `${lab}: dense σ_max ${after.own} > maxNorm·(1 + ${TOL}) = ${
-            maxNorm * (1 + TOL)
-          }`,
+          `${lab}: dense σ_max ${after.own} > maxNorm·(1 + ${TOL}) = ${maxNorm * (1 + TOL)}`,
         );
       },
       `${label}, certify off`,
@@ -517,9 +509,7 @@ async function checkKind(
 
     // certify on (explicit, and by default since tolerance is given): within maxNorm.
     for (const certify of [true, undefined]) {
-      const opts: ClipOptions = certify === undefined
-        ? base
-        : { ...base, certify };
+      const opts: ClipOptions = certify === undefined ? base : { ...base, certify };
       const res = await allModes(kernel, maxNorm, opts, (res, lab) => {
         const after = checkCommon(L, res, lab);
         assert.equal(res.certified, true, `${lab}: certified`);
@@ -591,9 +581,7 @@ async function checkKind(
           assert.equal(res.normAfter, res.normBefore, `${lab}: normAfter`);
           assert.equal(res.normBefore, plain.normBefore, `${lab}: normBefore`);
         },
-        `${label}, inside the ball (maxNorm ${
-          wide.toPrecision(6)
-        }), certify ${certify}`,
+        `${label}, inside the ball (maxNorm ${wide.toPrecision(6)}), certify ${certify}`,
       );
     }
     kernels[L.layout] = plain;
@@ -708,8 +696,7 @@ PROJECTION_KINDS.forEach((kind, index) => {
 const TINY: Kind[] = [
   // (Dilation 3, kernel 3 on 6 folds too, but onto every position of its phases: one round is already the solution.)
   {
-    name:
-      "2-D dilation 2, 2 → 2, kernel 2×2 on 2×3 (taps 0 and 2 fold on the first axis)",
+    name: "2-D dilation 2, 2 → 2, kernel 2×2 on 2×3 (taps 0 and 2 fold on the first axis)",
     rank: 2,
     shape: [2, 2, 2, 2],
     inputShape: [2, 3],
@@ -923,9 +910,7 @@ SCALE_KINDS.forEach((kind, index) => {
         const label = describeLayer(
           L,
           seed,
-          `, scale [${Array.from(scale, (x) => x.toFixed(3))}], maxNorm ${
-            maxNorm.toPrecision(6)
-          }`,
+          `, scale [${Array.from(scale, (x) => x.toFixed(3))}], maxNorm ${maxNorm.toPrecision(6)}`,
         );
         const opts: ClipOptions = {
           ...L.options,
@@ -1206,9 +1191,7 @@ F32_KINDS.forEach((kind, index) => {
             const label = describeLayer(
               L,
               seed,
-              `, f32${scale ? ", scale" : ""}, maxNorm ${
-                maxNorm.toPrecision(6)
-              }`,
+              `, f32${scale ? ", scale" : ""}, maxNorm ${maxNorm.toPrecision(6)}`,
             );
             const opts: ClipOptions = {
               ...L.options,
@@ -1252,8 +1235,7 @@ F32_KINDS.forEach((kind, index) => {
 /** Random layer kinds of every sort (dense sides ≤ 120), circular or zero-padded. */
 function randomKindArb(): fc.Arbitrary<Kind> {
   return fc.constantFrom<1 | 2 | 3>(1, 2, 3).chain((rank) => {
-    const axes = (min: number, max: number) =>
-      fc.array(fc.integer({ min, max }), { minLength: rank, maxLength: rank });
+    const axes = (min: number, max: number) => fc.array(fc.integer({ min, max }), { minLength: rank, maxLength: rank });
     const lim = rank === 1
       ? { c: 3, k: 4, n: 4, s: 3, d: 3 }
       : rank === 2
@@ -1286,27 +1268,17 @@ function randomKindArb(): fc.Arbitrary<Kind> {
         dilation: r.dilation,
         groups: r.groups,
       };
-      const pad = r.transposed && (r.pad === "same" || r.pad === "valid")
-        ? "numbers"
-        : r.pad;
-      const same = pad === "same" && r.stride.some((s) => s > 1)
-        ? "valid"
-        : pad;
+      const pad = r.transposed && (r.pad === "same" || r.pad === "valid") ? "numbers" : r.pad;
+      const same = pad === "same" && r.stride.some((s) => s > 1) ? "valid" : pad;
       if (r.transposed) kind.transposed = true;
       if (same === "circular") {
         // The circular input: the forward grid times the stride (transposed: the grid itself).
-        kind.inputShape = r.transposed
-          ? r.grid
-          : r.grid.map((g, j) => g * r.stride[j]);
+        kind.inputShape = r.transposed ? r.grid : r.grid.map((g, j) => g * r.stride[j]);
       } else {
-        kind.padding = same === "numbers"
-          ? r.p.map((p, j) => Math.min(p, r.dilation[j] * (r.k[j] - 1)))
-          : same;
+        kind.padding = same === "numbers" ? r.p.map((p, j) => Math.min(p, r.dilation[j] * (r.k[j] - 1))) : same;
         // Zero padding: an input long enough for at least one output; transposed: the small side.
         const ext = r.k.map((k, j) => r.dilation[j] * (k - 1) + 1);
-        kind.inputShape = r.transposed
-          ? r.grid
-          : r.grid.map((g, j) => Math.max(g * r.stride[j], ext[j]));
+        kind.inputShape = r.transposed ? r.grid : r.grid.map((g, j) => Math.max(g * r.stride[j], ext[j]));
       }
       const extra = kind.transposed ? " transposed" : "";
       kind.name = `${rank}-D ${

@@ -123,7 +123,7 @@ export function jacobiSvd(A: Float64Array, m: number, n: number, maxSweeps = 80)
       for (let k = 0; k < len; k++) sum += (W[j * len + k] / big) ** 2;
     }
     s[j] = big * Math.sqrt(sum);
-    if (s[j] > 0) for (let k = 0; k < len; k++) left[k * r + j] = W[j * len + k] / s[j];
+    if (s[j] > 0) { for (let k = 0; k < len; k++) left[k * r + j] = W[j * len + k] / s[j]; }
   }
   const right = new Float64Array(r * r); // row-major r × r: Q
   for (let j = 0; j < r; j++) for (let k = 0; k < r; k++) right[k * r + j] = Q[j * r + k];
@@ -206,7 +206,16 @@ function scaleExponent(k: Float64Array): number | undefined {
   return e;
 }
 
-function checkRound(k: Float64Array, cOut: number, cIn: number, kh: number, kw: number, h: number, w: number, c: number) {
+function checkRound(
+  k: Float64Array,
+  cOut: number,
+  cIn: number,
+  kh: number,
+  kw: number,
+  h: number,
+  w: number,
+  c: number,
+) {
   if (!(c >= 0) || !Number.isFinite(c)) throw new RangeError(`clip reference: c = ${c}`);
   if (k.length !== cOut * cIn * kh * kw) throw new TypeError(`clip reference: kernel length ${k.length}`);
   if (kh > h || kw > w) throw new RangeError(`clip reference: kernel ${kh}×${kw} larger than input ${h}×${w}`);

@@ -46,8 +46,16 @@ function orthonormalColumns(m: number, n: number, seed: number): Float64Array {
  * alpha·M times a phase. M is cOut×cIn with orthonormal columns or rows, so
  * every P(u, v) has all its singular values equal to alpha.
  */
-function deltaKernel(M: Float64Array, cOut: number, cIn: number, kh: number, kw: number, a0: number, b0: number,
-  alpha: number): Float64Array {
+function deltaKernel(
+  M: Float64Array,
+  cOut: number,
+  cIn: number,
+  kh: number,
+  kw: number,
+  a0: number,
+  b0: number,
+  alpha: number,
+): Float64Array {
   const k = new Float64Array(cOut * cIn * kh * kw);
   for (let o = 0; o < cOut; o++) {
     for (let i = 0; i < cIn; i++) k[((o * cIn + i) * kh + a0) * kw + b0] = alpha * M[o * cIn + i];
@@ -104,7 +112,10 @@ function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: numbe
       at = i;
     }
   }
-  assert.ok(d <= tol, `${label}: max abs diff ${d.toExponential(3)} > ${tol.toExponential(3)} at ${at}: ${got[at]} vs ${want[at]}`);
+  assert.ok(
+    d <= tol,
+    `${label}: max abs diff ${d.toExponential(3)} > ${tol.toExponential(3)} at ${at}: ${got[at]} vs ${want[at]}`,
+  );
 }
 
 const kernelOf = (data: Float64Array, cOut: number, cIn: number, kh: number, kw: number): Kernel => ({
@@ -117,8 +128,15 @@ const kernelOf = (data: Float64Array, cOut: number, cIn: number, kh: number, kw:
  * values are min(σ, c) of the input's, normAfter ≤ c(1 + 1e−12), and
  * normBefore is the operator norm bit for bit.
  */
-function checkExactRound(data: Float64Array, cOut: number, cIn: number, kh: number, kw: number, c: number,
-  label: string): void {
+function checkExactRound(
+  data: Float64Array,
+  cOut: number,
+  cIn: number,
+  kh: number,
+  kw: number,
+  c: number,
+  label: string,
+): void {
   const kernel = kernelOf(data, cOut, cIn, kh, kw);
   const opts = { inputShape: [kh, kw] };
   const before = singularValuesSync(kernel, opts);
@@ -163,12 +181,14 @@ test("clip vectors: scaled unitary frequency matrices (all values equal) clip to
 
 test("clip vectors: equal channel blocks, repeated channels (zero values), c_in ≠ c_out, against the dense reference", () => {
   const r = rng(77);
-  for (const [bo, bi, blocks, kh, kw, h, w] of [
-    [2, 2, 2, 3, 3, 4, 4],
-    [1, 2, 3, 2, 2, 3, 4],
-    [3, 1, 2, 2, 3, 3, 3],
-    [2, 3, 2, 3, 1, 5, 3],
-  ]) {
+  for (
+    const [bo, bi, blocks, kh, kw, h, w] of [
+      [2, 2, 2, 3, 3, 4, 4],
+      [1, 2, 3, 2, 2, 3, 4],
+      [3, 1, 2, 2, 3, 3, 3],
+      [2, 3, 2, 3, 1, 5, 3],
+    ]
+  ) {
     const blk = Float64Array.from({ length: bo * bi * kh * kw }, () => 2 * r() - 1);
     const k = blockKernel(blk, bo, bi, kh, kw, blocks);
     const cOut = bo * blocks;
@@ -178,14 +198,21 @@ test("clip vectors: equal channel blocks, repeated channels (zero values), c_in 
       const c = ratio * norm;
       const got = clipOperatorNormSync(kernelOf(k, cOut, cIn, kh, kw), c, { inputShape: [h, w] }).kernel.data;
       const want = referenceClipRound(k, cOut, cIn, kh, kw, h, w, c);
-      assertClose(got, want, 1e-10 * norm, `blocks ${blocks}×(${bo}←${bi}) ${kh}×${kw} on ${h}×${w}, c = ${ratio}·σ_max`);
+      assertClose(
+        got,
+        want,
+        1e-10 * norm,
+        `blocks ${blocks}×(${bo}←${bi}) ${kh}×${kw} on ${h}×${w}, c = ${ratio}·σ_max`,
+      );
     }
   }
-  for (const [cOut, cIn0, reps, kh, kw, h, w] of [
-    [3, 1, 3, 2, 2, 3, 3],
-    [4, 2, 2, 3, 3, 4, 4],
-    [2, 2, 3, 1, 3, 2, 4],
-  ]) {
+  for (
+    const [cOut, cIn0, reps, kh, kw, h, w] of [
+      [3, 1, 3, 2, 2, 3, 3],
+      [4, 2, 2, 3, 3, 4, 4],
+      [2, 2, 3, 1, 3, 2, 4],
+    ]
+  ) {
     const k0 = Float64Array.from({ length: cOut * cIn0 * kh * kw }, () => 2 * r() - 1);
     const k = repeatInputs(k0, cOut, cIn0, reps, kh * kw);
     const cIn = cIn0 * reps;
@@ -195,7 +222,12 @@ test("clip vectors: equal channel blocks, repeated channels (zero values), c_in 
       const c = ratio * norm;
       const got = clipOperatorNormSync(kernelOf(k, cOut, cIn, kh, kw), c, { inputShape: [h, w] }).kernel.data;
       const want = referenceClipRound(k, cOut, cIn, kh, kw, h, w, c);
-      assertClose(got, want, 1e-10 * norm, `repeated inputs ${cOut}←${cIn0}×${reps} ${kh}×${kw} on ${h}×${w}, c = ${ratio}·σ_max`);
+      assertClose(
+        got,
+        want,
+        1e-10 * norm,
+        `repeated inputs ${cOut}←${cIn0}×${reps} ${kh}×${kw} on ${h}×${w}, c = ${ratio}·σ_max`,
+      );
     }
   }
 });
@@ -229,7 +261,13 @@ test("clip vectors: random structured small layers (fast-check) match the dense 
         } else if (kind === "repeat") {
           cOut = bo;
           cIn = bi * blocks;
-          k = repeatInputs(Float64Array.from({ length: bo * bi * kh * kw }, () => 2 * r() - 1), bo, bi, blocks, kh * kw);
+          k = repeatInputs(
+            Float64Array.from({ length: bo * bi * kh * kw }, () => 2 * r() - 1),
+            bo,
+            bi,
+            blocks,
+            kh * kw,
+          );
         } else {
           cOut = bo * blocks;
           cIn = bi;
@@ -265,14 +303,24 @@ test("clip vectors: 64..128 channels, exact rounds: values after are min(σ, c) 
     const cIn = bi * blocks;
     const norm = operatorNormSync(kernelOf(k, cOut, cIn, kh, kw), { inputShape: [kh, kw] });
     for (const ratio of [0.7, 0.2]) {
-      checkExactRound(k, cOut, cIn, kh, kw, ratio * norm, `blocks ${blocks}×(${bo}←${bi}) ${kh}×${kw}, c = ${ratio}·σ_max`);
+      checkExactRound(
+        k,
+        cOut,
+        cIn,
+        kh,
+        kw,
+        ratio * norm,
+        `blocks ${blocks}×(${bo}←${bi}) ${kh}×${kw}, c = ${ratio}·σ_max`,
+      );
     }
   }
   // Rank-deficient: 32 input channels repeated 3 times (two thirds of the values are zero), tiny radius.
   {
     const k = repeatInputs(rand(64 * 32 * 4), 64, 32, 3, 4);
     const norm = operatorNormSync(kernelOf(k, 64, 96, 2, 2), { inputShape: [2, 2] });
-    for (const ratio of [0.3, 1e-6]) checkExactRound(k, 64, 96, 2, 2, ratio * norm, `repeated inputs 64←32×3, c = ${ratio}·σ_max`);
+    for (const ratio of [0.3, 1e-6]) {
+      checkExactRound(k, 64, 96, 2, 2, ratio * norm, `repeated inputs 64←32×3, c = ${ratio}·σ_max`);
+    }
   }
   // Graded: channel o scaled by 2^−o/4 (values spread over many orders of magnitude).
   {
@@ -281,7 +329,9 @@ test("clip vectors: 64..128 channels, exact rounds: values after are min(σ, c) 
     const k = rand(cOut * cIn * 4);
     for (let o = 0; o < cOut; o++) for (let t = 0; t < cIn * 4; t++) k[o * cIn * 4 + t] *= 2 ** (-o / 4);
     const norm = operatorNormSync(kernelOf(k, cOut, cIn, 2, 2), { inputShape: [2, 2] });
-    for (const ratio of [0.5, 1e-4, 1e-9]) checkExactRound(k, cOut, cIn, 2, 2, ratio * norm, `graded, c = ${ratio}·σ_max`);
+    for (const ratio of [0.5, 1e-4, 1e-9]) {
+      checkExactRound(k, cOut, cIn, 2, 2, ratio * norm, `graded, c = ${ratio}·σ_max`);
+    }
   }
 });
 

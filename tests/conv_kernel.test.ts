@@ -149,13 +149,23 @@ function assertClose(got: Float64Array, want: Summed, what: string): void {
   for (let j = 0; j < got.length; j++) {
     const err = Math.abs(got[j] - want.v[j]);
     if (!(err <= TOL * want.mag[j])) {
-      assert.fail(`${what}: entry ${j} is ${got[j]}, the definition gives ${want.v[j]} (terms sum to ${want.mag[j]} in absolute value)`);
+      assert.fail(
+        `${what}: entry ${j} is ${got[j]}, the definition gives ${want.v[j]} (terms sum to ${
+          want.mag[j]
+        } in absolute value)`,
+      );
     }
   }
 }
 
 /** ⟨A x, y⟩ = ⟨x, Aᵀ y⟩ to TOL of Σ |terms| (= ⟨|A| |x|, |y|⟩). */
-function assertAdjointIdentity(ax: Float64Array, y: Float64Array, x: Float64Array, aty: Float64Array, axMag: Float64Array) {
+function assertAdjointIdentity(
+  ax: Float64Array,
+  y: Float64Array,
+  x: Float64Array,
+  aty: Float64Array,
+  axMag: Float64Array,
+) {
   let lhs = 0, rhs = 0, scale = 0;
   for (let j = 0; j < y.length; j++) {
     lhs += ax[j] * y[j];
@@ -311,9 +321,24 @@ test("convOperator() on hard cases", () => {
     ["folds a dilated circular kernel longer than the input", [5, 3, 5], { inputShape: [4], dilation: 3 }],
     // Zero padding 4 on 2 samples with dilation 4: taps 0 and 2 read only padding for some outputs.
     ["drops taps that read only padding", [3, 1, 3], { inputShape: [2], padding: 4, dilation: 4 }],
-    ["odd widths, stride 3 on the last axis, 2-D", [6, 2, 3, 4], { inputShape: [7, 11], padding: [1, 3], stride: [2, 3], groups: 3 }],
-    ["3-D, groups, asymmetric ('same') padding", [6, 4, 2, 3, 2], { inputShape: [3, 5, 6], padding: "same", groups: 2 }],
-    ["transposed, strided, output padding", [4, 3, 3, 3], { inputShape: [5, 4], padding: 1, stride: 2, outputPadding: 1, transposed: true }],
+    ["odd widths, stride 3 on the last axis, 2-D", [6, 2, 3, 4], {
+      inputShape: [7, 11],
+      padding: [1, 3],
+      stride: [2, 3],
+      groups: 3,
+    }],
+    ["3-D, groups, asymmetric ('same') padding", [6, 4, 2, 3, 2], {
+      inputShape: [3, 5, 6],
+      padding: "same",
+      groups: 2,
+    }],
+    ["transposed, strided, output padding", [4, 3, 3, 3], {
+      inputShape: [5, 4],
+      padding: 1,
+      stride: 2,
+      outputPadding: 1,
+      transposed: true,
+    }],
     ["a depthwise layer", [8, 1, 3, 3], { inputShape: [9, 10], padding: 1, groups: 8 }],
     ["64→64 3×3, padding 1, on 12×13", [64, 64, 3, 3], { inputShape: [12, 13], padding: 1 }],
   ];

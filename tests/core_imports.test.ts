@@ -84,7 +84,9 @@ test("the core imports from a script outside the repository with no config, no l
       [
         `import { operatorNormSync } from ${JSON.stringify(modUrl)};`,
         `console.log(operatorNormSync({ data: new Float64Array([1, 1]), shape: [1, 1, 1, 2] }, { inputShape: [4, 4] }));`,
-        `console.log(operatorNormSync({ data: Float64Array.from(${JSON.stringify(data)}), shape: [4, 3, 3, 3] }, { inputShape: [6, 5] }));`,
+        `console.log(operatorNormSync({ data: Float64Array.from(${
+          JSON.stringify(data)
+        }), shape: [4, 3, 3, 3] }, { inputShape: [6, 5] }));`,
         "",
       ].join("\n"),
     );
@@ -103,7 +105,10 @@ test("mod.ts's module graph has no npm or jsr module and none of src/_readers/ o
   const modules = graphOf("mod.ts");
   assertCoreGraph("mod.ts", modules);
   const files = modules.map((m) => m.specifier);
-  assert.ok(files.some((s) => s.endsWith("/src/close_threads.ts")), "mod.ts exports closeThreads from src/close_threads.ts");
+  assert.ok(
+    files.some((s) => s.endsWith("/src/close_threads.ts")),
+    "mod.ts exports closeThreads from src/close_threads.ts",
+  );
   assert.ok(!files.some((s) => /\/src\/(models|model|read_model)\.ts$/.test(s)), "mod.ts reaches the readers");
 });
 

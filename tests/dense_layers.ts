@@ -44,7 +44,9 @@ export interface Dense {
 }
 
 /** Kernel element `K[o, i, taps...]` of a kernel stored in `layout`. */
-function reader(layer: DenseLayer): { cOut: number; cInG: number; k: number[]; at: (o: number, i: number, t: number[]) => number } {
+function reader(
+  layer: DenseLayer,
+): { cOut: number; cInG: number; k: number[]; at: (o: number, i: number, t: number[]) => number } {
   const { shape, layout, data } = layer;
   const rank = shape.length - 2;
   const first = layout.startsWith("oi");
@@ -98,7 +100,9 @@ export function denseLayer(layer: DenseLayer): Dense {
     const ext = dl[j] * (k[j] - 1) + 1;
     if (layer.transposed) {
       m.push(given);
-      n.push(circular ? given * s[j] : (given - 1) * s[j] - before[j] - after[j] + ext + (layer.outputPadding?.[j] ?? 0));
+      n.push(
+        circular ? given * s[j] : (given - 1) * s[j] - before[j] - after[j] + ext + (layer.outputPadding?.[j] ?? 0),
+      );
     } else {
       n.push(given);
       m.push(circular ? given / s[j] : Math.floor((given + before[j] + after[j] - ext) / s[j]) + 1);
@@ -136,7 +140,11 @@ export function denseLayer(layer: DenseLayer): Dense {
 }
 
 /** The same kernel stored in the other layout of its rank (channels first ↔ last). */
-export function relayout(data: ArrayLike<number>, shape: number[], layout: string): { data: Float64Array; shape: number[]; layout: string } {
+export function relayout(
+  data: ArrayLike<number>,
+  shape: number[],
+  layout: string,
+): { data: Float64Array; shape: number[]; layout: string } {
   const rank = shape.length - 2;
   const first = layout.startsWith("oi");
   const spatial = layout.replace(/[oi]/g, "");

@@ -98,7 +98,10 @@ test("edge handler: good JSON, good binary, 400, 413, 405 over real HTTP on 127.
     assert.match((await res.json()).error, /multiple of 4 bytes/);
     res = await fetch(server.url, { method: "POST", headers: { "content-type": "text/plain" }, body: "hi" });
     assert.equal(res.status, 400);
-    assert.match((await res.json()).error, /Content-Type must be application\/json or application\/octet-stream: current value is "text\/plain"/);
+    assert.match(
+      (await res.json()).error,
+      /Content-Type must be application\/json or application\/octet-stream: current value is "text\/plain"/,
+    );
     res = await fetch(server.url, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -85,8 +85,7 @@ function runBatch(
 ): { yr: Float64Array; yi: Float64Array } {
   const L = layout(n, count);
   assert.equal(wasm.fft_plan_init(n, L.plan), 0);
-  const f64 = (p: number, len: number) =>
-    new Float64Array(wasm.memory.buffer, p, len);
+  const f64 = (p: number, len: number) => new Float64Array(wasm.memory.buffer, p, len);
   f64(L.re, count * n).set(xr);
   f64(L.im, count * n).set(xi);
   f64(L.guardLo, 2).fill(GUARD);

@@ -9,7 +9,16 @@ import { referenceSingularValues } from "./reference.ts";
 import { lcgValues as kernel } from "./_random.ts";
 
 /** The union of the groups' dense spectra, decreasing: independent of the library's grouping. */
-function groupedReference(data: Float64Array, g: number, cOutG: number, cInG: number, kh: number, kw: number, h: number, w: number) {
+function groupedReference(
+  data: Float64Array,
+  g: number,
+  cOutG: number,
+  cInG: number,
+  kh: number,
+  kw: number,
+  h: number,
+  w: number,
+) {
   const size = cOutG * cInG * kh * kw;
   const all: number[] = [];
   for (let j = 0; j < g; j++) {
@@ -38,7 +47,9 @@ test("groups: up to 40 groups (vector and matrix blocks, > 32 values per frequen
       const ref = groupedReference(data, c.g, c.cOutG, c.cInG, c.kh, c.kw, c.h, c.w);
       assert.equal(got.length, ref.length);
       const tol = 1e-12 * Math.max(ref[0], 1e-300);
-      for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(got[i] - ref[i]) <= tol, `${JSON.stringify(c)} value ${i}: ${got[i]} vs ${ref[i]}`);
+      for (let i = 0; i < ref.length; i++) {
+        assert.ok(Math.abs(got[i] - ref[i]) <= tol, `${JSON.stringify(c)} value ${i}: ${got[i]} vs ${ref[i]}`);
+      }
       for (let i = 1; i < got.length; i++) assert.ok(got[i] <= got[i - 1], "decreasing");
     }),
     { numRuns: 40 },
@@ -83,5 +94,7 @@ test("depthwise: each channel's values are |DFT of its filter| (closed form), 64
     }
   }
   ref.sort((x, y) => y - x);
-  for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(got[i] - ref[i]) <= 1e-13 * ref[0], `${i}: ${got[i]} vs ${ref[i]}`);
+  for (let i = 0; i < ref.length; i++) {
+    assert.ok(Math.abs(got[i] - ref[i]) <= 1e-13 * ref[0], `${i}: ${got[i]} vs ${ref[i]}`);
+  }
 });

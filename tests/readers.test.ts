@@ -13,7 +13,14 @@ import { test } from "./_test.ts";
 import { lcg32 } from "./_random.ts";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
-import { type ConvLayer, type Model, readModel, readModelFile, type ReadModelOptions, readModelSync } from "../src/models.ts";
+import {
+  type ConvLayer,
+  type Model,
+  readModel,
+  readModelFile,
+  type ReadModelOptions,
+  readModelSync,
+} from "../src/models.ts";
 import { singularValuesSync } from "../mod.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url);
@@ -146,7 +153,11 @@ test("readModel() reads np.save arrays: f4, Fortran-order f8, f2, a 3-D kernel",
   assert.equal(hwio.layers[0].name, "k");
   await throwsLike(() => readModelSync(new Uint8Array(0)), TypeError, /signature/);
   await throwsLike(() => readModelSync(new Uint8Array(0), { format: "npy" }), TypeError, /magic/);
-  await throwsLike(async () => readModelSync(await bytesOf("conv3d_f4.npy"), { layout: "oihw" }), TypeError, /layout "oihw"/);
+  await throwsLike(
+    async () => readModelSync(await bytesOf("conv3d_f4.npy"), { layout: "oihw" }),
+    TypeError,
+    /layout "oihw"/,
+  );
 });
 
 test("readModel() reads np.savez and np.savez_compressed archives of a state dict, with their BatchNorms", async () => {
@@ -156,14 +167,20 @@ test("readModel() reads np.savez and np.savez_compressed archives of a state dic
     // savez keeps the state dict's (module) order
     assert.deepEqual(model.layers.map((l) => l.name), ["conv1", "conv2", "up", "conv3", "conv4"]);
     const l = byName(model);
-    for (const c of torch.net.convs) assert.deepEqual(values(l.get(c.name)!.kernel.data), c.values, `${file} ${c.name}`);
+    for (const c of torch.net.convs) {
+      assert.deepEqual(values(l.get(c.name)!.kernel.data), c.values, `${file} ${c.name}`);
+    }
     checkTorchBn(l.get("conv1")!, "bn1", "bn1");
     checkTorchBn(l.get("conv2")!, "bn2", "bn2");
     assert.equal(l.get("up")!.scale, undefined);
   }
   // stored members read synchronously; deflated ones need the async reader
   assert.equal(readModelSync(await bytesOf("torch_net.npz")).layers.length, 5);
-  await throwsLike(async () => readModelSync(await bytesOf("torch_net_compressed.npz")), TypeError, /deflated.*readModel/);
+  await throwsLike(
+    async () => readModelSync(await bytesOf("torch_net_compressed.npz")),
+    TypeError,
+    /deflated.*readModel/,
+  );
 });
 
 // ------------------------------------------------------------------ ONNX
@@ -232,7 +249,10 @@ test("readModel() leaves symbolic ONNX input sizes unknown unless options.inputS
   const bytes = await bytesOf("torch_net_dynamic.onnx");
   checkOnnx(readModelSync(bytes), torch.onnx["torch_net_dynamic.onnx"], false);
   const fixed = readModelSync(bytes, { inputShape: [16, 12] });
-  assert.deepEqual(fixed.layers.map((l) => l.inputShape), torch.onnx["torch_net.onnx"].nodes.map((n: Json) => n.inputShape));
+  assert.deepEqual(
+    fixed.layers.map((l) => l.inputShape),
+    torch.onnx["torch_net.onnx"].nodes.map((n: Json) => n.inputShape),
+  );
 });
 
 // ------------------------------------------------------------------ TF.js
@@ -240,8 +260,13 @@ test("readModel() leaves symbolic ONNX input sizes unknown unless options.inputS
 function checkTfjsLayers(model: Model, vals: Record<string, number[]>, tol: number): void {
   for (const l of model.layers) {
     const [layer, part] = l.name.split("/");
-    const key = part === "pointwise" ? `${layer}/pointwise_kernel` : part === "depthwise" ? `${layer}/depthwise_kernel`
-      : vals[`${layer}/kernel`] ? `${layer}/kernel` : `${layer}/depthwise_kernel`;
+    const key = part === "pointwise"
+      ? `${layer}/pointwise_kernel`
+      : part === "depthwise"
+      ? `${layer}/depthwise_kernel`
+      : vals[`${layer}/kernel`]
+      ? `${layer}/kernel`
+      : `${layer}/depthwise_kernel`;
     const want = vals[key];
     assert.ok(want, `${l.name} → ${key}`);
     assert.equal(l.kernel.data.length, want.length);
@@ -255,7 +280,14 @@ function checkTfjsLayers(model: Model, vals: Record<string, number[]>, tol: numb
 test("readModel() reads a TF.js layers-model as model.save() writes it: Conv2D, depthwise, separable, transposed, BatchNorm", async () => {
   const model = await readModelFile(path("tfjs/seq2d/model.json"));
   assert.equal(model.format, "tfjs");
-  assert.deepEqual(model.layers.map((l) => l.name), ["conv_a", "dw", "sep/depthwise", "sep/pointwise", "deconv", "dil"]);
+  assert.deepEqual(model.layers.map((l) => l.name), [
+    "conv_a",
+    "dw",
+    "sep/depthwise",
+    "sep/pointwise",
+    "deconv",
+    "dil",
+  ]);
   checkTfjsLayers(model, tfjs.seq2d.values, 0);
   const l = byName(model);
   const shapes = tfjs.seq2d.inputShapes;
@@ -274,7 +306,9 @@ test("readModel() reads a TF.js layers-model as model.save() writes it: Conv2D, 
   const bn = l.get("conv_a")!.scale!;
   assert.equal(bn.name, "bn_a");
   assert.equal(bn.epsilon, 1e-3);
-  for (const [k, v] of [["gamma", "gamma"], ["beta", "beta"], ["mean", "moving_mean"], ["variance", "moving_variance"]]) {
+  for (
+    const [k, v] of [["gamma", "gamma"], ["beta", "beta"], ["mean", "moving_mean"], ["variance", "moving_variance"]]
+  ) {
     assert.deepEqual(values(bn[k as "gamma"]!), tfjs.seq2d.values[`bn_a/${v}`], k);
   }
 });
@@ -305,7 +339,10 @@ test("readModel() reads a functional TF.js 1-D model: Conv1D, BatchNorm, branche
 });
 
 test("readModelSync() reads a Keras 3 style functional topology: model_config, batch_shape, keras_history, causal Conv1D", () => {
-  const tensor = (name: string) => ({ args: [{ class_name: "__keras_tensor__", config: { keras_history: [name, 0, 0] } }], kwargs: {} });
+  const tensor = (name: string) => ({
+    args: [{ class_name: "__keras_tensor__", config: { keras_history: [name, 0, 0] } }],
+    kwargs: {},
+  });
   const modelJson = {
     format: "layers-model",
     modelTopology: {
@@ -314,23 +351,47 @@ test("readModelSync() reads a Keras 3 style functional topology: model_config, b
         config: {
           name: "k3",
           layers: [
-            { class_name: "InputLayer", name: "inp", config: { name: "inp", batch_shape: [null, 9, 2] }, inbound_nodes: [] },
-            { class_name: "ZeroPadding1D", name: "zp", config: { name: "zp", padding: [1, 2] }, inbound_nodes: [tensor("inp")] },
+            {
+              class_name: "InputLayer",
+              name: "inp",
+              config: { name: "inp", batch_shape: [null, 9, 2] },
+              inbound_nodes: [],
+            },
+            {
+              class_name: "ZeroPadding1D",
+              name: "zp",
+              config: { name: "zp", padding: [1, 2] },
+              inbound_nodes: [tensor("inp")],
+            },
             {
               class_name: "Conv1D",
               name: "cc",
               config: { name: "cc", filters: 1, kernel_size: [3], strides: [1], padding: "causal", dilation_rate: [2] },
               inbound_nodes: [tensor("zp")],
             },
-            { class_name: "MaxPooling1D", name: "mp", config: { name: "mp", pool_size: [2], strides: null, padding: "valid" }, inbound_nodes: [tensor("cc")] },
-            { class_name: "Conv1D", name: "dd", config: { name: "dd", filters: 1, kernel_size: 1 }, inbound_nodes: [tensor("mp")] },
+            {
+              class_name: "MaxPooling1D",
+              name: "mp",
+              config: { name: "mp", pool_size: [2], strides: null, padding: "valid" },
+              inbound_nodes: [tensor("cc")],
+            },
+            {
+              class_name: "Conv1D",
+              name: "dd",
+              config: { name: "dd", filters: 1, kernel_size: 1 },
+              inbound_nodes: [tensor("mp")],
+            },
           ],
         },
       },
     },
     weightsManifest: [{
       paths: ["w"],
-      weights: [{ name: "k3/cc/kernel", shape: [3, 2, 1], dtype: "float32" }, { name: "dd/kernel:0", shape: [1, 1, 1], dtype: "float32" }],
+      weights: [{ name: "k3/cc/kernel", shape: [3, 2, 1], dtype: "float32" }, {
+        name: "dd/kernel:0",
+        shape: [1, 1, 1],
+        dtype: "float32",
+      }],
     }],
   };
   const weights = [new Uint8Array(new Float32Array([1, 2, 3, 4, 5, 6, 7]).buffer)];
@@ -351,8 +412,11 @@ test("readModel() reads face-api's tiny face detector (bare weights manifest, ui
   const names = ["conv0", ...[1, 2, 3, 4, 5].flatMap((j) => [`conv${j}/depthwise`, `conv${j}/pointwise`]), "conv8"];
   assert.deepEqual(model.layers.map((l) => l.name), names);
   for (const l of model.layers) {
-    const key = l.name.endsWith("/depthwise") ? l.name.replace("/depthwise", "/depthwise_filter")
-      : l.name.endsWith("/pointwise") ? l.name.replace("/pointwise", "/pointwise_filter") : `${l.name}/filters`;
+    const key = l.name.endsWith("/depthwise")
+      ? l.name.replace("/depthwise", "/depthwise_filter")
+      : l.name.endsWith("/pointwise")
+      ? l.name.replace("/pointwise", "/pointwise_filter")
+      : `${l.name}/filters`;
     const e = tfjs.tinyFaceDetector[key];
     assert.equal(await sha256(l.kernel.data), e.sha256, key);
     assert.equal(l.layout, "hwio");
@@ -390,14 +454,20 @@ test("face-api layers' spectra equal those of the same kernels computed directly
   let off = 0;
   for (const w of manifest) {
     const n = w.shape.reduce((a: number, b: number) => a * b, 1);
-    direct.set(w.name, Float32Array.from(bin.subarray(off, off + n), (q) => q * w.quantization.scale + w.quantization.min));
+    direct.set(
+      w.name,
+      Float32Array.from(bin.subarray(off, off + n), (q) => q * w.quantization.scale + w.quantization.min),
+    );
     off += n;
   }
   const l = byName(await readModel({ modelJson: [{ paths: ["x"], weights: manifest }], weights: [bin] }));
   // conv0: 3×3, 3 → 16 on 8 × 8
   const conv0 = l.get("conv0")!;
   const a = singularValuesSync(conv0.kernel, { inputShape: [8, 8], layout: conv0.layout });
-  const b = singularValuesSync({ data: direct.get("conv0/filters")!, shape: [3, 3, 3, 16] }, { inputShape: [8, 8], layout: "hwio" });
+  const b = singularValuesSync({ data: direct.get("conv0/filters")!, shape: [3, 3, 3, 16] }, {
+    inputShape: [8, 8],
+    layout: "hwio",
+  });
   assert.deepEqual(values(a), values(b));
   // conv1/depthwise: 16 channels, one 3×3 filter each: the spectrum is |DFT| of each filter
   const dw = l.get("conv1/depthwise")!;
@@ -428,7 +498,12 @@ test("face-api layers' spectra equal those of the same kernels computed directly
   const conv8 = l.get("conv8")!;
   assert.deepEqual(
     values(singularValuesSync(conv8.kernel, { inputShape: [2, 2], layout: "hwio" })),
-    values(singularValuesSync({ data: direct.get("conv8/filters")!, shape: [1, 1, 512, 25] }, { inputShape: [2, 2], layout: "hwio" })),
+    values(
+      singularValuesSync({ data: direct.get("conv8/filters")!, shape: [1, 1, 512, 25] }, {
+        inputShape: [2, 2],
+        layout: "hwio",
+      }),
+    ),
   );
 });
 
@@ -457,10 +532,14 @@ test("readModel() follows a TF.js graph-model (Human's emotion net): fused and d
 
 test("readModel() falls back to a TF.js graph's rank-4 weights when it cannot follow the graph", async () => {
   const modelJson = await jsonOf("tfjs/emotion.json");
-  modelJson.modelTopology.node = modelJson.modelTopology.node.map((n: Json) => n.op === "Const" ? n : { ...n, op: "Mystery" });
+  modelJson.modelTopology.node = modelJson.modelTopology.node.map((n: Json) =>
+    n.op === "Const" ? n : { ...n, op: "Mystery" }
+  );
   const model = await readModel({ modelJson, weights: [await bytesOf("tfjs/emotion.bin")] });
   assert.equal(model.layers.length, 13);
-  assert.ok(model.layers.every((l) => l.layout === "hwio" && l.inputShape === undefined && l.kernel.shape.length === 4));
+  assert.ok(
+    model.layers.every((l) => l.layout === "hwio" && l.inputShape === undefined && l.kernel.shape.length === 4),
+  );
 });
 
 // ------------------------------------------------------------------ sniffing
@@ -478,9 +557,17 @@ test("readModel() sniffs each format from its bytes and honours options.format",
     assert.equal((await readModel(bytes)).format, format, file);
     assert.equal((await readModel(bytes, { format: format as ReadModelOptions["format"] })).format, format);
   }
-  await throwsLike(async () => readModel(await bytesOf("kernel_f4.npy"), { format: "safetensors" }), RangeError, /header length/);
+  await throwsLike(
+    async () => readModel(await bytesOf("kernel_f4.npy"), { format: "safetensors" }),
+    RangeError,
+    /header length/,
+  );
   await throwsLike(() => readModel(new TextEncoder().encode('{"a": 1}')), TypeError, /modelJson/);
-  await throwsLike(() => readModel(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])), TypeError, /no npy, npz, safetensors or ONNX/);
+  await throwsLike(
+    () => readModel(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])),
+    TypeError,
+    /no npy, npz, safetensors or ONNX/,
+  );
   await assert.rejects(() => readModel(new Uint8Array(4), { format: "pickle" as "npy" }), TypeError);
 });
 
@@ -523,29 +610,47 @@ test("bad safetensors: clear errors, no allocation from claimed sizes", async ()
     /dtype other than F64, F32, F16 and BF16/,
   );
   await throwsLike(
-    () => readModelSync(safetensors({ "c.weight": { ...w, dtype: "F8_E4M3", data_offsets: [0, 2] } }, new Uint8Array(8))),
+    () =>
+      readModelSync(safetensors({ "c.weight": { ...w, dtype: "F8_E4M3", data_offsets: [0, 2] } }, new Uint8Array(8))),
     TypeError,
     /"F8_E4M3"/,
   );
-  await throwsLike(() => readModelSync(safetensors({ "c.weight": { ...w, data_offsets: [0, 80] } }, new Uint8Array(8))), RangeError, /past the end/);
   await throwsLike(
-    () => readModelSync(safetensors({ "bn.weight": { dtype: "F32", shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8))),
+    () => readModelSync(safetensors({ "c.weight": { ...w, data_offsets: [0, 80] } }, new Uint8Array(8))),
+    RangeError,
+    /past the end/,
+  );
+  await throwsLike(
+    () =>
+      readModelSync(
+        safetensors({ "bn.weight": { dtype: "F32", shape: [2], data_offsets: [0, 8] } }, new Uint8Array(8)),
+      ),
     TypeError,
     /no convolution layers/,
   );
   const notJson = safetensors({}, new Uint8Array(0));
   notJson[9] = 0x7b; // "{{"
-  await throwsLike(() => readModelSync(notJson, { format: "safetensors", name: "x.safetensors" }), TypeError, /"x\.safetensors".*not JSON/);
+  await throwsLike(
+    () => readModelSync(notJson, { format: "safetensors", name: "x.safetensors" }),
+    TypeError,
+    /"x\.safetensors".*not JSON/,
+  );
 });
 
 test("bad npy/npz: truncated, corrupt, unsupported dtype, members that inflate past their size", async () => {
   const npy = await bytesOf("kernel_f4.npy");
-  await throwsLike(() => readModelSync(npy.subarray(0, npy.length - 4)), RangeError, /860 data bytes where its <f4 shape \[8,3,3,3\] needs 864/);
+  await throwsLike(
+    () => readModelSync(npy.subarray(0, npy.length - 4)),
+    RangeError,
+    /860 data bytes where its <f4 shape \[8,3,3,3\] needs 864/,
+  );
   await throwsLike(() => readModelSync(npy.subarray(0, 40)), RangeError, /npy header/);
   const i4 = npy.slice();
   i4.set(new TextEncoder().encode("<i4"), i4.indexOf(0x3c)); // "<f4" → "<i4"
   await throwsLike(() => readModelSync(i4), TypeError, /'<i4'|"<i4"/);
-  const huge = new TextEncoder().encode("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 3, 3), }\n");
+  const huge = new TextEncoder().encode(
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000, 3, 3), }\n",
+  );
   const hugeNpy = new Uint8Array(10 + huge.length);
   hugeNpy.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, huge.length, 0]);
   hugeNpy.set(huge, 10);
@@ -564,12 +669,20 @@ test("bad npy/npz: truncated, corrupt, unsupported dtype, members that inflate p
   const small = zc.slice();
   const view = new DataView(small.buffer);
   let cd = -1;
-  for (let p = small.length - 22; p >= 0; p--) if (view.getUint32(p, true) === 0x06054b50) { cd = view.getUint32(p + 16, true); break; }
+  for (let p = small.length - 22; p >= 0; p--) {
+    if (view.getUint32(p, true) === 0x06054b50) {
+      cd = view.getUint32(p + 16, true);
+      break;
+    }
+  }
   view.setUint32(cd + 24, 100, true);
   await throwsLike(() => readModel(small), RangeError, /inflates past its stated 100 bytes/);
   const corrupt = zc.slice();
   for (let j = 60; j < 90; j++) corrupt[j] = 0xff;
-  await assert.rejects(() => readModel(corrupt), (e: Error) => (e instanceof TypeError || e instanceof RangeError) && /^Cannot read/.test(e.message));
+  await assert.rejects(
+    () => readModel(corrupt),
+    (e: Error) => (e instanceof TypeError || e instanceof RangeError) && /^Cannot read/.test(e.message),
+  );
 });
 
 /** Protocol-buffer writing, enough to build small ONNX models by hand. */
@@ -603,7 +716,13 @@ interface OnnxSpec {
   attrs?: number[][];
 }
 
-function tensorProto(name: string, dims: number[], dataType: number, data: { raw?: Uint8Array; floats?: number[]; int32?: number[] }, extra: number[] = []): number[] {
+function tensorProto(
+  name: string,
+  dims: number[],
+  dataType: number,
+  data: { raw?: Uint8Array; floats?: number[]; int32?: number[] },
+  extra: number[] = [],
+): number[] {
   const t = [...dims.flatMap((d) => pb.int(1, d)), ...pb.int(2, dataType), ...pb.str(8, name), ...extra];
   if (data.raw) t.push(...pb.bytes(9, data.raw));
   if (data.floats) t.push(...pb.bytes(4, new Uint8Array(new Float32Array(data.floats).buffer)));
@@ -612,40 +731,79 @@ function tensorProto(name: string, dims: number[], dataType: number, data: { raw
 }
 
 function onnxModel(spec: OnnxSpec): Uint8Array {
-  const node = [...pb.str(1, "x"), ...pb.str(1, "w"), ...pb.str(2, "y"), ...pb.str(3, "conv"), ...pb.str(4, spec.op ?? "Conv"),
-    ...(spec.attrs ?? []).flatMap((a) => pb.bytes(5, a))];
+  const node = [
+    ...pb.str(1, "x"),
+    ...pb.str(1, "w"),
+    ...pb.str(2, "y"),
+    ...pb.str(3, "conv"),
+    ...pb.str(4, spec.op ?? "Conv"),
+    ...(spec.attrs ?? []).flatMap((a) => pb.bytes(5, a)),
+  ];
   const dims = [1, 2, 5, 4].flatMap((d) => pb.bytes(1, pb.int(1, d)));
   const input = [...pb.str(1, "x"), ...pb.bytes(2, pb.bytes(1, [...pb.int(1, 1), ...pb.bytes(2, dims)]))];
-  const graph = [...pb.bytes(1, node), ...(spec.withInit === false ? [] : pb.bytes(5, spec.weight!)), ...pb.bytes(11, input)];
+  const graph = [
+    ...pb.bytes(1, node),
+    ...(spec.withInit === false ? [] : pb.bytes(5, spec.weight!)),
+    ...pb.bytes(11, input),
+  ];
   return new Uint8Array([...pb.int(1, 8), ...pb.bytes(7, graph)]);
 }
 
-const attrInts = (name: string, v: number[]) => [...pb.str(1, name), ...pb.bytes(8, v.flatMap((x) => pb.varint(x))), ...pb.int(20, 7)];
+const attrInts = (
+  name: string,
+  v: number[],
+) => [...pb.str(1, name), ...pb.bytes(8, v.flatMap((x) => pb.varint(x))), ...pb.int(20, 7)];
 
 test("hand-built ONNX: float_data, FLOAT16 in int32_data, auto_pad, asymmetric pads, and bad initializers", async () => {
   const w = [0.5, -1, 2, 0.25, 1, 1, -3, 4, 0, 0.125, 7, 8, 9, 10, 11, 12];
   const dims = [2, 2, 2, 2];
-  const floats = readModelSync(onnxModel({ weight: tensorProto("w", dims, 1, { floats: w }), attrs: [attrInts("pads", [0, 1, 1, 1])] }));
+  const floats = readModelSync(
+    onnxModel({ weight: tensorProto("w", dims, 1, { floats: w }), attrs: [attrInts("pads", [0, 1, 1, 1])] }),
+  );
   const [l] = floats.layers;
   assert.deepEqual(values(l.kernel.data), w);
   assert.deepEqual(l.padding, [1, 1]);
   assert.deepEqual(l.pads, [0, 1, 1, 1]);
   assert.deepEqual(l.inputShape, [5, 4]);
   // FLOAT16 (data_type 10) as uint16 bits in int32_data: 0x3800 = 0.5, 0xbc00 = −1, 0x4000 = 2, 0x3400 = 0.25
-  const half = readModelSync(onnxModel({ weight: tensorProto("w", [1, 1, 2, 2], 10, { int32: [0x3800, 0xbc00, 0x4000, 0x3400] }) }));
+  const half = readModelSync(
+    onnxModel({ weight: tensorProto("w", [1, 1, 2, 2], 10, { int32: [0x3800, 0xbc00, 0x4000, 0x3400] }) }),
+  );
   assert.deepEqual(values(half.layers[0].kernel.data), [0.5, -1, 2, 0.25]);
   const raw = new Uint8Array(new Float32Array(w).buffer);
   const autoPad = [...pb.str(1, "auto_pad"), ...pb.bytes(4, new TextEncoder().encode("SAME_UPPER")), ...pb.int(20, 3)];
-  const same = readModelSync(onnxModel({ weight: tensorProto("w", dims, 1, { raw }), attrs: [autoPad, attrInts("strides", [2, 2])] }));
+  const same = readModelSync(
+    onnxModel({ weight: tensorProto("w", dims, 1, { raw }), attrs: [autoPad, attrInts("strides", [2, 2])] }),
+  );
   assert.equal(same.layers[0].padding, "same");
   assert.deepEqual(same.layers[0].stride, [2, 2]);
 
-  await throwsLike(() => readModelSync(onnxModel({ weight: tensorProto("w", [2, 2, 2, 3], 1, { raw }) })), TypeError, /64 raw bytes for FLOAT dims \[2,2,2,3\]/);
-  await throwsLike(() => readModelSync(onnxModel({ weight: tensorProto("w", [2, 2, 2, 3], 1, { floats: w }) })), TypeError, /16 values for dims/);
-  await throwsLike(() => readModelSync(onnxModel({ weight: tensorProto("w", dims, 3, { raw }) })), TypeError, /data type other than/);
-  await throwsLike(() => readModelSync(onnxModel({ weight: tensorProto("w", dims, 1, { raw }, pb.int(14, 1)) })), TypeError, /external file/);
+  await throwsLike(
+    () => readModelSync(onnxModel({ weight: tensorProto("w", [2, 2, 2, 3], 1, { raw }) })),
+    TypeError,
+    /64 raw bytes for FLOAT dims \[2,2,2,3\]/,
+  );
+  await throwsLike(
+    () => readModelSync(onnxModel({ weight: tensorProto("w", [2, 2, 2, 3], 1, { floats: w }) })),
+    TypeError,
+    /16 values for dims/,
+  );
+  await throwsLike(
+    () => readModelSync(onnxModel({ weight: tensorProto("w", dims, 3, { raw }) })),
+    TypeError,
+    /data type other than/,
+  );
+  await throwsLike(
+    () => readModelSync(onnxModel({ weight: tensorProto("w", dims, 1, { raw }, pb.int(14, 1)) })),
+    TypeError,
+    /external file/,
+  );
   await throwsLike(() => readModelSync(onnxModel({ withInit: false })), TypeError, /not an initializer or Constant/);
-  await throwsLike(() => readModelSync(onnxModel({ op: "Relu", weight: tensorProto("w", dims, 1, { raw }) })), TypeError, /no Conv or ConvTranspose/);
+  await throwsLike(
+    () => readModelSync(onnxModel({ op: "Relu", weight: tensorProto("w", dims, 1, { raw }) })),
+    TypeError,
+    /no Conv or ConvTranspose/,
+  );
   await throwsLike(() => readModelSync(new Uint8Array([8, 7]), { format: "onnx" }), TypeError, /no graph/);
   const good = await bytesOf("torch_net.onnx");
   await throwsLike(() => readModelSync(good.subarray(0, good.length - 700)), TypeError, /malformed or truncated/);
@@ -654,8 +812,16 @@ test("hand-built ONNX: float_data, FLOAT16 in int32_data, auto_pad, asymmetric p
 test("bad TF.js input: short shards, wrong shard count, unknown quantisation, no manifest", async () => {
   const modelJson = await jsonOf("tfjs/seq2d/model.json");
   const bin = await bytesOf("tfjs/seq2d/weights.bin");
-  await throwsLike(() => readModel({ modelJson, weights: [bin.subarray(0, bin.length - 4)] }), RangeError, /shorter than the manifest says/);
-  await throwsLike(() => readModel({ modelJson, weights: [bin, bin] }), TypeError, /naming 1 shards where 2 were given/);
+  await throwsLike(
+    () => readModel({ modelJson, weights: [bin.subarray(0, bin.length - 4)] }),
+    RangeError,
+    /shorter than the manifest says/,
+  );
+  await throwsLike(
+    () => readModel({ modelJson, weights: [bin, bin] }),
+    TypeError,
+    /naming 1 shards where 2 were given/,
+  );
   await throwsLike(() => readModel({ modelJson: { modelTopology: {} }, weights: [] }), TypeError, /weightsManifest/);
   const q = structuredClone(modelJson);
   q.weightsManifest[0].weights[0].quantization = { dtype: "int4", scale: 1, min: 0 };
@@ -673,7 +839,14 @@ test("bad TF.js input: short shards, wrong shard count, unknown quantisation, no
 
 test("truncated and corrupted fixtures: every read ends in a result or a TypeError/RangeError (nothing hangs)", async () => {
   const rand = lcg32(99);
-  const files = ["torch_net.safetensors", "kernel_f8_fortran.npy", "torch_net.npz", "torch_net_compressed.npz", "torch_net.onnx", "torch_net_bn.onnx"];
+  const files = [
+    "torch_net.safetensors",
+    "kernel_f8_fortran.npy",
+    "torch_net.npz",
+    "torch_net_compressed.npz",
+    "torch_net.onnx",
+    "torch_net_bn.onnx",
+  ];
   let errors = 0, results = 0;
   for (const file of files) {
     const good = await bytesOf(file);

@@ -105,9 +105,7 @@ function assertClose(
     const err = Math.abs(got[j] - want[j]);
     assert.ok(
       err <= tol * scale,
-      `${what}: value ${j}: got ${got[j]}, want ${
-        want[j]
-      } (error ${err}, allowed ${tol * scale})`,
+      `${what}: value ${j}: got ${got[j]}, want ${want[j]} (error ${err}, allowed ${tol * scale})`,
     );
   }
 }
@@ -406,8 +404,7 @@ test("reference: a 1-channel layer has singular values |DFT of the kernel| (clos
   for (const n of [2, 3, 7]) {
     const want = Array.from(
       { length: n },
-      (_, u) =>
-        Math.sqrt(a * a + b * b + 2 * a * b * Math.cos((2 * Math.PI * u) / n)),
+      (_, u) => Math.sqrt(a * a + b * b + 2 * a * b * Math.cos((2 * Math.PI * u) / n)),
     );
     assertClose(
       referenceSingularValues(Float64Array.of(a, b), 1, 1, 2, 1, n, 1),

@@ -46,9 +46,7 @@ export function denseLayerMatrix(
 ): Float64Array {
   if (kernelOIHW.length !== cOut * cIn * kh * kw) {
     throw new TypeError(
-      `denseLayerMatrix: kernel length ${kernelOIHW.length} != ${
-        cOut * cIn * kh * kw
-      }`,
+      `denseLayerMatrix: kernel length ${kernelOIHW.length} != ${cOut * cIn * kh * kw}`,
     );
   }
   const hw = h * w;
@@ -64,8 +62,7 @@ export function denseLayerMatrix(
             const xs = (x + a) % h;
             for (let b = 0; b < kw; b++) {
               const ys = (y + b) % w;
-              m[row * cols + i * hw + xs * w + ys] +=
-                kernelOIHW[((o * cIn + i) * kh + a) * kw + b];
+              m[row * cols + i * hw + xs * w + ys] += kernelOIHW[((o * cIn + i) * kh + a) * kw + b];
             }
           }
         }
@@ -182,10 +179,8 @@ export function jacobiSingularValues(
         // Rotation [c s; -s c] on (a_p, a_q) that zeroes their inner product:
         // t is the smaller root of t² + 2ζt − 1 = 0, ζ = (β − α) / (2γ).
         const zeta = (beta - alpha) / (2 * gamma);
-        const t = Math.abs(zeta) > 1e150
-          ? 1 / (2 * zeta)
-          : Math.sign(zeta || 1) /
-            (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
+        const t = Math.abs(zeta) > 1e150 ? 1 / (2 * zeta) : Math.sign(zeta || 1) /
+          (Math.abs(zeta) + Math.sqrt(1 + zeta * zeta));
         const c = 1 / Math.sqrt(1 + t * t);
         const s = c * t;
         for (let k = 0; k < len; k++) {
@@ -250,15 +245,12 @@ export function hwioFromOihw(
   if (oihw.length !== cOut * cIn * kh * kw) {
     throw new TypeError("hwioFromOihw: length does not match the shape");
   }
-  const out = oihw instanceof Float32Array
-    ? new Float32Array(oihw.length)
-    : new Float64Array(oihw.length);
+  const out = oihw instanceof Float32Array ? new Float32Array(oihw.length) : new Float64Array(oihw.length);
   for (let o = 0; o < cOut; o++) {
     for (let i = 0; i < cIn; i++) {
       for (let a = 0; a < kh; a++) {
         for (let b = 0; b < kw; b++) {
-          out[((a * kw + b) * cIn + i) * cOut + o] =
-            oihw[((o * cIn + i) * kh + a) * kw + b];
+          out[((a * kw + b) * cIn + i) * cOut + o] = oihw[((o * cIn + i) * kh + a) * kw + b];
         }
       }
     }
@@ -291,15 +283,12 @@ export function oihwFromHwio(
   if (hwio.length !== cOut * cIn * kh * kw) {
     throw new TypeError("oihwFromHwio: length does not match the shape");
   }
-  const out = hwio instanceof Float32Array
-    ? new Float32Array(hwio.length)
-    : new Float64Array(hwio.length);
+  const out = hwio instanceof Float32Array ? new Float32Array(hwio.length) : new Float64Array(hwio.length);
   for (let a = 0; a < kh; a++) {
     for (let b = 0; b < kw; b++) {
       for (let i = 0; i < cIn; i++) {
         for (let o = 0; o < cOut; o++) {
-          out[((o * cIn + i) * kh + a) * kw + b] =
-            hwio[((a * kw + b) * cIn + i) * cOut + o];
+          out[((o * cIn + i) * kh + a) * kw + b] = hwio[((a * kw + b) * cIn + i) * cOut + o];
         }
       }
     }

@@ -84,7 +84,11 @@ test("report page opens in headless Chromium with no console messages, and shows
     const model: Model = {
       format: "test",
       layers: [
-        conv("stem <b>&amp;</b>", [3, 3, 3, 8], { stride: [2, 2], padding: "valid", scale: { kind: "scale", name: "s", gamma: new Float64Array(8).fill(2) } }, 1),
+        conv("stem <b>&amp;</b>", [3, 3, 3, 8], {
+          stride: [2, 2],
+          padding: "valid",
+          scale: { kind: "scale", name: "s", gamma: new Float64Array(8).fill(2) },
+        }, 1),
         conv("block/conv1", [3, 3, 8, 8], {}, 2),
         conv("block/pointwise", [1, 1, 8, 16], { padding: "valid" }, 3),
         conv("circular", [3, 3, 16, 16], { padding: "circular" }, 4),
@@ -129,4 +133,7 @@ test("report page opens in headless Chromium with no console messages, and shows
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, { timeoutMs: 120_000, ignore: browser === undefined && "no chromium on PATH (Debian: apt-get install -y chromium)" });
+}, {
+  timeoutMs: 120_000,
+  ignore: browser === undefined && "no chromium on PATH (Debian: apt-get install -y chromium)",
+});

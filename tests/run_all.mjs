@@ -26,7 +26,11 @@ function run(label, cmd, args, parse) {
   const ok = res.status === 0 && counts !== undefined;
   const c = counts ?? { passed: 0, failed: 1 };
   if (res.status !== 0 && c.failed === 0) c.failed = 1; // a crash counts as a failure
-  console.log(`=== ${label}: ${c.passed} passed, ${c.failed} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)${ok ? "" : " — FAILED"}`);
+  console.log(
+    `=== ${label}: ${c.passed} passed, ${c.failed} failed (${((Date.now() - t0) / 1000).toFixed(1)} s)${
+      ok ? "" : " — FAILED"
+    }`,
+  );
   return c;
 }
 
@@ -68,7 +72,9 @@ if (bundle.status !== 0) {
   console.log(bundle.stdout + bundle.stderr);
   results.push({ passed: 0, failed: 1 });
 } else {
-  results.push(run("node test", process.execPath, ["--test", "--test-reporter=tap", "tests/node_smoke.mjs"], parseNode));
+  results.push(
+    run("node test", process.execPath, ["--test", "--test-reporter=tap", "tests/node_smoke.mjs"], parseNode),
+  );
 }
 const passed = results.reduce((a, r) => a + r.passed, 0);
 const failed = results.reduce((a, r) => a + r.failed, 0);

@@ -38,7 +38,10 @@ for (const flavour of ["plain", "relaxed"] as const) {
       closeThreads();
       setSimdFlavour("auto");
     }
-  }, { threads: true, ignore: flavour === "relaxed" && !relaxedAvailable() && "this engine does not validate relaxed SIMD" });
+  }, {
+    threads: true,
+    ignore: flavour === "relaxed" && !relaxedAvailable() && "this engine does not validate relaxed SIMD",
+  });
 }
 
 function relaxedAvailable(): boolean {

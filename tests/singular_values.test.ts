@@ -56,9 +56,7 @@ const denseDims: fc.Arbitrary<Dims> = fc
   .filter((d) => d.h * d.w * Math.max(d.cIn, d.cOut) <= MAX_DENSE);
 
 /** Reals in [-1, 1] on a grid of 2^-31 (fast-check biases towards 0, ±1 and small numerators). */
-const moderate = fc.integer({ min: -(2 ** 31), max: 2 ** 31 }).map((x) =>
-  x / 2 ** 31
-);
+const moderate = fc.integer({ min: -(2 ** 31), max: 2 ** 31 }).map((x) => x / 2 ** 31);
 /** Any double in [-1, 1], subnormals included: entries that span hundreds of orders of magnitude. */
 const wide = fc.double({ min: -1, max: 1, noNaN: true });
 
@@ -115,9 +113,7 @@ function assertSpectrumClose(
     const err = Math.abs(got[j] - want[j]);
     assert.ok(
       err <= allowed,
-      `${what}: value ${j} of ${want.length}: got ${got[j]}, reference ${
-        want[j]
-      } (error ${err}, allowed ${allowed})`,
+      `${what}: value ${j} of ${want.length}: got ${got[j]}, reference ${want[j]} (error ${err}, allowed ${allowed})`,
     );
   }
 }
@@ -210,9 +206,7 @@ test("singularValues() matches the dense SVD for random shapes", () => {
 });
 
 test("singularValues() matches the dense SVD when c_in ≠ c_out, h ≠ w and the kernel is not square", () => {
-  const dims = denseDims.filter((d) =>
-    d.cIn !== d.cOut && d.h !== d.w && d.kh !== d.kw
-  );
+  const dims = denseDims.filter((d) => d.cIn !== d.cOut && d.h !== d.w && d.kh !== d.kw);
   fc.assert(fc.property(caseOf(dims, weights), checkAgainstDense), { numRuns: 100 });
 });
 
@@ -315,11 +309,7 @@ test("singularValues(): Σσ² = h·w·‖K_folded‖²_F", () => {
       const got = sumOfSquares(sv);
       assert.ok(
         Math.abs(got - want) <= TOL * want || (want === 0 && got === 0),
-        `${
-          describe(c)
-        }: Σσ² = ${got}, h·w·‖K_folded‖² = ${want} (relative error ${
-          Math.abs(got - want) / want
-        })`,
+        `${describe(c)}: Σσ² = ${got}, h·w·‖K_folded‖² = ${want} (relative error ${Math.abs(got - want) / want})`,
       );
     }),
     { numRuns: 300 },
@@ -492,8 +482,7 @@ test("singularValues(): input channels that repeat give the right number of zero
       for (let o = 0; o < d.cOut; o++) {
         for (let i = 0; i < d.cIn; i++) {
           for (let k = 0; k < t; k++) {
-            data[(o * d.cIn + i) * t + k] =
-              base[(o * distinct + (i % distinct)) * t + k];
+            data[(o * d.cIn + i) * t + k] = base[(o * distinct + (i % distinct)) * t + k];
           }
         }
       }
@@ -507,9 +496,7 @@ test("singularValues(): input channels that repeat give the right number of zero
 // Magnitudes
 
 test("singularValues() scales exactly at magnitudes near 1e±150", () => {
-  const dims = denseDims.filter((d) =>
-    d.h * d.w * Math.max(d.cIn, d.cOut) <= 100
-  );
+  const dims = denseDims.filter((d) => d.h * d.w * Math.max(d.cIn, d.cOut) <= 100);
   fc.assert(
     fc.property(caseOf(dims, weights), (c0) => {
       const c = { ...c0, f32: false };

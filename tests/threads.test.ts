@@ -101,10 +101,22 @@ test("closeThreads() ends the pool; the next async call starts a new one", async
 
 test("bad precision and threads are refused with the value", async () => {
   const k = { data: kernel(3, 2, 2, 1, 1), shape: [2, 2, 1, 1] };
-  assert.throws(() => singularValuesSync(k, { inputShape: [2, 2], precision: "f16" as "f32" }), (e) => e instanceof TypeError && /f16/.test(e.message));
-  await assert.rejects(singularValues(k, { inputShape: [2, 2], threads: 0 }), (e) => e instanceof RangeError && /: current value is 0/.test((e as Error).message));
-  await assert.rejects(singularValues(k, { inputShape: [2, 2], threads: 1.5 }), (e) => e instanceof TypeError && /1\.5/.test((e as Error).message));
-  assert.throws(() => clipOperatorNormSync(k, 1, { inputShape: [2, 2], precision: "f32" }), (e) => e instanceof RangeError && /f32/.test((e as Error).message));
+  assert.throws(
+    () => singularValuesSync(k, { inputShape: [2, 2], precision: "f16" as "f32" }),
+    (e) => e instanceof TypeError && /f16/.test(e.message),
+  );
+  await assert.rejects(
+    singularValues(k, { inputShape: [2, 2], threads: 0 }),
+    (e) => e instanceof RangeError && /: current value is 0/.test((e as Error).message),
+  );
+  await assert.rejects(
+    singularValues(k, { inputShape: [2, 2], threads: 1.5 }),
+    (e) => e instanceof TypeError && /1\.5/.test((e as Error).message),
+  );
+  assert.throws(
+    () => clipOperatorNormSync(k, 1, { inputShape: [2, 2], precision: "f32" }),
+    (e) => e instanceof RangeError && /f32/.test((e as Error).message),
+  );
 });
 
 test("threads split long columns into chunks (direct sums) and keep FFT columns whole: still bit-identical", async () => {
@@ -118,7 +130,9 @@ test("threads split long columns into chunks (direct sums) and keep FFT columns 
     for (const precision of ["f64", "f32"] as const) {
       const opts = { inputShape: [c.h, c.w], precision };
       const ref = singularValuesSync(k, opts);
-      for (const threads of [2, 3]) assert.deepEqual(await singularValues(k, { ...opts, threads }), ref, JSON.stringify(c));
+      for (const threads of [2, 3]) {
+        assert.deepEqual(await singularValues(k, { ...opts, threads }), ref, JSON.stringify(c));
+      }
     }
   }
 });
@@ -144,7 +158,9 @@ test("small layers (the calling thread takes jobs too) and large ones (workers o
         const joined = after.localBlocks - before.localBlocks, own = after.own - before.own;
         if (local) assert.ok(joined > 0, `c = ${c}: the calling thread joined the blocks`);
         else assert.equal(joined, 0, `c = ${c}: the calling thread joined no block`);
-        if (!local) assert.ok(own >= h / 2 + 1, `c = ${c}: at least one job per column ran on the workers' own instances`);
+        if (!local) {
+          assert.ok(own >= h / 2 + 1, `c = ${c}: at least one job per column ran on the workers' own instances`);
+        }
       }
     }
   }
@@ -228,7 +244,10 @@ test("closeThreads() while a threaded call runs: the call rejects, it does not h
   closeThreads();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const outcome = await Promise.race([
-    running.then(() => "resolved", (e) => (e instanceof Error && /closed/.test(e.message) ? "rejected" : `other: ${e}`)),
+    running.then(
+      () => "resolved",
+      (e) => (e instanceof Error && /closed/.test(e.message) ? "rejected" : `other: ${e}`),
+    ),
     new Promise((r) => (timer = setTimeout(() => r("hung"), 20_000))),
   ]);
   clearTimeout(timer);

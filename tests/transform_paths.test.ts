@@ -73,7 +73,12 @@ for (const [h, w, kh, kw] of [[64, 64, 64, 64], [41, 37, 41, 30], [96, 5, 96, 3]
 
 test("P from a tap-major transform (svd_column's SIMD path) has the same bits as from the row-major one", () => {
   const core = loadWasmSync();
-  const cases = [[1, 1, 1, 5], [3, 5, 3, 7], [5, 3, 3, 8], [7, 7, 2, 9], [16, 9, 3, 16], [9, 16, 4, 12], [33, 17, 3, 10]];
+  const cases = [[1, 1, 1, 5], [3, 5, 3, 7], [5, 3, 3, 8], [7, 7, 2, 9], [16, 9, 3, 16], [9, 16, 4, 12], [
+    33,
+    17,
+    3,
+    10,
+  ]];
   for (const [cout, cin, kh, h] of cases) {
     const m = Math.max(cout, cin), n = Math.min(cout, cin), pairs = cout * cin, nrows = pairs * kh;
     const ld = core.lead_dim(m);
@@ -103,7 +108,9 @@ test("P from a tap-major transform (svd_column's SIMD path) has the same bits as
       core.build_p_tap_f64(pr, pi, cout, cin, kh, h, u, a2, a2 + ld * n * 8, ld, work);
       const one = mem.subarray(a1 / 8, a1 / 8 + 2 * ld * n), two = mem.subarray(a2 / 8, a2 / 8 + 2 * ld * n);
       for (let j = 0; j < 2 * ld * n; j++) {
-        if (!Object.is(one[j], two[j])) assert.fail(`${cout}×${cin}, kh ${kh}, u ${u}: element ${j}: ${one[j]} vs ${two[j]}`);
+        if (!Object.is(one[j], two[j])) {
+          assert.fail(`${cout}×${cin}, kh ${kh}, u ${u}: element ${j}: ${one[j]} vs ${two[j]}`);
+        }
       }
     }
   }

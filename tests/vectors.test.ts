@@ -22,8 +22,8 @@ import { test } from "./_test.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
-  type FrequencySvd,
   clipOperatorNormSync,
+  type FrequencySvd,
   frequencySvd,
   frequencySvdSync,
   type Layout,
@@ -58,9 +58,7 @@ const dims: fc.Arbitrary<Dims> = fc.record({
 });
 
 /** Reals in [-1, 1] on a 2^-30 grid. */
-const moderate = fc.integer({ min: -(2 ** 30), max: 2 ** 30 }).map((x) =>
-  x / 2 ** 30
-);
+const moderate = fc.integer({ min: -(2 ** 30), max: 2 ** 30 }).map((x) => x / 2 ** 30);
 
 /**
  * Weights in one of three styles: moderate reals (times a power of two from
@@ -248,9 +246,9 @@ function assertReassembles(f: FrequencySvd, c: Case, what: string): void {
           );
           assert.ok(
             err <= allowed,
-            `${what}: P(${u}, ${v})[${o}, ${i}] reassembled as ${sr} + ${si}i, naive DFT ${
-              P.re[o * cIn + i]
-            } + ${P.im[o * cIn + i]}i (error ${err}, allowed ${allowed})`,
+            `${what}: P(${u}, ${v})[${o}, ${i}] reassembled as ${sr} + ${si}i, naive DFT ${P.re[o * cIn + i]} + ${
+              P.im[o * cIn + i]
+            }i (error ${err}, allowed ${allowed})`,
           );
         }
       }
@@ -299,9 +297,7 @@ function assertFrequencySvd(f: FrequencySvd, c: Case, what: string): void {
       if (j > 0) {
         assert.ok(
           f.S[fi * r + j - 1] >= f.S[fi * r + j],
-          `${what}: S not decreasing at frequency ${fi}: ${
-            f.S[fi * r + j - 1]
-          } < ${f.S[fi * r + j]}`,
+          `${what}: S not decreasing at frequency ${fi}: ${f.S[fi * r + j - 1]} < ${f.S[fi * r + j]}`,
         );
       }
     }
@@ -315,9 +311,7 @@ function assertFrequencySvd(f: FrequencySvd, c: Case, what: string): void {
     const err = Math.abs(f.S[k] - sp.values[k]);
     assert.ok(
       err <= allowed,
-      `${what}: S[${k}] = ${f.S[k]}, spectrumSync ${
-        sp.values[k]
-      } (error ${err}, allowed ${allowed})`,
+      `${what}: S[${k}] = ${f.S[k]}, spectrumSync ${sp.values[k]} (error ${err}, allowed ${allowed})`,
     );
   }
   // Mirror frequency (−u, −v): S equal, U and V conjugate. A self-conjugate
@@ -343,9 +337,9 @@ function assertFrequencySvd(f: FrequencySvd, c: Case, what: string): void {
           const err = Math.hypot(X[xb] - X[xa], X[xb + 1] + X[xa + 1]);
           assert.ok(
             err <= TOL,
-            `${what}: ${name} at mirror of (${u}, ${v}), entry ${k}: ${
-              X[xb]
-            } + ${X[xb + 1]}i is not the conjugate of ${X[xa]} + ${X[xa + 1]}i`,
+            `${what}: ${name} at mirror of (${u}, ${v}), entry ${k}: ${X[xb]} + ${X[xb + 1]}i is not the conjugate of ${
+              X[xa]
+            } + ${X[xa + 1]}i`,
           );
         }
       }
@@ -433,8 +427,7 @@ function assertTop(t: Top, c: Case, what: string): void {
           let sr = 0, si = 0;
           for (let x = 0; x < h; x++) {
             for (let y = 0; y < w; y++) {
-              const t2 =
-                (2 * Math.PI * (((p * x) % h) * w + ((q * y) % w) * h)) /
+              const t2 = (2 * Math.PI * (((p * x) % h) * w + ((q * y) % w) * h)) /
                 (h * w);
               const z = img[(k * h + x) * w + y];
               sr += z * Math.cos(t2);
@@ -584,11 +577,7 @@ test("topSingularVectors() keeps the real image at self-conjugate frequencies", 
       }).map((xs) => {
         const data = Float64Array.from(xs, (x, k) => {
           const a = Math.floor(k / s.kw) % s.kh, b = k % s.kw;
-          const sign = s.pattern === 0
-            ? 1
-            : s.pattern === 1
-            ? (-1) ** (a + b)
-            : (-1) ** b;
+          const sign = s.pattern === 0 ? 1 : s.pattern === 1 ? (-1) ** (a + b) : (-1) ** b;
           return sign * x;
         });
         const c: Case = {
@@ -603,11 +592,7 @@ test("topSingularVectors() keeps the real image at self-conjugate frequencies", 
       const t = topSingularVectorsSync(kernelOf(c), optionsOf(c));
       const what = `${describe(c)} pattern ${pattern}`;
       assertTop(t, c, what);
-      const want = pattern === 0
-        ? [0, 0]
-        : pattern === 1
-        ? [c.h / 2, c.w / 2]
-        : [0, c.w / 2];
+      const want = pattern === 0 ? [0, 0] : pattern === 1 ? [c.h / 2, c.w / 2] : [0, c.w / 2];
       // The σ at the expected frequency equals the norm (ties elsewhere may be reported instead).
       const sp = spectrumSync(kernelOf(c), optionsOf(c));
       const at = sp.values[(want[0] * c.w + want[1]) * sp.shape[2]];

@@ -28,7 +28,9 @@ test("the embedded wasm validates and uses SIMD", () => {
   const code = codeSection(bytes);
   for (const [name, op] of [["f64x2.add", 0xf0], ["f64x2.mul", 0xf2]] as const) {
     let count = 0;
-    for (let i = 0; i + 2 < code.length; i++) if (code[i] === 0xfd && code[i + 1] === op && code[i + 2] === 0x01) count++;
+    for (let i = 0; i + 2 < code.length; i++) {
+      if (code[i] === 0xfd && code[i + 1] === op && code[i + 2] === 0x01) count++;
+    }
     assert.ok(count >= 20, `${name}: ${count} in the code section`);
   }
 });

@@ -21,7 +21,7 @@ import { ConvergenceError } from "../src/errors.ts";
 import { foldWorkgroups, getGpu, type GpuContext } from "../src/_webgpu/device.ts";
 import { type GpuPlan, planProblem } from "../src/_webgpu/plan.ts";
 import { runProblemWebGPU } from "../src/_webgpu/run.ts";
-import { type Resolved, resolveBackend, resolveBackendSync, validateRun, wasmOnly } from "../src/_backend.ts";
+import { resolveBackend, resolveBackendSync, type Resolved, validateRun, wasmOnly } from "../src/_backend.ts";
 import { denseLayerMatrix, jacobiSingularValues } from "./reference.ts";
 import { gpu as device, noGpu, PLANNER_LIMITS as LIMITS } from "./_gpu.ts";
 import { ansiLcg } from "./_random.ts";
@@ -449,7 +449,8 @@ test("resolveBackend() picks WebGPU only when asked, or under auto with f32, a b
     problems: () => small,
     ...(minWork === undefined ? {} : { minWork }),
   });
-  const resolve = (backend: unknown, precision: unknown, minWork?: number) => resolveBackend(req(backend, precision, minWork));
+  const resolve = (backend: unknown, precision: unknown, minWork?: number) =>
+    resolveBackend(req(backend, precision, minWork));
   const pick = (b: Resolved) => ({ backend: b.backend, precision: b.precision, skipped: b.skipped });
   assert.deepEqual(pick(await resolve(undefined, undefined)), { backend: "wasm", precision: "f64", skipped: {} });
   assert.deepEqual(pick(await resolve("wasm", "f32")), { backend: "wasm", precision: "f32", skipped: {} });

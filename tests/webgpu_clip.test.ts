@@ -164,7 +164,8 @@ test("clipOperatorNorm() options: webgpu refuses f64 and Dykstra, Sync refuses w
   const o = { inputShape: [4, 5] as [number, number] };
   await assert.rejects(
     clipOperatorNorm(k, 1, { ...o, backend: "webgpu", method: "dykstra" }),
-    (e: unknown) => e instanceof RangeError && /method must be "alternating" on backend "webgpu".*"dykstra"/.test(e.message),
+    (e: unknown) =>
+      e instanceof RangeError && /method must be "alternating" on backend "webgpu".*"dykstra"/.test(e.message),
   );
   await assert.rejects(
     clipOperatorNorm(k, 1, { ...o, backend: "webgpu", precision: "f64" }),
@@ -216,40 +217,48 @@ test("clipOperatorNorm() on WebGPU, one round, matches wasm f64 on random small 
   );
 }, { ignore: noGpu });
 
-test("clipOperatorNorm() on WebGPU matches wasm f64 for c = 16 (shared memory) and c = 64 (global memory)", async () => {
-  const gpu = await device();
-  for (const c of [seeded(16, 12, 3, 3, 8, 6, 7), seeded(48, 64, 3, 3, 4, 5, 11)]) {
-    let plan: GpuPlan | undefined;
-    await createGpuClipper(gpu, c, { onPlan: (p) => (plan = p) }).then((x) => x.destroy());
-    const t0 = performance.now();
-    const [t, n] = await compare(c);
-    console.log(
-      `  ${describe(c)}: ${plan!.shared ? "shared" : "global"} memory, tap error ${t.toExponential(2)}·max|K|, norm error ${
-        n.toExponential(2)
-      }·σ_max, ${(performance.now() - t0).toFixed(0)} ms (with wasm)`,
-    );
-  }
-}, { ignore: noGpu });
+test(
+  "clipOperatorNorm() on WebGPU matches wasm f64 for c = 16 (shared memory) and c = 64 (global memory)",
+  async () => {
+    const gpu = await device();
+    for (const c of [seeded(16, 12, 3, 3, 8, 6, 7), seeded(48, 64, 3, 3, 4, 5, 11)]) {
+      let plan: GpuPlan | undefined;
+      await createGpuClipper(gpu, c, { onPlan: (p) => (plan = p) }).then((x) => x.destroy());
+      const t0 = performance.now();
+      const [t, n] = await compare(c);
+      console.log(
+        `  ${describe(c)}: ${plan!.shared ? "shared" : "global"} memory, tap error ${
+          t.toExponential(2)
+        }·max|K|, norm error ${n.toExponential(2)}·σ_max, ${(performance.now() - t0).toFixed(0)} ms (with wasm)`,
+      );
+    }
+  },
+  { ignore: noGpu },
+);
 
-test("clipOperatorNorm() on WebGPU: a kernel inside the ball comes back unchanged (0 rounds), a zero kernel too", async () => {
-  for (const f32 of [false, true]) {
-    const c = { ...seeded(5, 3, 3, 2, 6, 5, 13), f32, layout: "hwio" as const };
-    const input = kernelOf(c);
-    const opts = { inputShape: [c.h, c.w] as [number, number], layout: c.layout };
-    const norm = operatorNormSync(input, opts);
-    const res = await clipOperatorNorm(input, 1.01 * norm, { ...opts, backend: "webgpu", iterations: 7 });
-    assert.equal(res.iterations, 0);
-    assert.deepEqual(res.kernel, input, "the input's data, copied");
-    assert.notEqual(res.kernel.data, input.data, "a copy");
-    assert.ok(Math.abs(res.normBefore - norm) <= NORM_TOL * norm);
-    assert.ok(Math.abs(res.normAfter - norm) <= NORM_TOL * norm);
-    assert.equal(res.backend, "webgpu");
-  }
-  const zero = { data: new Float32Array(4 * 3 * 2 * 2), shape: [4, 3, 2, 2] };
-  const res = await clipOperatorNorm(zero, 1, { inputShape: [3, 4], backend: "webgpu" });
-  assert.deepEqual([res.normBefore, res.normAfter, res.iterations, res.backend], [0, 0, 0, "webgpu"]);
-  assert.ok(res.kernel.data instanceof Float32Array);
-}, { ignore: noGpu });
+test(
+  "clipOperatorNorm() on WebGPU: a kernel inside the ball comes back unchanged (0 rounds), a zero kernel too",
+  async () => {
+    for (const f32 of [false, true]) {
+      const c = { ...seeded(5, 3, 3, 2, 6, 5, 13), f32, layout: "hwio" as const };
+      const input = kernelOf(c);
+      const opts = { inputShape: [c.h, c.w] as [number, number], layout: c.layout };
+      const norm = operatorNormSync(input, opts);
+      const res = await clipOperatorNorm(input, 1.01 * norm, { ...opts, backend: "webgpu", iterations: 7 });
+      assert.equal(res.iterations, 0);
+      assert.deepEqual(res.kernel, input, "the input's data, copied");
+      assert.notEqual(res.kernel.data, input.data, "a copy");
+      assert.ok(Math.abs(res.normBefore - norm) <= NORM_TOL * norm);
+      assert.ok(Math.abs(res.normAfter - norm) <= NORM_TOL * norm);
+      assert.equal(res.backend, "webgpu");
+    }
+    const zero = { data: new Float32Array(4 * 3 * 2 * 2), shape: [4, 3, 2, 2] };
+    const res = await clipOperatorNorm(zero, 1, { inputShape: [3, 4], backend: "webgpu" });
+    assert.deepEqual([res.normBefore, res.normAfter, res.iterations, res.backend], [0, 0, 0, "webgpu"]);
+    assert.ok(res.kernel.data instanceof Float32Array);
+  },
+  { ignore: noGpu },
+);
 
 test("clipOperatorNorm() on WebGPU: Float32Array in, Float32Array out, in the input's layout", async () => {
   const c = { ...seeded(3, 7, 2, 3, 5, 4, 17), f32: true, layout: "hwio" as const };
@@ -258,47 +267,57 @@ test("clipOperatorNorm() on WebGPU: Float32Array in, Float32Array out, in the in
   assert.ok(res.kernel.data instanceof Float32Array);
   assert.deepEqual(res.kernel.shape, [2, 3, 7, 3]);
   assert.ok(res.normAfter < res.normBefore);
-  assert.ok(Math.abs(res.normAfter - operatorNormSync(res.kernel, { inputShape: [5, 4], layout: "hwio" })) <= 1e-5 * res.normBefore);
+  assert.ok(
+    Math.abs(res.normAfter - operatorNormSync(res.kernel, { inputShape: [5, 4], layout: "hwio" })) <=
+      1e-5 * res.normBefore,
+  );
 }, { ignore: noGpu });
 
-test("clipOperatorNorm() on WebGPU: more rounds never raise the norm (beyond f32 rounding) and meet the tolerance rule", async () => {
-  const gpu = await device();
-  // Round by round through the clipper: each round reports the norm of the kernel it started from.
-  const c = seeded(6, 4, 3, 3, 7, 6, 19);
-  const shape: ClipShape = c;
-  const clipper = await createGpuClipper(gpu, shape);
-  try {
-    let k: Float64Array = c.data.slice();
-    const level = 0.4 * operatorNormSync(kernelOf(c), { inputShape: [c.h, c.w] });
-    const norms: number[] = [];
-    for (let t = 0; t < 12; t++) {
-      const r = await clipper.round(k, level);
-      norms.push(r.norm);
-      k = r.k;
+test(
+  "clipOperatorNorm() on WebGPU: more rounds never raise the norm (beyond f32 rounding) and meet the tolerance rule",
+  async () => {
+    const gpu = await device();
+    // Round by round through the clipper: each round reports the norm of the kernel it started from.
+    const c = seeded(6, 4, 3, 3, 7, 6, 19);
+    const shape: ClipShape = c;
+    const clipper = await createGpuClipper(gpu, shape);
+    try {
+      let k: Float64Array = c.data.slice();
+      const level = 0.4 * operatorNormSync(kernelOf(c), { inputShape: [c.h, c.w] });
+      const norms: number[] = [];
+      for (let t = 0; t < 12; t++) {
+        const r = await clipper.round(k, level);
+        norms.push(r.norm);
+        k = r.k;
+      }
+      for (let t = 1; t < norms.length; t++) {
+        assert.ok(norms[t] <= norms[t - 1] * (1 + 1e-5), `round ${t}: ${norms[t]} after ${norms[t - 1]}`);
+      }
+      assert.ok(norms[norms.length - 1] < norms[1], "the alternation makes progress");
+      console.log(`  norms/level over 12 rounds: ${norms.map((x) => (x / level).toFixed(4)).join(" ")}`);
+    } finally {
+      clipper.destroy();
     }
-    for (let t = 1; t < norms.length; t++) {
-      assert.ok(norms[t] <= norms[t - 1] * (1 + 1e-5), `round ${t}: ${norms[t]} after ${norms[t - 1]}`);
+    // Through the public function: against wasm f64 after 4 rounds, and the tolerance rule.
+    for (const f32 of [false, true]) {
+      const d = { ...c, f32, frac: 0.5 };
+      await compare(d, { iterations: 4 });
+      const input = kernelOf(d);
+      const opts = { inputShape: [d.h, d.w] as [number, number] };
+      const one = await clipOperatorNorm(input, 1, { ...opts, backend: "webgpu" });
+      const many = await clipOperatorNorm(input, 1, { ...opts, backend: "webgpu", iterations: 200, tolerance: 0.02 });
+      assert.ok(many.normAfter <= one.normAfter * (1 + 1e-5));
+      assert.ok(many.iterations > 1 && many.iterations < 200, `stopped after ${many.iterations} rounds`);
+      assert.ok(many.normAfter <= 1.02 * (1 + 1e-5), `normAfter ${many.normAfter} within the tolerance`);
+      const wasm = clipOperatorNormSync(input, 1, { ...opts, iterations: 200, tolerance: 0.02 });
+      assert.ok(
+        Math.abs(many.iterations - wasm.iterations) <= 1,
+        `rounds: webgpu ${many.iterations}, wasm ${wasm.iterations}`,
+      );
     }
-    assert.ok(norms[norms.length - 1] < norms[1], "the alternation makes progress");
-    console.log(`  norms/level over 12 rounds: ${norms.map((x) => (x / level).toFixed(4)).join(" ")}`);
-  } finally {
-    clipper.destroy();
-  }
-  // Through the public function: against wasm f64 after 4 rounds, and the tolerance rule.
-  for (const f32 of [false, true]) {
-    const d = { ...c, f32, frac: 0.5 };
-    await compare(d, { iterations: 4 });
-    const input = kernelOf(d);
-    const opts = { inputShape: [d.h, d.w] as [number, number] };
-    const one = await clipOperatorNorm(input, 1, { ...opts, backend: "webgpu" });
-    const many = await clipOperatorNorm(input, 1, { ...opts, backend: "webgpu", iterations: 200, tolerance: 0.02 });
-    assert.ok(many.normAfter <= one.normAfter * (1 + 1e-5));
-    assert.ok(many.iterations > 1 && many.iterations < 200, `stopped after ${many.iterations} rounds`);
-    assert.ok(many.normAfter <= 1.02 * (1 + 1e-5), `normAfter ${many.normAfter} within the tolerance`);
-    const wasm = clipOperatorNormSync(input, 1, { ...opts, iterations: 200, tolerance: 0.02 });
-    assert.ok(Math.abs(many.iterations - wasm.iterations) <= 1, `rounds: webgpu ${many.iterations}, wasm ${wasm.iterations}`);
-  }
-}, { ignore: noGpu });
+  },
+  { ignore: noGpu },
+);
 
 // ---------------------------------------------------------------------------
 // Splitting

@@ -56,7 +56,10 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
 async function readBody(req: Request): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > LIMITS.bodyBytes) {
-    throw new HttpError(413, `Request body is too large: the limit is ${LIMITS.bodyBytes} bytes, Content-Length says ${declared}`);
+    throw new HttpError(
+      413,
+      `Request body is too large: the limit is ${LIMITS.bodyBytes} bytes, Content-Length says ${declared}`,
+    );
   }
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
@@ -85,7 +88,10 @@ function intList(name: string, text: string | null): number[] | undefined {
   if (text === null) return undefined;
   const list = text.split(",").map((s) => Number(s.trim()));
   if (text.trim() === "" || list.some((n) => !Number.isInteger(n))) {
-    throw new HttpError(400, `Query parameter ${name} must be integers separated by commas: current value is ${JSON.stringify(text)}`);
+    throw new HttpError(
+      400,
+      `Query parameter ${name} must be integers separated by commas: current value is ${JSON.stringify(text)}`,
+    );
   }
   return list;
 }
@@ -101,13 +107,21 @@ function fromQuery(url: URL, bytes: Uint8Array): Job {
   const shape = intList("shape", q.get("shape"));
   const inputShape = intList("inputShape", q.get("inputShape"));
   if (!shape || !inputShape) {
-    throw new HttpError(400, "A binary body needs the query parameters shape and inputShape, e.g. ?shape=64,32,3,3&inputShape=32,32");
+    throw new HttpError(
+      400,
+      "A binary body needs the query parameters shape and inputShape, e.g. ?shape=64,32,3,3&inputShape=32,32",
+    );
   }
   if (bytes.length % 4 !== 0) {
-    throw new HttpError(400, `A binary body must hold little-endian f32 values (a multiple of 4 bytes): current value is ${bytes.length} bytes`);
+    throw new HttpError(
+      400,
+      `A binary body must hold little-endian f32 values (a multiple of 4 bytes): current value is ${bytes.length} bytes`,
+    );
   }
   const n = bytes.length / 4;
-  if (n > LIMITS.weights) throw new HttpError(413, `Too many weights: the limit is ${LIMITS.weights}, the body holds ${n}`);
+  if (n > LIMITS.weights) {
+    throw new HttpError(413, `Too many weights: the limit is ${LIMITS.weights}, the body holds ${n}`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = view.getFloat32(4 * i, true);
@@ -148,7 +162,10 @@ function fromJson(bytes: Uint8Array): Job {
   for (let i = 0; i < data.length; i++) {
     const x = b.data[i];
     if (typeof x !== "number") {
-      throw new HttpError(400, `The body's data must be an array of numbers: current value is ${JSON.stringify(x)} at index ${i}`);
+      throw new HttpError(
+        400,
+        `The body's data must be an array of numbers: current value is ${JSON.stringify(x)} at index ${i}`,
+      );
     }
     data[i] = x;
   }
@@ -169,7 +186,12 @@ function checkWork(job: Job): void {
   if (!positiveInts(shape) || !positiveInts(inputShape)) return;
   const cells = inputShape.reduce((a, b) => a * b, 1);
   if (cells > LIMITS.cells) {
-    throw new HttpError(413, `The input is too large: the limit is ${LIMITS.cells} positions, inputShape [${inputShape.join(", ")}] has ${cells}`);
+    throw new HttpError(
+      413,
+      `The input is too large: the limit is ${LIMITS.cells} positions, inputShape [${
+        inputShape.join(", ")
+      }] has ${cells}`,
+    );
   }
   const rank = shape.length - 2;
   const first = options.layout === undefined || String(options.layout).startsWith("oi");
@@ -234,7 +256,10 @@ export async function handler(req: Request): Promise<Response> {
     const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
     const binary = type === "application/octet-stream";
     if (!binary && type !== "application/json") {
-      throw new HttpError(400, `Content-Type must be application/json or application/octet-stream: current value is ${JSON.stringify(type)}`);
+      throw new HttpError(
+        400,
+        `Content-Type must be application/json or application/octet-stream: current value is ${JSON.stringify(type)}`,
+      );
     }
     const bytes = await readBody(req);
     const job = binary ? fromQuery(new URL(req.url), bytes) : fromJson(bytes);

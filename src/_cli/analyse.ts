@@ -8,7 +8,7 @@ import type { ConvLayer, Model } from "../model.ts";
 import type { Kernel, Padding, Precision, Spectrum } from "../types.ts";
 import { spectrum } from "../spectrum.ts";
 import { operatorNormBounds } from "../operator_norm_bounds.ts";
-import { type LayerCall, planCalls, type PlannedLayer, planLayers, type ShapeSource } from "./layers.ts";
+import { type LayerCall, planCalls, planLayers, type PlannedLayer, type ShapeSource } from "./layers.ts";
 import { foldScale, scaleFactors } from "./fold.ts";
 
 /** What `report` was asked for. */

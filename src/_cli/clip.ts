@@ -129,7 +129,9 @@ export async function clipModel(model: Model, options: ClipRunOptions): Promise<
         certifyScale: r.certifyScale,
         toleranceMet: r.toleranceMet,
         note: plan.kind === "split"
-          ? `TensorFlow "same" padding with stride ${base.stride.join("x")} pads one zero more after than before: clipped as the layer padded ${
+          ? `TensorFlow "same" padding with stride ${
+            base.stride.join("x")
+          } pads one zero more after than before: clipped as the layer padded ${
             JSON.stringify(plan.upper.padding)
           } on both sides, whose circular grid also holds the real layer`
           : pointwise
@@ -146,7 +148,13 @@ export async function clipModel(model: Model, options: ClipRunOptions): Promise<
       };
     }
     out.push(entry);
-    options.onProgress?.({ phase: "done", index: p.index, total: planned.length, name: layer.name, timeMs: entry.timeMs });
+    options.onProgress?.({
+      phase: "done",
+      index: p.index,
+      total: planned.length,
+      name: layer.name,
+      timeMs: entry.timeMs,
+    });
   }
   return out;
 }

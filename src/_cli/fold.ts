@@ -61,9 +61,7 @@ export function foldScale(layer: ConvLayer): { layer: ConvLayer; factors?: Float
   const perGroupIn = oSize / layer.groups;
   for (let at = 0; at < src.length; at++) {
     const o = Math.floor(at / oStride) % oSize;
-    const channel = layer.transposed
-      ? Math.floor(o / perGroupIn) * iSize + (Math.floor(at / iStride) % iSize)
-      : o;
+    const channel = layer.transposed ? Math.floor(o / perGroupIn) * iSize + (Math.floor(at / iStride) % iSize) : o;
     data[at] = src[at] * factors[channel];
   }
   return {

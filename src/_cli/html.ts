@@ -75,7 +75,9 @@ function facts(l: LayerResult): string {
   const norm = l.exact
     ? `<b>norm ${num(l.upper)}</b> (exact)`
     : `<b>norm in [${num(l.lower)}, ${num(l.upper)}]</b> (certified; plots: circular layer on ${dims(l.grid)})`;
-  return `<p class="facts">${parts.join(" · ")}<br>${norm} · median σ ${num(l.sorted.median)} · ${msText(l.timeMs)}</p>`;
+  return `<p class="facts">${parts.join(" · ")}<br>${norm} · median σ ${num(l.sorted.median)} · ${
+    msText(l.timeMs)
+  }</p>`;
 }
 
 function layerCard(l: LayerResult): string {

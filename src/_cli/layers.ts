@@ -101,11 +101,19 @@ export function layerGeometry(layer: ConvLayer): { rank: number; cIn: number; cO
  * channel axis is the one that matches the first layer's input channels
  * (NCHW when both or neither do, unless the model's layout is channels-last).
  */
-export function parseInput(text: string, rank: number, firstCIn: number | undefined, channelsLast: boolean): NetworkInput {
+export function parseInput(
+  text: string,
+  rank: number,
+  firstCIn: number | undefined,
+  channelsLast: boolean,
+): NetworkInput {
   const parts = text.split(/[x×,]/).map((s) => s.trim());
   const sizes = parts.map(Number);
   if (parts.length === 0 || sizes.some((n, j) => parts[j] === "" || !Number.isInteger(n) || n < 1)) {
-    throw new CliError(`--input must be positive integers joined by "x", e.g. 1x3x224x224: current value is ${show(text)}`, 2);
+    throw new CliError(
+      `--input must be positive integers joined by "x", e.g. 1x3x224x224: current value is ${show(text)}`,
+      2,
+    );
   }
   if (sizes.length === rank) return { text, spatial: sizes };
   if (sizes.length === rank + 1) {
@@ -125,9 +133,9 @@ export function parseInput(text: string, rank: number, firstCIn: number | undefi
       : { text, spatial: sizes.slice(2), channels: cFirst };
   }
   throw new CliError(
-    `--input must have ${rank} (spatial), ${rank + 1} (with channels) or ${rank + 2} (with batch and channels) sizes for ${rank}-D layers: current value is ${
-      show(text)
-    }`,
+    `--input must have ${rank} (spatial), ${rank + 1} (with channels) or ${
+      rank + 2
+    } (with batch and channels) sizes for ${rank}-D layers: current value is ${show(text)}`,
     2,
   );
 }
@@ -205,7 +213,9 @@ export function planLayers(
     network = parseInput(input, first.rank, first.cIn, !layers[0].layout.startsWith("oi"));
     if (network.channels !== undefined && network.channels !== first.cIn) {
       warnings.push(
-        `--input ${input} has ${network.channels} channels but the first layer ${show(layers[0].name)} takes ${first.cIn}`,
+        `--input ${input} has ${network.channels} channels but the first layer ${
+          show(layers[0].name)
+        } takes ${first.cIn}`,
       );
     }
   }
@@ -294,7 +304,11 @@ export function planCalls(p: PlannedLayer): NormPlan {
   // each m times (m output positions), and its norm is W's, exactly.
   if (kernelSize.every((k) => k === 1)) {
     const forwardOut = layer.transposed ? inputShape : p.outputShape;
-    const pads = zeroPadding({ ...layer, transposed: false }, layer.transposed ? p.outputShape : inputShape, kernelSize)!;
+    const pads = zeroPadding(
+      { ...layer, transposed: false },
+      layer.transposed ? p.outputShape : inputShape,
+      kernelSize,
+    )!;
     if (pads.every(([b, a]) => b === 0 && a === 0)) {
       const m = forwardOut.reduce((a, b) => a * b, 1);
       return {
@@ -309,7 +323,8 @@ export function planCalls(p: PlannedLayer): NormPlan {
         },
         multiplicity: m,
         layerInput: inputShape,
-        note: `1x1 kernel without padding: the same matrix at each of the ${m} output positions, so the norm is the matrix's, exactly`,
+        note:
+          `1x1 kernel without padding: the same matrix at each of the ${m} output positions, so the norm is the matrix's, exactly`,
       };
     }
   }
@@ -333,9 +348,9 @@ export function planCalls(p: PlannedLayer): NormPlan {
     upper: { ...forward, padding: after },
     note: `TensorFlow "same" padding with stride ${stride.join("x")} pads [${before.join(", ")}] before and [${
       after.join(", ")
-    }] after: lower bound from the layer padded [${before.join(", ")}] on both sides (a submatrix), upper bound from circular grids admissible for [${
-      after.join(", ")
-    }]`,
+    }] after: lower bound from the layer padded [${
+      before.join(", ")
+    }] on both sides (a submatrix), upper bound from circular grids admissible for [${after.join(", ")}]`,
   };
 }
 

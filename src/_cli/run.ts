@@ -9,14 +9,14 @@ import type { Model } from "../model.ts";
 import type { Precision } from "../types.ts";
 import { closeThreads } from "../_threads/pool.ts";
 import { analyseModel, estimateSeconds } from "./analyse.ts";
-import { type ClippedLayer, clipModel } from "./clip.ts";
+import { clipModel, type ClippedLayer } from "./clip.ts";
 import { htmlReport } from "./html.ts";
 import { jsonReport } from "./json.ts";
 import { CliError, dims, layerGeometry, parseInput, type PlannedLayer } from "./layers.ts";
-import { type ProgressSink, progressReporter } from "./progress.ts";
+import { progressReporter, type ProgressSink } from "./progress.ts";
 import { encodeSafetensors } from "./safetensors.ts";
 import { msText, num, paddingText, textReport } from "./table.ts";
-import { type SourceFiles, type WriteOutcome, writeModel } from "./write_model.ts";
+import { type SourceFiles, writeModel, type WriteOutcome } from "./write_model.ts";
 
 /** Where the CLI reads and writes. */
 export interface CliIo {
@@ -109,7 +109,19 @@ const OPTIONS = {
 } as const;
 
 const ALLOWED: Record<string, string[]> = {
-  report: ["input", "attributes", "power-iterations", "fold-bn", "json", "html", "no-html", "threads", "f32", "quiet", "help"],
+  report: [
+    "input",
+    "attributes",
+    "power-iterations",
+    "fold-bn",
+    "json",
+    "html",
+    "no-html",
+    "threads",
+    "f32",
+    "quiet",
+    "help",
+  ],
   clip: [
     "max-norm",
     "output",
@@ -131,7 +143,9 @@ const ALLOWED: Record<string, string[]> = {
 function positiveInteger(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new CliError(`--${flag} must be a positive integer: current value is ${text}`, 2);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new CliError(`--${flag} must be a positive integer: current value is ${text}`, 2);
+  }
   return n;
 }
 
@@ -139,7 +153,10 @@ function positiveNumber(flag: string, text: string | undefined, allowZero = fals
   if (text === undefined) return undefined;
   const n = Number(text);
   if (text.trim() === "" || !Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
-    throw new CliError(`--${flag} must be a ${allowZero ? "non-negative" : "positive"} number: current value is ${text}`, 2);
+    throw new CliError(
+      `--${flag} must be a ${allowZero ? "non-negative" : "positive"} number: current value is ${text}`,
+      2,
+    );
   }
   return n;
 }
@@ -239,15 +256,19 @@ export function estimateNote(planned: PlannedLayer[], threads: number | undefine
   if (total < 30) return undefined;
   const big = times.sort((a, b) => b.t - a.t)[0].p;
   const minutes = total / 60;
-  return `this may take ${minutes < 1.5 ? "about a minute" : `about ${Math.round(minutes)} minutes`}; the largest layer is ${
-    JSON.stringify(big.layer.name)
-  } (${big.cIn} -> ${big.cOut} channels on ${dims(big.inputShape)}). A smaller --input, or input shapes per layer (--attributes), make it faster.`;
+  return `this may take ${
+    minutes < 1.5 ? "about a minute" : `about ${Math.round(minutes)} minutes`
+  }; the largest layer is ${JSON.stringify(big.layer.name)} (${big.cIn} -> ${big.cOut} channels on ${
+    dims(big.inputShape)
+  }). A smaller --input, or input shapes per layer (--attributes), make it faster.`;
 }
 
 async function report(io: CliIo, model: string, v: Record<string, string | boolean | undefined>): Promise<number> {
   const threads = positiveInteger("threads", v.threads as string | undefined);
   if (v.html !== undefined && v["no-html"]) throw new CliError("--html and --no-html exclude each other", 2);
-  const steps = v["power-iterations"] === "0" ? 0 : positiveInteger("power-iterations", v["power-iterations"] as string | undefined) ?? 20;
+  const steps = v["power-iterations"] === "0"
+    ? 0
+    : positiveInteger("power-iterations", v["power-iterations"] as string | undefined) ?? 20;
   const { model: m, notes } = await loadWithInput(io, model, v);
   const progress = v.quiet ? undefined : progressReporter(io.stderr);
   const precision: Precision = v.f32 ? "f32" : "f64";
@@ -299,7 +320,9 @@ function folderOf(path: string): string {
 
 /** The model's files as the writer takes them: the file, and for TF.js the shards its manifest names. */
 async function sourceFiles(io: CliIo, path: string, m: Model): Promise<SourceFiles> {
-  if (!io.readFile) throw new CliError("--model-out needs to read the model file's bytes, which this host does not offer");
+  if (!io.readFile) {
+    throw new CliError("--model-out needs to read the model file's bytes, which this host does not offer");
+  }
   const read = async (p: string) => {
     try {
       return await io.readFile!(p);
@@ -308,7 +331,12 @@ async function sourceFiles(io: CliIo, path: string, m: Model): Promise<SourceFil
     }
   };
   const bytes = await read(path);
-  const files: SourceFiles = { format: m.format, bytes, name: path, npyName: m.format === "npy" ? m.layers[0]?.name : undefined };
+  const files: SourceFiles = {
+    format: m.format,
+    bytes,
+    name: path,
+    npyName: m.format === "npy" ? m.layers[0]?.name : undefined,
+  };
   if (m.format === "tfjs") {
     const json = JSON.parse(new TextDecoder().decode(bytes));
     const groups = Array.isArray(json) ? json : json?.weightsManifest;
@@ -316,7 +344,11 @@ async function sourceFiles(io: CliIo, path: string, m: Model): Promise<SourceFil
     for (const g of Array.isArray(groups) ? groups : []) {
       for (const p of Array.isArray(g?.paths) ? g.paths.map(String) : []) {
         if (/^([a-z][a-z0-9+.-]*:|[\\/])|(^|[\\/])\.\.([\\/]|$)/i.test(p)) {
-          throw new CliError(`Cannot write the TF.js model back as shard path ${JSON.stringify(p)} is absolute, a URL or leaves the folder`);
+          throw new CliError(
+            `Cannot write the TF.js model back as shard path ${
+              JSON.stringify(p)
+            } is absolute, a URL or leaves the folder`,
+          );
         }
         files.shards.push({ path: p.replace(/^\.\//, ""), bytes: await read(folderOf(path) + p.replace(/^\.\//, "")) });
       }
@@ -356,7 +388,9 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
     const ext = MODEL_EXT[m.format];
     if (ext === undefined || !modelOut.toLowerCase().endsWith(ext)) {
       throw new CliError(
-        `--model-out writes the model in its own format (${m.format}), so it must end in ${ext ?? "the format's extension"}: current value is ${modelOut}`,
+        `--model-out writes the model in its own format (${m.format}), so it must end in ${
+          ext ?? "the format's extension"
+        }: current value is ${modelOut}`,
         2,
       );
     }
@@ -365,7 +399,11 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
       : resolve(modelOut) === resolve(model);
     if (same) {
       throw new CliError(
-        `--model-out must not overwrite the model it reads (${m.format === "tfjs" ? "a TF.js model's shards lie beside its model.json: choose another folder" : "choose another path"}): current value is ${modelOut}`,
+        `--model-out must not overwrite the model it reads (${
+          m.format === "tfjs"
+            ? "a TF.js model's shards lie beside its model.json: choose another folder"
+            : "choose another path"
+        }): current value is ${modelOut}`,
         2,
       );
     }
@@ -405,7 +443,10 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
       if (l.normAfter !== undefined) metadata[`normAfter.${l.name}`] = String(l.normAfter);
       if (l.error) metadata[`notClipped.${l.name}`] = oneLine(l.error);
     }
-    const bytes = encodeSafetensors(layers.map((l) => ({ name: l.name, data: l.kernel.data, shape: l.kernel.shape })), metadata);
+    const bytes = encodeSafetensors(
+      layers.map((l) => ({ name: l.name, data: l.kernel.data, shape: l.kernel.shape })),
+      metadata,
+    );
     try {
       await io.writeFile(out, bytes);
     } catch (e) {
@@ -502,8 +543,21 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
     };
     io.stdout(JSON.stringify(json) + "\n");
   } else {
-    const head = ["#", "layer", "kernel", "stride", "padding", "grid", "norm before", "norm after", "rounds", "certified", "time"];
-    const bound = (l: ClippedLayer, x: number | undefined) => x === undefined ? "-" : `${l.exact ? "" : "<= "}${num(x)}`;
+    const head = [
+      "#",
+      "layer",
+      "kernel",
+      "stride",
+      "padding",
+      "grid",
+      "norm before",
+      "norm after",
+      "rounds",
+      "certified",
+      "time",
+    ];
+    const bound = (l: ClippedLayer, x: number | undefined) =>
+      x === undefined ? "-" : `${l.exact ? "" : "<= "}${num(x)}`;
     const rows = layers.map((l, j) => [
       String(j + 1),
       l.name,
@@ -518,8 +572,13 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
       msText(l.timeMs),
     ]);
     const width = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j].length)));
-    const fmt = (r: string[]) => r.map((c, j) => (j === 0 ? c.padStart(width[j]) : c.padEnd(width[j]))).join("  ").trimEnd();
-    const certText = certify === undefined ? (tolerance !== undefined ? "certify on" : "certify off") : certify ? "certify on" : "certify off";
+    const fmt = (r: string[]) =>
+      r.map((c, j) => (j === 0 ? c.padStart(width[j]) : c.padEnd(width[j]))).join("  ").trimEnd();
+    const certText = certify === undefined
+      ? (tolerance !== undefined ? "certify on" : "certify off")
+      : certify
+      ? "certify on"
+      : "certify off";
     const lines = [
       `convsv clip: ${model} (${m.format}, ${layers.length} conv layers), max norm ${maxNorm}, ${iterations} round(s) at most, ${certText}${
         foldBn ? ", BatchNorm/scale folded in (norms of conv∘BN; the conv kernel is written)" : ""
@@ -544,7 +603,9 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
     }
     if (above.length) {
       lines.push(
-        `${above.length} layer(s) are still above ${maxNorm} (${above.map((l) => l.name).join(", ")}): raise --iterations, or certify (--certify) to scale them into the ball.`,
+        `${above.length} layer(s) are still above ${maxNorm} (${
+          above.map((l) => l.name).join(", ")
+        }): raise --iterations, or certify (--certify) to scale them into the ball.`,
       );
     }
     if (out !== undefined) {
@@ -556,8 +617,14 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
     }
     if (modelOut !== undefined) {
       lines.push(
-        `Wrote the model as ${m.format}: ${modelPaths.join(", ")}: ${clipped.length - notWritten.length} of ${layers.length} kernels replaced${
-          rounded.length ? ` (${rounded.length} rounded to the file's encoding: ${rounded.map((l) => `${l.name} ${(outcomes.get(l.name) as { encoding: string }).encoding}`).join(", ")}; the norms above are of the unrounded kernels)` : ""
+        `Wrote the model as ${m.format}: ${modelPaths.join(", ")}: ${
+          clipped.length - notWritten.length
+        } of ${layers.length} kernels replaced${
+          rounded.length
+            ? ` (${rounded.length} rounded to the file's encoding: ${
+              rounded.map((l) => `${l.name} ${(outcomes.get(l.name) as { encoding: string }).encoding}`).join(", ")
+            }; the norms above are of the unrounded kernels)`
+            : ""
         }, everything else as read.`,
       );
       for (const l of notWritten) {
@@ -567,10 +634,16 @@ async function clip(io: CliIo, model: string, v: Record<string, string | boolean
     }
     io.stdout(lines.join("\n") + "\n");
   }
-  for (const l of failed) io.stderr.write(`convsv: error: layer ${JSON.stringify(l.name)} not clipped: ${oneLine(l.error)}\n`);
+  for (const l of failed) {
+    io.stderr.write(`convsv: error: layer ${JSON.stringify(l.name)} not clipped: ${oneLine(l.error)}\n`);
+  }
   for (const l of notWritten) {
     const o = outcomes.get(l.name);
-    io.stderr.write(`convsv: error: layer ${JSON.stringify(l.name)} not written to ${modelOut}: ${o && !o.written ? o.reason : "no outcome"}\n`);
+    io.stderr.write(
+      `convsv: error: layer ${JSON.stringify(l.name)} not written to ${modelOut}: ${
+        o && !o.written ? o.reason : "no outcome"
+      }\n`,
+    );
   }
   return failed.length || notWritten.length ? 1 : 0;
 }
@@ -590,13 +663,17 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
       io.stdout(USAGE + "\n");
       return command === undefined && !values.help ? 2 : 0;
     }
-    if (!ALLOWED[command]) throw new CliError(`Unknown command ${JSON.stringify(command)}: expected report, clip or help`, 2);
+    if (!ALLOWED[command]) {
+      throw new CliError(`Unknown command ${JSON.stringify(command)}: expected report, clip or help`, 2);
+    }
     if (values.help) {
       io.stdout(USAGE + "\n");
       return 0;
     }
     for (const key of Object.keys(values)) {
-      if (!ALLOWED[command].includes(key)) throw new CliError(`--${key} is not an option of ${command} (see: convsv help)`, 2);
+      if (!ALLOWED[command].includes(key)) {
+        throw new CliError(`--${key} is not an option of ${command} (see: convsv help)`, 2);
+      }
     }
     if (model === undefined) throw new CliError(`${command} needs a MODEL file (see: convsv help)`, 2);
     if (extra.length) throw new CliError(`Unexpected argument ${JSON.stringify(extra[0])} (see: convsv help)`, 2);
@@ -609,4 +686,3 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
     closeThreads();
   }
 }
-

@@ -20,7 +20,9 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
   const seen = new Set<string>();
   for (const t of tensors) {
     if (seen.has(t.name) || t.name === "__metadata__") {
-      throw new TypeError(`Cannot write safetensors as tensor names must be unique: current value is ${JSON.stringify(t.name)}`);
+      throw new TypeError(
+        `Cannot write safetensors as tensor names must be unique: current value is ${JSON.stringify(t.name)}`,
+      );
     }
     seen.add(t.name);
     const bytes = t.data.length * t.data.BYTES_PER_ELEMENT;

@@ -119,9 +119,9 @@ function frame(
     (corner ? `<text x="${w - M.right}" y="16" class="c" text-anchor="end">${esc(corner)}</text>` : "") +
     body +
     `<text x="${left + (w - left - M.right) / 2}" y="${h - 6}" text-anchor="middle" class="l">${esc(xLabel)}</text>` +
-    `<text transform="translate(${Math.max(12, left - 45)} ${M.top + (h - M.top - M.bottom) / 2}) rotate(-90)" text-anchor="middle" class="l">${
-      esc(yLabel)
-    }</text></svg>`;
+    `<text transform="translate(${Math.max(12, left - 45)} ${
+      M.top + (h - M.top - M.bottom) / 2
+    }) rotate(-90)" text-anchor="middle" class="l">${esc(yLabel)}</text></svg>`;
 }
 
 /** Renders a line plot. */
@@ -220,7 +220,15 @@ export function normChart(width: number, height: number, bars: NormBar[]): strin
     }" class="${b.exact ? "bx" : "bi"}">${tip}</rect>`;
   });
   body += `<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" class="ax"/>`;
-  return frame(width, height, "Operator norm per layer", "layer #", "norm (log)", "blue: exact · orange: [lower, upper]", body);
+  return frame(
+    width,
+    height,
+    "Operator norm per layer",
+    "layer #",
+    "norm (log)",
+    "blue: exact · orange: [lower, upper]",
+    body,
+  );
 }
 
 /** The shifted position → frequency map of an axis of size n: position p shows frequency p − ⌊n/2⌋ (mod n). */
@@ -293,10 +301,14 @@ export function heatmap(title: string, shape: number[], values: Float64Array, si
     return [...new Set(t)];
   };
   for (const f of ticks(w)) {
-    body += `<text x="${f2(X(f + Math.floor(w / 2)))}" y="${M.top + dh + 14}" text-anchor="middle" class="k">${f}</text>`;
+    body += `<text x="${f2(X(f + Math.floor(w / 2)))}" y="${
+      M.top + dh + 14
+    }" text-anchor="middle" class="k">${f}</text>`;
   }
   for (const f of ticks(h)) {
-    body += `<text x="${L - 5}" y="${f2(Yp(f + Math.floor(h / 2)))}" dy="0.32em" text-anchor="end" class="k">${f}</text>`;
+    body += `<text x="${L - 5}" y="${
+      f2(Yp(f + Math.floor(h / 2)))
+    }" dy="0.32em" text-anchor="end" class="k">${f}</text>`;
   }
   // Ring the maximum (and its mirror, which a real kernel always has).
   const u = Math.floor(at / w), v = at % w;
@@ -304,7 +316,10 @@ export function heatmap(title: string, shape: number[], values: Float64Array, si
   const pos = (n: number, f: number) => (f + Math.floor(n / 2)) % n;
   for (const r of rings) {
     const [ru, rv] = r.split(",").map(Number);
-    body += `<circle cx="${f2(X(pos(w, rv)))}" cy="${f2(Yp(pos(h, ru)))}" r="${Math.max(4, Math.min(dw / w, 9))}" class="ring">` +
+    body +=
+      `<circle cx="${f2(X(pos(w, rv)))}" cy="${f2(Yp(pos(h, ru)))}" r="${
+        Math.max(4, Math.min(dw / w, 9))
+      }" class="ring">` +
       `<title>σ_max ${hi.toPrecision(6)} at (u, v) = (${ru}, ${rv})</title></circle>`;
   }
   // Colour bar.

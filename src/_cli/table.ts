@@ -48,7 +48,9 @@ export function inputText(l: LayerResult): string {
 export function lipschitzParagraphs(a: Analysis): string[] {
   const ok = a.layers.filter((l) => !l.error).length;
   const failed = a.layers.length - ok;
-  const what = a.layers.every((l) => l.exact || l.error) ? "exact norms" : "norms (exact, or the upper bound of the interval)";
+  const what = a.layers.every((l) => l.exact || l.error)
+    ? "exact norms"
+    : "norms (exact, or the upper bound of the interval)";
   const out = [
     `Lipschitz bound (l2) of the conv part: ${num(a.lipschitz)}, the product of the ${ok} layers' ${what}${
       a.foldBn && a.scaled > 0 ? ", BatchNorm/scale folded in" : ""
@@ -61,7 +63,9 @@ export function lipschitzParagraphs(a: Analysis): string[] {
     out.push(
       `The model has ${a.scaled} BatchNorm/scale layer(s), left out of this product: run with --fold-bn to fold them in${
         a.lipschitzWithScales !== undefined
-          ? ` (taking each as its own factor max|gamma/sqrt(var+eps)| gives ${num(a.lipschitzWithScales)}, a looser bound)`
+          ? ` (taking each as its own factor max|gamma/sqrt(var+eps)| gives ${
+            num(a.lipschitzWithScales)
+          }, a looser bound)`
           : ""
       }.`,
     );
@@ -93,7 +97,9 @@ export function headerLines(a: Analysis, modelPath: string): string[] {
     }, ${a.precision})`,
   ];
   if (a.foldBn && a.scaled === 0) {
-    lines.push("--fold-bn: no BatchNorm/scale layers to fold (the file has none, or they are already fused into the kernels).");
+    lines.push(
+      "--fold-bn: no BatchNorm/scale layers to fold (the file has none, or they are already fused into the kernels).",
+    );
   } else if (a.foldBn) {
     const folded = a.layers.filter((l) => l.scale?.folded).length;
     lines.push(
@@ -133,7 +139,9 @@ export function tableLines(a: Analysis): string[] {
   }
   if (a.layers.some((l) => l.inputSource === "input")) notes.push("+ input shape from --input");
   if (a.layers.some((l) => !l.exact && !l.error)) {
-    notes.push("[lower, upper]: certified interval for zero padding (power iteration; circular layer on a larger grid)");
+    notes.push(
+      "[lower, upper]: certified interval for zero padding (power iteration; circular layer on a larger grid)",
+    );
   }
   if (a.layers.some((l) => l.transposed)) notes.push("T: transposed convolution");
   const pointwise = a.layers.filter((l) => l.note?.startsWith("1x1 kernel"));
@@ -150,7 +158,9 @@ export function tableLines(a: Analysis): string[] {
   }
   const capped = a.layers.filter((l) => l.converged === false).length;
   if (capped) {
-    notes.push(`power iteration reached its step cap on ${capped} layer(s): their lower bounds are valid, maybe not tight`);
+    notes.push(
+      `power iteration reached its step cap on ${capped} layer(s): their lower bounds are valid, maybe not tight`,
+    );
   }
   return [...lines, ...(notes.length ? ["", ...notes] : [])];
 }

@@ -224,7 +224,10 @@ function npySlot(bytes: Uint8Array, src: Source, file: number, base: number, wha
 
 function locateSafetensors(bytes: Uint8Array): Located {
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, Record<string, unknown>>;
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<
+    string,
+    Record<string, unknown>
+  >;
   const slots = new Map<string, Slot | string>();
   for (const [key, info] of Object.entries(header)) {
     if (key === "__metadata__" || !key.endsWith(".weight")) continue;
@@ -232,7 +235,14 @@ function locateSafetensors(bytes: Uint8Array): Located {
     const name = key.slice(0, -".weight".length);
     const [begin, end] = info.data_offsets as number[];
     if (type === undefined) slots.set(name, `tensor "${key}" has dtype ${info.dtype}, which is not written`);
-    else slots.set(name, { file: 0, offset: 8 + n + begin, count: (end - begin) / SIZE[type], type, littleEndian: true, label: String(info.dtype) });
+    else {slots.set(name, {
+        file: 0,
+        offset: 8 + n + begin,
+        count: (end - begin) / SIZE[type],
+        type,
+        littleEndian: true,
+        label: String(info.dtype),
+      });}
   }
   return { files: [{ path: "", bytes }], slots, output: (f) => f };
 }
@@ -248,7 +258,11 @@ async function locateNpz(bytes: Uint8Array, src: Source): Promise<Located> {
     const name = key.endsWith(".weight") ? key.slice(0, -".weight".length) : key;
     slots.set(name, npySlot(data, src, files.length - 1, 0, `array "${key}"`));
   }
-  return { files, slots, output: (f) => [{ path: "", bytes: zipStored(f.map((m) => ({ name: m.path, bytes: m.bytes }))) }] };
+  return {
+    files,
+    slots,
+    output: (f) => [{ path: "", bytes: zipStored(f.map((m) => ({ name: m.path, bytes: m.bytes }))) }],
+  };
 }
 
 function locateOnnx(bytes: Uint8Array, src: Source): Located {
@@ -338,7 +352,9 @@ function locateTfjs(modelJson: Uint8Array, manifest: unknown, shards: ModelFile[
     }
     files.push({ path: "", bytes });
     cuts.push(parts.map((p) => p.bytes.length));
-    for (const spec of weightSpecs(src, [{ ...(g as object), paths: [""] }], [bytes]).values()) specsOf.push({ file: files.length - 1, spec });
+    for (const spec of weightSpecs(src, [{ ...(g as object), paths: [""] }], [bytes]).values()) {
+      specsOf.push({ file: files.length - 1, spec });
+    }
   }
   const slotOf = (file: number, s: Spec): Slot | string => {
     const q = s.quantization;
@@ -358,8 +374,17 @@ function locateTfjs(modelJson: Uint8Array, manifest: unknown, shards: ModelFile[
       };
     }
     const f16 = q?.dtype === "float16" || (q === undefined && s.dtype === "float16");
-    if (!f16 && (q !== undefined || s.dtype !== "float32")) return `weight "${s.name}" has dtype ${s.dtype}, which is not written`;
-    return { file, offset: s.offset, count: s.count, type: f16 ? "f16" : "f32", littleEndian: true, label: f16 ? "float16" : "float32" };
+    if (!f16 && (q !== undefined || s.dtype !== "float32")) {
+      return `weight "${s.name}" has dtype ${s.dtype}, which is not written`;
+    }
+    return {
+      file,
+      offset: s.offset,
+      count: s.count,
+      type: f16 ? "f16" : "f32",
+      littleEndian: true,
+      label: f16 ? "float16" : "float32",
+    };
   };
   const decoded = new Map<Spec, Float32Array | undefined>();
   const valuesOf = (s: Spec) => {
@@ -388,7 +413,9 @@ function locateTfjs(modelJson: Uint8Array, manifest: unknown, shards: ModelFile[
     if (named.length === 1) return slotOf(named[0].file, named[0].spec);
     return named.length === 0
       ? `no weight of the manifest holds the kernel read for it`
-      : `${named.length} weights of the manifest hold the same values (${named.map((h) => JSON.stringify(h.spec.name)).join(", ")})`;
+      : `${named.length} weights of the manifest hold the same values (${
+        named.map((h) => JSON.stringify(h.spec.name)).join(", ")
+      })`;
   };
   return {
     files,
@@ -440,7 +467,11 @@ export async function writeModel(
       break;
     case "npy": {
       const bytes = copy(input.bytes);
-      located = { files: [{ path: "", bytes }], slots: new Map([[input.npyName ?? "", npySlot(bytes, src, 0, 0, "the array")]]), output: (f) => f };
+      located = {
+        files: [{ path: "", bytes }],
+        slots: new Map([[input.npyName ?? "", npySlot(bytes, src, 0, 0, "the array")]]),
+        output: (f) => f,
+      };
       break;
     }
     case "npz":
@@ -457,25 +488,40 @@ export async function writeModel(
       break;
     }
     default:
-      throw new TypeError(`Cannot write a model as the format must be safetensors, npy, npz, onnx or tfjs: current value is ${JSON.stringify(input.format)}`);
+      throw new TypeError(
+        `Cannot write a model as the format must be safetensors, npy, npz, onnx or tfjs: current value is ${
+          JSON.stringify(input.format)
+        }`,
+      );
   }
   const { files } = located;
   const outcomes = new Map<string, WriteOutcome>();
   const chosen: { r: Replacement; slot: Slot }[] = [];
   for (const r of replacements) {
-    const slot = byValue ? byValue(r.name, r.original) : located.slots.get(r.name) ?? "the file has no tensor of that name";
+    const slot = byValue
+      ? byValue(r.name, r.original)
+      : located.slots.get(r.name) ?? "the file has no tensor of that name";
     if (typeof slot === "string") {
       outcomes.set(r.name, { written: false, reason: slot });
       continue;
     }
-    if (slot.count !== r.original.data.length || slot.offset + slot.count * SIZE[slot.type] > files[slot.file].bytes.length) {
-      outcomes.set(r.name, { written: false, reason: `its tensor holds ${slot.count} values, the kernel ${r.original.data.length}` });
+    if (
+      slot.count !== r.original.data.length ||
+      slot.offset + slot.count * SIZE[slot.type] > files[slot.file].bytes.length
+    ) {
+      outcomes.set(r.name, {
+        written: false,
+        reason: `its tensor holds ${slot.count} values, the kernel ${r.original.data.length}`,
+      });
       continue;
     }
     const stored = readSlot(files, slot);
     const k = r.original.data;
     if (!stored.every((v, j) => Object.is(v, k[j]))) {
-      outcomes.set(r.name, { written: false, reason: "the numbers stored there are not the kernel read (not rewritten)" });
+      outcomes.set(r.name, {
+        written: false,
+        reason: "the numbers stored there are not the kernel read (not rewritten)",
+      });
       continue;
     }
     chosen.push({ r, slot });
@@ -486,7 +532,12 @@ export async function writeModel(
       b !== a && b.slot.file === a.slot.file && b.slot.offset === a.slot.offset &&
       !b.r.kernel.data.every((v, j) => Object.is(v, a.r.kernel.data[j]))
     );
-    if (other) outcomes.set(a.r.name, { written: false, reason: `it shares its weight with layer "${other.r.name}", clipped differently` });
+    if (other) {
+      outcomes.set(a.r.name, {
+        written: false,
+        reason: `it shares its weight with layer "${other.r.name}", clipped differently`,
+      });
+    }
   }
   for (const { r, slot } of chosen) {
     if (outcomes.has(r.name)) continue;

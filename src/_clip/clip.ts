@@ -62,7 +62,9 @@ function checkScale(scale: unknown, n: number, transposed: boolean): Float64Arra
     failWith(
       TypeError,
       what,
-      `${n} numbers, one per output channel of the layer${transposed ? " (the kernel's input-channel axis × groups, for a transposed layer)" : ""}`,
+      `${n} numbers, one per output channel of the layer${
+        transposed ? " (the kernel's input-channel axis × groups, for a transposed layer)" : ""
+      }`,
       `${list.length} numbers`,
     );
   }
@@ -100,7 +102,9 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
   }
   const grid: Axes = layer.pad ? admissibleGrids(layer, 1)[0] : layer.n;
   const channelScale = scale ? scaledWeights(layer, scale) : undefined;
-  const spec = channelScale ? { ...layer, weights: Float64Array.from(layer.weights, (x, j) => x * channelScale[j]) } : layer;
+  const spec = channelScale
+    ? { ...layer, weights: Float64Array.from(layer.weights, (x, j) => x * channelScale[j]) }
+    : layer;
   const plan: ClipPlan = { spec, channelScale, grid, maxNorm, iterations, tolerance, method };
   const req: BackendRequest = {
     subject: SUBJECT,
@@ -142,7 +146,9 @@ function normSync(run: (p: Problem, sink: Sink) => void): (problems: readonly Pr
   };
 }
 
-function normAsync(run: (p: Problem, sink: Sink) => void | Promise<void>): (problems: readonly Problem[]) => Promise<number> {
+function normAsync(
+  run: (p: Problem, sink: Sink) => void | Promise<void>,
+): (problems: readonly Problem[]) => Promise<number> {
   return async (problems) => {
     let norm = 0;
     for (const p of problems) await run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
@@ -253,7 +259,8 @@ export function clipSync(kernel: Kernel, maxNorm: number, options: ClipOptions):
   const norm = normSync((p, sink) => runProblem(b.core, p, sink));
   const s = scaled(call.plan);
   const dykstra = call.plan.method === "dykstra";
-  const rounds = s && (s.depth ? depthRounds(b.core, s.depth, s.c, dykstra) : wasmRounds(b.core, s.problem, s.groups, s.c, dykstra));
+  const rounds = s &&
+    (s.depth ? depthRounds(b.core, s.depth, s.c, dykstra) : wasmRounds(b.core, s.problem, s.groups, s.c, dykstra));
   const out = s && rounds ? runLoopSync(call.plan, s, rounds, norm) : NO_ROUNDS;
   const res = finishSync(call, s, out, kernel.shape, { backend: "wasm", precision: "f64", simd: b.simd }, norm);
   if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
@@ -280,7 +287,9 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
     }
   } else {
     const { pool, core } = b;
-    norm = pool ? normAsync((p, sink) => runProblemThreaded(pool, p, sink)) : normAsync((p, sink) => runProblem(core, p, sink));
+    norm = pool
+      ? normAsync((p, sink) => runProblemThreaded(pool, p, sink))
+      : normAsync((p, sink) => runProblem(core, p, sink));
     if (s) {
       // Depth rounds run on the calling thread's core (their SVDs with vectors are per frequency).
       const rounds: Rounds<true> = s.depth

@@ -30,7 +30,7 @@ import type { ClipMethod, Kernel } from "../types.ts";
 import type { Axes, LayerSpec } from "../_options.ts";
 import { ldexp, type Problem, scaleExponent, scaleInPlace } from "../_problem/problem.ts";
 import { foldedKernels, kernelMap, tapLayout } from "../_problem/expand.ts";
-import { type DepthShape, depthProblems } from "./depth.ts";
+import { depthProblems, type DepthShape } from "./depth.ts";
 
 /** One round's outcome: the groups' new scaled K' and the largest σ of the kernel the round started from. */
 export interface RoundResult {
@@ -252,7 +252,7 @@ export function callerKernel(
 ): Kernel {
   if (!s || !out.k) return { data: data.slice(), shape: [...shape] };
   const w = finalWeights(plan, s, out.k);
-  if (plan.channelScale) for (let j = 0; j < w.length; j++) w[j] /= plan.channelScale[j];
+  if (plan.channelScale) { for (let j = 0; j < w.length; j++) w[j] /= plan.channelScale[j]; }
   return { data: toLayout(plan.spec, w, data instanceof Float32Array), shape: [...shape] };
 }
 

@@ -8,9 +8,9 @@
  * which column.
  * @module
  */
-import { Arena, type ClipJob, clipColumn, type CoreExports, JOB_KIND } from "../_wasm/abi.ts";
+import { Arena, clipColumn, type ClipJob, type CoreExports, JOB_KIND } from "../_wasm/abi.ts";
 import type { Problem } from "../_problem/problem.ts";
-import { runJobs, withPool, type Pool } from "../_threads/pool.ts";
+import { type Pool, runJobs, withPool } from "../_threads/pool.ts";
 import { ConvergenceError } from "../errors.ts";
 import type { RoundResult, Rounds } from "./loop.ts";
 
@@ -76,7 +76,22 @@ function planRound(core: CoreExports, p: Problem, groups: number, dykstra: boole
     `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, inputShape [${h}, ${w}]${groups > 1 ? `, ${groups} groups` : ""}`,
   );
   return {
-    arena, groups, nrows, nvAll, counter, kPtr, tr, ti, twWork, clipWork, clipStride, kOut, kStride, sv, svStride, corr,
+    arena,
+    groups,
+    nrows,
+    nvAll,
+    counter,
+    kPtr,
+    tr,
+    ti,
+    twWork,
+    clipWork,
+    clipStride,
+    kOut,
+    kStride,
+    sv,
+    svStride,
+    corr,
     corrLength,
   };
 }
@@ -99,8 +114,18 @@ function roundJobs(p: RoundPlan, prob: Problem, k: Float64Array, c: number, corr
     for (let g = 0; g < p.groups; g++) {
       const off = (v * p.nrows + g * rowsG) * 8;
       jobs.push({
-        tr: p.tr + off, ti: p.ti + off, cOut, cIn, kh, h, kw, w, v, nu,
-        selfMirror: v === 0 || 2 * v === w ? 1 : 0, c,
+        tr: p.tr + off,
+        ti: p.ti + off,
+        cOut,
+        cIn,
+        kh,
+        h,
+        kw,
+        w,
+        v,
+        nu,
+        selfMirror: v === 0 || 2 * v === w ? 1 : 0,
+        c,
         kOut: p.kOut + v * p.kStride + g * rowsG * kw * 8,
         sv: p.sv + v * p.svStride + g * h * r * 8,
         corr: corr ? p.corr[v] + g * nu * 2 * ld * r * 8 : 0,
@@ -143,7 +168,13 @@ function roundResult(p: RoundPlan, prob: Problem, bad: number, corr: Float64Arra
  * Rounds on the calling thread's core. `prob` is the shape every group's
  * problem shares; `groups` of them run as one round.
  */
-export function wasmRounds(core: CoreExports, prob: Problem, groups: number, c: number, dykstra: boolean): Rounds<false> {
+export function wasmRounds(
+  core: CoreExports,
+  prob: Problem,
+  groups: number,
+  c: number,
+  dykstra: boolean,
+): Rounds<false> {
   const p = planRound(core, prob, groups, dykstra, 1);
   return {
     corrLength: p.corrLength,

@@ -230,8 +230,7 @@ export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
         slot: g * rG,
         group: g,
         t,
-        places: (u, v, mirrored) =>
-          mirrored || !real ? [cell(t, u, v), mirror(t, u, v)] : [cell(t, u, v)],
+        places: (u, v, mirrored) => mirrored || !real ? [cell(t, u, v), mirror(t, u, v)] : [cell(t, u, v)],
       });
     }
   }

@@ -99,7 +99,16 @@ export function bfloat16ToNumber(h: number): number {
 export type NumericType = "f64" | "f32" | "f16" | "bf16" | "i32" | "i64" | "u8" | "u16";
 
 /** Bytes per element. */
-export const ITEM_SIZE: Record<NumericType, number> = { f64: 8, f32: 4, f16: 2, bf16: 2, i32: 4, i64: 8, u8: 1, u16: 2 };
+export const ITEM_SIZE: Record<NumericType, number> = {
+  f64: 8,
+  f32: 4,
+  f16: 2,
+  bf16: 2,
+  i32: 4,
+  i64: 8,
+  u8: 1,
+  u16: 2,
+};
 
 /**
  * Decodes `count` elements of `type` at `offset` of `bytes` (bounds-checked
@@ -196,7 +205,15 @@ export function baseLayer(name: string, data: Float32Array | Float64Array, shape
  * zero padding: `⌊(n + pb + pe − d(k − 1) − 1) / s⌋ + 1` (or ⌈…⌉ with
  * `ceil`); undefined when not positive.
  */
-export function windowOut(n: number, k: number, s: number, d: number, pb: number, pe: number, ceil = false): number | undefined {
+export function windowOut(
+  n: number,
+  k: number,
+  s: number,
+  d: number,
+  pb: number,
+  pe: number,
+  ceil = false,
+): number | undefined {
   const span = n + pb + pe - d * (k - 1) - 1;
   if (span < 0) return undefined;
   const out = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;

@@ -18,7 +18,10 @@ export interface StateEntry {
 }
 
 /** Attribute overrides per layer name, as in `ReadModelOptions.layers`. */
-export type Overrides = Record<string, { transposed?: boolean | undefined; groups?: number | undefined; layout?: Layout | undefined } | undefined>;
+export type Overrides = Record<
+  string,
+  { transposed?: boolean | undefined; groups?: number | undefined; layout?: Layout | undefined } | undefined
+>;
 
 const BN_PARTS = ["weight", "running_mean", "running_var"] as const;
 

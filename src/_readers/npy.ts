@@ -19,7 +19,7 @@ import {
   torchLayout,
   typeError,
 } from "./_common.ts";
-import { type Overrides, type StateEntry, stateDictLayers } from "./_state_dict.ts";
+import { type Overrides, stateDictLayers, type StateEntry } from "./_state_dict.ts";
 
 /** `\x93NUMPY`. */
 export const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
@@ -143,7 +143,9 @@ export function npyData(bytes: Uint8Array, src: Source, what: string, h: NpyHead
   if (bytes.length - h.offset !== need) {
     throw rangeError(
       src,
-      `${what} has ${bytes.length - h.offset} data bytes where its ${h.descr} shape ${JSON.stringify(h.shape)} needs ${need}`,
+      `${what} has ${bytes.length - h.offset} data bytes where its ${h.descr} shape ${
+        JSON.stringify(h.shape)
+      } needs ${need}`,
       bytes.length - h.offset,
     );
   }

@@ -32,22 +32,66 @@ export function looksLikeOnnx(bytes: Uint8Array): boolean {
 const CONV_OPS = new Set(["Conv", "ConvTranspose"]);
 /** Ops whose output has the spatial size of their first input. */
 const SAME_SIZE = new Set([
-  "Relu", "LeakyRelu", "PRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Clip", "Elu", "Selu", "Celu", "Softplus",
-  "Softsign", "Mish", "Gelu", "Erf", "Identity", "Dropout", "BatchNormalization", "InstanceNormalization", "LRN", "Cast",
-  "Neg", "Abs", "Sqrt", "Exp", "Log", "Reciprocal", "ThresholdedRelu", "Add", "Sub", "Mul", "Div", "Max", "Min", "Sum",
-  "Mean", "Pow", "Softmax", "LogSoftmax", "QuantizeLinear", "DequantizeLinear",
+  "Relu",
+  "LeakyRelu",
+  "PRelu",
+  "Sigmoid",
+  "HardSigmoid",
+  "HardSwish",
+  "Tanh",
+  "Clip",
+  "Elu",
+  "Selu",
+  "Celu",
+  "Softplus",
+  "Softsign",
+  "Mish",
+  "Gelu",
+  "Erf",
+  "Identity",
+  "Dropout",
+  "BatchNormalization",
+  "InstanceNormalization",
+  "LRN",
+  "Cast",
+  "Neg",
+  "Abs",
+  "Sqrt",
+  "Exp",
+  "Log",
+  "Reciprocal",
+  "ThresholdedRelu",
+  "Add",
+  "Sub",
+  "Mul",
+  "Div",
+  "Max",
+  "Min",
+  "Sum",
+  "Mean",
+  "Pow",
+  "Softmax",
+  "LogSoftmax",
+  "QuantizeLinear",
+  "DequantizeLinear",
 ]);
 const POOL_OPS = new Set(["MaxPool", "AveragePool", "LpPool"]);
 
 /** Reads an ONNX model's conv layers. `inputShape` fills the graph input's spatial size where the file leaves it symbolic. */
-export function readOnnx(bytes: Uint8Array, src: Source, options: { inputShape?: readonly number[] | undefined }): ConvLayer[] {
+export function readOnnx(
+  bytes: Uint8Array,
+  src: Source,
+  options: { inputShape?: readonly number[] | undefined },
+): ConvLayer[] {
   const g = readModelGraph(src, bytes);
 
   // constants: initializers and Constant nodes, reached through Identity
   const constants = new Map(g.initializers);
   const identityOf = new Map<string, string>();
   for (const n of g.nodes) {
-    if (n.op === "Constant" && n.attrs.get("value")?.t !== undefined) constants.set(n.outputs[0], n.attrs.get("value")!.t!);
+    if (n.op === "Constant" && n.attrs.get("value")?.t !== undefined) {
+      constants.set(n.outputs[0], n.attrs.get("value")!.t!);
+    }
     if (n.op === "Identity" && n.inputs.length === 1) identityOf.set(n.outputs[0], n.inputs[0]);
   }
   const constant = (name: string): Tensor | undefined => {
@@ -96,7 +140,11 @@ export function readOnnx(bytes: Uint8Array, src: Source, options: { inputShape?:
       if (isConv) {
         const w = constant(n.inputs[1] ?? "");
         if (w === undefined) {
-          throw typeError(src, `${n.op} node "${n.name}" has a weight that is not an initializer or Constant`, n.inputs[1]);
+          throw typeError(
+            src,
+            `${n.op} node "${n.name}" has a weight that is not an initializer or Constant`,
+            n.inputs[1],
+          );
         }
         if (w.dims.length < 3 || w.dims.length > 5) {
           throw typeError(src, `${n.op} node "${n.name}" has a weight of rank other than 3, 4 and 5`, w.dims);
@@ -130,7 +178,14 @@ export function readOnnx(bytes: Uint8Array, src: Source, options: { inputShape?:
           const [, s, b, m, v] = bn[0].inputs.map((i) => constant(i));
           if (s && b && m && v) {
             const val = (t: Tensor) => tensorValues(src, t, "initializer");
-            layer.scale = batchNorm(bn[0].name || bn[0].outputs[0], val(s), val(b), val(m), val(v), bn[0].attrs.get("epsilon")?.f ?? 1e-5);
+            layer.scale = batchNorm(
+              bn[0].name || bn[0].outputs[0],
+              val(s),
+              val(b),
+              val(m),
+              val(v),
+              bn[0].attrs.get("epsilon")?.f ?? 1e-5,
+            );
           }
         }
         layers.push(layer);

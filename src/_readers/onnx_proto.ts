@@ -286,14 +286,24 @@ const TYPES: Record<number, { name: string; raw: NumericType }> = {
 export function tensorValues(src: Source, t: Tensor, what: string): Float32Array | Float64Array {
   const type = TYPES[t.dataType];
   if (type === undefined) {
-    throw typeError(src, `${what} "${t.name}" has a data type other than FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT32 and INT64`, t.dataType);
+    throw typeError(
+      src,
+      `${what} "${t.name}" has a data type other than FLOAT, DOUBLE, FLOAT16, BFLOAT16, INT32 and INT64`,
+      t.dataType,
+    );
   }
-  if (t.external) throw typeError(src, `${what} "${t.name}" keeps its data in an external file, which is not read`, t.name);
+  if (t.external) {
+    throw typeError(src, `${what} "${t.name}" keeps its data in an external file, which is not read`, t.name);
+  }
   const count = elementCount(src, `${what} "${t.name}"`, t.dims);
   if (t.raw !== undefined) {
     const size = ITEM_SIZE[type.raw];
     if (t.raw.length !== count * size) {
-      throw typeError(src, `${what} "${t.name}" has ${t.raw.length} raw bytes for ${type.name} dims ${JSON.stringify(t.dims)}`, t.raw.length);
+      throw typeError(
+        src,
+        `${what} "${t.name}" has ${t.raw.length} raw bytes for ${type.name} dims ${JSON.stringify(t.dims)}`,
+        t.raw.length,
+      );
     }
     return decodeFloats(src, `${what} "${t.name}"`, t.raw, 0, count, type.raw);
   }
@@ -302,7 +312,9 @@ export function tensorValues(src: Source, t: Tensor, what: string): Float32Array
   const out = type.raw === "f64" ? new Float64Array(count) : new Float32Array(count);
   let n = 0;
   const push = (v: number) => {
-    if (n >= count) throw typeError(src, `${what} "${t.name}" has more values than its dims ${JSON.stringify(t.dims)}`, n + 1);
+    if (n >= count) {
+      throw typeError(src, `${what} "${t.name}" has more values than its dims ${JSON.stringify(t.dims)}`, n + 1);
+    }
     out[n++] = v;
   };
   for (const { bytes, wire } of t.fields.get(field) ?? []) {
@@ -312,7 +324,9 @@ export function tensorValues(src: Source, t: Tensor, what: string): Float32Array
       const size = field === 4 ? 4 : 8;
       if (body.length % size !== 0) throw typeError(src, `${what} "${t.name}" has truncated float data`, body.length);
       const view = new DataView(body.buffer, body.byteOffset, body.length);
-      for (let j = 0; j < body.length; j += size) push(size === 4 ? view.getFloat32(j, true) : view.getFloat64(j, true));
+      for (let j = 0; j < body.length; j += size) {
+        push(size === 4 ? view.getFloat32(j, true) : view.getFloat64(j, true));
+      }
     } else {
       const list: number[] = [];
       try {

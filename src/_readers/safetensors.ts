@@ -16,7 +16,7 @@ import {
   type Source,
   typeError,
 } from "./_common.ts";
-import { type Overrides, type StateEntry, stateDictLayers } from "./_state_dict.ts";
+import { type Overrides, stateDictLayers, type StateEntry } from "./_state_dict.ts";
 import type { Layout } from "../types.ts";
 
 /** The safetensors format's own limit on the header (100 MB). */
@@ -66,7 +66,9 @@ export function safetensorsEntries(bytes: Uint8Array, src: Source): StateEntry[]
     if (size !== undefined && end - begin !== count * size) {
       throw typeError(
         src,
-        `tensor "${key}" has ${end - begin} bytes where its ${dtype} shape ${JSON.stringify(shape)} needs ${count * size}`,
+        `tensor "${key}" has ${end - begin} bytes where its ${dtype} shape ${JSON.stringify(shape)} needs ${
+          count * size
+        }`,
         end - begin,
       );
     }

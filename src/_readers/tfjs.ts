@@ -38,8 +38,9 @@ function manifestLayers(src: Source, specs: Map<string, Spec>): ConvLayer[] {
     const data = decode(src, s);
     let layer: ConvLayer;
     if (/depthwise_(filter|kernel)$/.test(last)) layer = depthwise(`${name}/depthwise`, data, s.shape);
-    else if (/pointwise_(filter|kernel)$/.test(last)) layer = baseLayer(`${name}/pointwise`, data, s.shape, tfLayout(s.shape.length));
-    else layer = baseLayer(name, data, s.shape, tfLayout(s.shape.length));
+    else if (/pointwise_(filter|kernel)$/.test(last)) {
+      layer = baseLayer(`${name}/pointwise`, data, s.shape, tfLayout(s.shape.length));
+    } else layer = baseLayer(name, data, s.shape, tfLayout(s.shape.length));
     if (name.endsWith("/conv")) {
       const p = name.slice(0, -"/conv".length);
       const w = specs.get(`${p}/scale/weights`);
@@ -56,7 +57,11 @@ function manifestLayers(src: Source, specs: Map<string, Spec>): ConvLayer[] {
 }
 
 /** Reads a TF.js model: a layers-model, a graph-model, or a bare weights manifest. */
-export function readTfjs(input: TfjsInput, src: Source, options: { inputShape?: readonly number[] | undefined }): ConvLayer[] {
+export function readTfjs(
+  input: TfjsInput,
+  src: Source,
+  options: { inputShape?: readonly number[] | undefined },
+): ConvLayer[] {
   const json = input.modelJson;
   if (!Array.isArray(input.weights) || !input.weights.every((w) => w instanceof Uint8Array)) {
     throw typeError(src, "TF.js weights that are not a list of Uint8Array shards", typeof input.weights);
@@ -70,7 +75,9 @@ export function readTfjs(input: TfjsInput, src: Source, options: { inputShape?: 
   const specs = weightSpecs(src, json.weightsManifest, input.weights);
   const topology = json.modelTopology;
   if (isObj(topology) && Array.isArray(topology.node)) {
-    const nodes = (topology.node as unknown[]).filter((n): n is GNode => isObj(n) && typeof n.name === "string" && typeof n.op === "string");
+    const nodes = (topology.node as unknown[]).filter((n): n is GNode =>
+      isObj(n) && typeof n.name === "string" && typeof n.op === "string"
+    );
     let layers: ConvLayer[] = [];
     try {
       layers = graphLayers(src, nodes, specs, options.inputShape);

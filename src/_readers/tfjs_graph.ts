@@ -23,9 +23,35 @@ export interface GNode {
 const GRAPH_CONV = new Set(["Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "Conv3D"]);
 const GRAPH_TRANSPOSED = new Set(["Conv2DBackpropInput", "Conv3DBackpropInputV2"]);
 const GRAPH_SAME = new Set([
-  "Relu", "Relu6", "Elu", "Selu", "Sigmoid", "Tanh", "LeakyRelu", "Prelu", "BiasAdd", "Add", "AddV2", "Sub", "Mul",
-  "RealDiv", "Maximum", "Minimum", "Identity", "FusedBatchNorm", "FusedBatchNormV3", "Square", "Sqrt", "Rsqrt", "Neg",
-  "Abs", "Cast", "Softplus", "Swish", "Softmax", "AddN",
+  "Relu",
+  "Relu6",
+  "Elu",
+  "Selu",
+  "Sigmoid",
+  "Tanh",
+  "LeakyRelu",
+  "Prelu",
+  "BiasAdd",
+  "Add",
+  "AddV2",
+  "Sub",
+  "Mul",
+  "RealDiv",
+  "Maximum",
+  "Minimum",
+  "Identity",
+  "FusedBatchNorm",
+  "FusedBatchNormV3",
+  "Square",
+  "Sqrt",
+  "Rsqrt",
+  "Neg",
+  "Abs",
+  "Cast",
+  "Softplus",
+  "Swish",
+  "Softmax",
+  "AddN",
 ]);
 
 function attrInts(a: unknown): number[] | undefined {
@@ -44,7 +70,12 @@ function attrString(a: unknown): string | undefined {
 }
 
 /** The conv layers of a graph-model's nodes, with spatial sizes propagated from its placeholders. */
-export function graphLayers(src: Source, nodes: GNode[], specs: Map<string, Spec>, inputShape?: readonly number[]): ConvLayer[] {
+export function graphLayers(
+  src: Source,
+  nodes: GNode[],
+  specs: Map<string, Spec>,
+  inputShape?: readonly number[],
+): ConvLayer[] {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const clean = (i: string) => i.replace(/^\^/, "").replace(/:\d+$/, "");
   /** The weight a node input names, through Identity nodes. */
@@ -60,7 +91,9 @@ export function graphLayers(src: Source, nodes: GNode[], specs: Map<string, Spec
     return undefined;
   };
   const consumers = new Map<string, GNode[]>();
-  for (const n of nodes) for (const i of n.input ?? []) consumers.set(clean(i), [...(consumers.get(clean(i)) ?? []), n]);
+  for (const n of nodes) {
+    for (const i of n.input ?? []) consumers.set(clean(i), [...(consumers.get(clean(i)) ?? []), n]);
+  }
   const spatial = new Map<string, number[]>();
   const layers: ConvLayer[] = [];
   // GraphDefs from the converter are topologically sorted; follow inputs where they are not
@@ -116,20 +149,29 @@ export function graphLayers(src: Source, nodes: GNode[], specs: Map<string, Spec
       else {
         const w = constant(ins[1] ?? "");
         if (w === undefined) {
-          throw typeError(src, `the ${n.op} node "${n.name}" has a filter that is not a weight of the manifest`, ins[1]);
+          throw typeError(
+            src,
+            `the ${n.op} node "${n.name}" has a filter that is not a weight of the manifest`,
+            ins[1],
+          );
         }
         const data = decode(src, w);
         const r = w.shape.length - 2;
         k = w.shape.slice(0, r);
-        const layer = n.op.includes("Depthwise") ? depthwise(n.name, data, w.shape) : baseLayer(n.name, data, w.shape, tfLayout(w.shape.length));
+        const layer = n.op.includes("Depthwise")
+          ? depthwise(n.name, data, w.shape)
+          : baseLayer(n.name, data, w.shape, tfLayout(w.shape.length));
         layer.transposed = transposed;
         layer.stride = strides ?? fill(r, 1);
         layer.dilation = dilations ?? fill(r, 1);
         if (padding === "SAME") layer.padding = "same";
         else if (padding === "EXPLICIT") {
           const e = attrInts(a.explicit_paddings) ?? [];
-          const pairs = (nchw ? e.slice(4) : e.slice(2, -2));
-          Object.assign(layer, explicitPadding([...pairs.filter((_, j) => j % 2 === 0), ...pairs.filter((_, j) => j % 2 === 1)]));
+          const pairs = nchw ? e.slice(4) : e.slice(2, -2);
+          Object.assign(
+            layer,
+            explicitPadding([...pairs.filter((_, j) => j % 2 === 0), ...pairs.filter((_, j) => j % 2 === 1)]),
+          );
         } else layer.padding = "valid";
         if (x !== undefined) layer.inputShape = [...x];
         // a FusedBatchNorm that consumes the conv's output, or one fused into _FusedConv2D
@@ -139,7 +181,9 @@ export function graphLayers(src: Source, nodes: GNode[], specs: Map<string, Spec
         const eps = (b: Obj) => isObj(b.epsilon) && typeof b.epsilon.f === "number" ? b.epsilon.f : 1e-3;
         const bnFrom = (name: string, args: string[], epsilon: number) => {
           const [s, o, m, v] = args.map((i) => constant(i));
-          if (s && o && m && v) layer.scale = batchNorm(name, decode(src, s), decode(src, o), decode(src, m), decode(src, v), epsilon);
+          if (s && o && m && v) {
+            layer.scale = batchNorm(name, decode(src, s), decode(src, o), decode(src, m), decode(src, v), epsilon);
+          }
         };
         if (fused[0] === "FusedBatchNorm") bnFrom(n.name, ins.slice(2, 6), eps(a));
         else {

@@ -48,7 +48,11 @@ function kerasLayers(src: Source, topology: Obj): KLayer[] {
   const walk = (m: Obj, before: string[]): string[] => {
     const cls = String(m.class_name);
     const config = m.config;
-    const list = Array.isArray(config) ? config : isObj(config) && Array.isArray(config.layers) ? config.layers : undefined;
+    const list = Array.isArray(config)
+      ? config
+      : isObj(config) && Array.isArray(config.layers)
+      ? config.layers
+      : undefined;
     if (list === undefined) throw typeError(src, `a TF.js ${cls} topology without layers`, cls);
     if (cls === "Sequential") {
       let prev = before;
@@ -77,24 +81,59 @@ function kerasLayers(src: Source, topology: Obj): KLayer[] {
         names.set(name, end[0]);
         continue;
       }
-      out.push({ className: String(l.class_name), name, config: cfg, inbound: l.class_name === "InputLayer" ? before : inbound });
+      out.push({
+        className: String(l.class_name),
+        name,
+        config: cfg,
+        inbound: l.class_name === "InputLayer" ? before : inbound,
+      });
       last = [name];
     }
     return last;
   };
-  if (!isObj(model) || typeof model.class_name !== "string") throw typeError(src, "a TF.js layers-model without a Keras topology", model);
+  if (!isObj(model) || typeof model.class_name !== "string") {
+    throw typeError(src, "a TF.js layers-model without a Keras topology", model);
+  }
   walk(model, []);
   return out;
 }
 
 const PASS_THROUGH = new Set([
-  "Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU", "Softmax", "Dropout", "SpatialDropout1D",
-  "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "BatchNormalization",
-  "LayerNormalization", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Rescaling", "Normalization",
-  "InputLayer", "Identity",
+  "Activation",
+  "ReLU",
+  "LeakyReLU",
+  "PReLU",
+  "ELU",
+  "ThresholdedReLU",
+  "Softmax",
+  "Dropout",
+  "SpatialDropout1D",
+  "SpatialDropout2D",
+  "SpatialDropout3D",
+  "GaussianNoise",
+  "GaussianDropout",
+  "AlphaDropout",
+  "BatchNormalization",
+  "LayerNormalization",
+  "Add",
+  "Subtract",
+  "Multiply",
+  "Average",
+  "Maximum",
+  "Minimum",
+  "Rescaling",
+  "Normalization",
+  "InputLayer",
+  "Identity",
 ]);
 const CONV = new Set(["Conv1D", "Conv2D", "Conv3D", "Convolution1D", "Convolution2D", "Convolution3D"]);
-const TRANSPOSED = new Set(["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "Deconvolution2D", "Deconvolution3D"]);
+const TRANSPOSED = new Set([
+  "Conv1DTranspose",
+  "Conv2DTranspose",
+  "Conv3DTranspose",
+  "Deconvolution2D",
+  "Deconvolution3D",
+]);
 const DEPTHWISE = new Set(["DepthwiseConv1D", "DepthwiseConv2D"]);
 const SEPARABLE = new Set(["SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D"]);
 const POOL = /^(Max|Average)Pooling[123]D$/;
@@ -114,7 +153,12 @@ function kerasPadding(p: unknown, k: number[], d: number[]): { padding: Padding;
 }
 
 /** The conv layers of a layers-model, with spatial sizes propagated from its input layer. */
-export function kerasModelLayers(src: Source, topology: Obj, specs: Map<string, Spec>, inputShape?: readonly number[]): ConvLayer[] {
+export function kerasModelLayers(
+  src: Source,
+  topology: Obj,
+  specs: Map<string, Spec>,
+  inputShape?: readonly number[],
+): ConvLayer[] {
   const klayers = kerasLayers(src, topology);
   const weight = (layer: string, w: string): Spec | undefined => {
     const exact = specs.get(`${layer}/${w}`);
@@ -124,7 +168,13 @@ export function kerasModelLayers(src: Source, topology: Obj, specs: Map<string, 
   };
   const need = (layer: KLayer, w: string): Spec => {
     const s = weight(layer.name, w);
-    if (s === undefined) throw typeError(src, `the ${layer.className} layer "${layer.name}" has no weight "${w}" in the manifest`, layer.name);
+    if (s === undefined) {
+      throw typeError(
+        src,
+        `the ${layer.className} layer "${layer.name}" has no weight "${w}" in the manifest`,
+        layer.name,
+      );
+    }
     return s;
   };
   const channelsFirst = klayers.some((l) => l.config.data_format === "channels_first");
@@ -182,7 +232,9 @@ export function kerasModelLayers(src: Source, topology: Obj, specs: Map<string, 
         const sizes = x.map((n, j) => {
           if (TRANSPOSED.has(l.className)) {
             const kd = (k[j] - 1) * d[j] + 1;
-            const o = c.output_padding === null || c.output_padding === undefined ? undefined : perAxis(c.output_padding, rank, 0)[j];
+            const o = c.output_padding === null || c.output_padding === undefined
+              ? undefined
+              : perAxis(c.output_padding, rank, 0)[j];
             if (o === undefined) return c.padding === "same" ? n * s[j] : n * s[j] + Math.max(kd - s[j], 0);
             return (n - 1) * s[j] + kd - 2 * (c.padding === "same" ? Math.floor(kd / 2) : 0) + o;
           }
@@ -206,7 +258,9 @@ export function kerasModelLayers(src: Source, topology: Obj, specs: Map<string, 
       if (sizes.every((v) => v !== undefined)) out = sizes as number[];
     } else if (/^ZeroPadding[123]D$/.test(l.className) && x !== undefined) {
       // Keras: an int, one int per axis (both sides), one (before, after) per axis; 1-D takes (before, after)
-      const p = x.length === 1 && Array.isArray(c.padding) && c.padding.length === 2 && c.padding.every((v) => typeof v === "number")
+      const p = x.length === 1 && Array.isArray(c.padding) && c.padding.length === 2 && c.padding.every((v) =>
+          typeof v === "number"
+        )
         ? [c.padding]
         : c.padding;
       const pairs = x.map((_, j) => {

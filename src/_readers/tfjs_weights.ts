@@ -36,7 +36,15 @@ export type Obj = Record<string, unknown>;
 /** True for a JSON object (not null, not an array). */
 export const isObj = (x: unknown): x is Obj => x !== null && typeof x === "object" && !Array.isArray(x);
 
-const DTYPE_SIZE: Record<string, number> = { float32: 4, int32: 4, bool: 1, float16: 2, complex64: 8, uint8: 1, uint16: 2 };
+const DTYPE_SIZE: Record<string, number> = {
+  float32: 4,
+  int32: 4,
+  bool: 1,
+  float16: 2,
+  complex64: 8,
+  uint8: 1,
+  uint16: 2,
+};
 
 /** The weights of the manifest, located in their group's shards (every size checked against the shards). */
 export function weightSpecs(src: Source, groups: unknown, shards: Uint8Array[]): Map<string, Spec> {
@@ -87,7 +95,9 @@ export function weightSpecs(src: Source, groups: unknown, shards: Uint8Array[]):
       if (offset + size > bytes.length) {
         throw rangeError(
           src,
-          `weight "${w.name}" ends at byte ${offset + size} of shards ${JSON.stringify(g.paths)}, which hold ${bytes.length} (a shard is shorter than the manifest says)`,
+          `weight "${w.name}" ends at byte ${offset + size} of shards ${
+            JSON.stringify(g.paths)
+          }, which hold ${bytes.length} (a shard is shorter than the manifest says)`,
           bytes.length,
         );
       }
@@ -131,7 +141,9 @@ export function decode(src: Source, s: Spec): Float32Array {
     return out;
   }
   const type = s.dtype === "float32" ? "f32" : s.dtype === "int32" ? "i32" : s.dtype === "float16" ? "f16" : undefined;
-  if (type === undefined) throw typeError(src, `weight "${s.name}" has a dtype other than float32, int32 and float16`, s.dtype);
+  if (type === undefined) {
+    throw typeError(src, `weight "${s.name}" has a dtype other than float32, int32 and float16`, s.dtype);
+  }
   return decodeFloats(src, `weight "${s.name}"`, s.bytes, s.offset, s.count, type) as Float32Array;
 }
 

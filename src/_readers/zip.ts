@@ -52,12 +52,16 @@ export function zipEntries(bytes: Uint8Array, src: Source): ZipEntry[] {
     cdOffset = Number(view.getBigUint64(rec + 48, true));
   }
   checkRange(src, "the zip central directory", bytes, cdOffset, cdSize);
-  if (count * 46 > cdSize) throw rangeError(src, `the zip central directory claims more entries than its ${cdSize} bytes hold`, count);
+  if (count * 46 > cdSize) {
+    throw rangeError(src, `the zip central directory claims more entries than its ${cdSize} bytes hold`, count);
+  }
   const entries: ZipEntry[] = [];
   let p = cdOffset;
   for (let j = 0; j < count; j++) {
     checkRange(src, "a zip central directory entry", bytes, p, 46);
-    if (view.getUint32(p, true) !== CENTRAL) throw typeError(src, "a zip central directory entry has a wrong signature", p);
+    if (view.getUint32(p, true) !== CENTRAL) {
+      throw typeError(src, "a zip central directory entry has a wrong signature", p);
+    }
     const flags = view.getUint16(p + 8, true);
     const method = view.getUint16(p + 10, true);
     const crc = view.getUint32(p + 16, true);
@@ -92,13 +96,21 @@ export function zipEntries(bytes: Uint8Array, src: Source): ZipEntry[] {
     p = extraEnd + commentLen;
     if (flags & 1) throw typeError(src, `zip entry "${name}" is encrypted`, name);
     checkRange(src, `zip entry "${name}"'s local header`, bytes, local, 30);
-    if (view.getUint32(local, true) !== LOCAL) throw typeError(src, `zip entry "${name}" has a wrong local header signature`, local);
+    if (view.getUint32(local, true) !== LOCAL) {
+      throw typeError(src, `zip entry "${name}" has a wrong local header signature`, local);
+    }
     const start = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
     checkRange(src, `zip entry "${name}"`, bytes, start, csize);
     if (method !== 0 && method !== 8) {
-      throw typeError(src, `zip entry "${name}" uses a compression method other than stored (0) and deflate (8)`, method);
+      throw typeError(
+        src,
+        `zip entry "${name}" uses a compression method other than stored (0) and deflate (8)`,
+        method,
+      );
     }
-    if (method === 0 && size !== csize) throw typeError(src, `stored zip entry "${name}" has different sizes`, [csize, size]);
+    if (method === 0 && size !== csize) {
+      throw typeError(src, `stored zip entry "${name}" has different sizes`, [csize, size]);
+    }
     entries.push({ name, method, crc, size, raw: bytes.subarray(start, start + csize) });
   }
   return entries;
@@ -150,7 +162,11 @@ export function storedEntry(src: Source, entry: ZipEntry): Uint8Array {
 export async function inflateEntry(src: Source, entry: ZipEntry): Promise<Uint8Array> {
   if (entry.method === 0) return storedEntry(src, entry);
   if (typeof DecompressionStream === "undefined") {
-    throw typeError(src, `zip entry "${entry.name}" is deflated and this runtime has no DecompressionStream`, entry.name);
+    throw typeError(
+      src,
+      `zip entry "${entry.name}" is deflated and this runtime has no DecompressionStream`,
+      entry.name,
+    );
   }
   const stream = new DecompressionStream("deflate-raw");
   const writer = stream.writable.getWriter();

@@ -13,7 +13,15 @@
  * {@linkcode closeThreads} terminates them explicitly.
  * @module
  */
-import { type ClipJob, type CoreExports, encodeJob, type JobKind, jobSlots, runJob, type SvdJob } from "../_wasm/abi.ts";
+import {
+  type ClipJob,
+  type CoreExports,
+  encodeJob,
+  type JobKind,
+  jobSlots,
+  runJob,
+  type SvdJob,
+} from "../_wasm/abi.ts";
 import { coreBytes, threadedCoreBytes, usesRelaxedSimd } from "../_wasm/loader.ts";
 import { CONTROL, NODE_PORT, type WorkerMessage } from "./control.ts";
 import { WORKER_SCRIPT } from "./_worker_bundle.ts";
@@ -64,7 +72,8 @@ let starting: Promise<Pool> | undefined;
 declare const process: { versions?: { node?: string; bun?: string } } | undefined;
 
 function isNode(): boolean {
-  return typeof process !== "undefined" && !!process?.versions?.node && typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
+  return typeof process !== "undefined" && !!process?.versions?.node &&
+    typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
     !process.versions.bun;
 }
 
@@ -178,7 +187,10 @@ export function getPool(size: number): Promise<Pool> {
     const ports: Port[] = [];
     try {
       for (let i = 0; i < size; i++) ports.push(await startPort());
-      await collect(ports, (p, index) => p.post({ type: "init", module, own, memory, index, control: controlBuf, jobs: jobsBuf }));
+      await collect(
+        ports,
+        (p, index) => p.post({ type: "init", module, own, memory, index, control: controlBuf, jobs: jobsBuf }),
+      );
     } catch (err) {
       for (const p of ports) p.terminate();
       throw err;

@@ -18,7 +18,16 @@
  * instance.
  * @module
  */
-import { type CoreExports, decodeSvdJob, JOB_KIND, type JobKind, jobSlots, runJob, svdColumn, svdJobBytes } from "../_wasm/abi.ts";
+import {
+  type CoreExports,
+  decodeSvdJob,
+  JOB_KIND,
+  type JobKind,
+  jobSlots,
+  runJob,
+  svdColumn,
+  svdJobBytes,
+} from "../_wasm/abi.ts";
 import { CONTROL, type InitMessage, NODE_PORT, type WorkerMessage } from "./control.ts";
 
 declare const self: { postMessage(m: unknown): void; onmessage: ((ev: { data: unknown }) => void) | null };
@@ -124,7 +133,8 @@ on((data) => {
   let shared: CoreExports;
   try {
     index = msg.index;
-    shared = core = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } }).exports as unknown as CoreExports;
+    shared = core = new WebAssembly.Instance(msg.module, { env: { memory: msg.memory } })
+      .exports as unknown as CoreExports;
     try {
       if (msg.own) own = new WebAssembly.Instance(msg.own, {}).exports as unknown as CoreExports;
     } catch {

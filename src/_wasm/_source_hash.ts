@@ -49,7 +49,12 @@ export interface Build {
 
 /** Every build; the loader imports each module by this file name. */
 export const BUILDS: readonly Build[] = [
-  { file: "binary_plain.ts", exportName: "WASM_BASE64", flags: [], doc: "The convsv SIMD core, one thread: own memory" },
+  {
+    file: "binary_plain.ts",
+    exportName: "WASM_BASE64",
+    flags: [],
+    doc: "The convsv SIMD core, one thread: own memory",
+  },
   {
     file: "binary_relaxed.ts",
     exportName: "WASM_RELAXED_BASE64",

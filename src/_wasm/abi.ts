@@ -22,43 +22,125 @@ export interface CoreExports {
   fft_cost(n: number): number;
   transform_w_work_bytes(nrows: number, kw: number, w: number, nv: number): number;
   transform_w_f64(
-    k: number, ki: number, nrows: number, kw: number, w: number, v0: number, nv: number,
-    outr: number, outi: number, work: number,
+    k: number,
+    ki: number,
+    nrows: number,
+    kw: number,
+    w: number,
+    v0: number,
+    nv: number,
+    outr: number,
+    outi: number,
+    work: number,
   ): number;
   svd_column_work_bytes(cout: number, cin: number, kh: number, h: number, nu: number, groups: number): number;
   svd_column_f32(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
-    u0: number, nu: number, out: number, groups: number, work: number,
+    tr: number,
+    ti: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    h: number,
+    u0: number,
+    nu: number,
+    out: number,
+    groups: number,
+    work: number,
   ): number;
   svd_column_f64(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
-    u0: number, nu: number, out: number, groups: number, work: number,
+    tr: number,
+    ti: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    h: number,
+    u0: number,
+    nu: number,
+    out: number,
+    groups: number,
+    work: number,
   ): number;
   bidiag_work_bytes(ld: number, n: number): number;
   bidiag_c64_split(
-    ar: number, ai: number, m: number, n: number, ld: number, d: number, e: number, work: number, taus: number,
+    ar: number,
+    ai: number,
+    m: number,
+    n: number,
+    ld: number,
+    d: number,
+    e: number,
+    work: number,
+    taus: number,
   ): number;
   svd_work_bytes(m: number, n: number): number;
   build_p_f64(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
-    ar: number, ai: number, ld: number, work: number,
+    tr: number,
+    ti: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    h: number,
+    u: number,
+    ar: number,
+    ai: number,
+    ld: number,
+    work: number,
   ): number;
   tap_major_f64(
-    src: number, dst: number, groups: number, cout: number, cin: number, kh: number, kw: number, scale: number,
+    src: number,
+    dst: number,
+    groups: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    kw: number,
+    scale: number,
   ): number;
   build_p_tap_f64(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number, u: number,
-    ar: number, ai: number, ld: number, work: number,
+    tr: number,
+    ti: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    h: number,
+    u: number,
+    ar: number,
+    ai: number,
+    ld: number,
+    work: number,
   ): number;
   svd_c64_split(
-    ar: number, ai: number, m: number, n: number, ld: number, s: number, k: number,
-    ur: number, ui: number, vr: number, vi: number, work: number,
+    ar: number,
+    ai: number,
+    m: number,
+    n: number,
+    ld: number,
+    s: number,
+    k: number,
+    ur: number,
+    ui: number,
+    vr: number,
+    vi: number,
+    work: number,
   ): number;
   clip_column_work_bytes(cout: number, cin: number, kh: number): number;
   clip_column_f64(
-    tr: number, ti: number, cout: number, cin: number, kh: number, h: number,
-    kw: number, w: number, v: number, nu: number, selfMirror: number, c: number,
-    kout: number, sv: number, work: number, corr: number,
+    tr: number,
+    ti: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    h: number,
+    kw: number,
+    w: number,
+    v: number,
+    nu: number,
+    selfMirror: number,
+    c: number,
+    kout: number,
+    sv: number,
+    work: number,
+    corr: number,
   ): number;
   bdsqr_values_f64(d: number, e: number, n: number, rtol: number): number;
   sort_desc_f64(p: number, n: number): void;
@@ -205,7 +287,21 @@ export type JobKind = (typeof JOB_KIND)[keyof typeof JOB_KIND];
 
 const SVD_FIELDS = ["tr", "ti", "cOut", "cIn", "kh", "h", "u0", "nu", "out", "groups"] as const;
 const CLIP_FIELDS = [
-  "tr", "ti", "cOut", "cIn", "kh", "h", "kw", "w", "v", "nu", "selfMirror", "c", "kOut", "sv", "corr",
+  "tr",
+  "ti",
+  "cOut",
+  "cIn",
+  "kh",
+  "h",
+  "kw",
+  "w",
+  "v",
+  "nu",
+  "selfMirror",
+  "c",
+  "kOut",
+  "sv",
+  "corr",
 ] as const;
 
 /** f64 slots of one encoded job of a kind. */
@@ -227,8 +323,16 @@ export function encodeJob(kind: JobKind, job: SvdJob | ClipJob, buf: Float64Arra
 /** Reads an svd job from `buf` at slot `at`. */
 export function decodeSvdJob(buf: Float64Array, at: number): SvdJob {
   return {
-    tr: buf[at], ti: buf[at + 1], cOut: buf[at + 2], cIn: buf[at + 3], kh: buf[at + 4], h: buf[at + 5],
-    u0: buf[at + 6], nu: buf[at + 7], out: buf[at + 8], groups: buf[at + 9],
+    tr: buf[at],
+    ti: buf[at + 1],
+    cOut: buf[at + 2],
+    cIn: buf[at + 3],
+    kh: buf[at + 4],
+    h: buf[at + 5],
+    u0: buf[at + 6],
+    nu: buf[at + 7],
+    out: buf[at + 8],
+    groups: buf[at + 9],
   };
 }
 
@@ -248,7 +352,22 @@ export function svdColumn(core: CoreExports, f32: boolean, j: SvdJob, work: numb
 /** Runs a clip job with `work` bytes of scratch; returns the frequencies that did not converge. */
 export function clipColumn(core: CoreExports, j: ClipJob, work: number): number {
   return core.clip_column_f64(
-    j.tr, j.ti, j.cOut, j.cIn, j.kh, j.h, j.kw, j.w, j.v, j.nu, j.selfMirror, j.c, j.kOut, j.sv, work, j.corr,
+    j.tr,
+    j.ti,
+    j.cOut,
+    j.cIn,
+    j.kh,
+    j.h,
+    j.kw,
+    j.w,
+    j.v,
+    j.nu,
+    j.selfMirror,
+    j.c,
+    j.kOut,
+    j.sv,
+    work,
+    j.corr,
   );
 }
 

@@ -93,11 +93,15 @@ if (Deno.args.includes("--check") || Deno.args.includes("--verify")) {
       const same = equalBytes(fresh[i], want);
       if (!same) bad++;
       console.log(
-        `${rel(BUILDS[i].file)}: ${same ? "same bytes" : "DIFFERS"} (rebuilt ${fresh[i].length}, embedded ${want.length})`,
+        `${rel(BUILDS[i].file)}: ${same ? "same bytes" : "DIFFERS"} (rebuilt ${
+          fresh[i].length
+        }, embedded ${want.length})`,
       );
     }
     if (bad) fail(`${bad} build(s) differ from a rebuild of assembly/; run npm run build:wasm and commit the result`);
-    console.log(`rebuilt ${BUILDS.length} builds in ${((performance.now() - t0) / 1000).toFixed(1)} s: bytes identical`);
+    console.log(
+      `rebuilt ${BUILDS.length} builds in ${((performance.now() - t0) / 1000).toFixed(1)} s: bytes identical`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -164,7 +164,9 @@ export function convOperator(spec: LayerSpec, n: Axes = spec.n, out: Axes = spec
     new Float64Array(buf, vPtr, v.length).set(v);
     const status = core[kernel](geomPtr, wPtr, vPtr, rPtr, workPtr);
     if (status !== 0) {
-      throw new Error(`Cannot apply the layer directly as the wasm kernel refused its geometry: current value is status ${status}`);
+      throw new Error(
+        `Cannot apply the layer directly as the wasm kernel refused its geometry: current value is status ${status}`,
+      );
     }
     r.set(new Float64Array(buf, rPtr, r.length));
   };

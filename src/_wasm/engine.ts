@@ -8,14 +8,15 @@
  * to the sink, in the same order and with the same bits either way.
  * @module
  */
+import { Arena, type CoreExports, JOB_KIND, svdColumn, type SvdJob } from "./abi.ts";
 import {
-  Arena,
-  type CoreExports,
-  JOB_KIND,
-  svdColumn,
-  type SvdJob,
-} from "./abi.ts";
-import { type Problem, scaleExponent, scaleInPlace, type Sink, valuesPerFrequency, zeroProblem } from "../_problem/problem.ts";
+  type Problem,
+  scaleExponent,
+  scaleInPlace,
+  type Sink,
+  valuesPerFrequency,
+  zeroProblem,
+} from "../_problem/problem.ts";
 import { ConvergenceError } from "../errors.ts";
 import { type Pool, runJobs, withPool } from "../_threads/pool.ts";
 
@@ -66,7 +67,8 @@ function plan(core: CoreExports, p: Problem, workers: number): Plan {
     core.transform_w_work_bytes(nrows, kw, w, nvAll % nv || nv),
   ));
   const nus = complex ? [h] : [h, Math.floor(h / 2) + 1];
-  const colStride = Math.ceil(Math.max(...nus.map((nu) => core.svd_column_work_bytes(cOut, cIn, kh, h, nu, groups))) / 16) * 16;
+  const colStride =
+    Math.ceil(Math.max(...nus.map((nu) => core.svd_column_work_bytes(cOut, cIn, kh, h, nu, groups))) / 16) * 16;
   const colWork = arena.bytes(colStride * Math.max(workers, 1));
   const outStride = Math.ceil(outRow / 16) * 16;
   const out = arena.bytes(outStride * (workers > 0 ? nv : 1));
@@ -119,7 +121,18 @@ class Run {
   }
   transform(v0: number, nv: number): void {
     const { p, prob } = this;
-    this.core.transform_w_f64(p.kPtr, this.complex ? p.kiPtr : 0, p.nrows, prob.kw, prob.w, v0, nv, p.tr, p.ti, p.twWork);
+    this.core.transform_w_f64(
+      p.kPtr,
+      this.complex ? p.kiPtr : 0,
+      p.nrows,
+      prob.kw,
+      prob.w,
+      v0,
+      nv,
+      p.tr,
+      p.ti,
+      p.twWork,
+    );
   }
   /** The job of frequencies u0 … u0 + nu − 1 of column v of the block at v0, writing rows to `out`. */
   job(v0: number, v: number, u0: number, nu: number, out: number): SvdJob {
@@ -148,7 +161,11 @@ class Run {
     if (this.core.use_fft(kh, h, nu)) return [[0, nu]];
     const perFrequency = bidiagSeconds(this.prob);
     const minSize = Math.ceil(5e-4 / Math.max(perFrequency, 1e-9));
-    const size = Math.max(1, Math.ceil((nvBlock * h) / (32 * workers)), Math.min(minSize, Math.ceil((nvBlock * h) / (8 * workers))));
+    const size = Math.max(
+      1,
+      Math.ceil((nvBlock * h) / (32 * workers)),
+      Math.min(minSize, Math.ceil((nvBlock * h) / (8 * workers))),
+    );
     const out: [number, number][] = [];
     for (let u0 = 0; u0 < nu; u0 += size) out.push([u0, Math.min(size, nu - u0)]);
     return out;

@@ -14,7 +14,14 @@ import { ConvergenceError } from "../errors.ts";
  * back), `U` (c_out × r) and `V` (c_in × r), complex interleaved row-major,
  * with P(u, v) = U·diag(s)·Vᴴ. The arrays are fresh copies.
  */
-export type FactorSink = (u: number, v: number, s: Float64Array, U: Float64Array, V: Float64Array, mirrored: boolean) => void;
+export type FactorSink = (
+  u: number,
+  v: number,
+  s: Float64Array,
+  U: Float64Array,
+  V: Float64Array,
+  mirrored: boolean,
+) => void;
 
 /**
  * Factorises every frequency of the Hermitian half (or only `only`, when
@@ -46,7 +53,10 @@ export function factorize(core: CoreExports, spec: LayerSpec, sink: FactorSink, 
   const vi = vr + ldn * r * 8;
   const s = arena.f64(r);
   const work = arena.bytes(core.svd_work_bytes(m, r));
-  arena.commit("factorise the frequencies", `c_out ${cOut}, c_in ${cIn}, kernel ${spec.k[1]}×${spec.k[2]}, inputShape [${h}, ${w}]`);
+  arena.commit(
+    "factorise the frequencies",
+    `c_out ${cOut}, c_in ${cIn}, kernel ${spec.k[1]}×${spec.k[2]}, inputShape [${h}, ${w}]`,
+  );
   const mem = () => new Float64Array(core.memory.buffer);
   mem().set(k, kPtr / 8);
   const failed: [number, number][] = [];

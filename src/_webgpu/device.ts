@@ -308,7 +308,11 @@ export function bufferPool(device: GPUDevice, prefix: string): BufferPool {
   return {
     prefix,
     make(label, size, usage) {
-      const b = device.createBuffer({ label: `${prefix} ${label}`, size: Math.max(16, Math.ceil(size / 4) * 4), usage });
+      const b = device.createBuffer({
+        label: `${prefix} ${label}`,
+        size: Math.max(16, Math.ceil(size / 4) * 4),
+        usage,
+      });
       owned.push(b);
       return b;
     },

@@ -65,32 +65,78 @@ export async function digest(out: Output): Promise<string> {
 /** Layers of every kind (with the options `singularValues` takes). */
 const LAYERS: { name: string; kernel: convsv.Kernel; options: convsv.SingularValuesOptions }[] = [
   { name: "2-D 3×3 6→5 on 7×6", kernel: kernel([5, 6, 3, 3], 1), options: { inputShape: [7, 6] } },
-  { name: "2-D 3×3 4→8 on 8×8 hwio f32", kernel: kernel([3, 3, 4, 8], 2, true), options: { inputShape: [8, 8], layout: "hwio" } },
+  {
+    name: "2-D 3×3 4→8 on 8×8 hwio f32",
+    kernel: kernel([3, 3, 4, 8], 2, true),
+    options: { inputShape: [8, 8], layout: "hwio" },
+  },
   { name: "2-D 5×5 3→3 on 4×4 (wraps)", kernel: kernel([3, 3, 5, 5], 3), options: { inputShape: [4, 4] } },
   { name: "2-D 1×1 16→12 on 5×5", kernel: kernel([12, 16, 1, 1], 4), options: { inputShape: [5, 5] } },
   { name: "2-D 3×3 32→32 on 9×10", kernel: kernel([32, 32, 3, 3], 5), options: { inputShape: [9, 10] } },
   { name: "2-D stride 2 3×3 4→6 on 8×8", kernel: kernel([6, 4, 3, 3], 6), options: { inputShape: [8, 8], stride: 2 } },
-  { name: "2-D stride [2,3] 4×4 3→5 on 6×9", kernel: kernel([5, 3, 4, 4], 7), options: { inputShape: [6, 9], stride: [2, 3] } },
-  { name: "2-D dilation 2 3×3 3→4 on 8×6", kernel: kernel([4, 3, 3, 3], 8), options: { inputShape: [8, 6], dilation: 2 } },
+  {
+    name: "2-D stride [2,3] 4×4 3→5 on 6×9",
+    kernel: kernel([5, 3, 4, 4], 7),
+    options: { inputShape: [6, 9], stride: [2, 3] },
+  },
+  {
+    name: "2-D dilation 2 3×3 3→4 on 8×6",
+    kernel: kernel([4, 3, 3, 3], 8),
+    options: { inputShape: [8, 6], dilation: 2 },
+  },
   { name: "2-D groups 2 3×3 8→6 on 6×6", kernel: kernel([6, 4, 3, 3], 9), options: { inputShape: [6, 6], groups: 2 } },
   { name: "2-D depthwise 3×3 ×8 on 7×7", kernel: kernel([8, 1, 3, 3], 10), options: { inputShape: [7, 7], groups: 8 } },
-  { name: "2-D transposed stride 2 4×4 3→5 on 5×4", kernel: kernel([3, 5, 4, 4], 11), options: { inputShape: [5, 4], stride: 2, transposed: true } },
+  {
+    name: "2-D transposed stride 2 4×4 3→5 on 5×4",
+    kernel: kernel([3, 5, 4, 4], 11),
+    options: { inputShape: [5, 4], stride: 2, transposed: true },
+  },
   { name: "1-D 5 taps 4→6 on 16", kernel: kernel([6, 4, 5], 12), options: { inputShape: [16] } },
-  { name: "1-D wio stride 2 4 taps 3→2 on 12", kernel: kernel([4, 3, 2], 13), options: { inputShape: [12], layout: "wio", stride: 2 } },
+  {
+    name: "1-D wio stride 2 4 taps 3→2 on 12",
+    kernel: kernel([4, 3, 2], 13),
+    options: { inputShape: [12], layout: "wio", stride: 2 },
+  },
   { name: "3-D 3×3×3 2→3 on 4×5×6", kernel: kernel([3, 2, 3, 3, 3], 14), options: { inputShape: [4, 5, 6] } },
-  { name: "3-D dhwio groups 2 2×2×2 4→4 on 3×4×4", kernel: kernel([2, 2, 2, 2, 4], 15), options: { inputShape: [3, 4, 4], layout: "dhwio", groups: 2 } },
-  { name: "3-D stride 2 3×3×3 2→2 on 4×4×4", kernel: kernel([2, 2, 3, 3, 3], 16), options: { inputShape: [4, 4, 4], stride: 2 } },
+  {
+    name: "3-D dhwio groups 2 2×2×2 4→4 on 3×4×4",
+    kernel: kernel([2, 2, 2, 2, 4], 15),
+    options: { inputShape: [3, 4, 4], layout: "dhwio", groups: 2 },
+  },
+  {
+    name: "3-D stride 2 3×3×3 2→2 on 4×4×4",
+    kernel: kernel([2, 2, 3, 3, 3], 16),
+    options: { inputShape: [4, 4, 4], stride: 2 },
+  },
 ];
 
 /** Plain 2-D layers for the functions that take only those. */
-const PLAIN = LAYERS.filter((l) => l.name.startsWith("2-D ") && !/stride|dilation|groups|depthwise|transposed|wraps/.test(l.name));
+const PLAIN = LAYERS.filter((l) =>
+  l.name.startsWith("2-D ") && !/stride|dilation|groups|depthwise|transposed|wraps/.test(l.name)
+);
 
 /** Zero-padded layers for the bounds and estimators. */
 const PADDED: { name: string; kernel: convsv.Kernel; options: convsv.OperatorNormBoundsOptions }[] = [
-  { name: "2-D padding 1 3×3 4→5 on 6×6", kernel: kernel([5, 4, 3, 3], 21), options: { inputShape: [6, 6], padding: 1 } },
-  { name: "2-D padding same stride 1 dilation 2 on 7×7", kernel: kernel([3, 3, 3, 3], 22), options: { inputShape: [7, 7], padding: "same", dilation: 2 } },
-  { name: "1-D valid stride 2 on 11", kernel: kernel([2, 3, 3], 23), options: { inputShape: [11], padding: "valid", stride: 2 } },
-  { name: "2-D transposed padding 1 stride 2 on 4×4", kernel: kernel([3, 2, 3, 3], 24), options: { inputShape: [4, 4], padding: 1, stride: 2, transposed: true } },
+  {
+    name: "2-D padding 1 3×3 4→5 on 6×6",
+    kernel: kernel([5, 4, 3, 3], 21),
+    options: { inputShape: [6, 6], padding: 1 },
+  },
+  {
+    name: "2-D padding same stride 1 dilation 2 on 7×7",
+    kernel: kernel([3, 3, 3, 3], 22),
+    options: { inputShape: [7, 7], padding: "same", dilation: 2 },
+  },
+  {
+    name: "1-D valid stride 2 on 11",
+    kernel: kernel([2, 3, 3], 23),
+    options: { inputShape: [11], padding: "valid", stride: 2 },
+  },
+  {
+    name: "2-D transposed padding 1 stride 2 on 4×4",
+    kernel: kernel([3, 2, 3, 3], 24),
+    options: { inputShape: [4, 4], padding: 1, stride: 2, transposed: true },
+  },
 ];
 
 /** Every recorded outcome, in a fixed order. */
@@ -102,7 +148,10 @@ export async function computeAll(): Promise<Recorded[]> {
     await add(`singularValues threads 1 ${name}`, await convsv.singularValues(k, { ...options, threads: 1 }));
     await add(`singularValues threads 2 ${name}`, await convsv.singularValues(k, { ...options, threads: 2 }));
     await add(`singularValuesSync f32 ${name}`, convsv.singularValuesSync(k, { ...options, precision: "f32" }));
-    await add(`singularValues f32 threads 2 ${name}`, await convsv.singularValues(k, { ...options, precision: "f32", threads: 2 }));
+    await add(
+      `singularValues f32 threads 2 ${name}`,
+      await convsv.singularValues(k, { ...options, precision: "f32", threads: 2 }),
+    );
     const s = convsv.spectrumSync(k, options);
     await add(`spectrumSync ${name}`, { values: s.values, shape: s.shape, norm: s.norm, argmax: s.argmax });
     await add(`operatorNormSync ${name}`, convsv.operatorNormSync(k, options));
@@ -114,7 +163,11 @@ export async function computeAll(): Promise<Recorded[]> {
   for (const { name, kernel: k, options } of PADDED) {
     const b = convsv.operatorNormBoundsSync(k, options);
     await add(`operatorNormBoundsSync ${name}`, {
-      lower: b.lower, upper: b.upper, grid: b.grid, gridNorms: b.gridNorms, iterations: b.iterations,
+      lower: b.lower,
+      upper: b.upper,
+      grid: b.grid,
+      gridNorms: b.gridNorms,
+      iterations: b.iterations,
     });
     const bt = await convsv.operatorNormBounds(k, { ...options, threads: 2 });
     await add(`operatorNormBounds threads 2 ${name}`, { lower: bt.lower, upper: bt.upper, gridNorms: bt.gridNorms });
@@ -126,17 +179,32 @@ export async function computeAll(): Promise<Recorded[]> {
     const f = convsv.frequencySvdSync(k, options);
     await add(`frequencySvdSync ${name}`, { S: f.S, U: f.U, V: f.V });
     const t = convsv.topSingularVectorsSync(k, options);
-    await add(`topSingularVectorsSync ${name}`, { sigma: t.sigma, input: t.input, output: t.output, frequency: t.frequency });
+    await add(`topSingularVectorsSync ${name}`, {
+      sigma: t.sigma,
+      input: t.input,
+      output: t.output,
+      frequency: t.frequency,
+    });
     for (const maxNorm of [0.5, 1.5]) {
       const one = convsv.clipOperatorNormSync(k, maxNorm, options);
       await add(`clipOperatorNormSync ${maxNorm} ${name}`, clipOut(one));
-      const alt = convsv.clipOperatorNormSync(k, maxNorm, { ...options, iterations: 6, tolerance: 1e-3, certify: false });
+      const alt = convsv.clipOperatorNormSync(k, maxNorm, {
+        ...options,
+        iterations: 6,
+        tolerance: 1e-3,
+        certify: false,
+      });
       await add(`clipOperatorNormSync alternating×6 ${maxNorm} ${name}`, clipOut(alt));
       const dyk = convsv.clipOperatorNormSync(k, maxNorm, { ...options, iterations: 5, method: "dykstra" });
       await add(`clipOperatorNormSync dykstra×5 ${maxNorm} ${name}`, clipOut(dyk));
       const thr = await convsv.clipOperatorNorm(k, maxNorm, { ...options, iterations: 4, threads: 2 });
       await add(`clipOperatorNorm threads 2 ×4 ${maxNorm} ${name}`, clipOut(thr));
-      const dthr = await convsv.clipOperatorNorm(k, maxNorm, { ...options, iterations: 3, method: "dykstra", threads: 2 });
+      const dthr = await convsv.clipOperatorNorm(k, maxNorm, {
+        ...options,
+        iterations: 3,
+        method: "dykstra",
+        threads: 2,
+      });
       await add(`clipOperatorNorm dykstra threads 2 ×3 ${maxNorm} ${name}`, clipOut(dthr));
     }
   }
