@@ -296,6 +296,8 @@ interface Row {
   unavailable: string | null;
   one: Timer | null;
   all: Timer | null;
+  /** `operatorNormSync` on the same layer, one thread. */
+  norm: Timer;
   normAfter: number | null;
   identical: boolean | null;
   /** The peers' results. */
@@ -338,10 +340,12 @@ async function runCase(c: KindCase, opts: Opts, ctx: GroupContext, failures: str
   const all = unavailable === null
     ? new Timer(() => clipOperatorNorm(kernel, clipTo, { ...o, threads: opts.cores }), timerOpts)
     : null;
+  // Context for our times: one operatorNorm (ClipResult's normBefore and normAfter are two such).
+  const norm = new Timer(() => operatorNormSync(kernel, lo), timerOpts);
   const task = taskOf(c, clipTo, opts);
   const t0 = performance.now();
   const peerTable = await runGroup(
-    one && all ? [one, all] : [],
+    one && all ? [one, all, norm] : [norm],
     opts.peers.map((spec) => ({ spec, tasks: [task] })),
     ctx,
   );
@@ -353,6 +357,7 @@ async function runCase(c: KindCase, opts: Opts, ctx: GroupContext, failures: str
     unavailable,
     one,
     all,
+    norm,
     normAfter: null,
     identical: null,
     table: peerTable,
@@ -404,6 +409,7 @@ function markdown(rows: Row[], opts: Opts, ctx: GroupContext, meta: string[]): s
     `× ${opts.cores} thr`,
     "target 1 thr",
     "vs peers (worst)",
+    "operatorNorm 1 thr ms",
   ];
   const body = rows.map((row) => {
     const t = row.table;
@@ -426,6 +432,7 @@ function markdown(rows: Row[], opts: Opts, ctx: GroupContext, meta: string[]): s
       ratio(all),
       target,
       vs === undefined ? "n/a" : `${vs.toExponential(1)} ${vs <= RTOL ? "ok" : "FAIL"}`,
+      fmtMs(row.norm.ms),
     ];
   });
   const missing = rows.filter((r) => r.unavailable !== null);
@@ -447,7 +454,9 @@ function markdown(rows: Row[], opts: Opts, ctx: GroupContext, meta: string[]): s
     `half), batched \`svd(full_matrices=False)\` per frequency and group (the smaller factor scaled in the ` +
     `rebuild; depthwise at stride 1: P·min(1, r/|P|) elementwise, no SVD), clip, irfftn, cut to K' taps, back to ` +
     `K's taps; numpy on the OIHW/OIDHW float64 kernel, torch in complex128. "grid, matrices": the phase-split ` +
-    `grid and each frequency's matrix (groups × c_out/g × s^D·c_in/g).`,
+    `grid and each frequency's matrix (groups × c_out/g × s^D·c_in/g). "operatorNorm 1 thr": ` +
+    `\`operatorNormSync(k, { inputShape, stride, groups })\` on the same layer, for context: a clipping result ` +
+    `reports normBefore and normAfter, which the peers' round does not compute.`,
     "",
     `Checks: "vs peers": max |ours − theirs| / max |theirs| over the clipped kernel, the worst of the peers ` +
     `(≤ ${RTOL}); ` +
