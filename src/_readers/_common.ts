@@ -24,17 +24,41 @@ export function source(name: string | undefined, format: string): Source {
 /** Renders a value for the `current value is …` tail of a message, short. */
 export function show(value: unknown): string {
   let text: string;
-  if (typeof value === "string") text = JSON.stringify(value);
+  if (typeof value === "string") text = JSON.stringify(value.length > 200 ? value.slice(0, 200) : value);
   else if (typeof value === "bigint") text = `${value}`;
   else if (value instanceof Uint8Array) text = `${value.length} bytes`;
   else {
     try {
       text = JSON.stringify(value) ?? String(value);
     } catch {
-      text = String(value);
+      // cycles, or nesting too deep to render
+      text = Array.isArray(value) ? `a list of ${value.length}` : typeof value;
     }
   }
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}
+
+/**
+ * Checks a per-axis attribute of a windowed op (strides, dilations, pads,
+ * kernel sizes) as the file states it: a list of integers, each at least
+ * `min` (1: "positive", 0: "non-negative") and at most 2^31 − 1, of `length`
+ * entries when given; else a RangeError `WHAT that are not … integers`.
+ */
+export function checkAxes(
+  src: Source,
+  what: string,
+  values: readonly unknown[] | undefined,
+  min: 0 | 1,
+  length?: number,
+): void {
+  if (values === undefined) return;
+  const ok = values.every((v) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= MAX_ELEMENTS);
+  if (!ok) {
+    throw rangeError(src, `${what} that are not ${min === 1 ? "positive" : "non-negative"} integers`, values);
+  }
+  if (length !== undefined && length > 0 && values.length !== length) {
+    throw rangeError(src, `${what} with ${values.length} entries where the op has ${length} axes`, values);
+  }
 }
 
 /** `Cannot read SOURCE as WHAT: current value is VALUE`, as a TypeError. */

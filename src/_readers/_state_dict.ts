@@ -56,6 +56,12 @@ export function stateDictLayers(
     });
   const claimed = new Set<string>();
   const layers: ConvLayer[] = [];
+  // nextModule[i]: the module of the first entry after i whose module differs from entry i's (one backward pass)
+  const modules = entries.map((e) => modulePath(e.key));
+  const nextModule: (string | undefined)[] = new Array(entries.length).fill(undefined);
+  for (let i = entries.length - 2; i >= 0; i--) {
+    nextModule[i] = modules[i + 1] !== modules[i] ? modules[i + 1] : nextModule[i + 1];
+  }
   entries.forEach((e, index) => {
     if (!isKernel(e)) return;
     const name = nameOf(e.key);
@@ -76,8 +82,8 @@ export function stateDictLayers(
     const at = last.lastIndexOf("conv");
     if (at >= 0) candidates.push(`${prefix}${last.slice(0, at)}bn${last.slice(at + 4)}`);
     if (/^\d+$/.test(last)) candidates.push(`${prefix}${Number(last) + 1}`);
-    const next = entries.slice(index + 1).find((x) => modulePath(x.key) !== module);
-    if (next !== undefined) candidates.push(modulePath(next.key));
+    const next = nextModule[index];
+    if (next !== undefined) candidates.push(next);
     const bn = candidates.find((m) =>
       m !== "" && m !== module && !claimed.has(m) && isBn(m) && byKey.get(`${m}.weight`)!.shape[0] === channels
     );

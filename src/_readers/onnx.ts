@@ -14,6 +14,7 @@ import type { ConvLayer } from "../model.ts";
 import {
   baseLayer,
   batchNorm,
+  checkAxes,
   explicitPadding,
   fill,
   samePads,
@@ -105,7 +106,13 @@ export function readOnnx(
     return undefined;
   };
   const consumers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  for (const n of g.nodes) {
+    for (const i of n.inputs) {
+      const list = consumers.get(i);
+      if (list === undefined) consumers.set(i, [n]);
+      else list.push(n);
+    }
+  }
 
   // spatial sizes, by tensor name
   const spatial = new Map<string, number[]>();
@@ -157,10 +164,19 @@ export function readOnnx(
       const strides = ints("strides") ?? fill(r, 1);
       const dilations = ints("dilations") ?? fill(r, 1);
       const pads = ints("pads") ?? fill(2 * r, 0);
+      // refused here, naming the node, rather than surfacing later as a size of Infinity or NaN
+      const node = `${n.op} node "${n.name || n.outputs[0]}"`;
+      checkAxes(src, `${node} has kernel_shape`, kernel, 1);
+      checkAxes(src, `${node} has strides`, strides, 1, r);
+      checkAxes(src, `${node} has dilations`, dilations, 1, r);
+      checkAxes(src, `${node} has pads`, pads, 0, 2 * r);
+      checkAxes(src, `${node} has output_padding`, ints("output_padding"), 0, r);
+      const group = n.attrs.get("group")?.i ?? 1;
+      checkAxes(src, `${node} has a group`, [group], 1);
       if (layer !== undefined) {
         layer.stride = [...strides];
         layer.dilation = [...dilations];
-        layer.groups = n.attrs.get("group")?.i ?? 1;
+        layer.groups = group;
         layer.transposed = n.op === "ConvTranspose";
         if (layer.transposed) {
           const op = ints("output_padding");

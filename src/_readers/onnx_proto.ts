@@ -282,6 +282,28 @@ const TYPES: Record<number, { name: string; raw: NumericType }> = {
   16: { name: "BFLOAT16", raw: "bf16" },
 };
 
+/**
+ * How many values repeated numeric fields hold, without decoding them: fixed
+ * `size`-byte values (float, double) from their byte lengths, varints (size
+ * 0) by their final bytes. Wire types other than the field's own count as
+ * one value each, to be refused by the decoder.
+ */
+function heldValues(list: { bytes: Uint8Array; wire: WireType }[], size: number): number {
+  let n = 0;
+  for (const { bytes, wire } of list) {
+    if (wire !== WireType.LengthDelimited) {
+      n++;
+      continue;
+    }
+    const r = new BinaryReader(bytes);
+    r.uint32(); // the length prefix
+    const body = bytes.subarray(r.pos);
+    if (size > 0) n += Math.ceil(body.length / size);
+    else for (let j = 0; j < body.length; j++) n += body[j] < 0x80 ? 1 : 0;
+  }
+  return n;
+}
+
 /** The values of an initializer (float types; integer types as numbers), checked against its dims. */
 export function tensorValues(src: Source, t: Tensor, what: string): Float32Array | Float64Array {
   const type = TYPES[t.dataType];
@@ -309,6 +331,11 @@ export function tensorValues(src: Source, t: Tensor, what: string): Float32Array
   }
   // typed fields: float_data (4) for FLOAT; int32_data (5) for FLOAT16/BFLOAT16 bits and INT32; int64_data (7); double_data (10)
   const field = type.raw === "f32" ? 4 : type.raw === "f64" ? 10 : type.raw === "i64" ? 7 : 5;
+  // count the values the file holds before allocating for the dims (an 82-byte file may claim 2^31 − 1 values)
+  const held = heldValues(t.fields.get(field) ?? [], field === 4 ? 4 : field === 10 ? 8 : 0);
+  if (held !== count) {
+    throw typeError(src, `${what} "${t.name}" has ${held} values for dims ${JSON.stringify(t.dims)}`, held);
+  }
   const out = type.raw === "f64" ? new Float64Array(count) : new Float32Array(count);
   let n = 0;
   const push = (v: number) => {

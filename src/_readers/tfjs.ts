@@ -81,8 +81,9 @@ export function readTfjs(
     let layers: ConvLayer[] = [];
     try {
       layers = graphLayers(src, nodes, specs, options.inputShape);
-    } catch {
-      // a graph the reader cannot follow: the weights alone, below
+    } catch (e) {
+      // a graph the reader cannot follow: the weights alone, below; attributes out of range are refused
+      if (e instanceof RangeError) throw e;
     }
     return layers.length > 0 ? layers : manifestLayers(src, specs);
   }

@@ -9,7 +9,17 @@
  * @module
  */
 import type { ConvLayer } from "../model.ts";
-import { baseLayer, batchNorm, explicitPadding, fill, type Source, tfLayout, typeError, windowOut } from "./_common.ts";
+import {
+  baseLayer,
+  batchNorm,
+  checkAxes,
+  explicitPadding,
+  fill,
+  type Source,
+  tfLayout,
+  typeError,
+  windowOut,
+} from "./_common.ts";
 import { decode, depthwise, isObj, type Obj, type Spec } from "./tfjs_weights.ts";
 
 /** A GraphDef node as model.json holds it. */
@@ -92,7 +102,11 @@ export function graphLayers(
   };
   const consumers = new Map<string, GNode[]>();
   for (const n of nodes) {
-    for (const i of n.input ?? []) consumers.set(clean(i), [...(consumers.get(clean(i)) ?? []), n]);
+    for (const i of n.input ?? []) {
+      const list = consumers.get(clean(i));
+      if (list === undefined) consumers.set(clean(i), [n]);
+      else list.push(n);
+    }
   }
   const spatial = new Map<string, number[]>();
   const layers: ConvLayer[] = [];
@@ -144,9 +158,15 @@ export function graphLayers(
       const strides = sp(attrInts(a.strides));
       const dilations = sp(attrInts(a.dilations));
       const padding = attrString(a.padding) ?? "VALID";
+      const node = `the ${n.op} node "${n.name}"`;
+      checkAxes(src, `${node} has strides`, strides, 1);
+      checkAxes(src, `${node} has dilations`, dilations, 1);
+      checkAxes(src, `${node} has explicit_paddings`, attrInts(a.explicit_paddings), 0);
       let k: number[] | undefined;
-      if (n.op === "MaxPool" || n.op === "AvgPool") k = sp(attrInts(a.ksize));
-      else {
+      if (n.op === "MaxPool" || n.op === "AvgPool") {
+        k = sp(attrInts(a.ksize));
+        checkAxes(src, `${node} has ksize`, k, 1);
+      } else {
         const w = constant(ins[1] ?? "");
         if (w === undefined) {
           throw typeError(
@@ -158,6 +178,8 @@ export function graphLayers(
         const data = decode(src, w);
         const r = w.shape.length - 2;
         k = w.shape.slice(0, r);
+        checkAxes(src, `${node} has strides`, strides, 1, r);
+        checkAxes(src, `${node} has dilations`, dilations, 1, r);
         const layer = n.op.includes("Depthwise")
           ? depthwise(n.name, data, w.shape)
           : baseLayer(n.name, data, w.shape, tfLayout(w.shape.length));

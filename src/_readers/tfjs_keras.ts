@@ -10,7 +10,18 @@
  */
 import type { ConvLayer } from "../model.ts";
 import type { Padding } from "../types.ts";
-import { baseLayer, batchNorm, explicitPadding, fill, type Source, tfLayout, typeError, windowOut } from "./_common.ts";
+import {
+  baseLayer,
+  batchNorm,
+  checkAxes,
+  explicitPadding,
+  fill,
+  rangeError,
+  type Source,
+  tfLayout,
+  typeError,
+  windowOut,
+} from "./_common.ts";
 import { decode, depthwise, isObj, type Obj, type Spec } from "./tfjs_weights.ts";
 
 interface KLayer {
@@ -20,16 +31,26 @@ interface KLayer {
   inbound: string[];
 }
 
+/** How deep models may nest in a layers-model topology (and lists in a Keras 3 inbound node); deeper is refused. */
+export const MAX_NESTING = 64;
+
 /** The first input layer names of a Keras layer's inbound nodes (Keras 2 / TF.js lists, or Keras 3 objects). */
-function inboundNames(layer: Obj): string[] {
+function inboundNames(src: Source, layer: Obj): string[] {
   const nodes = layer.inbound_nodes;
   if (!Array.isArray(nodes) || nodes.length === 0) return [];
   const first = nodes[0];
   if (Array.isArray(first)) return first.filter(Array.isArray).map((t) => String(t[0]));
   if (isObj(first) && Array.isArray(first.args)) {
     const names: string[] = [];
-    const walk = (x: unknown) => {
-      if (Array.isArray(x)) x.forEach(walk);
+    const walk = (x: unknown, depth = 0) => {
+      if (depth > MAX_NESTING) {
+        throw rangeError(
+          src,
+          `a TF.js layers-model whose inbound node nests lists more than ${MAX_NESTING} deep`,
+          depth,
+        );
+      }
+      if (Array.isArray(x)) x.forEach((y) => walk(y, depth + 1));
       else if (isObj(x)) {
         const h = isObj(x.config) ? x.config.keras_history : undefined;
         if (Array.isArray(h)) names.push(String(h[0]));
@@ -45,8 +66,11 @@ function inboundNames(layer: Obj): string[] {
 function kerasLayers(src: Source, topology: Obj): KLayer[] {
   const model = isObj(topology.model_config) ? topology.model_config : topology;
   const out: KLayer[] = [];
-  const walk = (m: Obj, before: string[]): string[] => {
+  const walk = (m: Obj, before: string[], depth: number): string[] => {
     const cls = String(m.class_name);
+    if (depth > MAX_NESTING) {
+      throw rangeError(src, `a TF.js layers-model whose models nest more than ${MAX_NESTING} deep`, depth);
+    }
     const config = m.config;
     const list = Array.isArray(config)
       ? config
@@ -59,7 +83,7 @@ function kerasLayers(src: Source, topology: Obj): KLayer[] {
       for (const l of list) {
         if (!isObj(l)) continue;
         if (l.class_name === "Sequential" || l.class_name === "Model" || l.class_name === "Functional") {
-          prev = walk(l, prev);
+          prev = walk(l, prev, depth + 1);
           continue;
         }
         const cfg = isObj(l.config) ? l.config : {};
@@ -75,9 +99,9 @@ function kerasLayers(src: Source, topology: Obj): KLayer[] {
       if (!isObj(l)) continue;
       const cfg = isObj(l.config) ? l.config : {};
       const name = String(l.name ?? cfg.name);
-      const inbound = inboundNames(l).map((n) => names.get(n) ?? n);
+      const inbound = inboundNames(src, l).map((n) => names.get(n) ?? n);
       if (l.class_name === "Sequential" || l.class_name === "Model" || l.class_name === "Functional") {
-        const end = walk(l, inbound);
+        const end = walk(l, inbound, depth + 1);
         names.set(name, end[0]);
         continue;
       }
@@ -94,7 +118,7 @@ function kerasLayers(src: Source, topology: Obj): KLayer[] {
   if (!isObj(model) || typeof model.class_name !== "string") {
     throw typeError(src, "a TF.js layers-model without a Keras topology", model);
   }
-  walk(model, []);
+  walk(model, [], 0);
   return out;
 }
 
@@ -137,6 +161,8 @@ const TRANSPOSED = new Set([
 const DEPTHWISE = new Set(["DepthwiseConv1D", "DepthwiseConv2D"]);
 const SEPARABLE = new Set(["SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D", "SeparableConvolution2D"]);
 const POOL = /^(Max|Average)Pooling[123]D$/;
+/** Slashes a layer's name may hold and still be found under a name scope (`scope/a/b/c/kernel`). */
+const SCOPE_DEPTH = 4;
 
 /** A Keras int-or-list config value as one number per axis. */
 function perAxis(v: unknown, r: number, fallback: number): number[] {
@@ -160,12 +186,20 @@ export function kerasModelLayers(
   inputShape?: readonly number[],
 ): ConvLayer[] {
   const klayers = kerasLayers(src, topology);
-  const weight = (layer: string, w: string): Spec | undefined => {
-    const exact = specs.get(`${layer}/${w}`);
-    if (exact !== undefined) return exact;
-    for (const [k, s] of specs) if (k.endsWith(`/${layer}/${w}`)) return s;
-    return undefined;
-  };
+  // a weight under a name scope (`outer/conv/kernel` for layer `conv`): each key's suffixes after its last
+  // SCOPE_DEPTH slashes, the first key in manifest order winning (linear in the manifest, unlike a scan per layer)
+  const bySuffix = new Map<string, Spec>();
+  for (const [k, s] of specs) {
+    let at = k.lastIndexOf("/");
+    for (let depth = 0; depth < SCOPE_DEPTH && at > 0; depth++) {
+      at = k.lastIndexOf("/", at - 1);
+      if (at < 0) break;
+      const suffix = k.slice(at + 1);
+      if (!bySuffix.has(suffix)) bySuffix.set(suffix, s);
+    }
+  }
+  const weight = (layer: string, w: string): Spec | undefined =>
+    specs.get(`${layer}/${w}`) ?? bySuffix.get(`${layer}/${w}`);
   const need = (layer: KLayer, w: string): Spec => {
     const s = weight(layer.name, w);
     if (s === undefined) {
@@ -202,6 +236,10 @@ export function kerasModelLayers(
       const k = perAxis(c.kernel_size, rank, 1);
       const s = perAxis(c.strides, rank, 1);
       const d = perAxis(c.dilation_rate, rank, 1);
+      const what = `the ${l.className} layer "${l.name}" has`;
+      checkAxes(src, `${what} kernel_size`, k, 1);
+      checkAxes(src, `${what} strides`, s, 1);
+      checkAxes(src, `${what} dilation_rate`, d, 1);
       const pad = kerasPadding(c.padding, k, d);
       const place = (layer: ConvLayer, inp: number[] | undefined) => {
         layer.stride = [...s];
@@ -254,6 +292,8 @@ export function kerasModelLayers(
     } else if (POOL.test(l.className) && x !== undefined) {
       const k = perAxis(c.pool_size, r, 2);
       const s = c.strides === null || c.strides === undefined ? k : perAxis(c.strides, r, 1);
+      checkAxes(src, `the ${l.className} layer "${l.name}" has pool_size`, k, 1);
+      checkAxes(src, `the ${l.className} layer "${l.name}" has strides`, s, 1);
       const sizes = x.map((n, j) => c.padding === "same" ? Math.ceil(n / s[j]) : windowOut(n, k[j], s[j], 1, 0, 0));
       if (sizes.every((v) => v !== undefined)) out = sizes as number[];
     } else if (/^ZeroPadding[123]D$/.test(l.className) && x !== undefined) {
