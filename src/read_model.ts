@@ -7,12 +7,14 @@
  */
 import type { ConvLayer, Model } from "./model.ts";
 import type { Layout, Padding } from "./types.ts";
-import { type Source, source, typeError } from "./_readers/_common.ts";
+import { checkAxes, rangeError, type Source, source, typeError } from "./_readers/_common.ts";
 import { looksLikeSafetensors, readSafetensors } from "./_readers/safetensors.ts";
 import { NPY_MAGIC, npzLayers, readNpy, startsWith } from "./_readers/npy.ts";
-import { inflateEntry, storedEntry, zipEntries } from "./_readers/zip.ts";
+import { checkInflateBudget, inflateEntry, storedEntry, zipEntries } from "./_readers/zip.ts";
 import { looksLikeOnnx, readOnnx } from "./_readers/onnx.ts";
 import { readTfjs } from "./_readers/tfjs.ts";
+import { shardGroups } from "./_readers/tfjs_weights.ts";
+import { readRegularFile, shardPath } from "./_readers/files.ts";
 
 /** The file formats {@linkcode readModel} reads. */
 export type ModelFormat = "safetensors" | "npy" | "npz" | "onnx" | "tfjs";
@@ -68,7 +70,18 @@ export interface ReadModelOptions {
   inputShape?: readonly number[] | undefined;
   /** Attributes per layer name (as the returned {@linkcode ConvLayer.name}), applied last. */
   layers?: Record<string, LayerAttributes> | undefined;
+  /**
+   * Most bytes a read may bring into memory beyond the input itself: the
+   * inflated members of an npz archive (their stated sizes together, checked
+   * before anything is inflated) and, for {@linkcode readModelFile}, the files
+   * read from disk (the model file, or a model.json and its shards together).
+   * A positive integer; default {@linkcode DEFAULT_MAX_BYTES} (2 GiB).
+   */
+  maxBytes?: number | undefined;
 }
+
+/** The default of {@linkcode ReadModelOptions.maxBytes}: 2 GiB (2^31 bytes). */
+export const DEFAULT_MAX_BYTES: number = 2 ** 31;
 
 type Bytes = Uint8Array;
 
@@ -111,12 +124,35 @@ function formatOf(input: Bytes | TfjsModelFiles, options: ReadModelOptions): Mod
   );
 }
 
+/** `options.maxBytes`, checked: a positive integer (Infinity allowed), default {@linkcode DEFAULT_MAX_BYTES}. */
+function maxBytesOf(options: ReadModelOptions): number {
+  const m = options.maxBytes;
+  if (m === undefined) return DEFAULT_MAX_BYTES;
+  if (typeof m !== "number") {
+    throw new TypeError(
+      `Cannot read model as options.maxBytes must be a number: current value is ${JSON.stringify(m)} (${typeof m})`,
+    );
+  }
+  if (!(m === Infinity || (Number.isSafeInteger(m) && m > 0))) {
+    throw new RangeError(`Cannot read model as options.maxBytes must be a positive integer: current value is ${m}`);
+  }
+  return m;
+}
+
 function perAxis(v: number | readonly number[], r: number): number[] {
   return typeof v === "number" ? Array.from({ length: r }, () => v) : [...v];
 }
 
 /** Applies `options.layers` and checks the model has conv layers. */
 function finish(format: ModelFormat, src: Source, layers: ConvLayer[], options: ReadModelOptions): Model {
+  // what the file says, before the caller's overrides: nothing infinite, zero or fractional leaves a reader
+  for (const layer of layers) {
+    const what = `layer "${layer.name}" has`;
+    checkAxes(src, `${what} a stride`, layer.stride, 1);
+    checkAxes(src, `${what} a dilation`, layer.dilation, 1);
+    checkAxes(src, `${what} groups`, [layer.groups], 1);
+    if (layer.inputShape !== undefined) checkAxes(src, `${what} an inputShape`, layer.inputShape, 1);
+  }
   const over = options.layers ?? {};
   const names = new Set(layers.map((l) => l.name));
   const unknown = Object.keys(over).filter((k) => !names.has(k));
@@ -239,6 +275,7 @@ function readBytesSync(
  */
 export function readModelSync(input: Uint8Array | TfjsModelFiles, options: ReadModelOptions = {}): Model {
   const format = formatOf(input, options);
+  maxBytesOf(options);
   if (format === "tfjs") {
     const src = source(options.name, "tfjs");
     if (!isTfjsFiles(input)) throw typeError(src, "a TF.js model that is not { modelJson, weights }", typeof input);
@@ -314,10 +351,13 @@ export function readModelSync(input: Uint8Array | TfjsModelFiles, options: ReadM
  */
 export async function readModel(input: Uint8Array | TfjsModelFiles, options: ReadModelOptions = {}): Promise<Model> {
   const format = formatOf(input, options);
+  const maxBytes = maxBytesOf(options);
   if (format === "npz" && input instanceof Uint8Array) {
     const src = source(options.name, format);
+    const entries = zipEntries(input, src);
+    checkInflateBudget(src, entries.filter((e) => e.name.endsWith(".npy")), maxBytes);
     const members = [];
-    for (const e of zipEntries(input, src)) {
+    for (const e of entries) {
       members.push({ name: e.name, bytes: e.name.endsWith(".npy") ? await inflateEntry(src, e) : new Uint8Array(0) });
     }
     return readBytesSync(format, input, options, members);
@@ -371,7 +411,9 @@ export async function readModel(input: Uint8Array | TfjsModelFiles, options: Rea
  */
 export async function readModelFile(path: string, options: ReadModelOptions = {}): Promise<Model> {
   const fs = await import("node:fs/promises");
+  const paths = await import("node:path");
   const opts: ReadModelOptions = { name: path, ...options };
+  const maxBytes = maxBytesOf(options);
   const ext = /\.([a-z]+)$/i.exec(path)?.[1].toLowerCase();
   const byExt: Record<string, ModelFormat> = {
     safetensors: "safetensors",
@@ -381,33 +423,48 @@ export async function readModelFile(path: string, options: ReadModelOptions = {}
     json: "tfjs",
   };
   const format = options.format ?? (ext === undefined ? undefined : byExt[ext]);
-  if (format === "tfjs") {
-    const src = source(opts.name, "tfjs");
-    let modelJson: unknown;
-    const text = await fs.readFile(path, "utf8");
-    try {
-      modelJson = JSON.parse(text);
-    } catch (e) {
-      throw typeError(src, `a TF.js model.json that is not JSON (${(e as Error).message})`, text.slice(0, 40));
-    }
-    const groups = Array.isArray(modelJson) ? modelJson : (modelJson as { weightsManifest?: unknown })?.weightsManifest;
-    const paths: string[] = [];
-    if (Array.isArray(groups)) {
-      for (const g of groups) {
-        const ps = (g as { paths?: unknown })?.paths;
-        if (Array.isArray(ps)) paths.push(...ps.map(String));
-      }
-    }
-    const dir = path.replace(/[^\\/]*$/, "");
-    const weights: Uint8Array[] = [];
-    for (const p of paths) {
-      if (/^([a-z][a-z0-9+.-]*:|[\\/])/i.test(p)) {
-        throw typeError(src, "a TF.js manifest whose shard path is absolute or a URL", p);
-      }
-      weights.push(new Uint8Array(await fs.readFile(dir + p.replace(/^\.\//, ""))));
-    }
-    return readModel({ modelJson, weights }, { ...opts, format: "tfjs" });
+  const src = source(opts.name, format ?? "model");
+  const tooBig = (size: number) =>
+    rangeError(src, `a model file larger than maxBytes (${maxBytes}; see options.maxBytes)`, size);
+  const notRegular = () =>
+    typeError(src, "a model file: it is not a regular file (a FIFO, a device or a folder)", path);
+  const bytes = await readRegularFile(fs, path, maxBytes, notRegular, tooBig);
+  if (format !== "tfjs") return readModel(bytes, format === undefined ? opts : { ...opts, format });
+
+  let modelJson: unknown;
+  const text = new TextDecoder().decode(bytes);
+  try {
+    modelJson = JSON.parse(text);
+  } catch (e) {
+    throw typeError(src, `a TF.js model.json that is not JSON (${(e as Error).message})`, text.slice(0, 40));
   }
-  const bytes = new Uint8Array(await fs.readFile(path));
-  return readModel(bytes, format === undefined ? opts : { ...opts, format });
+  // every shard inside the manifest's folder (after normalisation and through links), a regular file,
+  // no larger than its group's weights declare, and all of them within maxBytes
+  const dir = paths.dirname(paths.resolve(path));
+  const realDir = await fs.realpath(dir);
+  let budget = maxBytes - bytes.length;
+  const weights: Uint8Array[] = [];
+  for (const group of shardGroups(src, modelJson)) {
+    let left = group.bytes ?? Infinity;
+    for (const p of group.paths) {
+      const file = await shardPath(fs, paths, src, dir, realDir, p);
+      const limit = Math.min(left, budget);
+      const notRegular = () =>
+        typeError(src, `a TF.js manifest whose shard ${JSON.stringify(p)} is not a regular file`, file);
+      const shard = await readRegularFile(fs, file, limit, notRegular, (size) =>
+        limit === left
+          ? rangeError(
+            src,
+            `a TF.js manifest whose shard ${
+              JSON.stringify(p)
+            } is larger than its group's weights declare (${group.bytes} bytes, ${left} of them left for this shard)`,
+            size,
+          )
+          : rangeError(src, `a TF.js model whose files together are larger than maxBytes (${maxBytes})`, size));
+      left -= shard.length;
+      budget -= shard.length;
+      weights.push(shard);
+    }
+  }
+  return readModel({ modelJson, weights }, { ...opts, format: "tfjs" });
 }

@@ -46,6 +46,57 @@ const DTYPE_SIZE: Record<string, number> = {
   uint16: 2,
 };
 
+/**
+ * The bytes one manifest entry takes in its group's shards, from its shape and
+ * dtype (or quantisation dtype); undefined for string weights, whose size only
+ * the shards tell. Entries without name and dtype, bad shapes and unknown
+ * dtypes are refused.
+ */
+export function weightBytes(src: Source, w: unknown): number | undefined {
+  if (!isObj(w) || typeof w.name !== "string" || typeof w.dtype !== "string") {
+    throw typeError(src, "a TF.js manifest entry without name and dtype", w);
+  }
+  const count = elementCount(src, `weight "${w.name}"`, w.shape);
+  if (w.dtype === "string") return undefined;
+  const q = w.quantization;
+  const itemDtype = isObj(q) && typeof q.dtype === "string" ? q.dtype : w.dtype;
+  const item = DTYPE_SIZE[itemDtype];
+  if (item === undefined) throw typeError(src, `weight "${w.name}" has an unknown dtype`, itemDtype);
+  return count * item;
+}
+
+/** One group of a weights manifest: its shard paths and the bytes its weights declare in all. */
+export interface ShardGroup {
+  paths: string[];
+  /** The sum of its weights' sizes; undefined when a string weight makes it unknowable. */
+  bytes: number | undefined;
+}
+
+/**
+ * The shard groups a model.json (or a bare manifest) lists, before any shard
+ * is read, so that a reader of files can refuse a shard larger than its
+ * group declares. A model.json without a manifest yields none (the reader
+ * then refuses it with its own message).
+ */
+export function shardGroups(src: Source, modelJson: unknown): ShardGroup[] {
+  const groups = Array.isArray(modelJson) ? modelJson : isObj(modelJson) ? modelJson.weightsManifest : undefined;
+  if (!Array.isArray(groups)) return [];
+  return groups.map((g) => {
+    if (!isObj(g) || !Array.isArray(g.paths) || !Array.isArray(g.weights)) {
+      throw typeError(src, "a TF.js manifest group without paths and weights", g);
+    }
+    for (const p of g.paths) {
+      if (typeof p !== "string") throw typeError(src, "a TF.js manifest whose shard path is not a string", p);
+    }
+    let bytes: number | undefined = 0;
+    for (const w of g.weights) {
+      const size = weightBytes(src, w);
+      bytes = size === undefined || bytes === undefined ? undefined : bytes + size;
+    }
+    return { paths: g.paths as string[], bytes };
+  });
+}
+
 /** The weights of the manifest, located in their group's shards (every size checked against the shards). */
 export function weightSpecs(src: Source, groups: unknown, shards: Uint8Array[]): Map<string, Spec> {
   if (!Array.isArray(groups)) throw typeError(src, "a TF.js weightsManifest that is not a list of groups", groups);
@@ -77,20 +128,16 @@ export function weightSpecs(src: Source, groups: unknown, shards: Uint8Array[]):
         throw typeError(src, "a TF.js manifest entry without name and dtype", w);
       }
       const count = elementCount(src, `weight "${w.name}"`, w.shape);
+      let size = weightBytes(src, w);
       const q = w.quantization;
-      let size: number;
-      if (w.dtype === "string") {
+      if (size === undefined) {
+        // a string weight: each value is a 4-byte length and its bytes
         size = 0;
         const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
         for (let j = 0; j < count; j++) {
           checkRange(src, `string weight "${w.name}" in shards ${JSON.stringify(g.paths)}`, bytes, offset + size, 4);
           size += 4 + view.getUint32(offset + size, true);
         }
-      } else {
-        const itemDtype = isObj(q) && typeof q.dtype === "string" ? q.dtype : w.dtype;
-        const item = DTYPE_SIZE[itemDtype];
-        if (item === undefined) throw typeError(src, `weight "${w.name}" has an unknown dtype`, itemDtype);
-        size = count * item;
       }
       if (offset + size > bytes.length) {
         throw rangeError(

@@ -19,7 +19,16 @@ export interface ZipEntry {
   size: number;
   /** The member's (compressed) bytes, a view into the archive. */
   raw: Uint8Array;
+  /** Offset of its local header in the archive (where its extent starts). */
+  local: number;
 }
+
+/** Most a deflated member may state as its inflated size per compressed byte (deflate's own limit is about 1032). */
+export const MAX_RATIO = 1000;
+/** Members that inflate to at most this many bytes are exempt from {@linkcode MAX_RATIO}. */
+export const RATIO_FREE_BYTES = 1 << 20;
+/** Compressed bytes handed to the inflater at a time: bounds what one step can produce (about 1032 × this). */
+const INFLATE_STEP = 16 * 1024;
 
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
@@ -111,9 +120,50 @@ export function zipEntries(bytes: Uint8Array, src: Source): ZipEntry[] {
     if (method === 0 && size !== csize) {
       throw typeError(src, `stored zip entry "${name}" has different sizes`, [csize, size]);
     }
-    entries.push({ name, method, crc, size, raw: bytes.subarray(start, start + csize) });
+    entries.push({ name, method, crc, size, raw: bytes.subarray(start, start + csize), local });
+  }
+  // entries whose extents (local header to end of data) overlap: one stream counted many times, a zip bomb's trick
+  const byStart = [...entries].sort((a, b) => a.local - b.local);
+  for (let j = 1; j < byStart.length; j++) {
+    const before = byStart[j - 1], after = byStart[j];
+    const end = before.raw.byteOffset - bytes.byteOffset + before.raw.length;
+    if (after.local < end) {
+      throw rangeError(
+        src,
+        `zip entries "${before.name}" and "${after.name}" that overlap in the archive (a zip bomb?)`,
+        [before.local, end, after.local],
+      );
+    }
   }
   return entries;
+}
+
+/**
+ * Checks, before anything is inflated, what the deflated members among
+ * `entries` state: their inflated sizes together at most `maxBytes`, and each
+ * above {@linkcode RATIO_FREE_BYTES} at most {@linkcode MAX_RATIO} times its
+ * compressed size; else a RangeError.
+ */
+export function checkInflateBudget(src: Source, entries: ZipEntry[], maxBytes: number): void {
+  let total = 0;
+  for (const e of entries) {
+    if (e.method !== 8) continue;
+    if (e.size > RATIO_FREE_BYTES && e.size > MAX_RATIO * e.raw.length) {
+      throw rangeError(
+        src,
+        `zip entry "${e.name}" that states ${e.size} inflated bytes from ${e.raw.length} compressed, a ratio above ${MAX_RATIO}:1 (a zip bomb?)`,
+        e.size,
+      );
+    }
+    total += e.size;
+    if (total > maxBytes) {
+      throw rangeError(
+        src,
+        `an npz archive whose deflated members state more than maxBytes (${maxBytes}) inflated bytes in all (zip entry "${e.name}" states ${e.size})`,
+        total,
+      );
+    }
+  }
 }
 
 let crcTable: Uint32Array | undefined;
@@ -156,8 +206,10 @@ export function storedEntry(src: Source, entry: ZipEntry): Uint8Array {
 
 /**
  * A member's bytes: stored ones as they are, deflated ones through the
- * platform's `DecompressionStream("deflate-raw")`, stopping as soon as the
- * output passes the size the directory states (memory stays bounded by it).
+ * platform's `DecompressionStream("deflate-raw")`, fed {@linkcode INFLATE_STEP}
+ * compressed bytes at a time and written straight into one buffer of the
+ * size the directory states, stopping as soon as the output passes it: one
+ * copy of the member is resident, plus at most one step's output.
  */
 export async function inflateEntry(src: Source, entry: ZipEntry): Promise<Uint8Array> {
   if (entry.method === 0) return storedEntry(src, entry);
@@ -168,36 +220,41 @@ export async function inflateEntry(src: Source, entry: ZipEntry): Promise<Uint8A
       entry.name,
     );
   }
+  const out = new Uint8Array(entry.size);
   const stream = new DecompressionStream("deflate-raw");
   const writer = stream.writable.getWriter();
-  writer.write(entry.raw as Uint8Array<ArrayBuffer>).catch(() => {});
-  writer.close().catch(() => {});
   const reader = stream.readable.getReader();
-  const chunks: Uint8Array[] = [];
+  // the writer waits for the reader (the stream's backpressure), so one step's output is queued at a time
+  const feed = (async () => {
+    for (let p = 0; p < entry.raw.length; p += INFLATE_STEP) {
+      await writer.write(entry.raw.subarray(p, p + INFLATE_STEP) as Uint8Array<ArrayBuffer>);
+    }
+    await writer.close();
+  })().catch(() => {});
   let total = 0;
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      total += value.length;
-      if (total > entry.size) {
-        throw rangeError(src, `zip entry "${entry.name}" inflates past its stated ${entry.size} bytes`, total);
+      if (value.length > entry.size - total) {
+        throw rangeError(
+          src,
+          `zip entry "${entry.name}" inflates past its stated ${entry.size} bytes`,
+          total + value.length,
+        );
       }
-      chunks.push(value);
+      out.set(value, total);
+      total += value.length;
     }
   } catch (e) {
-    reader.cancel().catch(() => {});
+    await reader.cancel().catch(() => {});
+    await feed;
     if (e instanceof RangeError) throw e;
     throw typeError(src, `zip entry "${entry.name}" is not valid deflate data (${(e as Error).message})`, entry.raw);
   }
+  await feed;
   if (total !== entry.size) {
     throw rangeError(src, `zip entry "${entry.name}" inflates to fewer bytes than its stated ${entry.size}`, total);
-  }
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
   }
   return checkCrc(src, entry, out);
 }
