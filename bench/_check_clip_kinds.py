@@ -10,7 +10,8 @@ values at half the norm, and projects the clipped matrix back onto the
 layer's kernels: each tap is the mean of the entries of A' that hold it (the
 orthogonal projection onto the subspace of such layers, since every tap
 appears once per output position). numpy_clip_kinds and torch_clip_kinds
-must agree with it to 1e-10 relative to the largest tap. Exits 1 otherwise.
+must agree with it to 1e-10 relative to the largest tap, with either
+transform ("dft", "fft"). Exits 1 otherwise.
 """
 
 import itertools
@@ -88,10 +89,11 @@ def main():
         for name, lib, fn in [("numpy", np, peers.numpy_clip_kinds), ("torch", torch, peers.torch_clip_kinds)]:
             if lib is None:
                 continue
-            run, finish = fn(lib, k, grid, s, g, c)
-            e = float(np.abs(finish(run()) - ref).max() / np.abs(ref).max())
-            worst = max(worst, e)
-            errs.append("%s %.1e" % (name, e))
+            for transform in ("dft", "fft"):
+                run, finish = fn(lib, k, grid, s, g, c, transform)
+                e = float(np.abs(finish(run()) - ref).max() / np.abs(ref).max())
+                worst = max(worst, e)
+                errs.append("%s %s %.1e" % (name, transform, e))
         print("%d -> %d on %s, stride %d, groups %d: %s" % (ci, co, "x".join(map(str, grid)), s, g, ", ".join(errs)))
     print("numpy %s%s: worst %.1e (limit 1e-10)" % (np.__version__, ", torch " + torch.__version__ if torch else "", worst))
     return 0 if worst <= 1e-10 else 1

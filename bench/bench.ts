@@ -456,6 +456,8 @@ export interface Task {
   clip_to?: number | undefined;
   /** A 3-D layer's depth (clip tasks of bench/clip_kinds.ts; cubic `k` taps). */
   d?: number | undefined;
+  /** bench/clip_kinds.ts: the peers' transforms, direct DFTs over the taps (default) or the libraries' FFTs. */
+  transform?: "dft" | "fft" | undefined;
   /** The best time another peer took on this task already (peers.py stops far slower runs). */
   beat_ms?: number | undefined;
 }

@@ -5,7 +5,7 @@
  *     ./node_modules/.bin/deno run -A bench/clip_kinds.ts [--quick] [--write] [--case SUBSTRING]
  *         [--budget S] [--peer-budget S] [--max-reps N] [--slow S] [--threads 1,2] [--cores N]
  *         [--peers numpy-new,numpy-debian,torch] [--no-peers] [--python PATH]
- *         [--debian-python PATH] [--seed N] [--clip-to F]
+ *         [--debian-python PATH] [--seed N] [--clip-to F] [--peer-transform dft|fft]
  *
  * Cases (3×3 kernels, or 3×3×3 for 3-D; circular padding): the issue's
  * stride-2 64 → 128 at 32×32, depthwise 128 at 56×56 and 3-D 32 → 32 at 16³,
@@ -25,7 +25,10 @@
  * the stride-1 kernel K'[o, (i, p…), a'…] = K[o, i, s·a' + p, …] on the n/s
  * grid, rfftn, batched full SVD per frequency and group (depthwise with
  * stride 1: P·min(1, r/|P|) elementwise, no SVD), clip, rebuild, irfftn, cut
- * to K' taps, back to K's taps. Each at `--threads` BLAS threads (1 and 2,
+ * to K' taps, back to K's taps. The two transforms run as direct DFTs over
+ * the taps (small matrix products, the same values; faster than the
+ * libraries' FFTs for 3×3 taps); `--peer-transform fft` runs np.fft /
+ * torch.fft's rfftn and irfftn instead, as practical_svd_conv does. Each at `--threads` BLAS threads (1 and 2,
  * OPENBLAS_NUM_THREADS / torch.set_num_threads), in fresh processes, the
  * faster kept. bench/_check_clip_kinds.py checks the peers against the dense
  * layer matrix's SVD.
@@ -130,11 +133,12 @@ interface Opts {
   peers: PeerSpec[];
   seed: number;
   clipTo: number;
+  peerTransform: "dft" | "fft";
 }
 
 const USAGE = "usage: deno run -A bench/clip_kinds.ts [--quick] [--write] [--case SUBSTRING] [--budget S] " +
   "[--peer-budget S] [--max-reps N] [--slow S] [--threads 1,2] [--cores N] [--peers numpy-new,numpy-debian,torch] " +
-  "[--no-peers] [--python PATH] [--debian-python PATH] [--seed N] [--clip-to F]";
+  "[--no-peers] [--python PATH] [--debian-python PATH] [--seed N] [--clip-to F] [--peer-transform dft|fft]";
 
 function usage(msg: string): never {
   console.error(`clip_kinds.ts: ${msg}`);
@@ -150,6 +154,7 @@ function parseArgs(args: string[]): Opts {
   let threads = [1, 2];
   let peerIds: string[] | null = null;
   let python = "python3", debianPython = "/usr/bin/python3";
+  let peerTransform: "dft" | "fft" = "dft";
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     const value = (): string => {
@@ -208,6 +213,12 @@ function parseArgs(args: string[]): Opts {
       case "--debian-python":
         debianPython = value();
         break;
+      case "--peer-transform": {
+        const v = value();
+        if (v !== "dft" && v !== "fft") usage("--peer-transform wants dft or fft");
+        peerTransform = v;
+        break;
+      }
       case "-h":
       case "--help":
         usage("help");
@@ -240,6 +251,7 @@ function parseArgs(args: string[]): Opts {
     peers,
     seed,
     clipTo,
+    peerTransform,
   };
 }
 
@@ -284,6 +296,7 @@ function taskOf(c: KindCase, clipTo: number, opts: Opts): Task {
     groups: c.groups,
     reps: opts.maxReps,
     clip_to: clipTo,
+    transform: opts.peerTransform,
   };
 }
 
@@ -453,7 +466,12 @@ function markdown(rows: Row[], opts: Opts, ctx: GroupContext, meta: string[]): s
     `stride-1 kernel K'[o, (i, p, q), a', b'] = K[o, i, s·a' + p, s·b' + q] on the n/s grid, rfftn (Hermitian ` +
     `half), batched \`svd(full_matrices=False)\` per frequency and group (the smaller factor scaled in the ` +
     `rebuild; depthwise at stride 1: P·min(1, r/|P|) elementwise, no SVD), clip, irfftn, cut to K' taps, back to ` +
-    `K's taps; numpy on the OIHW/OIDHW float64 kernel, torch in complex128. "grid, matrices": the phase-split ` +
+    `K's taps; numpy on the OIHW/OIDHW float64 kernel, torch in complex128. Transforms: ${
+      opts.peerTransform === "dft"
+        ? "rfftn and irfftn as direct DFTs over the taps (small matrix products: the same values, faster than " +
+          "the libraries' FFTs for 3×3 taps; `--peer-transform fft` times np.fft / torch.fft's instead)"
+        : "np.fft / torch.fft's rfftn and irfftn (`--peer-transform fft`)"
+    }. "grid, matrices": the phase-split ` +
     `grid and each frequency's matrix (groups × c_out/g × s^D·c_in/g). "operatorNorm 1 thr": ` +
     `\`operatorNormSync(k, { inputShape, stride, groups })\` on the same layer, for context: a clipping result ` +
     `reports normBefore and normAfter, which the peers' round does not compute.`,

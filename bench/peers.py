@@ -12,6 +12,7 @@ is a JSON list of tasks, each an object
     {"task", "id", "h", "w", "c_in", "c_out", "k" (or "kh", "kw"),
      "stride" (default 1), "groups" (default 1), "clip_to" (clip only),
      "d" (clip only: a 3-D layer on a d x h x w input, cubic k taps),
+     "transform" (clip of the other kinds: "dft", the default, or "fft"),
      "reps" (the most timed runs), "beat_ms" (optional: the best time
      another peer already took on this task)}
 The kernel is PyTorch's OIHW weight, shape (c_out, c_in / groups, kh, kw),
@@ -45,7 +46,9 @@ Tasks (each timed call is what a user writes, from the kernel to the result):
            stride-1 kernel of the phase split on the n/s grid, rfftn,
            batched SVD per frequency and group (depthwise: P * min(1, c/|P|)
            elementwise, no SVD), clip, rebuild, irfftn, cut to the split
-           kernel's taps, back to the kernel's taps.
+           kernel's taps, back to the kernel's taps. "transform": "fft"
+           runs np.fft / torch.fft's rfftn and irfftn; "dft" (default) the
+           same transforms as direct DFTs over the taps (faster at 3x3).
     dense  (numpy only) the paper's section 4.1 baseline:
            np.linalg.svd(A, compute_uv=False) of the layer's explicit
            (c_out*h*w) x (c_in*h*w) matrix, built (untimed) from the kernel.
@@ -325,7 +328,41 @@ def phase_merge_nd(xp, split, k_shape, s, permute):
     return x[(slice(None), slice(None)) + tuple(slice(0, kk) for kk in ks)]
 
 
-def numpy_clip_kinds(np, k, grid, s, g, clip_to):
+def tap_dft_matrices(np, a, grid):
+    """Direct DFTs between D axes of taps a_j and the frequencies of rfftn on grid (the last axis halved).
+
+    Forward, per axis: F[t, u] = exp(-2 pi i u t / n), u < n (last axis: u <= n/2), so
+    rfftn(x, grid)[.., u] = x @ F along each axis. Back to the taps: B[u, t] =
+    w_u exp(2 pi i u t / n) / n with w = 1, except 2 on the last axis for the
+    frequencies that stand for their conjugate too (0 < u < n/2); the real part
+    of the result is irfftn(X, grid)[:a_1, .., :a_D] (irfftn also drops the
+    imaginary parts of the last axis's u = 0 and n/2 terms). For 3x3 taps these
+    small matrix products are cheaper than an FFT over the whole grid.
+    """
+    fwd, inv = [], []
+    dims = len(grid)
+    for j, (aj, n) in enumerate(zip(a, grid)):
+        m = n // 2 + 1 if j == dims - 1 else n
+        u = np.arange(m)
+        t = np.arange(aj)
+        fwd.append(np.exp(-2j * np.pi * np.outer(t, u) / n))
+        w = np.ones(m)
+        if j == dims - 1:
+            w[1:] = 2.0
+            if n % 2 == 0:
+                w[-1] = 1.0
+        inv.append((w[:, None] * np.exp(2j * np.pi * np.outer(u, t) / n)) / n)
+    return fwd, inv
+
+
+def along_axes(x, mats, movedim):
+    """x (c_out, c_in, *axes): multiply spatial axis j by mats[j] (axis j's index first)."""
+    for j, m in enumerate(mats):
+        x = movedim(movedim(x, 2 + j, -1) @ m, -1, 2 + j)
+    return x
+
+
+def numpy_clip_kinds(np, k, grid, s, g, clip_to, transform="dft"):
     """One clipping round of a strided / grouped / depthwise / 3-D circular layer, numpy.
 
     k: PyTorch's weight (c_out, c_in/g, k_1..k_D), D = 2 or 3, float64; grid:
@@ -339,7 +376,9 @@ def numpy_clip_kinds(np, k, grid, s, g, clip_to):
     P * min(1, clip_to / |P|) = P * clip_to / max(|P|, clip_to),
     elementwise, with no SVD call. Then irfftn,
     cut to K' taps, back to K's taps (K' entries that are no tap of K are
-    dropped).
+    dropped). transform "fft": np.fft.rfftn / irfftn as practical_svd_conv
+    (with fft2) does; "dft" (default, faster for 3x3 taps): the same two
+    transforms as direct DFTs over the taps (tap_dft_matrices).
     """
     co = k.shape[0]
     dims = len(grid)
@@ -347,11 +386,16 @@ def numpy_clip_kinds(np, k, grid, s, g, clip_to):
     gsmall = tuple(n // s for n in grid)
     axes = tuple(range(2, 2 + dims))
     co_g = co // g
+    a = [-(-kk // s) for kk in k.shape[2:]]
+    fwd, inv = tap_dft_matrices(np, a, gsmall)
 
     def run():
         split, a = phase_split_nd(np, k, s, transpose)
         cin = split.shape[1]  # input channels of a group, phases included
-        p = np.fft.rfftn(split, gsmall, axes=axes)  # (c_out, cin, *half)
+        if transform == "fft":
+            p = np.fft.rfftn(split, gsmall, axes=axes)  # (c_out, cin, *half)
+        else:
+            p = along_axes(split, fwd, np.moveaxis)
         half = p.shape[2:]
         if cin == 1 and co_g == 1:
             # P * min(1, r / |P|) = P * r / max(|P|, r): one pass less, no division by zero
@@ -370,8 +414,11 @@ def numpy_clip_kinds(np, k, grid, s, g, clip_to):
             else:
                 rebuilt = np.matmul(u * d[..., None, :], vh)
             p = rebuilt.transpose((dims, dims + 1, dims + 2) + tuple(range(dims))).reshape((co, cin) + half)
-        full = np.fft.irfftn(p, gsmall, axes=axes)
-        cut = full[(slice(None), slice(None)) + tuple(slice(0, aj) for aj in a)]
+        if transform == "fft":
+            full = np.fft.irfftn(p, gsmall, axes=axes)
+            cut = full[(slice(None), slice(None)) + tuple(slice(0, aj) for aj in a)]
+        else:
+            cut = along_axes(p, inv, np.moveaxis).real
         return phase_merge_nd(np, np.ascontiguousarray(cut), k.shape, s, transpose)
 
     return run, lambda r: np.ascontiguousarray(r)
@@ -439,8 +486,9 @@ def torch_clip(torch, k_oihw, h, w, clip_to):
     return run, lambda r: r.contiguous().numpy()
 
 
-def torch_clip_kinds(torch, k, grid, s, g, clip_to):
-    """numpy_clip_kinds's round in PyTorch (complex128, torch.fft.rfftn, torch.linalg.svd)."""
+def torch_clip_kinds(torch, k, grid, s, g, clip_to, transform="dft"):
+    """numpy_clip_kinds's round in PyTorch (complex128; torch.fft.rfftn / irfftn or the direct DFTs; torch.linalg.svd)."""
+    import numpy as np
     kt = torch.from_numpy(k.copy())
     co = kt.shape[0]
     dims = len(grid)
@@ -448,11 +496,18 @@ def torch_clip_kinds(torch, k, grid, s, g, clip_to):
     gsmall = tuple(n // s for n in grid)
     axes = tuple(range(2, 2 + dims))
     co_g = co // g
+    a = [-(-kk // s) for kk in k.shape[2:]]
+    fwd, inv = tap_dft_matrices(np, a, gsmall)
+    fwd = [torch.from_numpy(m) for m in fwd]
+    inv = [torch.from_numpy(m) for m in inv]
 
     def run():
         split, a = phase_split_nd(torch, kt, s, permute)
         cin = split.shape[1]
-        p = torch.fft.rfftn(split, s=gsmall, dim=axes)
+        if transform == "fft":
+            p = torch.fft.rfftn(split, s=gsmall, dim=axes)
+        else:
+            p = along_axes(split.to(torch.complex128), fwd, torch.movedim)
         half = tuple(p.shape[2:])
         if cin == 1 and co_g == 1:
             p *= clip_to / torch.clamp(p.abs(), min=clip_to)
@@ -465,8 +520,11 @@ def torch_clip_kinds(torch, k, grid, s, g, clip_to):
             else:
                 rebuilt = (u * d.unsqueeze(-2)) @ vh
             p = rebuilt.permute(*((dims, dims + 1, dims + 2) + tuple(range(dims)))).reshape((co, cin) + half)
-        full = torch.fft.irfftn(p, s=gsmall, dim=axes)
-        cut = full[(slice(None), slice(None)) + tuple(slice(0, aj) for aj in a)].contiguous()
+        if transform == "fft":
+            full = torch.fft.irfftn(p, s=gsmall, dim=axes)
+            cut = full[(slice(None), slice(None)) + tuple(slice(0, aj) for aj in a)].contiguous()
+        else:
+            cut = along_axes(p, inv, torch.movedim).real.contiguous()
         return phase_merge_nd(torch, cut, tuple(kt.shape), s, permute)
 
     return run, lambda r: r.contiguous().numpy()
@@ -501,10 +559,13 @@ def make_runner(peer, task, seed):
         # The other layer kinds: the phase-split round (numpy_clip_kinds), OIHW / OIDHW in and out.
         clip_to = float(task["clip_to"])
         grid = (h, w) if depth is None else (depth, h, w)
+        transform = task.get("transform", "dft")
+        if transform not in ("dft", "fft"):
+            raise SystemExit("transform %r (want dft or fft)" % transform)
         if peer == "numpy":
-            run, to_oihw = numpy_clip_kinds(np, k, grid, s, g, clip_to)
+            run, to_oihw = numpy_clip_kinds(np, k, grid, s, g, clip_to, transform)
         else:
-            run, to_oihw = torch_clip_kinds(_torch(), k, grid, s, g, clip_to)
+            run, to_oihw = torch_clip_kinds(_torch(), k, grid, s, g, clip_to, transform)
 
         def finish_kinds(r):
             out = to_oihw(r)
