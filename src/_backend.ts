@@ -20,11 +20,12 @@
  * never creates a device.
  * @module
  */
-import type { Precision, SimdBuild } from "./types.ts";
+import type { Precision, Progress, SimdBuild } from "./types.ts";
+import { show } from "./_checks.ts";
 import { type Problem, problemsWork, type Sink } from "./_problem/problem.ts";
 import { loadWasm, loadWasmSync, simdFlavour } from "./_wasm/loader.ts";
 import type { CoreExports } from "./_wasm/abi.ts";
-import { runProblem, runProblemThreaded } from "./_wasm/engine.ts";
+import { runProblem, runProblemAbortable, runProblemThreaded } from "./_wasm/engine.ts";
 import { defaultThreads, getPool, type Pool, threadsAvailable } from "./_threads/pool.ts";
 import { getGpu, type GpuContext } from "./_webgpu/device.ts";
 import { runProblemWebGPU } from "./_webgpu/run.ts";
@@ -38,10 +39,14 @@ export interface RunOptions {
   precision: Precision | undefined;
   threads: number | undefined;
   backend: BackendOption | undefined;
+  signal: AbortSignal | undefined;
+  onProgress: ((progress: Progress) => void) | undefined;
 }
 
 /** Checks `precision`, `threads` and `backend` before any work. Throws TypeError/RangeError. */
-export function validateRun(options: { precision?: unknown; threads?: unknown; backend?: unknown }): RunOptions {
+export function validateRun(
+  options: { precision?: unknown; threads?: unknown; backend?: unknown; signal?: unknown; onProgress?: unknown },
+): RunOptions {
   const precision = options.precision;
   if (precision !== undefined && precision !== "f64" && precision !== "f32") {
     throw new TypeError(
@@ -71,7 +76,37 @@ export function validateRun(options: { precision?: unknown; threads?: unknown; b
       }`,
     );
   }
-  return { precision, threads, backend };
+  const signal = options.signal;
+  if (
+    signal !== undefined &&
+    (typeof signal !== "object" || signal === null || typeof (signal as AbortSignal).aborted !== "boolean" ||
+      typeof (signal as AbortSignal).addEventListener !== "function")
+  ) {
+    throw new TypeError(
+      `Cannot compute singular values as signal must be an AbortSignal: current value is ${show(signal)} (${
+        typeOf(signal)
+      })`,
+    );
+  }
+  const onProgress = options.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== "function") {
+    throw new TypeError(
+      `Cannot compute singular values as onProgress must be a function: current value is ${show(onProgress)} (${
+        typeOf(onProgress)
+      })`,
+    );
+  }
+  return {
+    precision,
+    threads,
+    backend,
+    signal: signal as AbortSignal | undefined,
+    onProgress: onProgress as ((progress: Progress) => void) | undefined,
+  };
+}
+
+function typeOf(value: unknown): string {
+  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
 }
 
 /**
@@ -124,6 +159,7 @@ export function wasmOnly(
     },
   };
   if (req.run.backend === "webgpu") throw req.noWebgpu!.error();
+  req.run.signal?.throwIfAborted();
   return req;
 }
 
@@ -140,6 +176,10 @@ export interface WasmBackend {
   core: CoreExports;
   /** The wasm build that runs the call's SVDs (the pool's when threaded). */
   simd: SimdBuild;
+  /** Workers of the pool the call uses (the `threads` asked for, capped at the cores); 0 without a pool. */
+  workers: number;
+  /** Aborts the call (see `SingularValuesOptions.signal`). */
+  signal: AbortSignal | undefined;
   /** Why each other backend was skipped (`"auto"` only). */
   skipped: { webgpu?: string };
 }
@@ -149,6 +189,7 @@ export interface WebGpuBackend {
   backend: "webgpu";
   precision: "f32";
   gpu: GpuContext;
+  signal: AbortSignal | undefined;
   skipped: { webgpu?: string };
 }
 
@@ -157,9 +198,17 @@ export type Resolved = WasmBackend | WebGpuBackend;
 
 /** The runner of a resolved backend (the wasm engine on the core or the pool, or WebGPU). */
 export function runnerOf(b: Resolved): Runner {
-  if (b.backend === "webgpu") return (p, sink) => runProblemWebGPU(b.gpu, p, sink);
-  const { pool, core, precision } = b;
-  if (pool) return (p, sink) => runProblemThreaded(pool, p, sink, precision);
+  const { signal } = b;
+  if (b.backend === "webgpu") {
+    return async (p, sink) => {
+      signal?.throwIfAborted();
+      await runProblemWebGPU(b.gpu, p, sink);
+      signal?.throwIfAborted();
+    };
+  }
+  const { pool, core, precision, workers } = b;
+  if (pool) return (p, sink) => runProblemThreaded(pool, p, sink, precision, { workers, signal });
+  if (signal) return (p, sink) => runProblemAbortable(core, p, sink, precision, signal);
   return (p, sink) => runProblem(core, p, sink, precision);
 }
 
@@ -187,12 +236,16 @@ function checkWebgpu(req: BackendRequest, sync: boolean): void {
  */
 export function resolveBackendSync(req: BackendRequest): WasmBackend {
   checkWebgpu(req, true);
+  req.run.signal?.throwIfAborted();
   return {
     backend: "wasm",
     precision: req.run.precision ?? "f64",
     pool: undefined,
     core: loadWasmSync(),
     simd: simdFlavour(),
+    workers: 0,
+    // A synchronous call checks the signal once, before any work.
+    signal: undefined,
     skipped: req.run.backend === "auto" ? { webgpu: "a synchronous call (WebGPU is asynchronous)" } : {},
   };
 }
@@ -206,6 +259,7 @@ export function resolveBackendSync(req: BackendRequest): WasmBackend {
  */
 export async function resolveBackend(req: BackendRequest): Promise<Resolved> {
   checkWebgpu(req, false);
+  req.run.signal?.throwIfAborted();
   const { backend } = req.run;
   if (backend === "webgpu") {
     const gpu = await getGpu();
@@ -214,7 +268,7 @@ export async function resolveBackend(req: BackendRequest): Promise<Resolved> {
         `Cannot ${req.subject} as backend "webgpu" needs a WebGPU device: current value is ${gpu.reason}`,
       );
     }
-    return { backend: "webgpu", precision: "f32", gpu, skipped: {} };
+    return { backend: "webgpu", precision: "f32", gpu, signal: req.run.signal, skipped: {} };
   }
   const reason = backend === "auto" ? await webgpuRefusal(req) : undefined;
   if (typeof reason !== "string" && reason !== undefined) return reason;
@@ -236,19 +290,24 @@ async function webgpuRefusal(req: BackendRequest): Promise<string | WebGpuBacken
   const gpu = await getGpu();
   if ("reason" in gpu) return gpu.reason;
   if (gpu.fallback) return `the adapter is a software one (${gpu.adapter}), slower than wasm`;
-  return { backend: "webgpu", precision: "f32", gpu, skipped: {} };
+  return { backend: "webgpu", precision: "f32", gpu, signal: req.run.signal, skipped: {} };
 }
 
 /** The wasm backend for an async call: the pool when more than one thread is asked for (or the cores) and workers can start. */
 async function wasmBackend(run: RunOptions, oneThread = false): Promise<Omit<WasmBackend, "skipped">> {
   const precision = run.precision ?? "f64";
   let pool: Pool | undefined;
+  let workers = 0;
   if (!oneThread && threadsAvailable()) {
-    const n = run.threads ?? await defaultThreads();
-    if (n > 1) pool = await getPool(n);
+    const cores = await defaultThreads();
+    // More workers than cores only add switching: the count is capped at the cores.
+    workers = Math.min(run.threads ?? cores, cores);
+    if (workers > 1) pool = await getPool(workers);
+    else workers = 0;
   }
   const core = await loadWasm();
-  return { backend: "wasm", precision, pool, core, simd: pool ? (pool.relaxed ? "relaxed" : "plain") : simdFlavour() };
+  const simd = pool ? (pool.relaxed ? "relaxed" : "plain") : simdFlavour();
+  return { backend: "wasm", precision, pool, core, simd, workers, signal: run.signal };
 }
 
 /**

@@ -55,7 +55,7 @@ export async function layerGrid(kernel: Kernel, options: SingularValuesOptions):
   const b = await resolveBackend(req);
   // The wasm engine takes a grouped layer's blocks in one problem; WebGPU takes them one by one.
   const parts = b.backend === "wasm" ? mergeGroups(ex) : ex.parts;
-  const grid = await withReasons(b.skipped, SUBJECT, () => fillGrid(ex, parts, runnerOf(b)));
+  const grid = await withReasons(b.skipped, SUBJECT, () => fillGrid(ex, parts, runnerOf(b), req.run.onProgress));
   return {
     ex,
     grid,

@@ -24,7 +24,15 @@ import {
   type WasmBackend,
   wasmOnly,
 } from "./_backend.ts";
-import { convOperator, norm2, powerIterate, random } from "./_wasm/conv.ts";
+import {
+  convOperator,
+  type LinearOperator,
+  norm2,
+  powerIterate,
+  powerIterateAbortable,
+  type PowerResult,
+  random,
+} from "./_wasm/conv.ts";
 
 /** Relative rounding allowance of the lower bound (f64 sums in TS). */
 const LOWER_ALLOWANCE = 1e-12;
@@ -202,11 +210,24 @@ function startVector(spec: LayerSpec, ex: Expanded, top: Top): Float64Array {
   return x;
 }
 
-function finish(plan: Plan, b: WasmBackend, tops: Top[], exs: Expanded[]): OperatorNormBounds {
+/** The grid with the smallest circular norm. */
+function bestGrid(tops: Top[]): number {
+  let best = 0;
+  for (let j = 1; j < tops.length; j++) if (tops[j].norm < tops[best].norm) best = j;
+  return best;
+}
+
+/** The power iteration's operator and start vector, when the interval needs a lower bound (zero padding). */
+function lowerProblem(plan: Plan, tops: Top[], exs: Expanded[]): { op: LinearOperator; x0: Float64Array } | undefined {
+  const best = bestGrid(tops);
+  if (!plan.spec.pad || tops[best].norm === 0) return undefined;
+  return { op: convOperator(plan.spec), x0: startVector(plan.spec, exs[best], tops[best]) };
+}
+
+function finish(plan: Plan, b: WasmBackend, tops: Top[], run: PowerResult | undefined): OperatorNormBounds {
   const { spec, precision, grids } = plan;
   const gridNorms = tops.map((t) => t.norm);
-  let best = 0;
-  for (let j = 1; j < tops.length; j++) if (gridNorms[j] < gridNorms[best]) best = j;
+  const best = bestGrid(tops);
   const common = {
     grid: fromAxes(grids[best], spec.rank),
     gridSizes: grids.map((g) => fromAxes(g, spec.rank)),
@@ -219,12 +240,9 @@ function finish(plan: Plan, b: WasmBackend, tops: Top[], exs: Expanded[]): Opera
   if (!spec.pad) {
     return { lower: norm, upper: norm, exact: true, iterations: 0, tolerance: 0, converged: true, ...common };
   }
-  if (norm === 0) {
+  if (!run) {
     return { lower: 0, upper: 0, exact: false, iterations: 0, tolerance: plan.tolerance, converged: true, ...common };
   }
-  const op = convOperator(spec);
-  const x0 = startVector(spec, exs[best], tops[best]);
-  const run = powerIterate(op, x0, plan.maxIterations, plan.tolerance);
   const upper = norm * (1 + UPPER_ALLOWANCE[precision]);
   const lower = Math.min(run.lower * (1 - LOWER_ALLOWANCE), upper);
   return {
@@ -293,7 +311,8 @@ export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoun
   const run = runnerOf(b) as (p: Problem, sink: Sink) => void;
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
   const tops = exs.map((ex) => topSync(run, ex));
-  return finish(plan, b, tops, exs);
+  const lower = lowerProblem(plan, tops, exs);
+  return finish(plan, b, tops, lower && powerIterate(lower.op, lower.x0, plan.maxIterations, plan.tolerance));
 }
 
 /**
@@ -330,5 +349,8 @@ export async function operatorNormBounds(
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
   const tops: Top[] = [];
   for (const ex of exs) tops.push(await top(run, ex));
-  return finish(plan, b, tops, exs);
+  const lower = lowerProblem(plan, tops, exs);
+  const power = lower &&
+    await powerIterateAbortable(lower.op, lower.x0, plan.maxIterations, plan.tolerance, plan.req.run.signal);
+  return finish(plan, b, tops, power);
 }

@@ -7,21 +7,25 @@ import { loadWasm } from "./_wasm/loader.ts";
 import type { Kernel, PowerIterationOptions, PowerIterationResult } from "./types.ts";
 import { validateSpec } from "./_options.ts";
 import { integerOption, toleranceOption } from "./_checks.ts";
-import { convOperator, powerIterate, random } from "./_wasm/conv.ts";
+import { convOperator, powerIterate, powerIterateAbortable, type PowerResult, random } from "./_wasm/conv.ts";
 import { wasmOnly } from "./_backend.ts";
 
 /** Relative rounding allowance of the Rayleigh quotient (f64 sums). */
 const ALLOWANCE = 1e-12;
 
-function compute(kernel: Kernel, options: PowerIterationOptions): PowerIterationResult {
+/** The validated call: the operator, its start vector and the iteration's limits. */
+function prepare(kernel: Kernel, options: PowerIterationOptions) {
   const spec = validateSpec(kernel, options);
-  wasmOnly(options, "powerIterationNorm");
+  const { run } = wasmOnly(options, "powerIterationNorm");
   const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
   const tolerance = toleranceOption("tolerance", options.tolerance, 1e-6);
   const seed = integerOption("seed", options.seed, 1, -(2 ** 31), 2 ** 32 - 1);
   const op = convOperator(spec);
   const x0 = Float64Array.from({ length: op.cols }, random(seed));
-  const run = powerIterate(op, x0, maxIterations, tolerance);
+  return { op, x0, maxIterations, tolerance, signal: run.signal };
+}
+
+function result(run: PowerResult, tolerance: number): PowerIterationResult {
   return { lower: run.lower * (1 - ALLOWANCE), iterations: run.iterations, tolerance, converged: run.converged };
 }
 
@@ -61,7 +65,8 @@ function compute(kernel: Kernel, options: PowerIterationOptions): PowerIteration
  * ```
  */
 export function powerIterationNormSync(kernel: Kernel, options: PowerIterationOptions): PowerIterationResult {
-  return compute(kernel, options);
+  const p = prepare(kernel, options);
+  return result(powerIterate(p.op, p.x0, p.maxIterations, p.tolerance), p.tolerance);
 }
 
 /**
@@ -89,5 +94,6 @@ export async function powerIterationNorm(
   options: PowerIterationOptions,
 ): Promise<PowerIterationResult> {
   await loadWasm(); // compiled asynchronously (browsers refuse large synchronous compiles)
-  return compute(kernel, options);
+  const p = prepare(kernel, options);
+  return result(await powerIterateAbortable(p.op, p.x0, p.maxIterations, p.tolerance, p.signal), p.tolerance);
 }

@@ -51,10 +51,16 @@ export type Layout = "oiw" | "wio" | "oihw" | "hwio" | "oidhw" | "dhwio";
  */
 export type Padding = "circular" | "valid" | "same" | number | readonly number[];
 
+/** Progress of a long call: `done` of `total` units (see `SingularValuesOptions.onProgress`). */
+export interface Progress {
+  done: number;
+  total: number;
+}
+
 /**
  * Options of {@linkcode singularValues}, {@linkcode operatorNorm},
  * {@linkcode spectrum} and the estimators: what the layer is (shape, layout,
- * layer kind) and how to compute (precision, threads).
+ * layer kind) and how to compute (precision, threads, abort, progress).
  */
 export interface SingularValuesOptions {
   /**
@@ -118,11 +124,29 @@ export interface SingularValuesOptions {
   /**
    * Worker threads for the async functions (default: the cores the runtime
    * reports; 1 where workers or SharedArrayBuffer are unavailable, e.g. some
-   * edge runtimes). The `*Sync` functions always use the calling thread.
-   * Results are identical whatever the thread count. The pool starts on first
-   * use, is reused, never keeps a script alive, and `closeThreads()` ends it.
+   * edge runtimes). At most the cores the runtime reports are used: a larger
+   * number is capped to it (more workers than cores only add switching). The
+   * `*Sync` functions always use the calling thread. Results are identical
+   * whatever the thread count. One pool serves every call: it starts on first
+   * use, grows to the largest count asked for, and a call uses as many of its
+   * workers as it asks for; calls in flight take turns on it. It never keeps
+   * a script alive, and `closeThreads()` ends it.
    */
   threads?: number | undefined;
+  /**
+   * Aborts an async call: it then rejects with the signal's reason (an
+   * `AbortError` `DOMException` by default) promptly — between the jobs of
+   * the worker pool, between columns of frequencies on the calling thread,
+   * between clipping rounds — and the pool stays usable. A `*Sync` function
+   * checks it once, before any work.
+   */
+  signal?: AbortSignal | undefined;
+  /**
+   * Called as a long async call goes on, at most about every 1% of its work
+   * and at the end, with `{ done, total }`: frequencies computed of the
+   * layer's problems (rounds run of `iterations`, when clipping).
+   */
+  onProgress?: ((progress: Progress) => void) | undefined;
   /**
    * Where to compute (`singularValues`, `operatorNorm`, `spectrum` and
    * `clipOperatorNorm`, which has its own rules: see `ClipOptions`; the other
@@ -327,7 +351,8 @@ export type ClipMethod = "alternating" | "dykstra";
 export interface ClipOptions extends SingularValuesOptions {
   /**
    * Rounds of (clip the singular values at `maxNorm`, cut back to the kernel's
-   * taps) to run at most. Default 1: exactly the paper's Appendix A.
+   * taps) to run at most, up to 100,000. Default 1: exactly the paper's
+   * Appendix A. `signal` bounds a long run's time.
    */
   iterations?: number | undefined;
   /**

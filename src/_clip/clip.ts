@@ -11,7 +11,7 @@ import { fail as failWith, isList, show } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
 import { ldexp, type Problem, type Sink } from "../_problem/problem.ts";
 import { admissibleGrids, expandSpec, mergeGroups, tapLayout } from "../_problem/expand.ts";
-import { runProblem, runProblemThreaded } from "../_wasm/engine.ts";
+import { runProblem, runProblemAbortable, runProblemThreaded } from "../_wasm/engine.ts";
 import { loadWasm } from "../_wasm/loader.ts";
 import { runProblemWebGPU } from "../_webgpu/run.ts";
 import {
@@ -30,6 +30,9 @@ import { gpuRounds } from "./webgpu.ts";
 import { depthRounds } from "./depth.ts";
 
 const SUBJECT = "clip the operator norm";
+
+/** Most rounds one call runs: alternation converges long before (a longer run is bounded by `signal`). */
+export const MAX_ITERATIONS = 100_000;
 
 /** Whether the layer's problems are complex: several depth taps on several depth frequencies. */
 function depthOf(spec: LayerSpec, grid: Axes): boolean {
@@ -83,6 +86,9 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
   const iterations = options.iterations ?? 1;
   if (typeof iterations !== "number" || !Number.isInteger(iterations) || iterations < 1) {
     fail(RangeError, "iterations", "a positive integer", iterations);
+  }
+  if (iterations > MAX_ITERATIONS) {
+    fail(RangeError, "iterations", `at most ${MAX_ITERATIONS} (bound a longer run's time with signal)`, iterations);
   }
   const tolerance = options.tolerance ?? 0;
   if (typeof tolerance !== "number" || !(tolerance >= 0) || !Number.isFinite(tolerance)) {
@@ -280,24 +286,24 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
     if (s) {
       const rounds = await gpuRounds(b.gpu, s.problem, s.groups, s.c);
       try {
-        out = await runLoop(call.plan, s, rounds, norm);
+        out = await runLoop(call.plan, s, counted(rounds, call), norm);
       } finally {
         rounds.destroy();
       }
     }
   } else {
-    const { pool, core } = b;
+    const { pool, core, workers, signal } = b;
     norm = pool
-      ? normAsync((p, sink) => runProblemThreaded(pool, p, sink))
-      : normAsync((p, sink) => runProblem(core, p, sink));
+      ? normAsync((p, sink) => runProblemThreaded(pool, p, sink, "f64", { workers, signal }))
+      : normAsync((p, sink) => runProblemAbortable(core, p, sink, "f64", signal));
     if (s) {
       // Depth rounds run on the calling thread's core (their SVDs with vectors are per frequency).
       const rounds: Rounds<true> = s.depth
-        ? asyncRounds(depthRounds(core, s.depth, s.c, dykstra))
+        ? asyncRounds(depthRounds(core, s.depth, s.c, dykstra), signal)
         : pool
-        ? poolRounds(pool, s.problem, s.groups, s.c, dykstra)
-        : asyncRounds(wasmRounds(core, s.problem, s.groups, s.c, dykstra));
-      out = await runLoop(call.plan, s, rounds, norm);
+        ? poolRounds(pool, s.problem, s.groups, s.c, dykstra, { workers, signal })
+        : asyncRounds(wasmRounds(core, s.problem, s.groups, s.c, dykstra), signal);
+      out = await runLoop(call.plan, s, counted(rounds, call), norm);
     }
   }
   const ran = b.backend === "webgpu"
@@ -314,6 +320,33 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
   return res;
 }
 
-function asyncRounds(r: Rounds<false>): Rounds<true> {
-  return { corrLength: r.corrLength, round: (k, corr) => Promise.resolve(r.round(k, corr)) };
+/**
+ * Synchronous rounds as asynchronous ones; with a signal, each round first
+ * lets the event loop run (so that an abort arrives) and checks it.
+ */
+function asyncRounds(r: Rounds<false>, signal?: AbortSignal): Rounds<true> {
+  if (!signal) return { corrLength: r.corrLength, round: (k, corr) => Promise.resolve(r.round(k, corr)) };
+  return {
+    corrLength: r.corrLength,
+    round: async (k, corr) => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      signal.throwIfAborted();
+      return r.round(k, corr);
+    },
+  };
+}
+
+/** Rounds that check the call's signal before each round and report the rounds run to its `onProgress`. */
+function counted(r: Rounds<true>, call: Call): Rounds<true> {
+  const { onProgress, signal } = call.req.run;
+  let done = 0;
+  return {
+    corrLength: r.corrLength,
+    round: async (k, corr) => {
+      signal?.throwIfAborted();
+      const res = await r.round(k, corr);
+      onProgress?.({ done: ++done, total: call.plan.iterations });
+      return res;
+    },
+  };
 }

@@ -11,6 +11,7 @@
 import { Arena, clipColumn, type ClipJob, type CoreExports, JOB_KIND } from "../_wasm/abi.ts";
 import type { Problem } from "../_problem/problem.ts";
 import { type Pool, runJobs, withPool } from "../_threads/pool.ts";
+import type { RunControl } from "../_wasm/engine.ts";
 import { ConvergenceError } from "../errors.ts";
 import type { RoundResult, Rounds } from "./loop.ts";
 
@@ -189,8 +190,16 @@ export function wasmRounds(
 }
 
 /** Rounds on the worker pool: each round lays out, runs and reads back its jobs with the pool to itself. */
-export function poolRounds(pool: Pool, prob: Problem, groups: number, c: number, dykstra: boolean): Rounds<true> {
-  const p = planRound(pool.core, prob, groups, dykstra, pool.size);
+export function poolRounds(
+  pool: Pool,
+  prob: Problem,
+  groups: number,
+  c: number,
+  dykstra: boolean,
+  control: RunControl = {},
+): Rounds<true> {
+  const workers = Math.min(control.workers ?? pool.size, pool.size);
+  const p = planRound(pool.core, prob, groups, dykstra, workers);
   return {
     corrLength: p.corrLength,
     round: (k, corr) =>
@@ -203,6 +212,8 @@ export function poolRounds(pool: Pool, prob: Problem, groups: number, c: number,
           workBase: p.clipWork,
           workStride: p.clipStride,
           jobs,
+          workers,
+          signal: control.signal,
         });
         return roundResult(p, prob, bad, corr);
       }),

@@ -5,7 +5,8 @@
  * @module
  */
 import type { Expanded, Part } from "./expand.ts";
-import type { Problem, Sink } from "./problem.ts";
+import { type Problem, type Sink, visitedFrequencies } from "./problem.ts";
+import type { Progress } from "../types.ts";
 import { MAX_VALUES } from "../_options.ts";
 
 /** The grid of values: `cells · r` values, each row of r decreasing; plus the norm and its cell. */
@@ -56,6 +57,27 @@ function finish(ex: Expanded, values: Float64Array, parts: readonly Part[]): Gri
 }
 
 /**
+ * Counts the frequencies a sink receives and reports `{ done, total }` to
+ * `onProgress` at most about every 1% of `total`, and at the end.
+ */
+export function progressSink(
+  total: number,
+  onProgress: ((progress: Progress) => void) | undefined,
+): (sink: Sink) => Sink {
+  if (!onProgress) return (sink) => sink;
+  let done = 0, next = 0;
+  const step = Math.max(1, Math.floor(total / 100));
+  return (sink) => (u, v, row, mirrored) => {
+    sink(u, v, row, mirrored);
+    done++;
+    if (done >= next || done === total) {
+      next = done + step;
+      onProgress({ done, total });
+    }
+  };
+}
+
+/**
  * Runs `parts` (the layer's parts, or its merged groups) one after another
  * through `run` and fills the grid; rows are sorted where parts share them.
  */
@@ -63,9 +85,11 @@ export async function fillGrid(
   ex: Expanded,
   parts: readonly Part[],
   run: (problem: Problem, sink: Sink) => void | Promise<void>,
+  onProgress?: (progress: Progress) => void,
 ): Promise<Grid> {
   const values = allocate(ex);
-  for (const part of parts) await run(part.problem, sinkFor(ex, values, part));
+  const counted = progressSink(parts.reduce((n, p) => n + visitedFrequencies(p.problem), 0), onProgress);
+  for (const part of parts) await run(part.problem, counted(sinkFor(ex, values, part)));
   return finish(ex, values, parts);
 }
 

@@ -9,12 +9,15 @@
  *   before it counts itself done);
  * - `CLOSE`: set before the workers are terminated;
  * - `OWN`: jobs run on a worker's own unshared instance (see worker.ts),
- *   counted for the tests.
+ *   counted for the tests;
+ * - `CANCEL`: set while a block is to stop early (its call was aborted): the
+ *   workers take no further job of it.
  *
  * From byte `HEADER` on, the block's header as f64: `KIND` (a
  * {@linkcode JOB_KIND} code), `COUNTER` (byte offset of the job counter in
  * the core's memory), `WORK_BASE` and `WORK_STRIDE` (worker i's scratch at
- * base + i·stride), `JOBS` (how many). The jobs follow one another in the
+ * base + i·stride), `JOBS` (how many), `ACTIVE` (workers `0 … ACTIVE − 1`
+ * take jobs of the block; the others count themselves done at once). The jobs follow one another in the
  * pool's job buffer, `jobSlots(kind)` f64 each.
  * @module
  */
@@ -28,12 +31,14 @@ export const CONTROL = {
   ERR: 3,
   CLOSE: 4,
   OWN: 5,
+  CANCEL: 6,
   HEADER: 64,
   KIND: 0,
   COUNTER: 1,
   WORK_BASE: 2,
   WORK_STRIDE: 3,
   JOBS: 4,
+  ACTIVE: 5,
   BYTES: 128,
 } as const;
 

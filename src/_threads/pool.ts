@@ -43,10 +43,21 @@ interface Port {
   hold(busy: boolean): void;
 }
 
+/** What a new worker is started with (shared by every worker of the pool). */
+interface PoolInit {
+  module: WebAssembly.Module;
+  own: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  jobs: SharedArrayBuffer;
+}
+
 /** The shared-memory core on the main thread and its workers. */
 export interface Pool {
   core: CoreExports;
+  /** Workers started (the pool grows to the largest number of threads a call asked for). */
   size: number;
+  init: PoolInit;
   relaxed: boolean;
   ports: Port[];
   /** The control block (see control.ts) and the block header in it. */
@@ -165,66 +176,93 @@ async function collect(ports: Port[], send: (p: Port, i: number) => void): Promi
   }
 }
 
-/**
- * The pool with `size` workers, started on first use (or restarted with a new
- * size). Throws if the runtime cannot run worker threads.
- */
-export function getPool(size: number): Promise<Pool> {
-  if (pool && pool.size === size && pool.relaxed === usesRelaxedSimd()) return Promise.resolve(pool);
-  if (starting) return starting.then(() => getPool(size));
-  closeThreads();
-  starting = (async () => {
-    // The flavour is read before the first await: the pool is labelled with the build it loads.
-    const relaxed = usesRelaxedSimd();
-    const module = await WebAssembly.compile(await threadedCoreBytes());
-    // The one-thread build of the same core: workers run svd jobs on their own instance (see worker.ts).
-    const own = await WebAssembly.compile(coreBytes(false));
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
-    const instance = await WebAssembly.instantiate(module, { env: { memory } });
-    const core = instance.exports as unknown as CoreExports;
-    const controlBuf = new SharedArrayBuffer(CONTROL.BYTES);
-    const jobsBuf = new SharedArrayBuffer(JOB_SLOTS * 8);
-    const ports: Port[] = [];
-    try {
-      for (let i = 0; i < size; i++) ports.push(await startPort());
-      await collect(
-        ports,
-        (p, index) => p.post({ type: "init", module, own, memory, index, control: controlBuf, jobs: jobsBuf }),
-      );
-    } catch (err) {
-      for (const p of ports) p.terminate();
-      throw err;
+/** Starts `count` workers on the pool's memory, numbered from `first`; the started ones are terminated if one fails. */
+async function startWorkers(init: PoolInit, first: number, count: number): Promise<Port[]> {
+  const ports: Port[] = [];
+  try {
+    for (let i = 0; i < count; i++) ports.push(await startPort());
+    await collect(ports, (p, i) => p.post({ type: "init", ...init, index: first + i }));
+  } catch (err) {
+    for (const p of ports) p.terminate();
+    throw err;
+  }
+  return ports;
+}
+
+/** Routes a worker's messages to the pool. */
+function listen(p: Pool, port: Port): void {
+  port.onMessage((msg) => {
+    if (msg.type === "error") p.errors.push(msg.message);
+    if (msg.type === "died") {
+      p.dead = msg.message;
+      // A dead worker never counts itself done: wake the waiter, which sees `dead`.
+      Atomics.notify(p.control, CONTROL.DONE);
     }
-    const started: Pool = {
-      core,
-      size,
-      ports,
-      relaxed,
-      control: new Int32Array(controlBuf),
-      header: new Float64Array(controlBuf, CONTROL.HEADER, (CONTROL.BYTES - CONTROL.HEADER) / 8),
-      jobs: new Float64Array(jobsBuf),
-      localBlocks: 0,
-      errors: [],
-      wake: () => {},
-      busy: Promise.resolve(),
-    };
-    for (const port of ports) {
-      port.onMessage((msg) => {
-        if (msg.type === "error") started.errors.push(msg.message);
-        if (msg.type === "died") {
-          started.dead = msg.message;
-          // A dead worker never counts itself done: wake the waiter, which sees `dead`.
-          Atomics.notify(started.control, CONTROL.DONE);
-        }
-        started.wake();
-      });
-    }
-    pool = started;
-    return pool;
-  })().finally(() => {
-    starting = undefined;
+    p.wake();
   });
-  return starting;
+}
+
+async function startPool(size: number): Promise<Pool> {
+  // The flavour is read before the first await: the pool is labelled with the build it loads.
+  const relaxed = usesRelaxedSimd();
+  const module = await WebAssembly.compile(await threadedCoreBytes());
+  // The one-thread build of the same core: workers run svd jobs on their own instance (see worker.ts).
+  const own = await WebAssembly.compile(coreBytes(false));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  const core = instance.exports as unknown as CoreExports;
+  const init: PoolInit = {
+    module,
+    own,
+    memory,
+    control: new SharedArrayBuffer(CONTROL.BYTES),
+    jobs: new SharedArrayBuffer(JOB_SLOTS * 8),
+  };
+  const ports = await startWorkers(init, 0, size);
+  const started: Pool = {
+    core,
+    size,
+    init,
+    ports,
+    relaxed,
+    control: new Int32Array(init.control),
+    header: new Float64Array(init.control, CONTROL.HEADER, (CONTROL.BYTES - CONTROL.HEADER) / 8),
+    jobs: new Float64Array(init.jobs),
+    localBlocks: 0,
+    errors: [],
+    wake: () => {},
+    busy: Promise.resolve(),
+  };
+  for (const port of ports) listen(started, port);
+  return started;
+}
+
+/**
+ * The pool, with at least `size` workers: started on first use, grown when a
+ * call asks for more workers than it has (while no block runs on it, so calls
+ * in flight keep theirs). A call uses as many of its workers as it asks for
+ * (see {@linkcode runJobs}), so calls with different thread counts share it.
+ * Throws if the runtime cannot run worker threads.
+ */
+export async function getPool(size: number): Promise<Pool> {
+  // Only tests switch the SIMD build: then the pool of the other build is closed.
+  if (pool && pool.relaxed !== usesRelaxedSimd()) closeThreads();
+  if (!pool) {
+    starting ??= startPool(size).then((p) => pool = p).finally(() => starting = undefined);
+    await starting;
+  }
+  const p = pool!;
+  if (p.size < size) {
+    await withPool(p, async () => {
+      if (p.size >= size || pool !== p) return;
+      const ports = await startWorkers(p.init, p.size, size - p.size);
+      for (const port of ports) listen(p, port);
+      p.ports.push(...ports);
+      p.size = size;
+    });
+    if (pool !== p) return getPool(size);
+  }
+  return p;
 }
 
 /** A block of jobs for the workers. */
@@ -236,6 +274,10 @@ export interface JobBlock {
   workBase: number;
   workStride: number;
   jobs: readonly (SvdJob | ClipJob)[];
+  /** Workers that take jobs (default all); the calling thread's scratch, if it helps, is at index `workers`. */
+  workers?: number | undefined;
+  /** Stops the block early: no job is taken after it aborts, and the call rejects with its reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -302,6 +344,11 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
   h[CONTROL.WORK_BASE] = msg.workBase;
   h[CONTROL.WORK_STRIDE] = msg.workStride;
   h[CONTROL.JOBS] = count;
+  const active = Math.min(msg.workers ?? p.size, p.size);
+  h[CONTROL.ACTIVE] = active;
+  Atomics.store(c, CONTROL.CANCEL, msg.signal?.aborted ? 1 : 0);
+  const cancel = () => Atomics.store(c, CONTROL.CANCEL, 1);
+  msg.signal?.addEventListener("abort", cancel);
   Atomics.store(c, CONTROL.DONE, 0);
   Atomics.store(c, CONTROL.BAD, 0);
   Atomics.store(c, CONTROL.ERR, 0);
@@ -316,9 +363,10 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
     if (local) {
       p.localBlocks++;
       const counter = new Int32Array(p.core.memory.buffer, msg.counter, 1);
-      const work = msg.workBase + p.size * msg.workStride;
+      const work = msg.workBase + active * msg.workStride;
       try {
         for (;;) {
+          if (Atomics.load(c, CONTROL.CANCEL) !== 0) break;
           const j = Atomics.add(counter, 0, 1);
           if (j >= count) break;
           bad += runJob(p.core, kind, p.jobs, j * slots, work);
@@ -330,6 +378,7 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
     }
     await allDone(p);
   } finally {
+    msg.signal?.removeEventListener("abort", cancel);
     for (const port of p.ports) port.hold(false);
   }
   if (p.dead !== undefined) {
@@ -340,14 +389,15 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
   }
   if (thrown !== undefined) throw thrown;
   if (p.errors.length > 0) throw new Error(`convsv worker failed: ${p.errors.join("; ")}`);
+  msg.signal?.throwIfAborted();
   return bad + Atomics.load(c, CONTROL.BAD);
 }
 
 /**
- * Runs `jobs` on every worker of the pool (each pulls jobs from the counter);
- * returns the sum of their statuses. With `local`, the calling thread pulls
- * jobs too (with the scratch of index `size`, which the caller must have laid
- * out) until none are left, then waits for the workers: a waking worker takes
+ * Runs `jobs` on `msg.workers` workers of the pool (each pulls jobs from the
+ * counter); returns the sum of their statuses. With `local`, the calling
+ * thread pulls jobs too (with the scratch of index `msg.workers`, which the
+ * caller must have laid out) until none are left, then waits for the workers: a waking worker takes
  * ~0.1 ms to start, a sizeable part of a small block. It blocks the calling
  * thread for its share, so callers ask for it only on small blocks. Blocks
  * larger than the job buffer run in parts, one after another.
@@ -358,6 +408,7 @@ export async function runJobs(p: Pool, msg: JobBlock, local = false): Promise<nu
   let bad = 0;
   for (let j0 = 0; j0 < msg.jobs.length; j0 += per) {
     const count = Math.min(per, msg.jobs.length - j0);
+    msg.signal?.throwIfAborted();
     for (let j = 0; j < count; j++) encodeJob(msg.kind, msg.jobs[j0 + j], p.jobs, j * slots);
     bad += await runBlock(p, msg, count, local);
   }

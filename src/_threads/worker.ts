@@ -88,6 +88,7 @@ function svdOwn(mine: CoreExports, shared: CoreExports, at: number, f32: boolean
 }
 
 function runBlock(shared: CoreExports): number {
+  if (index >= header[CONTROL.ACTIVE]) return 0;
   const kind = header[CONTROL.KIND] as JobKind;
   const counter = new Int32Array(shared.memory.buffer, header[CONTROL.COUNTER], 1);
   const work = header[CONTROL.WORK_BASE] + index * header[CONTROL.WORK_STRIDE];
@@ -96,6 +97,7 @@ function runBlock(shared: CoreExports): number {
   ownFrom = -1;
   let bad = 0;
   for (;;) {
+    if (Atomics.load(ctrl, CONTROL.CANCEL) !== 0) break;
     const j = Atomics.add(counter, 0, 1);
     if (j >= n) break;
     if (kind !== JOB_KIND.clipF64 && own !== null) bad += svdOwn(own, shared, j * slots, kind === JOB_KIND.svdF32);

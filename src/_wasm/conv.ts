@@ -228,6 +228,45 @@ export function powerIterate(
   maxIterations: number,
   tolerance: number,
 ): PowerResult {
+  const steps = powerSteps(op, x0, maxIterations, tolerance);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/**
+ * {@linkcode powerIterate} that can be aborted: it checks the signal after
+ * every step and lets the event loop run every ~20 ms of work.
+ */
+export async function powerIterateAbortable(
+  op: LinearOperator,
+  x0: Float64Array,
+  maxIterations: number,
+  tolerance: number,
+  signal: AbortSignal | undefined,
+): Promise<PowerResult> {
+  if (!signal) return powerIterate(op, x0, maxIterations, tolerance);
+  const steps = powerSteps(op, x0, maxIterations, tolerance);
+  let last = performance.now();
+  let step = steps.next();
+  while (!step.done) {
+    if (performance.now() - last > 20) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      last = performance.now();
+    }
+    signal.throwIfAborted();
+    step = steps.next();
+  }
+  return step.value;
+}
+
+/** The power iteration, one step of `AᵀA` at a time. */
+function* powerSteps(
+  op: LinearOperator,
+  x0: Float64Array,
+  maxIterations: number,
+  tolerance: number,
+): Generator<void, PowerResult> {
   const y = new Float64Array(op.rows);
   const x = x0;
   let xn = norm2(x);
@@ -253,6 +292,7 @@ export function powerIterate(
     prev = q;
     op.adjoint(y, next);
     iterations++;
+    yield;
     const nn = norm2(next);
     if (nn === 0) {
       converged = true;

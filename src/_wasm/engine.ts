@@ -18,6 +18,7 @@ import {
   zeroProblem,
 } from "../_problem/problem.ts";
 import { ConvergenceError } from "../errors.ts";
+import { withSpareCore } from "./loader.ts";
 import { type Pool, runJobs, withPool } from "../_threads/pool.ts";
 
 /** Budget for one block of transformed columns. */
@@ -208,12 +209,8 @@ function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
   return e;
 }
 
-/**
- * Computes every frequency of a problem (the Hermitian half for a real
- * kernel) on the calling thread and passes its values to `sink`. The memory
- * check happens before anything is written.
- */
-export function runProblem(core: CoreExports, prob: Problem, sink: Sink, precision: "f64" | "f32" = "f64"): void {
+/** {@linkcode runProblem}'s columns, one step each (the caller drives it). */
+function* columns(core: CoreExports, prob: Problem, sink: Sink, precision: "f64" | "f32"): Generator<void, void> {
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
   const run = new Run(core, prob, e, 0);
@@ -223,9 +220,50 @@ export function runProblem(core: CoreExports, prob: Problem, sink: Sink, precisi
     for (let v = v0; v < v0 + nv; v++) {
       const bad = svdColumn(core, f32, run.job(v0, v, 0, run.nu(v), run.p.out), run.p.colWork);
       run.emit(v, run.p.out, bad > 0, sink);
+      yield;
     }
   }
   run.finish();
+}
+
+/**
+ * Computes every frequency of a problem (the Hermitian half for a real
+ * kernel) on the calling thread and passes its values to `sink`. The memory
+ * check happens before anything is written.
+ */
+export function runProblem(core: CoreExports, prob: Problem, sink: Sink, precision: "f64" | "f32" = "f64"): void {
+  for (const _ of columns(core, prob, sink, precision));
+}
+
+/** How often (ms) an abortable run on the calling thread lets the event loop deliver an abort. */
+const YIELD_MS = 20;
+
+/**
+ * {@linkcode runProblem} that can be aborted: between columns it checks the
+ * signal, and every ~20 ms of work it lets the event loop run, on an
+ * instance of the core of its own (without a signal it is
+ * {@linkcode runProblem} on `core`).
+ */
+export async function runProblemAbortable(
+  core: CoreExports,
+  prob: Problem,
+  sink: Sink,
+  precision: "f64" | "f32" = "f64",
+  signal?: AbortSignal,
+): Promise<void> {
+  if (!signal) return runProblem(core, prob, sink, precision);
+  signal.throwIfAborted();
+  // The run yields to the event loop: it keeps its layout in memory of its own.
+  await withSpareCore(async (own) => {
+    let last = performance.now();
+    for (const _ of columns(own, prob, sink, precision)) {
+      if (performance.now() - last > YIELD_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        last = performance.now();
+      }
+      signal.throwIfAborted();
+    }
+  });
 }
 
 /**
@@ -238,23 +276,42 @@ export async function runProblemThreaded(
   prob: Problem,
   sink: Sink,
   precision: "f64" | "f32" = "f64",
+  control: RunControl = {},
 ): Promise<void> {
+  control.signal?.throwIfAborted();
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
-  await withPool(pool, () => runLaidOut(pool, prob, e, sink, precision));
+  await withPool(pool, () => runLaidOut(pool, prob, e, sink, precision, control));
+}
+
+/** How a threaded run shares the pool: how many of its workers it uses, and what aborts it. */
+export interface RunControl {
+  /** Workers that take jobs (default: all the pool has). */
+  workers?: number | undefined;
+  /** Aborts the run between jobs; it then rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /** {@linkcode runProblemThreaded} once it holds the pool. */
-async function runLaidOut(pool: Pool, prob: Problem, e: number, sink: Sink, precision: "f64" | "f32"): Promise<void> {
+async function runLaidOut(
+  pool: Pool,
+  prob: Problem,
+  e: number,
+  sink: Sink,
+  precision: "f64" | "f32",
+  control: RunControl,
+): Promise<void> {
+  const workers = Math.min(control.workers ?? pool.size, pool.size);
   // Small problems: the calling thread takes jobs too (one more scratch slot).
   const local = problemSeconds(prob) < LOCAL_MAX_SECONDS;
-  const run = new Run(pool.core, prob, e, pool.size + (local ? 1 : 0));
+  const run = new Run(pool.core, prob, e, workers + (local ? 1 : 0));
   for (const [v0, nv] of run.blocks()) {
+    control.signal?.throwIfAborted();
     run.transform(v0, nv);
     const jobs: SvdJob[] = [];
     for (let v = v0; v < v0 + nv; v++) {
       const out = run.p.out + (v - v0) * run.p.outStride;
-      for (const [u0, nu] of run.chunks(v, nv, pool.size)) jobs.push(run.job(v0, v, u0, nu, out + u0 * run.rowBytes));
+      for (const [u0, nu] of run.chunks(v, nv, workers)) jobs.push(run.job(v0, v, u0, nu, out + u0 * run.rowBytes));
     }
     const bad = await runJobs(pool, {
       kind: precision === "f32" ? JOB_KIND.svdF32 : JOB_KIND.svdF64,
@@ -262,6 +319,8 @@ async function runLaidOut(pool: Pool, prob: Problem, e: number, sink: Sink, prec
       workBase: run.p.colWork,
       workStride: run.p.colStride,
       jobs,
+      workers,
+      signal: control.signal,
     }, local);
     for (let v = v0; v < v0 + nv; v++) run.emit(v, run.p.out + (v - v0) * run.p.outStride, bad > 0, sink);
   }

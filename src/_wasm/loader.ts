@@ -166,3 +166,29 @@ export function loadWasm(): Promise<CoreExports> {
   );
   return pending;
 }
+
+const spareModules = new Map<boolean, Promise<WebAssembly.Module>>();
+const spares = new Map<boolean, CoreExports[]>();
+
+/**
+ * Runs `fn` on an instance of the one-thread core of its own (memory no
+ * other call touches), for work that yields to the event loop in the middle:
+ * a synchronous call meanwhile would lay out its data on the shared
+ * instance's memory. Instances are kept for reuse.
+ */
+export async function withSpareCore<T>(fn: (core: CoreExports) => Promise<T>): Promise<T> {
+  const relaxed = usesRelaxedSimd();
+  let module = spareModules.get(relaxed);
+  if (!module) {
+    module = WebAssembly.compile(coreBytes());
+    spareModules.set(relaxed, module);
+  }
+  const list = spares.get(relaxed) ?? [];
+  spares.set(relaxed, list);
+  const core = list.pop() ?? (await WebAssembly.instantiate(await module, {})).exports as unknown as CoreExports;
+  try {
+    return await fn(core);
+  } finally {
+    list.push(core);
+  }
+}
