@@ -6,22 +6,13 @@
  * @module
  */
 import { spectrumSync } from "../mod.ts";
+import { random } from "./_wasm/conv.ts";
 
-/** A small deterministic PRNG (mulberry32) so the example prints the same numbers everywhere. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** He-normal weights for a c_out × c_in × k × k kernel (Box–Muller on mulberry32). */
+/** He-normal weights for a c_out × c_in × k × k kernel (Box–Muller on a seeded mulberry32). */
 export function exampleKernel(cOut: number, cIn: number, k: number, seed = 1): Float64Array {
-  const rand = mulberry32(seed);
+  // random() is uniform in [−1, 1); (x + 1)/2 gives back its uniform [0, 1) exactly.
+  const uniform = random(seed);
+  const rand = () => (uniform() + 1) / 2;
   const std = Math.sqrt(2 / (cIn * k * k));
   const data = new Float64Array(cOut * cIn * k * k);
   for (let i = 0; i < data.length; i++) {

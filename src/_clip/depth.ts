@@ -17,7 +17,7 @@
  * correction is kept per frequency in the matrix's orientation.
  * @module
  */
-import { Arena, type CoreExports } from "../_wasm/abi.ts";
+import { Arena, type CoreExports, svdBuffers } from "../_wasm/abi.ts";
 import { depthKernel, twiddle } from "../_problem/expand.ts";
 import type { Problem } from "../_problem/problem.ts";
 import { ConvergenceError } from "../errors.ts";
@@ -72,14 +72,7 @@ export function depthRounds(core: CoreExports, shape: DepthShape, c: number, dyk
   const tr = arena.f64(nrows);
   const ti = arena.f64(nrows);
   const twWork = arena.bytes(Math.max(core.transform_w_work_bytes(nrows, kw, w, 1), 16 * kh));
-  const ar = arena.f64(2 * ld * n);
-  const ai = ar + ld * n * 8;
-  const ur = arena.f64(2 * ld * n);
-  const ui = ur + ld * n * 8;
-  const vr = arena.f64(2 * ldn * n);
-  const vi = vr + ldn * n * 8;
-  const sPtr = arena.f64(n);
-  const work = arena.bytes(core.svd_work_bytes(m, n));
+  const { ar, ai, ur, ui, vr, vi, s: sPtr, work } = svdBuffers(arena, m, n);
   const context = `c_out ${cOut}, c_in ${cIn}, kernel ${kd}×${kh}×${kw}, grid [${d}, ${h}, ${w}]`;
   arena.commit("clip the operator norm", context);
   // exp(−2πi(u·a/h + v·b/w)) / (h·w) for every tap, per frequency, from exact twiddles.

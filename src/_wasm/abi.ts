@@ -13,6 +13,21 @@
  * @module
  */
 
+/** `svd_column_f64` / `svd_column_f32` (assembly/column.ts): one signature, two precisions. */
+type SvdColumnExport = (
+  tr: number,
+  ti: number,
+  cout: number,
+  cin: number,
+  kh: number,
+  h: number,
+  u0: number,
+  nu: number,
+  out: number,
+  groups: number,
+  work: number,
+) => number;
+
 /** The exports of the wasm core (pointers are byte offsets into `memory`). */
 export interface CoreExports {
   memory: WebAssembly.Memory;
@@ -34,32 +49,8 @@ export interface CoreExports {
     work: number,
   ): number;
   svd_column_work_bytes(cout: number, cin: number, kh: number, h: number, nu: number, groups: number): number;
-  svd_column_f32(
-    tr: number,
-    ti: number,
-    cout: number,
-    cin: number,
-    kh: number,
-    h: number,
-    u0: number,
-    nu: number,
-    out: number,
-    groups: number,
-    work: number,
-  ): number;
-  svd_column_f64(
-    tr: number,
-    ti: number,
-    cout: number,
-    cin: number,
-    kh: number,
-    h: number,
-    u0: number,
-    nu: number,
-    out: number,
-    groups: number,
-    work: number,
-  ): number;
+  svd_column_f32: SvdColumnExport;
+  svd_column_f64: SvdColumnExport;
   bidiag_work_bytes(ld: number, n: number): number;
   bidiag_c64_split(
     ar: number,
@@ -380,4 +371,32 @@ export function runJob(core: CoreExports, kind: JobKind, buf: Float64Array, at: 
 /** Bytes of an svd job's transform rows (each of tr, ti) and of its values. */
 export function svdJobBytes(j: SvdJob): { transform: number; values: number } {
   return { transform: j.groups * j.cOut * j.cIn * j.kh * 8, values: j.nu * j.groups * Math.min(j.cOut, j.cIn) * 8 };
+}
+
+/** Byte offsets of one complex SVD with vectors (`svd_c64_split`) of an m × n matrix, m ≥ n. */
+export interface SvdBuffers {
+  /** The matrix, column-major re/im split, leading dimension `ld = lead_dim(m)`. */
+  ar: number;
+  ai: number;
+  ur: number;
+  ui: number;
+  /** V, leading dimension `ldn = lead_dim(n)`. */
+  vr: number;
+  vi: number;
+  s: number;
+  work: number;
+  ld: number;
+  ldn: number;
+}
+
+/** Reserves in `arena` the buffers of one `svd_c64_split` of an m × n matrix with all n vector pairs. */
+export function svdBuffers(arena: Arena, m: number, n: number): SvdBuffers {
+  const { core } = arena;
+  const ld = core.lead_dim(m), ldn = core.lead_dim(n);
+  const ar = arena.f64(2 * ld * n);
+  const ur = arena.f64(2 * ld * n);
+  const vr = arena.f64(2 * ldn * n);
+  const s = arena.f64(n);
+  const work = arena.bytes(core.svd_work_bytes(m, n));
+  return { ar, ai: ar + ld * n * 8, ur, ui: ur + ld * n * 8, vr, vi: vr + ldn * n * 8, s, work, ld, ldn };
 }

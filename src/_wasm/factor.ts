@@ -3,7 +3,7 @@
  * Hermitian half of the frequencies, on the wasm core.
  * @module
  */
-import { Arena, type CoreExports } from "./abi.ts";
+import { Arena, type CoreExports, svdBuffers } from "./abi.ts";
 import { type LayerSpec, plainShape } from "../_options.ts";
 import { forEachFrequency, ldexp, scaleExponent, scaleInPlace } from "../_problem/problem.ts";
 import { plainProblem } from "../_problem/expand.ts";
@@ -33,8 +33,7 @@ export function factorize(core: CoreExports, spec: LayerSpec, sink: FactorSink, 
   const r = Math.min(cOut, cIn);
   const m = Math.max(cOut, cIn);
   const tall = cOut >= cIn;
-  const ld = core.lead_dim(m);
-  const ldn = core.lead_dim(r);
+  const ld = core.lead_dim(m), ldn = core.lead_dim(r);
   const e = scaleExponent(spec.data) ?? 0;
   const { re, kh, kw } = plainProblem(spec);
   const k = Float64Array.from(re);
@@ -45,14 +44,7 @@ export function factorize(core: CoreExports, spec: LayerSpec, sink: FactorSink, 
   const tr = arena.f64(nrows);
   const ti = arena.f64(nrows);
   const twWork = arena.bytes(Math.max(core.transform_w_work_bytes(nrows, kw, w, 1), 16 * kh));
-  const ar = arena.f64(2 * ld * r);
-  const ai = ar + ld * r * 8;
-  const ur = arena.f64(2 * ld * r);
-  const ui = ur + ld * r * 8;
-  const vr = arena.f64(2 * ldn * r);
-  const vi = vr + ldn * r * 8;
-  const s = arena.f64(r);
-  const work = arena.bytes(core.svd_work_bytes(m, r));
+  const { ar, ai, ur, ui, vr, vi, s, work } = svdBuffers(arena, m, r);
   arena.commit(
     "factorise the frequencies",
     `c_out ${cOut}, c_in ${cIn}, kernel ${spec.k[1]}×${spec.k[2]}, inputShape [${h}, ${w}]`,
