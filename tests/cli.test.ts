@@ -16,7 +16,8 @@ import { test } from "./_test.ts";
 import { mulberry32 } from "./_random.ts";
 import type { ChannelScale, ConvLayer, Model } from "../src/models.ts";
 import { operatorNormBoundsSync, operatorNormSync } from "../mod.ts";
-import { type CliIo, estimateNote, run } from "../src/_cli/run.ts";
+import { type CliIo, run } from "../src/_cli/run.ts";
+import { estimateNote } from "../src/_cli/report_command.ts";
 import { foldScale } from "../src/_cli/fold.ts";
 import { parseInput, planCalls, planLayers } from "../src/_cli/layers.ts";
 
