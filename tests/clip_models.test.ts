@@ -20,7 +20,7 @@ import { clipOperatorNorm } from "../mod.ts";
 import { type CliIo, run } from "../src/_cli/run.ts";
 import { scaleFactors } from "../src/_cli/fold.ts";
 import { planCalls, planLayers } from "../src/_cli/layers.ts";
-import { toBfloat16, toHalf } from "../src/_cli/write_model.ts";
+import { toBfloat16, toHalf } from "../src/_cli/slots.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const fixture = (name: string) => join(root, "tests", "fixtures", name);
