@@ -9,6 +9,7 @@
  * @module
  */
 import { bfloat16ToNumber, halfToNumber } from "../_readers/_common.ts";
+import { fortranToC } from "../_readers/npy.ts";
 
 /** A file of the model: its path relative to the model's folder (TF.js shards) or "" for the model file itself. */
 export interface ModelFile {
@@ -76,29 +77,14 @@ export function toBfloat16(x: number): number {
   return h & 0xffff;
 }
 
-/** Storage position of C-order element `c` of `shape` when stored column-major. */
-function fortranIndex(shape: number[]): (c: number) => number {
-  const r = shape.length;
-  const fStride: number[] = [];
-  let s = 1;
-  for (let k = 0; k < r; k++) {
-    fStride.push(s);
-    s *= shape[k];
-  }
-  return (c: number) => {
-    let f = 0;
-    for (let k = r - 1; k >= 0; k--) {
-      f += (c % shape[k]) * fStride[k];
-      c = Math.floor(c / shape[k]);
-    }
-    return f;
-  };
-}
-
+/** The byte offset of the slot's C-order element `c`. */
 function position(slot: Slot): (c: number) => number {
   const size = SIZE[slot.type];
-  const index = slot.fortranShape && slot.fortranShape.length > 1 ? fortranIndex(slot.fortranShape) : (c: number) => c;
-  return (c) => slot.offset + size * index(c);
+  const shape = slot.fortranShape;
+  if (!shape || shape.length < 2) return (c) => slot.offset + size * c;
+  // The reader's reordering of the storage positions 0, 1, … gives each C-order element its position.
+  const stored = fortranToC(Float64Array.from({ length: slot.count }, (_, f) => f), shape);
+  return (c) => slot.offset + size * stored[c];
 }
 
 /** The slot's values in C order, as the readers decode them. */

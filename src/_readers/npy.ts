@@ -154,7 +154,7 @@ export function npyData(bytes: Uint8Array, src: Source, what: string, h: NpyHead
 }
 
 /** Reorders column-major (Fortran) data into row-major. */
-function fortranToC<T extends Float32Array | Float64Array>(data: T, shape: number[]): T {
+export function fortranToC<T extends Float32Array | Float64Array>(data: T, shape: number[]): T {
   const out = new (data.constructor as { new (n: number): T })(data.length);
   const r = shape.length;
   const fStride: number[] = [];
