@@ -424,8 +424,7 @@ export async function readModelFile(path: string, options: ReadModelOptions = {}
   };
   const format = options.format ?? (ext === undefined ? undefined : byExt[ext]);
   const src = source(opts.name, format ?? "model");
-  const tooBig = (size: number) =>
-    rangeError(src, `a model file larger than maxBytes (${maxBytes}; see options.maxBytes)`, size);
+  const tooBig = (size: number) => rangeError(src, `a model file larger than maxBytes (${maxBytes})`, size);
   const notRegular = () =>
     typeError(src, "a model file: it is not a regular file (a FIFO, a device or a folder)", path);
   const bytes = await readRegularFile(fs, path, maxBytes, notRegular, tooBig);

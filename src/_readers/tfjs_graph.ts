@@ -20,7 +20,7 @@ import {
   typeError,
   windowOut,
 } from "./_common.ts";
-import { decode, depthwise, isObj, type Obj, type Spec } from "./tfjs_weights.ts";
+import { decode, depthwise, isObj, kernelSpec, type Obj, type Spec } from "./tfjs_weights.ts";
 
 /** A GraphDef node as model.json holds it. */
 export interface GNode {
@@ -175,6 +175,7 @@ export function graphLayers(
             ins[1],
           );
         }
+        kernelSpec(src, node, w);
         const data = decode(src, w);
         const r = w.shape.length - 2;
         k = w.shape.slice(0, r);

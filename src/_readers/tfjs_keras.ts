@@ -22,7 +22,7 @@ import {
   typeError,
   windowOut,
 } from "./_common.ts";
-import { decode, depthwise, isObj, type Obj, type Spec } from "./tfjs_weights.ts";
+import { decode, depthwise, isObj, kernelSpec, type Obj, type Spec } from "./tfjs_weights.ts";
 
 interface KLayer {
   className: string;
@@ -249,12 +249,12 @@ export function kerasModelLayers(
         layers.push(layer);
       };
       if (DEPTHWISE.has(l.className) || SEPARABLE.has(l.className)) {
-        const dw = need(l, "depthwise_kernel");
+        const dw = kernelSpec(src, `the ${l.className} layer "${l.name}"`, need(l, "depthwise_kernel"));
         const dl = depthwise(SEPARABLE.has(l.className) ? `${l.name}/depthwise` : l.name, decode(src, dw), dw.shape);
         place(dl, x);
         convOf.set(l.name, dl);
       } else {
-        const kw = need(l, "kernel");
+        const kw = kernelSpec(src, `the ${l.className} layer "${l.name}"`, need(l, "kernel"));
         const layer = baseLayer(l.name, decode(src, kw), kw.shape, tfLayout(kw.shape.length));
         layer.transposed = TRANSPOSED.has(l.className);
         if (typeof c.groups === "number" && c.groups > 1) layer.groups = c.groups;
@@ -282,7 +282,7 @@ export function kerasModelLayers(
         if (sizes.every((v) => v !== undefined && v > 0)) out = sizes as number[];
       }
       if (SEPARABLE.has(l.className)) {
-        const pw = need(l, "pointwise_kernel");
+        const pw = kernelSpec(src, `the ${l.className} layer "${l.name}"`, need(l, "pointwise_kernel"));
         const pl = baseLayer(`${l.name}/pointwise`, decode(src, pw), pw.shape, tfLayout(pw.shape.length));
         pl.padding = "valid";
         if (out !== undefined) pl.inputShape = [...out];

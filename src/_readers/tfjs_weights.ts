@@ -194,6 +194,14 @@ export function decode(src: Source, s: Spec): Float32Array {
   return decodeFloats(src, `weight "${s.name}"`, s.bytes, s.offset, s.count, type) as Float32Array;
 }
 
+/** Checks that weight `s` can be a kernel (rank 3, 4 or 5); else a TypeError naming `what` (the layer or node). */
+export function kernelSpec(src: Source, what: string, s: Spec): Spec {
+  if (s.shape.length < 3 || s.shape.length > 5) {
+    throw typeError(src, `${what} has a kernel "${s.name}" of rank other than 3, 4 and 5`, s.shape);
+  }
+  return s;
+}
+
 /** A depthwise kernel `[k…, C, M]` as a grouped hwio kernel `[k…, 1, C·M]` (same data order), with `groups = C`. */
 export function depthwise(name: string, data: Float32Array, shape: number[]): ConvLayer {
   const r = shape.length;

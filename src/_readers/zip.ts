@@ -148,19 +148,19 @@ export function checkInflateBudget(src: Source, entries: ZipEntry[], maxBytes: n
   let total = 0;
   for (const e of entries) {
     if (e.method !== 8) continue;
-    if (e.size > RATIO_FREE_BYTES && e.size > MAX_RATIO * e.raw.length) {
-      throw rangeError(
-        src,
-        `zip entry "${e.name}" that states ${e.size} inflated bytes from ${e.raw.length} compressed, a ratio above ${MAX_RATIO}:1 (a zip bomb?)`,
-        e.size,
-      );
-    }
     total += e.size;
     if (total > maxBytes) {
       throw rangeError(
         src,
         `an npz archive whose deflated members state more than maxBytes (${maxBytes}) inflated bytes in all (zip entry "${e.name}" states ${e.size})`,
         total,
+      );
+    }
+    if (e.size > RATIO_FREE_BYTES && e.size > MAX_RATIO * e.raw.length) {
+      throw rangeError(
+        src,
+        `zip entry "${e.name}" that states ${e.size} inflated bytes from ${e.raw.length} compressed, a ratio above ${MAX_RATIO}:1 (a zip bomb?)`,
+        e.size,
       );
     }
   }
