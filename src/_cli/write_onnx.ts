@@ -7,7 +7,8 @@
  * @module
  */
 import type { Source } from "../_readers/_common.ts";
-import { readModelGraph, type Tensor } from "../_readers/onnx_proto.ts";
+import { graphConstants } from "../_readers/onnx.ts";
+import { readModelGraph } from "../_readers/onnx_proto.ts";
 import { type Encoding, type Located, SIZE, type Slot } from "./slots.ts";
 
 const ONNX_TYPES: Record<number, [Encoding, string]> = {
@@ -20,23 +21,7 @@ const ONNX_TYPES: Record<number, [Encoding, string]> = {
 /** Each conv node's weight, as the layer (the node's name, else its output). */
 export function locateOnnx(bytes: Uint8Array, src: Source): Located {
   const g = readModelGraph(src, bytes);
-  const constants = new Map<string, Tensor>(g.initializers);
-  const identityOf = new Map<string, string>();
-  for (const n of g.nodes) {
-    const t = n.attrs.get("value")?.t;
-    if (n.op === "Constant" && t !== undefined) constants.set(n.outputs[0], t);
-    if (n.op === "Identity" && n.inputs.length === 1) identityOf.set(n.outputs[0], n.inputs[0]);
-  }
-  const constant = (name: string): Tensor | undefined => {
-    for (let hops = 0; hops < 64; hops++) {
-      const t = constants.get(name);
-      if (t !== undefined) return t;
-      const up = identityOf.get(name);
-      if (up === undefined) return undefined;
-      name = up;
-    }
-    return undefined;
-  };
+  const { constant } = graphConstants(g);
   const slots = new Map<string, Slot | string>();
   for (const n of g.nodes) {
     if (n.op !== "Conv" && n.op !== "ConvTranspose") continue;

@@ -23,7 +23,7 @@ import {
   typeError,
   windowOut,
 } from "./_common.ts";
-import { type Node, readModelGraph, type Tensor, tensorValues } from "./onnx_proto.ts";
+import { type Graph, type Node, readModelGraph, type Tensor, tensorValues } from "./onnx_proto.ts";
 
 /** True when the bytes start like an ONNX ModelProto (field 1, ir_version, as a varint). */
 export function looksLikeOnnx(bytes: Uint8Array): boolean {
@@ -78,15 +78,14 @@ const SAME_SIZE = new Set([
 ]);
 const POOL_OPS = new Set(["MaxPool", "AveragePool", "LpPool"]);
 
-/** Reads an ONNX model's conv layers. `inputShape` fills the graph input's spatial size where the file leaves it symbolic. */
-export function readOnnx(
-  bytes: Uint8Array,
-  src: Source,
-  options: { inputShape?: readonly number[] | undefined },
-): ConvLayer[] {
-  const g = readModelGraph(src, bytes);
-
-  // constants: initializers and Constant nodes, reached through Identity
+/**
+ * The graph's constants: `constants`, the initializers and `Constant` nodes'
+ * values by tensor name; `constant(name)`, the one a name holds, reached
+ * through `Identity` nodes (64 hops at most).
+ */
+export function graphConstants(
+  g: Graph,
+): { constants: Map<string, Tensor>; constant: (name: string) => Tensor | undefined } {
   const constants = new Map(g.initializers);
   const identityOf = new Map<string, string>();
   for (const n of g.nodes) {
@@ -105,6 +104,17 @@ export function readOnnx(
     }
     return undefined;
   };
+  return { constants, constant };
+}
+
+/** Reads an ONNX model's conv layers. `inputShape` fills the graph input's spatial size where the file leaves it symbolic. */
+export function readOnnx(
+  bytes: Uint8Array,
+  src: Source,
+  options: { inputShape?: readonly number[] | undefined },
+): ConvLayer[] {
+  const g = readModelGraph(src, bytes);
+  const { constants, constant } = graphConstants(g);
   const consumers = new Map<string, Node[]>();
   for (const n of g.nodes) {
     for (const i of n.inputs) {
