@@ -53,7 +53,9 @@ export type Padding = "circular" | "valid" | "same" | number | readonly number[]
 
 /** Progress of a long call: `done` of `total` units (see `SingularValuesOptions.onProgress`). */
 export interface Progress {
+  /** Units done so far. */
   done: number;
+  /** Units in all. */
   total: number;
 }
 
@@ -147,6 +149,15 @@ export interface SingularValuesOptions {
    * layer's problems (rounds run of `iterations`, when clipping).
    */
   onProgress?: ((progress: Progress) => void) | undefined;
+  /**
+   * Cap on the call's estimated work, in multiply–adds (default 1e12, about
+   * four minutes of one core at the engine's best rate; `Infinity` for no
+   * cap). Every call estimates its work and its memory from the sizes
+   * before it starts, and refuses with a RangeError naming the size when the
+   * work passes this cap, its wasm memory passes 4 GiB or its memory in all
+   * passes 8 GiB.
+   */
+  maxWork?: number | undefined;
   /**
    * Where to compute (`singularValues`, `operatorNorm`, `spectrum` and
    * `clipOperatorNorm`, which has its own rules: see `ClipOptions`; the other
