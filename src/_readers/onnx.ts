@@ -182,7 +182,7 @@ export function readOnnx(
       checkAxes(src, `${node} has pads`, pads, 0, 2 * r);
       checkAxes(src, `${node} has output_padding`, ints("output_padding"), 0, r);
       const group = n.attrs.get("group")?.i ?? 1;
-      checkAxes(src, `${node} has a group`, [group], 1);
+      checkAxes(src, `${node} has groups`, [group], 1);
       if (layer !== undefined) {
         layer.stride = [...strides];
         layer.dilation = [...dilations];
