@@ -5,10 +5,19 @@
  * @module
  */
 import type { ConvLayer, Model } from "../model.ts";
-import type { Kernel, Padding, Precision, Spectrum } from "../types.ts";
+import type { Kernel, Precision, Spectrum } from "../types.ts";
 import { spectrum } from "../spectrum.ts";
 import { operatorNormBounds } from "../operator_norm_bounds.ts";
-import { type LayerCall, planCalls, planLayers, type PlannedLayer, type ShapeSource } from "./layers.ts";
+import {
+  type LayerCall,
+  type LayerKind,
+  layerKind,
+  perAxis,
+  planCalls,
+  planLayers,
+  type PlannedLayer,
+  type ShapeSource,
+} from "./layers.ts";
 import { foldScale, scaleFactors } from "./fold.ts";
 
 /** What `report` was asked for. */
@@ -65,19 +74,10 @@ export interface HeatGrid {
 }
 
 /** One layer of the report. */
-export interface LayerResult {
+export interface LayerResult extends LayerKind {
   index: number;
-  name: string;
-  kernelShape: number[];
-  layout: string;
-  transposed: boolean;
-  stride: number[];
-  dilation: number[];
-  groups: number;
-  padding: Padding;
   cIn: number;
   cOut: number;
-  inputShape: number[];
   inputSource: ShapeSource;
   outputShape: number[];
   /** True when the norm is exact (circular padding); then lower = upper = norm. */
@@ -251,11 +251,6 @@ export function estimateSeconds(p: PlannedLayer, powerIterations = 20): number {
   return (svd * (exact ? 1 : 4)) / 2e9 + power / 1e9;
 }
 
-function perAxis(v: number[] | undefined, rank: number, fallback: number): number[] {
-  if (!v || v.length === 0) return Array(rank).fill(fallback);
-  return v.length === 1 ? Array(rank).fill(v[0]) : [...v];
-}
-
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -284,17 +279,9 @@ export async function analyseModel(model: Model, options: AnalyseOptions = {}): 
     const layer0: ConvLayer = p.layer;
     const base = {
       index: p.index,
-      name: layer0.name,
-      kernelShape: [...layer0.kernel.shape],
-      layout: layer0.layout,
-      transposed: layer0.transposed,
-      stride: perAxis(layer0.stride, p.rank, 1),
-      dilation: perAxis(layer0.dilation, p.rank, 1),
-      groups: layer0.groups,
-      padding: layer0.padding,
+      ...layerKind(p),
       cIn: p.cIn,
       cOut: p.cOut,
-      inputShape: p.inputShape,
       inputSource: p.inputSource,
       outputShape: p.outputShape,
     };

@@ -5,11 +5,11 @@
  * @module
  */
 import type { Model } from "../model.ts";
-import type { Kernel, Padding } from "../types.ts";
+import type { Kernel } from "../types.ts";
 import { clipOperatorNorm } from "../clip_operator_norm.ts";
 import type { ProgressEvent } from "./analyse.ts";
 import { scaleFactors } from "./fold.ts";
-import { planCalls, planLayers } from "./layers.ts";
+import { type LayerKind, layerKind, planCalls, planLayers } from "./layers.ts";
 
 /** What `clip` was asked for. */
 export interface ClipRunOptions {
@@ -26,16 +26,7 @@ export interface ClipRunOptions {
 }
 
 /** One layer's outcome. */
-export interface ClippedLayer {
-  name: string;
-  kernelShape: number[];
-  layout: string;
-  transposed: boolean;
-  stride: number[];
-  dilation: number[];
-  groups: number;
-  padding: Padding;
-  inputShape: number[];
+export interface ClippedLayer extends LayerKind {
   /** The kernel as read. */
   original: Kernel;
   /** The kernel written: clipped, or the one read when the layer could not be clipped. */
@@ -64,11 +55,6 @@ export interface ClippedLayer {
   timeMs: number;
 }
 
-function perAxis(v: number[] | undefined, rank: number): number[] {
-  if (!v || v.length === 0) return Array(rank).fill(1);
-  return v.length === 1 ? Array(rank).fill(v[0]) : [...v];
-}
-
 /**
  * Clips every layer with the options the report uses for its norm
  * (src/_cli/layers.ts `planCalls`): circular padding on the layer's input;
@@ -89,15 +75,7 @@ export async function clipModel(model: Model, options: ClipRunOptions): Promise<
     options.onProgress?.({ phase: "start", index: p.index, total: planned.length, name: layer.name });
     const start = performance.now();
     const base = {
-      name: layer.name,
-      kernelShape: [...layer.kernel.shape],
-      layout: layer.layout,
-      transposed: layer.transposed,
-      stride: perAxis(layer.stride, p.rank),
-      dilation: perAxis(layer.dilation, p.rank),
-      groups: layer.groups,
-      padding: layer.padding,
-      inputShape: p.inputShape,
+      ...layerKind(p),
       original: layer.kernel,
       scale: layer.scale
         ? { name: layer.scale.name, kind: layer.scale.kind, folded: Boolean(options.foldBn) }

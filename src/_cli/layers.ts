@@ -38,6 +38,38 @@ export interface PlannedLayer {
   outputShape: number[];
 }
 
+/** A layer as the outputs describe it: its name, kernel, how it is applied, and its input. */
+export interface LayerKind {
+  name: string;
+  kernelShape: number[];
+  layout: string;
+  transposed: boolean;
+  /** One value per spatial axis. */
+  stride: number[];
+  /** One value per spatial axis. */
+  dilation: number[];
+  groups: number;
+  padding: Padding;
+  /** Spatial sizes. */
+  inputShape: number[];
+}
+
+/** The planned layer's kind. */
+export function layerKind(p: PlannedLayer): LayerKind {
+  const { layer } = p;
+  return {
+    name: layer.name,
+    kernelShape: [...layer.kernel.shape],
+    layout: layer.layout,
+    transposed: layer.transposed,
+    stride: perAxis(layer.stride, p.rank, 1),
+    dilation: perAxis(layer.dilation, p.rank, 1),
+    groups: layer.groups,
+    padding: layer.padding,
+    inputShape: p.inputShape,
+  };
+}
+
 /**
  * One call's options for the library, describing a forward (or transposed)
  * layer with library-expressible padding.
@@ -140,10 +172,11 @@ export function parseInput(
   );
 }
 
-function perAxis(value: number[] | undefined, rank: number, fallback: number): number[] {
+/** A per-axis attribute with one value per spatial axis: `fallback` where absent, one value repeated, or a copy. */
+export function perAxis(value: number[] | undefined, rank: number, fallback: number): number[] {
   if (!value || value.length === 0) return Array(rank).fill(fallback);
   if (value.length === 1) return Array(rank).fill(value[0]);
-  return value;
+  return [...value];
 }
 
 /** Zero padding per axis as `[before, after]`, or undefined for circular padding. */
