@@ -5,6 +5,7 @@
  * @module
  */
 import type { ClippedLayer } from "./clip.ts";
+import { finite, kindJson } from "./json.ts";
 import { dims } from "./layers.ts";
 import { oneLine } from "./load.ts";
 import { msText, num, paddingText } from "./table.ts";
@@ -50,7 +51,6 @@ function kindText(l: ClippedLayer): string {
 export function clipJson(r: ClipRun): Record<string, unknown> {
   const { model, maxNorm, iterations, tolerance, certify, foldBn, layers, outcomes, out, modelOut } = r;
   const { modelPaths, notes, failed, notWritten } = r;
-  const finite = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
   return {
     command: "clip",
     model,
@@ -62,17 +62,7 @@ export function clipJson(r: ClipRun): Record<string, unknown> {
     foldBn,
     layers: layers.map((l) => {
       const o = outcomes.get(l.name);
-      const entry: Record<string, unknown> = {
-        name: l.name,
-        kernelShape: l.kernelShape,
-        layout: l.layout,
-        transposed: l.transposed,
-        stride: l.stride,
-        dilation: l.dilation,
-        groups: l.groups,
-        padding: l.padding,
-        inputShape: l.inputShape,
-      };
+      const entry = kindJson(l);
       if (l.error) {
         entry.clipped = false;
         entry.error = oneLine(l.error);

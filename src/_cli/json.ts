@@ -1,13 +1,34 @@
 /**
- * The report as one JSON object (`report --json`).
+ * The report as one JSON object (`report --json`), and the JSON of a
+ * layer's kind and of numbers that both commands print.
  * @module
  */
 import type { Analysis } from "./analyse.ts";
+import type { LayerKind } from "./layers.ts";
 import { lipschitzParagraphs } from "./table.ts";
+
+/** `x` where it is a finite number, else null (JSON has no NaN or infinities). */
+export function finite(x: number | undefined): number | null {
+  return x === undefined || !Number.isFinite(x) ? null : x;
+}
+
+/** A layer's kind as both commands' JSON gives it, in this order. */
+export function kindJson(l: LayerKind): Record<string, unknown> {
+  return {
+    name: l.name,
+    kernelShape: l.kernelShape,
+    layout: l.layout,
+    transposed: l.transposed,
+    stride: l.stride,
+    dilation: l.dilation,
+    groups: l.groups,
+    padding: l.padding,
+    inputShape: l.inputShape,
+  };
+}
 
 /** The JSON value printed by `report --json`: plain data, every number finite or null. */
 export function jsonReport(a: Analysis, modelPath: string, htmlPath?: string): Record<string, unknown> {
-  const finite = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : x);
   return {
     model: modelPath,
     format: a.format,
@@ -18,15 +39,7 @@ export function jsonReport(a: Analysis, modelPath: string, htmlPath?: string): R
     layers: a.layers.map((l) => {
       const entry: Record<string, unknown> = {
         index: l.index,
-        name: l.name,
-        kernelShape: l.kernelShape,
-        layout: l.layout,
-        transposed: l.transposed,
-        stride: l.stride,
-        dilation: l.dilation,
-        groups: l.groups,
-        padding: l.padding,
-        inputShape: l.inputShape,
+        ...kindJson(l),
         inputShapeSource: l.inputSource,
         outputShape: l.outputShape,
         exact: l.exact,
