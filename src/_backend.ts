@@ -21,7 +21,7 @@
  * @module
  */
 import type { Precision, Progress, SimdBuild } from "./types.ts";
-import { show } from "./_checks.ts";
+import { show, showTyped } from "./_checks.ts";
 import { type Problem, problemsWork, type Sink } from "./_problem/problem.ts";
 import { loadWasm, loadWasmSync, simdFlavour } from "./_wasm/loader.ts";
 import type { CoreExports } from "./_wasm/abi.ts";
@@ -50,16 +50,14 @@ export function validateRun(
   const precision = options.precision;
   if (precision !== undefined && precision !== "f64" && precision !== "f32") {
     throw new TypeError(
-      `Cannot compute singular values as precision must be "f64" or "f32": current value is ${
-        JSON.stringify(precision)
-      }`,
+      `Cannot compute singular values as precision must be "f64" or "f32": current value is ${showTyped(precision)}`,
     );
   }
   const threads = options.threads;
   if (threads !== undefined) {
     if (typeof threads !== "number" || !Number.isInteger(threads)) {
       throw new TypeError(
-        `Cannot compute singular values as threads must be an integer: current value is ${String(threads)}`,
+        `Cannot compute singular values as threads must be an integer: current value is ${showTyped(threads)}`,
       );
     }
     if (threads < 1 || threads > 256) {
@@ -72,7 +70,7 @@ export function validateRun(
   if (backend !== undefined && backend !== "wasm" && backend !== "webgpu" && backend !== "auto") {
     throw new TypeError(
       `Cannot compute singular values as backend must be "wasm", "webgpu" or "auto": current value is ${
-        typeof backend === "string" ? JSON.stringify(backend) : String(backend)
+        showTyped(backend)
       }`,
     );
   }

@@ -15,8 +15,24 @@ export function show(value: unknown): string {
   return String(value);
 }
 
+/**
+ * A value with its type, for a TypeError's message: `"2" (string)`, `true
+ * (boolean)`, `2.5 (number)`, `Object (object)`; arrays, typed arrays, null
+ * and undefined show as themselves (their form says their type).
+ */
+export function showTyped(value: unknown): string {
+  if (value === null || value === undefined || isList(value)) return show(value);
+  const type = typeof value === "object" ? "object" : typeof value;
+  return `${typeof value === "symbol" || typeof value === "function" ? type : show(value)} (${type})`;
+}
+
+/** Throws `Kind` with the house message; a TypeError shows the value's type (see {@linkcode showTyped}). */
 export function fail(Kind: typeof TypeError | typeof RangeError, what: string, rule: string, value: unknown): never {
-  throw new Kind(`Cannot compute singular values as ${what} must be ${rule}: current value is ${show(value)}`);
+  throw new Kind(
+    `Cannot compute singular values as ${what} must be ${rule}: current value is ${
+      Kind === TypeError ? showTyped(value) : show(value)
+    }`,
+  );
 }
 
 export function isList(arr: unknown): boolean {
