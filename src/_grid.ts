@@ -17,6 +17,7 @@ import {
   withReasons,
 } from "./_backend.ts";
 import { runProblem } from "./_wasm/engine.ts";
+import { checkGrid } from "./_budget.ts";
 
 /** A layer's expansion, its computed grid, and what computed it. */
 export interface LayerGrid {
@@ -30,10 +31,14 @@ export interface LayerGrid {
 
 const SUBJECT = "compute singular values";
 
-/** Validates the layer and the run options (before any work), then expands the layer into problems. */
+/**
+ * Validates the layer and the run options, and checks the call's memory and
+ * work (before any work), then expands the layer into problems.
+ */
 function prepare(kernel: Kernel, options: SingularValuesOptions): { ex: Expanded; req: BackendRequest } {
   const spec = exactSpec(kernel, options);
   const run = validateRun(options);
+  checkGrid(spec, options.maxWork, SUBJECT);
   const ex = expandSpec(spec, spec.n);
   return { ex, req: { subject: SUBJECT, run, problems: () => ex.parts.map((p) => p.problem) } };
 }

@@ -5,7 +5,8 @@
 import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
 import { factorize } from "./_wasm/factor.ts";
-import { resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
+import { type BackendRequest, resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
+import { checkPlain } from "./_budget.ts";
 
 /**
  * Every frequency's SVD. For frequency `(u, v)` (`f = u·w + v`) and
@@ -41,7 +42,10 @@ export interface FrequencySvd {
 /** Largest number of f64 the three arrays may hold together (2 GiB). */
 const MAX_F64 = 2 ** 28;
 
-function compute({ core, simd }: WasmBackend, spec: LayerSpec): FrequencySvd {
+/** Validates the call and checks its memory (the three arrays, the engine's) and work before any of it. */
+function validate(kernel: Kernel, options: SingularValuesOptions): { spec: LayerSpec; req: BackendRequest } {
+  const spec = plainSpec(kernel, options);
+  const req = wasmOnly(options, "frequencySvd");
   const { h, w, cOut, cIn } = plainShape(spec);
   const r = Math.min(cOut, cIn);
   const total = h * w * r * (1 + 2 * (cOut + cIn));
@@ -50,6 +54,13 @@ function compute({ core, simd }: WasmBackend, spec: LayerSpec): FrequencySvd {
       `Cannot factorise the frequencies as h·w·r·(1 + 2·(c_out + c_in)) must be at most ${MAX_F64}: current value is ${total} (inputShape [${h}, ${w}], c_out ${cOut}, c_in ${cIn})`,
     );
   }
+  checkPlain(spec, true, total * 8, options.maxWork, "frequencySvd");
+  return { spec, req };
+}
+
+function compute({ core, simd }: WasmBackend, spec: LayerSpec): FrequencySvd {
+  const { h, w, cOut, cIn } = plainShape(spec);
+  const r = Math.min(cOut, cIn);
   const S = new Float64Array(h * w * r);
   const U = new Float64Array(h * w * cOut * r * 2);
   const V = new Float64Array(h * w * cIn * r * 2);
@@ -101,8 +112,8 @@ function compute({ core, simd }: WasmBackend, spec: LayerSpec): FrequencySvd {
  * ```
  */
 export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions): FrequencySvd {
-  const spec = plainSpec(kernel, options);
-  return compute(resolveBackendSync(wasmOnly(options, "frequencySvd")), spec);
+  const { spec, req } = validate(kernel, options);
+  return compute(resolveBackendSync(req), spec);
 }
 
 /**
@@ -124,6 +135,6 @@ export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions)
  * ```
  */
 export async function frequencySvd(kernel: Kernel, options: SingularValuesOptions): Promise<FrequencySvd> {
-  const spec = plainSpec(kernel, options);
-  return compute(await resolveWasm(wasmOnly(options, "frequencySvd")), spec);
+  const { spec, req } = validate(kernel, options);
+  return compute(await resolveWasm(req), spec);
 }

@@ -5,6 +5,7 @@
  */
 import type { GramIterationOptions, GramIterationResult, Kernel } from "./types.ts";
 import { fromAxes, validateSpec } from "./_options.ts";
+import { checkGram } from "./_budget.ts";
 import { integerOption } from "./_checks.ts";
 import { admissibleGrids, expandSpec, frequencyMatrix } from "./_problem/expand.ts";
 import { forEachFrequency } from "./_problem/problem.ts";
@@ -88,6 +89,7 @@ function compute(kernel: Kernel, options: GramIterationOptions): GramIterationRe
   wasmOnly(options, "gramIterationNorm");
   const steps = integerOption("iterations", options.iterations, 6, 0, 30);
   const grid = spec.pad ? admissibleGrids(spec, 1)[0] : spec.n;
+  checkGram(spec, grid, steps, options.maxWork);
   const ex = expandSpec(spec, grid);
   const bounds = new Array(steps + 1).fill(0);
   for (const part of ex.parts) {

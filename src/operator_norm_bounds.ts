@@ -5,6 +5,7 @@
  */
 import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision } from "./types.ts";
 import { type Axes, fromAxes, type LayerSpec, validateSpec } from "./_options.ts";
+import { checkBounds } from "./_budget.ts";
 import { integerOption, toleranceOption } from "./_checks.ts";
 import {
   admissibleGrids,
@@ -64,6 +65,8 @@ function makePlan(kernel: Kernel, options: OperatorNormBoundsOptions): Plan {
   const tolerance = toleranceOption("tolerance", options.tolerance, 1e-9);
   const count = integerOption("gridCandidates", options.gridCandidates, 3, 1, 16);
   const grids = spec.pad ? admissibleGrids(spec, count) : [spec.n];
+  // Every grid's problems and the power iteration, checked before any of them runs.
+  checkBounds(spec, grids, maxIterations, options.maxWork);
   return { spec, precision, req, maxIterations, tolerance, grids };
 }
 

@@ -6,6 +6,7 @@
 import { loadWasm } from "./_wasm/loader.ts";
 import type { Kernel, PowerIterationOptions, PowerIterationResult } from "./types.ts";
 import { validateSpec } from "./_options.ts";
+import { checkPower } from "./_budget.ts";
 import { integerOption, toleranceOption } from "./_checks.ts";
 import { convOperator, powerIterate, powerIterateAbortable, type PowerResult, random } from "./_wasm/conv.ts";
 import { wasmOnly } from "./_backend.ts";
@@ -20,6 +21,7 @@ function prepare(kernel: Kernel, options: PowerIterationOptions) {
   const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
   const tolerance = toleranceOption("tolerance", options.tolerance, 1e-6);
   const seed = integerOption("seed", options.seed, 1, -(2 ** 31), 2 ** 32 - 1);
+  checkPower(spec, maxIterations, options.maxWork);
   const op = convOperator(spec);
   const x0 = Float64Array.from({ length: op.cols }, random(seed));
   return { op, x0, maxIterations, tolerance, signal: run.signal };

@@ -7,7 +7,8 @@ import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
 import { factorize } from "./_wasm/factor.ts";
 import { runProblem } from "./_wasm/engine.ts";
 import { plainProblem } from "./_problem/expand.ts";
-import { resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
+import { type BackendRequest, resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
+import { checkPlain } from "./_budget.ts";
 
 /** The top singular triple of a layer `A`: `A·input = sigma·output`, `Aᵀ·output = sigma·input`. */
 export interface TopSingularVectors {
@@ -25,6 +26,15 @@ export interface TopSingularVectors {
   precision: Precision;
   /** The wasm build that ran (`"relaxed"` or `"plain"` SIMD). */
   simd: SimdBuild;
+}
+
+/** Validates the call and checks its memory (the engine's, the two images) and work before any of it. */
+function validate(kernel: Kernel, options: SingularValuesOptions): { spec: LayerSpec; req: BackendRequest } {
+  const spec = plainSpec(kernel, options);
+  const req = wasmOnly(options, "topSingularVectors");
+  const { h, w, cOut, cIn } = plainShape(spec);
+  checkPlain(spec, false, (cOut + cIn) * h * w * 8, options.maxWork, "topSingularVectors");
+  return { spec, req };
 }
 
 function compute({ core, simd }: WasmBackend, spec: LayerSpec): TopSingularVectors {
@@ -118,8 +128,8 @@ function compute({ core, simd }: WasmBackend, spec: LayerSpec): TopSingularVecto
  * ```
  */
 export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOptions): TopSingularVectors {
-  const spec = plainSpec(kernel, options);
-  return compute(resolveBackendSync(wasmOnly(options, "topSingularVectors")), spec);
+  const { spec, req } = validate(kernel, options);
+  return compute(resolveBackendSync(req), spec);
 }
 
 /**
@@ -141,6 +151,6 @@ export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOp
  * ```
  */
 export async function topSingularVectors(kernel: Kernel, options: SingularValuesOptions): Promise<TopSingularVectors> {
-  const spec = plainSpec(kernel, options);
-  return compute(await resolveWasm(wasmOnly(options, "topSingularVectors")), spec);
+  const { spec, req } = validate(kernel, options);
+  return compute(await resolveWasm(req), spec);
 }

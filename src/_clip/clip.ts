@@ -7,10 +7,11 @@
  */
 import type { Backend, ClipMethod, ClipOptions, ClipResult, Kernel, Precision, SimdBuild } from "../types.ts";
 import { type Axes, fromAxes, type LayerSpec, validateSpec, withData } from "../_options.ts";
-import { fail as failWith, isList, show } from "../_checks.ts";
+import { fail as failWith, isList, show, showTyped } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
 import { ldexp, type Problem, type Sink } from "../_problem/problem.ts";
 import { admissibleGrids, expandSpec, mergeGroups, tapLayout } from "../_problem/expand.ts";
+import { checkClip } from "../_budget.ts";
 import { runProblem, runProblemAbortable, runProblemThreaded } from "../_wasm/engine.ts";
 import { loadWasm } from "../_wasm/loader.ts";
 import { runProblemWebGPU } from "../_webgpu/run.ts";
@@ -41,7 +42,11 @@ function depthOf(spec: LayerSpec, grid: Axes): boolean {
 }
 
 function fail(Kind: typeof TypeError | typeof RangeError, what: string, rule: string, value: unknown): never {
-  throw new Kind(`Cannot clip the operator norm as ${what} must be ${rule}: current value is ${show(value)}`);
+  throw new Kind(
+    `Cannot clip the operator norm as ${what} must be ${rule}: current value is ${
+      Kind === TypeError ? showTyped(value) : show(value)
+    }`,
+  );
 }
 
 /** The validated call: the plan, the backend request, and what the result needs. */
@@ -84,14 +89,16 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
   if (typeof maxNorm !== "number") fail(TypeError, "maxNorm", "a number", maxNorm);
   if (!(maxNorm > 0) || !Number.isFinite(maxNorm)) fail(RangeError, "maxNorm", "a positive finite number", maxNorm);
   const iterations = options.iterations ?? 1;
-  if (typeof iterations !== "number" || !Number.isInteger(iterations) || iterations < 1) {
+  if (typeof iterations !== "number") fail(TypeError, "iterations", "a positive integer", iterations);
+  if (!Number.isInteger(iterations) || iterations < 1) {
     fail(RangeError, "iterations", "a positive integer", iterations);
   }
   if (iterations > MAX_ITERATIONS) {
     fail(RangeError, "iterations", `at most ${MAX_ITERATIONS} (bound a longer run's time with signal)`, iterations);
   }
   const tolerance = options.tolerance ?? 0;
-  if (typeof tolerance !== "number" || !(tolerance >= 0) || !Number.isFinite(tolerance)) {
+  if (typeof tolerance !== "number") fail(TypeError, "tolerance", "a finite number ≥ 0", tolerance);
+  if (!(tolerance >= 0) || !Number.isFinite(tolerance)) {
     fail(RangeError, "tolerance", "a finite number ≥ 0", tolerance);
   }
   const method: ClipMethod = options.method ?? "alternating";
@@ -107,6 +114,8 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
     );
   }
   const grid: Axes = layer.pad ? admissibleGrids(layer, 1)[0] : layer.n;
+  // Memory (Dykstra's corrections included) and work, before any of it.
+  checkClip(layer, grid, method === "dykstra", options.maxWork);
   const channelScale = scale ? scaledWeights(layer, scale) : undefined;
   const spec = channelScale
     ? { ...layer, weights: Float64Array.from(layer.weights, (x, j) => x * channelScale[j]) }

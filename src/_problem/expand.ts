@@ -22,7 +22,7 @@
  */
 import type { Axes, LayerSpec } from "../_options.ts";
 import { fromAxes } from "../_options.ts";
-import type { Problem } from "./problem.ts";
+import type { Problem, ProblemShape } from "./problem.ts";
 
 /** One problem and where its values land. */
 export interface Part {
@@ -235,6 +235,32 @@ export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
     }
   }
   return { grid: fromAxes(np, rank), r: groups * rG, parts, grid3: np };
+}
+
+/**
+ * What {@linkcode expandSpec} on the grid `n` (then {@linkcode mergeGroups})
+ * builds, computed without building it: the problems' shapes (one per depth
+ * frequency, a grouped layer's blocks merged) and the bytes of the kernels it
+ * allocates — the folded kernel of every group (`c_out/g × c_in/g·Π stride ×
+ * Π kp` f64, none when nothing folds; a dilated kernel folds onto at most
+ * `n` taps per axis), each depth frequency's 2-D kernel (real and imaginary)
+ * when there are several depth taps, and the merged copy of the groups.
+ */
+export function expandPlan(spec: LayerSpec, n: Axes): { problems: ProblemShape[]; bytes: number } {
+  const { cOutG, groups } = spec;
+  const { np, kp, cInP, block, identity } = tapLayout(spec, n);
+  const rows = cOutG * cInP;
+  const plane = kp[1] * kp[2];
+  const depths = Math.floor(np[0] / 2) + 1;
+  let bytes = identity ? 0 : groups * rows * block * 8;
+  if (np[0] > 1) bytes += groups * depths * rows * plane * 16;
+  if (groups > 1) bytes += depths * groups * rows * plane * 16;
+  const problems: ProblemShape[] = [];
+  for (let t = 0; t < depths; t++) {
+    const complex = !(t === 0 || 2 * t === np[0]);
+    problems.push({ cOut: cOutG, cIn: cInP, groups, kh: kp[1], kw: kp[2], h: np[1], w: np[2], complex });
+  }
+  return { problems, bytes };
 }
 
 /**

@@ -107,9 +107,12 @@ export function forEachFrequency(
   }
 }
 
+/** A problem's sizes without its kernel (for estimates made before any kernel is built). */
+export type ProblemShape = Omit<Problem, "re" | "im"> & { complex: boolean };
+
 /** Frequencies a backend visits for a problem: the Hermitian half for a real kernel, all for a complex one. */
-export function visitedFrequencies(p: Problem): number {
-  if (p.im !== undefined) return p.h * p.w;
+export function visitedFrequencies(p: Problem | ProblemShape): number {
+  if ("complex" in p ? p.complex : p.im !== undefined) return p.h * p.w;
   const selfColumns = p.w % 2 === 0 && p.w > 1 ? 2 : 1;
   const half = Math.floor(p.h / 2) + 1;
   return selfColumns * half + (Math.floor(p.w / 2) + 1 - selfColumns) * p.h;

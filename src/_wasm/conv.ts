@@ -16,7 +16,7 @@
  * @module
  */
 import type { Axes, LayerSpec } from "../_options.ts";
-import { Arena } from "./abi.ts";
+import { Arena, MAX_WASM_BYTES } from "./abi.ts";
 import { loadWasmSync } from "./loader.ts";
 
 /** A linear map given by its action and the action of its adjoint. */
@@ -87,6 +87,55 @@ function kernelAxis(
   return { k: tapOf.reduce((m, e) => Math.max(m, e), 0) + 1, dilation: 1, origin: 0, tapOf };
 }
 
+/** The kernel's axes of the layer on the input grid `n` with output grid `out` (undefined: the layer is zero). */
+function kernelAxes(spec: LayerSpec, n: Axes, out: Axes): KernelAxis[] | undefined {
+  const axes = [0, 1, 2].map((j) =>
+    kernelAxis(n[j], out[j], spec.k[j], spec.stride[j], spec.dilation[j], spec.pad?.[j])
+  );
+  return axes.some((a) => a === undefined) ? undefined : axes as KernelAxis[];
+}
+
+/** What {@linkcode convOperator} allocates, from the sizes alone (nothing is allocated). */
+export interface OperatorBytes {
+  /** Length of the input vector, `c_in·Π n`. */
+  cols: number;
+  /** Length of the output vector, `c_out·Π out`. */
+  rows: number;
+  /**
+   * Bytes of its wasm arena: geometry, folded weights, `x`, `y` and the
+   * kernels' scratch (padded copies of the input and output, as
+   * `conv_work_bytes_f64` lays them out, to within a cache line per channel).
+   */
+  wasm: number;
+  /** Bytes of its own JS arrays (the folded weights). */
+  js: number;
+  /** Multiply–adds per application (see {@linkcode LinearOperator.flops}). */
+  flops: number;
+}
+
+/**
+ * The memory of {@linkcode convOperator}`(spec, n, out)`, estimated before
+ * anything is allocated; the operator itself checks it first, and the entry
+ * points check it (with their own vectors) before any work.
+ */
+export function operatorBytes(spec: LayerSpec, n: Axes = spec.n, out: Axes = spec.out): OperatorBytes {
+  const { cOut, cIn, cInG, k } = spec;
+  const inPlane = n[0] * n[1] * n[2];
+  const outPlane = out[0] * out[1] * out[2];
+  const cols = cIn * inPlane, rows = cOut * outPlane;
+  const flops = cOut * cInG * k[0] * k[1] * k[2] * outPlane;
+  const axes = kernelAxes(spec, n, out);
+  if (!axes) return { cols, rows, wasm: 0, js: 0, flops };
+  const [A0, A1, A2] = axes;
+  const weights = cOut * cInG * A0.k * A1.k * A2.k * 8;
+  // conv_work_bytes_f64's layout: each input channel padded to its extents, each output row to 4 lanes.
+  const ext = (j: number, A: KernelAxis) => (out[j] - 1) * spec.stride[j] + A.dilation * (A.k - 1) + 1;
+  const ow = Math.ceil(out[2] / 4) * 4;
+  const row = spec.stride[2] * (ow + Math.floor((A2.dilation * (A2.k - 1)) / spec.stride[2]));
+  const work = weights + cIn * ext(0, A0) * ext(1, A1) * row * 8 + cOut * out[0] * out[1] * ow * 8;
+  return { cols, rows, wasm: GEOM_LEN * 4 + weights + (cols + rows) * 8 + work, js: weights, flops };
+}
+
 /**
  * The forward convolution of `spec` on the input grid `n` (default the
  * layer's own) with output grid `out`, zero-padded when `spec.pad` is set and
@@ -105,16 +154,22 @@ function kernelAxis(
 export function convOperator(spec: LayerSpec, n: Axes = spec.n, out: Axes = spec.out): LinearOperator {
   const { cOut, cIn, cInG, groups, k, stride } = spec;
   const taps = k[0] * k[1] * k[2];
-  const inPlane = n[0] * n[1] * n[2];
-  const outPlane = out[0] * out[1] * out[2];
-  const cols = cIn * inPlane, rows = cOut * outPlane;
-  const flops = cOut * cInG * taps * outPlane;
-  const axes = [0, 1, 2].map((j) => kernelAxis(n[j], out[j], k[j], stride[j], spec.dilation[j], spec.pad?.[j]));
-  if (axes.some((a) => a === undefined)) {
+  const subject = "apply the layer directly";
+  const context = `c_out ${cOut}, c_in ${cIn}, input [${n.join(", ")}], output [${out.join(", ")}]`;
+  const { cols, rows, flops, wasm } = operatorBytes(spec, n, out);
+  if (!(wasm <= MAX_WASM_BYTES)) {
+    throw new RangeError(
+      `Cannot ${subject} as the working memory must fit in 4 GiB of wasm memory: current value is ${
+        (wasm / 2 ** 30).toFixed(2)
+      } GiB (${context})`,
+    );
+  }
+  const axes = kernelAxes(spec, n, out);
+  if (!axes) {
     // Every read of some axis lands in the padding: the layer is zero.
     return { cols, rows, apply: (_x, y) => y.fill(0), adjoint: (_y, x) => x.fill(0), flops };
   }
-  const [A0, A1, A2] = axes as KernelAxis[];
+  const [A0, A1, A2] = axes;
   // The kernel's weights: the layer's taps moved (or summed, when folded) to their kernel taps.
   const kTaps = A0.k * A1.k * A2.k;
   const weights = new Float64Array(cOut * cInG * kTaps);
@@ -142,8 +197,6 @@ export function convOperator(spec: LayerSpec, n: Axes = spec.n, out: Axes = spec
   const wPtr = arena.f64(weights.length);
   const xPtr = arena.f64(cols);
   const yPtr = arena.f64(rows);
-  const subject = "apply the layer directly";
-  const context = `c_out ${cOut}, c_in ${cIn}, input [${n.join(", ")}], output [${out.join(", ")}]`;
   const workPtr = arena.bytes(0);
   arena.commit(subject, context);
   new Int32Array(core.memory.buffer, geomPtr, GEOM_LEN).set(geom);
