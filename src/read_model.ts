@@ -247,7 +247,9 @@ function readBytesSync(
  *   {@linkcode readModel}), a TF.js manifest whose shard count differs from `weights` or with unknown
  *   quantisation, a model with no conv layers, or `options.layers` naming unknown layers.
  * @throws {RangeError} For headers or offsets that point past the end of the file, a TF.js shard
- *   shorter than the manifest says, or tensors of more than 2^31 − 1 values.
+ *   shorter than the manifest says, tensors of more than 2^31 − 1 values, overlapping npz entries,
+ *   strides, dilations, kernel sizes or groups that are not positive integers (pads negative), TF.js
+ *   models nested more than 64 deep, or an `options.maxBytes` that is not a positive integer.
  *
  * @example A safetensors file with one Conv2d weight
  * ```ts
@@ -319,7 +321,9 @@ export function readModelSync(input: Uint8Array | TfjsModelFiles, options: ReadM
  * @param options `format` (default: sniffed), `name` (for messages), `layout`, `inputShape`, `layers`.
  * @returns The model: its format and conv layers in file order.
  * @throws {TypeError} As {@linkcode readModelSync} (as a rejection), and for corrupt deflate data.
- * @throws {RangeError} As {@linkcode readModelSync}, and for an npz member that inflates past its stated size.
+ * @throws {RangeError} As {@linkcode readModelSync}, and for an npz archive whose deflated members state
+ *   more than `options.maxBytes` (default 2 GiB) in all, a member stating more than 1000 times its
+ *   compressed size (above 1 MiB), entries that overlap, or a member that inflates past its stated size.
  *
  * @example A TF.js layers-model held in memory
  * ```ts
@@ -372,15 +376,19 @@ export async function readModel(input: Uint8Array | TfjsModelFiles, options: Rea
  * extension (`.safetensors`, `.npy`, `.npz`, `.onnx`, `.json` for TF.js),
  * else the bytes. For TF.js, `path` is the `model.json` (or face-api's
  * `*-weights_manifest.json`); its shards are read from the paths the
- * manifest lists, relative to its folder (absolute paths and URLs are
- * refused). Errors name the file.
+ * manifest lists, relative to its folder: a path that leaves the folder
+ * (after normalisation or through a symbolic link), is absolute or a URL, or
+ * names something other than a regular file is refused, and so is a shard
+ * larger than its group's weights declare (checked before it is read).
+ * Files read are bounded by `options.maxBytes`. Errors name the file.
  *
  * @param path Path of the model file.
  * @param options `format`, `layout`, `inputShape`, `layers` (as {@linkcode readModel}); `name` defaults to `path`.
  * @returns The model: its format and conv layers in file order.
- * @throws {TypeError} As {@linkcode readModel}, and for a model.json that is not JSON or a shard path that
- *   is absolute or a URL.
- * @throws {RangeError} As {@linkcode readModel}.
+ * @throws {TypeError} As {@linkcode readModel}, and for a model.json that is not JSON, a shard path that
+ *   is absolute, a URL or leaves the model's folder, or a model file or shard that is not a regular file.
+ * @throws {RangeError} As {@linkcode readModel}, and for a shard larger than its manifest group declares
+ *   or files larger than `options.maxBytes` (default 2 GiB).
  * @throws {Error} The file system's error when a file cannot be read (e.g. `ENOENT`).
  *
  * @example Reading an .npy kernel written to a temporary folder
