@@ -285,3 +285,22 @@ test("messages: a wrong type says the type (threads, precision, backend, iterati
     /maxNorm must be a number: current value is "1" \(string\)$/,
   );
 });
+
+test("messages: the CLI names a missing file and refuses a negative --max-norm as a value", async () => {
+  const { run } = await import("../src/_cli/run.ts");
+  const { readModelFile } = await import("../src/read_model.ts");
+  const fs = await import("node:fs/promises");
+  let err = "";
+  const io = {
+    stdout: () => {},
+    stderr: { write: (s: string) => void (err += s), isTTY: false },
+    writeFile: () => Promise.resolve(),
+    readTextFile: (p: string) => fs.readFile(p, "utf8"),
+    loadModel: (p: string) => readModelFile(p),
+  } as never;
+  assert.equal(await run(["report", "/no/such/model.onnx"], io), 1);
+  assert.match(err, /^convsv: error: Cannot read \/no\/such\/model\.onnx: no such file\n$/);
+  err = "";
+  assert.equal(await run(["clip", "/no/such/model.onnx", "--max-norm", "-1"], io), 2);
+  assert.match(err, /--max-norm must be a positive number: current value is -1\n$/);
+});

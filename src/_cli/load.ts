@@ -36,10 +36,16 @@ export function oneLine(e: unknown): string {
   return m.replace(/\s*\n\s*/g, " ").trim();
 }
 
+/** Whether an error is a file system's "no such file" (Node's ENOENT, Deno's NotFound). */
+function missing(e: unknown): boolean {
+  return (e as { code?: unknown })?.code === "ENOENT" || (e as Error)?.name === "NotFound";
+}
+
 async function load(io: CliIo, path: string, options: LoadOptions): Promise<Model> {
   try {
     return await io.loadModel(path, options);
   } catch (e) {
+    if (missing(e)) throw new CliError(`Cannot read ${path}: no such file`);
     const m = oneLine(e);
     throw new CliError(m.includes(path) ? m : `Cannot read ${path}: ${m}`);
   }
@@ -51,7 +57,7 @@ async function attributes(io: CliIo, path: string | undefined): Promise<LoadOpti
   try {
     text = await io.readTextFile(path);
   } catch (e) {
-    throw new CliError(`Cannot read --attributes ${path}: ${oneLine(e)}`);
+    throw new CliError(`Cannot read --attributes ${path}: ${missing(e) ? "no such file" : oneLine(e)}`);
   }
   let value: unknown;
   try {

@@ -16,12 +16,33 @@ import { ALLOWED, OPTIONS, USAGE } from "./usage.ts";
 
 export type { CliIo } from "./load.ts";
 
+/**
+ * The arguments with a negative number after a flag that takes a value
+ * (`--max-norm -1`) joined to it (`--max-norm=-1`), so that the flag's own
+ * check refuses the value (parseArgs would call it ambiguous).
+ */
+function negativeValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let j = 0; j < args.length; j++) {
+    const flag = args[j].startsWith("--") ? args[j].slice(2) : undefined;
+    const next = args[j + 1];
+    const option = flag === undefined ? undefined : (OPTIONS as Record<string, { type: string }>)[flag];
+    if (option?.type === "string" && next !== undefined && /^-(\d|\.\d|Infinity)/.test(next)) {
+      out.push(`${args[j]}=${next}`);
+      j++;
+    } else {
+      out.push(args[j]);
+    }
+  }
+  return out;
+}
+
 /** Runs the CLI on `args` (without the program name); resolves to the exit status. */
 export async function run(args: readonly string[], io: CliIo): Promise<number> {
   try {
     let parsed;
     try {
-      parsed = parseArgs({ args: [...args], options: OPTIONS, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: negativeValues(args), options: OPTIONS, allowPositionals: true, strict: true });
     } catch (e) {
       throw new CliError(`${oneLine(e).split(". ")[0]} (see: convsv help)`, 2);
     }
