@@ -119,8 +119,10 @@ export interface SingularValuesOptions {
   /**
    * The precision of the per-frequency bidiagonalisation: `"f64"` (default)
    * or `"f32"` (f32x4 SIMD, about twice as fast; the transform, the
-   * bidiagonal's dqds and the result stay f64; each value is then accurate to
-   * about 1e−6·σ_max instead of 1e−15·σ_max). Results say which ran.
+   * bidiagonal's dqds and the result stay f64; each value then has an
+   * absolute error of about 1e−6·σ_max instead of a few 1e−16·σ_max·√c:
+   * absolute, not relative to the value, so small values of a graded layer
+   * carry fewer correct digits). Results say which ran.
    */
   precision?: Precision | undefined;
   /**
