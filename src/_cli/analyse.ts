@@ -181,7 +181,8 @@ async function computeLayer(
     multiplicity?: number | undefined;
   }
 > {
-  const run = { precision, threads };
+  // The command computes what it is asked for: the library's default work cap guards services, not the CLI.
+  const run = { precision, threads, maxWork: Infinity };
   const bounds = { ...run, maxIterations };
   if (plan.kind === "exact") {
     const s = await spectrum(kernel, { ...plan.call, ...run });

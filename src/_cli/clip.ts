@@ -92,6 +92,7 @@ export async function clipModel(model: Model, options: ClipRunOptions): Promise<
         tolerance: options.tolerance,
         certify: options.certify,
         threads: options.threads,
+        maxWork: Infinity,
         ...(scale ? { scale } : {}),
       });
       const pointwise = plan.kind === "pointwise";
