@@ -4,7 +4,7 @@
  */
 import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
-import { factorize } from "./_wasm/factor.ts";
+import { factorize, factorizeAbortable, type FactorSink } from "./_wasm/factor.ts";
 import { type BackendRequest, resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
 import { checkPlain } from "./_budget.ts";
 
@@ -58,13 +58,14 @@ function validate(kernel: Kernel, options: SingularValuesOptions): { spec: Layer
   return { spec, req };
 }
 
-function compute({ core, simd }: WasmBackend, spec: LayerSpec): FrequencySvd {
+/** The factorisation's arrays, and the sink that fills them. */
+function gather(spec: LayerSpec): { result: (simd: WasmBackend["simd"]) => FrequencySvd; sink: FactorSink } {
   const { h, w, cOut, cIn } = plainShape(spec);
   const r = Math.min(cOut, cIn);
   const S = new Float64Array(h * w * r);
   const U = new Float64Array(h * w * cOut * r * 2);
   const V = new Float64Array(h * w * cIn * r * 2);
-  factorize(core, spec, (u, v, s, Uf, Vf, mirrored) => {
+  const sink: FactorSink = (u, v, s, Uf, Vf, mirrored) => {
     const fs = [u * w + v];
     if (mirrored) fs.push(((h - u) % h) * w + ((w - v) % w));
     fs.forEach((f, idx) => {
@@ -77,8 +78,11 @@ function compute({ core, simd }: WasmBackend, spec: LayerSpec): FrequencySvd {
         for (let i = f * cIn * r * 2 + 1; i < (f + 1) * cIn * r * 2; i += 2) V[i] = -V[i];
       }
     });
-  });
-  return { shape: [h, w, r], cOut, cIn, S, U, V, backend: "wasm", precision: "f64", simd };
+  };
+  return {
+    sink,
+    result: (simd) => ({ shape: [h, w, r], cOut, cIn, S, U, V, backend: "wasm", precision: "f64", simd }),
+  };
 }
 
 /**
@@ -113,7 +117,10 @@ function compute({ core, simd }: WasmBackend, spec: LayerSpec): FrequencySvd {
  */
 export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions): FrequencySvd {
   const { spec, req } = validate(kernel, options);
-  return compute(resolveBackendSync(req), spec);
+  const b = resolveBackendSync(req);
+  const g = gather(spec);
+  factorize(b.core, spec, g.sink);
+  return g.result(b.simd);
 }
 
 /**
@@ -136,5 +143,8 @@ export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions)
  */
 export async function frequencySvd(kernel: Kernel, options: SingularValuesOptions): Promise<FrequencySvd> {
   const { spec, req } = validate(kernel, options);
-  return compute(await resolveWasm(req), spec);
+  const b = await resolveWasm(req);
+  const g = gather(spec);
+  await factorizeAbortable(b.core, spec, g.sink, req.run.signal);
+  return g.result(b.simd);
 }

@@ -84,7 +84,8 @@ function bound(re: Float64Array, im: Float64Array, m: number, n: number, steps: 
   }
 }
 
-function compute(kernel: Kernel, options: GramIterationOptions): GramIterationResult {
+/** The computation, one frequency at a time (the caller drives it). */
+function* compute(kernel: Kernel, options: GramIterationOptions): Generator<void, GramIterationResult> {
   const spec = validateSpec(kernel, options);
   wasmOnly(options, "gramIterationNorm");
   const steps = integerOption("iterations", options.iterations, 6, 0, 30);
@@ -94,10 +95,13 @@ function compute(kernel: Kernel, options: GramIterationOptions): GramIterationRe
   const bounds = new Array(steps + 1).fill(0);
   for (const part of ex.parts) {
     const p = part.problem;
-    forEachFrequency(p.h, p.w, p.im !== undefined, (u, v) => {
+    const freqs: [number, number][] = [];
+    forEachFrequency(p.h, p.w, p.im !== undefined, (u, v) => freqs.push([u, v]));
+    for (const [u, v] of freqs) {
       const P = frequencyMatrix(p, u, v);
       bound(P.re, P.im, p.cOut, p.cIn, steps, bounds);
-    });
+      yield;
+    }
   }
   // Each step's bound is at most the previous one's; keep rounding from showing otherwise.
   for (let k = 1; k <= steps; k++) bounds[k] = Math.min(bounds[k], bounds[k - 1]);
@@ -146,7 +150,10 @@ function compute(kernel: Kernel, options: GramIterationOptions): GramIterationRe
  * ```
  */
 export function gramIterationNormSync(kernel: Kernel, options: GramIterationOptions): GramIterationResult {
-  return compute(kernel, options);
+  const steps = compute(kernel, options);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
 }
 
 /**
@@ -171,5 +178,18 @@ export function gramIterationNormSync(kernel: Kernel, options: GramIterationOpti
  */
 export async function gramIterationNorm(kernel: Kernel, options: GramIterationOptions): Promise<GramIterationResult> {
   await Promise.resolve();
-  return compute(kernel, options);
+  const steps = compute(kernel, options);
+  const signal = options.signal;
+  let last = performance.now();
+  let step = steps.next();
+  while (!step.done) {
+    // With a signal, let the event loop deliver an abort every ~20 ms of work.
+    if (signal && performance.now() - last > 20) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      last = performance.now();
+      signal.throwIfAborted();
+    }
+    step = steps.next();
+  }
+  return step.value;
 }

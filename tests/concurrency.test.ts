@@ -124,6 +124,26 @@ test(
     });
     setTimeout(() => controller.abort(new Error("stop")), 50);
     await assert.rejects(clip, /stop/);
+    // The per-frequency functions in TypeScript and with vectors: aborted between frequencies.
+    for (
+      const [name, run] of [
+        [
+          "gramIterationNorm",
+          (signal: AbortSignal) => gramIterationNorm(kernel(48, 48, 3, 12), { inputShape: [64, 64], signal }),
+        ],
+        [
+          "frequencySvd",
+          (signal: AbortSignal) => frequencySvd(kernel(48, 48, 3, 13), { inputShape: [64, 64], signal }),
+        ],
+      ] as const
+    ) {
+      const c = new AbortController();
+      const t0 = performance.now();
+      const call = run(c.signal);
+      setTimeout(() => c.abort(), 30);
+      await assert.rejects(call, isAbort, name);
+      assert.ok(performance.now() - t0 < 1500, `${name}: rejected after ${(performance.now() - t0).toFixed(0)} ms`);
+    }
     const small = kernel(8, 8, 3, 6);
     assert.deepEqual(
       await singularValues(small, { inputShape: [8, 8], threads: 2 }),

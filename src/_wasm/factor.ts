@@ -8,6 +8,7 @@ import { type LayerSpec, plainShape } from "../_options.ts";
 import { forEachFrequency, ldexp, scaleExponent, scaleInPlace } from "../_problem/problem.ts";
 import { plainProblem } from "../_problem/expand.ts";
 import { ConvergenceError } from "../errors.ts";
+import { withSpareCore } from "./loader.ts";
 
 /**
  * Receives one frequency's factorisation: `s` (r values, decreasing, scaled
@@ -29,6 +30,36 @@ export type FactorSink = (
  * identity's first r columns for U and V.
  */
 export function factorize(core: CoreExports, spec: LayerSpec, sink: FactorSink, only?: [number, number]): void {
+  for (const _ of factorSteps(core, spec, sink, only));
+}
+
+/**
+ * {@linkcode factorize} that can be aborted: it checks the signal after every
+ * frequency and lets the event loop run every ~20 ms of work, on an instance
+ * of the core of its own (without a signal it is {@linkcode factorize}).
+ */
+export async function factorizeAbortable(
+  core: CoreExports,
+  spec: LayerSpec,
+  sink: FactorSink,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  if (!signal) return factorize(core, spec, sink);
+  signal.throwIfAborted();
+  await withSpareCore(async (own) => {
+    let last = performance.now();
+    for (const _ of factorSteps(own, spec, sink)) {
+      if (performance.now() - last > 20) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        last = performance.now();
+      }
+      signal.throwIfAborted();
+    }
+  });
+}
+
+/** {@linkcode factorize}, one frequency at a time (the caller drives it). */
+function* factorSteps(core: CoreExports, spec: LayerSpec, sink: FactorSink, only?: [number, number]): Generator<void> {
   const { cOut, cIn, h, w } = plainShape(spec);
   const r = Math.min(cOut, cIn);
   const m = Math.max(cOut, cIn);
@@ -53,8 +84,11 @@ export function factorize(core: CoreExports, spec: LayerSpec, sink: FactorSink, 
   mem().set(k, kPtr / 8);
   const failed: [number, number][] = [];
   let column = -1;
+  const freqs: [number, number, boolean][] = [];
   forEachFrequency(h, w, false, (u, v, mirrored) => {
-    if (only && (only[0] !== u || only[1] !== v)) return;
+    if (!only || (only[0] === u && only[1] === v)) freqs.push([u, v, mirrored]);
+  });
+  for (const [u, v, mirrored] of freqs) {
     if (v !== column) {
       core.transform_w_f64(kPtr, 0, nrows, kw, w, v, 1, tr, ti, twWork);
       column = v;
@@ -85,6 +119,7 @@ export function factorize(core: CoreExports, spec: LayerSpec, sink: FactorSink, 
       for (let i = 1; i < Ut.length; i += 2) Ut[i] = -Ut[i];
       sink(u, v, sv, Vt, Ut, mirrored);
     }
-  });
+    yield;
+  }
   if (failed.length > 0) throw new ConvergenceError(failed);
 }
