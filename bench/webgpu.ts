@@ -28,7 +28,8 @@
  */
 import type { Problem, Sink } from "../src/_problem/problem.ts";
 import { runProblemThreaded } from "../src/_wasm/engine.ts";
-import { closeThreads, defaultThreads, getPool } from "../src/_threads/pool.ts";
+import { closeThreads, getPool } from "../src/_threads/pool.ts";
+import { defaultThreads } from "../src/_threads/ports.ts";
 import { getGpu } from "../src/_webgpu/device.ts";
 import { runProblemWebGPU } from "../src/_webgpu/run.ts";
 

@@ -26,7 +26,8 @@ import { type Problem, problemsWork, type Sink } from "./_problem/problem.ts";
 import { loadWasm, loadWasmSync, simdFlavour } from "./_wasm/loader.ts";
 import type { CoreExports } from "./_wasm/abi.ts";
 import { runProblem, runProblemAbortable, runProblemThreaded } from "./_wasm/engine.ts";
-import { defaultThreads, getPool, type Pool, threadsAvailable } from "./_threads/pool.ts";
+import { getPool, type Pool } from "./_threads/pool.ts";
+import { defaultThreads, threadsAvailable } from "./_threads/ports.ts";
 import { getGpu, type GpuContext } from "./_webgpu/device.ts";
 import { runProblemWebGPU } from "./_webgpu/run.ts";
 

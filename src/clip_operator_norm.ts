@@ -4,8 +4,116 @@
  * write-back live in src/_clip/.
  * @module
  */
-import type { ClipOptions, ClipResult, Kernel } from "./types.ts";
+import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { clip, clipSync } from "./_clip/clip.ts";
+
+/** How {@linkcode clipOperatorNorm} combines the two projections over several iterations. */
+export type ClipMethod = "alternating" | "dykstra";
+
+/**
+ * Options of {@linkcode clipOperatorNorm}: the layer's (`inputShape`,
+ * `layout`, `threads`), how many rounds and which method, and where to run.
+ *
+ * Backends: `"wasm"` (default) clips in f64 only (`precision: "f32"` is a
+ * RangeError there). `"webgpu"` (async only) runs each round on the GPU in
+ * f32 (`precision` defaults to `"f32"`; `"f64"` and `method: "dykstra"` are
+ * RangeErrors; no adapter is an error, never a fallback): taps within
+ * 1e−4·max|K| and norms within 1e−4·σ_max of wasm f64 in the tests (seen: a
+ * few 1e−7). `"auto"` runs WebGPU under the rule of `singularValues` (an
+ * adapter that is not a software one, `precision: "f32"`, a layer past the
+ * measured crossover, and here also the alternating method), else wasm in
+ * f64, with the reason in {@linkcode ClipResult.skipped}.
+ */
+export interface ClipOptions extends SingularValuesOptions {
+  /**
+   * Rounds of (clip the singular values at `maxNorm`, cut back to the kernel's
+   * taps) to run at most, up to 100,000. Default 1: exactly the paper's
+   * Appendix A. `signal` bounds a long run's time.
+   */
+  iterations?: number | undefined;
+  /**
+   * Stop early once the norm is at most `maxNorm·(1 + tolerance)`. Default 0
+   * (run every iteration unless the norm is already at most `maxNorm`).
+   */
+  tolerance?: number | undefined;
+  /**
+   * `"alternating"` (default; the paper's rounds, repeated) or `"dykstra"`:
+   * Dykstra's algorithm, which converges to the kernel NEAREST to the input
+   * (in the Frobenius norm) among those with norm ≤ `maxNorm`; plain
+   * alternation converges to some point of that set, not always the nearest.
+   * Dykstra keeps a correction for every frequency: `16·h·(w/2+1)·c²` bytes.
+   * Wasm only: with `backend: "webgpu"` it is a RangeError.
+   */
+  method?: ClipMethod | undefined;
+  /**
+   * A per-output-channel factor applied after the convolution (`c_out`
+   * finite, non-zero numbers), e.g. BatchNorm in inference form
+   * `γ/√(var + ε)`: the composite `diag(scale)·conv` is projected onto the
+   * ball and the convolution kernel that achieves it is returned (the scale
+   * itself is not changed). `normBefore`/`normAfter` are then the
+   * composite's norms.
+   */
+  scale?: ArrayLike<number> | undefined;
+  /**
+   * After the last round, multiply the kernel by `min(1, maxNorm/normAfter)`
+   * (exact: a norm is positively homogeneous), so that the returned layer is
+   * guaranteed inside the ball: `normAfter ≤ maxNorm`, for f32 kernels too.
+   * Default: `true` when `tolerance` is given, else `false` (one round is the
+   * paper's Appendix A as it is).
+   */
+  certify?: boolean | undefined;
+}
+
+/** The result of {@linkcode clipOperatorNorm}. */
+export interface ClipResult {
+  /** The projected kernel: same shape, layout and element type as the input. */
+  kernel: Kernel;
+  /** Operator norm of the input kernel. */
+  normBefore: number;
+  /** Operator norm of `kernel` as returned (computed from it, not assumed). */
+  normAfter: number;
+  /**
+   * Rounds of clip + cut back that produced `kernel`: 0 when the input's norm
+   * is already at most `maxNorm·(1 + tolerance)` (then `kernel` holds a copy
+   * of the input's data).
+   */
+  iterations: number;
+  /** The method that ran. */
+  method: ClipMethod;
+  /** The engine that computed the result. */
+  backend: Backend;
+  /** The precision of the computation (the returned kernel has the input's element type). */
+  precision: Precision;
+  /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
+  simd?: SimdBuild | undefined;
+  /** Why `backend: "auto"` passed over WebGPU (absent when it did not). */
+  skipped?: { webgpu?: string } | undefined;
+  /**
+   * The input grid (one size per spatial axis) of the circular layer that was
+   * projected: the layer's own for circular padding; for zero padding the
+   * smallest circular grid that contains the padded layer as a submatrix
+   * (`operatorNormBounds`' rule), whose norm bounds the padded layer's.
+   */
+  grid: number[];
+  /**
+   * True for circular padding: `normBefore` and `normAfter` are the layer's
+   * exact norms. False for zero padding: they are certified upper bounds of
+   * the zero-padded layer's norms (the norms of the circular layer on `grid`).
+   */
+  exact: boolean;
+  /**
+   * Whether the returned layer is guaranteed inside the ball: `certify` ran
+   * (scaling by {@linkcode ClipResult.certifyScale}), so `normAfter ≤ maxNorm`.
+   */
+  certified: boolean;
+  /** The factor of the certify step (1 when it did not scale, or did not run). */
+  certifyScale: number;
+  /**
+   * With `tolerance`: whether the rounds reached `normAfter ≤ maxNorm·(1 +
+   * tolerance)` before the certify step; undefined without `tolerance`.
+   */
+  toleranceMet?: boolean | undefined;
+}
 
 /**
  * Projects a kernel onto the set of kernels whose layer has operator norm at

@@ -15,7 +15,8 @@ import {
   mergeGroups,
   twiddle,
 } from "./_problem/expand.ts";
-import type { Problem, Sink } from "./_problem/problem.ts";
+import { type Problem, type Sink, visitedFrequencies } from "./_problem/problem.ts";
+import { progressSink } from "./_problem/grid.ts";
 import {
   type BackendRequest,
   resolveBackendSync,
@@ -95,10 +96,10 @@ function topPart(ex: Expanded, merged: Expanded["parts"][number], top: Top): num
 }
 
 /** The largest value of the circular layer `ex` (run through `run`) and where it is. */
-async function top(run: Runner, ex: Expanded): Promise<Top> {
+async function top(run: Runner, ex: Expanded, counted: (sink: Sink) => Sink = (sink) => sink): Promise<Top> {
   const t: Top = { norm: 0, part: 0, u: 0, v: 0 };
   const parts = mergeGroups(ex);
-  for (let j = 0; j < parts.length; j++) await run(parts[j].problem, tracker(j, t));
+  for (let j = 0; j < parts.length; j++) await run(parts[j].problem, counted(tracker(j, t)));
   return { ...t, part: topPart(ex, parts[t.part], t) };
 }
 
@@ -351,7 +352,10 @@ export async function operatorNormBounds(
   const run = runnerOf(b);
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
   const tops: Top[] = [];
-  for (const ex of exs) tops.push(await top(run, ex));
+  // Progress: the frequencies of every grid's problems.
+  const total = exs.reduce((n, ex) => n + mergeGroups(ex).reduce((m, p) => m + visitedFrequencies(p.problem), 0), 0);
+  const counted = progressSink(total, plan.req.run.onProgress);
+  for (const ex of exs) tops.push(await top(run, ex, counted));
   const lower = lowerProblem(plan, tops, exs);
   const power = lower &&
     await powerIterateAbortable(lower.op, lower.x0, plan.maxIterations, plan.tolerance, plan.req.run.signal);

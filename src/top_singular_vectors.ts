@@ -5,7 +5,8 @@
 import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
 import { factorize } from "./_wasm/factor.ts";
-import { runProblem } from "./_wasm/engine.ts";
+import { runProblem, runProblemAbortable } from "./_wasm/engine.ts";
+import type { Sink } from "./_problem/problem.ts";
 import { plainProblem } from "./_problem/expand.ts";
 import { type BackendRequest, resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
 import { checkPlain } from "./_budget.ts";
@@ -37,16 +38,29 @@ function validate(kernel: Kernel, options: SingularValuesOptions): { spec: Layer
   return { spec, req };
 }
 
-function compute({ core, simd }: WasmBackend, spec: LayerSpec): TopSingularVectors {
-  const { h, w, cOut, cIn } = plainShape(spec);
-  let sigma = -1;
-  let at: [number, number] = [0, 0];
-  runProblem(core, plainProblem(spec), (u, v, row) => {
-    if (row[0] > sigma) {
-      sigma = row[0];
-      at = [u, v];
+/** The frequency whose first value is the layer's norm, and that value. */
+interface Top {
+  sigma: number;
+  at: [number, number];
+}
+
+/** A sink keeping the frequency of the largest first value. */
+function tracker(top: Top): Sink {
+  return (u, v, row) => {
+    if (row[0] > top.sigma) {
+      top.sigma = row[0];
+      top.at = [u, v];
     }
-  });
+  };
+}
+
+function compute({ core, simd }: WasmBackend, spec: LayerSpec, top?: Top): TopSingularVectors {
+  const { h, w, cOut, cIn } = plainShape(spec);
+  if (!top) {
+    top = { sigma: -1, at: [0, 0] };
+    runProblem(core, plainProblem(spec), tracker(top));
+  }
+  const { sigma, at } = top;
   let U: Float64Array = new Float64Array(0);
   let V: Float64Array = new Float64Array(0);
   let r = 0;
@@ -152,5 +166,9 @@ export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOp
  */
 export async function topSingularVectors(kernel: Kernel, options: SingularValuesOptions): Promise<TopSingularVectors> {
   const { spec, req } = validate(kernel, options);
-  return compute(await resolveWasm(req), spec);
+  const b = await resolveWasm(req);
+  // The values pass (the long part) can be aborted; the one factorisation after it is short.
+  const top: Top = { sigma: -1, at: [0, 0] };
+  await runProblemAbortable(b.core, plainProblem(spec), tracker(top), "f64", req.run.signal);
+  return compute(b, spec, top);
 }

@@ -24,7 +24,7 @@ import {
   topSingularVectors,
 } from "../mod.ts";
 import { getPool } from "../src/_threads/pool.ts";
-import { defaultThreads } from "../src/_threads/pool.ts";
+import { defaultThreads } from "../src/_threads/ports.ts";
 import { lcgValues } from "./_random.ts";
 
 declare const process: { env: Record<string, string | undefined>; memoryUsage(): { rss: number } };
@@ -135,6 +135,10 @@ test(
           "frequencySvd",
           (signal: AbortSignal) => frequencySvd(kernel(48, 48, 3, 13), { inputShape: [64, 64], signal }),
         ],
+        [
+          "topSingularVectors",
+          (signal: AbortSignal) => topSingularVectors(kernel(96, 96, 3, 14), { inputShape: [48, 48], signal }),
+        ],
       ] as const
     ) {
       const c = new AbortController();
@@ -206,6 +210,18 @@ test(
       assert.ok(seen.every((p, i) => i === 0 || p.done > seen[i - 1].done), "done increases");
       assert.deepEqual(seen.at(-1), { done: total, total });
     }
+    // operatorNormBounds counts every candidate grid's frequencies.
+    const seenB: { done: number; total: number }[] = [];
+    const b = await operatorNormBounds(k, {
+      inputShape: [6, 6],
+      padding: 1,
+      gridCandidates: 2,
+      onProgress: (p) => seenB.push(p),
+    });
+    // The Hermitian halves of the two grids: 7×7 has 3 full columns and 1 of 4 rows, 8×8 3 full ones and 2 of 5 rows.
+    const want = (3 * 7 + 4) + (3 * 8 + 2 * 5);
+    assert.deepEqual(b.gridSizes, [[7, 7], [8, 8]]);
+    assert.deepEqual(seenB.at(-1), { done: want, total: want });
     const rounds: number[] = [];
     const res = await clipOperatorNorm(k, 0.2, {
       inputShape: [8, 8],

@@ -5,7 +5,8 @@
  * backend and, with `certify`, scale it into the ball.
  * @module
  */
-import type { Backend, ClipMethod, ClipOptions, ClipResult, Kernel, Precision, SimdBuild } from "../types.ts";
+import type { Backend, Kernel, Precision, SimdBuild } from "../types.ts";
+import type { ClipMethod, ClipOptions, ClipResult } from "../clip_operator_norm.ts";
 import { type Axes, fromAxes, type LayerSpec, validateSpec, withData } from "../_options.ts";
 import { fail as failWith, isList, show, showTyped } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";

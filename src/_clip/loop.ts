@@ -26,7 +26,8 @@
  * change of the entry divided by their number.
  * @module
  */
-import type { ClipMethod, Kernel } from "../types.ts";
+import type { Kernel } from "../types.ts";
+import type { ClipMethod } from "../clip_operator_norm.ts";
 import type { Axes, LayerSpec } from "../_options.ts";
 import { ldexp, type Problem, scaleExponent, scaleInPlace } from "../_problem/problem.ts";
 import { foldedKernels, kernelMap, tapLayout } from "../_problem/expand.ts";
