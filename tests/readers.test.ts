@@ -22,6 +22,7 @@ import {
   readModelSync,
 } from "../src/models.ts";
 import { singularValuesSync } from "../mod.ts";
+import { pb } from "./hostile.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url);
 const path = (name: string) => decodeURIComponent(new URL(name, FIX).pathname);
@@ -684,30 +685,6 @@ test("bad npy/npz: truncated, corrupt, unsupported dtype, members that inflate p
     (e: Error) => (e instanceof TypeError || e instanceof RangeError) && /^Cannot read/.test(e.message),
   );
 });
-
-/** Protocol-buffer writing, enough to build small ONNX models by hand. */
-const pb = {
-  varint(n: number | bigint): number[] {
-    let v = BigInt(n);
-    if (v < 0n) v += 1n << 64n;
-    const out: number[] = [];
-    do {
-      const b = Number(v & 0x7fn);
-      v >>= 7n;
-      out.push(v > 0n ? b | 0x80 : b);
-    } while (v > 0n);
-    return out;
-  },
-  bytes(no: number, body: ArrayLike<number>): number[] {
-    return [...pb.varint(no * 8 + 2), ...pb.varint(body.length), ...Array.from(body)];
-  },
-  str(no: number, s: string): number[] {
-    return pb.bytes(no, new TextEncoder().encode(s));
-  },
-  int(no: number, v: number): number[] {
-    return [...pb.varint(no * 8), ...pb.varint(v)];
-  },
-};
 
 interface OnnxSpec {
   op?: string;
