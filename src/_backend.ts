@@ -21,7 +21,7 @@
  * @module
  */
 import type { Precision, Progress, SimdBuild } from "./types.ts";
-import { show, showTyped } from "./_checks.ts";
+import { showTyped } from "./_checks.ts";
 import { type Problem, problemsWork, type Sink } from "./_problem/problem.ts";
 import { loadWasm, loadWasmSync, simdFlavour } from "./_wasm/loader.ts";
 import type { CoreExports } from "./_wasm/abi.ts";
@@ -82,17 +82,13 @@ export function validateRun(
       typeof (signal as AbortSignal).addEventListener !== "function")
   ) {
     throw new TypeError(
-      `Cannot compute singular values as signal must be an AbortSignal: current value is ${show(signal)} (${
-        typeOf(signal)
-      })`,
+      `Cannot compute singular values as signal must be an AbortSignal: current value is ${showTyped(signal)}`,
     );
   }
   const onProgress = options.onProgress;
   if (onProgress !== undefined && typeof onProgress !== "function") {
     throw new TypeError(
-      `Cannot compute singular values as onProgress must be a function: current value is ${show(onProgress)} (${
-        typeOf(onProgress)
-      })`,
+      `Cannot compute singular values as onProgress must be a function: current value is ${showTyped(onProgress)}`,
     );
   }
   return {
@@ -102,10 +98,6 @@ export function validateRun(
     signal: signal as AbortSignal | undefined,
     onProgress: onProgress as ((progress: Progress) => void) | undefined,
   };
-}
-
-function typeOf(value: unknown): string {
-  return value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
 }
 
 /**
