@@ -5,7 +5,7 @@
  * @module
  */
 import type { Expanded, Part } from "./expand.ts";
-import { type Problem, type Sink, visitedFrequencies } from "./problem.ts";
+import { forEachFrequency, type Problem, type Sink, visitedFrequencies } from "./problem.ts";
 import type { Progress } from "../types.ts";
 import { MAX_VALUES } from "../_options.ts";
 
@@ -89,13 +89,48 @@ export async function fillGrid(
 ): Promise<Grid> {
   const values = allocate(ex);
   const counted = progressSink(parts.reduce((n, p) => n + visitedFrequencies(p.problem), 0), onProgress);
-  for (const part of parts) await run(part.problem, counted(sinkFor(ex, values, part)));
+  for (const part of parts) {
+    const sink = counted(sinkFor(ex, values, part));
+    const one = singleTap(part.problem);
+    if (!one) {
+      await run(part.problem, sink);
+      continue;
+    }
+    let row = new Float64Array(0);
+    await run(one, (_u, _v, r) => row = r.slice());
+    replicate(part.problem, row, sink);
+  }
   return finish(ex, values, parts);
+}
+
+/**
+ * A problem whose kernel has one tap (1×1, real) has the same matrix at every
+ * frequency: `P(u, v) = K·e^0 = K`, the same bits. It is then computed once,
+ * on a 1 × 1 grid, and its values replicated.
+ */
+function singleTap(p: Problem): Problem | undefined {
+  if (p.kh !== 1 || p.kw !== 1 || p.im !== undefined || (p.h === 1 && p.w === 1)) return undefined;
+  return { ...p, h: 1, w: 1 };
+}
+
+/** Hands `row` to `sink` for every frequency a backend would visit. */
+function replicate(p: Problem, row: Float64Array, sink: Sink): void {
+  forEachFrequency(p.h, p.w, false, (u, v, mirrored) => sink(u, v, row, mirrored));
 }
 
 /** {@linkcode fillGrid} with a synchronous runner. */
 export function fillGridSync(ex: Expanded, parts: readonly Part[], run: (problem: Problem, sink: Sink) => void): Grid {
   const values = allocate(ex);
-  for (const part of parts) run(part.problem, sinkFor(ex, values, part));
+  for (const part of parts) {
+    const sink = sinkFor(ex, values, part);
+    const one = singleTap(part.problem);
+    if (!one) {
+      run(part.problem, sink);
+      continue;
+    }
+    let row = new Float64Array(0);
+    run(one, (_u, _v, r) => row = r.slice());
+    replicate(part.problem, row, sink);
+  }
   return finish(ex, values, parts);
 }
