@@ -17,6 +17,7 @@
  * @module
  */
 import { coreBytes, usesRelaxedSimd } from "../src/_wasm/loader.ts";
+import type { CoreExports } from "../src/_wasm/abi.ts";
 
 /** Rates in GFLOP/s (1e9 real floating-point operations per second). */
 export interface PeakRates {
@@ -148,35 +149,11 @@ export function registerPeak(): PeakRates {
 
 // -------------------------------------------------------- the package kernel
 
-interface BidiagExports {
-  memory: WebAssembly.Memory;
-  heap_base(): number;
-  lead_dim(m: number): number;
-  lead_dim32(m: number): number;
-  bidiag_work_bytes(ld: number, n: number): number;
-  bidiag_c64_split(
-    ar: number,
-    ai: number,
-    m: number,
-    n: number,
-    ld: number,
-    d: number,
-    e: number,
-    work: number,
-    taus: number,
-  ): number;
-  bidiag_c32_split(
-    ar: number,
-    ai: number,
-    m: number,
-    n: number,
-    ld: number,
-    d: number,
-    e: number,
-    work: number,
-    taus: number,
-  ): number;
-}
+/** The core's exports the kernel-in-L2 measurement calls. */
+type BidiagExports = Pick<
+  CoreExports,
+  "memory" | "heap_base" | "lead_dim" | "lead_dim32" | "bidiag_work_bytes" | "bidiag_c64_split" | "bidiag_c32_split"
+>;
 
 /**
  * GFLOP/s of the package's bidiagonalisation of one `n × n` complex matrix

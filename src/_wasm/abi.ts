@@ -28,11 +28,40 @@ type SvdColumnExport = (
   work: number,
 ) => number;
 
+/** `bidiag_c64_split` / `bidiag_c32_split` (assembly/bidiag.ts): one signature, two precisions. */
+type BidiagExport = (
+  ar: number,
+  ai: number,
+  m: number,
+  n: number,
+  ld: number,
+  d: number,
+  e: number,
+  work: number,
+  taus: number,
+) => number;
+
+/** `build_p_f64` / `build_p_tap_f64` (assembly/column.ts): P(u, v) from a column transform, two row orders. */
+type BuildPExport = (
+  tr: number,
+  ti: number,
+  cout: number,
+  cin: number,
+  kh: number,
+  h: number,
+  u: number,
+  ar: number,
+  ai: number,
+  ld: number,
+  work: number,
+) => number;
+
 /** The exports of the wasm core (pointers are byte offsets into `memory`). */
 export interface CoreExports {
   memory: WebAssembly.Memory;
   heap_base(): number;
   lead_dim(m: number): number;
+  lead_dim32(m: number): number;
   use_fft(k: number, n: number, outs: number): number;
   fft_cost(n: number): number;
   transform_w_work_bytes(nrows: number, kw: number, w: number, nv: number): number;
@@ -52,31 +81,10 @@ export interface CoreExports {
   svd_column_f32: SvdColumnExport;
   svd_column_f64: SvdColumnExport;
   bidiag_work_bytes(ld: number, n: number): number;
-  bidiag_c64_split(
-    ar: number,
-    ai: number,
-    m: number,
-    n: number,
-    ld: number,
-    d: number,
-    e: number,
-    work: number,
-    taus: number,
-  ): number;
+  bidiag_c64_split: BidiagExport;
+  bidiag_c32_split: BidiagExport;
   svd_work_bytes(m: number, n: number): number;
-  build_p_f64(
-    tr: number,
-    ti: number,
-    cout: number,
-    cin: number,
-    kh: number,
-    h: number,
-    u: number,
-    ar: number,
-    ai: number,
-    ld: number,
-    work: number,
-  ): number;
+  build_p_f64: BuildPExport;
   tap_major_f64(
     src: number,
     dst: number,
@@ -87,19 +95,7 @@ export interface CoreExports {
     kw: number,
     scale: number,
   ): number;
-  build_p_tap_f64(
-    tr: number,
-    ti: number,
-    cout: number,
-    cin: number,
-    kh: number,
-    h: number,
-    u: number,
-    ar: number,
-    ai: number,
-    ld: number,
-    work: number,
-  ): number;
+  build_p_tap_f64: BuildPExport;
   svd_c64_split(
     ar: number,
     ai: number,
