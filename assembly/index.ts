@@ -25,3 +25,4 @@ export function heap_base(): usize {
 export { sort_values_desc_f64, sort_values_work_bytes } from "./sort";
 export { dqds_values_f64, dqds_work_bytes } from "./dqds";
 export { conv_adjoint_f64_cdhw, conv_f64_cdhw, conv_work_bytes_f64 } from "./conv";
+export { diag_clip_f64, diag_corr_bytes, diag_norm_f64, diag_work_bytes } from "./diagonal";

@@ -15,6 +15,7 @@ import { admissibleGrids, expandSpec, mergeGroups, tapLayout } from "../_problem
 import { checkClip } from "../_budget.ts";
 import { runProblem, runProblemAbortable, runProblemThreaded } from "../_wasm/engine.ts";
 import { loadWasm } from "../_wasm/loader.ts";
+import type { CoreExports } from "../_wasm/abi.ts";
 import { runProblemWebGPU } from "../_webgpu/run.ts";
 import {
   callerKernel,
@@ -30,6 +31,7 @@ import {
 import { poolRounds, wasmRounds } from "./wasm.ts";
 import { gpuRounds } from "./webgpu.ts";
 import { depthRounds } from "./depth.ts";
+import { diagNorm, diagRounds, isDiagonal } from "./diagonal.ts";
 
 const SUBJECT = "clip the operator norm";
 
@@ -153,21 +155,34 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
   return { plan, req, layer, certify, toleranceGiven: options.tolerance !== undefined, exact: !layer.pad };
 }
 
-/** The largest first value of the problems' frequencies through a runner. */
-function normSync(run: (p: Problem, sink: Sink) => void): (problems: readonly Problem[]) => number {
+/**
+ * The largest first value of the problems' frequencies through a runner; a
+ * diagonal problem (1×1 matrices) on `core` when one is given.
+ */
+function normSync(
+  run: (p: Problem, sink: Sink) => void,
+  core?: CoreExports,
+): (problems: readonly Problem[]) => number {
   return (problems) => {
     let norm = 0;
-    for (const p of problems) run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
+    for (const p of problems) {
+      if (core && isDiagonal(p)) norm = Math.max(norm, diagNorm(core, p));
+      else run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
+    }
     return norm;
   };
 }
 
 function normAsync(
   run: (p: Problem, sink: Sink) => void | Promise<void>,
+  core?: CoreExports,
 ): (problems: readonly Problem[]) => Promise<number> {
   return async (problems) => {
     let norm = 0;
-    for (const p of problems) await run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
+    for (const p of problems) {
+      if (core && isDiagonal(p)) norm = Math.max(norm, diagNorm(core, p));
+      else await run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
+    }
     return norm;
   };
 }
@@ -272,11 +287,15 @@ const NO_ROUNDS: Outcome = { k: undefined, done: 0, norm0: 0 };
 export function clipSync(kernel: Kernel, maxNorm: number, options: ClipOptions): ClipResult {
   const call = validate(kernel, maxNorm, options);
   const b = resolveBackendSync(call.req);
-  const norm = normSync((p, sink) => runProblem(b.core, p, sink));
+  const norm = normSync((p, sink) => runProblem(b.core, p, sink), b.core);
   const s = scaled(call.plan);
   const dykstra = call.plan.method === "dykstra";
   const rounds = s &&
-    (s.depth ? depthRounds(b.core, s.depth, s.c, dykstra) : wasmRounds(b.core, s.problem, s.groups, s.c, dykstra));
+    (s.depth
+      ? depthRounds(b.core, s.depth, s.c, dykstra)
+      : isDiagonal(s.problem)
+      ? diagRounds(b.core, s.problem, s.groups, s.c, dykstra)
+      : wasmRounds(b.core, s.problem, s.groups, s.c, dykstra));
   const out = s && rounds ? runLoopSync(call.plan, s, rounds, norm) : NO_ROUNDS;
   const res = finishSync(call, s, out, kernel.shape, { backend: "wasm", precision: "f64", simd: b.simd }, norm);
   if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
@@ -304,12 +323,15 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
   } else {
     const { pool, core, workers, signal } = b;
     norm = pool
-      ? normAsync((p, sink) => runProblemThreaded(pool, p, sink, "f64", { workers, signal }))
-      : normAsync((p, sink) => runProblemAbortable(core, p, sink, "f64", signal));
+      ? normAsync((p, sink) => runProblemThreaded(pool, p, sink, "f64", { workers, signal }), core)
+      : normAsync((p, sink) => runProblemAbortable(core, p, sink, "f64", signal), core);
     if (s) {
-      // Depth rounds run on the calling thread's core (their SVDs with vectors are per frequency).
+      // Depth rounds run on the calling thread's core (their SVDs with vectors are per frequency),
+      // and so do diagonal ones (elementwise: less work than handing it to the pool).
       const rounds: Rounds<true> = s.depth
         ? asyncRounds(depthRounds(core, s.depth, s.c, dykstra), signal)
+        : isDiagonal(s.problem)
+        ? asyncRounds(diagRounds(core, s.problem, s.groups, s.c, dykstra), signal)
         : pool
         ? poolRounds(pool, s.problem, s.groups, s.c, dykstra, { workers, signal })
         : asyncRounds(wasmRounds(core, s.problem, s.groups, s.c, dykstra), signal);

@@ -141,6 +141,21 @@ export interface CoreExports {
   conv_adjoint_f64_cdhw(geom: number, w: number, y: number, x: number, work: number): number;
   dqds_values_f64(d: number, e: number, n: number, work: number): number;
   dqds_work_bytes(n: number): number;
+  diag_work_bytes(kh: number, kw: number, h: number, w: number): number;
+  diag_corr_bytes(groups: number, h: number, w: number): number;
+  diag_norm_f64(k: number, groups: number, kh: number, kw: number, h: number, w: number, work: number): number;
+  diag_clip_f64(
+    k: number,
+    groups: number,
+    kh: number,
+    kw: number,
+    h: number,
+    w: number,
+    c: number,
+    kout: number,
+    corr: number,
+    work: number,
+  ): number;
 }
 
 /** Bytes the module may address (wasm32: 4 GiB less one page for safety). */

@@ -1,0 +1,82 @@
+/**
+ * Layers whose frequency matrices are 1×1 per group (depthwise layers at
+ * stride 1, 1-D or 2-D): the singular value of group g at frequency (u, v)
+ * is |P_g(u, v)|, and a clipping round is the elementwise
+ * `P·min(1, c/|P|)` followed by the inverse transform restricted to the
+ * kernel's taps — the same round as the SVD path's (src/_clip/wasm.ts) with
+ * no SVD. Both the round and the norm are one call into the core
+ * (`diag_clip_f64`, `diag_norm_f64`, assembly/diagonal.ts) on the calling
+ * thread: per group they cost a few multiply-adds per frequency and tap,
+ * less than handing the work to the pool.
+ * @module
+ */
+import { Arena, type CoreExports } from "../_wasm/abi.ts";
+import { ldexp, type Problem, scaleExponent } from "../_problem/problem.ts";
+import type { Rounds } from "./loop.ts";
+
+const SUBJECT = "clip the operator norm";
+
+/** Whether a problem's frequency matrices are 1×1 per group (real kernel). */
+export function isDiagonal(p: Problem): boolean {
+  return p.cOut === 1 && p.cIn === 1 && p.im === undefined;
+}
+
+/** The sizes of a problem for a message. */
+function context(p: Problem, groups: number): string {
+  return `${groups} groups of 1×1, kernel ${p.kh}×${p.kw}, inputShape [${p.h}, ${p.w}]`;
+}
+
+/**
+ * The largest |P_g(u, v)| of a diagonal problem: its operator norm. The kernel
+ * is scaled by a power of two (largest entry in [0.5, 1)) on its way into
+ * the core and the norm scaled back, exactly.
+ */
+export function diagNorm(core: CoreExports, p: Problem): number {
+  const groups = p.groups ?? 1;
+  const e = scaleExponent(p.re);
+  if (e === undefined) return 0;
+  const n = groups * p.kh * p.kw;
+  const arena = new Arena(core);
+  const k = arena.f64(n);
+  const work = arena.bytes(core.diag_work_bytes(p.kh, p.kw, p.h, p.w));
+  arena.commit("compute the operator norm", context(p, groups));
+  const view = arena.view(k, n);
+  const f = 2 ** -e;
+  for (let j = 0; j < n; j++) view[j] = p.re[j] * f;
+  return ldexp(core.diag_norm_f64(k, groups, p.kh, p.kw, p.h, p.w, work), e);
+}
+
+/**
+ * Clipping rounds of `groups` diagonal problems of one shape on the calling
+ * thread's core; the kernels handed to a round are already scaled.
+ */
+export function diagRounds(
+  core: CoreExports,
+  prob: Problem,
+  groups: number,
+  c: number,
+  dykstra: boolean,
+): Rounds<false> {
+  const { kh, kw, h, w } = prob;
+  const n = groups * kh * kw;
+  const arena = new Arena(core);
+  const kIn = arena.f64(n);
+  const kOut = arena.f64(n);
+  const corrBytes = dykstra ? core.diag_corr_bytes(groups, h, w) : 0;
+  const corrAt = arena.bytes(corrBytes);
+  const work = arena.bytes(core.diag_work_bytes(kh, kw, h, w));
+  arena.commit(SUBJECT, context(prob, groups));
+  const corrLength = corrBytes / 8;
+  return {
+    corrLength,
+    round(k, corr) {
+      // Norms computed between rounds use the same memory: write the round's inputs again.
+      arena.commit(SUBJECT, "round");
+      arena.view(kIn, n).set(k);
+      if (corr) arena.view(corrAt, corrLength).set(corr);
+      const norm = core.diag_clip_f64(kIn, groups, kh, kw, h, w, c, kOut, corr ? corrAt : 0, work);
+      if (corr) corr.set(arena.view(corrAt, corrLength));
+      return { k: arena.view(kOut, n).slice(), norm };
+    },
+  };
+}
