@@ -58,7 +58,7 @@ export interface ConvLayer {
 
 /** What a reader returns. */
 export interface Model {
-  /** `"safetensors"`, `"npy"`, `"npz"`, `"onnx"` or `"tfjs"`. */
+  /** `"safetensors"`, `"npy"`, `"npz"`, `"onnx"`, `"tfjs"` or `"torch"`. */
   format: string;
   /** The convolution layers, in the file's order. */
   layers: ConvLayer[];

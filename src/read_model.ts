@@ -1,6 +1,6 @@
 /**
- * Readers for the weight files users hold: PyTorch safetensors, numpy
- * `.npy`/`.npz`, ONNX and TensorFlow.js. Each returns the model's conv layers
+ * Readers for the weight files users hold: PyTorch safetensors and
+ * `torch.save` state dicts, numpy `.npy`/`.npz`, ONNX and TensorFlow.js. Each returns the model's conv layers
  * with their kernels and attributes, ready for {@linkcode singularValues} and
  * {@linkcode operatorNormBounds}.
  * @module
@@ -15,7 +15,7 @@ import { shardGroups } from "./_readers/tfjs_weights.ts";
 import { readRegularFile, shardPath } from "./_readers/files.ts";
 
 /** The file formats {@linkcode readModel} reads. */
-export type ModelFormat = "safetensors" | "npy" | "npz" | "onnx" | "tfjs";
+export type ModelFormat = "safetensors" | "npy" | "npz" | "onnx" | "tfjs" | "torch";
 
 /**
  * A TensorFlow.js model held in memory: the parsed `model.json` (a
@@ -54,7 +54,10 @@ export interface LayerAttributes {
 
 /** Options of {@linkcode readModel}, {@linkcode readModelSync} and {@linkcode readModelFile}. */
 export interface ReadModelOptions {
-  /** The file's format; default: sniffed from the bytes (npy magic, zip, safetensors header, ONNX protobuf). */
+  /**
+   * The file's format; default: sniffed from the bytes (npy magic, zip (a `<name>/data.pkl` member makes it
+   * torch), safetensors header, ONNX protobuf, pickle).
+   */
   format?: ModelFormat | undefined;
   /** The file's name, for error messages and as the layer name of a single `.npy` array. */
   name?: string | undefined;
@@ -82,7 +85,7 @@ export { DEFAULT_MAX_BYTES } from "./_readers/_read.ts";
 
 /**
  * Reads the conv layers of a model held in memory, synchronously: the bytes
- * of a safetensors, npy, npz or ONNX file, or a TensorFlow.js model as
+ * of a safetensors, npy, npz, ONNX or PyTorch (`torch.save`) file, or a TensorFlow.js model as
  * `{ modelJson, weights }` (see {@linkcode readModel} for what TF.js yields).
  *
  * What each format yields:
@@ -103,6 +106,14 @@ export { DEFAULT_MAX_BYTES } from "./_readers/_read.ts";
  *   `Constant` nodes; a `BatchNormalization` consuming a conv's output is its
  *   `scale`; input shapes propagated from the graph input (see
  *   `options.inputShape`).
+ * - **torch** (`torch.save(model.state_dict())`, `.pt`/`.pth`, the zip
+ *   format of PyTorch 1.6 and later): as safetensors, from Float, Double,
+ *   Half and BFloat16 storages, views (offsets, strides, shared storages)
+ *   read as torch.load reads them; nested dicts (`{"model": state_dict}`)
+ *   give dotted names. The pickle is read by a restricted unpickler that runs
+ *   nothing and refuses every global but the tensor-rebuilding ones,
+ *   `collections.OrderedDict` and the storage types: a whole pickled model
+ *   (`torch.save(model)`), TorchScript and the pre-1.6 format are refused.
  *
  * Kernels keep the file's precision: f32 (and f16/bf16, converted exactly)
  * in a Float32Array, f64 in a Float64Array. Sizes a header claims are
@@ -114,11 +125,14 @@ export { DEFAULT_MAX_BYTES } from "./_readers/_read.ts";
  * @throws {TypeError} For bytes of no known format, corrupt or truncated structure, unsupported dtypes,
  *   tensors whose byte length does not match their shape, deflated npz members (use
  *   {@linkcode readModel}), a TF.js manifest whose shard count differs from `weights` or with unknown
- *   quantisation, a model with no conv layers, or `options.layers` naming unknown layers.
+ *   quantisation, a PyTorch pickle naming a global or using an opcode a state dict does not need
+ *   (a whole pickled model, `os.system`), a model with no conv layers, or `options.layers` naming
+ *   unknown layers.
  * @throws {RangeError} For headers or offsets that point past the end of the file, a TF.js shard
- *   shorter than the manifest says, tensors of more than 2^31 − 1 values, overlapping npz entries,
- *   strides, dilations, kernel sizes or groups that are not positive integers (pads negative), TF.js
- *   models nested more than 64 deep, or an `options.maxBytes` that is not a positive integer.
+ *   shorter than the manifest says, tensors of more than 2^31 − 1 values, PyTorch views past the end
+ *   of their storage, overlapping npz entries, strides, dilations, kernel sizes or groups that are
+ *   not positive integers (pads negative), TF.js models or PyTorch dicts nested more than 64 deep,
+ *   or an `options.maxBytes` that is not a positive integer.
  *
  * @example A safetensors file with one Conv2d weight
  * ```ts
@@ -160,7 +174,7 @@ export function readModelSync(input: Uint8Array | TfjsModelFiles, options: ReadM
 
 /**
  * Reads the conv layers of a model held in memory: the bytes of a
- * safetensors, npy, npz or ONNX file, or a TensorFlow.js model as
+ * safetensors, npy, npz, ONNX or PyTorch file, or a TensorFlow.js model as
  * `{ modelJson, weights }`. The same as {@linkcode readModelSync} plus
  * deflated npz members (`np.savez_compressed`), inflated by the platform's
  * `DecompressionStream("deflate-raw")`, never past the size the archive
@@ -242,7 +256,7 @@ export async function readModel(input: Uint8Array | TfjsModelFiles, options: Rea
  * Reads a model file from disk (Deno, Node, Bun; `node:fs/promises` is
  * imported only when this is called, so the module still loads in browsers
  * and edge runtimes). The format comes from `options.format`, else the
- * extension (`.safetensors`, `.npy`, `.npz`, `.onnx`, `.json` for TF.js),
+ * extension (`.safetensors`, `.npy`, `.npz`, `.onnx`, `.pt`/`.pth`, `.json` for TF.js),
  * else the bytes. For TF.js, `path` is the `model.json` (or face-api's
  * `*-weights_manifest.json`); its shards are read from the paths the
  * manifest lists, relative to its folder: a path that leaves the folder
@@ -298,6 +312,8 @@ export async function readModelFile(path: string, options: ReadModelOptions = {}
     npz: "npz",
     onnx: "onnx",
     json: "tfjs",
+    pt: "torch",
+    pth: "torch",
   };
   const format = options.format ?? (ext === undefined ? undefined : byExt[ext]);
   const src = source(opts.name, format ?? "model");

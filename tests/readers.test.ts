@@ -567,7 +567,7 @@ test("readModel() sniffs each format from its bytes and honours options.format",
   await throwsLike(
     () => readModel(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])),
     TypeError,
-    /no npy, npz, safetensors or ONNX/,
+    /no npy, npz, safetensors, ONNX or PyTorch/,
   );
   await assert.rejects(() => readModel(new Uint8Array(4), { format: "pickle" as "npy" }), TypeError);
 });

@@ -11,6 +11,7 @@ import { looksLikeSafetensors, readSafetensors } from "./safetensors.ts";
 import { NPY_MAGIC, npzLayers, readNpy, startsWith } from "./npy.ts";
 import { storedEntry, zipEntries } from "./zip.ts";
 import { looksLikeOnnx, readOnnx } from "./onnx.ts";
+import { looksLikeLegacyTorch, looksLikeTorchZip, readTorch } from "./torch.ts";
 
 /** The default of {@linkcode ReadModelOptions.maxBytes}: 2 GiB (2^31 bytes). */
 export const DEFAULT_MAX_BYTES: number = 2 ** 31;
@@ -19,7 +20,7 @@ type Bytes = Uint8Array;
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 const ZIP_EMPTY = [0x50, 0x4b, 0x05, 0x06];
-const FORMATS: readonly ModelFormat[] = ["safetensors", "npy", "npz", "onnx", "tfjs"];
+const FORMATS: readonly ModelFormat[] = ["safetensors", "npy", "npz", "onnx", "tfjs", "torch"];
 
 export function isTfjsFiles(input: unknown): input is TfjsModelFiles {
   return input !== null && typeof input === "object" && !(input instanceof Uint8Array) && "modelJson" in input;
@@ -41,9 +42,11 @@ export function formatOf(input: Bytes | TfjsModelFiles, options: ReadModelOption
     );
   }
   if (startsWith(input, NPY_MAGIC)) return "npy";
-  if (startsWith(input, ZIP_MAGIC) || startsWith(input, ZIP_EMPTY)) return "npz";
+  if (startsWith(input, ZIP_MAGIC)) return looksLikeTorchZip(input) ? "torch" : "npz";
+  if (startsWith(input, ZIP_EMPTY)) return "npz";
   if (looksLikeSafetensors(input)) return "safetensors";
   if (looksLikeOnnx(input)) return "onnx";
+  if (looksLikeLegacyTorch(input)) return "torch";
   const head = Array.from(input.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join(" ");
   const label = options.name === undefined ? "the bytes" : JSON.stringify(options.name);
   if (input[0] === 0x7b || input[0] === 0x5b) {
@@ -52,7 +55,7 @@ export function formatOf(input: Bytes | TfjsModelFiles, options: ReadModelOption
     );
   }
   throw new TypeError(
-    `Cannot read ${label} as a model: no npy, npz, safetensors or ONNX signature: current value is ${head}`,
+    `Cannot read ${label} as a model: no npy, npz, safetensors, ONNX or PyTorch signature: current value is ${head}`,
   );
 }
 
@@ -138,6 +141,8 @@ export function readBytesSync(
     }
     case "onnx":
       return finish(format, src, readOnnx(bytes, src, options), options);
+    case "torch":
+      return finish(format, src, readTorch(bytes, src, options, maxBytesOf(options)), options);
     default:
       throw typeError(src, "a TF.js model from bytes (pass { modelJson, weights } or use readModelFile)", format);
   }
