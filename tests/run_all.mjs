@@ -68,14 +68,15 @@ const bundle = spawnSync(bin("deno"), ["bundle", "--platform", "browser", "mod.t
   env,
   encoding: "utf8",
 });
+// tests/npm_package.mjs builds, packs and installs the npm package (src/_npm/build.ts) and runs it as a user would.
+const nodeTests = ["tests/npm_package.mjs"];
 if (bundle.status !== 0) {
   console.log(bundle.stdout + bundle.stderr);
   results.push({ passed: 0, failed: 1 });
 } else {
-  results.push(
-    run("node test", process.execPath, ["--test", "--test-reporter=tap", "tests/node_smoke.mjs"], parseNode),
-  );
+  nodeTests.unshift("tests/node_smoke.mjs");
 }
+results.push(run("node test", process.execPath, ["--test", "--test-reporter=tap", ...nodeTests], parseNode));
 const passed = results.reduce((a, r) => a + r.passed, 0);
 const failed = results.reduce((a, r) => a + r.failed, 0);
 console.log(`\n${passed} passed, ${failed} failed`);
