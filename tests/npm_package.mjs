@@ -1,8 +1,9 @@
-// The npm package as a Node user gets it: src/_npm/build.ts (`npm run build:npm`) builds and packs it, `npm
-// install convsv-X.tgz` puts it into a fresh folder outside the repository, and there a consumer imports
-// `convsv`, `convsv/operator-norm`, `convsv/errors` and `convsv/models` by name, checks the values against a dense
-// SVD of the layer's matrix, runs on two worker threads, runs the `convsv` bin, and a TypeScript consumer is
-// type-checked with tsc against the package's declarations. Run by tests/run_all.mjs (`node --test`).
+// The npm package as a Node user gets it: src/_npm/build.ts (`npm run build:npm`) builds and packs it in a temporary
+// folder (never the repository's dist/), `npm install convsv-X.tgz` puts it into a fresh folder outside the
+// repository, and there a consumer imports `convsv`, `convsv/operator-norm`, `convsv/errors` and `convsv/models` by
+// name, checks the values against a dense SVD of the layer's matrix, runs on two worker threads, runs the `convsv`
+// bin, and a TypeScript consumer is type-checked with tsc against the package's declarations. Run by
+// tests/run_all.mjs (`node --test`).
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -159,8 +160,9 @@ console.log(sv, s.norm, norm, model.layers.length, status, frequencies, wrong);
 `;
 
 test("npm package: src/_npm/build.ts builds and packs it", () => {
-  sh(join(root, "node_modules", ".bin", "deno"), ["run", "-A", "src/_npm/build.ts", "--pack-destination", work], root);
-  const pkg = JSON.parse(readFileSync(join(root, "dist", "package.json"), "utf8"));
+  const build = ["run", "-A", "src/_npm/build.ts", "--out-dir", join(work, "dist"), "--pack-destination", work];
+  sh(join(root, "node_modules", ".bin", "deno"), build, root);
+  const pkg = JSON.parse(readFileSync(join(work, "dist", "package.json"), "utf8"));
   const denoJson = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
   assert.equal(pkg.name, "convsv");
   assert.equal(pkg.version, denoJson.version);

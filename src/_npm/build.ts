@@ -5,6 +5,8 @@
  * `npm install ./convsv-<version>.tgz`.
  *
  * - `--pack-destination DIR`: writes the tarball into DIR instead.
+ * - `--out-dir DIR`: builds the package in DIR instead of `dist/` (the
+ *   tests build outside the repository).
  * - `--no-pack`: stops after `dist/`.
  *
  * The package holds one ES module and one declaration file per source module
@@ -33,12 +35,12 @@
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** The package's folder, as `npm pack` reads it. */
+/** The package's folder, as `npm pack` reads it, unless `--out-dir` names another. */
 export const DIST = join(root, "dist");
 /** The name on npm (JSR's is `@convsv/convsv`). */
 export const NPM_NAME = "convsv";
@@ -62,9 +64,8 @@ function emitted(path: string, declaration = false): string {
   return path.replace(/\.ts$/, declaration ? ".d.ts" : ".js");
 }
 
-/** The options given to `tsc`: ES2022 modules as Node 20 runs them, declarations beside them. */
+/** The options given to `tsc` besides `--outDir`: ES2022 modules as Node 20 runs them, declarations beside them. */
 const TSC_FLAGS = [
-  ["--outDir", DIST],
   ["--rootDir", root],
   ["--module", "nodenext"],
   ["--moduleResolution", "nodenext"],
@@ -88,15 +89,15 @@ const TSC_FLAGS = [
  */
 const IMPORT_META_MAIN = "interface ImportMeta {\n  main: boolean;\n}\n";
 
-/** Compiles the export paths' modules and everything they import into {@linkcode DIST}. */
-function compile(): void {
+/** Compiles the export paths' modules and everything they import into `out`. */
+function compile(out: string): void {
   const tmp = mkdtempSync(join(tmpdir(), "convsv-npm-"));
   try {
     const ambient = join(tmp, "import_meta.d.ts");
     writeFileSync(ambient, IMPORT_META_MAIN);
     const entries = Object.values(denoJson.exports).map((p) => join(root, p));
     const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
-    const res = spawnSync("node", [tsc, ...TSC_FLAGS, ambient, ...entries], {
+    const res = spawnSync("node", [tsc, "--outDir", out, ...TSC_FLAGS, ambient, ...entries], {
       cwd: root,
       encoding: "utf8",
     });
@@ -113,11 +114,11 @@ function compile(): void {
  */
 const TS_SPECIFIER = /(\bfrom\s+|\bimport\s*\(\s*)(["'])(\.\.?\/[^"'\n]*?)\.ts\2/g;
 
-/** Rewrites the relative `.ts` specifiers of every declaration file in {@linkcode DIST} to `.js`, leaving comments as they are. */
-function rewriteDeclarations(): void {
-  const files = readdirSync(DIST, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".d.ts"));
+/** Rewrites the relative `.ts` specifiers of every declaration file in `out` to `.js`, leaving comments as they are. */
+function rewriteDeclarations(out: string): void {
+  const files = readdirSync(out, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".d.ts"));
   for (const f of files) {
-    const path = join(DIST, f);
+    const path = join(out, f);
     const lines = readFileSync(path, "utf8").split("\n");
     const code = (line: string) => !/^\s*(\*|\/\*|\/\/)/.test(line);
     writeFileSync(path, lines.map((l) => code(l) ? l.replace(TS_SPECIFIER, "$1$2$3.js$2") : l).join("\n"));
@@ -151,18 +152,18 @@ function packageName(specifier: string): string {
 }
 
 /** Throws unless each export path reaches only `node:` built-ins and the dependencies, and `.` only built-ins. */
-function checkImports(): void {
+function checkImports(out: string): void {
   const deps = Object.keys(rootPackage.dependencies);
   for (const [sub, path] of Object.entries(denoJson.exports)) {
     const allowed = (p: string) => p.startsWith("node:") || (sub !== "." && deps.includes(packageName(p)));
-    const bad = [...packagesReached(join(DIST, emitted(path)))].filter((p) => !allowed(p));
+    const bad = [...packagesReached(join(out, emitted(path)))].filter((p) => !allowed(p));
     if (bad.length > 0) {
       throw new Error(`Cannot build the npm package as "${sub}" imports packages it may not: current value is ${bad}`);
     }
   }
 }
 
-/** The package.json written into {@linkcode DIST}: what npm users install. */
+/** The package.json written into the package's folder: what npm users install. */
 export function packageJson(): Record<string, unknown> {
   const exports: Record<string, { types: string; default: string }> = {};
   for (const [sub, path] of Object.entries(denoJson.exports)) {
@@ -191,23 +192,26 @@ const BIN = [
   "",
 ].join("\n");
 
-/** Writes {@linkcode DIST}: the compiled modules, their declarations, package.json, bin, README and LICENSE. */
-export function build(): void {
-  rmSync(DIST, { recursive: true, force: true });
-  compile();
-  rewriteDeclarations();
-  checkImports();
-  writeFileSync(join(DIST, "package.json"), JSON.stringify(packageJson(), null, 2) + "\n");
-  mkdirSync(join(DIST, "bin"));
-  writeFileSync(join(DIST, "bin", "convsv.js"), BIN, { mode: 0o755 });
-  for (const f of ["README.md", "LICENSE"]) copyFileSync(join(root, f), join(DIST, f));
+/**
+ * Writes the package into `out` (emptied first): the compiled modules, their
+ * declarations, package.json, bin, README and LICENSE.
+ */
+export function build(out: string = DIST): void {
+  rmSync(out, { recursive: true, force: true });
+  compile(out);
+  rewriteDeclarations(out);
+  checkImports(out);
+  writeFileSync(join(out, "package.json"), JSON.stringify(packageJson(), null, 2) + "\n");
+  mkdirSync(join(out, "bin"));
+  writeFileSync(join(out, "bin", "convsv.js"), BIN, { mode: 0o755 });
+  for (const f of ["README.md", "LICENSE"]) copyFileSync(join(root, f), join(out, f));
 }
 
-/** Packs {@linkcode DIST} with `npm pack` into `destination`; returns the tarball's path. */
-export function pack(destination: string): string {
+/** Packs the package in `out` with `npm pack` into `destination`; returns the tarball's path. */
+export function pack(out: string, destination: string): string {
   mkdirSync(destination, { recursive: true });
   const res = spawnSync("npm", ["pack", "--json", "--pack-destination", resolve(destination)], {
-    cwd: DIST,
+    cwd: out,
     encoding: "utf8",
   });
   if (res.status !== 0) throw new Error(`npm pack failed (exit ${res.status}):\n${res.stdout}${res.stderr}`);
@@ -217,12 +221,20 @@ export function pack(destination: string): string {
 
 declare const process: { argv: string[] };
 
+/** The value after `flag` in `args`, `fallback` when the flag is absent. */
+function option(args: string[], flag: string, fallback: string): string {
+  const at = args.indexOf(flag);
+  if (at < 0) return fallback;
+  const value = args[at + 1];
+  if (value === undefined || value.startsWith("--")) throw new TypeError(`Cannot build as ${flag} needs a folder`);
+  return resolve(value);
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
-  const at = args.indexOf("--pack-destination");
-  const destination = at >= 0 ? args[at + 1] : root;
-  if (destination === undefined) throw new TypeError("Cannot pack as --pack-destination needs a folder");
-  build();
-  console.log(`wrote ${relative(root, DIST) || "."}/ (${NPM_NAME} ${denoJson.version})`);
-  if (!args.includes("--no-pack")) console.log(`packed ${pack(destination)}`);
+  const out = option(args, "--out-dir", DIST);
+  const destination = option(args, "--pack-destination", root);
+  build(out);
+  console.log(`wrote ${out} (${NPM_NAME} ${denoJson.version})`);
+  if (!args.includes("--no-pack")) console.log(`packed ${pack(out, destination)}`);
 }
