@@ -256,8 +256,8 @@ export async function readModel(input: Uint8Array | TfjsModelFiles, options: Rea
  * Reads a model file from disk (Deno, Node, Bun; `node:fs/promises` is
  * imported only when this is called, so the module still loads in browsers
  * and edge runtimes). The format comes from `options.format`, else the
- * extension (`.safetensors`, `.npy`, `.npz`, `.onnx`, `.pt`/`.pth`, `.json` for TF.js),
- * else the bytes. For TF.js, `path` is the `model.json` (or face-api's
+ * extension (`.safetensors`, `.npy`, `.npz`, `.onnx`, `.pt`/`.pth`, `.json` for TF.js;
+ * a zip archive named `.npz`, `.pt` or `.pth` is npz or torch by its members), else the bytes. For TF.js, `path` is the `model.json` (or face-api's
  * `*-weights_manifest.json`); its shards are read from the paths the
  * manifest lists, relative to its folder: a path that leaves the folder
  * (after normalisation or through a symbolic link), is absolute or a URL, or
@@ -321,7 +321,12 @@ export async function readModelFile(path: string, options: ReadModelOptions = {}
   const notRegular = () =>
     typeError(src, "a model file: it is not a regular file (a FIFO, a device or a folder)", path);
   const bytes = await readRegularFile(fs, path, maxBytes, notRegular, tooBig);
-  if (format !== "tfjs") return readModel(bytes, format === undefined ? opts : { ...opts, format });
+  if (format !== "tfjs") {
+    // a zip named .npz, .pt or .pth is whichever of the two its members say (torch.save's hold <name>/data.pkl)
+    const zipByName = options.format === undefined && (format === "npz" || format === "torch") &&
+      bytes[0] === 0x50 && bytes[1] === 0x4b;
+    return readModel(bytes, format === undefined || zipByName ? opts : { ...opts, format });
+  }
 
   let modelJson: unknown;
   const text = new TextDecoder().decode(bytes);

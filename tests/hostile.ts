@@ -371,3 +371,159 @@ export function stateDictNpz(n: number): Uint8Array {
   }
   return zip(members);
 }
+
+// ------------------------------------------------------------------ PyTorch
+
+const enc = (s: string) => Array.from(new TextEncoder().encode(s));
+const u32le = (n: number) => [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+
+/** Pickle opcodes for hand-built pickles, as torch.save (protocol 2) writes them. */
+export const pk = {
+  proto: (v = 2): number[] => [0x80, v],
+  stop: [0x2e],
+  mark: [0x28],
+  tuple: [0x74],
+  emptyDict: [0x7d],
+  emptyTuple: [0x29],
+  emptyList: [0x5d],
+  setitem: [0x73],
+  setitems: [0x75],
+  append: [0x61],
+  reduce: [0x52],
+  build: [0x62],
+  persid: [0x51],
+  none: [0x4e],
+  false: [0x89],
+  true: [0x88],
+  /** BINUNICODE. */
+  str: (s: string): number[] => {
+    const b = enc(s);
+    return [0x58, ...u32le(b.length), ...b];
+  },
+  /** BININT1, BININT2, BININT or LONG1 (8 bytes), whichever fits. */
+  int: (n: number): number[] => {
+    if (n >= 0 && n < 256) return [0x4b, n];
+    if (n >= 0 && n < 65536) return [0x4d, n & 0xff, n >> 8];
+    if (n >= -(2 ** 31) && n < 2 ** 31) return [0x4a, ...u32le(n >>> 0)];
+    const out = [0x8a, 8];
+    let v = BigInt.asUintN(64, BigInt(n));
+    for (let j = 0; j < 8; j++, v >>= 8n) out.push(Number(v & 0xffn));
+    return out;
+  },
+  /** GLOBAL `module name`. */
+  global: (module: string, name: string): number[] => [0x63, ...enc(`${module}\n${name}\n`)],
+  binput: (i: number): number[] => [0x71, i],
+  binget: (i: number): number[] => [0x68, i],
+};
+
+/** Concatenates pickle parts without spreading large arrays into a call. */
+export function pkCat(...parts: ArrayLike<number>[]): number[] {
+  const out: number[] = [];
+  for (const p of parts) for (let j = 0; j < p.length; j++) out.push(p[j]);
+  return out;
+}
+
+/** The tuple of the pickled `parts`: MARK … TUPLE. */
+export function pkTuple(...parts: ArrayLike<number>[]): number[] {
+  return pkCat(pk.mark, ...parts, pk.tuple);
+}
+
+/** A tensor as torch.save pickles it: a view of storage `storage` (its key). */
+export interface TorchTensorSpec {
+  storage: string;
+  /** The storage type (default FloatStorage). */
+  type?: string;
+  /** The storage's value count, as its persistent id states it. */
+  numel: number;
+  offset?: number;
+  shape: number[];
+  /** Default: row-major contiguous. */
+  stride?: number[];
+}
+
+/** `_rebuild_tensor_v2(('storage', torch.TYPE, key, 'cpu', numel), offset, shape, stride, False, OrderedDict())`. */
+export function pkTensor(t: TorchTensorSpec): number[] {
+  const stride = t.stride ?? t.shape.map((_, k) => t.shape.slice(k + 1).reduce((a, b) => a * b, 1));
+  const pid = pkTuple(
+    pk.str("storage"),
+    pk.global("torch", t.type ?? "FloatStorage"),
+    pk.str(t.storage),
+    pk.str("cpu"),
+    pk.int(t.numel),
+  );
+  return pkCat(
+    pk.global("torch._utils", "_rebuild_tensor_v2"),
+    pkTuple(
+      pid,
+      pk.persid,
+      pk.int(t.offset ?? 0),
+      pkTuple(...t.shape.map(pk.int)),
+      pkTuple(...stride.map(pk.int)),
+      pk.false,
+      pk.global("collections", "OrderedDict"),
+      pk.emptyTuple,
+      pk.reduce,
+    ),
+    pk.reduce,
+  );
+}
+
+/** A pickled state dict `{key: value}` (an OrderedDict, as torch.save writes one); values are pickled parts. */
+export function pkStateDict(entries: [string, ArrayLike<number>][]): Uint8Array {
+  const items: ArrayLike<number>[] = [];
+  for (const [k, v] of entries) items.push(pk.str(k), v);
+  return new Uint8Array(
+    pkCat(
+      pk.proto(),
+      pk.global("collections", "OrderedDict"),
+      pk.emptyTuple,
+      pk.reduce,
+      pk.mark,
+      ...items,
+      pk.setitems,
+      pk.stop,
+    ),
+  );
+}
+
+/**
+ * A torch.save zip archive: `<stem>/data.pkl`, `<stem>/data/<key>` for each
+ * storage, `<stem>/version`, and `<stem>/byteorder` when given.
+ */
+export function torchZip(
+  pickle: ArrayLike<number>,
+  storages: Record<string, Uint8Array>,
+  options: { stem?: string; byteorder?: string } = {},
+): Uint8Array {
+  const stem = options.stem ?? "archive";
+  const members: ZipMember[] = [{ name: `${stem}/data.pkl`, data: Uint8Array.from(pickle) }];
+  if (options.byteorder !== undefined) {
+    members.push({ name: `${stem}/byteorder`, data: new TextEncoder().encode(options.byteorder) });
+  }
+  for (const [key, data] of Object.entries(storages)) members.push({ name: `${stem}/data/${key}`, data });
+  members.push({ name: `${stem}/version`, data: new TextEncoder().encode("3\n") });
+  return zip(members);
+}
+
+/** Float32 little-endian bytes of `values`. */
+export function f32Bytes(values: ArrayLike<number>): Uint8Array {
+  return new Uint8Array(Float32Array.from(values).buffer);
+}
+
+/** A torch.save state dict of `n` modules `m{i}`, each a 1×1 conv and its BatchNorm, every tensor its own storage. */
+export function stateDictTorch(n: number): Uint8Array {
+  const entries: [string, number[]][] = [];
+  const storages: Record<string, Uint8Array> = {};
+  let key = 0;
+  const add = (name: string, shape: number[]) => {
+    const k = String(key++);
+    storages[k] = new Uint8Array(4);
+    entries.push([name, pkTensor({ storage: k, numel: 1, shape })]);
+  };
+  for (let i = 0; i < n; i++) {
+    const m = `m${String(i).padStart(7, "0")}`;
+    add(`${m}.conv.weight`, [1, 1, 1, 1]);
+    for (const p of ["bias", "running_mean", "running_var", "weight"]) add(`${m}.bn.${p}`, [1]);
+  }
+  return torchZip(pkStateDict(entries), storages);
+}
