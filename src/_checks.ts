@@ -89,3 +89,120 @@ export function toleranceOption(what: string, value: unknown, fallback: number):
   if (!(value >= 0) || !Number.isFinite(value)) fail(RangeError, what, "a finite number ≥ 0", value);
   return value;
 }
+
+/**
+ * The keys an options object may hold, one entry per key of `T`: a table
+ * typed this way fails to compile when `T` gains an option the table lacks
+ * (and, for a literal, when it lists one `T` does not have).
+ */
+export type KnownKeys<T> = { readonly [K in keyof T]-?: true };
+
+/** Names other libraries (PyTorch, TensorFlow/Keras, ONNX, numpy) give an option, with this package's name. */
+const ALIASES: Readonly<Record<string, string>> = {
+  strides: "stride",
+  dilations: "dilation",
+  dilationrate: "dilation",
+  group: "groups",
+  numgroups: "groups",
+  inputsize: "inputShape",
+  spatialshape: "inputShape",
+  dataformat: "layout",
+  paddingmode: "padding",
+  pad: "padding",
+  pads: "padding",
+  transpose: "transposed",
+  dtype: "precision",
+  numthreads: "threads",
+  workers: "threads",
+  device: "backend",
+  abortsignal: "signal",
+  progress: "onProgress",
+  maxiter: "maxIterations",
+  npoweriterations: "maxIterations",
+  tol: "tolerance",
+  rtol: "tolerance",
+  niter: "iterations",
+  steps: "iterations",
+};
+
+/** Lower case without `_` and `-`: `input_shape`, `InputShape` and `inputshape` are one name. */
+function plain(key: string): string {
+  return key.toLowerCase().replace(/[_-]/g, "");
+}
+
+/** Edits (insertions, deletions, substitutions, swaps of neighbours) from `a` to `b`. */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = [];
+  for (let i = 0; i <= a.length; i++) {
+    rows.push([i]);
+    for (let j = 1; j <= b.length; j++) {
+      if (i === 0) {
+        rows[i][j] = j;
+        continue;
+      }
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1][j] + 1, rows[i][j - 1] + 1, rows[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2][j - 2] + 1);
+      rows[i][j] = d;
+    }
+  }
+  return rows[a.length][b.length];
+}
+
+/**
+ * The known key a caller most likely meant by `key`: its spelling in another
+ * library ({@linkcode ALIASES}), the same name in another case or with
+ * underscores, or the nearest by edit distance (at most 1 edit for names of
+ * up to 4 letters, 2 for longer ones); undefined when none is close.
+ */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  const p = plain(key);
+  const alias = Object.hasOwn(ALIASES, p) ? ALIASES[p] : undefined;
+  if (alias !== undefined && known.includes(alias)) return alias;
+  const same = known.find((k) => plain(k) === p);
+  if (same !== undefined) return same;
+  let best: string | undefined;
+  let bestDistance = p.length <= 4 ? 2 : 3;
+  for (const k of known) {
+    const d = editDistance(p, plain(k));
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/**
+ * Refuses an own key of `object` that `known` does not list, with a TypeError
+ * that names the key, says whose keys they are (`rule`) and suggests the key
+ * most likely meant (see {@linkcode nearestKey}), else lists the known ones:
+ * ``Cannot compute singular values as each option must be one that
+ * singularValuesSync knows (did you mean `stride`?): current value is
+ * "strides"``. A value that is not a plain object is left to the caller's
+ * other checks.
+ *
+ * @param subject What cannot be done otherwise: `"compute singular values"`.
+ * @param rule What each key must be: `"each option must be one that singularValuesSync knows"`.
+ * @param hints Advice for particular keys, given instead of a suggestion.
+ */
+export function checkKeys(
+  subject: string,
+  rule: string,
+  object: unknown,
+  known: Readonly<Record<string, true>>,
+  hints: Readonly<Record<string, string>> = {},
+): void {
+  if (typeof object !== "object" || object === null || isList(object)) return;
+  const names = Object.keys(known);
+  for (const key of Object.keys(object)) {
+    if (Object.hasOwn(known, key)) continue;
+    const near = nearestKey(key, names);
+    const advice = Object.hasOwn(hints, key)
+      ? hints[key]
+      : near !== undefined
+      ? `did you mean \`${near}\`?`
+      : `known: ${names.join(", ")}`;
+    throw new TypeError(`Cannot ${subject} as ${rule} (${advice}): current value is ${JSON.stringify(key)}`);
+  }
+}

@@ -12,7 +12,7 @@
  * @module
  */
 import type { Kernel, Layout, SingularValuesOptions } from "./types.ts";
-import { checkSizes, fail, isList, perAxis, show } from "./_checks.ts";
+import { checkKeys, checkSizes, fail, isList, type KnownKeys, perAxis, show } from "./_checks.ts";
 
 /** Three per-axis numbers `[depth, height, width]`. */
 export type Axes = [number, number, number];
@@ -62,6 +62,60 @@ const LAYOUTS_BY_RANK: Record<1 | 2 | 3, readonly [Layout, Layout]> = {
   3: ["oidhw", "dhwio"],
 };
 
+/**
+ * The options of {@linkcode SingularValuesOptions}: the layer's and how to
+ * run it. Every public function's table starts from this one.
+ */
+export const LAYER_OPTIONS: KnownKeys<SingularValuesOptions> = {
+  inputShape: true,
+  layout: true,
+  stride: true,
+  dilation: true,
+  groups: true,
+  transposed: true,
+  padding: true,
+  outputPadding: true,
+  precision: true,
+  threads: true,
+  signal: true,
+  onProgress: true,
+  maxWork: true,
+  backend: true,
+};
+
+/** What to do instead, for keys that are not options but are often passed as such. */
+const OPTION_HINTS: Readonly<Record<string, string>> = {
+  kernel: "the kernel is the first argument, not an option",
+  name:
+    "a model's ConvLayer is not an options object: pass layer.kernel first, then inputShape and the layer's layout, stride, dilation, groups, padding and transposed",
+  data: "the kernel's data belongs in the kernel { data, shape }, the first argument",
+  shape: "the kernel's shape belongs in the kernel { data, shape }; the input's is inputShape",
+};
+
+/**
+ * Refuses an option key that `fn` does not know (a TypeError naming the key
+ * and the key most likely meant), before any other check.
+ *
+ * @param fn The public function as the caller called it: `"singularValuesSync"`.
+ * @param known The function's options (see {@linkcode LAYER_OPTIONS}).
+ * @param subject What cannot be done otherwise (default `"compute singular values"`).
+ */
+export function checkOptions(
+  fn: string,
+  options: unknown,
+  known: Readonly<Record<string, true>>,
+  subject = "compute singular values",
+): void {
+  checkKeys(subject, `each option must be one that ${fn} knows`, options, known, OPTION_HINTS);
+}
+
+const KERNEL_FIELDS: KnownKeys<Kernel> = { data: true, shape: true };
+
+const KERNEL_HINTS: Readonly<Record<string, string>> = {
+  layout: "layout is an option: pass it next to inputShape",
+  weights: "the weights are the kernel's data",
+};
+
 /** Largest number of singular values one call returns (2 GiB of Float64Array). */
 export const MAX_VALUES = 2 ** 28;
 
@@ -87,6 +141,13 @@ export function validateSpec(kernel: Kernel, options: SingularValuesOptions): La
   if (typeof options !== "object" || options === null) {
     fail(TypeError, "options", "an object with inputShape", options);
   }
+  checkKeys(
+    "compute singular values",
+    "each field of a kernel must be data or shape",
+    kernel,
+    KERNEL_FIELDS,
+    KERNEL_HINTS,
+  );
   const { data } = kernel;
   if (!(data instanceof Float32Array) && !(data instanceof Float64Array)) {
     fail(TypeError, "kernel.data", "a Float32Array or Float64Array", data);

@@ -6,6 +6,8 @@
  */
 import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { clip, clipSync } from "./_clip/clip.ts";
+import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
+import type { KnownKeys } from "./_checks.ts";
 
 /** How {@linkcode clipOperatorNorm} combines the two projections over several iterations. */
 export type ClipMethod = "alternating" | "dykstra";
@@ -63,6 +65,18 @@ export interface ClipOptions extends SingularValuesOptions {
    */
   certify?: boolean | undefined;
 }
+
+/** The options of {@linkcode clipOperatorNorm}. */
+const OPTIONS: KnownKeys<ClipOptions> = {
+  ...LAYER_OPTIONS,
+  iterations: true,
+  tolerance: true,
+  method: true,
+  scale: true,
+  certify: true,
+};
+
+const SUBJECT = "clip the operator norm";
 
 /** The result of {@linkcode clipOperatorNorm}. */
 export interface ClipResult {
@@ -169,6 +183,7 @@ export interface ClipResult {
  * ```
  */
 export function clipOperatorNormSync(kernel: Kernel, maxNorm: number, options: ClipOptions): ClipResult {
+  checkOptions("clipOperatorNormSync", options, OPTIONS, SUBJECT);
   return clipSync(kernel, maxNorm, options);
 }
 
@@ -242,6 +257,7 @@ export function clipOperatorNormSync(kernel: Kernel, maxNorm: number, options: C
  * }
  * ```
  */
-export function clipOperatorNorm(kernel: Kernel, maxNorm: number, options: ClipOptions): Promise<ClipResult> {
-  return clip(kernel, maxNorm, options);
+export async function clipOperatorNorm(kernel: Kernel, maxNorm: number, options: ClipOptions): Promise<ClipResult> {
+  checkOptions("clipOperatorNorm", options, OPTIONS, SUBJECT);
+  return await clip(kernel, maxNorm, options);
 }

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
-import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
+import { checkOptions, LAYER_OPTIONS, type LayerSpec, plainShape, plainSpec } from "./_options.ts";
 import { factorize, factorizeAbortable, type FactorSink } from "./_wasm/factor.ts";
 import { type BackendRequest, resolveBackendSync, resolveWasm, type WasmBackend, wasmOnly } from "./_backend.ts";
 import { checkPlain } from "./_budget.ts";
@@ -43,7 +43,12 @@ export interface FrequencySvd {
 const MAX_F64 = 2 ** 28;
 
 /** Validates the call and checks its memory (the three arrays, the engine's) and work before any of it. */
-function validate(kernel: Kernel, options: SingularValuesOptions): { spec: LayerSpec; req: BackendRequest } {
+function validate(
+  fn: string,
+  kernel: Kernel,
+  options: SingularValuesOptions,
+): { spec: LayerSpec; req: BackendRequest } {
+  checkOptions(fn, options, LAYER_OPTIONS);
   const spec = plainSpec(kernel, options);
   const req = wasmOnly(options, "frequencySvd");
   const { h, w, cOut, cIn } = plainShape(spec);
@@ -116,7 +121,7 @@ function gather(spec: LayerSpec): { result: (simd: WasmBackend["simd"]) => Frequ
  * ```
  */
 export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions): FrequencySvd {
-  const { spec, req } = validate(kernel, options);
+  const { spec, req } = validate("frequencySvdSync", kernel, options);
   const b = resolveBackendSync(req);
   const g = gather(spec);
   factorize(b.core, spec, g.sink);
@@ -142,7 +147,7 @@ export function frequencySvdSync(kernel: Kernel, options: SingularValuesOptions)
  * ```
  */
 export async function frequencySvd(kernel: Kernel, options: SingularValuesOptions): Promise<FrequencySvd> {
-  const { spec, req } = validate(kernel, options);
+  const { spec, req } = validate("frequencySvd", kernel, options);
   const b = await resolveWasm(req);
   const g = gather(spec);
   await factorizeAbortable(b.core, spec, g.sink, req.run.signal);

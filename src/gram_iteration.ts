@@ -4,9 +4,9 @@
  * @module
  */
 import type { GramIterationOptions, GramIterationResult, Kernel } from "./types.ts";
-import { fromAxes, validateSpec } from "./_options.ts";
+import { checkOptions, fromAxes, LAYER_OPTIONS, validateSpec } from "./_options.ts";
 import { checkGram } from "./_budget.ts";
-import { integerOption } from "./_checks.ts";
+import { integerOption, type KnownKeys } from "./_checks.ts";
 import { admissibleGrids, expandSpec, frequencyMatrix } from "./_problem/expand.ts";
 import { forEachFrequency } from "./_problem/problem.ts";
 import { wasmOnly } from "./_backend.ts";
@@ -84,6 +84,9 @@ function bound(re: Float64Array, im: Float64Array, m: number, n: number, steps: 
   }
 }
 
+/** The options of {@linkcode gramIterationNorm}. */
+const OPTIONS: KnownKeys<GramIterationOptions> = { ...LAYER_OPTIONS, iterations: true };
+
 /** The computation, one frequency at a time (the caller drives it). */
 function* compute(kernel: Kernel, options: GramIterationOptions): Generator<void, GramIterationResult> {
   const spec = validateSpec(kernel, options);
@@ -150,6 +153,7 @@ function* compute(kernel: Kernel, options: GramIterationOptions): Generator<void
  * ```
  */
 export function gramIterationNormSync(kernel: Kernel, options: GramIterationOptions): GramIterationResult {
+  checkOptions("gramIterationNormSync", options, OPTIONS);
   const steps = compute(kernel, options);
   let step = steps.next();
   while (!step.done) step = steps.next();
@@ -177,6 +181,7 @@ export function gramIterationNormSync(kernel: Kernel, options: GramIterationOpti
  * ```
  */
 export async function gramIterationNorm(kernel: Kernel, options: GramIterationOptions): Promise<GramIterationResult> {
+  checkOptions("gramIterationNorm", options, OPTIONS);
   await Promise.resolve();
   const steps = compute(kernel, options);
   const signal = options.signal;

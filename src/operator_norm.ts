@@ -4,6 +4,7 @@
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
 import { spectrum, spectrumSync } from "./spectrum.ts";
+import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
 
 /**
  * The largest singular value of the layer (its ℓ² operator norm, the
@@ -28,6 +29,7 @@ import { spectrum, spectrumSync } from "./spectrum.ts";
  * ```
  */
 export function operatorNormSync(kernel: Kernel, options: SingularValuesOptions): number {
+  checkOptions("operatorNormSync", options, LAYER_OPTIONS);
   return spectrumSync(kernel, options).norm;
 }
 
@@ -53,5 +55,6 @@ export function operatorNormSync(kernel: Kernel, options: SingularValuesOptions)
  * ```
  */
 export async function operatorNorm(kernel: Kernel, options: SingularValuesOptions): Promise<number> {
+  checkOptions("operatorNorm", options, LAYER_OPTIONS);
   return (await spectrum(kernel, options)).norm;
 }

@@ -4,9 +4,9 @@
  * @module
  */
 import type { Kernel, OperatorNormBounds, OperatorNormBoundsOptions, Precision } from "./types.ts";
-import { type Axes, fromAxes, type LayerSpec, validateSpec } from "./_options.ts";
+import { type Axes, checkOptions, fromAxes, LAYER_OPTIONS, type LayerSpec, validateSpec } from "./_options.ts";
 import { checkBounds } from "./_budget.ts";
-import { integerOption, toleranceOption } from "./_checks.ts";
+import { integerOption, type KnownKeys, toleranceOption } from "./_checks.ts";
 import {
   admissibleGrids,
   type Expanded,
@@ -58,7 +58,16 @@ interface Top {
   v: number;
 }
 
-function makePlan(kernel: Kernel, options: OperatorNormBoundsOptions): Plan {
+/** The options of {@linkcode operatorNormBounds}. */
+const OPTIONS: KnownKeys<OperatorNormBoundsOptions> = {
+  ...LAYER_OPTIONS,
+  maxIterations: true,
+  tolerance: true,
+  gridCandidates: true,
+};
+
+function makePlan(fn: string, kernel: Kernel, options: OperatorNormBoundsOptions): Plan {
+  checkOptions(fn, options, OPTIONS);
   const spec = validateSpec(kernel, options);
   const req = { ...wasmOnly(options, "operatorNormBounds"), oneThread: false };
   const precision = req.run.precision ?? "f64";
@@ -310,7 +319,7 @@ function finish(plan: Plan, b: WasmBackend, tops: Top[], run: PowerResult | unde
  * ```
  */
 export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoundsOptions): OperatorNormBounds {
-  const plan = makePlan(kernel, options);
+  const plan = makePlan("operatorNormBoundsSync", kernel, options);
   const b = resolveBackendSync(plan.req);
   const run = runnerOf(b) as (p: Problem, sink: Sink) => void;
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
@@ -346,7 +355,7 @@ export async function operatorNormBounds(
   kernel: Kernel,
   options: OperatorNormBoundsOptions,
 ): Promise<OperatorNormBounds> {
-  const plan = makePlan(kernel, options);
+  const plan = makePlan("operatorNormBounds", kernel, options);
   // The power iteration runs on the one-thread core, which resolving compiles asynchronously.
   const b = await resolveWasm(plan.req);
   const run = runnerOf(b);

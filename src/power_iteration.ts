@@ -5,17 +5,26 @@
  */
 import { loadWasm } from "./_wasm/loader.ts";
 import type { Kernel, PowerIterationOptions, PowerIterationResult } from "./types.ts";
-import { validateSpec } from "./_options.ts";
+import { checkOptions, LAYER_OPTIONS, validateSpec } from "./_options.ts";
 import { checkPower } from "./_budget.ts";
-import { integerOption, toleranceOption } from "./_checks.ts";
+import { integerOption, type KnownKeys, toleranceOption } from "./_checks.ts";
 import { convOperator, powerIterate, powerIterateAbortable, type PowerResult, random } from "./_wasm/conv.ts";
 import { wasmOnly } from "./_backend.ts";
 
 /** Relative rounding allowance of the Rayleigh quotient (f64 sums). */
 const ALLOWANCE = 1e-12;
 
+/** The options of {@linkcode powerIterationNorm}. */
+const OPTIONS: KnownKeys<PowerIterationOptions> = {
+  ...LAYER_OPTIONS,
+  maxIterations: true,
+  tolerance: true,
+  seed: true,
+};
+
 /** The validated call: the operator, its start vector and the iteration's limits. */
-function prepare(kernel: Kernel, options: PowerIterationOptions) {
+function prepare(fn: string, kernel: Kernel, options: PowerIterationOptions) {
+  checkOptions(fn, options, OPTIONS);
   const spec = validateSpec(kernel, options);
   const { run } = wasmOnly(options, "powerIterationNorm");
   const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
@@ -67,7 +76,7 @@ function result(run: PowerResult, tolerance: number): PowerIterationResult {
  * ```
  */
 export function powerIterationNormSync(kernel: Kernel, options: PowerIterationOptions): PowerIterationResult {
-  const p = prepare(kernel, options);
+  const p = prepare("powerIterationNormSync", kernel, options);
   return result(powerIterate(p.op, p.x0, p.maxIterations, p.tolerance), p.tolerance);
 }
 
@@ -96,6 +105,6 @@ export async function powerIterationNorm(
   options: PowerIterationOptions,
 ): Promise<PowerIterationResult> {
   await loadWasm(); // compiled asynchronously (browsers refuse large synchronous compiles)
-  const p = prepare(kernel, options);
+  const p = prepare("powerIterationNorm", kernel, options);
   return result(await powerIterateAbortable(p.op, p.x0, p.maxIterations, p.tolerance, p.signal), p.tolerance);
 }

@@ -6,6 +6,7 @@ import type { Kernel, SingularValuesOptions } from "./types.ts";
 import { layerGrid, layerGridSync } from "./_grid.ts";
 import { sortDescending } from "./_wasm/sort.ts";
 import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
 
 /**
  * Computes every singular value of a 2-D convolution with circular padding
@@ -43,6 +44,7 @@ import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
  * ```
  */
 export function singularValuesSync(kernel: Kernel, options: SingularValuesOptions): Float64Array {
+  checkOptions("singularValuesSync", options, LAYER_OPTIONS);
   return sortDescending(loadWasmSync(), layerGridSync(kernel, options).grid.values);
 }
 
@@ -71,6 +73,7 @@ export function singularValuesSync(kernel: Kernel, options: SingularValuesOption
  * ```
  */
 export async function singularValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
+  checkOptions("singularValues", options, LAYER_OPTIONS);
   const { grid } = await layerGrid(kernel, options);
   return sortDescending(await loadWasm(), grid.values);
 }

@@ -4,6 +4,7 @@
  */
 import type { Kernel, SingularValuesOptions, Spectrum } from "./types.ts";
 import { type LayerGrid, layerGrid, layerGridSync } from "./_grid.ts";
+import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
 
 function toSpectrum({ ex, grid, precision, backend, simd, skipped }: LayerGrid): Spectrum {
   const at: number[] = [];
@@ -62,6 +63,7 @@ function toSpectrum({ ex, grid, precision, backend, simd, skipped }: LayerGrid):
  * ```
  */
 export function spectrumSync(kernel: Kernel, options: SingularValuesOptions): Spectrum {
+  checkOptions("spectrumSync", options, LAYER_OPTIONS);
   return toSpectrum(layerGridSync(kernel, options));
 }
 
@@ -88,5 +90,6 @@ export function spectrumSync(kernel: Kernel, options: SingularValuesOptions): Sp
  * ```
  */
 export async function spectrum(kernel: Kernel, options: SingularValuesOptions): Promise<Spectrum> {
+  checkOptions("spectrum", options, LAYER_OPTIONS);
   return toSpectrum(await layerGrid(kernel, options));
 }

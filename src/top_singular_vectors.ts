@@ -3,7 +3,7 @@
  * @module
  */
 import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
-import { type LayerSpec, plainShape, plainSpec } from "./_options.ts";
+import { checkOptions, LAYER_OPTIONS, type LayerSpec, plainShape, plainSpec } from "./_options.ts";
 import { factorize } from "./_wasm/factor.ts";
 import { runProblem, runProblemAbortable } from "./_wasm/engine.ts";
 import type { Sink } from "./_problem/problem.ts";
@@ -30,7 +30,12 @@ export interface TopSingularVectors {
 }
 
 /** Validates the call and checks its memory (the engine's, the two images) and work before any of it. */
-function validate(kernel: Kernel, options: SingularValuesOptions): { spec: LayerSpec; req: BackendRequest } {
+function validate(
+  fn: string,
+  kernel: Kernel,
+  options: SingularValuesOptions,
+): { spec: LayerSpec; req: BackendRequest } {
+  checkOptions(fn, options, LAYER_OPTIONS);
   const spec = plainSpec(kernel, options);
   const req = wasmOnly(options, "topSingularVectors");
   const { h, w, cOut, cIn } = plainShape(spec);
@@ -142,7 +147,7 @@ function compute({ core, simd }: WasmBackend, spec: LayerSpec, top?: Top): TopSi
  * ```
  */
 export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOptions): TopSingularVectors {
-  const { spec, req } = validate(kernel, options);
+  const { spec, req } = validate("topSingularVectorsSync", kernel, options);
   return compute(resolveBackendSync(req), spec);
 }
 
@@ -165,7 +170,7 @@ export function topSingularVectorsSync(kernel: Kernel, options: SingularValuesOp
  * ```
  */
 export async function topSingularVectors(kernel: Kernel, options: SingularValuesOptions): Promise<TopSingularVectors> {
-  const { spec, req } = validate(kernel, options);
+  const { spec, req } = validate("topSingularVectors", kernel, options);
   const b = await resolveWasm(req);
   // The values pass (the long part) can be aborted; the one factorisation after it is short.
   const top: Top = { sigma: -1, at: [0, 0] };

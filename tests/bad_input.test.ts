@@ -8,15 +8,29 @@ import { test } from "./_test.ts";
 import { type ErrorClass, expectBothFail } from "./_failures.ts";
 import assert from "node:assert/strict";
 import {
+  clipOperatorNorm,
+  clipOperatorNormSync,
+  frequencySvd,
+  frequencySvdSync,
+  gramIterationNorm,
+  gramIterationNormSync,
   type Kernel,
   operatorNorm,
+  operatorNormBounds,
+  operatorNormBoundsSync,
   operatorNormSync,
+  powerIterationNorm,
+  powerIterationNormSync,
   singularValues,
   type SingularValuesOptions,
   singularValuesSync,
   spectrum,
   spectrumSync,
+  topSingularVectors,
+  topSingularVectorsSync,
 } from "../mod.ts";
+import type { KnownKeys } from "../src/_checks.ts";
+import { LAYER_OPTIONS } from "../src/_options.ts";
 
 interface Api {
   name: string;
@@ -338,4 +352,190 @@ test("bad input: the kernel is never modified by a failing call", async () => {
     /\b5\b/,
   );
   assert.deepEqual(data, before);
+});
+
+// ---------------------------------------------------------------------------
+// Unknown option keys and the default layout
+
+/** Every public function with options, as `(kernel, options)`, and the keys only it knows. */
+const EVERY: { name: string; sync: Api["sync"]; async: Api["async"]; own: string[] }[] = [
+  { name: "singularValues", sync: singularValuesSync, async: singularValues, own: [] },
+  { name: "operatorNorm", sync: operatorNormSync, async: operatorNorm, own: [] },
+  { name: "spectrum", sync: spectrumSync, async: spectrum, own: [] },
+  { name: "frequencySvd", sync: frequencySvdSync, async: frequencySvd, own: [] },
+  { name: "topSingularVectors", sync: topSingularVectorsSync, async: topSingularVectors, own: [] },
+  {
+    name: "operatorNormBounds",
+    sync: operatorNormBoundsSync,
+    async: operatorNormBounds,
+    own: ["maxIterations", "tolerance", "gridCandidates"],
+  },
+  { name: "gramIterationNorm", sync: gramIterationNormSync, async: gramIterationNorm, own: ["iterations"] },
+  {
+    name: "powerIterationNorm",
+    sync: powerIterationNormSync,
+    async: powerIterationNorm,
+    own: ["maxIterations", "tolerance", "seed"],
+  },
+  {
+    name: "clipOperatorNorm",
+    sync: (k, o) => clipOperatorNormSync(k, 1, o),
+    async: (k, o) => clipOperatorNorm(k, 1, o),
+    own: ["iterations", "tolerance", "method", "scale", "certify"],
+  },
+];
+
+test("bad input: an unknown option key is a TypeError naming the key, the function and the key meant", async () => {
+  const cases: [Record<string, unknown>, string, string][] = [
+    [{ strides: 2 }, "strides", "stride"],
+    [{ dilations: 2 }, "dilations", "dilation"],
+    [{ dilation_rate: 2 }, "dilation_rate", "dilation"],
+    [{ group: 2 }, "group", "groups"],
+    [{ data_format: "NHWC" }, "data_format", "layout"],
+    [{ padding_mode: "circular" }, "padding_mode", "padding"],
+    [{ output_padding: 1 }, "output_padding", "outputPadding"],
+    [{ transpose: true }, "transpose", "transposed"],
+    [{ num_threads: 2 }, "num_threads", "threads"],
+    [{ precison: "f32" }, "precison", "precision"],
+    [{ max_work: 1 }, "max_work", "maxWork"],
+  ];
+  for (const api of EVERY) {
+    for (const [extra, key, meant] of cases) {
+      await expectBothFail(
+        `${api.name} ${key}`,
+        api.name,
+        () => api.sync(goodKernel(), { ...GOOD_OPTIONS, ...extra } as never),
+        () => api.async(goodKernel(), { ...GOOD_OPTIONS, ...extra } as never),
+        TypeError,
+        new RegExp(
+          `^Cannot (compute singular values|clip the operator norm) as each option must be one that ${api.name}(Sync)? knows \\(did you mean \`${meant}\`\\?\\): current value is "${key}"$`,
+        ),
+      );
+    }
+    // The input's shape under other names: refused before inputShape is missed.
+    for (const key of ["input_shape", "inputSize", "inputshape", "InputShape"]) {
+      await expectBothFail(
+        `${api.name} ${key}`,
+        api.name,
+        () => api.sync(goodKernel(), { [key]: [4, 4] } as never),
+        () => api.async(goodKernel(), { [key]: [4, 4] } as never),
+        TypeError,
+        new RegExp(`did you mean \`inputShape\`\\?\\): current value is "${key}"$`),
+      );
+    }
+  }
+});
+
+test("bad input: a key with nothing near it lists the function's options; each function knows its own", async () => {
+  for (const api of EVERY) {
+    await expectBothFail(
+      `${api.name} foo`,
+      api.name,
+      () => api.sync(goodKernel(), { ...GOOD_OPTIONS, foo: 1 } as never),
+      () => api.async(goodKernel(), { ...GOOD_OPTIONS, foo: 1 } as never),
+      TypeError,
+      new RegExp(
+        `known: inputShape, layout, .*maxWork, backend${
+          api.own.map((k) => `.*${k}`).join("")
+        }\\): current value is "foo"$`,
+      ),
+    );
+    // Another function's option is refused where it means nothing.
+    const foreign = ["iterations", "gridCandidates", "seed", "method"].find((k) => !api.own.includes(k))!;
+    await expectBothFail(
+      `${api.name} ${foreign}`,
+      api.name,
+      () => api.sync(goodKernel(), { ...GOOD_OPTIONS, [foreign]: 1 } as never),
+      () => api.async(goodKernel(), { ...GOOD_OPTIONS, [foreign]: 1 } as never),
+      TypeError,
+      new RegExp(`${api.name}(Sync)? knows .*: current value is "${foreign}"$`),
+    );
+    // Typos of its own options.
+    for (const key of api.own) {
+      const typo = key.slice(0, -1);
+      await expectBothFail(
+        `${api.name} ${typo}`,
+        api.name,
+        () => api.sync(goodKernel(), { ...GOOD_OPTIONS, [typo]: 1 } as never),
+        () => api.async(goodKernel(), { ...GOOD_OPTIONS, [typo]: 1 } as never),
+        TypeError,
+        new RegExp(`did you mean \`${key}\`\\?\\): current value is "${typo}"$`),
+      );
+    }
+  }
+});
+
+test("bad input: every known key is accepted (undefined values), by every function", async () => {
+  const every = Object.fromEntries(Object.keys(LAYER_OPTIONS).map((k) => [k, undefined]));
+  for (const api of EVERY) {
+    const options = { ...every, ...Object.fromEntries(api.own.map((k) => [k, undefined])), inputShape: [4, 4] };
+    assert.doesNotThrow(() => api.sync(goodKernel(), options as never), api.name);
+    await api.async(goodKernel(), options as never);
+  }
+});
+
+test("bad input: a model layer spread into the options, or the kernel among them, says what to pass instead", async () => {
+  const layer = { name: "conv1", kernel: goodKernel(), layout: "oihw", stride: [1, 1], inputShape: [4, 4] };
+  await expectFailure("a ConvLayer", goodKernel(), layer, TypeError, /ConvLayer is not an options object.*"name"$/);
+  await expectFailure(
+    "kernel in options",
+    goodKernel(),
+    { ...GOOD_OPTIONS, kernel: goodKernel() },
+    TypeError,
+    /the kernel is the first argument, not an option\): current value is "kernel"$/,
+  );
+});
+
+test("bad input: a kernel field other than data and shape is a TypeError; layout there says where it goes", async () => {
+  for (const api of EVERY) {
+    await expectBothFail(
+      `${api.name} kernel.layout`,
+      api.name,
+      () => api.sync({ ...goodKernel(), layout: "hwio" } as never, GOOD_OPTIONS),
+      () => api.async({ ...goodKernel(), layout: "hwio" } as never, GOOD_OPTIONS),
+      TypeError,
+      /each field of a kernel must be data or shape \(layout is an option: pass it next to inputShape\): current value is "layout"$/,
+    );
+  }
+  await expectFailure(
+    "kernel.strides",
+    { ...goodKernel(), strides: 1 },
+    GOOD_OPTIONS,
+    TypeError,
+    /each field of a kernel must be data or shape \(known: data, shape\): current value is "strides"$/,
+  );
+  await expectFailure(
+    "kernel.dta",
+    { ...goodKernel(), dta: 1 },
+    GOOD_OPTIONS,
+    TypeError,
+    /each field of a kernel must be data or shape \(did you mean `data`\?\): current value is "dta"$/,
+  );
+});
+
+test("bad input: KnownKeys tables must list every option (a compile-time check)", () => {
+  // @ts-expect-error: the table lacks every option but inputShape
+  const partial: KnownKeys<SingularValuesOptions> = { inputShape: true };
+  // @ts-expect-error: the table lists an option the interface does not have
+  const extra: KnownKeys<{ a?: number }> = { a: true, b: true };
+  assert.ok(partial && extra);
+  assert.deepEqual(
+    Object.keys(LAYER_OPTIONS).sort(),
+    [
+      "backend",
+      "dilation",
+      "groups",
+      "inputShape",
+      "layout",
+      "maxWork",
+      "onProgress",
+      "outputPadding",
+      "padding",
+      "precision",
+      "signal",
+      "stride",
+      "threads",
+      "transposed",
+    ],
+  );
 });

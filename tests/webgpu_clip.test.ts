@@ -118,8 +118,9 @@ function assertClose(got: ClipResult, want: ClipResult, input: Kernel, what: str
 
 async function compare(c: Case, extra: { iterations?: number; tolerance?: number } = {}): Promise<[number, number]> {
   const input = kernelOf(c);
-  const opts = { inputShape: [c.h, c.w] as [number, number], layout: c.layout, ...extra };
-  const norm = operatorNormSync(input, opts);
+  const layer = { inputShape: [c.h, c.w] as [number, number], layout: c.layout };
+  const opts = { ...layer, ...extra };
+  const norm = operatorNormSync(input, layer);
   const maxNorm = norm > 0 ? c.frac * norm : 1;
   const want = clipOperatorNormSync(input, maxNorm, opts);
   const got = await clipOperatorNorm(input, maxNorm, { ...opts, backend: "webgpu", precision: "f32" });
