@@ -116,6 +116,12 @@ const KERNEL_HINTS: Readonly<Record<string, string>> = {
   weights: "the weights are the kernel's data",
 };
 
+/** The channels-last layout of a rank, with its axes: `"hwio" [k_h, k_w, c_in, c_out]`. */
+function described(layout: Layout): string {
+  const names: Record<string, string> = { o: "c_out", i: "c_in", d: "k_d", h: "k_h", w: "k_w" };
+  return `${show(layout)} [${layout.split("").map((c) => names[c]).join(", ")}]`;
+}
+
 /** Largest number of singular values one call returns (2 GiB of Float64Array). */
 export const MAX_VALUES = 2 ** 28;
 
@@ -188,6 +194,25 @@ export function validateSpec(kernel: Kernel, options: SingularValuesOptions): La
   if (groups < 1) fail(RangeError, "groups", "a positive integer", groups);
   const transposed = options.transposed ?? false;
   if (typeof transposed !== "boolean") fail(TypeError, "transposed", "a boolean", transposed);
+  if (options.layout === undefined) {
+    // A kernel larger than its input wraps, which is rarely meant: with the
+    // default layout it is far more often a channels-last kernel read as
+    // channels-first (a TensorFlow [3, 3, 64, 64] read as 64 × 64 taps).
+    const fits = kList.map((k, j) => k <= (transposed ? input[j] * strideList[j] : input[j]));
+    if (fits.includes(false)) {
+      throw new RangeError(
+        `Cannot compute singular values as a kernel read through the default layout ${
+          described(pair[0])
+        } must not have more taps than the input has positions on any axis (a TensorFlow kernel ${
+          described(pair[1])
+        } needs layout: ${show(pair[1])}; pass layout: ${
+          show(pair[0])
+        } to let a larger kernel wrap): current value is kernel.shape ${show(shape)} (taps ${show(kList)}) for ${
+          transposed ? `the forward input ${show(input.map((x, j) => x * strideList[j]))} of ` : ""
+        }${shapeText}`,
+      );
+    }
+  }
   const padding = options.padding ?? "circular";
   let padList: [number, number][] | undefined;
   if (padding === "circular") {

@@ -385,6 +385,8 @@ const EVERY: { name: string; sync: Api["sync"]; async: Api["async"]; own: string
   },
 ];
 
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 test("bad input: an unknown option key is a TypeError naming the key, the function and the key meant", async () => {
   const cases: [Record<string, unknown>, string, string][] = [
     [{ strides: 2 }, "strides", "stride"],
@@ -538,4 +540,57 @@ test("bad input: KnownKeys tables must list every option (a compile-time check)"
       "transposed",
     ],
   );
+});
+
+test("bad input: a TensorFlow kernel passed without a layout is refused, naming the layout to pass and the shapes", async () => {
+  const tf = { data: Float64Array.from({ length: 3 * 3 * 8 * 8 }, (_, i) => Math.sin(i)), shape: [3, 3, 8, 8] };
+  for (const api of EVERY) {
+    await expectBothFail(
+      `${api.name} hwio [3, 3, 8, 8] on [6, 6]`,
+      api.name,
+      () => api.sync(tf, { inputShape: [6, 6] }),
+      () => api.async(tf, { inputShape: [6, 6] }),
+      RangeError,
+      new RegExp(
+        escape(
+          `default layout "oihw" [c_out, c_in, k_h, k_w] must not have more taps than the input has positions on any axis (a TensorFlow kernel "hwio" [k_h, k_w, c_in, c_out] needs layout: "hwio"; pass layout: "oihw" to let a larger kernel wrap): current value is kernel.shape [3, 3, 8, 8] (taps [8, 8]) for inputShape [6, 6]`,
+        ),
+      ),
+    );
+  }
+  // One axis is enough; 1-D and 3-D name their own layouts.
+  await expectFailure(
+    "taps [8, 8] on [16, 6]",
+    tf,
+    { inputShape: [16, 6] },
+    RangeError,
+    /needs layout: "hwio".*taps \[8, 8\]\) for inputShape \[16, 6\]$/,
+  );
+  assert.throws(
+    () => singularValuesSync({ data: new Float64Array(3 * 4 * 4), shape: [3, 4, 4] }, { inputShape: [3] }),
+    /default layout "oiw" \[c_out, c_in, k_w\].*"wio" \[k_w, c_in, c_out\] needs layout: "wio".*taps \[4\]\) for inputShape \[3\]$/,
+  );
+  assert.throws(
+    () => singularValuesSync({ data: new Float64Array(27 * 16), shape: [3, 3, 3, 4, 4] }, { inputShape: [8, 8, 3] }),
+    /default layout "oidhw".*"dhwio" \[k_d, k_h, k_w, c_in, c_out\] needs layout: "dhwio".*taps \[3, 4, 4\]\) for inputShape \[8, 8, 3\]$/,
+  );
+  // A transposed layer is compared with its forward input (stride × its own).
+  assert.throws(
+    () => singularValuesSync(tf, { inputShape: [3, 3], stride: 2, transposed: true }),
+    /needs layout: "hwio".*taps \[8, 8\]\) for the forward input \[6, 6\] of inputShape \[3, 3\]$/,
+  );
+  assert.doesNotThrow(() => singularValuesSync(tf, { inputShape: [4, 4], stride: 2, transposed: true }));
+  // With the layout given: as TensorFlow means it, or a PyTorch kernel that wraps (the same values as it folded).
+  const hwio = singularValuesSync(tf, { inputShape: [6, 6], layout: "hwio" });
+  assert.equal(hwio.length, 6 * 6 * 8);
+  const wrapped = singularValuesSync(tf, { inputShape: [6, 6], layout: "oihw" });
+  assert.equal(wrapped.length, 6 * 6 * 3);
+  const folded = new Float64Array(3 * 3 * 6 * 6);
+  for (let oi = 0; oi < 9; oi++) {
+    for (let a = 0; a < 8; a++) {
+      for (let b = 0; b < 8; b++) folded[oi * 36 + (a % 6) * 6 + (b % 6)] += tf.data[oi * 64 + a * 8 + b];
+    }
+  }
+  const ref = singularValuesSync({ data: folded, shape: [3, 3, 6, 6] }, { inputShape: [6, 6] });
+  ref.forEach((x, i) => assert.ok(Math.abs(x - wrapped[i]) <= 1e-12 * ref[0], `σ_${i}`));
 });

@@ -632,9 +632,9 @@ test("clip: a kernel larger than the input folds; the taps that wrap onto one po
   // 5×5 on 3×3: taps a and a + 3 act on the same pixel; the operator depends only on their sum.
   const data = Float64Array.from({ length: 2 * 2 * 25 }, (_, j) => Math.sin(j * 1.3));
   const big = { data, shape: [2, 2, 5, 5] };
-  const res = clipOperatorNormSync(big, 0.5, { inputShape: [3, 3], iterations: 400, tolerance: 1e-9 });
+  const res = clipOperatorNormSync(big, 0.5, { inputShape: [3, 3], layout: "oihw", iterations: 400, tolerance: 1e-9 });
   assert.ok(res.normAfter <= 0.5, `normAfter ${res.normAfter}`);
-  assert.equal(res.normAfter, operatorNormSync(res.kernel, { inputShape: [3, 3] }));
+  assert.equal(res.normAfter, operatorNormSync(res.kernel, { inputShape: [3, 3], layout: "oihw" }));
   const moved = res.kernel.data.map((x, j) => x - data[j]);
   for (let oi = 0; oi < 4; oi++) {
     for (let a = 0; a < 5; a++) {

@@ -252,7 +252,9 @@ const layerArb = fc.record({
     data: Float64Array.from({ length: r.cOutG * r.groups * r.cInG * prod(k) }, random(r.seed)),
     shape: [r.cOutG * r.groups, r.cInG, ...k],
   };
-  const base = { stride: s, dilation: d, groups: r.groups, transposed: r.transposed };
+  // The layout is explicit: kernels longer than the input are meant here (they wrap or read padding).
+  const layout = (["oiw", "oihw", "oidhw"] as const)[r.rank - 1];
+  const base = { layout, stride: s, dilation: d, groups: r.groups, transposed: r.transposed };
   if (r.kind === "circular") {
     // Circular: the stride divides the input (forward); kernels may be longer than the input.
     return { kernel, options: { ...base, inputShape: r.transposed ? m : m.map((v, j) => v * s[j]) }, seed: r.seed };
@@ -318,9 +320,13 @@ test("convOperator() on hard cases", () => {
   const sine = (len: number) => Float64Array.from({ length: len }, (_, i) => Math.sin(3 * i + 1));
   const cases: [string, number[], Record<string, unknown>][] = [
     // Circular, dilated kernel (offsets 0, 3, 6, 9, 12) longer than the input of 4: folded mod 4.
-    ["folds a dilated circular kernel longer than the input", [5, 3, 5], { inputShape: [4], dilation: 3 }],
+    ["folds a dilated circular kernel longer than the input", [5, 3, 5], {
+      inputShape: [4],
+      dilation: 3,
+      layout: "oiw",
+    }],
     // Zero padding 4 on 2 samples with dilation 4: taps 0 and 2 read only padding for some outputs.
-    ["drops taps that read only padding", [3, 1, 3], { inputShape: [2], padding: 4, dilation: 4 }],
+    ["drops taps that read only padding", [3, 1, 3], { inputShape: [2], padding: 4, dilation: 4, layout: "oiw" }],
     ["odd widths, stride 3 on the last axis, 2-D", [6, 2, 3, 4], {
       inputShape: [7, 11],
       padding: [1, 3],

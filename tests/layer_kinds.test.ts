@@ -326,7 +326,7 @@ test("spectrum: 3-D cells hold P(t, u, v)'s singular values, mirrors included (s
       }),
       ({ cOut, cIn, k, n, dilation, seed }) => {
         const data = weights(seed, cOut * cIn * k[0] * k[1] * k[2], false);
-        const s = spectrumSync({ data, shape: [cOut, cIn, ...k] }, { inputShape: n, dilation });
+        const s = spectrumSync({ data, shape: [cOut, cIn, ...k] }, { inputShape: n, dilation, layout: "oidhw" });
         const r = Math.min(cOut, cIn);
         assert.deepEqual(s.shape, [...n, r]);
         let top = 0;
@@ -487,7 +487,7 @@ test("bad input: stride, dilation, groups, padding, ranks and layouts name their
   );
   expectError(
     k2,
-    { inputShape: [1, 1], transposed: true, padding: 2 },
+    { inputShape: [1, 1], transposed: true, padding: 2, layout: "oihw" },
     RangeError,
     /transposed layer must be non-empty.*-1/,
   );

@@ -742,7 +742,7 @@ test("fixture: an identity-like kernel (delta at tap 0, c_in = c_out = 3) has al
     const s = spectrumSync({
       data: Float64Array.from(data),
       shape: [3, 3, 3, 3],
-    }, { inputShape: [h, w] });
+    }, { inputShape: [h, w], layout: "oihw" });
     assert.equal(s.norm, got[0]);
   }
   // A shifted delta (tap (2, 1)) and a channel permutation are orthogonal too.

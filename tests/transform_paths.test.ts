@@ -59,13 +59,13 @@ for (const [h, w, kh, kw] of [[64, 64, 64, 64], [41, 37, 41, 30], [96, 5, 96, 3]
     const want = naiveVectorNorms(folded, 2, fh, fw, h, w);
     const max = want.reduce((m, x) => Math.max(m, x), 0);
     for (const shape of [[2, 1, kh, kw], [1, 2, kh, kw]]) {
-      const s = spectrumSync({ data, shape }, { inputShape: [h, w] });
+      const s = spectrumSync({ data, shape }, { inputShape: [h, w], layout: "oihw" });
       assert.deepEqual(s.shape, [h, w, 1]);
       let worst = 0;
       for (let i = 0; i < h * w; i++) worst = Math.max(worst, Math.abs(s.values[i] - want[i]));
       assert.ok(worst <= 1e-12 * max, `max error ${worst} vs σ_max ${max}`);
     }
-    const sv = singularValuesSync({ data, shape: [2, 1, kh, kw] }, { inputShape: [h, w] });
+    const sv = singularValuesSync({ data, shape: [2, 1, kh, kw] }, { inputShape: [h, w], layout: "oihw" });
     const sorted = Array.from(want).sort((a, b) => b - a);
     for (let i = 0; i < sv.length; i++) assert.ok(Math.abs(sv[i] - sorted[i]) <= 1e-12 * max);
   });

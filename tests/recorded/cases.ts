@@ -70,7 +70,11 @@ const LAYERS: { name: string; kernel: convsv.Kernel; options: convsv.SingularVal
     kernel: kernel([3, 3, 4, 8], 2, true),
     options: { inputShape: [8, 8], layout: "hwio" },
   },
-  { name: "2-D 5×5 3→3 on 4×4 (wraps)", kernel: kernel([3, 3, 5, 5], 3), options: { inputShape: [4, 4] } },
+  {
+    name: "2-D 5×5 3→3 on 4×4 (wraps)",
+    kernel: kernel([3, 3, 5, 5], 3),
+    options: { inputShape: [4, 4], layout: "oihw" },
+  },
   { name: "2-D 1×1 16→12 on 5×5", kernel: kernel([12, 16, 1, 1], 4), options: { inputShape: [5, 5] } },
   { name: "2-D 3×3 32→32 on 9×10", kernel: kernel([32, 32, 3, 3], 5), options: { inputShape: [9, 10] } },
   { name: "2-D stride 2 3×3 4→6 on 8×8", kernel: kernel([6, 4, 3, 3], 6), options: { inputShape: [8, 8], stride: 2 } },
