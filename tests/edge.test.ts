@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "./_test.ts";
-import { handler, LIMITS } from "../examples/edge/main.ts";
+import { handler, LIMITS, listenOptions } from "../examples/edge/main.ts";
 import { spectrumSync } from "../mod.ts";
 
 declare const Bun: {
@@ -149,13 +149,17 @@ test("edge handler: good JSON, good binary, 400, 413, 405 over real HTTP on 127.
     });
     assert.equal(res.status, 413);
     assert.match((await res.json()).error, new RegExp(`limit is ${LIMITS.cells} positions`));
-    res = await fetch(server.url, {
+    // Work past the library's maxWork (its own estimate, before any work): 128 → 128 3×3 on 64×64.
+    res = await fetch(`${server.url}?shape=128,128,3,3&inputShape=64,64`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ data: new Array(512 * 512).fill(0), shape: [512, 512, 1, 1], inputShape: [64, 64] }),
+      headers: { "content-type": "application/octet-stream" },
+      body: new Uint8Array(128 * 128 * 9 * 4),
     });
     assert.equal(res.status, 413);
-    assert.match((await res.json()).error, /limit is 4000000000/);
+    assert.match(
+      (await res.json()).error,
+      /limit is 4000000000 multiply–adds .*maxWork = 4000000000 .*current value is \d\.\d\de\+10/,
+    );
 
     // 405 for other methods, with Allow.
     for (const method of ["GET", "PUT", "DELETE"]) {
@@ -211,4 +215,103 @@ test("edge handler: called directly, never throws on odd requests", async () => 
   const body = await ok.json();
   assert.equal(body.norm, 2);
   assert.equal(body.min, 0);
+});
+
+/** Little-endian f32 bytes of `n` deterministic weights. */
+function f32Body(n: number): Uint8Array<ArrayBuffer> {
+  const bytes = new Uint8Array(n * 4);
+  const view = new DataView(bytes.buffer);
+  weights(n).forEach((x, i) => view.setFloat32(4 * i, x, true));
+  return bytes;
+}
+
+test("edge handler: a small request issued while a large one runs is answered first", async () => {
+  const server = serve();
+  try {
+    const done: string[] = [];
+    const post = (label: string, query: string, body: Uint8Array<ArrayBuffer>) =>
+      fetch(`${server.url}?${query}`, {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream" },
+        body,
+      }).then(async (res) => {
+        done.push(label);
+        return { status: res.status, body: await res.json() };
+      });
+    // About a second of work (96 → 96 3×3 on 32×32, under the work limit), then a few milliseconds' worth.
+    const large = post("large", "shape=96,96,3,3&inputShape=32,32", f32Body(96 * 96 * 9));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const t0 = performance.now();
+    const small = await post("small", "shape=4,3,3,3&inputShape=8,6", f32Body(4 * 3 * 9));
+    const smallMs = performance.now() - t0;
+    const big = await large;
+    assert.equal(small.status, 200, JSON.stringify(small.body));
+    assert.equal(big.status, 200, JSON.stringify(big.body));
+    assert.deepEqual(done, ["small", "large"], `answered in the order ${done.join(", ")}`);
+    console.log(`  small answered in ${smallMs.toFixed(0)} ms while the large one ran (${big.body.timeMs} ms of work)`);
+  } finally {
+    await server.close();
+  }
+}, { timeoutMs: 60_000 });
+
+test("edge handler: query values that are not one integer, unknown fields and the endpoint's own options are 400s naming them", async () => {
+  const post = async (query: string, n = 4): Promise<[number, string]> => {
+    const res = await handler(
+      new Request(`http://x/?${query}`, {
+        method: "POST",
+        headers: { "content-type": "application/octet-stream" },
+        body: f32Body(n),
+      }),
+    );
+    return [res.status, (await res.json()).error ?? ""];
+  };
+  const postJson = async (body: Record<string, unknown>): Promise<[number, string]> => {
+    const res = await handler(
+      new Request("http://x/", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ data: [1, 2, 3, 4], shape: [2, 2, 1, 1], inputShape: [4, 4], ...body }),
+      }),
+    );
+    return [res.status, (await res.json()).error ?? ""];
+  };
+  const base = "shape=2,2,1,1&inputShape=4,4";
+  const cases: [[number, string], RegExp][] = [
+    [await post(`${base}&groups=2,2`), /^Query parameter groups must be one integer: current value is "2,2"$/],
+    [await post(`${base}&groups=two`), /groups must be one integer: current value is "two"$/],
+    [await post(`${base}&transposed=yes`), /transposed must be true, false, 1 or 0: current value is "yes"$/],
+    [await post(`${base}&stride=1,x`), /stride must be integers separated by commas: current value is "1,x"$/],
+    [await post(`${base}&stride=1&stride=2`), /stride must be given once/],
+    [await post(`${base}&strides=2`), /did you mean `stride`\?\): current value is "strides"$/],
+    [await post(`${base}&threads=8`), /threads is set by this endpoint .*current value is "threads"$/],
+    [await postJson({ strides: 2 }), /did you mean `stride`\?\): current value is "strides"$/],
+    [await postJson({ group: 2 }), /did you mean `groups`\?\): current value is "group"$/],
+    [await postJson({ maxWork: 1e20 }), /maxWork is set by this endpoint/],
+    [await postJson({ groups: [2, 2] }), /groups must be a positive integer: current value is \[2, 2\]/],
+  ];
+  for (const [[status, error], pattern] of cases) {
+    assert.equal(status, 400, error);
+    assert.match(error, pattern);
+    assert.doesNotMatch(error, /NaN/);
+  }
+  // A TensorFlow kernel sent without its layout: the library says which layout to pass.
+  const [status, error] = await post("shape=3,3,8,8&inputShape=6,6", 3 * 3 * 8 * 8);
+  assert.equal(status, 400);
+  assert.match(error, /needs layout: "hwio"/);
+  assert.deepEqual((await post("shape=3,3,8,8&inputShape=6,6&layout=hwio", 3 * 3 * 8 * 8))[0], 200);
+  assert.deepEqual((await post(`${base}&groups=2`))[0], 200);
+});
+
+test("edge: listens on 127.0.0.1:8000 unless --host/--port or HOST/PORT say otherwise", () => {
+  const none = () => undefined;
+  assert.deepEqual(listenOptions([], none), { hostname: "127.0.0.1", port: 8000 });
+  assert.deepEqual(listenOptions(["--host", "0.0.0.0", "--port=9000"], none), { hostname: "0.0.0.0", port: 9000 });
+  const env = (name: string) => ({ HOST: "::1", PORT: "8080" } as Record<string, string>)[name];
+  assert.deepEqual(listenOptions([], env), { hostname: "::1", port: 8080 });
+  assert.deepEqual(listenOptions(["--port", "0"], env), { hostname: "::1", port: 0 });
+  assert.throws(
+    () => listenOptions(["--port", "http"], none),
+    /port must be an integer from 0 to 65535: current value is "http"/,
+  );
+  assert.throws(() => listenOptions([], () => "70000"), RangeError);
 });
