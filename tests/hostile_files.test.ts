@@ -4,7 +4,9 @@
  * npz zip bombs (1 GiB from 1 MiB, a zip64 12 GB claim, 40 entries on one
  * stream, a member that lies about its size), ONNX initializers that claim
  * 2^31 − 1 values with no data, zero strides, TF.js models nested 4,000 deep;
- * a fuzz test per reader; and the readers' scaling (a file 10× larger takes
+ * PyTorch pickles claiming expanded views of 2^31 − 1 values, 2^50-value
+ * storages, 4 GiB strings, dicts nested 100,000 deep, 2,000,000 MARKs;
+ * a fuzz test per reader (PyTorch's pickles mutated and zipped again); and the readers' scaling (a file 10× larger takes
  * at most about 10× as long). Every hostile file is built in a temporary
  * folder by tests/hostile.ts. Every outcome is a result or a TypeError /
  * RangeError whose message names the file; each refusal is fast and its peak
@@ -26,6 +28,7 @@ import {
   attrInt,
   attrInts,
   attrString,
+  f32Bytes,
   inputProto,
   kerasScoped,
   nestedTfjs,
@@ -34,14 +37,21 @@ import {
   onnxConv,
   onnxFanOut,
   onnxModel,
+  pk,
+  pkStateDict,
+  pkTensor,
   stateDictNpz,
   stateDictSafetensors,
+  stateDictTorch,
   tensorProto,
   tfjsGraphFanOut,
   tinyTfjs,
+  type TorchTensorSpec,
+  torchZip,
   zeroBomb,
   zip,
 } from "./hostile.ts";
+import { zipEntries } from "../src/_readers/zip.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url);
 const fixture = (name: string) => decodeURIComponent(new URL(name, FIX).pathname);
@@ -407,6 +417,57 @@ test("TF.js models nested past 64 deep are refused with a clear error (4,000 dee
   );
 });
 
+// ------------------------------------------------------------------ PyTorch refusals before work
+
+test("PyTorch pickles that claim huge sizes, nest deep or pile up marks are refused before any work", async () => {
+  const name = "hostile.pt";
+  const o = { name };
+  const one = { "0": f32Bytes([1]) };
+  const dict = (t: TorchTensorSpec) => torchZip(pkStateDict([["c.weight", pkTensor(t)]]), one);
+  await refused(
+    "a view of 2^31 − 1 values expanded from one stored value",
+    () => readModelSync(dict({ storage: "0", numel: 1, shape: [2 ** 31 - 1, 1, 1, 1], stride: [0, 0, 0, 0] }), o),
+    RangeError,
+    /more values than their storages hold .*maxBytes/,
+    name,
+  );
+  await refused(
+    "a view of 2^62 values",
+    () => readModelSync(dict({ storage: "0", numel: 1, shape: [2 ** 31, 2 ** 31, 1, 1], stride: [0, 0, 0, 0] }), o),
+    RangeError,
+    /more than 2\^31 − 1 values/,
+    name,
+  );
+  await refused(
+    "a persistent id claiming 2^50 values of a 4-byte storage",
+    () => readModelSync(dict({ storage: "0", numel: 2 ** 50, shape: [1, 1, 1, 1] }), o),
+    TypeError,
+    /storage "0" has 4 bytes where 1125899906842624 values/,
+    name,
+  );
+  await refused(
+    "a string claiming 4 GiB",
+    () => readModelSync(torchZip([0x80, 2, 0x58, 0xff, 0xff, 0xff, 0xff, 0x2e], one), o),
+    RangeError,
+    /runs past its end/,
+    name,
+  );
+  const deep: number[] = [...pk.proto(), ...pk.emptyDict];
+  for (let k = 0; k < 100_000; k++) deep.push(...pk.str("a"), ...pk.emptyDict);
+  for (let k = 0; k < 100_000; k++) deep.push(...pk.setitem);
+  deep.push(...pk.stop);
+  await refused(
+    "dicts nested 100,000 deep",
+    () => readModelSync(torchZip(deep, one), o),
+    RangeError,
+    /nested more than 64 dicts deep/,
+    name,
+  );
+  const marks = new Uint8Array(2_000_002).fill(0x28);
+  marks.set([0x80, 2]);
+  await refused("2,000,000 MARKs", () => readModelSync(torchZip(marks, one), o), RangeError, /runs past its end/, name);
+});
+
 // ------------------------------------------------------------------ fuzz
 
 type Outcome = "result" | "error";
@@ -513,6 +574,9 @@ test(
       "torch_net.onnx",
       "torch_net_bn.onnx",
       "conv1d.onnx",
+      "torch/resnet.pt",
+      "torch/views.pt",
+      "torch/dtypes.pt",
     ];
     const mutations = LONG ? 4000 : 200;
     for (const file of files) {
@@ -600,6 +664,83 @@ test("fuzz: ONNX protobuf fields (dims, data types, attribute values) end in a r
   assert.ok(counts.result > 0 && counts.error > 0);
 });
 
+test("fuzz: PyTorch pickles (byte mutations, spliced opcodes, cuts, hostile tensor fields) end in a result or a named error", () => {
+  const rand = lcg32(1515);
+  const name = "fuzz.pt";
+  const counts = { result: 0, error: 0 };
+  const t = performance.now();
+  const ops = [
+    0x28,
+    0x74,
+    0x73,
+    0x75,
+    0x52,
+    0x62,
+    0x51,
+    0x2e,
+    0x85,
+    0x86,
+    0x87,
+    0x93,
+    0x4e,
+    0x7d,
+    0x5d,
+    0x29,
+    0x61,
+    0x65,
+    0x94,
+  ];
+  // the fixtures' pickles, mutated and zipped again with their storages (so that the CRCs hold)
+  for (const file of ["torch/views.pt", "torch/resnet.pt", "torch/checkpoint.pt"]) {
+    const bytes = new Uint8Array(readFileSync(fixture(file)));
+    const entries = zipEntries(bytes, { label: file });
+    const pkl = entries.find((e) => e.name.endsWith("/data.pkl"))!;
+    const stem = pkl.name.slice(0, -"/data.pkl".length);
+    const storages = Object.fromEntries(
+      entries.filter((e) => e.name.startsWith(`${stem}/data/`)).map((e) => [e.name.slice(stem.length + 6), e.raw]),
+    );
+    for (let trial = 0; trial < (LONG ? 4000 : 300); trial++) {
+      let p: Uint8Array = pkl.raw.slice();
+      const r = rand();
+      if (r < 0.6) {
+        for (let k = 0; k < 1 + trial % 8; k++) p[Math.floor(rand() * p.length)] = Math.floor(rand() * 256);
+      } else if (r < 0.85) {
+        const at = Math.floor(rand() * p.length);
+        const op = ops[Math.floor(rand() * ops.length)];
+        p = Uint8Array.from([...p.subarray(0, at), op, ...p.subarray(at)]);
+      } else p = p.subarray(0, Math.floor(rand() * p.length));
+      counts[
+        outcomeSync(`${file} trial ${trial}`, name, () => readModelSync(torchZip(p, storages, { stem }), { name }))
+      ]++;
+    }
+  }
+  // hostile shapes, strides, offsets, storage sizes and types
+  const values = [-1, 0, 1, 2, 3, 17, 18, 2 ** 31 - 1, 2 ** 31, 2 ** 53, 1e9];
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rand() * xs.length)];
+  const small = () => rand() < 0.8 ? Math.floor(rand() * 4) : pick(values);
+  const storages = { "0": f32Bytes(new Float32Array(18).fill(0.5)) };
+  for (let trial = 0; trial < (LONG ? 20000 : 1500); trial++) {
+    const rank = rand() < 0.7 ? 4 : Math.floor(rand() * 7);
+    const shape = Array.from({ length: rank }, small);
+    const stride = Array.from({ length: rand() < 0.9 ? rank : Math.floor(rand() * 6) }, small);
+    const spec: TorchTensorSpec = {
+      storage: rand() < 0.95 ? "0" : "1",
+      type: pick(["FloatStorage", "FloatStorage", "HalfStorage", "DoubleStorage", "LongStorage", "BoolStorage"]),
+      numel: rand() < 0.7 ? 18 : pick(values),
+      offset: rand() < 0.7 ? 0 : small(),
+      shape,
+      stride,
+    };
+    const bytes = torchZip(
+      pkStateDict([["c.weight", pkTensor(spec)], ["c2.weight", pkTensor({ ...spec, offset: 0 })]]),
+      storages,
+    );
+    counts[outcomeSync(`tensor trial ${trial}`, name, () => readModelSync(bytes, { name }))]++;
+  }
+  console.log(`  PyTorch: ${counts.result} results, ${counts.error} errors, ${(performance.now() - t).toFixed(0)} ms`);
+  assert.ok(counts.result > 0 && counts.error > 0);
+});
+
 test(
   "fuzz: TF.js model.json and manifests with wrong types, huge numbers, negative sizes and missing fields",
   async () => {
@@ -683,6 +824,10 @@ test(
     const cases: [string, number, (n: number) => () => unknown][] = [
       ["safetensors state dict (convs + BatchNorms)", 2000, (n) => {
         const b = stateDictSafetensors(n);
+        return () => readModelSync(b);
+      }],
+      ["torch.save state dict (convs + BatchNorms)", 1000, (n) => {
+        const b = stateDictTorch(n);
         return () => readModelSync(b);
       }],
       ["npz state dict (stored)", 600, (n) => {

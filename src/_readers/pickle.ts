@@ -181,11 +181,17 @@ export function unpickle(bytes: Uint8Array, src: Source, what: string, hooks: Pi
   };
   const text = (n: number, decoder: TextDecoder) => {
     need(n);
-    let s: string;
-    try {
-      s = decoder.decode(bytes.subarray(p, p + n));
-    } catch {
-      throw bad("has a string that is not UTF-8", n);
+    let s = "";
+    // short ASCII strings (keys, names) directly: a decoder call costs more than the string
+    let ascii = n <= 64;
+    for (let j = p; ascii && j < p + n; j++) ascii = bytes[j] < 0x80;
+    if (ascii) s = String.fromCharCode.apply(null, bytes.subarray(p, p + n) as unknown as number[]);
+    else {
+      try {
+        s = decoder.decode(bytes.subarray(p, p + n));
+      } catch {
+        throw bad("has a string that is not UTF-8", n);
+      }
     }
     p += n;
     return s;
