@@ -13,6 +13,7 @@ import { readTfjs } from "./_readers/tfjs.ts";
 import { finish, formatOf, isTfjsFiles, maxBytesOf, readBytesSync } from "./_readers/_read.ts";
 import { shardGroups } from "./_readers/tfjs_weights.ts";
 import { readRegularFile, shardPath } from "./_readers/files.ts";
+import { checkKeys, type KnownKeys } from "./_checks.ts";
 
 /** The file formats {@linkcode readModel} reads. */
 export type ModelFormat = "safetensors" | "npy" | "npz" | "onnx" | "tfjs" | "torch";
@@ -83,6 +84,41 @@ export interface ReadModelOptions {
 
 export { DEFAULT_MAX_BYTES } from "./_readers/_read.ts";
 
+const READ_OPTIONS: KnownKeys<ReadModelOptions> = {
+  format: true,
+  name: true,
+  layout: true,
+  inputShape: true,
+  layers: true,
+  maxBytes: true,
+};
+
+const LAYER_ATTRIBUTES: KnownKeys<LayerAttributes> = {
+  stride: true,
+  dilation: true,
+  groups: true,
+  padding: true,
+  transposed: true,
+  inputShape: true,
+  layout: true,
+};
+
+/** Refuses an option, or an attribute in `options.layers`, that the readers do not know (before any reading). */
+function checkReadOptions(fn: string, options: unknown): void {
+  const subject = "read the model";
+  checkKeys(subject, `each option must be one that ${fn} knows`, options, READ_OPTIONS);
+  const layers = (options as ReadModelOptions | undefined)?.layers;
+  if (typeof layers !== "object" || layers === null) return;
+  for (const [name, attributes] of Object.entries(layers)) {
+    checkKeys(
+      subject,
+      `each attribute of options.layers[${JSON.stringify(name)}] must be one a layer has`,
+      attributes,
+      LAYER_ATTRIBUTES,
+    );
+  }
+}
+
 /**
  * Reads the conv layers of a model held in memory, synchronously: the bytes
  * of a safetensors, npy, npz, ONNX or PyTorch (`torch.save`) file, or a TensorFlow.js model as
@@ -122,7 +158,9 @@ export { DEFAULT_MAX_BYTES } from "./_readers/_read.ts";
  * @param input The file's bytes, or `{ modelJson, weights }` for TF.js.
  * @param options `format` (default: sniffed), `name` (for messages), `layout`, `inputShape`, `layers`.
  * @returns The model: its format and conv layers in file order.
- * @throws {TypeError} For bytes of no known format, corrupt or truncated structure, unsupported dtypes,
+ * @throws {TypeError} For an option, or an attribute in `options.layers`, that the readers do not know (the
+ *   message names it and the one most likely meant), bytes of no known format, corrupt or truncated structure,
+ *   unsupported dtypes,
  *   tensors whose byte length does not match their shape, deflated npz members (use
  *   {@linkcode readModel}), a TF.js manifest whose shard count differs from `weights` or with unknown
  *   quantisation, a PyTorch pickle naming a global or using an opcode a state dict does not need
@@ -159,6 +197,7 @@ export { DEFAULT_MAX_BYTES } from "./_readers/_read.ts";
  * ```
  */
 export function readModelSync(input: Uint8Array | TfjsModelFiles, options: ReadModelOptions = {}): Model {
+  checkReadOptions("readModelSync", options);
   const format = formatOf(input, options);
   maxBytesOf(options);
   if (format === "tfjs") {
@@ -237,6 +276,7 @@ export function readModelSync(input: Uint8Array | TfjsModelFiles, options: ReadM
  * ```
  */
 export async function readModel(input: Uint8Array | TfjsModelFiles, options: ReadModelOptions = {}): Promise<Model> {
+  checkReadOptions("readModel", options);
   const format = formatOf(input, options);
   const maxBytes = maxBytesOf(options);
   if (format === "npz" && input instanceof Uint8Array) {
@@ -301,6 +341,7 @@ export async function readModel(input: Uint8Array | TfjsModelFiles, options: Rea
  * ```
  */
 export async function readModelFile(path: string, options: ReadModelOptions = {}): Promise<Model> {
+  checkReadOptions("readModelFile", options);
   const fs = await import("node:fs/promises");
   const paths = await import("node:path");
   const opts: ReadModelOptions = { name: path, ...options };

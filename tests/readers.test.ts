@@ -116,6 +116,33 @@ test("readModel() applies options.layers to safetensors layers (attributes the f
   await throwsLike(() => readModelSync(bytes, { layers: { conv9: { stride: 2 } } }), TypeError, /conv9/);
 });
 
+test("readModel() refuses an option or a layer attribute it does not know, naming it and the one meant", async () => {
+  const bytes = await bytesOf("torch_net.safetensors");
+  const cases: [unknown, RegExp][] = [
+    [
+      { input_shape: [8, 8] },
+      /Cannot read the model as each option must be one that readModel(Sync|File)? knows \(did you mean `inputShape`\?\): current value is "input_shape"$/,
+    ],
+    [{ data_format: "NHWC" }, /did you mean `layout`\?\): current value is "data_format"$/],
+    [{ maxbytes: 1 }, /did you mean `maxBytes`\?\): current value is "maxbytes"$/],
+    [
+      { layers: { conv2: { strides: 2 } } },
+      /Cannot read the model as each attribute of options\.layers\["conv2"\] must be one a layer has \(did you mean `stride`\?\): current value is "strides"$/,
+    ],
+    [{ layers: { conv2: { padding_mode: "zeros" } } }, /did you mean `padding`\?\): current value is "padding_mode"$/],
+    [{ layers: { conv2: { scale: [1, 2] } } }, /known: stride, dilation, .*layout\): current value is "scale"$/],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => readModelSync(bytes, options as ReadModelOptions), (e: unknown) => {
+      assert.ok(e instanceof TypeError, String(e));
+      assert.match(e.message, message);
+      return true;
+    });
+    await assert.rejects(readModel(bytes, options as ReadModelOptions), message);
+    await assert.rejects(readModelFile(path("torch_net.safetensors"), options as ReadModelOptions), message);
+  }
+});
+
 test("readModel() reads F64, F16 and BF16 safetensors exactly", async () => {
   const model = await readModel(await bytesOf("mixed_dtypes.safetensors"));
   const l = byName(model);
