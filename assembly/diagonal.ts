@@ -336,3 +336,78 @@ export function diag_clip_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w
   }
   return Math.sqrt(max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1)));
 }
+
+/**
+ * Sorts f64[n] at p into decreasing order: a bottom-up merge sort whose merge
+ * picks with `select` (no data-dependent branch), ping-ponging with tmp
+ * (f64[n]). On ties it takes the left run first (stable).
+ */
+function sortDesc(p: usize, n: i32, tmp: usize): void {
+  let src = p;
+  let dst = tmp;
+  for (let width = 1; width < n; width <<= 1) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = min<i32>(lo + width, n);
+      const hi = min<i32>(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let o = lo;
+      while (i < mid && j < hi) {
+        const a = load<f64>(src + (<usize>i << 3));
+        const b = load<f64>(src + (<usize>j << 3));
+        const left = a >= b;
+        store<f64>(dst + (<usize>o << 3), select<f64>(a, b, left));
+        i += <i32>left;
+        j += <i32>!left;
+        o++;
+      }
+      while (i < mid) store<f64>(dst + (<usize>(o++) << 3), load<f64>(src + (<usize>(i++) << 3)));
+      while (j < hi) store<f64>(dst + (<usize>(o++) << 3), load<f64>(src + (<usize>(j++) << 3)));
+    }
+    const t = src;
+    src = dst;
+    dst = t;
+  }
+  if (src != p) memory.copy(p, src, <usize>n << 3);
+}
+
+/**
+ * diag_values_f64: every group's singular value |P_g(u, v)| at the
+ * frequencies of columns v0 … v0 + nvb − 1 (nvb ≥ 1, v0 + nvb ≤ ⌊w/2⌋ + 1),
+ * for every u < h, each frequency's `groups` values sorted decreasing:
+ *
+ *   out[((v − v0)·h + u)·groups + j]
+ *
+ * Arguments as diag_norm_f64, plus
+ *   out  [out] f64[nvb·h·groups]
+ *   tmp  [in]  f64[groups] of scratch for the sort
+ */
+export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, v0: i32, nvb: i32,
+  out: usize, tmp: usize, work: usize): i32 {
+  const nv = (w >> 1) + 1;
+  const nvp = paddedColumns(w);
+  const L = scratch(work, kh, kw, h, w, nv, nvp);
+  const gb = <usize>groups << 3;
+  for (let g = 0; g < groups; g++) {
+    transformRows(k + (<usize>(g * kh * kw) << 3), kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
+    for (let u = 0; 2 * u <= h; u++) {
+      rowTwiddles(u, h, kh, L.ch, L.sh, L.tc, L.ts);
+      rowPair(kh, nvp, L.tc, L.ts, L.tr, L.ti, L.pr, L.pi, L.qr, L.qi);
+      const mirror = h - u;
+      for (let v = v0; v < v0 + nvb; v++) {
+        const col = out + <usize>(v - v0) * <usize>h * gb + (<usize>g << 3);
+        const at = <usize>v << 3;
+        const xr = load<f64>(L.pr + at);
+        const xi = load<f64>(L.pi + at);
+        store<f64>(col + <usize>u * gb, Math.sqrt(xr * xr + xi * xi));
+        if (u != 0 && mirror != u) {
+          const yr = load<f64>(L.qr + at);
+          const yi = load<f64>(L.qi + at);
+          store<f64>(col + <usize>mirror * gb, Math.sqrt(yr * yr + yi * yi));
+        }
+      }
+    }
+  }
+  for (let row = 0; row < nvb * h; row++) sortDesc(out + <usize>row * gb, groups, tmp);
+  return 0;
+}

@@ -1,7 +1,7 @@
 // The convsv SIMD core: re-exports only. Build: `npm run build:wasm`.
 export { bdsqr_values_f64, sort_desc_f64 } from "./bdsqr";
 export { bidiag_c32_split, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
-export { bdsqr_vectors_f64, clip_column_f64, clip_column_work_bytes, svd_c64_split, svd_work_bytes } from "./svd";
+export { bdsqr_vectors_f64, clip_column_c64, clip_column_f64, clip_column_work_bytes, svd_c64_split, svd_work_bytes } from "./svd";
 export { fft_c64_batch, fft_plan_bytes, fft_plan_init } from "./fft";
 export {
   build_p_f64,
@@ -25,4 +25,4 @@ export function heap_base(): usize {
 export { sort_values_desc_f64, sort_values_work_bytes } from "./sort";
 export { dqds_values_f64, dqds_work_bytes } from "./dqds";
 export { conv_adjoint_f64_cdhw, conv_f64_cdhw, conv_work_bytes_f64 } from "./conv";
-export { diag_clip_f64, diag_corr_bytes, diag_norm_f64, diag_work_bytes } from "./diagonal";
+export { diag_clip_f64, diag_corr_bytes, diag_norm_f64, diag_values_f64, diag_work_bytes } from "./diagonal";

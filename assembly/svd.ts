@@ -254,6 +254,30 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
 export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   kw: i32, w: i32, v: i32, nu: i32, selfMirror: i32, c: f64, kout: usize, sv: usize, work: usize,
   corr: usize): i32 {
+  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, selfMirror, c, kout, 0, sv, work, corr);
+}
+
+/**
+ * clip_column_c64: clip_column_f64 for a complex kernel (a depth frequency of a
+ * 3-D layer), whose frequencies have no mirror: the caller passes every u
+ * (nu = h), each weighted 1, and the column's share of the clipped kernel is
+ * complex,
+ *
+ *   kout + i·kouti [o, i, a, b] += P'[o, i] · exp(−2πi (u·a/h + v·b/w)) / (h·w).
+ *
+ * Arguments as clip_column_f64 (selfMirror is not taken), plus
+ *   kouti  [in,out] f64[cout·cin·kh·kw] accumulated imaginary part
+ */
+export function clip_column_c64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
+  kw: i32, w: i32, v: i32, nu: i32, c: f64, kout: usize, kouti: usize, sv: usize, work: usize,
+  corr: usize): i32 {
+  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, 0, c, kout, kouti, sv, work, corr);
+}
+
+/** Both: a Hermitian half's column (kouti = 0, real result) or a complex kernel's column (kouti ≠ 0). */
+function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
+  kw: i32, w: i32, v: i32, nu: i32, selfMirror: i32, c: f64, kout: usize, kouti: usize, sv: usize, work: usize,
+  corr: usize): i32 {
   const n = min<i32>(cout, cin);
   const m = max<i32>(cout, cin);
   const ld = lead_dim(m);
@@ -322,7 +346,7 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
       }
     }
     // S[o, i, a] += wgt · P'[o, i] · exp(−2πi·u·a/h)
-    const wgt: f64 = selfMirror != 0 && (h - u) % h == u ? 1.0 : 2.0;
+    const wgt: f64 = kouti != 0 || (selfMirror != 0 && (h - u) % h == u) ? 1.0 : 2.0;
     for (let a = 0; a < kh; a++) {
       store<f64>(itr + (<usize>a << 3), wgt * load<f64>(twr + (<usize>a << 3)));
       store<f64>(iti + (<usize>a << 3), -wgt * load<f64>(twi + (<usize>a << 3)));
@@ -354,6 +378,13 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
       const x = load<f64>(sr + (<usize>p << 3)) * cr - load<f64>(si + (<usize>p << 3)) * ci;
       const dst = kout + (<usize>(p * kw + b) << 3);
       store<f64>(dst, load<f64>(dst) + x);
+    }
+    if (kouti != 0) {
+      for (let p = 0; p < pairs * kh; p++) {
+        const y = load<f64>(sr + (<usize>p << 3)) * ci + load<f64>(si + (<usize>p << 3)) * cr;
+        const dst = kouti + (<usize>(p * kw + b) << 3);
+        store<f64>(dst, load<f64>(dst) + y);
+      }
     }
   }
   return failed;

@@ -661,6 +661,7 @@ const PROJECTION_KINDS = [
   "1-D stride 2, dilation 2",
   "3-D groups 2",
   "3-D stride [2, 1, 1]",
+  "3-D kernel 2×2×2",
 ].map(kindNamed);
 
 const LONG = 1e-9;
@@ -749,6 +750,12 @@ const TINY: Kind[] = [
     inputShape: [3],
     stride: [2],
     transposed: true,
+  },
+  {
+    name: "3-D 2 → 1, kernel 2×1×2 on 3×2×2: complex frequency matrices (depth frequencies)",
+    rank: 3,
+    shape: [1, 2, 2, 1, 2],
+    inputShape: [3, 2, 2],
   },
 ];
 

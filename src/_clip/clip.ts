@@ -10,7 +10,7 @@ import type { ClipMethod, ClipOptions, ClipResult } from "../clip_operator_norm.
 import { type Axes, fromAxes, type LayerSpec, validateSpec, withData } from "../_options.ts";
 import { fail as failWith, isList, show, showTyped } from "../_checks.ts";
 import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
-import { ldexp, type Problem, type Sink } from "../_problem/problem.ts";
+import { isDiagonal, ldexp, type Problem, type Sink } from "../_problem/problem.ts";
 import { admissibleGrids, expandSpec, mergeGroups, tapLayout } from "../_problem/expand.ts";
 import { checkClip } from "../_budget.ts";
 import { runProblem, runProblemAbortable, runProblemThreaded } from "../_wasm/engine.ts";
@@ -31,7 +31,7 @@ import {
 import { poolRounds, wasmRounds } from "./wasm.ts";
 import { gpuRounds } from "./webgpu.ts";
 import { depthRounds } from "./depth.ts";
-import { diagNorm, diagRounds, isDiagonal } from "./diagonal.ts";
+import { diagNorm, diagRounds } from "./diagonal.ts";
 
 const SUBJECT = "clip the operator norm";
 

@@ -16,11 +16,6 @@ import type { Rounds } from "./loop.ts";
 
 const SUBJECT = "clip the operator norm";
 
-/** Whether a problem's frequency matrices are 1×1 per group (real kernel). */
-export function isDiagonal(p: Problem): boolean {
-  return p.cOut === 1 && p.cIn === 1 && p.im === undefined;
-}
-
 /** The sizes of a problem for a message. */
 function context(p: Problem, groups: number): string {
   return `${groups} groups of 1×1, kernel ${p.kh}×${p.kw}, inputShape [${p.h}, ${p.w}]`;

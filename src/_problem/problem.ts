@@ -42,6 +42,15 @@ export interface Problem {
  */
 export type Sink = (u: number, v: number, values: Float64Array, mirrored: boolean) => void;
 
+/**
+ * Whether a problem's frequency matrices are 1×1 per group (a real kernel,
+ * one input and one output channel per group: depthwise layers at stride 1):
+ * group g's singular value at (u, v) is then |P_g(u, v)|.
+ */
+export function isDiagonal(p: Problem): boolean {
+  return p.cOut === 1 && p.cIn === 1 && p.im === undefined;
+}
+
 /** Values per frequency of a problem: `groups·min(cOut, cIn)`. */
 export function valuesPerFrequency(p: Problem): number {
   return (p.groups ?? 1) * Math.min(p.cOut, p.cIn);

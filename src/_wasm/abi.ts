@@ -129,6 +129,24 @@ export interface CoreExports {
     work: number,
     corr: number,
   ): number;
+  clip_column_c64(
+    tr: number,
+    ti: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    h: number,
+    kw: number,
+    w: number,
+    v: number,
+    nu: number,
+    c: number,
+    kout: number,
+    kouti: number,
+    sv: number,
+    work: number,
+    corr: number,
+  ): number;
   bdsqr_values_f64(d: number, e: number, n: number, rtol: number): number;
   sort_desc_f64(p: number, n: number): void;
   sort_values_work_bytes(n: number): number;
@@ -144,6 +162,19 @@ export interface CoreExports {
   diag_work_bytes(kh: number, kw: number, h: number, w: number): number;
   diag_corr_bytes(groups: number, h: number, w: number): number;
   diag_norm_f64(k: number, groups: number, kh: number, kw: number, h: number, w: number, work: number): number;
+  diag_values_f64(
+    k: number,
+    groups: number,
+    kh: number,
+    kw: number,
+    h: number,
+    w: number,
+    v0: number,
+    nvb: number,
+    out: number,
+    tmp: number,
+    work: number,
+  ): number;
   diag_clip_f64(
     k: number,
     groups: number,

@@ -10,6 +10,7 @@
  */
 import { Arena, type CoreExports, JOB_KIND, svdColumn, type SvdJob } from "./abi.ts";
 import {
+  isDiagonal,
   type Problem,
   scaleExponent,
   scaleInPlace,
@@ -209,8 +210,46 @@ function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
   return e;
 }
 
+/**
+ * The columns of a problem with 1×1 frequency matrices (f64): every group's
+ * value |P_g(u, v)| from the core's `diag_values_f64` (assembly/diagonal.ts),
+ * a block of columns at a time, no SVD; same order and rows as the SVD path.
+ */
+function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink): Generator<void, void> {
+  const e = scaleOrZero(prob, sink);
+  if (e === undefined) return;
+  const groups = prob.groups ?? 1;
+  const { kh, kw, h, w } = prob;
+  const nvAll = Math.floor(w / 2) + 1;
+  const nv = Math.max(1, Math.min(nvAll, Math.floor(BLOCK_BYTES / (h * groups * 8))));
+  const arena = new Arena(core);
+  const k = arena.f64(groups * kh * kw);
+  const out = arena.f64(nv * h * groups);
+  const tmp = arena.f64(groups);
+  const work = arena.bytes(core.diag_work_bytes(kh, kw, h, w));
+  arena.commit("compute singular values", `${groups} groups of 1×1, kernel ${kh}×${kw}, grid [${h}, ${w}]`);
+  const kv = arena.view(k, groups * kh * kw);
+  kv.set(prob.re);
+  scaleInPlace(kv, -e);
+  for (let v0 = 0; v0 < nvAll; v0 += nv) {
+    const nvb = Math.min(nv, nvAll - v0);
+    core.diag_values_f64(k, groups, kh, kw, h, w, v0, nvb, out, tmp, work);
+    for (let v = v0; v < v0 + nvb; v++) {
+      const self = v === 0 || 2 * v === w;
+      const nu = self ? Math.floor(h / 2) + 1 : h;
+      const rows = arena.view(out + (v - v0) * h * groups * 8, nu * groups);
+      scaleInPlace(rows, e);
+      for (let u = 0; u < nu; u++) {
+        sink(u, v, rows.subarray(u * groups, (u + 1) * groups), self ? (h - u) % h !== u : true);
+      }
+      yield;
+    }
+  }
+}
+
 /** {@linkcode runProblem}'s columns, one step each (the caller drives it). */
 function* columns(core: CoreExports, prob: Problem, sink: Sink, precision: "f64" | "f32"): Generator<void, void> {
+  if (precision === "f64" && isDiagonal(prob)) return yield* diagonalColumns(core, prob, sink);
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
   const run = new Run(core, prob, e, 0);
@@ -279,6 +318,13 @@ export async function runProblemThreaded(
   control: RunControl = {},
 ): Promise<void> {
   control.signal?.throwIfAborted();
+  if (precision === "f64" && isDiagonal(prob)) {
+    // Elementwise: less work than handing it out; it runs on the pool's core while it holds the pool.
+    return withPool(pool, () => {
+      for (const _ of diagonalColumns(pool.core, prob, sink));
+      return Promise.resolve();
+    });
+  }
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
   await withPool(pool, () => runLaidOut(pool, prob, e, sink, precision, control));
