@@ -6,8 +6,8 @@
  * 2^31 − 1 values with no data, zero strides, TF.js models nested 4,000 deep;
  * PyTorch pickles claiming expanded views of 2^31 − 1 values, 2^50-value
  * storages, 4 GiB strings, dicts nested 100,000 deep, 2,000,000 MARKs;
- * a fuzz test per reader (PyTorch's pickles mutated and zipped again); and the readers' scaling (a file 10× larger takes
- * at most about 10× as long). Every hostile file is built in a temporary
+ * a fuzz test per reader (PyTorch's pickles mutated and zipped again); and
+ * the readers' scaling (a file 10× larger takes at most about 10× as long). Every hostile file is built in a temporary
  * folder by tests/hostile.ts. Every outcome is a result or a TypeError /
  * RangeError whose message names the file; each refusal is fast and its peak
  * memory stays under {@linkcode PEAK_MB}. `CONVSV_FUZZ_LONG=1` runs the fuzz

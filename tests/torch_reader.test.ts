@@ -215,6 +215,20 @@ test("CLI: report on a .pt gives the safetensors file's report, --fold-bn includ
     assert.deepEqual(a.lipschitz, b.lipschitz);
     assert.equal(a.foldBn, fold.length > 0);
   }
+  // clip reads a .pt and writes the clipped kernels as safetensors; --model-out does not write .pt files
+  const clip = capture();
+  assert.equal(
+    await run(
+      ["clip", fixture("resnet.pt"), "--max-norm", "1", "--input", "1x3x8x8", "-o", "c.safetensors", "--quiet"],
+      clip.io,
+    ),
+    0,
+    clip.err(),
+  );
+  assert.match(clip.out(), /Wrote c\.safetensors: 6 kernels/);
+  const out = capture();
+  assert.equal(await run(["clip", fixture("resnet.pt"), "--max-norm", "1", "--model-out", "c.pt"], out.io), 2);
+  assert.match(out.err(), /--model-out writes safetensors, npy, npz, ONNX and TF\.js models, not torch ones/);
   const cli = join(root, "src", "cli.ts");
   const [cmd, ...pre] = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"
     ? [process.execPath, cli]

@@ -92,11 +92,15 @@ export async function clip(io: CliIo, model: string, v: Values): Promise<number>
   let source: SourceFiles | undefined;
   if (modelOut !== undefined) {
     const ext = MODEL_EXT[m.format];
-    if (ext === undefined || !modelOut.toLowerCase().endsWith(ext)) {
+    if (ext === undefined) {
       throw new CliError(
-        `--model-out writes the model in its own format (${m.format}), so it must end in ${
-          ext ?? "the format's extension"
-        }: current value is ${modelOut}`,
+        `--model-out writes safetensors, npy, npz, ONNX and TF.js models, not ${m.format} ones (-o OUT.safetensors writes the clipped kernels): current value is ${modelOut}`,
+        2,
+      );
+    }
+    if (!modelOut.toLowerCase().endsWith(ext)) {
+      throw new CliError(
+        `--model-out writes the model in its own format (${m.format}), so it must end in ${ext}: current value is ${modelOut}`,
         2,
       );
     }
