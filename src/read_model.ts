@@ -75,9 +75,11 @@ export interface ReadModelOptions {
   /**
    * Most bytes a read may bring into memory beyond the input itself: the
    * inflated members of an npz archive (their stated sizes together, checked
-   * before anything is inflated) and, for {@linkcode readModelFile}, the files
-   * read from disk (the model file, or a model.json and its shards together).
-   * A positive integer; default {@linkcode DEFAULT_MAX_BYTES} (2 GiB).
+   * before anything is inflated), the values a PyTorch state dict's views read
+   * beyond those their storages hold (expanded or overlapping views, 8 bytes a
+   * value, checked before any is decoded) and, for {@linkcode readModelFile},
+   * the files read from disk (the model file, or a model.json and its shards
+   * together). A positive integer; default {@linkcode DEFAULT_MAX_BYTES} (2 GiB).
    */
   maxBytes?: number | undefined;
 }
