@@ -46,6 +46,7 @@
  */
 
 import { clipOperatorNorm, clipOperatorNormSync, closeThreads, operatorNormSync } from "../mod.ts";
+import { firstRoundSync } from "../src/_clip/clip.ts";
 import { DEFAULT_SEED, kernelOIHW } from "./_kernel.ts";
 import {
   best,
@@ -311,6 +312,8 @@ interface Row {
   all: Timer | null;
   /** `operatorNormSync` on the same layer, one thread. */
   norm: Timer;
+  /** The first round alone (no norms, no write-back), one thread: what the peers' round computes. */
+  round: Timer | null;
   normAfter: number | null;
   identical: boolean | null;
   /** The peers' results. */
@@ -355,10 +358,12 @@ async function runCase(c: KindCase, opts: Opts, ctx: GroupContext, failures: str
     : null;
   // Context for our times: one operatorNorm (ClipResult's normBefore and normAfter are two such).
   const norm = new Timer(() => operatorNormSync(kernel, lo), timerOpts);
+  const roundOnly = unavailable === null ? firstRoundSync(kernel, clipTo, o) : undefined;
+  const round = roundOnly ? new Timer(roundOnly, timerOpts) : null;
   const task = taskOf(c, clipTo, opts);
   const t0 = performance.now();
   const peerTable = await runGroup(
-    one && all ? [one, all, norm] : [norm],
+    one && all ? [one, all, norm, ...(round ? [round] : [])] : [norm],
     opts.peers.map((spec) => ({ spec, tasks: [task] })),
     ctx,
   );
@@ -371,6 +376,7 @@ async function runCase(c: KindCase, opts: Opts, ctx: GroupContext, failures: str
     one,
     all,
     norm,
+    round,
     normAfter: null,
     identical: null,
     table: peerTable,
@@ -423,6 +429,7 @@ function markdown(rows: Row[], opts: Opts, ctx: GroupContext, meta: string[]): s
     "target 1 thr",
     "vs peers (worst)",
     "operatorNorm 1 thr ms",
+    "round alone 1 thr ms (×)",
   ];
   const body = rows.map((row) => {
     const t = row.table;
@@ -446,6 +453,7 @@ function markdown(rows: Row[], opts: Opts, ctx: GroupContext, meta: string[]): s
       target,
       vs === undefined ? "n/a" : `${vs.toExponential(1)} ${vs <= RTOL ? "ok" : "FAIL"}`,
       fmtMs(row.norm.ms),
+      row.round ? `${fmtMs(row.round.ms)} (${ratio(row.round)})` : "n/a",
     ];
   });
   const missing = rows.filter((r) => r.unavailable !== null);
@@ -474,7 +482,9 @@ function markdown(rows: Row[], opts: Opts, ctx: GroupContext, meta: string[]): s
     }. "grid, matrices": the phase-split ` +
     `grid and each frequency's matrix (groups × c_out/g × s^D·c_in/g). "operatorNorm 1 thr": ` +
     `\`operatorNormSync(k, { inputShape, stride, groups })\` on the same layer, for context: a clipping result ` +
-    `reports normBefore and normAfter, which the peers' round does not compute.`,
+    `reports normBefore and normAfter, which the peers' round does not compute. "round alone": the call's first ` +
+    `round without the returned kernel's norm and the write-back (\`firstRoundSync\` in src/_clip/clip.ts, ` +
+    `private), the work the peers' round does, with the fastest peer's time / it in parentheses.`,
     "",
     `Checks: "vs peers": max |ours − theirs| / max |theirs| over the clipped kernel, the worst of the peers ` +
     `(≤ ${RTOL}); ` +

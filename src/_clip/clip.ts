@@ -283,6 +283,27 @@ async function finishAsync(
 
 const NO_ROUNDS: Outcome = { k: undefined, done: 0, norm0: 0 };
 
+/** The rounds of a scaled problem on one core: complex (3-D), elementwise (1×1 matrices) or per-frequency SVDs. */
+function roundsOn(core: CoreExports, s: Scaled, dykstra: boolean): Rounds<false> {
+  if (s.depth) return depthRounds(core, s.depth, s.c, dykstra);
+  if (isDiagonal(s.problem)) return diagRounds(core, s.problem, s.groups, s.c, dykstra);
+  return wasmRounds(core, s.problem, s.groups, s.c, dykstra);
+}
+
+/**
+ * The first round of a clipping call on the calling thread, without its
+ * norms or write-back: what bench/clip_kinds.ts times beside the whole call
+ * (undefined for the zero kernel).
+ */
+export function firstRoundSync(kernel: Kernel, maxNorm: number, options: ClipOptions): (() => number) | undefined {
+  const call = validate(kernel, maxNorm, options);
+  const b = resolveBackendSync(call.req);
+  const s = scaled(call.plan);
+  if (!s) return undefined;
+  const rounds = roundsOn(b.core, s, call.plan.method === "dykstra");
+  return () => rounds.round(s.k0, undefined).norm;
+}
+
 /** Clips on the calling thread (wasm, f64). */
 export function clipSync(kernel: Kernel, maxNorm: number, options: ClipOptions): ClipResult {
   const call = validate(kernel, maxNorm, options);
@@ -290,12 +311,7 @@ export function clipSync(kernel: Kernel, maxNorm: number, options: ClipOptions):
   const norm = normSync((p, sink) => runProblem(b.core, p, sink), b.core);
   const s = scaled(call.plan);
   const dykstra = call.plan.method === "dykstra";
-  const rounds = s &&
-    (s.depth
-      ? depthRounds(b.core, s.depth, s.c, dykstra)
-      : isDiagonal(s.problem)
-      ? diagRounds(b.core, s.problem, s.groups, s.c, dykstra)
-      : wasmRounds(b.core, s.problem, s.groups, s.c, dykstra));
+  const rounds = s && roundsOn(b.core, s, dykstra);
   const out = s && rounds ? runLoopSync(call.plan, s, rounds, norm) : NO_ROUNDS;
   const res = finishSync(call, s, out, kernel.shape, { backend: "wasm", precision: "f64", simd: b.simd }, norm);
   if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
@@ -328,13 +344,9 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
     if (s) {
       // Depth rounds run on the calling thread's core (their SVDs with vectors are per frequency),
       // and so do diagonal ones (elementwise: less work than handing it to the pool).
-      const rounds: Rounds<true> = s.depth
-        ? asyncRounds(depthRounds(core, s.depth, s.c, dykstra), signal)
-        : isDiagonal(s.problem)
-        ? asyncRounds(diagRounds(core, s.problem, s.groups, s.c, dykstra), signal)
-        : pool
+      const rounds: Rounds<true> = pool && !s.depth && !isDiagonal(s.problem)
         ? poolRounds(pool, s.problem, s.groups, s.c, dykstra, { workers, signal })
-        : asyncRounds(wasmRounds(core, s.problem, s.groups, s.c, dykstra), signal);
+        : asyncRounds(roundsOn(core, s, dykstra), signal);
       out = await runLoop(call.plan, s, counted(rounds, call), norm);
     }
   }
