@@ -41,12 +41,25 @@ export function diag_corr_bytes(groups: i32, h: i32, w: i32): f64 {
   return <f64>groups * <f64>h * 2 * <f64>paddedColumns(w) * 8;
 }
 
-/** cos/sin tables of 2π·j/n, j < n (angles exact: j < n). */
+/**
+ * cos/sin tables of 2π·j/n, j < n, exact at the quarter turns: sin(π) is
+ * then 0, so the columns v = 0 and v = w/2 of a real kernel are real and
+ * P(h − u) is exactly the conjugate of P(u) there (both give one modulus).
+ */
 function tables(n: i32, c: usize, s: usize): void {
   for (let j = 0; j < n; j++) {
-    const ang = TWO_PI * <f64>j / <f64>n;
-    store<f64>(c + (<usize>j << 3), Math.cos(ang));
-    store<f64>(s + (<usize>j << 3), Math.sin(ang));
+    let x: f64, y: f64;
+    if ((4 * j) % n == 0) {
+      const q = (4 * j) / n;
+      x = q == 0 ? 1.0 : q == 2 ? -1.0 : 0.0;
+      y = q == 1 ? 1.0 : q == 3 ? -1.0 : 0.0;
+    } else {
+      const ang = TWO_PI * <f64>j / <f64>n;
+      x = Math.cos(ang);
+      y = Math.sin(ang);
+    }
+    store<f64>(c + (<usize>j << 3), x);
+    store<f64>(s + (<usize>j << 3), y);
   }
 }
 
