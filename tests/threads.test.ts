@@ -1,5 +1,5 @@
 // Worker threads and f32: results identical whatever the thread count; f32 within its documented accuracy.
-import { test } from "./_test.ts";
+import { test, underBun } from "./_test.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
@@ -16,6 +16,10 @@ import { LOCAL_MAX_SECONDS, problemSeconds } from "../src/_wasm/engine.ts";
 import { getPool, jobCounts, runJobs } from "../src/_threads/pool.ts";
 import { JOB_KIND } from "../src/_wasm/abi.ts";
 import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 function kernel(seed: number, cOut: number, cIn: number, kh: number, kw: number): Float64Array {
@@ -217,6 +221,46 @@ console.log("values " + sv.length);`;
   assert.equal(r.status, 0, `exit ${r.status} (${r.signal ?? "no signal"}): ${r.stderr}`);
   assert.match(r.stdout, /values 128/);
   assert.ok(Date.now() - t0 < 60_000);
+});
+
+test("Deno: a threaded call asks for no permission (deno run --no-prompt, no flags): its jobs ran on workers", () => {
+  const dir = mkdtempSync(join(tmpdir(), "convsv-perm-"));
+  try {
+    const mod = new URL("../mod.ts", import.meta.url).href;
+    const pool = new URL("../src/_threads/pool.ts", import.meta.url).href;
+    const script = join(dir, "main.ts");
+    writeFileSync(
+      script,
+      `import { singularValues, singularValuesSync, spectrum } from ${JSON.stringify(mod)};
+import { getPool, jobCounts } from ${JSON.stringify(pool)};
+const k = { data: Float64Array.from({ length: 64 * 64 * 9 }, (_, i) => Math.sin(i * 0.37)), shape: [64, 64, 3, 3] };
+const o = { inputShape: [16, 16], threads: 2 };
+const same = String(await singularValues(k, o)) === String(singularValuesSync(k, o));
+const s = await spectrum(k, o);
+console.log(JSON.stringify({ same, threads: s.threads, skipped: s.skipped, own: jobCounts(await getPool(2)).own }));`,
+    );
+    // Deno writes every permission it checks to this file (none expected: the file is then not made).
+    const audit = join(dir, "audit.jsonl");
+    const r = spawnSync(Deno.execPath(), ["run", "--no-prompt", "--no-config", script], {
+      encoding: "utf8",
+      timeout: 120_000,
+      env: { ...process.env, DENO_AUDIT_PERMISSIONS: audit, NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    });
+    assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
+    assert.deepEqual(out.skipped, {});
+    assert.equal(out.threads, 2);
+    assert.equal(out.same, true);
+    assert.ok(out.own >= 16 / 2 + 1, `jobs ran on the workers' own instances: ${out.own}`);
+    assert.equal(existsSync(audit) ? readFileSync(audit, "utf8") : "", "", "permissions checked");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, {
+  timeoutMs: 120_000,
+  ignore: underBun
+    ? "runs a deno subprocess: Deno's permissions (Bun has none)"
+    : navigator.hardwareConcurrency < 2 && "one core: calls run on the calling thread",
 });
 
 test("without Atomics.waitAsync the pool learns that a block is done from the workers' messages: same bits", async () => {

@@ -1,9 +1,16 @@
 /**
- * Starting worker threads where the runtime has them: `node:worker_threads`
- * (Node, Deno, Bun: its workers can be unref'd, so an idle pool never keeps a
- * script alive) or module Web Workers from a Blob URL (browsers), each
- * running the bundled worker program (src/_threads/worker.ts), and how many
- * the runtime's cores allow.
+ * Starting worker threads where the runtime has them, and how many the
+ * runtime's cores allow:
+ *
+ * - Node, Bun and Deno: `node:worker_threads`, whose workers can be unref'd
+ *   (an idle pool never keeps a script alive; Deno's Web Workers cannot be).
+ *   They are started with an empty `env`: copying the environment into a
+ *   worker reads it, which in Deno asks for `--allow-env`; the worker's
+ *   program reads no environment, so no permission is asked for.
+ * - Browsers: module Web Workers from a Blob URL. `node:` modules are never
+ *   imported there (a page would log a failed load for each).
+ *
+ * Each runs the bundled worker program (src/_threads/worker.ts).
  * @module
  */
 import { NODE_PORT, type WorkerMessage } from "./control.ts";
@@ -25,10 +32,17 @@ export interface Port {
 
 declare const process: { versions?: { node?: string; bun?: string } } | undefined;
 
+/** Node itself (not Deno or Bun, which also report `process.versions.node`). */
 function isNode(): boolean {
   return typeof process !== "undefined" && !!process?.versions?.node &&
     typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
     !process.versions.bun;
+}
+
+/** Whether the runtime has Node's built-in modules (Node, Bun, Deno); browsers have none and never import them. */
+function hasNodeModules(): boolean {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  return g.Deno !== undefined || g.Bun !== undefined || (typeof process !== "undefined" && !!process?.versions?.node);
 }
 
 /** The number of logical cores the runtime reports (1 when it reports none). */
@@ -46,16 +60,34 @@ export async function defaultThreads(): Promise<number> {
   return 1;
 }
 
-/** Whether this runtime can start worker threads with shared wasm memory. */
-export function threadsAvailable(): boolean {
-  if (typeof SharedArrayBuffer === "undefined") return false;
-  if (isNode() || typeof (globalThis as { Deno?: unknown; Bun?: unknown }).Deno !== "undefined") return true;
-  if (typeof (globalThis as { Bun?: unknown }).Bun !== "undefined") return true;
-  return typeof Worker !== "undefined" && typeof Blob !== "undefined" && typeof URL?.createObjectURL === "function";
+/**
+ * Why this runtime cannot start worker threads with shared wasm memory, or
+ * undefined when it can (whether they then start is known only by starting
+ * them: a page's Content-Security-Policy may still refuse them).
+ */
+export function threadsUnavailable(): string | undefined {
+  const g = globalThis as { crossOriginIsolated?: boolean };
+  if (typeof SharedArrayBuffer === "undefined" || g.crossOriginIsolated === false) {
+    return g.crossOriginIsolated === false
+      ? "SharedArrayBuffer is not available: the page is not cross-origin isolated (serve it with the headers Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp)"
+      : "SharedArrayBuffer is not available in this runtime";
+  }
+  if (hasNodeModules()) return undefined;
+  if (typeof Worker === "undefined") return "this runtime has no Worker";
+  if (typeof Blob === "undefined" || typeof URL?.createObjectURL !== "function") {
+    return "this runtime cannot make a Blob URL to start a worker from";
+  }
+  return undefined;
 }
 
-/** `node:worker_threads` where the runtime has it (Node, Deno, Bun): its workers can be unref'd. */
+/** Whether this runtime can start worker threads with shared wasm memory (see {@linkcode threadsUnavailable}). */
+export function threadsAvailable(): boolean {
+  return threadsUnavailable() === undefined;
+}
+
+/** `node:worker_threads` where the runtime has Node's modules (Node, Deno, Bun): its workers can be unref'd. */
 async function nodeWorkers(): Promise<typeof import("node:worker_threads") | undefined> {
+  if (!hasNodeModules()) return undefined;
   try {
     return await import("node:worker_threads");
   } catch {
@@ -63,14 +95,19 @@ async function nodeWorkers(): Promise<typeof import("node:worker_threads") | und
   }
 }
 
+/** What a Web Worker that could not load its script reports (its error event carries no message then). */
+const WEB_WORKER_FAILED =
+  "the worker's script did not start (a Content-Security-Policy must allow worker-src blob:, or the page forbids workers)";
+
 export async function startPort(): Promise<Port> {
   const nw = await nodeWorkers();
   if (nw) {
-    const wk = new nw.Worker(NODE_PRELUDE + WORKER_SCRIPT, { eval: true });
+    // An empty env: the default copies process.env, which Deno guards with --allow-env.
+    const wk = new nw.Worker(NODE_PRELUDE + WORKER_SCRIPT, { eval: true, env: {} });
     let handler: (msg: Message) => void = () => {};
     // Listeners first, then unref (a listener added later would ref the worker again).
     wk.on("message", (m: Message) => handler(m));
-    wk.on("error", (err: Error) => handler({ type: "died", message: err.message }));
+    wk.on("error", (err: Error) => handler({ type: "died", message: err?.message || String(err) }));
     wk.unref();
     return {
       post: (m) => wk.postMessage(m),
@@ -83,7 +120,20 @@ export async function startPort(): Promise<Port> {
   }
   // Browsers: a module worker from a Blob URL (kept until the pool closes).
   const url = URL.createObjectURL(new Blob([WORKER_SCRIPT], { type: "text/javascript" }));
-  const wk = new Worker(url, { type: "module" });
+  let wk: Worker;
+  try {
+    wk = new Worker(url, { type: "module", name: "convsv" });
+  } catch (err) {
+    URL.revokeObjectURL(url);
+    throw new Error(`the browser refused to start a worker (${err instanceof Error ? err.message : err})`);
+  }
+  let handler: (msg: Message) => void = () => {};
+  wk.onmessage = (ev: MessageEvent) => handler(ev.data);
+  wk.onerror = (ev: Event) => {
+    ev.preventDefault();
+    handler({ type: "died", message: (ev as ErrorEvent).message || WEB_WORKER_FAILED });
+  };
+  wk.onmessageerror = () => handler({ type: "died", message: "a message from the worker could not be read" });
   return {
     post: (m) => wk.postMessage(m),
     terminate: () => {
@@ -91,11 +141,7 @@ export async function startPort(): Promise<Port> {
       URL.revokeObjectURL(url);
     },
     onMessage: (fn) => {
-      wk.onmessage = (ev: MessageEvent) => fn(ev.data);
-      wk.onerror = (ev: ErrorEvent) => {
-        ev.preventDefault();
-        fn({ type: "died", message: ev.message });
-      };
+      handler = fn;
     },
     hold: () => {},
   };
