@@ -4,7 +4,11 @@
  *
  * - `"wasm"` (or no `backend`): wasm, in the precision asked for (default f64),
  *   on the pool when `threads` (default: the cores) is over 1 and the runtime
- *   can start workers, else on the calling thread.
+ *   can start workers, else on the calling thread. When more than one thread
+ *   was meant to run (asked for, or the default on several cores) and none
+ *   could start (no `SharedArrayBuffer`: a page that is not cross-origin
+ *   isolated; a Content-Security-Policy refusing workers), the call runs on
+ *   the calling thread and `skipped.threads` says why: never an error.
  * - `"webgpu"`: WebGPU in f32, or an error that says why not (no
  *   `navigator.gpu`, no adapter, a failed device request; an explicit
  *   `precision: "f64"`, which WebGPU cannot give; a function or option that
@@ -27,7 +31,7 @@ import { loadWasm, loadWasmSync, simdFlavour } from "./_wasm/loader.ts";
 import type { CoreExports } from "./_wasm/abi.ts";
 import { runProblem, runProblemAbortable, runProblemThreaded } from "./_wasm/engine.ts";
 import { getPool, type Pool } from "./_threads/pool.ts";
-import { defaultThreads, threadsAvailable } from "./_threads/ports.ts";
+import { defaultThreads, threadsUnavailable } from "./_threads/ports.ts";
 import { getGpu, type GpuContext } from "./_webgpu/device.ts";
 import { runProblemWebGPU } from "./_webgpu/run.ts";
 
@@ -171,8 +175,14 @@ export interface WasmBackend {
   workers: number;
   /** Aborts the call (see `SingularValuesOptions.signal`). */
   signal: AbortSignal | undefined;
-  /** Why each other backend was skipped (`"auto"` only). */
-  skipped: { webgpu?: string };
+  /** Why each other backend was skipped (`"auto"` only), and why worker threads were not used when meant to be. */
+  skipped: Skipped;
+}
+
+/** Why `"auto"` passed over WebGPU, and why a call meant to run on worker threads ran on the calling thread. */
+export interface Skipped {
+  webgpu?: string;
+  threads?: string;
 }
 
 /** The WebGPU backend, resolved. */
@@ -181,7 +191,7 @@ export interface WebGpuBackend {
   precision: "f32";
   gpu: GpuContext;
   signal: AbortSignal | undefined;
-  skipped: { webgpu?: string };
+  skipped: Skipped;
 }
 
 /** Where a call runs. */
@@ -263,8 +273,14 @@ export async function resolveBackend(req: BackendRequest): Promise<Resolved> {
   }
   const reason = backend === "auto" ? await webgpuRefusal(req) : undefined;
   if (typeof reason !== "string" && reason !== undefined) return reason;
-  const skipped = reason === undefined ? {} : { webgpu: reason };
-  return { ...(await withReasons(skipped, req.subject, () => wasmBackend(req.run, req.oneThread))), skipped };
+  const skipped: Skipped = reason === undefined ? {} : { webgpu: reason };
+  const { threadsSkipped, ...wasm } = await withReasons(
+    skipped,
+    req.subject,
+    () => wasmBackend(req.run, req.oneThread),
+  );
+  if (threadsSkipped !== undefined) skipped.threads = threadsSkipped;
+  return { ...wasm, skipped };
 }
 
 /** Why `"auto"` does not run WebGPU, or the WebGPU backend when it does. */
@@ -284,28 +300,45 @@ async function webgpuRefusal(req: BackendRequest): Promise<string | WebGpuBacken
   return { backend: "webgpu", precision: "f32", gpu, signal: req.run.signal, skipped: {} };
 }
 
-/** The wasm backend for an async call: the pool when more than one thread is asked for (or the cores) and workers can start. */
-async function wasmBackend(run: RunOptions, oneThread = false): Promise<Omit<WasmBackend, "skipped">> {
+/**
+ * The wasm backend for an async call: the pool when more than one thread is
+ * asked for (or the cores) and workers can start; else the calling thread,
+ * with `threadsSkipped` saying why when more than one was meant to run.
+ */
+async function wasmBackend(
+  run: RunOptions,
+  oneThread = false,
+): Promise<Omit<WasmBackend, "skipped"> & { threadsSkipped?: string }> {
   const precision = run.precision ?? "f64";
   let pool: Pool | undefined;
   let workers = 0;
-  if (!oneThread && threadsAvailable()) {
-    const cores = await defaultThreads();
+  let threadsSkipped: string | undefined;
+  if (!oneThread) {
     // More workers than cores only add switching: the count is capped at the cores.
-    workers = Math.min(run.threads ?? cores, cores);
-    if (workers > 1) pool = await getPool(workers);
-    else workers = 0;
+    const wanted = Math.min(run.threads ?? Infinity, await defaultThreads());
+    if (wanted > 1) {
+      threadsSkipped = threadsUnavailable();
+      if (threadsSkipped === undefined) {
+        try {
+          pool = await getPool(wanted);
+          workers = wanted;
+        } catch (err) {
+          threadsSkipped = `worker threads could not start: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
+    }
   }
   const core = await loadWasm();
   const simd = pool ? (pool.relaxed ? "relaxed" : "plain") : simdFlavour();
-  return { backend: "wasm", precision, pool, core, simd, workers, signal: run.signal };
+  const b = { backend: "wasm" as const, precision, pool, core, simd, workers, signal: run.signal };
+  return threadsSkipped === undefined ? b : { ...b, threadsSkipped };
 }
 
 /**
  * Runs `fn` on the wasm backend; when `"auto"` skipped WebGPU, an error of
  * the backend (not a refusal of the input) lists every backend's reason.
  */
-export async function withReasons<T>(skipped: { webgpu?: string }, subject: string, fn: () => Promise<T>): Promise<T> {
+export async function withReasons<T>(skipped: Skipped, subject: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {

@@ -13,6 +13,7 @@ import {
   resolveBackend,
   resolveBackendSync,
   runnerOf,
+  type Skipped,
   validateRun,
   withReasons,
 } from "./_backend.ts";
@@ -26,7 +27,9 @@ export interface LayerGrid {
   precision: Precision;
   backend: Backend;
   simd: SimdBuild | undefined;
-  skipped: { webgpu?: string };
+  /** Threads that ran the values on wasm (the pool's workers used, or 1); undefined on WebGPU. */
+  threads: number | undefined;
+  skipped: Skipped;
 }
 
 const SUBJECT = "compute singular values";
@@ -48,7 +51,7 @@ export function layerGridSync(kernel: Kernel, options: SingularValuesOptions): L
   const { ex, req } = prepare(kernel, options);
   const b = resolveBackendSync(req);
   const grid = fillGridSync(ex, mergeGroups(ex), (p, sink) => runProblem(b.core, p, sink, b.precision));
-  return { ex, grid, precision: b.precision, backend: "wasm", simd: b.simd, skipped: b.skipped };
+  return { ex, grid, precision: b.precision, backend: "wasm", simd: b.simd, threads: 1, skipped: b.skipped };
 }
 
 /**
@@ -67,6 +70,7 @@ export async function layerGrid(kernel: Kernel, options: SingularValuesOptions):
     precision: b.precision,
     backend: b.backend,
     simd: b.backend === "wasm" ? b.simd : undefined,
+    threads: b.backend === "wasm" ? Math.max(1, b.workers) : undefined,
     skipped: b.skipped,
   };
 }

@@ -6,7 +6,7 @@ import type { Kernel, SingularValuesOptions, Spectrum } from "./types.ts";
 import { type LayerGrid, layerGrid, layerGridSync } from "./_grid.ts";
 import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
 
-function toSpectrum({ ex, grid, precision, backend, simd, skipped }: LayerGrid): Spectrum {
+function toSpectrum({ ex, grid, precision, backend, simd, threads, skipped }: LayerGrid): Spectrum {
   const at: number[] = [];
   let rest = grid.argmax;
   for (let d = ex.grid.length - 1; d >= 0; d--) {
@@ -21,6 +21,7 @@ function toSpectrum({ ex, grid, precision, backend, simd, skipped }: LayerGrid):
     backend,
     precision,
     ...(simd ? { simd } : {}),
+    ...(threads ? { threads } : {}),
     skipped,
   };
 }

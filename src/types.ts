@@ -228,8 +228,21 @@ export interface Spectrum {
   precision: Precision;
   /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
   simd?: SimdBuild | undefined;
-  /** Why each backend that `backend: "auto"` passed over was skipped (empty when none was). */
-  skipped?: { webgpu?: string } | undefined;
+  /**
+   * The threads that computed the values on wasm: the pool's worker threads
+   * the call used (`threads` as asked, capped at the cores), or 1 on the
+   * calling thread alone; absent on WebGPU.
+   */
+  threads?: number | undefined;
+  /**
+   * Why each backend that `backend: "auto"` passed over was skipped
+   * (`webgpu`), and why a call meant to run on several threads ran on the
+   * calling thread (`threads`: no `SharedArrayBuffer`, as on a page that is
+   * not cross-origin isolated, or workers that could not start, as under a
+   * Content-Security-Policy without `worker-src blob:`). Empty when nothing
+   * was skipped.
+   */
+  skipped?: { webgpu?: string; threads?: string } | undefined;
 }
 
 /** Options of {@linkcode operatorNormBounds}: the layer's, plus how hard to work on the interval. */

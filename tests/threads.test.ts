@@ -263,6 +263,40 @@ console.log(JSON.stringify({ same, threads: s.threads, skipped: s.skipped, own: 
     : navigator.hardwareConcurrency < 2 && "one core: calls run on the calling thread",
 });
 
+test(
+  "where threads cannot run (a page that is not cross-origin isolated), a call asking for them runs on one thread and says why",
+  async () => {
+    const k = { data: kernel(9, 6, 5, 3, 3), shape: [6, 5, 3, 3] };
+    const o = { inputShape: [7, 6] };
+    const ref = spectrumSync(k, o);
+    assert.equal(ref.threads, 1);
+    assert.deepEqual(ref.skipped, {});
+    const g = globalThis as { crossOriginIsolated?: boolean };
+    g.crossOriginIsolated = false;
+    try {
+      const s = await spectrum(k, { ...o, threads: 2 });
+      assert.equal(s.threads, 1);
+      assert.match(
+        s.skipped?.threads ?? "",
+        /SharedArrayBuffer is not available: the page is not cross-origin isolated/,
+      );
+      assert.deepEqual(s.values, ref.values);
+      // One thread asked for: nothing was skipped.
+      assert.deepEqual((await spectrum(k, { ...o, threads: 1 })).skipped, {});
+    } finally {
+      delete g.crossOriginIsolated;
+    }
+    if (navigator.hardwareConcurrency > 1) {
+      const s = await spectrum(k, { ...o, threads: 2 });
+      assert.equal(s.threads, 2);
+      assert.deepEqual(s.skipped, {});
+      assert.deepEqual(s.values, ref.values);
+    }
+    closeThreads();
+  },
+  { threads: true },
+);
+
 test("without Atomics.waitAsync the pool learns that a block is done from the workers' messages: same bits", async () => {
   const k = { data: kernel(5, 6, 4, 3, 3), shape: [6, 4, 3, 3] };
   const ref = singularValuesSync(k, { inputShape: [9, 7] });

@@ -65,6 +65,13 @@ export interface Pool {
 
 let pool: Pool | undefined;
 let starting: Promise<Pool> | undefined;
+/**
+ * Why the pool could not start, once it failed: later calls fail at once
+ * instead of starting workers again (a page's Content-Security-Policy that
+ * refused them would refuse them again, logging each time) until
+ * {@linkcode closeThreads}.
+ */
+let failed: Error | undefined;
 
 /** Starts `count` workers on the pool's memory, numbered from `first`; the started ones are terminated if one fails. */
 async function startWorkers(init: PoolInit, first: number, count: number): Promise<Port[]> {
@@ -132,13 +139,18 @@ async function startPool(size: number): Promise<Pool> {
  * call asks for more workers than it has (while no block runs on it, so calls
  * in flight keep theirs). A call uses as many of its workers as it asks for
  * (see {@linkcode runJobs}), so calls with different thread counts share it.
- * Throws if the runtime cannot run worker threads.
+ * Throws if the runtime cannot run worker threads, and again on every
+ * later call until {@linkcode closeThreads}.
  */
 export async function getPool(size: number): Promise<Pool> {
   // Only tests switch the SIMD build: then the pool of the other build is closed.
   if (pool && pool.relaxed !== usesRelaxedSimd()) closeThreads();
+  if (failed) throw failed;
   if (!pool) {
-    starting ??= startPool(size).then((p) => pool = p).finally(() => starting = undefined);
+    starting ??= startPool(size).then((p) => pool = p, (err) => {
+      failed = err instanceof Error ? err : new Error(String(err));
+      throw failed;
+    }).finally(() => starting = undefined);
     await starting;
   }
   const p = pool!;
@@ -307,7 +319,7 @@ export async function runJobs(p: Pool, msg: JobBlock, local = false): Promise<nu
 
 /**
  * Terminates the worker threads of the pool, if any. Later async calls start
- * a new pool when they need one. Call it to release the threads' memory; it
+ * a new pool when they need one (trying again where workers failed to start). Call it to release the threads' memory; it
  * is never needed for a script to exit. A call still running on the pool
  * rejects with an Error that says the pool was closed.
  *
@@ -332,6 +344,7 @@ export function closeThreads(): void {
     pool.wake();
   }
   pool = undefined;
+  failed = undefined;
 }
 
 /**
