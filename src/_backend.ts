@@ -323,7 +323,8 @@ async function wasmBackend(
           pool = await getPool(wanted);
           workers = wanted;
         } catch (err) {
-          threadsSkipped = `worker threads could not start: ${err instanceof Error ? err.message : String(err)}`;
+          const message = err instanceof Error ? err.message : String(err);
+          threadsSkipped = `worker threads could not start: ${message.replace(/^convsv worker failed: /, "")}`;
         }
       }
     }

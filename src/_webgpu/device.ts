@@ -98,6 +98,31 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The adapter's description: `adapter.info`, or the older `requestAdapterInfo()` of engines without it. */
+async function adapterInfo(adapter: GPUAdapter): Promise<Partial<GPUAdapterInfo>> {
+  if (adapter.info) return adapter.info;
+  const legacy = adapter as unknown as { requestAdapterInfo?: () => Promise<Partial<GPUAdapterInfo>> };
+  try {
+    return (await legacy.requestAdapterInfo?.()) ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** Names of CPU implementations of WebGPU's backends (Mesa's llvmpipe and lavapipe, SwiftShader, WARP). */
+const SOFTWARE = /llvmpipe|lavapipe|swiftshader|subzero|basic render|\bwarp\b|software/i;
+
+/**
+ * Whether an adapter runs on the CPU: it says so (`isFallbackAdapter`, on its
+ * info or, in older engines, on itself), or any of its vendor, architecture,
+ * device or description names a software implementation.
+ */
+export function isSoftware(adapter: unknown, info: Partial<GPUAdapterInfo>): boolean {
+  if (info.isFallbackAdapter === true) return true;
+  if ((adapter as { isFallbackAdapter?: unknown } | null)?.isFallbackAdapter === true) return true;
+  return SOFTWARE.test([info.vendor, info.architecture, info.device, info.description].join(" "));
+}
+
 async function create(): Promise<GpuContext | GpuUnavailable> {
   const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!gpu) {
@@ -125,11 +150,10 @@ async function create(): Promise<GpuContext | GpuUnavailable> {
   } catch (err) {
     return { reason: `GPUAdapter.requestDevice() failed: ${message(err)}` };
   }
-  const info: Partial<GPUAdapterInfo> = adapter.info ?? {};
+  const info = await adapterInfo(adapter);
   const words = info.description || [info.vendor, info.architecture, info.device].filter((x) => x).join(" ") ||
     "unnamed adapter";
-  const fallback = info.isFallbackAdapter === true ||
-    /llvmpipe|lavapipe|swiftshader|basic render|software/i.test(words);
+  const fallback = isSoftware(adapter, info);
   const limits = {} as GpuLimits;
   for (const name of LIMIT_NAMES) limits[name] = device.limits[name];
   const context: GpuContext = {
