@@ -63,7 +63,8 @@ const results = [];
 results.push(run("deno test", bin("deno"), ["test", "-A", "--doc", "tests/", "mod.ts", "src/"], parseDeno));
 results.push(run("bun test", bin("bun"), ["test", "--timeout", "300000", "./tests/"], parseBun));
 mkdirSync(join(root, "build"), { recursive: true });
-const bundle = spawnSync(bin("deno"), ["bundle", "--platform", "browser", "mod.ts", "-o", "build/convsv.mjs"], {
+// The browser bundle (npm run build:browser), which tests/node_smoke.mjs loads in Node.
+const bundle = spawnSync(bin("deno"), ["run", "-A", "src/_npm/build_browser.ts"], {
   cwd: root,
   env,
   encoding: "utf8",
