@@ -155,7 +155,7 @@ test("bundleProblem() refuses a static import and an unguarded node: module", ()
 });
 
 test(
-  "the browser bundle in headless Chromium: threads when isolated, one thread with the reason otherwise, no console messages, no software WebGPU under auto",
+  "the browser bundle in headless Chromium: threads when isolated, else one with the reason; no console messages",
   async () => {
     const dir = mkdtempSync(join(tmpdir(), "convsv-browser-"));
     const results = new Map<string, (r: PageResult) => void>();
@@ -181,10 +181,14 @@ test(
       const iso = await open("isolated");
       assert.equal(iso.result.error, undefined, iso.result.error);
       assert.equal(iso.result.isolated, true);
-      assert.equal(iso.result.threads, 2, JSON.stringify(iso.result));
       assert.deepEqual(iso.result.skipped, {});
-      assert.equal(iso.result.workers, 2, "the pool's two workers");
-      assert.ok(iso.result.blocksDone >= 2, `the workers ran blocks of jobs: ${iso.result.blocksDone}`);
+      if (iso.result.cores >= 2) {
+        assert.equal(iso.result.threads, 2, JSON.stringify(iso.result));
+        assert.equal(iso.result.workers, 2, "the pool's two workers");
+        assert.ok(iso.result.blocksDone >= 2, `the workers ran blocks of jobs: ${iso.result.blocksDone}`);
+      } else {
+        console.log("  Chromium reports one core here: the threaded case runs on one thread");
+      }
       assert.equal(iso.result.same, true, "threaded values equal the one-thread ones");
       assert.equal(iso.result.sameSorted, true);
       assert.deepEqual(iso.console, [], "no console messages");
@@ -193,7 +197,7 @@ test(
       assert.equal(plain.result.error, undefined, plain.result.error);
       assert.equal(plain.result.isolated, false);
       assert.equal(plain.result.threads, 1);
-      assert.match(plain.result.skipped.threads, /not cross-origin isolated/);
+      if (plain.result.cores >= 2) assert.match(plain.result.skipped.threads, /not cross-origin isolated/);
       assert.equal(plain.result.workers, 0);
       assert.equal(plain.result.same, true);
       assert.deepEqual(plain.console, [], "no console messages");
@@ -202,12 +206,14 @@ test(
       assert.equal(csp.result.error, undefined, csp.result.error);
       assert.equal(csp.result.isolated, true);
       assert.equal(csp.result.threads, 1);
-      assert.match(csp.result.skipped.threads, /worker threads could not start: .*worker-src/);
-      assert.doesNotMatch(csp.result.skipped.threads, /undefined/);
-      assert.deepEqual(csp.result.again, csp.result.skipped && { threads: 1, skipped: csp.result.skipped });
-      assert.ok(csp.result.workers >= 1 && csp.result.workers <= 2, `one attempt only: ${csp.result.workers} workers`);
       assert.equal(csp.result.same, true);
-      assert.ok(csp.console.length > 0, "the browser reports the refused worker");
+      if (csp.result.cores >= 2) {
+        assert.match(csp.result.skipped.threads, /^worker threads could not start: .*worker-src/);
+        assert.doesNotMatch(csp.result.skipped.threads, /undefined/);
+        assert.deepEqual(csp.result.again, { threads: 1, skipped: csp.result.skipped });
+        assert.ok(csp.result.workers >= 1 && csp.result.workers <= 2, `one attempt: ${csp.result.workers} workers`);
+        assert.ok(csp.console.length > 0, "the browser reports the refused worker");
+      }
       for (const line of csp.console) assert.match(line, /violates the following Content Security Policy directive/);
 
       const gpu = await open("webgpu");
