@@ -52,6 +52,14 @@ export interface ConvLayer {
   outputPadding?: number[] | undefined;
   /** Spatial shape of this layer's input where the file lets it be known (else undefined: ask the user). */
   inputShape?: number[] | undefined;
+  /**
+   * Why `inputShape` is undefined, where a graph reader (ONNX, TF.js graph-model) followed the
+   * graph and had to stop: the op that stopped propagation (`Resize node "up" has scales that are
+   * not constant`), or a graph input of symbolic size. Give the size with `options.layers` (the
+   * CLI's `--attributes`) or, for a symbolic graph input, `options.inputShape` (`--input`).
+   * Absent for files that store weights only.
+   */
+  inputShapeReason?: string | undefined;
   /** The per-channel scale that follows this layer (BatchNorm, or a scale layer), when the file has one. */
   scale?: ChannelScale | undefined;
 }

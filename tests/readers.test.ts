@@ -558,15 +558,15 @@ test("readModel() follows a TF.js graph-model (Human's emotion net): fused and d
   }
 });
 
-test("readModel() falls back to a TF.js graph's rank-4 weights when it cannot follow the graph", async () => {
+test("readModel() refuses a TF.js graph-model with no conv node instead of reading its weights bare", async () => {
   const modelJson = await jsonOf("tfjs/emotion.json");
   modelJson.modelTopology.node = modelJson.modelTopology.node.map((n: Json) =>
     n.op === "Const" ? n : { ...n, op: "Mystery" }
   );
-  const model = await readModel({ modelJson, weights: [await bytesOf("tfjs/emotion.bin")] });
-  assert.equal(model.layers.length, 13);
-  assert.ok(
-    model.layers.every((l) => l.layout === "hwio" && l.inputShape === undefined && l.kernel.shape.length === 4),
+  await throwsLike(
+    async () => readModel({ modelJson, weights: [await bytesOf("tfjs/emotion.bin")] }, { name: "e/model.json" }),
+    TypeError,
+    /^Cannot read "e\/model\.json" as a TF\.js graph-model with no conv node/,
   );
 });
 

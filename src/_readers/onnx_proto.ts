@@ -1,8 +1,8 @@
 /**
  * The ONNX protobuf messages the reader needs, decoded from the wire format
  * by `BinaryReader` of `@bufbuild/protobuf/wire`: `ModelProto.graph`, and of
- * `GraphProto` its nodes, initializers, inputs and value infos, with their
- * attributes, tensors and shapes.
+ * `GraphProto` its nodes, initializers, inputs, outputs and value infos, with
+ * their attributes (subgraphs of `If` and `Loop` included), tensors and shapes.
  *
  * Only the field numbers of those messages are known here (from
  * onnx/onnx.proto3); every other field is skipped. A tensor is located, not
@@ -42,6 +42,8 @@ export interface Attribute {
   i?: number | undefined;
   s?: string | undefined;
   t?: Tensor | undefined;
+  /** A subgraph (`If`'s branches, `Loop`'s body). */
+  g?: Graph | undefined;
   floats: number[];
   ints: number[];
 }
@@ -65,6 +67,8 @@ export interface Graph {
   nodes: Node[];
   initializers: Map<string, Tensor>;
   inputs: ValueInfo[];
+  /** The graph's outputs (a subgraph's outputs become its node's). */
+  outputs: ValueInfo[];
   /** Shapes the exporter recorded for intermediate tensors (GraphProto.value_info). */
   valueInfo: ValueInfo[];
 }
@@ -136,7 +140,10 @@ function readTensor(src: Source, bytes: Uint8Array): Tensor {
   return t;
 }
 
-function readAttribute(src: Source, bytes: Uint8Array): Attribute {
+/** How deep subgraphs (`If`, `Loop`) may nest. */
+const MAX_GRAPH_DEPTH = 64;
+
+function readAttribute(src: Source, bytes: Uint8Array, depth: number): Attribute {
   const a: Attribute = { name: "", floats: [], ints: [] };
   fields(src, bytes, (no, wire, r) => {
     switch (no) {
@@ -155,6 +162,12 @@ function readAttribute(src: Source, bytes: Uint8Array): Attribute {
       case 5:
         a.t = readTensor(src, r.bytes());
         return true;
+      case 6:
+        if (depth >= MAX_GRAPH_DEPTH) {
+          throw rangeError(src, `an ONNX model whose subgraphs nest more than ${MAX_GRAPH_DEPTH} deep`, depth + 1);
+        }
+        a.g = readGraph(src, r.bytes(), depth + 1);
+        return true;
       case 7:
         if (wire === WireType.LengthDelimited) {
           const body = r.bytes();
@@ -172,7 +185,7 @@ function readAttribute(src: Source, bytes: Uint8Array): Attribute {
   return a;
 }
 
-function readNode(src: Source, bytes: Uint8Array): Node {
+function readNode(src: Source, bytes: Uint8Array, depth: number): Node {
   const n: Node = { name: "", op: "", domain: "", inputs: [], outputs: [], attrs: new Map() };
   fields(src, bytes, (no, _wire, r) => {
     switch (no) {
@@ -189,7 +202,7 @@ function readNode(src: Source, bytes: Uint8Array): Node {
         n.op = r.string();
         return true;
       case 5: {
-        const a = readAttribute(src, r.bytes());
+        const a = readAttribute(src, r.bytes(), depth);
         n.attrs.set(a.name, a);
         return true;
       }
@@ -235,12 +248,12 @@ function readValueInfo(src: Source, bytes: Uint8Array): ValueInfo {
   return v;
 }
 
-function readGraph(src: Source, bytes: Uint8Array): Graph {
-  const g: Graph = { nodes: [], initializers: new Map(), inputs: [], valueInfo: [] };
+function readGraph(src: Source, bytes: Uint8Array, depth: number): Graph {
+  const g: Graph = { nodes: [], initializers: new Map(), inputs: [], outputs: [], valueInfo: [] };
   fields(src, bytes, (no, _w, r) => {
     switch (no) {
       case 1:
-        g.nodes.push(readNode(src, r.bytes()));
+        g.nodes.push(readNode(src, r.bytes(), depth));
         return true;
       case 5: {
         const t = readTensor(src, r.bytes());
@@ -249,6 +262,9 @@ function readGraph(src: Source, bytes: Uint8Array): Graph {
       }
       case 11:
         g.inputs.push(readValueInfo(src, r.bytes()));
+        return true;
+      case 12:
+        g.outputs.push(readValueInfo(src, r.bytes()));
         return true;
       case 13:
         g.valueInfo.push(readValueInfo(src, r.bytes()));
@@ -269,7 +285,7 @@ export function readModelGraph(src: Source, bytes: Uint8Array): Graph {
     return true;
   });
   if (graphBytes === undefined) throw typeError(src, "an ONNX model has no graph (field 7 of ModelProto)", bytes);
-  return readGraph(src, graphBytes);
+  return readGraph(src, graphBytes, 0);
 }
 
 /** Element types the reader decodes: TensorProto.DataType → (bytes per element, raw type). */

@@ -5,8 +5,8 @@
  * uint8/uint16/float16 quantisation.
  *
  * The weights are read by tfjs_weights.ts, a layers-model by tfjs_keras.ts, a
- * graph-model by tfjs_graph.ts (falling back to the weights alone when the
- * graph cannot be followed or has no conv); a bare manifest is read here.
+ * graph-model by tfjs_graph.ts (a node it cannot read is refused, naming it,
+ * never read again as bare weights); a bare manifest is read here.
  * @module
  */
 import type { ChannelScale, ConvLayer } from "../model.ts";
@@ -22,8 +22,7 @@ export interface TfjsInput {
 }
 
 /**
- * A weights manifest with no topology (face-api's `*-weights_manifest.json`,
- * or a graph the reader cannot follow): every float weight of rank 3–5 is a
+ * A weights manifest with no topology (face-api's `*-weights_manifest.json`): every float weight of rank 3–5 is a
  * kernel read as TensorFlow's layout; names ending `depthwise_filter` or
  * `depthwise_kernel` are depthwise. `P/conv/filters` takes `P/scale/weights`
  * (and `P/scale/biases`) as its scale, face-api's ResNet convention.
@@ -75,17 +74,27 @@ export function readTfjs(
   const specs = weightSpecs(src, json.weightsManifest, input.weights);
   const topology = json.modelTopology;
   if (isObj(topology) && Array.isArray(topology.node)) {
-    const nodes = (topology.node as unknown[]).filter((n): n is GNode =>
-      isObj(n) && typeof n.name === "string" && typeof n.op === "string"
-    );
-    let layers: ConvLayer[] = [];
-    try {
-      layers = graphLayers(src, nodes, specs, options.inputShape);
-    } catch (e) {
-      // a graph the reader cannot follow: the weights alone, below; attributes out of range are refused
-      if (e instanceof RangeError) throw e;
+    const nodes = (topology.node as unknown[]).map((n, j): GNode => {
+      const ok = isObj(n) && typeof n.name === "string" && typeof n.op === "string" &&
+        (n.input === undefined ||
+          (Array.isArray(n.input) && Array.from(n.input).every((i) => typeof i === "string"))) &&
+        (n.attr === undefined || isObj(n.attr));
+      if (!ok) {
+        throw typeError(
+          src,
+          `a TF.js graph-model whose node ${j} is not { name, op, input?: string[], attr?: {} }`,
+          isObj(n) ? n.name ?? n : n,
+        );
+      }
+      return n as unknown as GNode;
+    });
+    // a graph-model is read as a graph or refused naming the node: its weights alone would lose strides,
+    // padding and depthwise groups
+    const layers = graphLayers(src, nodes, specs, options.inputShape);
+    if (layers.length === 0) {
+      throw typeError(src, "a TF.js graph-model with no conv node (Conv2D, DepthwiseConv2dNative, …)", nodes.length);
     }
-    return layers.length > 0 ? layers : manifestLayers(src, specs);
+    return layers;
   }
   if (isObj(topology) && (typeof topology.class_name === "string" || isObj(topology.model_config))) {
     return kerasModelLayers(src, topology, specs, options.inputShape);
