@@ -32,6 +32,8 @@ export interface AnalyseOptions {
   threads?: number | undefined;
   /** Power-iteration steps behind each certified lower bound (default 20). */
   powerIterations?: number | undefined;
+  /** Keep each layer's whole spectrum in `LayerResult.spectrum` (`--values`, `--with-values`). */
+  keepValues?: boolean | undefined;
   /** Called before and after each layer. */
   onProgress?: ((event: ProgressEvent) => void) | undefined;
   /** Called once the layers are planned, before any work (for a time estimate). */
@@ -98,6 +100,13 @@ export interface LayerResult extends LayerKind {
   heat: HeatGrid;
   /** The BatchNorm / scale after the layer, with the range of |factor| it multiplies output channels by. */
   scale?: { name: string; kind: string; folded: boolean; minAbs: number; maxAbs: number } | undefined;
+  /**
+   * With `keepValues`: the spectrum plotted, as `spectrum()` returned it
+   * (`values` row-major over `shape = [...grid, r]`); each value stands for
+   * `multiplicity` values of the layer (a 1×1 kernel without padding: one
+   * matrix at every output position).
+   */
+  spectrum?: { shape: number[]; values: Float64Array; multiplicity: number } | undefined;
   /** Time spent on the layer (norm or interval, and the plotted spectrum), in ms. */
   timeMs: number;
   /** Set when the layer could not be computed; the numbers above are then NaN. */
@@ -120,13 +129,15 @@ export interface Analysis {
   scaled: number;
   /** Notes on the input and the shapes. */
   warnings: string[];
+  /** Names of the layers whose input shape `--attributes` gave (the file's otherwise, for `inputSource: "model"`). */
+  shapesFromAttributes?: string[] | undefined;
   totalMs: number;
 }
 
 const SAMPLE_POINTS = 400;
 
 /** Samples the sorted values, each counted `multiplicity` times. */
-function sampleSorted(values: Float64Array, multiplicity = 1): SortedSample {
+export function sampleSorted(values: Float64Array, multiplicity = 1): SortedSample {
   const v = Float64Array.from(values).sort(); // increasing
   const distinct = v.length;
   const n = distinct * multiplicity;
@@ -288,6 +299,7 @@ export async function analyseModel(model: Model, options: AnalyseOptions = {}): 
     };
     let result: LayerResult;
     try {
+      if (p.unknown !== undefined) throw new Error(p.unknown);
       let kernel = layer0.kernel;
       let scale: LayerResult["scale"];
       if (layer0.scale) {
@@ -320,6 +332,7 @@ export async function analyseModel(model: Model, options: AnalyseOptions = {}): 
         spectrumShape: [...s.shape],
         sorted: sampleSorted(s.values, multiplicity),
         heat: heatGrid(s),
+        spectrum: options.keepValues ? { shape: [...s.shape], values: s.values, multiplicity: multiplicity ?? 1 } : undefined,
         scale,
         timeMs: performance.now() - start,
       };

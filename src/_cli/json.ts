@@ -27,8 +27,23 @@ export function kindJson(l: LayerKind): Record<string, unknown> {
   };
 }
 
+/** Where the layers' values went: the `--values` archive and its member names, and whether the JSON holds them. */
+export interface ValuesOutput {
+  file?: string | undefined;
+  /** One per layer, in order. */
+  members: string[];
+  /** `--with-values`: each layer's `spectrum.values` in the JSON. */
+  inline: boolean;
+}
+
 /** The JSON value printed by `report --json`: plain data, every number finite or null. */
-export function jsonReport(a: Analysis, modelPath: string, htmlPath?: string): Record<string, unknown> {
+export function jsonReport(
+  a: Analysis,
+  modelPath: string,
+  htmlPath?: string,
+  values?: ValuesOutput,
+): Record<string, unknown> {
+  const fromAttributes = new Set(a.shapesFromAttributes ?? []);
   return {
     model: modelPath,
     format: a.format,
@@ -40,10 +55,14 @@ export function jsonReport(a: Analysis, modelPath: string, htmlPath?: string): R
       const entry: Record<string, unknown> = {
         index: l.index,
         ...kindJson(l),
-        inputShapeSource: l.inputSource,
+        inputShapeSource: l.inputSource === "model" && fromAttributes.has(l.name) ? "attributes" : l.inputSource,
         outputShape: l.outputShape,
         exact: l.exact,
       };
+      if (l.inputSource === "unknown") {
+        entry.inputShape = null;
+        entry.size = "unknown";
+      }
       if (l.error) {
         entry.error = l.error;
       } else if (l.exact) {
@@ -65,6 +84,13 @@ export function jsonReport(a: Analysis, modelPath: string, htmlPath?: string): R
           min: l.sorted.zeros > 0 ? 0 : l.sorted.minPositive,
           median: finite(l.sorted.median),
         };
+        const s = entry.spectrum as Record<string, unknown>;
+        if (l.spectrum && (values?.file !== undefined || values?.inline)) {
+          s.shape = l.spectrum.shape;
+          s.multiplicity = l.spectrum.multiplicity;
+        }
+        if (l.spectrum && values?.file !== undefined) s.member = values.members[l.index];
+        if (l.spectrum && values?.inline) s.values = Array.from(l.spectrum.values);
       }
       if (l.scale) entry.scale = l.scale;
       entry.timeMs = Math.round(l.timeMs * 10) / 10;
@@ -78,6 +104,7 @@ export function jsonReport(a: Analysis, modelPath: string, htmlPath?: string): R
     },
     warnings: a.warnings,
     html: htmlPath ?? null,
+    ...(values?.file !== undefined ? { values: values.file } : {}),
     totalMs: Math.round(a.totalMs),
   };
 }

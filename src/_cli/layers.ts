@@ -9,7 +9,7 @@ import type { ConvLayer } from "../model.ts";
 import type { Layout, Padding } from "../types.ts";
 
 /** Where a layer's input shape came from. */
-export type ShapeSource = "model" | "input" | "propagated";
+export type ShapeSource = "model" | "input" | "propagated" | "unknown";
 
 /** The network input given with `--input`: spatial sizes, and channels where the text names them. */
 export interface NetworkInput {
@@ -36,6 +36,13 @@ export interface PlannedLayer {
   inputSource: ShapeSource;
   /** Spatial output shape (per axis). */
   outputShape: number[];
+  /**
+   * Set when the layer's input size is not known (then `inputShape` and
+   * `outputShape` are empty): the reader's reason (the op that stopped
+   * propagation) and how to give the size. Such a layer is listed, never
+   * computed on a guessed size.
+   */
+  unknown?: string | undefined;
 }
 
 /** A layer as the outputs describe it: its name, kernel, how it is applied, and its input. */
@@ -226,8 +233,10 @@ export function outputShape(layer: ConvLayer, n: number[], k: number[]): number[
 }
 
 /**
- * Resolves every layer's input shape: the file's where it gives one; else
- * the output shape of the latest earlier layer (or the network input) whose
+ * Resolves every layer's input shape: the file's where it gives one; a
+ * layer the graph readers could not size (`inputShapeReason`) is listed as
+ * unknown with the reason (an error naming `--input` when the reason is a
+ * symbolic graph input and none was given); else the output shape of the latest earlier layer (or the network input) whose
  * output channels equal this layer's input channels; else that of the
  * previous layer (or the network input). Pooling and other non-conv layers
  * are not seen, so propagated shapes are those of the chain of conv layers.
@@ -270,6 +279,31 @@ export function planLayers(
           }])`,
         );
       }
+    } else if (layer.inputShapeReason !== undefined) {
+      // A graph reader followed the graph and had to stop: the size is asked for, never guessed.
+      const reason = layer.inputShapeReason;
+      if (input === undefined && /^the graph input /.test(reason)) {
+        throw new CliError(
+          `Cannot find the input shape of layer ${show(layer.name)} (#${idx + 1}, kernel [${
+            layer.kernel.shape.join(", ")
+          }] ${layer.layout}): ${reason}; pass the network's input shape with --input`,
+          2,
+        );
+      }
+      planned.push({
+        layer,
+        index: idx,
+        ...g,
+        inputShape: [],
+        inputSource: "unknown",
+        outputShape: [],
+        unknown: `input size unknown: ${reason}; give it with --attributes FILE.json ({${
+          JSON.stringify(layer.name)
+        }: {"inputShape": [${Array(g.rank).fill("n").join(", ")}]}})${
+          /^the graph input /.test(reason) ? " or --input" : ""
+        }`,
+      });
+      continue;
     } else {
       const sameRank = sources.filter((s) => s.rank === g.rank);
       const match = [...sameRank].reverse().find((s) => s.channels === g.cIn) ?? sameRank[sameRank.length - 1];
@@ -324,6 +358,7 @@ export function planLayers(
  * upper bound is one for the layer.
  */
 export function planCalls(p: PlannedLayer): NormPlan {
+  if (p.unknown !== undefined) throw new CliError(p.unknown);
   const { layer, rank, kernelSize, inputShape } = p;
   const stride = perAxis(layer.stride, rank, 1);
   const dilation = perAxis(layer.dilation, rank, 1);

@@ -109,12 +109,12 @@ export async function loadWithInput(io: CliIo, path: string, v: Values) {
     model = await load(io, path, { layers, inputShape: spatial });
   }
   const defaults = model.layers.every((l) =>
-    l.padding === "circular" && (l.stride ?? []).every((s) => s === 1) && !l.inputShape
+    l.padding === "circular" && (l.stride ?? []).every((s) => s === 1) && !l.inputShape && !l.inputShapeReason
   );
   if (defaults && !layers) {
     notes.push(
       `${path} stores weights only (${model.format}): strides, padding and input shapes are unknown, so every layer is taken as stride 1 with circular padding on the propagated input; give them with --attributes FILE.json`,
     );
   }
-  return { model, notes };
+  return { model, notes, attributes: layers };
 }

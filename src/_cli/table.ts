@@ -24,7 +24,7 @@ export function paddingText(p: Padding): string {
 
 /** The norm cell: the exact norm, or the interval. */
 export function normText(l: LayerResult): string {
-  if (l.error) return "error";
+  if (l.error) return l.inputSource === "unknown" ? "size unknown" : "error";
   return l.exact ? num(l.upper) : `[${num(l.lower)}, ${num(l.upper)}]`;
 }
 
@@ -41,6 +41,7 @@ export function kernelText(l: LayerResult): string {
 
 /** The input cell, with `*` where the shape was propagated and `†` where it is `--input`'s. */
 export function inputText(l: LayerResult): string {
+  if (l.inputSource === "unknown") return "?";
   return dims(l.inputShape) + (l.inputSource === "propagated" ? "*" : l.inputSource === "input" ? "+" : "");
 }
 
