@@ -22,8 +22,8 @@ const deno = join(root, "node_modules", ".bin", "deno");
 const env = { ...process.env, NO_COLOR: "1", RUST_BACKTRACE: "0" };
 const exportsMap: Record<string, string> = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).exports;
 
-/** Export paths whose graph may reach npm: the model readers and the CLI that uses them. */
-const WITH_NPM = new Set(["./models", "./cli"]);
+/** Export paths whose graph may reach npm: the model readers, the CLI that uses them, and the TF.js training helpers. */
+const WITH_NPM = new Set(["./models", "./cli", "./tfjs"]);
 const CORE_PATHS = Object.keys(exportsMap).filter((p) => !WITH_NPM.has(p));
 
 function runDeno(args: string[], cwd: string): { code: number | null; out: string; err: string } {
@@ -112,7 +112,7 @@ test("mod.ts's module graph has no npm or jsr module and none of src/_readers/ o
   assert.ok(!files.some((s) => /\/src\/(models|model|read_model)\.ts$/.test(s)), "mod.ts reaches the readers");
 });
 
-test("every export path but ./models and ./cli has a graph without npm, readers or CLI", () => {
+test("every export path but ./models, ./cli and ./tfjs has a graph without npm, readers or CLI", () => {
   assert.deepEqual(
     Object.keys(exportsMap).sort(),
     [
@@ -129,6 +129,7 @@ test("every export path but ./models and ./cli has a graph without npm, readers 
       "./power-iteration",
       "./singular-values",
       "./spectrum",
+      "./tfjs",
       "./top-singular-vectors",
       "./types",
     ],

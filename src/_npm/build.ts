@@ -54,6 +54,9 @@ interface PackageJson {
   description: string;
   license: string;
   dependencies: Record<string, string>;
+  /** Packages only some export paths need (`./tfjs`: TF.js), which the user installs. */
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
 }
 
 const denoJson = JSON.parse(readFileSync(join(root, "deno.json"), "utf8")) as DenoJson;
@@ -153,7 +156,7 @@ function packageName(specifier: string): string {
 
 /** Throws unless each export path reaches only `node:` built-ins and the dependencies, and `.` only built-ins. */
 function checkImports(out: string): void {
-  const deps = Object.keys(rootPackage.dependencies);
+  const deps = [...Object.keys(rootPackage.dependencies), ...Object.keys(rootPackage.peerDependencies ?? {})];
   for (const [sub, path] of Object.entries(denoJson.exports)) {
     const allowed = (p: string) => p.startsWith("node:") || (sub !== "." && deps.includes(packageName(p)));
     const bad = [...packagesReached(join(out, emitted(path)))].filter((p) => !allowed(p));
@@ -181,6 +184,8 @@ export function packageJson(): Record<string, unknown> {
     bin: { convsv: "./bin/convsv.js" },
     engines: { node: ">=20" },
     dependencies: rootPackage.dependencies,
+    peerDependencies: rootPackage.peerDependencies,
+    peerDependenciesMeta: rootPackage.peerDependenciesMeta,
   };
 }
 
