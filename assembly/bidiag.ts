@@ -18,7 +18,7 @@ function hsum<T>(x: v128): f64 {
  */
 // @ts-ignore: decorator
 @inline
-function madd<T>(a: v128, b: v128, c: v128): v128 {
+export function madd<T>(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     if (sizeof<T>() == 8) return f64x2.relaxed_madd(a, b, c);
     return f32x4.relaxed_madd(a, b, c);
@@ -29,7 +29,7 @@ function madd<T>(a: v128, b: v128, c: v128): v128 {
 /** c − a·b per lane (fused under relaxed SIMD, as madd). */
 // @ts-ignore: decorator
 @inline
-function nmadd<T>(a: v128, b: v128, c: v128): v128 {
+export function nmadd<T>(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) {
     if (sizeof<T>() == 8) return f64x2.relaxed_nmadd(a, b, c);
     return f32x4.relaxed_nmadd(a, b, c);

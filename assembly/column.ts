@@ -199,7 +199,7 @@ export function buildP<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, tw
  */
 // @ts-ignore: decorator
 @inline
-function buildPTapMajor<T>(tr: usize, ti: usize, m: i32, n: i32, kh: i32, twr: usize, twi: usize,
+export function buildPTapMajor<T>(tr: usize, ti: usize, m: i32, n: i32, kh: i32, twr: usize, twi: usize,
   ar: usize, ai: usize, ldb: usize): void {
   const sz = <usize>sizeof<T>();
   const tapb = <usize>m * <usize>n * 8;

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
-import { spectrum, spectrumSync } from "./spectrum.ts";
+import { layerNorm, layerNormSync } from "./_norm.ts";
 import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
 
 /**
@@ -30,7 +30,7 @@ import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
  */
 export function operatorNormSync(kernel: Kernel, options: SingularValuesOptions): number {
   checkOptions("operatorNormSync", options, LAYER_OPTIONS);
-  return spectrumSync(kernel, options).norm;
+  return layerNormSync(kernel, options);
 }
 
 /**
@@ -56,5 +56,5 @@ export function operatorNormSync(kernel: Kernel, options: SingularValuesOptions)
  */
 export async function operatorNorm(kernel: Kernel, options: SingularValuesOptions): Promise<number> {
   checkOptions("operatorNorm", options, LAYER_OPTIONS);
-  return (await spectrum(kernel, options)).norm;
+  return await layerNorm(kernel, options);
 }

@@ -160,6 +160,33 @@ export interface CoreExports {
   dqds_values_f64(d: number, e: number, n: number, work: number): number;
   dqds_work_bytes(n: number): number;
   diag_work_bytes(kh: number, kw: number, h: number, w: number): number;
+  norm_work_bytes(cout: number, cin: number, kh: number): number;
+  norm_estimates_f64(
+    tr: number,
+    ti: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    h: number,
+    u0: number,
+    nu: number,
+    groups: number,
+    steps: number,
+    out: number,
+    work: number,
+  ): number;
+  norm_below_f64(
+    tr: number,
+    ti: number,
+    cout: number,
+    cin: number,
+    kh: number,
+    h: number,
+    u: number,
+    groups: number,
+    s2: number,
+    work: number,
+  ): number;
   diag_corr_bytes(groups: number, h: number, w: number): number;
   diag_norm_f64(k: number, groups: number, kh: number, kw: number, h: number, w: number, work: number): number;
   diag_values_f64(

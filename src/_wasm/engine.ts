@@ -11,6 +11,7 @@
 import { Arena, type CoreExports, JOB_KIND, svdColumn, type SvdJob } from "./abi.ts";
 import {
   isDiagonal,
+  ldexp,
   type Problem,
   scaleExponent,
   scaleInPlace,
@@ -395,4 +396,135 @@ function bidiagSeconds(prob: Problem): number {
 export function problemSeconds(prob: Problem): number {
   const freqs = prob.im ? prob.h * prob.w : prob.h * (Math.floor(prob.w / 2) + 1);
   return freqs * (bidiagSeconds(prob) + 2e-6 * (prob.groups ?? 1));
+}
+
+/**
+ * The largest |P_g(u, v)| of a problem with 1×1 frequency matrices: its
+ * operator norm (`diag_norm_f64`). The kernel is scaled by a power of two on
+ * its way into the core and the norm scaled back, exactly.
+ */
+export function diagonalNorm(core: CoreExports, p: Problem): number {
+  const groups = p.groups ?? 1;
+  const e = scaleExponent(p.re);
+  if (e === undefined) return 0;
+  const n = groups * p.kh * p.kw;
+  const arena = new Arena(core);
+  const k = arena.f64(n);
+  const work = arena.bytes(core.diag_work_bytes(p.kh, p.kw, p.h, p.w));
+  arena.commit(
+    "compute the operator norm",
+    `${groups} groups of 1×1, kernel ${p.kh}×${p.kw}, inputShape [${p.h}, ${p.w}]`,
+  );
+  const view = arena.view(k, n);
+  view.set(p.re);
+  scaleInPlace(view, -e);
+  return ldexp(core.diag_norm_f64(k, groups, p.kh, p.kw, p.h, p.w, work), e);
+}
+
+/** Power steps of the screening estimates (they only order the frequencies: no bound is taken from them). */
+const ESTIMATE_STEPS = 4;
+
+/** Below this many values per block (min(cOut, cIn)) the frequencies are factorised without screening. */
+const SCREEN_MIN = 8;
+
+/**
+ * The operator norm of a problem (f64), exact, without every singular value:
+ *
+ * 1. per block of columns, a lower estimate of each frequency's σ_max
+ *    (`norm_estimates_f64`: a few power steps), frequencies in decreasing
+ *    order of it;
+ * 2. a frequency whose estimate is below the best exact value `s` so far is
+ *    skipped when `norm_below_f64` certifies σ_max < s (‖P‖_F < s, or a
+ *    Cholesky factorisation of s²(1 − η)·I − PᴴP with η covering the
+ *    rounding: see assembly/norm.ts); any other is factorised by
+ *    `svd_column_f64` on that one frequency, the same bits as the full
+ *    spectrum's, and `s` becomes the larger of the two.
+ *
+ * The result is the full spectrum's largest value: every skipped frequency
+ * is proven below one that was factorised. Problems with 1×1 matrices take
+ * {@linkcode diagonalNorm}; small blocks (under 8 values) and kernels whose
+ * column transform uses the FFT (over 8 taps along the height) walk every
+ * frequency. One step per block of work (the caller drives it).
+ */
+function* normSteps(core: CoreExports, prob: Problem): Generator<void, number> {
+  if (isDiagonal(prob)) return diagonalNorm(core, prob);
+  // One tap: the same matrix at every frequency.
+  if (prob.kh === 1 && prob.kw === 1 && prob.im === undefined) prob = { ...prob, h: 1, w: 1 };
+  const groups = prob.groups ?? 1;
+  const { cOut, cIn, kh, h } = prob;
+  if (Math.min(cOut, cIn) < SCREEN_MIN || core.use_fft(kh, h, h)) {
+    let best = 0;
+    for (const _ of columns(core, prob, (_u, _v, row) => best = row[0] > best ? row[0] : best, "f64")) yield;
+    return best;
+  }
+  const e = scaleExponent(prob.re, prob.im);
+  if (e === undefined) return 0;
+  const run = new Run(core, prob, e, 0);
+  const arena = run.p.arena;
+  const est = arena.f64(run.p.nv * h);
+  const work = arena.bytes(core.norm_work_bytes(cOut, cIn, kh));
+  arena.commit(
+    "compute the operator norm",
+    `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${prob.kw}, grid [${h}, ${prob.w}]`,
+  );
+  const out = run.p.out;
+  let s = 0;
+  for (const [v0, nv] of run.blocks()) {
+    run.transform(v0, nv);
+    const order: { v: number; u: number; est: number }[] = [];
+    for (let v = v0; v < v0 + nv; v++) {
+      const job = run.job(v0, v, 0, run.nu(v), 0);
+      core.norm_estimates_f64(job.tr, job.ti, cOut, cIn, kh, h, 0, job.nu, groups, ESTIMATE_STEPS, est, work);
+      const values = arena.view(est, job.nu);
+      for (let u = 0; u < job.nu; u++) order.push({ v, u, est: values[u] });
+    }
+    order.sort((a, b) => b.est - a.est || a.v - b.v || a.u - b.u);
+    let since = 0;
+    for (const { v, u, est: lower } of order) {
+      const job = run.job(v0, v, u, 1, out);
+      if (s > 0 && lower < s && core.norm_below_f64(job.tr, job.ti, cOut, cIn, kh, h, u, groups, s * s, work) === 1) {
+        if (++since % 64 === 0) yield;
+        continue;
+      }
+      const bad = svdColumn(core, false, job, run.p.colWork);
+      const top = arena.view(out, 1)[0];
+      if (bad > 0 || Number.isNaN(top)) run.failed.push([u, v]);
+      else if (top > s) s = top;
+      yield;
+    }
+  }
+  run.finish();
+  return ldexp(s, e);
+}
+
+/** The exact operator norm of a problem on the calling thread (f64; see normSteps). */
+export function problemNorm(core: CoreExports, prob: Problem): number {
+  const steps = normSteps(core, prob);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
+}
+
+/**
+ * {@linkcode problemNorm} that can be aborted: between steps it checks the
+ * signal, and every ~20 ms of work it lets the event loop run, on an instance
+ * of the core of its own (without a signal it is {@linkcode problemNorm} on `core`).
+ */
+export async function problemNormAbortable(core: CoreExports, prob: Problem, signal?: AbortSignal): Promise<number> {
+  if (!signal) return problemNorm(core, prob);
+  signal.throwIfAborted();
+  return await withSpareCore(async (own) => {
+    const steps = normSteps(own, prob);
+    let last = performance.now();
+    let step = steps.next();
+    while (!step.done) {
+      if (performance.now() - last > YIELD_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        last = performance.now();
+      }
+      signal.throwIfAborted();
+      step = steps.next();
+    }
+    return step.value;
+  });
 }

@@ -1,0 +1,303 @@
+// The exact operator norm without every singular value: cheap lower
+// estimates of each frequency's σ_max to find the candidate, then a
+// certificate that a frequency's σ_max is below the best exact value so far
+// (a Cholesky factorisation of s²(1 − η)·I − PᴴP), so that only the
+// frequencies that may hold the maximum are factorised (svd_column_f64).
+import { buildPTapMajor, lead_dim, twiddles } from "./column";
+import { madd, nmadd } from "./bidiag";
+
+const EPS: f64 = 2.220446049250313e-16;
+
+// @ts-ignore: decorator
+@inline
+function align16(x: usize): usize {
+  return (x + 15) & ~(<usize>15);
+}
+
+/** Bytes of scratch for norm_estimates_f64 and norm_below_f64 (cout × cin blocks of kh taps). */
+export function norm_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
+  const n = <i64>min<i32>(cout, cin);
+  const m = <i64>max<i32>(cout, cin);
+  const ld = <i64>lead_dim(<i32>m);
+  let bytes: i64 = 2 * <i64>kh * 8 + 32; // twiddles
+  bytes += 2 * ld * n * 8 + 32; // A
+  bytes += 2 * n * n * 8 + 32; // the lower triangle of s²(1 − η)I − AᴴA, column-major
+  bytes += 2 * (ld + n + 2) * 8 + 64; // y = A·x and x
+  return bytes > 0x7fffffff ? -1 : <i32>bytes;
+}
+
+/** Scratch offsets from `work`: twiddles, A (re, im), B (re, im), y (re, im), x (re, im). */
+// @ts-ignore: decorator
+@inline
+function aBase(work: usize, kh: i32): usize {
+  return align16(align16(work) + (<usize>kh << 4));
+}
+
+/** A = P(u, v) of group g (A = P, or Pᵀ when cout < cin), every padding row zero. */
+// @ts-ignore: decorator
+@inline
+function buildBlock(tr: usize, ti: usize, g: i32, cout: i32, cin: i32, kh: i32, twr: usize, twi: usize,
+  ar: usize, ai: usize, ld: i32): void {
+  const n = min<i32>(cout, cin);
+  const m = max<i32>(cout, cin);
+  const ldb = <usize>ld << 3;
+  memory.fill(ar, 0, <usize>n * ldb * 2);
+  const goff = <usize>(g * cout * cin * kh) * 8;
+  buildPTapMajor<f64>(tr + goff, ti + goff, m, n, kh, twr, twi, ar, ai, ldb);
+}
+
+/** y = A·x (A: ld × n column-major, re/im split; x: n complex; y: ld complex). */
+function matVec(ar: usize, ai: usize, ld: i32, n: i32, xr: usize, xi: usize, yr: usize, yi: usize): void {
+  const ldb = <usize>ld << 3;
+  memory.fill(yr, 0, ldb);
+  memory.fill(yi, 0, ldb);
+  for (let j = 0; j < n; j++) {
+    const cr = f64x2.splat(load<f64>(xr + (<usize>j << 3)));
+    const ci = f64x2.splat(load<f64>(xi + (<usize>j << 3)));
+    const colr = ar + <usize>j * ldb;
+    const coli = ai + <usize>j * ldb;
+    for (let o: usize = 0; o < ldb; o += 16) {
+      const pr = v128.load(colr + o);
+      const pi = v128.load(coli + o);
+      v128.store(yr + o, madd<f64>(pr, cr, nmadd<f64>(pi, ci, v128.load(yr + o))));
+      v128.store(yi + o, madd<f64>(pr, ci, madd<f64>(pi, cr, v128.load(yi + o))));
+    }
+  }
+}
+
+/** x = Aᴴ·y; returns ‖x‖². */
+function matVecH(ar: usize, ai: usize, ld: i32, n: i32, yr: usize, yi: usize, xr: usize, xi: usize): f64 {
+  const ldb = <usize>ld << 3;
+  let s: f64 = 0.0;
+  for (let j = 0; j < n; j++) {
+    const colr = ar + <usize>j * ldb;
+    const coli = ai + <usize>j * ldb;
+    let re = f64x2.splat(0.0);
+    let im = f64x2.splat(0.0);
+    for (let o: usize = 0; o < ldb; o += 16) {
+      const pr = v128.load(colr + o);
+      const pi = v128.load(coli + o);
+      const qr = v128.load(yr + o);
+      const qi = v128.load(yi + o);
+      // conj(p)·q = (pr·qr + pi·qi) + i(pr·qi − pi·qr)
+      re = madd<f64>(pr, qr, madd<f64>(pi, qi, re));
+      im = madd<f64>(pr, qi, nmadd<f64>(pi, qr, im));
+    }
+    const xre = f64x2.extract_lane(re, 0) + f64x2.extract_lane(re, 1);
+    const xim = f64x2.extract_lane(im, 0) + f64x2.extract_lane(im, 1);
+    store<f64>(xr + (<usize>j << 3), xre);
+    store<f64>(xi + (<usize>j << 3), xim);
+    s += xre * xre + xim * xim;
+  }
+  return s;
+}
+
+/**
+ * norm_estimates_f64: for u = u0 … u0 + nu − 1 of one column (the layout of
+ * svd_column_f64: a tap-major column transform, `groups` blocks), a lower
+ * estimate of σ_max(P(u, v)): per block, `steps` power steps on AᴴA from a
+ * fixed start, then ‖A·x‖ for the unit vector x reached (≤ σ_max in exact
+ * arithmetic); the largest over the blocks.
+ *   out  [out] f64[nu]
+ *   work [in]  norm_work_bytes(cout, cin, kh) bytes
+ * Returns 0.
+ */
+export function norm_estimates_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32, u0: i32,
+  nu: i32, groups: i32, steps: i32, out: usize, work: usize): i32 {
+  const n = min<i32>(cout, cin);
+  const m = max<i32>(cout, cin);
+  const ld = lead_dim(m);
+  const ldb = <usize>ld << 3;
+  const twr = align16(work);
+  const twi = twr + (<usize>kh << 3);
+  const ar = aBase(work, kh);
+  const ai = ar + <usize>n * ldb;
+  const yr = align16(ai + <usize>n * ldb + (<usize>(2 * n * n) << 3));
+  const yi = yr + ldb;
+  const xr = yi + ldb;
+  const xi = xr + (<usize>n << 3);
+  for (let u = u0; u < u0 + nu; u++) {
+    twiddles(u, h, kh, twr, twi);
+    let best: f64 = 0.0;
+    for (let g = 0; g < groups; g++) {
+      buildBlock(tr, ti, g, cout, cin, kh, twr, twi, ar, ai, ld);
+      // A start with every component non-zero and no symmetry: 1 + j/n, 0.
+      let s: f64 = 0.0;
+      for (let j = 0; j < n; j++) {
+        const x = 1.0 + <f64>j / <f64>n;
+        store<f64>(xr + (<usize>j << 3), x);
+        store<f64>(xi + (<usize>j << 3), 0.0);
+        s += x * x;
+      }
+      for (let t = 0; t <= steps; t++) {
+        const f = s > 0.0 ? 1.0 / Math.sqrt(s) : 0.0;
+        for (let j = 0; j < n; j++) {
+          store<f64>(xr + (<usize>j << 3), load<f64>(xr + (<usize>j << 3)) * f);
+          store<f64>(xi + (<usize>j << 3), load<f64>(xi + (<usize>j << 3)) * f);
+        }
+        matVec(ar, ai, ld, n, xr, xi, yr, yi);
+        if (t == steps) break;
+        s = matVecH(ar, ai, ld, n, yr, yi, xr, xi);
+      }
+      let q: f64 = 0.0;
+      for (let r = 0; r < m; r++) {
+        const a = load<f64>(yr + (<usize>r << 3));
+        const b = load<f64>(yi + (<usize>r << 3));
+        q += a * a + b * b;
+      }
+      best = max<f64>(best, Math.sqrt(q));
+    }
+    store<f64>(out + (<usize>(u - u0) << 3), best);
+  }
+  return 0;
+}
+
+/**
+ * B = c·I − AᴴA in B's lower triangle (column j holds rows i ≥ j at j·n + i;
+ * n even-padded storage not needed: rows past n are never written), two
+ * columns of A against two at a time (four complex dot products per pass
+ * over the rows, each row pair loaded once).
+ */
+function gramLower(ar: usize, ai: usize, ld: i32, n: i32, c: f64, br: usize, bi: usize): void {
+  const ldb = <usize>ld << 3;
+  for (let j = 0; j < n; j += 2) {
+    const j1 = min<i32>(j + 1, n - 1);
+    const ajr = ar + <usize>j * ldb, aji = ai + <usize>j * ldb;
+    const bjr = ar + <usize>j1 * ldb, bji = ai + <usize>j1 * ldb;
+    for (let i = j; i < n; i += 2) {
+      const i1 = min<i32>(i + 1, n - 1);
+      const pir = ar + <usize>i * ldb, pii = ai + <usize>i * ldb;
+      const qir = ar + <usize>i1 * ldb, qii = ai + <usize>i1 * ldb;
+      let r00 = f64x2.splat(0.0), m00 = f64x2.splat(0.0);
+      let r01 = f64x2.splat(0.0), m01 = f64x2.splat(0.0);
+      let r10 = f64x2.splat(0.0), m10 = f64x2.splat(0.0);
+      let r11 = f64x2.splat(0.0), m11 = f64x2.splat(0.0);
+      for (let o: usize = 0; o < ldb; o += 16) {
+        const xr = v128.load(pir + o), xi = v128.load(pii + o);
+        const yr = v128.load(qir + o), yi = v128.load(qii + o);
+        const ur = v128.load(ajr + o), ui = v128.load(aji + o);
+        const wr = v128.load(bjr + o), wi = v128.load(bji + o);
+        // conj(A[r, i])·A[r, j] = (xr·ur + xi·ui) + i(xr·ui − xi·ur)
+        r00 = madd<f64>(xr, ur, madd<f64>(xi, ui, r00));
+        m00 = madd<f64>(xr, ui, nmadd<f64>(xi, ur, m00));
+        r01 = madd<f64>(xr, wr, madd<f64>(xi, wi, r01));
+        m01 = madd<f64>(xr, wi, nmadd<f64>(xi, wr, m01));
+        r10 = madd<f64>(yr, ur, madd<f64>(yi, ui, r10));
+        m10 = madd<f64>(yr, ui, nmadd<f64>(yi, ur, m10));
+        r11 = madd<f64>(yr, wr, madd<f64>(yi, wi, r11));
+        m11 = madd<f64>(yr, wi, nmadd<f64>(yi, wr, m11));
+      }
+      storeEntry(br, bi, n, i, j, c, r00, m00);
+      if (j1 != j && i >= j1) storeEntry(br, bi, n, i, j1, c, r01, m01);
+      if (i1 != i) {
+        storeEntry(br, bi, n, i1, j, c, r10, m10);
+        if (j1 != j) storeEntry(br, bi, n, i1, j1, c, r11, m11);
+      }
+    }
+  }
+}
+
+/** B[i, j] = (i == j ? c : 0) − (the lanes' sums), for i ≥ j. */
+// @ts-ignore: decorator
+@inline
+function storeEntry(br: usize, bi: usize, n: i32, i: i32, j: i32, c: f64, re: v128, im: v128): void {
+  const at = (<usize>(j * n + i)) << 3;
+  const gr = f64x2.extract_lane(re, 0) + f64x2.extract_lane(re, 1);
+  const gi = f64x2.extract_lane(im, 0) + f64x2.extract_lane(im, 1);
+  store<f64>(br + at, (i == j ? c : 0.0) - gr);
+  store<f64>(bi + at, i == j ? 0.0 : -gi);
+}
+
+/**
+ * norm_below_f64: 1 when σ_max(P(u, v)) < s for every block (certified),
+ * else 0 (then the frequency is to be factorised).
+ *
+ * The certificate is a Cholesky factorisation, in f64, of
+ * B = s²(1 − η)·I − AᴴA that meets no pivot ≤ 0. With Ĝ the computed AᴴA,
+ * |Ĝ − AᴴA| ≤ γ·‖A‖_F² elementwise-summed (γ ≈ 2m·ε for complex products),
+ * and a completed Cholesky of B̂ proves λ_min(B̂) ≥ −2(n+1)n·ε·‖B̂‖ with
+ * ‖B̂‖ ≤ 2s² (Higham, Accuracy and Stability, Thm 10.5 and its corollary);
+ * η = 8ε·((n + 1)·n + 2m·‖A‖_F²/s²) covers both twice over, so σ_max² < s².
+ *   s2   [in]  s², > 0
+ *   work [in]  norm_work_bytes(cout, cin, kh) bytes
+ */
+export function norm_below_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32, u: i32,
+  groups: i32, s2: f64, work: usize): i32 {
+  const n = min<i32>(cout, cin);
+  const m = max<i32>(cout, cin);
+  const ld = lead_dim(m);
+  const ldb = <usize>ld << 3;
+  const nb = <usize>n << 3;
+  const twr = align16(work);
+  const twi = twr + (<usize>kh << 3);
+  const ar = aBase(work, kh);
+  const ai = ar + <usize>n * ldb;
+  const br = align16(ai + <usize>n * ldb);
+  const bi = br + <usize>n * nb;
+  twiddles(u, h, kh, twr, twi);
+  for (let g = 0; g < groups; g++) {
+    buildBlock(tr, ti, g, cout, cin, kh, twr, twi, ar, ai, ld);
+    let frob: f64 = 0.0;
+    for (let j = 0; j < n; j++) {
+      let acc = f64x2.splat(0.0);
+      for (let o: usize = 0; o < ldb; o += 16) {
+        const pr = v128.load(ar + <usize>j * ldb + o);
+        const pi = v128.load(ai + <usize>j * ldb + o);
+        acc = madd<f64>(pr, pr, madd<f64>(pi, pi, acc));
+      }
+      frob += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+    }
+    if (frob < s2 * (1.0 - 4.0 * <f64>(m * n + 2) * EPS)) continue; // ‖A‖₂ ≤ ‖A‖_F: below already
+    const eta = 8.0 * EPS * (<f64>(n + 1) * <f64>n + 2.0 * <f64>m * frob / s2);
+    const c = s2 * (1.0 - eta);
+    if (!(c > 0.0)) return 0;
+    // B = cI − AᴴA, lower triangle: column j holds rows i ≥ j at (j·n + i).
+    gramLower(ar, ai, ld, n, c, br, bi);
+    // Right-looking Cholesky B = L·Lᴴ, column by column; stop at the first pivot ≤ 0.
+    for (let j = 0; j < n; j++) {
+      const colr = br + <usize>j * nb;
+      const coli = bi + <usize>j * nb;
+      const d = load<f64>(colr + (<usize>j << 3));
+      if (!(d > 0.0)) return 0;
+      const ljj = Math.sqrt(d);
+      const inv = 1.0 / ljj;
+      store<f64>(colr + (<usize>j << 3), ljj);
+      for (let i = j + 1; i < n; i++) {
+        store<f64>(colr + (<usize>i << 3), load<f64>(colr + (<usize>i << 3)) * inv);
+        store<f64>(coli + (<usize>i << 3), load<f64>(coli + (<usize>i << 3)) * inv);
+      }
+      // Column k > j: B[i, k] −= L[i, j]·conj(L[k, j]) for i ≥ k (two rows per step from an even row).
+      for (let k = j + 1; k < n; k++) {
+        const lkr = load<f64>(colr + (<usize>k << 3));
+        const lki = -load<f64>(coli + (<usize>k << 3));
+        const dr = br + <usize>k * nb;
+        const di = bi + <usize>k * nb;
+        let i = k;
+        if (i & 1) {
+          const xr = load<f64>(colr + (<usize>i << 3));
+          const xi = load<f64>(coli + (<usize>i << 3));
+          store<f64>(dr + (<usize>i << 3), load<f64>(dr + (<usize>i << 3)) - (xr * lkr - xi * lki));
+          store<f64>(di + (<usize>i << 3), load<f64>(di + (<usize>i << 3)) - (xr * lki + xi * lkr));
+          i++;
+        }
+        const cr = f64x2.splat(lkr);
+        const ci = f64x2.splat(lki);
+        for (; i + 1 < n; i += 2) {
+          const at = <usize>i << 3;
+          const xr = v128.load(colr + at);
+          const xi = v128.load(coli + at);
+          // x·conj(L[k, j]) = (xr·lkr − xi·lki) + i(xr·lki + xi·lkr), lki already conjugated
+          v128.store(dr + at, nmadd<f64>(xr, cr, madd<f64>(xi, ci, v128.load(dr + at))));
+          v128.store(di + at, nmadd<f64>(xr, ci, nmadd<f64>(xi, cr, v128.load(di + at))));
+        }
+        if (i < n) {
+          const xr = load<f64>(colr + (<usize>i << 3));
+          const xi = load<f64>(coli + (<usize>i << 3));
+          store<f64>(dr + (<usize>i << 3), load<f64>(dr + (<usize>i << 3)) - (xr * lkr - xi * lki));
+          store<f64>(di + (<usize>i << 3), load<f64>(di + (<usize>i << 3)) - (xr * lki + xi * lkr));
+        }
+      }
+    }
+  }
+  return 1;
+}

@@ -1,0 +1,59 @@
+/**
+ * A layer's exact operator norm without its whole spectrum: validated as
+ * `spectrum` validates (the same refusals, before any work), then each of
+ * the layer's problems through the engine's screened norm on wasm f64
+ * (src/_wasm/engine.ts `problemNorm`: only the frequencies that may hold the
+ * maximum are factorised, the others are proven below it). With
+ * `precision: "f32"` or `backend: "webgpu"` it is the spectrum's norm.
+ * @module
+ */
+import type { Kernel, SingularValuesOptions } from "./types.ts";
+import { exactSpec } from "./_options.ts";
+import { expandSpec, mergeGroups } from "./_problem/expand.ts";
+import { validateRun } from "./_backend.ts";
+import { checkGrid } from "./_budget.ts";
+import { problemNorm, problemNormAbortable } from "./_wasm/engine.ts";
+import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import { spectrum, spectrumSync } from "./spectrum.ts";
+
+const SUBJECT = "compute singular values";
+
+/** The layer's problems (groups merged), after every check; undefined when the spectrum's path serves the call. */
+function prepare(kernel: Kernel, options: SingularValuesOptions) {
+  const spec = exactSpec(kernel, options);
+  const run = validateRun(options);
+  checkGrid(spec, options.maxWork, SUBJECT);
+  if (run.precision === "f32" || run.backend === "webgpu") return undefined;
+  return { problems: mergeGroups(expandSpec(spec, spec.n)).map((p) => p.problem), run };
+}
+
+/** The operator norm on the calling thread. */
+export function layerNormSync(kernel: Kernel, options: SingularValuesOptions): number {
+  const prep = prepare(kernel, options);
+  if (!prep) return spectrumSync(kernel, options).norm;
+  const core = loadWasmSync();
+  let norm = 0;
+  for (const p of prep.problems) norm = Math.max(norm, problemNorm(core, p));
+  prep.run.onProgress?.({ done: prep.problems.length, total: prep.problems.length });
+  return norm;
+}
+
+/**
+ * The operator norm of an async call: on the calling thread's core (with a
+ * signal, on a core of its own, letting the event loop run every ~20 ms).
+ * The screening visits frequencies in an order decided as it goes, so it
+ * runs on one thread whatever `threads` says.
+ */
+export async function layerNorm(kernel: Kernel, options: SingularValuesOptions): Promise<number> {
+  const prep = prepare(kernel, options);
+  if (!prep) return (await spectrum(kernel, options)).norm;
+  const core = await loadWasm();
+  const { signal, onProgress } = prep.run;
+  let norm = 0;
+  let done = 0;
+  for (const p of prep.problems) {
+    norm = Math.max(norm, await problemNormAbortable(core, p, signal));
+    onProgress?.({ done: ++done, total: prep.problems.length });
+  }
+  return norm;
+}

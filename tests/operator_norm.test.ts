@@ -1,0 +1,174 @@
+/**
+ * operatorNorm without the whole spectrum (src/_norm.ts, the engine's
+ * screened norm): it must be the spectrum's largest value, bit for bit, on
+ * every layer kind — including layers whose frequencies tie or nearly tie
+ * (the certificate must then send them to the SVD) and peaked spectra
+ * (almost every frequency proven below). The spectrum itself is checked
+ * against dense references elsewhere (tests/layer_kinds.test.ts,
+ * tests/singular_values.test.ts).
+ * @module
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { test } from "./_test.ts";
+import { signedUniform } from "./_random.ts";
+import {
+  closeThreads,
+  type Kernel,
+  operatorNorm,
+  operatorNormSync,
+  type SingularValuesOptions,
+  spectrumSync,
+} from "../mod.ts";
+
+interface Layer {
+  kernel: Kernel;
+  options: SingularValuesOptions;
+  what: string;
+}
+
+/** A random layer with at least 8 values per block (the screened path), of one kind. */
+const layerArb: fc.Arbitrary<Layer> = fc.record({
+  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+  kind: fc.constantFrom("plain", "stride", "groups", "dilation", "transposed", "1-D", "3-D", "1×1", "wide"),
+  c: fc.integer({ min: 8, max: 20 }),
+  d: fc.integer({ min: 8, max: 24 }),
+  n: fc.integer({ min: 2, max: 9 }),
+  k: fc.integer({ min: 1, max: 4 }),
+}).map(({ seed, kind, c, d, n, k }) => {
+  const base = { what: `${kind} c ${c}/${d} n ${n} k ${k} seed ${seed}` };
+  const data = (len: number) => signedUniform(seed, len);
+  switch (kind) {
+    case "stride":
+      return {
+        ...base,
+        kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
+        options: { inputShape: [2 * n, 2 * n + 2], stride: 2, layout: "oihw" },
+      };
+    case "groups":
+      return {
+        ...base,
+        kernel: { data: data(2 * d * c * k * k), shape: [2 * d, c, k, k] },
+        options: { inputShape: [n, n + 1], groups: 2, layout: "oihw" },
+      };
+    case "dilation":
+      return {
+        ...base,
+        kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
+        options: { inputShape: [n + 3, n + 2], dilation: 2, layout: "oihw" },
+      };
+    case "transposed":
+      return {
+        ...base,
+        kernel: { data: data(c * d * k * k), shape: [c, d, k, k] },
+        options: { inputShape: [n, n], stride: 2, transposed: true, layout: "oihw" },
+      };
+    case "1-D":
+      return {
+        ...base,
+        kernel: { data: data(d * c * k), shape: [d, c, k] },
+        options: { inputShape: [3 * n], layout: "oiw" },
+      };
+    case "3-D":
+      return {
+        ...base,
+        kernel: { data: data(d * c * 2 * k * k), shape: [d, c, 2, k, k] },
+        options: { inputShape: [3, n, n], layout: "oidhw" },
+      };
+    case "1×1":
+      return { ...base, kernel: { data: data(d * c), shape: [d, c, 1, 1] }, options: { inputShape: [n, n + 3] } };
+    case "wide":
+      return {
+        ...base,
+        kernel: { data: data(c * 2 * d * k * k), shape: [c, 2 * d, k, k] },
+        options: { inputShape: [n + 1, n], layout: "oihw" },
+      };
+    default:
+      return {
+        ...base,
+        kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
+        options: { inputShape: [n, n + 2], layout: "oihw" },
+      };
+  }
+});
+
+test("operatorNorm: equals the spectrum's largest value bit for bit on random layers of every kind (sync, async, async with a signal)", async () => {
+  await fc.assert(
+    fc.asyncProperty(layerArb, async ({ kernel, options, what }) => {
+      const want = spectrumSync(kernel, options).norm;
+      assert.ok(Object.is(operatorNormSync(kernel, options), want), `sync: ${what}`);
+      assert.ok(Object.is(await operatorNorm(kernel, options), want), `async: ${what}`);
+      const signal = new AbortController().signal;
+      assert.ok(Object.is(await operatorNorm(kernel, { ...options, signal }), want), `signal: ${what}`);
+    }),
+    { numRuns: 60, seed: 4242 },
+  );
+});
+
+test("operatorNorm: ties and near-ties between frequencies (the certificate refuses them, they are factorised)", () => {
+  const c = 12;
+  // The centre tap alone: every frequency has the same matrix, so the same σ_max.
+  const centre = signedUniform(7, c * c);
+  for (const eps of [0, 1e-15, 1e-13, 1e-9]) {
+    const data = new Float64Array(c * c * 9);
+    for (let o = 0; o < c; o++) {
+      for (let i = 0; i < c; i++) {
+        const at = (o * c + i) * 9;
+        data[at + 4] = centre[o * c + i];
+        // Other taps of size eps: every frequency's σ_max within ~eps of the others.
+        for (const t of [0, 1, 2, 3, 5, 6, 7, 8]) data[at + t] = eps * Math.sin(o * 13 + i * 7 + t);
+      }
+    }
+    const kernel = { data, shape: [c, c, 3, 3] };
+    for (const inputShape of [[6, 6], [5, 7], [8, 1]]) {
+      const options = { inputShape, layout: "oihw" } as const;
+      const want = spectrumSync(kernel, options).norm;
+      assert.ok(Object.is(operatorNormSync(kernel, options), want), `eps ${eps} on ${inputShape}`);
+    }
+  }
+  // An orthogonal-like layer: the identity at one tap (every value 1 at every frequency).
+  const id = new Float64Array(c * c * 9);
+  for (let o = 0; o < c; o++) id[(o * c + o) * 9 + 4] = 1;
+  assert.equal(operatorNormSync({ data: id, shape: [c, c, 3, 3] }, { inputShape: [5, 5] }), 1);
+});
+
+test("operatorNorm: a peaked spectrum (one frequency far above the rest) and scaled kernels (1e-200, 1e200)", () => {
+  const c = 16, n = 10;
+  const base = signedUniform(11, c * c * 9);
+  // Add a strong component at one frequency: a rank-one plane wave along the taps.
+  const u = signedUniform(12, c), v = signedUniform(13, c);
+  for (let o = 0; o < c; o++) {
+    for (let i = 0; i < c; i++) {
+      for (let a = 0; a < 3; a++) {
+        for (let b = 0; b < 3; b++) {
+          base[((o * c + i) * 3 + a) * 3 + b] += 8 * u[o] * v[i] * Math.cos((2 * Math.PI * (2 * a + 3 * b)) / n);
+        }
+      }
+    }
+  }
+  for (const f of [1, 1e-200, 1e200]) {
+    const kernel = { data: Float64Array.from(base, (x) => x * f), shape: [c, c, 3, 3] };
+    const want = spectrumSync(kernel, { inputShape: [n, n] }).norm;
+    assert.ok(Object.is(operatorNormSync(kernel, { inputShape: [n, n] }), want), `scale ${f}`);
+  }
+});
+
+test("operatorNorm: onProgress reaches its total; an aborted signal rejects with its reason before any work", async () => {
+  const kernel = { data: signedUniform(3, 16 * 16 * 9), shape: [16, 16, 3, 3] };
+  const seen: { done: number; total: number }[] = [];
+  await operatorNorm(kernel, { inputShape: [8, 8], onProgress: (p) => seen.push(p) });
+  assert.ok(seen.length > 0 && seen.at(-1)!.done === seen.at(-1)!.total, JSON.stringify(seen));
+  const ac = new AbortController();
+  ac.abort(new Error("stop"));
+  await assert.rejects(operatorNorm(kernel, { inputShape: [8, 8], signal: ac.signal }), /stop/);
+});
+
+test("operatorNorm: f32 and threads are still served (the spectrum's path for f32)", async () => {
+  const kernel = { data: signedUniform(5, 16 * 16 * 9), shape: [16, 16, 3, 3] };
+  const f64 = operatorNormSync(kernel, { inputShape: [8, 8] });
+  assert.ok(Object.is(await operatorNorm(kernel, { inputShape: [8, 8], threads: 2 }), f64));
+  const f32 = operatorNormSync(kernel, { inputShape: [8, 8], precision: "f32" });
+  assert.ok(Object.is(f32, spectrumSync(kernel, { inputShape: [8, 8], precision: "f32" }).norm));
+  assert.ok(Math.abs(f32 - f64) <= 1e-5 * f64);
+  closeThreads();
+}, { threads: true });
