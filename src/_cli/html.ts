@@ -5,28 +5,34 @@
  */
 import type { Analysis, LayerResult } from "./analyse.ts";
 import { dims } from "./layers.ts";
-import { esc, heatmap, linePlot, normChart, viridis } from "./svg.ts";
+import { esc, heatmap, type LegendEntry, linePlot, MIN_INTERVAL_PX, normChart, shortName, viridis } from "./svg.ts";
 import { inputText, kernelText, lipschitzParagraphs, msText, normText, num, paddingText } from "./table.ts";
 
-const CSS = `
+/** The style sheet of both HTML pages (report and clip). */
+export const CSS = `
 :root{--fg:#1d2330;--mut:#5b6474;--line:#d9dde4;--bg:#fff;--card:#f7f8fa}
 *{box-sizing:border-box}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg);margin:0;padding:20px 12px 20px 16px;max-width:1320px}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;color:var(--fg);background:var(--bg);margin:0;padding:20px 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px;border-bottom:1px solid var(--line);padding-bottom:4px}
-h3{font-size:14px;margin:0 0 4px;word-break:break-all}
+h3{font-size:14px;margin:0 0 4px;overflow-wrap:break-word}
 .meta,.note{color:var(--mut)}.note{font-size:12.5px;max-width:900px}
 .big{font-size:26px;font-weight:600;margin:4px 0}
 .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(560px,100%),1fr));gap:16px;align-items:start}
+.pair svg.plot{width:100%;height:auto}
+.wide svg.plot{width:100%;height:auto}
+.layer.clip svg.plot{width:100%;max-width:640px;height:auto}
 table{border-collapse:collapse;font-size:12.5px;font-variant-numeric:tabular-nums}
 th,td{padding:3px 8px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}
 th{background:var(--card)}td.n{text-align:right}
-.tw{overflow-x:auto;max-width:100%}td.name{white-space:normal;word-break:break-all;min-width:160px;max-width:380px}
+.tw{overflow-x:auto;max-width:100%}td.name{white-space:normal;overflow-wrap:break-word;min-width:160px;max-width:420px}
 tr.err td{color:#a4001d}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(570px,1fr));gap:12px}
 .layer{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:10px 12px}
 .layer .facts{font-size:12.5px;color:var(--mut);margin:0 0 6px}
 .layer .plots{display:flex;flex-wrap:wrap;gap:6px;align-items:flex-start}
 svg.plot{background:#fff;border:1px solid var(--line);border-radius:4px;max-width:100%;height:auto}
+svg .nm{cursor:default}
 svg text{font:11px system-ui,-apple-system,"DejaVu Sans",sans-serif;fill:var(--fg)}
 svg .t{font-weight:600;font-size:12px}svg .c,svg .k{fill:var(--mut)}
 svg .bg{fill:#fff}svg .ax{fill:none;stroke:#8a93a3}svg .g{stroke:#eceef2}
@@ -35,6 +41,11 @@ svg .bx{fill:#2c718e}svg .bi{fill:#e08a1e}
 .err{color:#a4001d}
 footer{margin-top:28px;color:var(--mut);font-size:12px}
 `;
+
+/** A name escaped for HTML, with line-break opportunities after "/", "_", "." and "-" (never inside a word). */
+export function breakable(name: string): string {
+  return esc(name).replace(/([/_.\-])(?=.)/g, "$1<wbr>");
+}
 
 function layerColor(j: number, n: number): string {
   const [r, g, b] = viridis(n > 1 ? (0.85 * j) / (n - 1) : 0);
@@ -81,7 +92,7 @@ function facts(l: LayerResult): string {
 }
 
 function layerCard(l: LayerResult): string {
-  const head = `<h3>#${l.index + 1} ${esc(l.name)}</h3>`;
+  const head = `<h3 title="${esc(l.name)}">#${l.index + 1} ${breakable(l.name)}</h3>`;
   if (l.error) {
     return `<article class="layer" id="layer-${l.index + 1}">${head}<p class="err">${esc(l.error)}</p></article>`;
   }
@@ -95,30 +106,94 @@ function layerCard(l: LayerResult): string {
   }${heat}</div></article>`;
 }
 
-function overviewPlot(a: Analysis): string {
+/** How far below the largest value the all-layers plot reaches: the values that matter for the norm and its tail. */
+export const OVERVIEW_DECADES = 3;
+
+/** The y floor of the all-layers plot: the smallest value shown, but not below 10^-OVERVIEW_DECADES · max. */
+export function overviewFloor(a: Analysis): { floor: number; top: number; cut: boolean } {
   const ok = a.layers.filter((l) => !l.error && l.sorted.count > 0);
   const top = Math.max(...ok.map((l) => l.upper), 0);
-  const floor = Math.max(
-    Math.min(...ok.map((l) => l.sorted.minPositive || l.upper * 1e-12)),
-    top * 1e-12,
-  );
+  const smallest = Math.min(...ok.flatMap((l) => [l.sorted.zeros > 0 ? 0 : l.sorted.minPositive]));
+  const limit = top * 10 ** -OVERVIEW_DECADES;
+  return smallest >= limit ? { floor: smallest, top, cut: false } : { floor: limit, top, cut: true };
+}
+
+function overviewPlot(a: Analysis): string {
+  const ok = a.layers.filter((l) => !l.error && l.sorted.count > 0);
+  const { floor, cut } = overviewFloor(a);
+  const n = a.layers.length;
+  const named = ok.length <= 24;
+  const legend: LegendEntry[] = named
+    ? ok.map((l) => ({
+      text: `#${l.index + 1} ${shortName(l.name, 22)}`,
+      title: `#${l.index + 1} ${l.name}`,
+      color: layerColor(l.index, n),
+    }))
+    : [
+      { text: `#1 ${shortName(a.layers[0].name, 20)}`, title: a.layers[0].name, color: layerColor(0, n) },
+      {
+        text: `… to #${n} ${shortName(a.layers[n - 1].name, 16)}`,
+        title: a.layers[n - 1].name,
+        color: layerColor(n - 1, n),
+      },
+    ];
   return linePlot({
-    width: 540,
-    height: 330,
+    width: 760,
+    height: 420,
     title: "Sorted singular values of every layer",
-    corner: "colour: first layer (dark) to last (light)",
+    corner: cut
+      ? `y from 1e-${OVERVIEW_DECADES} × the largest value; smaller values cut off`
+      : "y down to the smallest value",
     xLabel: "rank / number of values",
     yLabel: "singular value (log)",
     yLog: true,
     yFloor: floor,
     xRange: [0, 1],
+    legend,
+    clipId: "overview-clip",
     series: ok.map((l) => ({
       x: l.sorted.ranks.map((r) => (l.sorted.count > 1 ? (r - 1) / (l.sorted.count - 1) : 0)),
       y: l.sorted.values,
-      color: layerColor(l.index, a.layers.length),
+      color: layerColor(l.index, n),
       label: `#${l.index + 1} ${l.name}: norm ${l.exact ? num(l.upper) : `[${num(l.lower)}, ${num(l.upper)}]`}`,
-      width: 1.3,
+      width: 1.4,
     })),
+  });
+}
+
+/** The norm of every layer: dots (exact) and capped bars (certified intervals), named along x. */
+function normOverview(a: Analysis): string {
+  const exact = "#2c718e", interval = "#d9730d";
+  const legend: LegendEntry[] = [];
+  if (a.layers.some((l) => l.exact && !l.error)) legend.push({ text: "exact norm", color: exact, glyph: "dot" });
+  if (a.layers.some((l) => !l.exact && !l.error)) {
+    legend.push({ text: "certified [lower, upper] (zero padding)", color: interval, glyph: "interval" });
+  }
+  legend.push({ text: "norm 1", color: "#c0392b", glyph: "ref" });
+  return normChart({
+    width: 760,
+    height: 420,
+    title: "Operator norm per layer",
+    yLabel: "norm (log)",
+    yLog: true,
+    names: a.layers.map((l) => l.name),
+    legend,
+    reference: { y: 1, label: "norm 1" },
+    series: [{
+      name: "norm",
+      color: exact,
+      marks: a.layers.map((l) =>
+        l.error ? undefined : {
+          lower: l.lower,
+          upper: l.upper,
+          exact: l.exact,
+          color: l.exact ? exact : interval,
+          title: `#${l.index + 1} ${l.name}: ${
+            l.exact ? `norm ${num(l.upper)} (exact)` : `norm in [${num(l.lower)}, ${num(l.upper)}] (certified)`
+          }`,
+        }
+      ),
+    }],
   });
 }
 
@@ -130,7 +205,7 @@ function tableHtml(a: Analysis): string {
   const rows = a.layers.map((l) => {
     const cells = [
       `<td class="n">${l.index + 1}</td>`,
-      `<td class="name"><a href="#layer-${l.index + 1}">${esc(l.name)}</a></td>`,
+      `<td class="name"><a href="#layer-${l.index + 1}" title="${esc(l.name)}">${breakable(l.name)}</a></td>`,
       `<td>${esc(kernelText(l))}</td>`,
       `<td>${esc(inputText(l))}</td>`,
       `<td>${dims(l.stride)}</td>`,
@@ -146,6 +221,27 @@ function tableHtml(a: Analysis): string {
   }</tbody></table></div>`;
 }
 
+/** Where the layers' input shapes came from, as the page's header says it. */
+export function shapeSources(a: Analysis): string {
+  const attributed = new Set(a.shapesFromAttributes ?? []);
+  const count = (f: (l: LayerResult) => boolean) => a.layers.filter(f).length;
+  const parts: string[] = [];
+  const fromAttributes = count((l) => l.inputSource === "model" && attributed.has(l.name));
+  const fromFile = count((l) => l.inputSource === "model" && !attributed.has(l.name));
+  const fromInput = count((l) => l.inputSource === "input" || l.inputSource === "propagated");
+  const unknown = count((l) =>
+    l.inputSource !== "model" && l.inputSource !== "input" && l.inputSource !== "propagated"
+  );
+  const n = a.layers.length;
+  const of = (k: number) => (k === n ? "" : ` (${k} of ${n})`);
+  if (fromFile) parts.push(`input shapes from the file${of(fromFile)}`);
+  if (fromAttributes) parts.push(`input shapes from --attributes${of(fromAttributes)}`);
+  if (fromInput) parts.push(`input shapes from --input${a.input ? ` ${a.input}` : ""}${of(fromInput)}`);
+  if (unknown) parts.push(`${unknown} input size(s) unknown`);
+  if (a.input && !fromInput) parts.push(`--input ${a.input}`);
+  return parts.join(" · ");
+}
+
 /** The whole page. */
 export function htmlReport(a: Analysis, modelPath: string, generated = new Date()): string {
   const name = modelPath.split(/[\\/]/).pop() ?? modelPath;
@@ -153,7 +249,7 @@ export function htmlReport(a: Analysis, modelPath: string, generated = new Date(
   const meta = [
     esc(a.format),
     `${a.layers.length} conv layer${a.layers.length === 1 ? "" : "s"}`,
-    a.input ? `input ${esc(a.input)}` : "input shapes from the file",
+    esc(shapeSources(a)),
     a.foldBn ? "BatchNorm/scale folded (--fold-bn)" : "BatchNorm/scale not folded",
     a.precision,
     `computed in ${msText(a.totalMs)}`,
@@ -189,9 +285,8 @@ export function htmlReport(a: Analysis, modelPath: string, generated = new Date(
 <p class="big" id="lipschitz">${num(a.lipschitz)}</p>
 ${lines.map((l) => `<p class="note">${esc(l)}</p>`).join("\n")}
 </section>
-<section id="overview"><h2>Overview</h2><div class="row">${
-    normChart(540, 330, a.layers.map((l) => ({ label: l.name, lower: l.lower, upper: l.upper, exact: l.exact })))
-  }${overviewPlot(a)}</div></section>
+<section id="overview"><h2>Overview</h2><div class="pair">${normOverview(a)}${overviewPlot(a)}</div>
+<p class="note">Left: each layer's operator norm, a dot where it is exact, a bar with end caps from the certified lower to the upper bound for zero padding (an interval narrower than ${MIN_INTERVAL_PX} px is drawn ${MIN_INTERVAL_PX} px tall about its middle; the tooltips and the table give its ends). Right: every layer's sorted singular values, rank normalised to [0, 1].</p></section>
 <section id="table"><h2>Layers</h2>${tableHtml(a)}
 ${notes.map((n) => `<p class="note">${esc(n)}</p>`).join("\n")}
 </section>
