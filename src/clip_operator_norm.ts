@@ -100,8 +100,11 @@ export interface ClipResult {
   precision: Precision;
   /** The wasm build that ran (`"relaxed"`: fused multiply-adds; `"plain"` SIMD); absent on WebGPU. */
   simd?: SimdBuild | undefined;
-  /** Why `backend: "auto"` passed over WebGPU (absent when it did not). */
-  skipped?: { webgpu?: string } | undefined;
+  /**
+   * Why `backend: "auto"` passed over WebGPU, and why worker threads were not
+   * used where `threads` asked for them (absent when neither happened).
+   */
+  skipped?: { webgpu?: string; threads?: string } | undefined;
   /**
    * The input grid (one size per spatial axis) of the circular layer that was
    * projected: the layer's own for circular padding; for zero padding the

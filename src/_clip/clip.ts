@@ -13,7 +13,7 @@ import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved,
 import { isDiagonal, ldexp, type Problem, type Sink } from "../_problem/problem.ts";
 import { admissibleGrids, expandSpec, mergeGroups, tapLayout } from "../_problem/expand.ts";
 import { checkClip } from "../_budget.ts";
-import { runProblem, runProblemAbortable, runProblemThreaded } from "../_wasm/engine.ts";
+import { problemNorm, problemNormAbortable } from "../_wasm/engine.ts";
 import { loadWasm } from "../_wasm/loader.ts";
 import type { CoreExports } from "../_wasm/abi.ts";
 import { runProblemWebGPU } from "../_webgpu/run.ts";
@@ -31,7 +31,7 @@ import {
 import { poolRounds, wasmRounds } from "./wasm.ts";
 import { gpuRounds } from "./webgpu.ts";
 import { depthRounds } from "./depth.ts";
-import { diagNorm, diagRounds } from "./diagonal.ts";
+import { diagRounds } from "./diagonal.ts";
 
 const SUBJECT = "clip the operator norm";
 
@@ -155,34 +155,27 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
   return { plan, req, layer, certify, toleranceGiven: options.tolerance !== undefined, exact: !layer.pad };
 }
 
-/**
- * The largest first value of the problems' frequencies through a runner; a
- * diagonal problem (1×1 matrices) on `core` when one is given.
- */
-function normSync(
-  run: (p: Problem, sink: Sink) => void,
-  core?: CoreExports,
-): (problems: readonly Problem[]) => number {
-  return (problems) => {
+/** The largest norm of the problems, exact (the engine's screened norm: src/_wasm/engine.ts problemNorm), f64. */
+function normSync(core: CoreExports): (problems: readonly Problem[]) => number {
+  return (problems) => problems.reduce((norm, p) => Math.max(norm, problemNorm(core, p)), 0);
+}
+
+/** {@linkcode normSync} for an async call: with a signal, on a core of its own, letting the event loop run. */
+function normAsync(core: CoreExports, signal?: AbortSignal): (problems: readonly Problem[]) => Promise<number> {
+  return async (problems) => {
     let norm = 0;
-    for (const p of problems) {
-      if (core && isDiagonal(p)) norm = Math.max(norm, diagNorm(core, p));
-      else run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
-    }
+    for (const p of problems) norm = Math.max(norm, await problemNormAbortable(core, p, signal));
     return norm;
   };
 }
 
-function normAsync(
+/** The largest first value of the problems' frequencies through a runner (WebGPU's f32 values). */
+function normThrough(
   run: (p: Problem, sink: Sink) => void | Promise<void>,
-  core?: CoreExports,
 ): (problems: readonly Problem[]) => Promise<number> {
   return async (problems) => {
     let norm = 0;
-    for (const p of problems) {
-      if (core && isDiagonal(p)) norm = Math.max(norm, diagNorm(core, p));
-      else await run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
-    }
+    for (const p of problems) await run(p, (_u, _v, row) => norm = row[0] > norm ? row[0] : norm);
     return norm;
   };
 }
@@ -308,13 +301,13 @@ export function firstRoundSync(kernel: Kernel, maxNorm: number, options: ClipOpt
 export function clipSync(kernel: Kernel, maxNorm: number, options: ClipOptions): ClipResult {
   const call = validate(kernel, maxNorm, options);
   const b = resolveBackendSync(call.req);
-  const norm = normSync((p, sink) => runProblem(b.core, p, sink), b.core);
+  const norm = normSync(b.core);
   const s = scaled(call.plan);
   const dykstra = call.plan.method === "dykstra";
   const rounds = s && roundsOn(b.core, s, dykstra);
   const out = s && rounds ? runLoopSync(call.plan, s, rounds, norm) : NO_ROUNDS;
   const res = finishSync(call, s, out, kernel.shape, { backend: "wasm", precision: "f64", simd: b.simd }, norm);
-  if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
+  if (Object.keys(b.skipped).length > 0) res.skipped = { ...b.skipped };
   return res;
 }
 
@@ -327,7 +320,7 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
   let out = NO_ROUNDS;
   let norm: (problems: readonly Problem[]) => Promise<number>;
   if (b.backend === "webgpu") {
-    norm = normAsync((p, sink) => runProblemWebGPU(b.gpu, p, sink));
+    norm = normThrough((p, sink) => runProblemWebGPU(b.gpu, p, sink));
     if (s) {
       const rounds = await gpuRounds(b.gpu, s.problem, s.groups, s.c);
       try {
@@ -338,9 +331,7 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
     }
   } else {
     const { pool, core, workers, signal } = b;
-    norm = pool
-      ? normAsync((p, sink) => runProblemThreaded(pool, p, sink, "f64", { workers, signal }), core)
-      : normAsync((p, sink) => runProblemAbortable(core, p, sink, "f64", signal), core);
+    norm = normAsync(core, signal);
     if (s) {
       // Depth rounds run on the calling thread's core (their SVDs with vectors are per frequency),
       // and so do diagonal ones (elementwise: less work than handing it to the pool).
@@ -356,11 +347,9 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
   // A certificate is an f64 norm: on WebGPU (f32) the returned kernel is then measured on wasm.
   // WebGPU runs a grouped layer's groups one by one; the wasm engine takes them as one problem.
   const gpuOnly = b.backend === "webgpu" && !call.certify;
-  const measure = b.backend === "webgpu" && call.certify
-    ? normAsync(async (p, sink) => runProblem(await loadWasm(), p, sink))
-    : norm;
+  const measure = b.backend === "webgpu" && call.certify ? normAsync(await loadWasm(), call.req.run.signal) : norm;
   const res = await finishAsync(call, s, out, kernel.shape, ran, measure, !gpuOnly);
-  if (b.skipped.webgpu !== undefined) res.skipped = b.skipped;
+  if (Object.keys(b.skipped).length > 0) res.skipped = { ...b.skipped };
   return res;
 }
 

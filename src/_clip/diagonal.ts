@@ -4,14 +4,14 @@
  * is |P_g(u, v)|, and a clipping round is the elementwise
  * `P·min(1, c/|P|)` followed by the inverse transform restricted to the
  * kernel's taps — the same round as the SVD path's (src/_clip/wasm.ts) with
- * no SVD. Both the round and the norm are one call into the core
- * (`diag_clip_f64`, `diag_norm_f64`, assembly/diagonal.ts) on the calling
- * thread: per group they cost a few multiply-adds per frequency and tap,
- * less than handing the work to the pool.
+ * no SVD. A round is one call into the core (`diag_clip_f64`,
+ * assembly/diagonal.ts) on the calling thread: per group it costs a few
+ * multiply-adds per frequency and tap, less than handing the work to the
+ * pool. The norms go through the engine (`diagonalNorm`, src/_wasm/engine.ts).
  * @module
  */
 import { Arena, type CoreExports } from "../_wasm/abi.ts";
-import { ldexp, type Problem, scaleExponent } from "../_problem/problem.ts";
+import type { Problem } from "../_problem/problem.ts";
 import type { Rounds } from "./loop.ts";
 
 const SUBJECT = "clip the operator norm";
@@ -19,26 +19,6 @@ const SUBJECT = "clip the operator norm";
 /** The sizes of a problem for a message. */
 function context(p: Problem, groups: number): string {
   return `${groups} groups of 1×1, kernel ${p.kh}×${p.kw}, inputShape [${p.h}, ${p.w}]`;
-}
-
-/**
- * The largest |P_g(u, v)| of a diagonal problem: its operator norm. The kernel
- * is scaled by a power of two (largest entry in [0.5, 1)) on its way into
- * the core and the norm scaled back, exactly.
- */
-export function diagNorm(core: CoreExports, p: Problem): number {
-  const groups = p.groups ?? 1;
-  const e = scaleExponent(p.re);
-  if (e === undefined) return 0;
-  const n = groups * p.kh * p.kw;
-  const arena = new Arena(core);
-  const k = arena.f64(n);
-  const work = arena.bytes(core.diag_work_bytes(p.kh, p.kw, p.h, p.w));
-  arena.commit("compute the operator norm", context(p, groups));
-  const view = arena.view(k, n);
-  const f = 2 ** -e;
-  for (let j = 0; j < n; j++) view[j] = p.re[j] * f;
-  return ldexp(core.diag_norm_f64(k, groups, p.kh, p.kw, p.h, p.w, work), e);
 }
 
 /**
