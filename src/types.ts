@@ -264,6 +264,15 @@ export interface OperatorNormBoundsOptions extends SingularValuesOptions {
    * on every axis; the smallest of their norms is `upper`.
    */
   gridCandidates?: number | undefined;
+  /**
+   * The most entries (rows · columns) one group's dense zero-padded operator
+   * may have for its norm to be computed exactly instead (f64 only): the
+   * largest eigenvalue of its Gram matrix, by Householder tridiagonalisation
+   * and Sturm bisection, within at most 5e8 multiply–adds for the layer; the
+   * result is then `exact`, with `lower` and `upper` the norm less and plus
+   * 1e-12 relative for rounding. Default 0 (never); at most 2^20.
+   */
+  denseEntries?: number | undefined;
 }
 
 /**
@@ -282,7 +291,13 @@ export interface OperatorNormBounds {
   lower: number;
   /** A certified upper bound on the norm. */
   upper: number;
-  /** True when the layer has an exact formula (circular padding): then `lower = upper`. */
+  /**
+   * True when the norm is exact: circular padding (then `lower = upper`), no
+   * zeros added and no overlapping windows (`d(k − 1) + 1 ≤ s` per axis, e.g. a
+   * transposed layer with kernel = stride: then `lower = upper`), or a small
+   * zero-padded layer computed densely (`denseEntries`: then `lower` and
+   * `upper` are the norm less and plus 1e-12 relative).
+   */
   exact: boolean;
   /** Power-iteration steps spent on `lower` (0 when exact). */
   iterations: number;

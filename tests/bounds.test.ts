@@ -186,10 +186,20 @@ function checkZero(c: ZeroCase, widths: number[], roomy?: number[]): void {
   const sigma = denseNorm(dense);
   const b = operatorNormBoundsSync(kernel, options);
   const label = describe(c);
-  assert.equal(b.exact, false, label);
+  // no zeros and no two windows sharing an input (d(k − 1) + 1 ≤ s): block-diagonal, exact on one stride cell
+  const zeros = c.padding === "valid" || (Array.isArray(c.padding) && c.padding.every((p) => p === 0)) ||
+    (c.padding === "same" && c.k.every((k) => k === 1));
+  const disjoint = zeros && c.k.every((k, j) => c.dilation[j] * (k - 1) + 1 <= c.stride[j]);
   assert.ok(b.lower <= sigma, `${label}: lower ${b.lower} > σ_max ${sigma}`);
   assert.ok(sigma <= b.upper, `${label}: σ_max ${sigma} > upper ${b.upper}`);
   assert.ok(b.lower >= 0 && b.lower <= b.upper, label);
+  if (disjoint) {
+    assert.equal(b.exact, true, label);
+    assert.deepEqual(b.grid, c.stride, label);
+    assert.ok(b.upper - b.lower <= 3e-12 * b.upper, label);
+    return;
+  }
+  assert.equal(b.exact, false, label);
   assert.ok(b.iterations <= 100 && b.tolerance === 1e-9, label);
   assert.equal(b.gridSizes.length, c.gridCandidates, label);
   // Every circular grid tried is itself an upper bound (the submatrix argument), and upper is their minimum.
@@ -502,4 +512,53 @@ test("bad input: iteration options name their values", async () => {
   // Layer errors come first and read as for singularValues.
   assert.throws(() => operatorNormBoundsSync(kernel, { inputShape: [4, 4], padding: 2 }), /padding must be at most/);
   assert.throws(() => gramIterationNormSync(kernel, { inputShape: [5, 4], stride: 2 }), /stride must divide/);
+});
+
+test("operatorNormBounds(): small zero-padded groups are exact with denseEntries; kernel = stride without padding is exact", () => {
+  const base: ZeroCase = {
+    rank: 2,
+    cOutG: 1,
+    cInG: 1,
+    groups: 2,
+    k: [3, 3],
+    dilation: [1, 1],
+    stride: [1, 1],
+    padding: [1, 1],
+    outputPadding: [0, 0],
+    input: [3, 40],
+    transposed: false,
+    channelsLast: false,
+    gridCandidates: 3,
+    seed: 3,
+  };
+  // a depthwise 3×3 layer on 3×40 (120 × 120 per group): the interval is loose, the dense norm exact
+  const { kernel, options, dense } = buildZero(base);
+  const sigma = denseNorm(dense);
+  const loose = operatorNormBoundsSync(kernel, options);
+  assert.equal(loose.exact, false);
+  assert.ok(loose.upper > sigma * 1.05, `circular grids are loose here: ${loose.upper} vs ${sigma}`);
+  const b = operatorNormBoundsSync(kernel, { ...options, denseEntries: 2 ** 17 });
+  assert.equal(b.exact, true);
+  assert.ok(b.lower <= sigma && sigma <= b.upper, `${b.lower} ≤ ${sigma} ≤ ${b.upper}`);
+  assert.ok(b.upper - b.lower <= 3e-12 * sigma);
+  assert.deepEqual(b.gridSizes, loose.gridSizes); // the circular grids are still reported
+  // over the limit: the interval
+  assert.equal(operatorNormBoundsSync(kernel, { ...options, denseEntries: 120 * 120 - 1 }).exact, false);
+  // a transposed layer with kernel = stride and no padding: windows never overlap
+  const t: ZeroCase = {
+    ...base,
+    groups: 1,
+    cOutG: 3,
+    cInG: 2,
+    k: [2, 2],
+    stride: [2, 2],
+    padding: [0, 0],
+    transposed: true,
+    input: [5, 6],
+  };
+  const tb = buildZero(t);
+  const ts = operatorNormBoundsSync(tb.kernel, tb.options);
+  const tsigma = denseNorm(tb.dense);
+  assert.equal(ts.exact, true);
+  assert.ok(ts.lower <= tsigma && tsigma <= ts.upper && ts.upper - ts.lower <= 3e-12 * tsigma);
 });

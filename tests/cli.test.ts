@@ -15,9 +15,11 @@ import process from "node:process";
 import { test } from "./_test.ts";
 import { mulberry32 } from "./_random.ts";
 import type { ChannelScale, ConvLayer, Model } from "../src/models.ts";
-import { operatorNormBoundsSync, operatorNormSync } from "../mod.ts";
+import { operatorNormBoundsSync, operatorNormSync, spectrumSync } from "../mod.ts";
 import { type CliIo, run } from "../src/_cli/run.ts";
-import { estimateNote } from "../src/_cli/report_command.ts";
+import { estimateNote, valueNames } from "../src/_cli/report_command.ts";
+import { encodeNpy } from "../src/_cli/npy_write.ts";
+import { npyHeader } from "../src/_readers/npy.ts";
 import { foldScale } from "../src/_cli/fold.ts";
 import { parseInput, planCalls, planLayers } from "../src/_cli/layers.ts";
 
@@ -170,8 +172,10 @@ test("report --fold-bn: norms change exactly by the folded factors, and the outp
   assert.equal(f.foldBn, true);
   assert.ok(Math.abs(f.layers[0].norm / p.layers[0].norm - Math.abs(alpha)) < 1e-12 * Math.abs(alpha));
   // BatchNorm: 3/√(4 − 1e−5 + 1e−5) = 1.5, exactly, on the interval's upper end.
-  assert.ok(Math.abs(f.layers[1].upper / p.layers[1].upper - 1.5) < 1e-12);
-  assert.equal(f.lipschitz.upper, f.layers[0].norm * f.layers[1].upper);
+  // (a layer this small is computed exactly from its dense operator: `norm`, else `upper`)
+  const up = (l: { norm?: number; upper?: number }) => l.norm ?? l.upper!;
+  assert.ok(Math.abs(up(f.layers[1]) / up(p.layers[1]) - 1.5) < 1e-12);
+  assert.equal(f.lipschitz.upper, f.layers[0].norm * up(f.layers[1]));
   assert.equal(f.layers[0].scale.folded, true);
   const text = capture(uniform);
   await run(["report", "u.npz", "--no-html", "--quiet", "--fold-bn"], text.io);
@@ -269,7 +273,9 @@ test("report: --input is propagated through the convs; without it the error name
   ]);
   assert.equal(r.layers[1].inputShapeSource, "propagated");
   const upB = operatorNormBoundsSync(layers[4].kernel, { inputShape: [8, 8], stride: 2, transposed: true, padding: 0 });
-  assert.equal(r.layers[4].upper, upB.upper);
+  // kernel = stride without padding: no two windows overlap, so the norm is exact
+  assert.equal(upB.exact, true);
+  assert.equal(r.layers[4].norm, upB.upper);
 
   // A shape that is too small says which layer and why.
   const small = capture(model);
@@ -630,4 +636,159 @@ test("CLI spawned: report on fixture files (ONNX, safetensors with --attributes)
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Whether `python3 -c "import numpy"` works here; the reason when it does not. */
+function numpyMissing(): string | false {
+  const r = spawnSync("python3", ["-c", "import numpy"], { encoding: "utf8" });
+  return r.status === 0 ? false : `python3 with numpy is not available (${r.error?.message ?? r.stderr.trim()})`;
+}
+
+/** `report --json --with-values --values v.npz` on the small model with a second "down" (a 1x1 kernel); the expected spectra. */
+async function valuesRun() {
+  const model = smallModel();
+  model.layers.push(conv("down", [4, 8, 1, 1], { inputShape: [6, 6], padding: "valid" }, 4)); // a second "down": 1x1
+  const c = capture(model);
+  c.files.set("a.json", JSON.stringify({ stem: { inputShape: [12, 12] } }));
+  const code = await run(
+    ["report", "m.onnx", "--json", "--with-values", "--values", "v.npz", "--attributes", "a.json", "--quiet"],
+    c.io,
+  );
+  assert.equal(code, 0, c.err());
+  const j = JSON.parse(c.out());
+  // Each layer's values are spectrum() of the layer (exact) or of the circular layer on spectrum.grid (intervals).
+  const [stem, body, down, point] = model.layers;
+  const expected = [
+    spectrumSync(stem.kernel, { inputShape: [12, 12] }),
+    spectrumSync(body.kernel, { inputShape: j.layers[1].spectrum.grid }),
+    spectrumSync(down.kernel, { inputShape: [12, 12], stride: 2 }),
+    spectrumSync(point.kernel, { inputShape: [1, 1] }),
+  ];
+  return { model, c, j, expected, npz: c.files.get("v.npz") as Uint8Array };
+}
+
+test("report --values writes one npz (an array per layer, named after it) and --json --with-values the same values: the library's spectrum()", async () => {
+  const { model, c, j, expected, npz } = await valuesRun();
+  assert.equal(j.values, "v.npz");
+  assert.deepEqual(j.layers.map((l: { spectrum: { member: string } }) => l.spectrum.member), [
+    "stem",
+    "body.conv",
+    "down",
+    "down#4",
+  ]);
+  assert.deepEqual(valueNames(["a", "a", "a#2"]), ["a", "a#2", "a#2#3"]);
+  assert.deepEqual(j.layers.map((l: { inputShapeSource: string }) => l.inputShapeSource), [
+    "attributes",
+    "model",
+    "model",
+    "model",
+  ]);
+  assert.match(
+    String(c.files.get("m.report.html")),
+    /input shapes from the file \(3 of 4\) · input shapes from --attributes \(1 of 4\)/,
+  );
+  assert.equal(j.layers[1].spectrum.ofLayer, false);
+  assert.deepEqual(j.layers[3].spectrum.shape, [1, 1, 4]);
+  assert.equal(j.layers[3].spectrum.multiplicity, 36);
+  for (const [k, e] of expected.entries()) {
+    assert.deepEqual(j.layers[k].spectrum.shape, e.shape, j.layers[k].name);
+    assert.deepEqual(j.layers[k].spectrum.values, Array.from(e.values), j.layers[k].name);
+  }
+  // The npz: members stored, each an npy of <f8 with the spectrum's shape; the readers' own npy parser agrees.
+  const one = encodeNpy(expected[0].values, expected[0].shape);
+  const head = npyHeader(one, { label: "stem.npy" }, "the array");
+  assert.deepEqual([head.descr, head.fortran, head.shape, head.offset % 64], ["<f8", false, expected[0].shape, 0]);
+  assert.ok(npz.length > expected.reduce((a, e) => a + 8 * e.values.length, 0));
+
+  const usage = capture(model);
+  assert.equal(await run(["report", "m.onnx", "--with-values", "--no-html"], usage.io), 2);
+  assert.match(usage.err(), /--with-values adds the values to --json's output: give --json/);
+  assert.equal(await run(["report", "m.onnx", "--values", "v.npy", "--no-html"], usage.io), 2);
+  assert.match(usage.err(), /--values writes one \.npz .*: current value is v\.npy/);
+  const plain = capture(model);
+  assert.equal(await run(["report", "m.onnx", "--json", "--no-html", "--quiet"], plain.io), 0);
+  assert.equal(JSON.parse(plain.out()).layers[0].spectrum.values, undefined, "values only on request");
+});
+
+const noNumpy = numpyMissing();
+
+test("report --values: numpy reads the npz: names, dtype, shapes and values", async () => {
+  const { expected, npz } = await valuesRun();
+  const dir = mkdtempSync(join(tmpdir(), "convsv-values-"));
+  try {
+    writeFileSync(join(dir, "v.npz"), npz);
+    writeFileSync(join(dir, "expected.json"), JSON.stringify(expected.map((e) => Array.from(e.values))));
+    const py = [
+      "import json, sys, numpy as np",
+      "z = np.load(sys.argv[1]); e = json.load(open(sys.argv[2]))",
+      "names = ['stem', 'body.conv', 'down', 'down#4']",
+      "assert list(z.keys()) == names, list(z.keys())",
+      "for n, v in zip(names, e):",
+      "    a = z[n]; assert a.dtype == np.float64, a.dtype",
+      "    assert np.array_equal(a.ravel(), np.array(v)), n",
+      "print(json.dumps([list(z[n].shape) for n in names]))",
+    ].join("\n");
+    const r = spawnSync("python3", ["-c", py, join(dir, "v.npz"), join(dir, "expected.json")], {
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), expected.map((e) => e.shape));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, { ignore: noNumpy });
+
+test("clip --json gives per-layer norms and totals; --html shows each layer's spectrum before and after, and the norm bars against the radius", async () => {
+  const bn: ChannelScale = { kind: "scale", name: "s", gamma: ramp(4, 0.5, 0.5) };
+  const model: Model = {
+    format: "test",
+    layers: [
+      conv("circ", [4, 4, 3, 3], { inputShape: [8, 8], scale: bn }, 1),
+      conv("features.block3/very_long_layer_name_cut", [4, 4, 3, 3], { inputShape: [8, 8], padding: 1 }, 2),
+      conv("point", [6, 4, 1, 1], { inputShape: [8, 8], padding: "valid" }, 3),
+    ],
+  };
+  const c = capture(model);
+  const args = ["clip", "m.onnx", "--max-norm", "0.8", "-o", "o.safetensors", "--json", "--html", "c.html"];
+  assert.equal(await run([...args, "--fold-bn", "--certify"], c.io), 0, c.err());
+  const j = JSON.parse(c.out());
+  assert.equal(j.foldBn, true);
+  assert.deepEqual(j.layers[0].scale, { name: "s", kind: "scale", folded: true });
+  for (const l of j.layers) {
+    for (const k of ["name", "normBefore", "normAfter", "certified", "exact", "grid", "iterations"]) {
+      assert.ok(k in l, `${l.name}: ${k}`);
+    }
+    assert.ok(l.normAfter <= 0.8 * (1 + 1e-12));
+  }
+  assert.deepEqual(j.layers.map((l: { exact: boolean }) => l.exact), [true, false, true]);
+  const t = j.totals;
+  assert.deepEqual([t.layers, t.clipped, t.failed, t.certified, t.aboveMaxNorm, t.exact], [3, 3, 0, 3, 0, false]);
+  assert.equal(t.maxNormBefore, Math.max(...j.layers.map((l: { normBefore: number }) => l.normBefore)));
+  assert.ok(
+    Math.abs(t.productAfter / j.layers.reduce((a: number, l: { normAfter: number }) => a * l.normAfter, 1) - 1) < 1e-12,
+  );
+  assert.equal(j.outputs.html, "c.html");
+
+  const page = String(c.files.get("c.html"));
+  assert.doesNotMatch(page, /<script/i);
+  assert.match(page, /Content-Security-Policy" content="default-src 'none'/);
+  assert.match(page, /BatchNorm\/scale folded in \(--fold-bn\): norms of conv∘BN/);
+  assert.equal((page.match(/<article class="layer clip"/g) ?? []).length, 3);
+  assert.match(page, /<title>radius 0\.8 \(--max-norm\)<\/title>/);
+  assert.match(page, /<title>#2 features\.block3\/very_long_layer_name_cut: norm before ≤ [\d.]+<\/title>/);
+  assert.match(page, />…\/very_long_layer_name_cut</, "the name cut at a slash");
+  assert.match(page, /features\.<wbr>block3\/<wbr>very_<wbr>long_<wbr>/, "names break at separators only");
+  assert.equal((page.match(/: before<\/title><\/polyline>/g) ?? []).length, 3);
+  assert.equal((page.match(/: after<\/title><\/polyline>/g) ?? []).length, 3);
+  // The spectra plotted are those whose norms are reported: their largest values are normBefore and normAfter.
+  const c2 = capture(model);
+  const { clipModel } = await import("../src/_cli/clip.ts");
+  const layers = await clipModel(model, { maxNorm: 0.8, certify: true, foldBn: true, spectra: true, threads: 1 });
+  for (const l of layers) {
+    assert.ok(Math.abs(l.spectra!.before.values[0] / l.normBefore! - 1) < 1e-9, `${l.name} before`);
+    assert.ok(Math.abs(l.spectra!.after.values[0] / l.normAfter! - 1) < 1e-9, `${l.name} after`);
+  }
+  assert.equal(await run(["clip", "m.onnx", "--max-norm", "0.8", "-o", "o.safetensors", "--quiet"], c2.io), 0);
+  assert.doesNotMatch(c2.out(), /HTML/);
+  assert.equal(c2.files.get("c.html"), undefined);
 });
