@@ -128,6 +128,20 @@ function tensorName(input: string | undefined): string {
   return (input ?? "").replace(/:0$/, "");
 }
 
+/**
+ * The name of the conv a node computes. A fused op (`_FusedConv2D`, ...) takes
+ * the name of the last op fused into it (`…/Relu`, `…/BiasAdd`,
+ * `…/FusedBatchNormV3`): it is named after the conv node it replaced, which
+ * the converter's name for its folded filter gives (`<conv node>_weights`),
+ * or, for a bias add, the conv beside it in the same scope (`<scope>/Conv2D`).
+ */
+function convNodeName(n: GNode, filter: string): string {
+  if (!n.op.startsWith("_Fused")) return n.name;
+  if (filter.endsWith("_weights") && filter.length > "_weights".length) return filter.slice(0, -"_weights".length);
+  if (n.name.endsWith("/BiasAdd")) return n.name.slice(0, -"BiasAdd".length) + n.op.slice("_Fused".length);
+  return n.name;
+}
+
 /** The conv layers of a graph-model's nodes, with spatial sizes propagated from its placeholders. */
 export function graphLayers(
   src: Source,
@@ -563,9 +577,10 @@ export function graphLayers(
       checkAxes(src, `${node} has strides`, strides, 1, r);
       checkAxes(src, `${node} has dilations`, dilations, 1, r);
       const depthwise_ = n.op.includes("Depthwise");
+      const name = convNodeName(n, w.name);
       const layer = depthwise_
-        ? depthwise(n.name, data, w.shape)
-        : baseLayer(n.name, data, w.shape, tfLayout(w.shape.length));
+        ? depthwise(name, data, w.shape)
+        : baseLayer(name, data, w.shape, tfLayout(w.shape.length));
       channels = transposed ? w.shape[r] : depthwise_ ? w.shape[r] * w.shape[r + 1] : w.shape[r + 1];
       layer.transposed = transposed;
       layer.stride = strides ?? fill(r, 1);
