@@ -3,7 +3,7 @@
  * by `convsv report`, with console logging on stderr, and must log nothing
  * (no script errors, no blocked loads: the page's Content-Security-Policy
  * allows no network, so any fetch would be logged) while its DOM holds the
- * plots. Reported as ignored, with the reason, where no Chromium is on PATH
+ * plots; the same for the page of `convsv clip --html`. Reported as ignored, with the reason, where no Chromium is on PATH
  * (Debian: `apt-get install -y chromium`).
  * @module
  */
@@ -77,7 +77,7 @@ function conv(name: string, shape: number[], extra: Partial<ConvLayer>, seed: nu
   };
 }
 
-test("report page opens in headless Chromium with no console messages, and shows its plots", async () => {
+test("report and clip pages open in headless Chromium with no console messages, and show their plots", async () => {
   const bin = browser!;
   const dir = mkdtempSync(join(tmpdir(), "convsv-report-"));
   try {
@@ -115,6 +115,45 @@ test("report page opens in headless Chromium with no console messages, and shows
     assert.ok((r.dom.match(/<svg /g) ?? []).length >= 2 + 5 + 3, "overview, sorted-value and heatmap plots");
     assert.match(r.dom, /id="lipschitz"/);
     assert.match(r.dom, /<polyline points="[\d., -]+"/);
+    assert.ok((r.dom.match(/<g class="legend">/g) ?? []).length >= 2, "legends on the overview plots");
+    assert.match(r.dom, /<title>#2 block\/conv1: norm in \[/, "an interval bar named after its layer");
+
+    // clip --html: the before/after page.
+    const clipHtml = join(dir, "clip.html");
+    const clipCode = await run([
+      "clip",
+      "model.json",
+      "--input",
+      "1x24x24x3",
+      "--max-norm",
+      "1.5",
+      "--fold-bn",
+      "-o",
+      join(dir, "c.safetensors"),
+      "--html",
+      clipHtml,
+      "--quiet",
+    ], {
+      stdout: () => {},
+      stderr: { write: (t) => void (err += t), isTTY: false },
+      writeFile: (p, d) => writeFile(p, d),
+      readTextFile: (p) => readFile(p, "utf8"),
+      loadModel: () => Promise.resolve(model),
+    });
+    assert.equal(clipCode, 0, err);
+    const c = chromium(bin, clipHtml, ["--dump-dom"]);
+    assert.equal(c.code, 0);
+    assert.deepEqual(c.console, [], "no console messages on the clip page");
+    assert.equal((c.dom.match(/<article class="layer clip"/g) ?? []).length, 5);
+    assert.match(c.dom, /id="totals"/);
+    assert.match(c.dom, /<title>radius 1\.5 \(--max-norm\)<\/title>/);
+    assert.equal((c.dom.match(/: before<\/title><\/polyline>/g) ?? []).length, 5);
+    assert.equal((c.dom.match(/: after<\/title><\/polyline>/g) ?? []).length, 5);
+    const clipPng = join(dir, "clip.png");
+    const clipShot = chromium(bin, clipHtml, [`--screenshot=${clipPng}`, "--window-size=1200,2000"]);
+    assert.equal(clipShot.code, 0);
+    assert.deepEqual(clipShot.console, []);
+    assert.ok(statSync(clipPng).size > 20_000, "a screenshot of the clip page with content");
 
     const png = join(dir, "shot.png");
     const shot = chromium(bin, html, [`--screenshot=${png}`, "--window-size=1200,2000"]);

@@ -7,8 +7,9 @@
 import type { Model } from "../model.ts";
 import type { Kernel } from "../types.ts";
 import { clipOperatorNorm } from "../clip_operator_norm.ts";
-import type { ProgressEvent } from "./analyse.ts";
-import { scaleFactors } from "./fold.ts";
+import { spectrum } from "../spectrum.ts";
+import { type ProgressEvent, sampleSorted, type SortedSample } from "./analyse.ts";
+import { foldScale, scaleFactors } from "./fold.ts";
 import { type LayerKind, layerKind, planCalls, planLayers } from "./layers.ts";
 
 /** What `clip` was asked for. */
@@ -22,6 +23,8 @@ export interface ClipRunOptions {
   foldBn?: boolean | undefined;
   input?: string | undefined;
   threads?: number | undefined;
+  /** Also compute each layer's sorted singular values before and after, on the grid of its norms (`clip --html`). */
+  spectra?: boolean | undefined;
   onProgress?: ((e: ProgressEvent) => void) | undefined;
 }
 
@@ -52,6 +55,12 @@ export interface ClippedLayer extends LayerKind {
   note?: string | undefined;
   /** Why the layer could not be clipped (its kernel is then written as read). */
   error?: string | undefined;
+  /**
+   * With `spectra`: the sorted singular values (sampled) of the map whose
+   * norms are `normBefore` and `normAfter` (conv∘BN with `foldBn`), before
+   * and after clipping.
+   */
+  spectra?: { before: SortedSample; after: SortedSample } | undefined;
   timeMs: number;
 }
 
@@ -96,6 +105,20 @@ export async function clipModel(model: Model, options: ClipRunOptions): Promise<
         ...(scale ? { scale } : {}),
       });
       const pointwise = plan.kind === "pointwise";
+      let spectra: ClippedLayer["spectra"];
+      if (options.spectra) {
+        // The spectra of the circular layer whose norms were reported: the call itself where it is exact.
+        const at = plan.kind === "exact" || pointwise
+          ? call
+          : { ...call, inputShape: r.grid, transposed: false, padding: "circular" as const };
+        const m = plan.kind === "pointwise" ? plan.multiplicity : 1;
+        const sorted = async (kernel: Kernel) => {
+          const k = options.foldBn && layer.scale ? foldScale({ ...layer, kernel }).layer.kernel : kernel;
+          const sp = await spectrum(k, { ...at, threads: options.threads, maxWork: Infinity });
+          return sampleSorted(sp.values, m);
+        };
+        spectra = { before: await sorted(layer.kernel), after: await sorted(r.kernel) };
+      }
       entry = {
         ...base,
         kernel: r.kernel,
@@ -116,6 +139,7 @@ export async function clipModel(model: Model, options: ClipRunOptions): Promise<
           : pointwise
           ? plan.note
           : undefined,
+        spectra,
         timeMs: performance.now() - start,
       };
     } catch (e) {

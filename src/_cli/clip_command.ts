@@ -9,6 +9,7 @@
 import { resolve } from "node:path";
 import type { Model } from "../model.ts";
 import { clipModel, type ClippedLayer } from "./clip.ts";
+import { clipHtml } from "./clip_html.ts";
 import { clipJson, type ClipRun, clipText } from "./clip_output.ts";
 import { CliError } from "./layers.ts";
 import { type CliIo, loadWithInput, oneLine, type Values } from "./load.ts";
@@ -71,6 +72,7 @@ async function sourceFiles(io: CliIo, path: string, m: Model): Promise<SourceFil
 
 /** Runs `clip` on `model`; resolves to the exit status. */
 export async function clip(io: CliIo, model: string, v: Values): Promise<number> {
+  const t0 = performance.now();
   const maxNorm = positiveNumber("max-norm", v["max-norm"] as string | undefined);
   if (maxNorm === undefined) throw new CliError("clip needs --max-norm C (a positive number)", 2);
   const out = v.output as string | undefined;
@@ -88,6 +90,7 @@ export async function clip(io: CliIo, model: string, v: Values): Promise<number>
   const threads = positiveInteger("threads", v.threads as string | undefined);
   const certify = v.certify ? true : v["no-certify"] ? false : undefined;
   const foldBn = Boolean(v["fold-bn"]);
+  const html = v.html as string | undefined;
   const { model: m, notes } = await loadWithInput(io, model, v);
   let source: SourceFiles | undefined;
   if (modelOut !== undefined) {
@@ -130,6 +133,7 @@ export async function clip(io: CliIo, model: string, v: Values): Promise<number>
       foldBn,
       input: v.input as string | undefined,
       threads,
+      spectra: html !== undefined,
       onProgress: progress?.onProgress,
     });
   } finally {
@@ -213,7 +217,17 @@ export async function clip(io: CliIo, model: string, v: Values): Promise<number>
     rounded,
     above,
     unfolded,
+    html,
   };
+  if (html !== undefined) {
+    summary.totalMs = performance.now() - t0;
+    try {
+      await io.writeFile(html, clipHtml(summary));
+    } catch (e) {
+      throw new CliError(`Cannot write the HTML page to ${html}: ${oneLine(e)}`);
+    }
+  }
+  summary.totalMs = performance.now() - t0;
   if (v.json) io.stdout(JSON.stringify(clipJson(summary)) + "\n");
   else io.stdout(clipText(summary));
   for (const l of failed) {

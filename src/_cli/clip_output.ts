@@ -38,10 +38,36 @@ export interface ClipRun {
   above: ClippedLayer[];
   /** Layers with a BatchNorm/scale after them left out of the norms. */
   unfolded: ClippedLayer[];
+  /** `--html`: where the before/after page went. */
+  html?: string | undefined;
+  /** Wall time of the whole run, in ms. */
+  totalMs?: number | undefined;
+}
+
+/** The run's totals: counts of layers, the largest norms and the products of the norms, before and after. */
+export function clipTotals(r: ClipRun): Record<string, unknown> {
+  const { clipped } = r;
+  const before = clipped.map((l) => l.normBefore!);
+  const after = clipped.map((l) => l.normAfter!);
+  const product = (xs: number[]) => xs.reduce((a, x) => a * x, 1);
+  return {
+    layers: r.layers.length,
+    clipped: clipped.length,
+    changed: clipped.filter((l) => (l.iterations ?? 0) > 0).length,
+    failed: r.failed.length,
+    certified: clipped.filter((l) => l.certified).length,
+    aboveMaxNorm: r.above.length,
+    exact: clipped.every((l) => l.exact),
+    maxNormBefore: clipped.length ? finite(Math.max(...before)) : null,
+    maxNormAfter: clipped.length ? finite(Math.max(...after)) : null,
+    productBefore: clipped.length ? finite(product(before)) : null,
+    productAfter: clipped.length ? finite(product(after)) : null,
+    timeMs: r.totalMs === undefined ? null : Math.round(r.totalMs),
+  };
 }
 
 /** The kernel cell of the clip table: shape, layout, and T / gN marks. */
-function kindText(l: ClippedLayer): string {
+export function kindText(l: ClippedLayer): string {
   const extra = [l.transposed ? "T" : "", l.groups > 1 ? `g${l.groups}` : ""].filter(Boolean).join(",");
   const d = l.dilation.some((x) => x !== 1) ? ` d${dims(l.dilation)}` : "";
   return `${dims(l.kernelShape)} ${l.layout}${extra ? ` ${extra}` : ""}${d}`;
@@ -93,7 +119,8 @@ export function clipJson(r: ClipRun): Record<string, unknown> {
       entry.timeMs = Math.round(l.timeMs * 10) / 10;
       return entry;
     }),
-    outputs: { safetensors: out ?? null, model: modelOut === undefined ? null : modelPaths },
+    totals: clipTotals(r),
+    outputs: { safetensors: out ?? null, model: modelOut === undefined ? null : modelPaths, html: r.html ?? null },
     complete: failed.length === 0 && notWritten.length === 0,
     warnings: notes,
   };
@@ -174,6 +201,7 @@ export function clipText(r: ClipRun): string {
       } already within ${maxNorm}, ${failed.length} not clipped) in safetensors, named by layer, as stored in the model (layout per tensor in the metadata); biases and BatchNorm are not in it.`,
     );
   }
+  if (r.html !== undefined) lines.push(`HTML before/after: ${r.html}`);
   if (modelOut !== undefined) {
     lines.push(
       `Wrote the model as ${r.format}: ${modelPaths.join(", ")}: ${

@@ -11,11 +11,12 @@ export const USAGE = `convsv: exact singular values of the conv layers of a mode
 
 Usage:
   convsv report MODEL [--input 1x3x224x224] [--attributes FILE.json] [--fold-bn]
-                      [--json] [--html OUT.html | --no-html] [--threads N] [--f32]
-                      [--power-iterations N] [--quiet]
+                      [--json [--with-values]] [--html OUT.html | --no-html]
+                      [--values OUT.npz] [--threads N] [--f32] [--power-iterations N] [--quiet]
   convsv clip MODEL --max-norm C [-o OUT.safetensors] [--model-out PATH] [--fold-bn]
                     [--iterations N] [--tolerance T] [--certify | --no-certify] [--json]
-                    [--input 1x3x224x224] [--attributes FILE.json] [--threads N] [--quiet]
+                    [--html OUT.html] [--input 1x3x224x224] [--attributes FILE.json]
+                    [--threads N] [--quiet]
   convsv help
 
 MODEL: .safetensors, .npy, .npz, .onnx, or a TensorFlow.js model.json or
@@ -34,7 +35,10 @@ report   Per-layer table: kernel, input, stride, padding, the exact operator nor
                   only (safetensors, npy, npz, TF.js weights manifests)
   --fold-bn       fold each BatchNorm / scale into the preceding conv's kernel
   --json          print one JSON object instead of the table
+  --with-values   with --json: every layer's plotted spectrum in full (spectrum.values)
   --html PATH     where to write the HTML report; --no-html: none
+  --values F.npz  every layer's plotted spectrum as a float64 array named after the
+                  layer (np.load(F)[name], shape [...grid, r])
   --threads N     worker threads (default: all cores)
   --f32           f32 bidiagonalisation (about twice as fast, ~1e-6 relative)
   --power-iterations N  steps behind each certified lower bound (default 20)
@@ -53,6 +57,7 @@ clip     Project every conv kernel (any stride, dilation, groups, transposed, 1-
   --certify       scale each kernel by min(1, C/normAfter): normAfter <= C guaranteed
   --no-certify    leave the rounds' result as it is (the default without --tolerance)
   --json          print one JSON object instead of the table
+  --html PATH     an HTML page: each layer's spectrum and norm before and after clipping
 
 Exit status: 0 on success, 1 on errors (also when a layer failed), 2 on usage errors.`;
 
@@ -64,6 +69,8 @@ export const OPTIONS = {
   "fold-bn": { type: "boolean" },
   json: { type: "boolean" },
   html: { type: "string" },
+  values: { type: "string" },
+  "with-values": { type: "boolean" },
   "no-html": { type: "boolean" },
   threads: { type: "string" },
   f32: { type: "boolean" },
@@ -86,8 +93,10 @@ export const ALLOWED: Record<string, string[]> = {
     "power-iterations",
     "fold-bn",
     "json",
+    "with-values",
     "html",
     "no-html",
+    "values",
     "threads",
     "f32",
     "quiet",
@@ -103,6 +112,7 @@ export const ALLOWED: Record<string, string[]> = {
     "no-certify",
     "fold-bn",
     "json",
+    "html",
     "input",
     "attributes",
     "threads",
