@@ -5,7 +5,17 @@
  */
 import type { Analysis, LayerResult } from "./analyse.ts";
 import { dims } from "./layers.ts";
-import { esc, heatmap, type LegendEntry, linePlot, MIN_INTERVAL_PX, normChart, shortName, viridis } from "./svg.ts";
+import {
+  commonPrefix,
+  esc,
+  heatmap,
+  type LegendEntry,
+  linePlot,
+  MIN_INTERVAL_PX,
+  normChart,
+  shortName,
+  viridis,
+} from "./svg.ts";
 import { inputText, kernelText, lipschitzParagraphs, msText, normText, num, paddingText } from "./table.ts";
 
 /** The style sheet of both HTML pages (report and clip). */
@@ -42,9 +52,9 @@ svg .bx{fill:#2c718e}svg .bi{fill:#e08a1e}
 footer{margin-top:28px;color:var(--mut);font-size:12px}
 `;
 
-/** A name escaped for HTML, with line-break opportunities after "/", "_", "." and "-" (never inside a word). */
+/** A name escaped for HTML, with line-break opportunities after each "/" (a path's parts stay whole). */
 export function breakable(name: string): string {
-  return esc(name).replace(/([/_.\-])(?=.)/g, "$1<wbr>");
+  return esc(name).replace(/\/(?=.)/g, "/<wbr>");
 }
 
 function layerColor(j: number, n: number): string {
@@ -123,9 +133,10 @@ function overviewPlot(a: Analysis): string {
   const { floor, cut } = overviewFloor(a);
   const n = a.layers.length;
   const named = ok.length <= 24;
+  const prefix = commonPrefix(a.layers.map((l) => l.name));
   const legend: LegendEntry[] = named
     ? ok.map((l) => ({
-      text: `#${l.index + 1} ${shortName(l.name, 22)}`,
+      text: `#${l.index + 1} ${shortName(l.name.slice(prefix.length), 30)}`,
       title: `#${l.index + 1} ${l.name}`,
       color: layerColor(l.index, n),
     }))
@@ -286,7 +297,13 @@ export function htmlReport(a: Analysis, modelPath: string, generated = new Date(
 ${lines.map((l) => `<p class="note">${esc(l)}</p>`).join("\n")}
 </section>
 <section id="overview"><h2>Overview</h2><div class="pair">${normOverview(a)}${overviewPlot(a)}</div>
-<p class="note">Left: each layer's operator norm, a dot where it is exact, a bar with end caps from the certified lower to the upper bound for zero padding (an interval narrower than ${MIN_INTERVAL_PX} px is drawn ${MIN_INTERVAL_PX} px tall about its middle; the tooltips and the table give its ends). Right: every layer's sorted singular values, rank normalised to [0, 1].</p></section>
+<p class="note">Left: each layer's operator norm, a dot where it is exact, a bar with end caps from the certified lower to the upper bound for zero padding (an interval narrower than ${MIN_INTERVAL_PX} px is drawn ${MIN_INTERVAL_PX} px tall about its middle; the tooltips and the table give its ends). Right: every layer's sorted singular values, rank normalised to [0, 1].${
+    commonPrefix(a.layers.map((l) => l.name))
+      ? ` The plots leave out the prefix every name shares, ${
+        esc(commonPrefix(a.layers.map((l) => l.name)))
+      }; long names keep their first and last parts.`
+      : ""
+  }</p></section>
 <section id="table"><h2>Layers</h2>${tableHtml(a)}
 ${notes.map((n) => `<p class="note">${esc(n)}</p>`).join("\n")}
 </section>

@@ -122,9 +122,24 @@ const M: Margins = { left: 58, right: 14, top: 26, bottom: 42 };
  */
 export function shortName(name: string, max = 24): string {
   if (name.length <= max) return name;
+  const parts = name.split("/");
+  // The first part (a layer's scope) and the last (the op) where they fit: `block_1/…/depthwise`.
+  if (parts.length > 2) {
+    const ends = `${parts[0]}/…/${parts[parts.length - 1]}`;
+    if (ends.length <= max) return ends;
+  }
   const tail = name.slice(name.length - (max - 1));
   const cut = tail.indexOf("/");
-  return "…" + (cut > 0 && cut < tail.length - 6 ? tail.slice(cut) : tail);
+  return "…" + (cut > 0 && tail.length - cut >= max / 2 ? tail.slice(cut) : tail);
+}
+
+/** The part before the last `/` that every name shares (with the `/`), or "" (one name, or none shared). */
+export function commonPrefix(names: readonly string[]): string {
+  if (names.length < 2) return "";
+  let p = names[0];
+  for (const n of names) while (!n.startsWith(p)) p = p.slice(0, -1);
+  const cut = p.lastIndexOf("/");
+  return cut < 0 || names.some((n) => n.length <= cut + 1) ? "" : p.slice(0, cut + 1);
 }
 
 function frame(
@@ -213,7 +228,7 @@ function legendRow(entries: LegendEntry[], x: number, y: number): string {
 /** Renders a line plot. */
 export function linePlot(p: LinePlot): string {
   const legend = p.legend ?? [];
-  const legendW = legend.length ? Math.min(230, 34 + Math.max(...legend.map((e) => textWidth(e.text)))) : 0;
+  const legendW = legend.length ? Math.min(270, 34 + Math.max(...legend.map((e) => textWidth(e.text)))) : 0;
   const m = { ...M, right: M.right + legendW };
   const pw = p.width - m.left - m.right, ph = p.height - m.top - m.bottom;
   const xs = p.series.flatMap((s) => s.x);
@@ -331,8 +346,12 @@ function nameAxisHeight(names: string[], max: number): number {
  */
 export function normChart(c: NormChart): string {
   const n = Math.max(c.names.length, 1);
-  const maxName = n > 40 ? 16 : 26;
-  const m = { ...M, top: 44, bottom: nameAxisHeight(c.names, maxName) };
+  const maxName = n > 40 ? 18 : 30;
+  const prefix = commonPrefix(c.names);
+  const shown = c.names.map((x) => shortName(x.slice(prefix.length), maxName));
+  const m = { ...M, top: 44, bottom: nameAxisHeight(shown, maxName) };
+  // The first name, rotated, reaches left of its slot by about 0.77 of its width.
+  m.left = Math.max(M.left, Math.min(180, textWidth(shown[0] ?? "") * 0.77 - (c.width - M.left) / n / 2 + 8));
   const pw = c.width - m.left - m.right, ph = c.height - m.top - m.bottom;
   const marks = c.series.flatMap((s) => s.marks.filter((x): x is NormMark => x !== undefined));
   const vals = marks.flatMap((b) => [b.lower, b.upper]).filter((x) => x > 0 && Number.isFinite(x));
@@ -365,7 +384,7 @@ export function normChart(c: NormChart): string {
     const x = f2(X(j) + 3.5), y = m.top + ph + 10;
     body += `<text transform="translate(${x} ${y}) rotate(-40)" text-anchor="end" class="k nm"><title>#${j + 1} ${
       esc(name)
-    }</title>${esc(shortName(name, maxName))}</text>`;
+    }</title>${esc(shown[j])}</text>`;
   });
   c.series.forEach((s, si) => {
     s.marks.forEach((b, j) => {
