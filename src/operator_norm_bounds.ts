@@ -76,7 +76,7 @@ function makePlan(fn: string, kernel: Kernel, options: OperatorNormBoundsOptions
   const maxIterations = integerOption("maxIterations", options.maxIterations, 100, 0, 1e7);
   const tolerance = toleranceOption("tolerance", options.tolerance, 1e-9);
   const count = integerOption("gridCandidates", options.gridCandidates, 3, 1, 16);
-  const grids = !spec.pad ? [spec.n] : disjointWindows(spec) ? [spec.stride] : admissibleGrids(spec, count);
+  const grids = spec.pad ? admissibleGrids(spec, count) : [spec.n];
   // Every grid's problems and the power iteration, checked before any of them runs.
   checkBounds(spec, grids, maxIterations, options.maxWork);
   const denseEntries = integerOption("denseEntries", options.denseEntries, 0, 0, 2 ** 20);
@@ -91,9 +91,11 @@ function makePlan(fn: string, kernel: Kernel, options: OperatorNormBoundsOptions
  * reads are zero columns), so its norm is `max_g σ_max(W_g)`: the circular
  * layer on a grid of one stride cell, whose one window is that block. This
  * holds a transposed layer with kernel = stride and no padding, its adjoint.
+ * The result still lists the admissible grids (`grid`, `gridSizes`,
+ * `gridNorms`), each an upper bound, as for any zero-padded layer.
  */
 function disjointWindows(spec: LayerSpec): boolean {
-  return spec.pad!.every(([b, a]) => b === 0 && a === 0) &&
+  return spec.pad !== undefined && spec.pad.every(([b, a]) => b === 0 && a === 0) &&
     [0, 1, 2].every((j) => spec.dilation[j] * (spec.k[j] - 1) + 1 <= spec.stride[j]);
 }
 
@@ -410,7 +412,6 @@ function finish(
     precision,
   };
   const norm = gridNorms[best];
-  if (dense === undefined && spec.pad && disjointWindows(spec)) dense = norm;
   if (dense !== undefined) {
     // exact up to rounding (the engine's SVD, or the tridiagonalisation and bisection: backward stable, far below 1e-12)
     const lower = dense * (1 - LOWER_ALLOWANCE), upper = dense * (1 + UPPER_ALLOWANCE.f64);
@@ -490,7 +491,9 @@ export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoun
   const run = runnerOf(b) as (p: Problem, sink: Sink) => void;
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
   const tops = exs.map((ex) => topSync(run, ex));
-  const dense = exactPadded(plan);
+  const dense = disjointWindows(plan.spec)
+    ? topSync(run, expandSpec(plan.spec, plan.spec.stride)).norm
+    : exactPadded(plan);
   const lower = dense === undefined ? lowerProblem(plan, tops, exs) : undefined;
   return finish(plan, b, tops, lower && powerIterate(lower.op, lower.x0, plan.maxIterations, plan.tolerance), dense);
 }
@@ -532,7 +535,9 @@ export async function operatorNormBounds(
   const total = exs.reduce((n, ex) => n + mergeGroups(ex).reduce((m, p) => m + visitedFrequencies(p.problem), 0), 0);
   const counted = progressSink(total, plan.req.run.onProgress);
   for (const ex of exs) tops.push(await top(run, ex, counted));
-  const dense = exactPadded(plan);
+  const dense = disjointWindows(plan.spec)
+    ? (await top(run, expandSpec(plan.spec, plan.spec.stride))).norm
+    : exactPadded(plan);
   const lower = dense === undefined ? lowerProblem(plan, tops, exs) : undefined;
   const power = lower &&
     await powerIterateAbortable(lower.op, lower.x0, plan.maxIterations, plan.tolerance, plan.req.run.signal);

@@ -368,7 +368,7 @@ const EVERY: { name: string; sync: Api["sync"]; async: Api["async"]; own: string
     name: "operatorNormBounds",
     sync: operatorNormBoundsSync,
     async: operatorNormBounds,
-    own: ["maxIterations", "tolerance", "gridCandidates"],
+    own: ["maxIterations", "tolerance", "gridCandidates", "denseEntries"],
   },
   { name: "gramIterationNorm", sync: gramIterationNormSync, async: gramIterationNorm, own: ["iterations"] },
   {
