@@ -209,6 +209,79 @@ function storeEntry(br: usize, bi: usize, n: i32, i: i32, j: i32, c: f64, re: v1
 }
 
 /**
+ * Whether σ_max(A) < s is certified for A (m × n, ld, re/im split, padding
+ * rows zero; read only): ‖A‖_F below s, or a completed Cholesky
+ * factorisation of s²(1 − η)·I − AᴴA (see norm_below_f64). B (br, bi: n·n
+ * f64 each) is scratch.
+ */
+export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: f64, br: usize, bi: usize): bool {
+  const ldb = <usize>ld << 3;
+  const nb = <usize>n << 3;
+  let frob: f64 = 0.0;
+  for (let j = 0; j < n; j++) {
+    let acc = f64x2.splat(0.0);
+    for (let o: usize = 0; o < ldb; o += 16) {
+      const pr = v128.load(ar + <usize>j * ldb + o);
+      const pi = v128.load(ai + <usize>j * ldb + o);
+      acc = madd<f64>(pr, pr, madd<f64>(pi, pi, acc));
+    }
+    frob += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  }
+  if (frob < s2 * (1.0 - 4.0 * <f64>(m * n + 2) * EPS)) return true; // ‖A‖₂ ≤ ‖A‖_F: below already
+  const eta = 8.0 * EPS * (<f64>(n + 1) * <f64>n + 2.0 * <f64>m * frob / s2);
+  const c = s2 * (1.0 - eta);
+  if (!(c > 0.0)) return false;
+  // B = cI − AᴴA, lower triangle: column j holds rows i ≥ j at (j·n + i).
+  gramLower(ar, ai, ld, n, c, br, bi);
+  // Right-looking Cholesky B = L·Lᴴ, column by column; stop at the first pivot ≤ 0.
+  for (let j = 0; j < n; j++) {
+    const colr = br + <usize>j * nb;
+    const coli = bi + <usize>j * nb;
+    const d = load<f64>(colr + (<usize>j << 3));
+    if (!(d > 0.0)) return false;
+    const ljj = Math.sqrt(d);
+    const inv = 1.0 / ljj;
+    store<f64>(colr + (<usize>j << 3), ljj);
+    for (let i = j + 1; i < n; i++) {
+      store<f64>(colr + (<usize>i << 3), load<f64>(colr + (<usize>i << 3)) * inv);
+      store<f64>(coli + (<usize>i << 3), load<f64>(coli + (<usize>i << 3)) * inv);
+    }
+    // Column k > j: B[i, k] −= L[i, j]·conj(L[k, j]) for i ≥ k (two rows per step from an even row).
+    for (let k = j + 1; k < n; k++) {
+      const lkr = load<f64>(colr + (<usize>k << 3));
+      const lki = -load<f64>(coli + (<usize>k << 3));
+      const dr = br + <usize>k * nb;
+      const di = bi + <usize>k * nb;
+      let i = k;
+      if (i & 1) {
+        const xr = load<f64>(colr + (<usize>i << 3));
+        const xi = load<f64>(coli + (<usize>i << 3));
+        store<f64>(dr + (<usize>i << 3), load<f64>(dr + (<usize>i << 3)) - (xr * lkr - xi * lki));
+        store<f64>(di + (<usize>i << 3), load<f64>(di + (<usize>i << 3)) - (xr * lki + xi * lkr));
+        i++;
+      }
+      const cr = f64x2.splat(lkr);
+      const ci = f64x2.splat(lki);
+      for (; i + 1 < n; i += 2) {
+        const at = <usize>i << 3;
+        const xr = v128.load(colr + at);
+        const xi = v128.load(coli + at);
+        // x·conj(L[k, j]) = (xr·lkr − xi·lki) + i(xr·lki + xi·lkr), lki already conjugated
+        v128.store(dr + at, nmadd<f64>(xr, cr, madd<f64>(xi, ci, v128.load(dr + at))));
+        v128.store(di + at, nmadd<f64>(xr, ci, nmadd<f64>(xi, cr, v128.load(di + at))));
+      }
+      if (i < n) {
+        const xr = load<f64>(colr + (<usize>i << 3));
+        const xi = load<f64>(coli + (<usize>i << 3));
+        store<f64>(dr + (<usize>i << 3), load<f64>(dr + (<usize>i << 3)) - (xr * lkr - xi * lki));
+        store<f64>(di + (<usize>i << 3), load<f64>(di + (<usize>i << 3)) - (xr * lki + xi * lkr));
+      }
+    }
+  }
+  return true;
+}
+
+/**
  * norm_below_f64: 1 when σ_max(P(u, v)) < s for every block (certified),
  * else 0 (then the frequency is to be factorised).
  *
@@ -237,67 +310,7 @@ export function norm_below_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i3
   twiddles(u, h, kh, twr, twi);
   for (let g = 0; g < groups; g++) {
     buildBlock(tr, ti, g, cout, cin, kh, twr, twi, ar, ai, ld);
-    let frob: f64 = 0.0;
-    for (let j = 0; j < n; j++) {
-      let acc = f64x2.splat(0.0);
-      for (let o: usize = 0; o < ldb; o += 16) {
-        const pr = v128.load(ar + <usize>j * ldb + o);
-        const pi = v128.load(ai + <usize>j * ldb + o);
-        acc = madd<f64>(pr, pr, madd<f64>(pi, pi, acc));
-      }
-      frob += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-    }
-    if (frob < s2 * (1.0 - 4.0 * <f64>(m * n + 2) * EPS)) continue; // ‖A‖₂ ≤ ‖A‖_F: below already
-    const eta = 8.0 * EPS * (<f64>(n + 1) * <f64>n + 2.0 * <f64>m * frob / s2);
-    const c = s2 * (1.0 - eta);
-    if (!(c > 0.0)) return 0;
-    // B = cI − AᴴA, lower triangle: column j holds rows i ≥ j at (j·n + i).
-    gramLower(ar, ai, ld, n, c, br, bi);
-    // Right-looking Cholesky B = L·Lᴴ, column by column; stop at the first pivot ≤ 0.
-    for (let j = 0; j < n; j++) {
-      const colr = br + <usize>j * nb;
-      const coli = bi + <usize>j * nb;
-      const d = load<f64>(colr + (<usize>j << 3));
-      if (!(d > 0.0)) return 0;
-      const ljj = Math.sqrt(d);
-      const inv = 1.0 / ljj;
-      store<f64>(colr + (<usize>j << 3), ljj);
-      for (let i = j + 1; i < n; i++) {
-        store<f64>(colr + (<usize>i << 3), load<f64>(colr + (<usize>i << 3)) * inv);
-        store<f64>(coli + (<usize>i << 3), load<f64>(coli + (<usize>i << 3)) * inv);
-      }
-      // Column k > j: B[i, k] −= L[i, j]·conj(L[k, j]) for i ≥ k (two rows per step from an even row).
-      for (let k = j + 1; k < n; k++) {
-        const lkr = load<f64>(colr + (<usize>k << 3));
-        const lki = -load<f64>(coli + (<usize>k << 3));
-        const dr = br + <usize>k * nb;
-        const di = bi + <usize>k * nb;
-        let i = k;
-        if (i & 1) {
-          const xr = load<f64>(colr + (<usize>i << 3));
-          const xi = load<f64>(coli + (<usize>i << 3));
-          store<f64>(dr + (<usize>i << 3), load<f64>(dr + (<usize>i << 3)) - (xr * lkr - xi * lki));
-          store<f64>(di + (<usize>i << 3), load<f64>(di + (<usize>i << 3)) - (xr * lki + xi * lkr));
-          i++;
-        }
-        const cr = f64x2.splat(lkr);
-        const ci = f64x2.splat(lki);
-        for (; i + 1 < n; i += 2) {
-          const at = <usize>i << 3;
-          const xr = v128.load(colr + at);
-          const xi = v128.load(coli + at);
-          // x·conj(L[k, j]) = (xr·lkr − xi·lki) + i(xr·lki + xi·lkr), lki already conjugated
-          v128.store(dr + at, nmadd<f64>(xr, cr, madd<f64>(xi, ci, v128.load(dr + at))));
-          v128.store(di + at, nmadd<f64>(xr, ci, nmadd<f64>(xi, cr, v128.load(di + at))));
-        }
-        if (i < n) {
-          const xr = load<f64>(colr + (<usize>i << 3));
-          const xi = load<f64>(coli + (<usize>i << 3));
-          store<f64>(dr + (<usize>i << 3), load<f64>(dr + (<usize>i << 3)) - (xr * lkr - xi * lki));
-          store<f64>(di + (<usize>i << 3), load<f64>(di + (<usize>i << 3)) - (xr * lki + xi * lkr));
-        }
-      }
-    }
+    if (!certifyBelow(ar, ai, m, n, ld, s2, br, bi)) return 0;
   }
   return 1;
 }

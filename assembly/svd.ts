@@ -4,6 +4,7 @@ import { buildP, lead_dim, twiddles } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
 import { bdvec_work_bytes, bidiag_top_vectors_f64 } from "./bdvec";
+import { certifyBelow } from "./norm";
 
 /**
  * bdsqr_vectors_f64: SVD of an n×n real upper-bidiagonal B = U_B·diag(d)·V_Bᵀ
@@ -206,6 +207,32 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
 
 const TWO_PI: f64 = 6.283185307179586;
 
+/**
+ * Whether σ_max(A) < c is certified (certifyBelow, assembly/norm.ts), tried
+ * only when no column of A is as long as c (a column's norm is a lower bound
+ * of σ_max: then the answer is no at once). Zeroes A's padding rows first;
+ * `work` holds the 2·n² f64 of the test's scratch (svd_work_bytes covers it).
+ */
+function insideBall(ar: usize, ai: usize, m: i32, n: i32, ld: i32, c: f64, work: usize): bool {
+  const ldb = <usize>ld << 3;
+  const c2 = c * c;
+  for (let j = 0; j < n; j++) {
+    for (let r = m; r < ld; r++) {
+      store<f64>(ar + <usize>j * ldb + (<usize>r << 3), 0.0);
+      store<f64>(ai + <usize>j * ldb + (<usize>r << 3), 0.0);
+    }
+    let q: f64 = 0.0;
+    for (let r = 0; r < m; r++) {
+      const x = load<f64>(ar + <usize>j * ldb + (<usize>r << 3));
+      const y = load<f64>(ai + <usize>j * ldb + (<usize>r << 3));
+      q += x * x + y * y;
+    }
+    if (!(q < c2)) return false;
+  }
+  const br = (work + 15) & ~(<usize>15);
+  return certifyBelow(ar, ai, m, n, ld, c2, br, br + (<usize>(n * n) << 3));
+}
+
 /** Bytes of scratch for clip_column_f64. */
 export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
   const n = min<i32>(cout, cin);
@@ -217,7 +244,7 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
   bytes += 4 * <i64>ld * <i64>n * 8 + 64; // A, A0
   bytes += 2 * <i64>ld * <i64>n * 8 + 32; // U
   bytes += 2 * <i64>ldn * <i64>n * 8 + 32; // V
-  bytes += <i64>svd_work_bytes(m, n) + 32;
+  bytes += max<i64>(<i64>svd_work_bytes(m, n), 2 * <i64>n * <i64>n * 8 + 16) + 32; // SVD, or the certificate
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
@@ -314,7 +341,15 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
       }
     }
     memory.copy(br, ar, <usize>n * ldb * 2); // B = A (br, bi are contiguous after ar, ai)
-    const st = svdCore(ar, ai, m, n, ld, sv + <usize>(u * n) * 8, -1, c, ur, ui, vr, vi, sw);
+    // A frequency certified inside the ball (σ_max < c) is left as it is: P' = P, no SVD, its values
+    // written as 0 (the round's norm is then the largest value of the frequencies factorised).
+    let st = 0;
+    if (insideBall(ar, ai, m, n, ld, c, sw)) {
+      memory.fill(sv + <usize>(u * n) * 8, 0, <usize>n << 3);
+      formed = 0;
+    } else {
+      st = svdCore(ar, ai, m, n, ld, sv + <usize>(u * n) * 8, -1, c, ur, ui, vr, vi, sw);
+    }
     if (st != 0) {
       failed++;
     } else {

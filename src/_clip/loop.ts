@@ -33,7 +33,12 @@ import { ldexp, type Problem, scaleExponent, scaleInPlace } from "../_problem/pr
 import { foldedKernels, kernelMap, tapLayout } from "../_problem/expand.ts";
 import { depthProblems, type DepthShape } from "./depth.ts";
 
-/** One round's outcome: the groups' new scaled K' and the largest σ of the kernel the round started from. */
+/**
+ * One round's outcome: the groups' new scaled K' and the largest σ of the
+ * kernel the round started from over the frequencies it factorised; every
+ * other frequency was certified below the level (so when `norm` exceeds the
+ * level it is the kernel's norm, and otherwise the kernel is inside the ball).
+ */
 export interface RoundResult {
   k: Float64Array;
   norm: number;
@@ -154,9 +159,10 @@ function applyMask(k: Float64Array, mask: Uint8Array | undefined): Float64Array 
 function* iterate(plan: ClipPlan, s: Scaled, corrLength: number): Generator<Request, Outcome, unknown> {
   const dykstra = plan.method === "dykstra";
   const corr = dykstra ? new Float64Array(corrLength) : undefined;
-  // Round 1 also measures the input's norm: inside the ball, nothing is to be done.
+  // Round 1 also measures the input's norm: inside the ball, nothing is to be done (the norm is then
+  // measured on its own, as the round may have certified frequencies below the level without their values).
   const first = (yield { kind: "round", k: s.k0, corr }) as RoundResult;
-  if (first.norm <= s.target) return { k: undefined, done: 0, norm0: first.norm };
+  if (first.norm <= s.target) return { k: undefined, done: 0, norm0: (yield { kind: "norm", k: s.k0 }) as number };
   let k = applyMask(first.k, s.mask);
   let done = 1;
   for (let t = 2; t <= plan.iterations; t++) {
