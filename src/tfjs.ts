@@ -127,6 +127,12 @@ export interface ClippedLayer {
   written: boolean;
   /** Why the layer was left untouched (its weights are then unchanged bit for bit). */
   skipped?: string | undefined;
+  /**
+   * Set when `setWeights` applied a `kernelConstraint` of the layer after the
+   * projection that may raise the norm (any but `MaxNorm`): `certified` is
+   * then false, as the norms were measured before it.
+   */
+  constraint?: string | undefined;
   /** Rounds of clipOperatorNorm (the larger of the two factors' for a separable layer). */
   iterations: number;
   /** The certify step's factor (the product of the factors' for a separable layer; 1 when it did not scale). */

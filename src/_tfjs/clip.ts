@@ -47,6 +47,7 @@ export interface LayerOutcome {
   padding: { before: number[]; after: number[] };
   written: boolean;
   skipped?: string | undefined;
+  constraint?: string | undefined;
   iterations: number;
   certifyScale: number;
   batchNorm?: string | undefined;
@@ -147,8 +148,13 @@ function base(plan: ConvPlan) {
   };
 }
 
-/** Writes new values for some of the layer's weights in one `setWeights`, the others passed as they are. */
-function write(plan: ConvPlan, current: Tensor[], values: Map<number, Float32Array>): void {
+/**
+ * Writes new values for some of the layer's weights in one `setWeights`, the
+ * others passed as they are. Returns a note when a written weight has a
+ * constraint that `setWeights` applies after the projection and that may
+ * raise the norm (any but `MaxNorm`, which only scales filters down).
+ */
+function write(plan: ConvPlan, current: Tensor[], values: Map<number, Float32Array>): string | undefined {
   const made: Tensor[] = [];
   try {
     const list = current.map((t, i) => {
@@ -162,6 +168,14 @@ function write(plan: ConvPlan, current: Tensor[], values: Map<number, Float32Arr
   } finally {
     for (const t of made) t.dispose();
   }
+  for (const i of values.keys()) {
+    const c = plan.layer.weights[i].constraint as { getClassName?: () => string } | null | undefined;
+    const name = c?.getClassName?.();
+    if (c != null && name !== "MaxNorm") {
+      return `the weight's constraint ${name ?? "(unnamed)"} was applied by setWeights after the projection`;
+    }
+  }
+  return undefined;
 }
 
 /** Why a layer whose clip ran no round and did not scale was left as it is. */
@@ -183,12 +197,13 @@ async function clipPlain(plan: ConvPlan, maxNorm: number, pass: PassOptions, sta
     ...(scale ? { scale } : {}),
   });
   const keep = r.iterations === 0 && r.certifyScale === 1;
-  if (!keep) write(plan, ws, new Map([[plan.kernel, r.kernel.data as Float32Array]]));
+  const constraint = keep ? undefined : write(plan, ws, new Map([[plan.kernel, r.kernel.data as Float32Array]]));
   return {
     ...base(plan),
     normBefore: r.normBefore,
     normAfter: r.normAfter,
-    certified: keep ? r.normBefore <= maxNorm : r.certified,
+    certified: keep ? r.normBefore <= maxNorm : r.certified && constraint === undefined,
+    constraint,
     written: !keep,
     skipped: keep ? untouched(r, maxNorm) : undefined,
     iterations: r.iterations,
@@ -264,7 +279,7 @@ async function clipSeparable(
   const values = new Map<number, Float32Array>();
   if (!(cd.iterations === 0 && cd.certifyScale === 1)) values.set(plan.kernel, dOut);
   if (!(cp.iterations === 0 && cp.certifyScale === 1)) values.set(pointwise!.index, pOut);
-  if (values.size > 0) write(plan, ws, values);
+  const constraint = values.size > 0 ? write(plan, ws, values) : undefined;
   const factor = (r: ClipResult, radius: number): FactorResult => ({
     radius,
     normBefore: r.normBefore,
@@ -276,7 +291,8 @@ async function clipSeparable(
     ...base(plan),
     normBefore,
     normAfter,
-    certified: cd.certified && cp.certified && normAfter <= maxNorm,
+    certified: cd.certified && cp.certified && normAfter <= maxNorm && constraint === undefined,
+    constraint,
     written: values.size > 0,
     skipped: values.size > 0 ? undefined : untouched({ normBefore }, maxNorm),
     iterations: Math.max(cd.iterations, cp.iterations),

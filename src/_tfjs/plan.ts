@@ -36,7 +36,7 @@ export interface ConvPlan {
   rank: number;
   layout: Layout;
   stride: number[];
-  /** 1 on every axis for transposed layers (TF.js applies none to them). */
+  /** 1 on every axis for transposed and depthwise layers (TF.js 4.22 applies none to them). */
   dilation: number[];
   geometry: TfGeometry;
   /** Index in `layer.weights` of the kernel (`depthwise_kernel` for depthwise and separable layers). */
@@ -229,7 +229,10 @@ function planLayer(
   }
   const kernelSize = kernelShape.slice(0, rank);
   const stride = perAxis(config.strides, rank, 1);
-  const dilation = kind === "transposed" ? Array(rank).fill(1) : perAxis(config.dilationRate, rank, 1);
+  // TF.js 4.22 applies no dilation to transposed and depthwise layers (DepthwiseConv2D passes none to its op)
+  const dilation = kind === "transposed" || kind === "depthwise"
+    ? Array(rank).fill(1)
+    : perAxis(config.dilationRate, rank, 1);
   const inputShape = inputSizes(layer, rank, channelsFirst, given);
   const geometry = tfGeometry({
     name: layer.name,
