@@ -422,7 +422,7 @@ export function diagonalNorm(core: CoreExports, p: Problem): number {
 }
 
 /** Power steps of the screening estimates (they only order the frequencies: no bound is taken from them). */
-const ESTIMATE_STEPS = 4;
+const ESTIMATE_STEPS = 1;
 
 /** Below this many values per block (min(cOut, cIn)) the frequencies are factorised without screening. */
 const SCREEN_MIN = 8;
