@@ -8,7 +8,10 @@ import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
 
 /**
  * The largest singular value of the layer (its ℓ² operator norm, the
- * Lipschitz constant of the linear layer), exact up to f64 rounding.
+ * Lipschitz constant of the linear layer), exact up to f64 rounding: the
+ * spectrum's largest value, bit for bit, computed without the whole
+ * spectrum (only the frequencies that may hold the maximum are factorised;
+ * every other one is proven below it, see docs/architecture.md).
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
  * @param options `inputShape` (`[h, w]`; `[w]` or `[d, h, w]` for 1-D/3-D layers), `layout`, the layer kind
@@ -34,7 +37,10 @@ export function operatorNormSync(kernel: Kernel, options: SingularValuesOptions)
 }
 
 /**
- * Asynchronous twin of {@linkcode operatorNormSync}.
+ * Asynchronous twin of {@linkcode operatorNormSync}. In f64 on wasm it runs
+ * on one thread whatever `threads` says (the screening decides its order as
+ * it goes); with a `signal`, on a core of its own, letting the event loop
+ * run every ~20 ms.
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`.
  * @param options `inputShape` (`[h, w]`; `[w]` or `[d, h, w]` for 1-D/3-D layers), `layout`, the layer kind
