@@ -6,7 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { test } from "./_test.ts";
-import { closeThreads, singularValues, singularValuesSync, spectrumSync } from "../mod.ts";
+import {
+  clipOperatorNorm,
+  clipOperatorNormSync,
+  closeThreads,
+  singularValues,
+  singularValuesSync,
+  spectrumSync,
+} from "../mod.ts";
 import { lcgValues } from "./_random.ts";
 
 /** The kernel `[o, i, 1, 1]` as `[o, i, 2, 1]` with a zero second tap (the same layer). */
@@ -45,3 +52,50 @@ test("1×1 kernels: replicated values are the full walk's bits (plain, grouped, 
   }
   closeThreads();
 }, { threads: true });
+
+test(
+  "1×1 kernels: clipping clips the one matrix (the full walk's round within 1e-13; plain, grouped, depthwise, strided, Dykstra, threads)",
+  async () => {
+    for (
+      const [cOut, cIn, options] of [
+        [12, 9, { inputShape: [7, 6] }],
+        [8, 4, { inputShape: [6, 6], groups: 2 }],
+        [6, 6, { inputShape: [5, 5], groups: 6 }],
+        [6, 3, { inputShape: [8, 4], stride: 2 }],
+        [5, 7, { inputShape: [9] }],
+      ] as const
+    ) {
+      const g = "groups" in options ? options.groups : 1;
+      const data = lcgValues(cOut * cIn + 29, (cOut * cIn) / g);
+      const rank = options.inputShape.length;
+      const one = { data, shape: [cOut, cIn / g, ...Array(rank).fill(1)] };
+      const two = { data: withZeroTap(data, cOut, cIn / g), shape: [cOut, cIn / g, ...Array(rank - 1).fill(1), 2] };
+      const wide = { ...options, layout: rank === 1 ? "oiw" : "oihw" } as const;
+      const r = 0.5 * spectrumSync(one, options).norm;
+      for (
+        const extra of [{ iterations: 1 }, { iterations: 4, method: "dykstra" }, { iterations: 3, threads: 2 }] as const
+      ) {
+        const label = `${JSON.stringify(options)} ${JSON.stringify(extra)}`;
+        const a = "threads" in extra
+          ? await clipOperatorNorm(one, r, { ...options, ...extra })
+          : clipOperatorNormSync(one, r, { ...options, ...extra });
+        const b = clipOperatorNormSync(two, r, {
+          ...wide,
+          iterations: extra.iterations,
+          ...("method" in extra ? { method: extra.method } : {}),
+        });
+        assert.equal(a.normBefore, b.normBefore, label);
+        let diff = 0, top = 0, zero = 0;
+        for (let j = 0; j < data.length; j++) {
+          diff = Math.max(diff, Math.abs(a.kernel.data[j] - b.kernel.data[2 * j]));
+          top = Math.max(top, Math.abs(b.kernel.data[2 * j]));
+          zero = Math.max(zero, Math.abs(b.kernel.data[2 * j + 1]));
+        }
+        assert.ok(diff <= 1e-13 * top && zero <= 1e-13 * top, `${label}: ${diff / top}, zero tap ${zero / top}`);
+        assert.ok(Math.abs(a.normAfter - b.normAfter) <= 1e-13 * b.normAfter, `${label}: normAfter`);
+      }
+    }
+    closeThreads();
+  },
+  { threads: true },
+);

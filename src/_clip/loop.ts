@@ -120,9 +120,12 @@ export function scaled(plan: ClipPlan): Scaled | undefined {
   const [kd, kh, kw] = kp, [d, h, w] = np, cOut = plan.spec.cOutG;
   // One depth tap: every depth frequency has the same (real) matrices, those of K' itself.
   const depth = kd > 1 && d > 1 ? { groups: folded.length, cOut, cIn: cInP, kd, kh, kw, d, h, w } : undefined;
+  // One tap in all: every frequency has the same matrix K', so the round is that one matrix clipped
+  // (on a 1 × 1 grid; the inverse transform's average over h·w equal matrices is that matrix).
+  const one = kd === 1 && kh === 1 && kw === 1;
   return {
     e,
-    problem: { cOut, cIn: cInP, kh, kw, h, w, re: k0.subarray(0, len) },
+    problem: { cOut, cIn: cInP, kh, kw, h: one ? 1 : h, w: one ? 1 : w, re: k0.subarray(0, len) },
     depth,
     groups: folded.length,
     k0,
