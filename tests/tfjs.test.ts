@@ -418,3 +418,30 @@ test("spectralClipCallback() keeps a small CNN inside the ball every 20 steps wh
   );
   tf.dispose([x, y]);
 }, { timeoutMs: 120_000 });
+
+test("spectralClipCallback() works with fitDataset, counting steps across epochs and projecting at the end", async () => {
+  const model = cnn();
+  model.compile({ optimizer: "sgd", loss: "categoricalCrossentropy" });
+  const { x, y } = data(24, 3);
+  // a minimal tf.data-like dataset: 3 batches of 8 per epoch
+  const dataset = {
+    size: null,
+    iterator() {
+      let i = 0;
+      return Promise.resolve({
+        next: () =>
+          Promise.resolve(
+            i < 3
+              ? { value: { xs: tf.slice(x, i * 8, 8), ys: tf.slice(y, (i++) * 8, 8) }, done: false }
+              : { value: null, done: true },
+          ),
+      });
+    },
+  };
+  const clip = spectralClipCallback(0.5, { every: 2, threads: 1 });
+  await model.fitDataset(dataset as never, { epochs: 3, callbacks: [clip], verbose: 0 });
+  assert.equal(clip.step, 9);
+  assert.deepEqual(clip.history.map((e) => [e.step, e.epoch]), [[2, 0], [4, 1], [6, 1], [8, 2], [9, undefined]]);
+  assert.ok(clip.history.every((e) => e.layers.every((l) => l.certified && l.normAfter <= 0.5)));
+  tf.dispose([x, y]);
+});
