@@ -201,7 +201,9 @@ test("npm package: the convsv bin reports an ONNX model as JSON", () => {
   const report = JSON.parse(out);
   assert.equal(report.format, "onnx");
   assert.equal(report.layers.length, 5);
-  assert.ok(report.layers.every((l) => l.upper > 0 && l.lower <= l.upper));
+  // An exact layer reports its norm; a zero-padded one its certified interval.
+  assert.ok(report.layers.every((l) => (l.exact ? l.norm > 0 : l.upper > 0 && l.lower <= l.upper)));
+  assert.ok(report.layers.some((l) => l.exact) && report.layers.some((l) => !l.exact));
 });
 
 test("npm package: tsc type-checks a TypeScript consumer against its declarations", () => {
