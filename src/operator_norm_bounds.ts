@@ -35,6 +35,8 @@ import {
   type PowerResult,
   random,
 } from "./_wasm/conv.ts";
+import type { CoreExports } from "./_wasm/abi.ts";
+import { problemNormAt, problemNormAtAbortable } from "./_wasm/engine.ts";
 
 /** Relative rounding allowance of the lower bound (f64 sums in TS). */
 const LOWER_ALLOWANCE = 1e-12;
@@ -252,19 +254,46 @@ function topPart(ex: Expanded, merged: Expanded["parts"][number], top: Top): num
   return at;
 }
 
-/** The largest value of the circular layer `ex` (run through `run`) and where it is. */
-async function top(run: Runner, ex: Expanded, counted: (sink: Sink) => Sink = (sink) => sink): Promise<Top> {
+/**
+ * The largest value of the circular layer `ex` and where it is: in f64 on
+ * wasm (`core` given) each merged part's screened exact norm (src/_wasm/engine.ts
+ * `problemNormAt`, the whole spectrum's largest value and its first
+ * frequency, without the whole spectrum); otherwise every frequency through `run`.
+ */
+async function top(
+  run: Runner,
+  ex: Expanded,
+  counted: (sink: Sink) => Sink = (sink) => sink,
+  core?: CoreExports,
+  signal?: AbortSignal,
+): Promise<Top> {
   const t: Top = { norm: 0, part: 0, u: 0, v: 0 };
   const parts = mergeGroups(ex);
-  for (let j = 0; j < parts.length; j++) await run(parts[j].problem, counted(tracker(j, t)));
+  for (let j = 0; j < parts.length; j++) {
+    if (core) {
+      const r = await problemNormAtAbortable(core, parts[j].problem, signal);
+      if (r.norm > t.norm) Object.assign(t, { norm: r.norm, part: j, u: r.u, v: r.v });
+      // Progress counts the frequencies of the part, as a walk would visit them.
+      const tick = counted(() => {});
+      for (let f = visitedFrequencies(parts[j].problem); f > 0; f--) tick(0, 0, EMPTY, false);
+    } else {
+      await run(parts[j].problem, counted(tracker(j, t)));
+    }
+  }
   return { ...t, part: topPart(ex, parts[t.part], t) };
 }
 
-/** {@linkcode top} with a synchronous runner. */
-function topSync(run: (p: Problem, sink: Sink) => void, ex: Expanded): Top {
+const EMPTY = new Float64Array(0);
+
+/** {@linkcode top} with a synchronous runner (or, `core` given, the screened norm). */
+function topSync(run: (p: Problem, sink: Sink) => void, ex: Expanded, core?: CoreExports): Top {
   const t: Top = { norm: 0, part: 0, u: 0, v: 0 };
   const parts = mergeGroups(ex);
-  parts.forEach((p, j) => run(p.problem, tracker(j, t)));
+  parts.forEach((p, j) => {
+    if (!core) return run(p.problem, tracker(j, t));
+    const r = problemNormAt(core, p.problem);
+    if (r.norm > t.norm) Object.assign(t, { norm: r.norm, part: j, u: r.u, v: r.v });
+  });
   return { ...t, part: topPart(ex, parts[t.part], t) };
 }
 
@@ -489,10 +518,11 @@ export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoun
   const plan = makePlan("operatorNormBoundsSync", kernel, options);
   const b = resolveBackendSync(plan.req);
   const run = runnerOf(b) as (p: Problem, sink: Sink) => void;
+  const core = plan.precision === "f64" && b.backend === "wasm" ? b.core : undefined;
   const exs = plan.grids.map((m) => expandSpec(plan.spec, m));
-  const tops = exs.map((ex) => topSync(run, ex));
+  const tops = exs.map((ex) => topSync(run, ex, core));
   const dense = disjointWindows(plan.spec)
-    ? topSync(run, expandSpec(plan.spec, plan.spec.stride)).norm
+    ? topSync(run, expandSpec(plan.spec, plan.spec.stride), core).norm
     : exactPadded(plan);
   const lower = dense === undefined ? lowerProblem(plan, tops, exs) : undefined;
   return finish(plan, b, tops, lower && powerIterate(lower.op, lower.x0, plan.maxIterations, plan.tolerance), dense);
@@ -534,9 +564,11 @@ export async function operatorNormBounds(
   // Progress: the frequencies of every grid's problems.
   const total = exs.reduce((n, ex) => n + mergeGroups(ex).reduce((m, p) => m + visitedFrequencies(p.problem), 0), 0);
   const counted = progressSink(total, plan.req.run.onProgress);
-  for (const ex of exs) tops.push(await top(run, ex, counted));
+  const signal = plan.req.run.signal;
+  const core = plan.precision === "f64" && b.backend === "wasm" ? b.core : undefined;
+  for (const ex of exs) tops.push(await top(run, ex, counted, core, signal));
   const dense = disjointWindows(plan.spec)
-    ? (await top(run, expandSpec(plan.spec, plan.spec.stride))).norm
+    ? (await top(run, expandSpec(plan.spec, plan.spec.stride), undefined, core, signal)).norm
     : exactPadded(plan);
   const lower = dense === undefined ? lowerProblem(plan, tops, exs) : undefined;
   const power = lower &&

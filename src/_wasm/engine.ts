@@ -446,19 +446,27 @@ const SCREEN_MIN = 8;
  * column transform uses the FFT (over 8 taps along the height) walk every
  * frequency. One step per block of work (the caller drives it).
  */
-function* normSteps(core: CoreExports, prob: Problem): Generator<void, number> {
-  if (isDiagonal(prob)) return diagonalNorm(core, prob);
-  // One tap: the same matrix at every frequency.
+function* normSteps(core: CoreExports, prob: Problem, located = false): Generator<void, NormAt> {
+  // Where the maximum is, when asked: the first frequency in the walk's order (v, then u) that holds it.
+  const at: NormAt = { norm: 0, u: 0, v: 0 };
+  const walk = function* (p: Problem): Generator<void, NormAt> {
+    const sink: Sink = (u, v, row) => {
+      if (row[0] > at.norm) Object.assign(at, { norm: row[0], u, v });
+    };
+    for (const _ of columns(core, p, sink, "f64")) yield;
+    return at;
+  };
+  if (isDiagonal(prob)) {
+    if (!located) return { ...at, norm: diagonalNorm(core, prob) };
+    return yield* walk(prob);
+  }
+  // One tap: the same matrix at every frequency (the walk's first is (0, 0)).
   if (prob.kh === 1 && prob.kw === 1 && prob.im === undefined) prob = { ...prob, h: 1, w: 1 };
   const groups = prob.groups ?? 1;
   const { cOut, cIn, kh, h } = prob;
-  if (Math.min(cOut, cIn) < SCREEN_MIN || core.use_fft(kh, h, h)) {
-    let best = 0;
-    for (const _ of columns(core, prob, (_u, _v, row) => best = row[0] > best ? row[0] : best, "f64")) yield;
-    return best;
-  }
+  if (Math.min(cOut, cIn) < SCREEN_MIN || core.use_fft(kh, h, h)) return yield* walk(prob);
   const e = scaleExponent(prob.re, prob.im);
-  if (e === undefined) return 0;
+  if (e === undefined) return at;
   const run = new Run(core, prob, e, 0);
   const arena = run.p.arena;
   const est = arena.f64(run.p.nv * h);
@@ -489,12 +497,32 @@ function* normSteps(core: CoreExports, prob: Problem): Generator<void, number> {
       const bad = svdColumn(core, false, job, run.p.colWork);
       const top = arena.view(out, 1)[0];
       if (bad > 0 || Number.isNaN(top)) run.failed.push([u, v]);
-      else if (top > s) s = top;
+      else if (top > s || (top === s && (v < at.v || (v === at.v && u < at.u)))) {
+        s = top;
+        at.u = u;
+        at.v = v;
+      }
       yield;
     }
   }
   run.finish();
-  return ldexp(s, e);
+  at.norm = ldexp(s, e);
+  return at;
+}
+
+/** A problem's norm and the frequency (u, v) of the Hermitian half (or the whole grid, complex) that holds it. */
+export interface NormAt {
+  norm: number;
+  u: number;
+  v: number;
+}
+
+/** The exact operator norm of a problem and where it is, on the calling thread (f64; see normSteps). */
+export function problemNormAt(core: CoreExports, prob: Problem): NormAt {
+  const steps = normSteps(core, prob, true);
+  let step = steps.next();
+  while (!step.done) step = steps.next();
+  return step.value;
 }
 
 /** The exact operator norm of a problem on the calling thread (f64; see normSteps). */
@@ -502,7 +530,7 @@ export function problemNorm(core: CoreExports, prob: Problem): number {
   const steps = normSteps(core, prob);
   let step = steps.next();
   while (!step.done) step = steps.next();
-  return step.value;
+  return step.value.norm;
 }
 
 /**
@@ -511,10 +539,25 @@ export function problemNorm(core: CoreExports, prob: Problem): number {
  * of the core of its own (without a signal it is {@linkcode problemNorm} on `core`).
  */
 export async function problemNormAbortable(core: CoreExports, prob: Problem, signal?: AbortSignal): Promise<number> {
-  if (!signal) return problemNorm(core, prob);
+  return (await problemNormAtAbortable(core, prob, signal, false)).norm;
+}
+
+/** {@linkcode problemNormAt} that can be aborted (see {@linkcode problemNormAbortable}). */
+export async function problemNormAtAbortable(
+  core: CoreExports,
+  prob: Problem,
+  signal?: AbortSignal,
+  located = true,
+): Promise<NormAt> {
+  if (!signal) {
+    const steps = normSteps(core, prob, located);
+    let step = steps.next();
+    while (!step.done) step = steps.next();
+    return step.value;
+  }
   signal.throwIfAborted();
   return await withSpareCore(async (own) => {
-    const steps = normSteps(own, prob);
+    const steps = normSteps(own, prob, located);
     let last = performance.now();
     let step = steps.next();
     while (!step.done) {
