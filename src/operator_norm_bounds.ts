@@ -529,9 +529,10 @@ export function operatorNormBoundsSync(kernel: Kernel, options: OperatorNormBoun
 }
 
 /**
- * Asynchronous twin of {@linkcode operatorNormBoundsSync}: the same interval;
- * the circular spectra run on the worker pool (`threads`), the power iteration
- * on the calling thread.
+ * Asynchronous twin of {@linkcode operatorNormBoundsSync}: the same interval.
+ * In f64 the circular grids' norms are computed without their whole spectra
+ * (see {@linkcode operatorNorm}) on the calling thread, as is the power
+ * iteration; in f32 the spectra run on the worker pool (`threads`).
  *
  * @param kernel The kernel, `{ data, shape }`, read through `options.layout`; not modified.
  * @param options As for {@linkcode operatorNormBoundsSync}, plus `threads`.
