@@ -22,6 +22,7 @@ import { encodeNpy } from "../src/_cli/npy_write.ts";
 import { npyHeader } from "../src/_readers/npy.ts";
 import { foldScale } from "../src/_cli/fold.ts";
 import { parseInput, planCalls, planLayers } from "../src/_cli/layers.ts";
+import { clipModel } from "../src/_cli/clip.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -791,4 +792,35 @@ test("clip --json gives per-layer norms and totals; --html shows each layer's sp
   assert.equal(await run(["clip", "m.onnx", "--max-norm", "0.8", "-o", "o.safetensors", "--quiet"], c2.io), 0);
   assert.doesNotMatch(c2.out(), /HTML/);
   assert.equal(c2.files.get("c.html"), undefined);
+});
+
+test("clip --fold-bn: a transposed TensorFlow 'same' layer with a stride keeps its kernel with a clear reason (its BatchNorm scales the forward convolution's inputs); without --fold-bn it is clipped", async () => {
+  const r = mulberry32(91);
+  const data = Float32Array.from({ length: 3 * 3 * 4 * 4 }, () => r() - 0.5);
+  const layer: ConvLayer = {
+    name: "up",
+    kernel: { data, shape: [3, 3, 4, 4] },
+    layout: "hwio",
+    transposed: true,
+    stride: [2, 2],
+    dilation: [1, 1],
+    groups: 1,
+    padding: "same",
+    inputShape: [5, 5],
+    scale: {
+      kind: "batchnorm",
+      name: "bn",
+      gamma: Float64Array.of(2, 1, 0.5, 3),
+      variance: Float64Array.of(1, 1, 1, 1),
+      epsilon: 0,
+    },
+  };
+  const model: Model = { format: "tfjs", layers: [layer] } as Model;
+  const [folded] = await clipModel(model, { maxNorm: 0.1, foldBn: true });
+  assert.match(folded.error ?? "", /--fold-bn is not supported for a transposed layer with TensorFlow "same" padding/);
+  assert.equal(folded.kernel, layer.kernel);
+  const [plain] = await clipModel(model, { maxNorm: 0.1 });
+  assert.equal(plain.error, undefined);
+  assert.ok(plain.normAfter! <= 0.1 * (1 + 1e-9) || plain.certified === false, JSON.stringify(plain.normAfter));
+  assert.notDeepEqual(plain.kernel.data, data);
 });

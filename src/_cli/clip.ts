@@ -10,7 +10,7 @@ import { clipOperatorNorm } from "../clip_operator_norm.ts";
 import { spectrum } from "../spectrum.ts";
 import { type ProgressEvent, sampleSorted, type SortedSample } from "./analyse.ts";
 import { foldScale, scaleFactors } from "./fold.ts";
-import { type LayerKind, layerKind, planCalls, planLayers } from "./layers.ts";
+import { CliError, type LayerKind, layerKind, planCalls, planLayers } from "./layers.ts";
 
 /** What `clip` was asked for. */
 export interface ClipRunOptions {
@@ -95,6 +95,13 @@ export async function clipModel(model: Model, options: ClipRunOptions): Promise<
       const plan = planCalls(p);
       const call = plan.kind === "split" ? plan.upper : plan.call;
       const scale = options.foldBn && layer.scale ? scaleFactors(layer.scale, layer.name, p.cOut) : undefined;
+      if (scale && layer.transposed && !call.transposed) {
+        // Such a layer is clipped as the forward convolution it is the adjoint of, whose inputs the
+        // BatchNorm scales: `scale` (per output channel) cannot say that.
+        throw new CliError(
+          `--fold-bn is not supported for a transposed layer with TensorFlow "same" padding (clipped as its forward convolution, whose input channels the BatchNorm would scale): its kernel is kept; clip it without --fold-bn`,
+        );
+      }
       const r = await clipOperatorNorm(layer.kernel, options.maxNorm, {
         ...call,
         iterations: options.iterations,
