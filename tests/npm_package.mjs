@@ -2,7 +2,8 @@
 // folder (never the repository's dist/), `npm install convsv-X.tgz` puts it into a fresh folder outside the
 // repository, and there a consumer imports `convsv`, `convsv/operator-norm`, `convsv/errors` and `convsv/models` by
 // name, checks the values against a dense SVD of the layer's matrix, runs on two worker threads, runs the `convsv`
-// bin, and a TypeScript consumer is type-checked with tsc against the package's declarations. Run by
+// bin, a TypeScript consumer is type-checked with tsc against the package's declarations, and `convsv/tfjs`
+// trains a small TF.js model with its fit callback (the TF.js peers installed beside it). Run by
 // tests/run_all.mjs (`node --test`).
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -221,4 +222,60 @@ test("npm package: tsc type-checks a TypeScript consumer against its declaration
   };
   writeFileSync(join(app, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
   sh("node", [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.json"], app);
+});
+
+/** A Node user training with TF.js: the callback projects every conv layer while the loss goes down. */
+const TFJS_MJS = String.raw`
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import * as tfl from "@tensorflow/tfjs-layers";
+import { clipModel, spectralClipCallback } from "convsv/tfjs";
+import { operatorNormBounds } from "convsv";
+
+await tf.setBackend("cpu");
+function cnn() {
+  const m = tfl.sequential();
+  m.add(tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: "same", activation: "relu" }));
+  m.add(tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: "same", activation: "relu" }));
+  m.add(tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: "valid", activation: "relu" }));
+  m.add(tfl.layers.flatten());
+  m.add(tfl.layers.dense({ units: 2, activation: "softmax" }));
+  return m;
+}
+const n = 48;
+const xs = tf.tidy(() => tf.randomNormal([n, 8, 8, 1], 0, 1, "float32", 3));
+const labels = tf.tidy(() => tf.cast(tf.greater(tf.sum(tf.slice(xs, [0, 0, 0, 0], [n, 4, 8, 1]), [1, 2, 3]), 0), "int32"));
+const ys = tf.oneHot(labels, 2);
+const model = cnn();
+model.compile({ optimizer: tf.train.adam(0.02), loss: "categoricalCrossentropy" });
+const maxNorm = 0.8;
+const clip = spectralClipCallback(maxNorm, { every: 10, threads: 1 });
+const h = await model.fit(xs, ys, { batchSize: 8, epochs: 12, callbacks: clip, verbose: 0, shuffle: false });
+const loss = h.history.loss;
+assert.equal(clip.step, 72);
+assert.ok(clip.history.length >= 7, "projections: " + clip.history.length);
+assert.ok(clip.history.every((e) => e.layers.every((l) => l.certified && l.normAfter <= maxNorm)));
+assert.ok(loss[loss.length - 1] < loss[0], "loss " + loss[0] + " → " + loss[loss.length - 1]);
+// Independently: the last conv ("valid", stride 1) on its 8×8 input, as convsv reads TF's HWIO kernel.
+const last = model.layers[2];
+const [k] = last.getWeights();
+const kernel = { data: Float64Array.from(await k.data()), shape: k.shape };
+const b = await operatorNormBounds(kernel, { inputShape: [8, 8], layout: "hwio", padding: "valid" });
+assert.ok(b.upper <= maxNorm * (1 + 1e-9), "independent bound " + b.upper);
+// A model with nothing above the radius is untouched, bit for bit.
+const before = model.getWeights().map((w) => Array.from(w.dataSync()));
+const again = await clipModel(model, 100);
+assert.ok(again.layers.every((l) => l.skipped !== undefined && !l.written));
+assert.deepEqual(model.getWeights().map((w) => Array.from(w.dataSync())), before);
+tf.dispose([xs, labels, ys]);
+console.log(JSON.stringify({ projections: clip.history.length, loss: [loss[0], loss[loss.length - 1]], upper: b.upper }));
+`;
+
+test("npm package: convsv/tfjs in Node (TF.js 4.22 peers): the fit callback keeps every conv layer inside the ball while the loss goes down", () => {
+  const peers = ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0", "@tensorflow/tfjs-backend-cpu@4.22.0"];
+  sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...peers], app, 300_000);
+  writeFileSync(join(app, "tfjs_consumer.mjs"), TFJS_MJS);
+  const out = sh("node", ["tfjs_consumer.mjs"], app, 120_000);
+  console.log(`# ${out.trim().split("\n").pop()}`);
 });
