@@ -273,7 +273,11 @@ console.log(JSON.stringify({ projections: clip.history.length, loss: [loss[0], l
 `;
 
 test("npm package: convsv/tfjs in Node (TF.js 4.22 peers): the fit callback keeps every conv layer inside the ball while the loss goes down", () => {
-  const peers = ["@tensorflow/tfjs-core@4.22.0", "@tensorflow/tfjs-layers@4.22.0", "@tensorflow/tfjs-backend-cpu@4.22.0"];
+  const peers = [
+    "@tensorflow/tfjs-core@4.22.0",
+    "@tensorflow/tfjs-layers@4.22.0",
+    "@tensorflow/tfjs-backend-cpu@4.22.0",
+  ];
   sh("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...peers], app, 300_000);
   writeFileSync(join(app, "tfjs_consumer.mjs"), TFJS_MJS);
   const out = sh("node", ["tfjs_consumer.mjs"], app, 120_000);
