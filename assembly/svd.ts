@@ -1,6 +1,6 @@
 // Complex SVD with singular vectors, and the per-frequency clipping round.
 import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
-import { buildP, lead_dim, twiddles } from "./column";
+import { buildPTapMajor, lead_dim, twiddles } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
 import { bdvec_work_bytes, bidiag_top_vectors_f64 } from "./bdvec";
@@ -211,7 +211,7 @@ const TWO_PI: f64 = 6.283185307179586;
  * Whether σ_max(A) < c is certified (certifyBelow, assembly/norm.ts), tried
  * only when no column of A is as long as c (a column's norm is a lower bound
  * of σ_max: then the answer is no at once). Zeroes A's padding rows first;
- * `work` holds the 2·n² f64 of the test's scratch (svd_work_bytes covers it).
+ * `work` holds the 2·n² f64 of the test's scratch (clip_column_work_bytes covers it).
  */
 function insideBall(ar: usize, ai: usize, m: i32, n: i32, ld: i32, c: f64, work: usize): bool {
   const ldb = <usize>ld << 3;
@@ -240,7 +240,8 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
   const ld = lead_dim(m);
   const ldn = lead_dim(n);
   let bytes: i64 = 4 * <i64>kh * 8 + 64; // twiddles
-  bytes += 2 * <i64>cout * <i64>cin * <i64>kh * 8 + 32; // S
+  bytes += 2 * <i64>kh * <i64>n * <i64>ld * 8 + 32; // S, per tap as A
+  bytes += 2 * <i64>cout * <i64>cin * <i64>kh * 8 + 32; // the transform, tap-major
   bytes += 4 * <i64>ld * <i64>n * 8 + 64; // A, A0
   bytes += 2 * <i64>ld * <i64>n * 8 + 32; // U
   bytes += 2 * <i64>ldn * <i64>n * 8 + 32; // V
@@ -301,6 +302,19 @@ export function clip_column_c64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
   return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, 0, c, kout, kouti, sv, work, corr);
 }
 
+/** Byte offset in S of row q = (o·cin + i)·kh + a of the kernel's OIHW order (S laid out per tap as A). */
+// @ts-ignore: decorator
+@inline
+function sAt(q: i32, kh: i32, cout: i32, cin: i32, tall: bool, n: i32, ldb: usize): usize {
+  const a = q % kh;
+  const p = q / kh;
+  const o = p / cin;
+  const i = p % cin;
+  const j = tall ? i : o;
+  const r = tall ? o : i;
+  return <usize>a * <usize>n * ldb + <usize>j * ldb + (<usize>r << 3);
+}
+
 /** Both: a Hermitian half's column (kouti = 0, real result) or a complex kernel's column (kouti ≠ 0). */
 function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   kw: i32, w: i32, v: i32, nu: i32, selfMirror: i32, c: f64, kout: usize, kouti: usize, sv: usize, work: usize,
@@ -317,9 +331,14 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   const twi = twr + (<usize>kh << 3);
   const itr = twi + (<usize>kh << 3);
   const iti = itr + (<usize>kh << 3);
+  // S: per tap a, an ld × n block laid out as A (column j, row r), re then im planes.
+  const sPlane = <usize>kh * <usize>n * ldb;
   const sr = (iti + (<usize>kh << 3) + 15) & ~(<usize>15);
-  const si = sr + (<usize>(pairs * kh) << 3);
-  const ar = (si + (<usize>(pairs * kh) << 3) + 15) & ~(<usize>15);
+  const si = sr + sPlane;
+  // The column transform again, tap-major (T_a as m × n column-major, as buildPTapMajor reads it).
+  const tmr = (si + sPlane + 15) & ~(<usize>15);
+  const tmi = tmr + (<usize>(pairs * kh) << 3);
+  const ar = (tmi + (<usize>(pairs * kh) << 3) + 15) & ~(<usize>15);
   const ai = ar + <usize>n * ldb;
   const br = ai + <usize>n * ldb;
   const bi = br + <usize>n * ldb;
@@ -328,12 +347,24 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   const vr = ui + <usize>n * ldb;
   const vi = vr + <usize>n * ldnb;
   const sw = (vi + <usize>n * ldnb + 15) & ~(<usize>15);
-  memory.fill(sr, 0, <usize>(2 * pairs * kh) << 3);
+  memory.fill(sr, 0, sPlane * 2);
   memory.fill(ar, 0, <usize>n * ldb * 2);
+  for (let o = 0; o < cout; o++) {
+    for (let i = 0; i < cin; i++) {
+      const p = o * cin + i;
+      const to = <usize>(tall ? i * cout + o : o * cin + i) << 3;
+      for (let a = 0; a < kh; a++) {
+        const at = (<usize>a * <usize>pairs << 3) + to;
+        store<f64>(tmr + at, load<f64>(tr + (<usize>(p * kh + a) << 3)));
+        store<f64>(tmi + at, load<f64>(ti + (<usize>(p * kh + a) << 3)));
+      }
+    }
+  }
   let failed = 0;
   for (let u = 0; u < nu; u++) {
     twiddles(u, h, kh, twr, twi);
-    buildP<f64>(tr, ti, cout, cin, kh, twr, twi, ar, ai, ldb, false);
+    // The same bits as buildP (see buildPTapMajor).
+    buildPTapMajor<f64>(tmr, tmi, m, n, kh, twr, twi, ar, ai, ldb);
     const cu = corr + <usize>u * <usize>n * ldb * 2;
     if (corr != 0) {
       for (let o: usize = 0; o < <usize>n * ldb * 2; o += 16) {
@@ -374,8 +405,11 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
       }
     }
     if (corr != 0) {
-      // corr ← (P + corr) − P' (A was destroyed by the SVD: add P again, then subtract P' = B).
-      buildP<f64>(tr, ti, cout, cin, kh, twr, twi, cu, cu + <usize>n * ldb, ldb, true);
+      // corr ← (P + corr) − P' (A was destroyed by the SVD: build P again, add, then subtract P' = B).
+      buildPTapMajor<f64>(tmr, tmi, m, n, kh, twr, twi, ar, ai, ldb);
+      for (let o: usize = 0; o < <usize>n * ldb * 2; o += 16) {
+        v128.store(cu + o, f64x2.add(v128.load(ar + o), v128.load(cu + o)));
+      }
       for (let o: usize = 0; o < <usize>n * ldb * 2; o += 16) {
         v128.store(cu + o, f64x2.sub(v128.load(cu + o), v128.load(br + o)));
       }
@@ -386,20 +420,18 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
       store<f64>(itr + (<usize>a << 3), wgt * load<f64>(twr + (<usize>a << 3)));
       store<f64>(iti + (<usize>a << 3), -wgt * load<f64>(twi + (<usize>a << 3)));
     }
-    for (let o = 0; o < cout; o++) {
-      for (let i = 0; i < cin; i++) {
-        const p = o * cin + i;
-        const off = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
-        const pr = load<f64>(br + off);
-        const pi = load<f64>(bi + off);
-        const dr = sr + <usize>(p * kh) * 8;
-        const di = si + <usize>(p * kh) * 8;
-        for (let a = 0; a < kh; a++) {
-          const cr = load<f64>(itr + (<usize>a << 3));
-          const ci = load<f64>(iti + (<usize>a << 3));
-          store<f64>(dr + (<usize>a << 3), load<f64>(dr + (<usize>a << 3)) + pr * cr - pi * ci);
-          store<f64>(di + (<usize>a << 3), load<f64>(di + (<usize>a << 3)) + pr * ci + pi * cr);
-        }
+    // Two rows per step over B's columns (padding rows are zero and stay so); per element the same
+    // operations in the same order as a scalar S += (pr·cr − pi·ci, pr·ci + pi·cr).
+    for (let a = 0; a < kh; a++) {
+      const cr = f64x2.splat(load<f64>(itr + (<usize>a << 3)));
+      const ci = f64x2.splat(load<f64>(iti + (<usize>a << 3)));
+      const dr = sr + <usize>a * <usize>n * ldb;
+      const di = si + <usize>a * <usize>n * ldb;
+      for (let o: usize = 0; o < <usize>n * ldb; o += 16) {
+        const pr = v128.load(br + o);
+        const pi = v128.load(bi + o);
+        v128.store(dr + o, f64x2.sub(f64x2.add(v128.load(dr + o), f64x2.mul(pr, cr)), f64x2.mul(pi, ci)));
+        v128.store(di + o, f64x2.add(f64x2.add(v128.load(di + o), f64x2.mul(pr, ci)), f64x2.mul(pi, cr)));
       }
     }
   }
@@ -410,13 +442,15 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
     const cr = Math.cos(ang) * scale;
     const ci = -Math.sin(ang) * scale;
     for (let p = 0; p < pairs * kh; p++) {
-      const x = load<f64>(sr + (<usize>p << 3)) * cr - load<f64>(si + (<usize>p << 3)) * ci;
+      const at = sAt(p, kh, cout, cin, tall, n, ldb);
+      const x = load<f64>(sr + at) * cr - load<f64>(si + at) * ci;
       const dst = kout + (<usize>(p * kw + b) << 3);
       store<f64>(dst, load<f64>(dst) + x);
     }
     if (kouti != 0) {
       for (let p = 0; p < pairs * kh; p++) {
-        const y = load<f64>(sr + (<usize>p << 3)) * ci + load<f64>(si + (<usize>p << 3)) * cr;
+        const at = sAt(p, kh, cout, cin, tall, n, ldb);
+        const y = load<f64>(sr + at) * ci + load<f64>(si + at) * cr;
         const dst = kouti + (<usize>(p * kw + b) << 3);
         store<f64>(dst, load<f64>(dst) + y);
       }
