@@ -10,6 +10,7 @@
 import type { Kernel, SingularValuesOptions } from "./types.ts";
 import { exactSpec } from "./_options.ts";
 import { expandSpec, mergeGroups } from "./_problem/expand.ts";
+import { visitedFrequencies } from "./_problem/problem.ts";
 import { validateRun } from "./_backend.ts";
 import { checkGrid } from "./_budget.ts";
 import { problemNorm, problemNormAbortable } from "./_wasm/engine.ts";
@@ -34,7 +35,6 @@ export function layerNormSync(kernel: Kernel, options: SingularValuesOptions): n
   const core = loadWasmSync();
   let norm = 0;
   for (const p of prep.problems) norm = Math.max(norm, problemNorm(core, p));
-  prep.run.onProgress?.({ done: prep.problems.length, total: prep.problems.length });
   return norm;
 }
 
@@ -49,11 +49,14 @@ export async function layerNorm(kernel: Kernel, options: SingularValuesOptions):
   if (!prep) return (await spectrum(kernel, options)).norm;
   const core = await loadWasm();
   const { signal, onProgress } = prep.run;
+  // Progress counts the frequencies of each problem (as the spectrum's walk does) once the problem is done.
+  const total = prep.problems.reduce((n, p) => n + visitedFrequencies(p), 0);
   let norm = 0;
   let done = 0;
   for (const p of prep.problems) {
     norm = Math.max(norm, await problemNormAbortable(core, p, signal));
-    onProgress?.({ done: ++done, total: prep.problems.length });
+    done += visitedFrequencies(p);
+    onProgress?.({ done, total });
   }
   return norm;
 }

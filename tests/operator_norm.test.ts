@@ -18,6 +18,7 @@ import {
   operatorNorm,
   operatorNormSync,
   type SingularValuesOptions,
+  spectrum,
   spectrumSync,
 } from "../mod.ts";
 
@@ -158,6 +159,10 @@ test("operatorNorm: onProgress reaches its total; an aborted signal rejects with
   const seen: { done: number; total: number }[] = [];
   await operatorNorm(kernel, { inputShape: [8, 8], onProgress: (p) => seen.push(p) });
   assert.ok(seen.length > 0 && seen.at(-1)!.done === seen.at(-1)!.total, JSON.stringify(seen));
+  // The same units as the spectrum's: the frequencies of the layer's problems.
+  const walked: { done: number; total: number }[] = [];
+  await spectrum(kernel, { inputShape: [8, 8], onProgress: (p) => walked.push(p) });
+  assert.equal(seen.at(-1)!.total, walked.at(-1)!.total);
   const ac = new AbortController();
   ac.abort(new Error("stop"));
   await assert.rejects(operatorNorm(kernel, { inputShape: [8, 8], signal: ac.signal }), /stop/);
