@@ -503,7 +503,9 @@ function summary(args: Args, meta: Meta, list: Setting[], svgPath: string): stri
     );
   }
   lines.push(
-    `![per-layer norms over training](${svgPath}) — convsv's normBefore of every conv layer at each projection step (first seed of each setting; for none, the same norm measured without projecting). Written by the command above, with every run's numbers in bench/train/results.json.`,
+    `![per-layer norms over training](${svgPath}) — convsv's normBefore of every conv layer at each projection step (first seed of each setting; for none, the same norm measured without projecting). Written by the command above, with every run's numbers in ${
+      svgPath.replace(/norms\.svg$/, "results.json")
+    }.`,
     "",
   );
   return lines.join("\n");
