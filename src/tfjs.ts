@@ -34,7 +34,7 @@ import type { ClipMethod } from "./clip_operator_norm.ts";
 import { clipOperatorNorm } from "./clip_operator_norm.ts";
 import type { Precision } from "./types.ts";
 import { checkKeys, show, showTyped } from "./_checks.ts";
-import { clipLayer, type FactorResult, type LayerOutcome, type PassOptions } from "./_tfjs/clip.ts";
+import { clipLayer, type FactorResult, type PassOptions } from "./_tfjs/clip.ts";
 import { planModel } from "./_tfjs/plan.ts";
 
 export type { FactorResult };
@@ -246,7 +246,7 @@ async function run(model: LayersModel, maxNorm: number, options: ClipModelOption
   const plans = planModel(model, options.foldBatchNorm ?? false, options.inputShapes ?? {});
   const pass = passOn(options);
   const layers: ClippedLayer[] = [];
-  for (const plan of plans) layers.push(await clipLayer(plan, maxNorm, pass) satisfies LayerOutcome);
+  for (const plan of plans) layers.push(await clipLayer(plan, maxNorm, pass));
   return { maxNorm, layers, timeMs: performance.now() - start };
 }
 

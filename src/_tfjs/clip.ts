@@ -12,6 +12,7 @@ import { operatorNorm } from "../operator_norm.ts";
 import type { Kernel, SingularValuesOptions } from "../types.ts";
 import { show } from "../_checks.ts";
 import type { ConvPlan } from "./plan.ts";
+import type { ClippedLayer } from "../tfjs.ts";
 
 /** The options of clipOperatorNorm that clipModel passes on. */
 export type PassOptions = Pick<
@@ -31,29 +32,6 @@ export interface FactorResult {
   iterations: number;
   /** Whether clipOperatorNorm certified `normAfter ≤ radius`. */
   certified: boolean;
-}
-
-/** One conv layer's outcome (see `ClippedLayer` in src/tfjs.ts for the documented public shape). */
-export interface LayerOutcome {
-  name: string;
-  className: string;
-  kind: ConvPlan["kind"];
-  normBefore: number;
-  normAfter: number;
-  certified: boolean;
-  exact: boolean;
-  grid: number[];
-  inputShape: number[];
-  padding: { before: number[]; after: number[] };
-  written: boolean;
-  skipped?: string | undefined;
-  constraint?: string | undefined;
-  iterations: number;
-  certifyScale: number;
-  batchNorm?: string | undefined;
-  batchNormNote?: string | undefined;
-  factors?: { depthwise: FactorResult; pointwise: FactorResult } | undefined;
-  timeMs: number;
 }
 
 /** The convsv options of a planned layer's kernel (the depthwise factor for a separable layer). */
@@ -186,7 +164,7 @@ function untouched(r: { normBefore: number }, maxNorm: number): string {
 }
 
 /** Projects a conv, transposed or depthwise layer. */
-async function clipPlain(plan: ConvPlan, maxNorm: number, pass: PassOptions, start: number): Promise<LayerOutcome> {
+async function clipPlain(plan: ConvPlan, maxNorm: number, pass: PassOptions, start: number): Promise<ClippedLayer> {
   const ws = plan.layer.getWeights();
   const data = (await ws[plan.kernel].data()) as Float32Array;
   const scale = await batchNormScale(plan);
@@ -224,7 +202,7 @@ async function clipSeparable(
   maxNorm: number,
   pass: PassOptions,
   start: number,
-): Promise<LayerOutcome> {
+): Promise<ClippedLayer> {
   const { rank, kernelShape, pointwise } = plan;
   const ws = plan.layer.getWeights();
   const d = (await ws[plan.kernel].data()) as Float32Array;
@@ -303,7 +281,7 @@ async function clipSeparable(
 }
 
 /** Projects one planned layer onto the ball of radius `maxNorm`. */
-export async function clipLayer(plan: ConvPlan, maxNorm: number, pass: PassOptions): Promise<LayerOutcome> {
+export async function clipLayer(plan: ConvPlan, maxNorm: number, pass: PassOptions): Promise<ClippedLayer> {
   const start = performance.now();
   return plan.kind === "separable"
     ? await clipSeparable(plan, maxNorm, pass, start)
