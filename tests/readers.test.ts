@@ -23,6 +23,7 @@ import {
 } from "../src/models.ts";
 import { singularValuesSync } from "../mod.ts";
 import { pb } from "./hostile.ts";
+import { sha256, throwsLike, values } from "./_readers.ts";
 
 const FIX = new URL("./fixtures/", import.meta.url);
 const path = (name: string) => decodeURIComponent(new URL(name, FIX).pathname);
@@ -35,27 +36,6 @@ const torch: Json = await jsonOf("torch_expected.json");
 const tfjs: Json = await jsonOf("tfjs/expected.json");
 
 const byName = (m: Model) => new Map(m.layers.map((l) => [l.name, l]));
-const values = (x: ArrayLike<number>) => Array.from(x);
-
-async function sha256(data: Float32Array | Float64Array): Promise<string> {
-  const copy = new Uint8Array(data.byteLength);
-  copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", copy));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Asserts that `fn` throws (or rejects with) `type` and that the message matches `re`. */
-async function throwsLike(fn: () => unknown, type: typeof TypeError | typeof RangeError, re: RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof type, `expected ${type.name}, got ${err === undefined ? "no error" : String(err)}`);
-  assert.match((err as Error).message, re);
-  assert.match((err as Error).message, /^Cannot read /);
-}
 
 function checkTorchBn(layer: ConvLayer, bnName: string, bnNameInFile: string): void {
   const bn = torch.net.bn[bnName];

@@ -23,33 +23,13 @@ import { torchEntries } from "../src/_readers/torch.ts";
 import { zipEntries } from "../src/_readers/zip.ts";
 import { type CliIo, run } from "../src/_cli/run.ts";
 import { f32Bytes, pk, pkCat, pkStateDict, pkTensor, pkTuple, torchZip, zip } from "./hostile.ts";
+import { sha256, throwsLike, values } from "./_readers.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const fixture = (name: string) => join(root, "tests", "fixtures", "torch", name);
 const bytesOf = async (name: string) => new Uint8Array(await readFile(fixture(name)));
 // deno-lint-ignore no-explicit-any
 const expected: Record<string, Record<string, any>> = JSON.parse(await readFile(fixture("expected.json"), "utf8"));
-const values = (x: ArrayLike<number>) => Array.from(x);
-
-async function sha256(data: Float32Array | Float64Array): Promise<string> {
-  const copy = new Uint8Array(data.byteLength);
-  copy.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", copy));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Asserts that `fn` throws (or rejects with) `type`, with a message that starts `Cannot read` and matches `re`. */
-async function throwsLike(fn: () => unknown, type: typeof TypeError | typeof RangeError, re: RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await fn();
-  } catch (e) {
-    err = e;
-  }
-  assert.ok(err instanceof type, `expected ${type.name}, got ${err === undefined ? "a result" : String(err)}`);
-  assert.match((err as Error).message, /^Cannot read /);
-  assert.match((err as Error).message, re);
-}
 
 const FLOAT_DTYPES = new Set(["float32", "float16", "bfloat16", "float64"]);
 
