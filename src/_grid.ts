@@ -38,7 +38,7 @@ const SUBJECT = "compute singular values";
  * Validates the layer and the run options, and checks the call's memory and
  * work (before any work), then expands the layer into problems.
  */
-function prepare(kernel: Kernel, options: SingularValuesOptions): { ex: Expanded; req: BackendRequest } {
+export function prepareLayer(kernel: Kernel, options: SingularValuesOptions): { ex: Expanded; req: BackendRequest } {
   const spec = exactSpec(kernel, options);
   const run = validateRun(options);
   checkGrid(spec, options.maxWork, SUBJECT);
@@ -48,7 +48,7 @@ function prepare(kernel: Kernel, options: SingularValuesOptions): { ex: Expanded
 
 /** Validates everything, then computes the grid on the calling thread (wasm). */
 export function layerGridSync(kernel: Kernel, options: SingularValuesOptions): LayerGrid {
-  const { ex, req } = prepare(kernel, options);
+  const { ex, req } = prepareLayer(kernel, options);
   const b = resolveBackendSync(req);
   const grid = fillGridSync(ex, mergeGroups(ex), (p, sink) => runProblem(b.core, p, sink, b.precision));
   return { ex, grid, precision: b.precision, backend: "wasm", simd: b.simd, threads: 1, skipped: b.skipped };
@@ -59,7 +59,7 @@ export function layerGridSync(kernel: Kernel, options: SingularValuesOptions): L
  * resolve to: WebGPU, or wasm on the worker pool or the calling thread.
  */
 export async function layerGrid(kernel: Kernel, options: SingularValuesOptions): Promise<LayerGrid> {
-  const { ex, req } = prepare(kernel, options);
+  const { ex, req } = prepareLayer(kernel, options);
   const b = await resolveBackend(req);
   // The wasm engine takes a grouped layer's blocks in one problem; WebGPU takes them one by one.
   const parts = b.backend === "wasm" ? mergeGroups(ex) : ex.parts;

@@ -8,24 +8,18 @@
  * @module
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
-import { exactSpec } from "./_options.ts";
-import { expandSpec, mergeGroups } from "./_problem/expand.ts";
+import { mergeGroups } from "./_problem/expand.ts";
 import { visitedFrequencies } from "./_problem/problem.ts";
-import { validateRun } from "./_backend.ts";
-import { checkGrid } from "./_budget.ts";
+import { prepareLayer } from "./_grid.ts";
 import { problemNorm, problemNormAbortable } from "./_wasm/engine.ts";
 import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 import { spectrum, spectrumSync } from "./spectrum.ts";
 
-const SUBJECT = "compute singular values";
-
 /** The layer's problems (groups merged), after every check; undefined when the spectrum's path serves the call. */
 function prepare(kernel: Kernel, options: SingularValuesOptions) {
-  const spec = exactSpec(kernel, options);
-  const run = validateRun(options);
-  checkGrid(spec, options.maxWork, SUBJECT);
-  if (run.precision === "f32" || run.backend === "webgpu") return undefined;
-  return { problems: mergeGroups(expandSpec(spec, spec.n)).map((p) => p.problem), run };
+  const { ex, req } = prepareLayer(kernel, options);
+  if (req.run.precision === "f32" || req.run.backend === "webgpu") return undefined;
+  return { problems: mergeGroups(ex).map((p) => p.problem), run: req.run };
 }
 
 /** The operator norm on the calling thread. */
