@@ -1507,9 +1507,15 @@ export function peersMarkdown(ctx: GroupContext): string[] {
 
 // ------------------------------------------------------------ RESULTS.md
 
-/** Headings of RESULTS.md sections that other scripts write (bench/clip_kinds.ts); `--write` keeps them. */
+/**
+ * Headings of RESULTS.md sections that other scripts write (bench/clip_kinds.ts,
+ * bench/screening.ts, bench/train/train.ts); `--write` keeps them.
+ */
 export const KEPT_HEADINGS = [
   "## Clipping per layer kind: one round against the peers' own route (issue 14)",
+  "## Screened norm and re-clipping (issue 17, items 1–2)",
+  "## Training with the projection: Fashion-MNIST ResNet (issue 16)",
+  "## Training with the projection of conv∘BN: Fashion-MNIST ResNet (issue 16)",
 ];
 
 /** A section of `text` from `heading` to the next level-2 heading (or the end); null if absent. */

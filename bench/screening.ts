@@ -22,8 +22,10 @@
 import { clipOperatorNormSync, type Kernel, operatorNormSync, spectrumSync } from "../mod.ts";
 import { readModelFile as readFile } from "../src/models.ts";
 import { firstRoundSync } from "../src/_clip/clip.ts";
+import { KEPT_HEADINGS } from "./bench.ts";
 
-const HEADING = "## Screened norm and re-clipping (issue 17, items 1–2)";
+/** bench/bench.ts's `--write` keeps this section (KEPT_HEADINGS). */
+const HEADING = KEPT_HEADINGS[1];
 const quick = Deno.args.includes("--quick");
 const write = Deno.args.includes("--write");
 const runs = quick ? 3 : 5;

@@ -37,6 +37,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Line, linLogSvg, type PlotPanel } from "./_plot.ts";
+import { KEPT_HEADINGS } from "../bench.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DATA_DIR = "/usr/share/datasets/fashion-mnist";
@@ -46,8 +47,9 @@ const DATA_FILES = [
   "t10k-images-idx3-ubyte.gz",
   "t10k-labels-idx1-ubyte.gz",
 ];
-const SECTION = "## Training with the projection: Fashion-MNIST ResNet (issue 16)";
-const SECTION_BN = "## Training with the projection of conv∘BN: Fashion-MNIST ResNet (issue 16)";
+/** bench/bench.ts's `--write` keeps these sections (KEPT_HEADINGS). */
+const SECTION = KEPT_HEADINGS[2];
+const SECTION_BN = KEPT_HEADINGS[3];
 
 /** One run's record, as train.py prints it. */
 export interface RunRecord {
