@@ -1,0 +1,91 @@
+/**
+ * A user's first call in a fresh process against the steady state (issue 17,
+ * item 5), and a fresh Python process running the paper's numpy line on the
+ * same layer, in one run:
+ *
+ *     ./node_modules/.bin/deno run -A bench/cold_start.ts [--runs N]
+ *
+ * Each of N fresh `deno run` processes imports mod.ts, times its first
+ * `await singularValues(k, { inputShape: [24, 24], threads: 2 })` (c = 96,
+ * 3×3), then the median of 5 more calls; its whole wall time is measured from
+ * outside. The same for `python3` (numpy: `svd(fft2(k, (24, 24)))`, one BLAS
+ * thread). Prints the medians over the processes; writes nothing.
+ * @module
+ */
+const runs = Number(Deno.args[Deno.args.indexOf("--runs") + 1]) || 3;
+const mod = new URL("../mod.ts", import.meta.url).href;
+
+const DENO_CHILD = `
+const t0 = performance.now();
+const { singularValues } = await import(${JSON.stringify(mod)});
+const t1 = performance.now();
+const c = 96, n = 24;
+const k = { data: Float64Array.from({ length: c * c * 9 }, (_, i) => Math.sin(i * 0.37) / 10), shape: [c, c, 3, 3] };
+const t2 = performance.now();
+await singularValues(k, { inputShape: [n, n], threads: 2 });
+const first = performance.now() - t2;
+const steady = [];
+for (let i = 0; i < 5; i++) {
+  const a = performance.now();
+  await singularValues(k, { inputShape: [n, n], threads: 2 });
+  steady.push(performance.now() - a);
+}
+steady.sort((a, b) => a - b);
+console.log(JSON.stringify({ importMs: t1 - t0, firstMs: first, steadyMs: steady[2] }));
+Deno.exit(0);
+`;
+
+const PY_CHILD = `
+import json, time
+t0 = time.perf_counter()
+import numpy as np
+c, n = 96, 24
+k = (np.sin(np.arange(c * c * 9) * 0.37) / 10).reshape(c, c, 3, 3)
+t1 = time.perf_counter()
+np.linalg.svd(np.fft.fft2(k, (n, n), axes=[2, 3]).transpose(2, 3, 0, 1), compute_uv=False)
+first = time.perf_counter() - t1
+steady = []
+for _ in range(5):
+    a = time.perf_counter()
+    np.linalg.svd(np.fft.fft2(k, (n, n), axes=[2, 3]).transpose(2, 3, 0, 1), compute_uv=False)
+    steady.append(time.perf_counter() - a)
+steady.sort()
+print(json.dumps({"importMs": (t1 - t0) * 1e3, "firstMs": first * 1e3, "steadyMs": steady[2] * 1e3}))
+`;
+
+interface Sample {
+  importMs: number;
+  firstMs: number;
+  steadyMs: number;
+  processMs: number;
+}
+
+async function sample(cmd: string, args: string[], env: Record<string, string>): Promise<Sample> {
+  const t = performance.now();
+  const out = await new Deno.Command(cmd, { args, env, stdout: "piped", stderr: "piped" }).output();
+  const processMs = performance.now() - t;
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop()!;
+  if (!out.success) throw new Error(`${cmd} failed: ${new TextDecoder().decode(out.stderr)}`);
+  return { ...JSON.parse(text), processMs };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const file = await Deno.makeTempFile({ suffix: ".ts" });
+Deno.writeTextFileSync(file, DENO_CHILD);
+const ours: Sample[] = [], numpy: Sample[] = [];
+for (let r = 0; r < runs; r++) {
+  ours.push(await sample(Deno.execPath(), ["run", "-A", file], { RUST_BACKTRACE: "0", NO_COLOR: "1" }));
+  numpy.push(await sample("python3", ["-c", PY_CHILD], { OPENBLAS_NUM_THREADS: "1" }));
+}
+Deno.removeSync(file);
+const row = (name: string, s: Sample[]) => {
+  const m = (k: keyof Sample) => median(s.map((x) => x[k]));
+  return `| ${name} | ${m("importMs").toFixed(0)} | ${m("firstMs").toFixed(0)} | ${m("steadyMs").toFixed(0)} | ${
+    (m("firstMs") / m("steadyMs")).toFixed(2)
+  }× | ${m("processMs").toFixed(0)} |`;
+};
+console.log(`cold start, ${runs} fresh processes each (medians), load ${Deno.loadavg()[0].toFixed(2)}:`);
+console.log("| process | import ms | first call ms | steady call ms | first / steady | whole process ms |");
+console.log("|---|--:|--:|--:|--:|--:|");
+console.log(row("convsv (Deno, 2 threads)", ours));
+console.log(row("numpy (python3, 1 BLAS thread)", numpy));
