@@ -1509,13 +1509,14 @@ export function peersMarkdown(ctx: GroupContext): string[] {
 
 /**
  * Headings of RESULTS.md sections that other scripts write (bench/clip_kinds.ts,
- * bench/screening.ts, bench/train/train.ts); `--write` keeps them.
+ * bench/screening.ts, bench/train/train.ts, bench/cold_start.ts); `--write` keeps them.
  */
 export const KEPT_HEADINGS = [
   "## Clipping per layer kind: one round against the peers' own route (issue 14)",
   "## Screened norm and re-clipping (issue 17, items 1–2)",
   "## Training with the projection: Fashion-MNIST ResNet (issue 16)",
   "## Training with the projection of conv∘BN: Fashion-MNIST ResNet (issue 16)",
+  "## Cold start: a first call in a fresh process (issue 17, item 5)",
 ];
 
 /** A section of `text` from `heading` to the next level-2 heading (or the end); null if absent. */
@@ -1524,6 +1525,27 @@ export function sectionOf(text: string, heading: string): { start: number; end: 
   if (start < 0) return null;
   const next = text.slice(start + heading.length).search(/\n## /);
   return { start, end: next < 0 ? text.length : start + heading.length + next + 1 };
+}
+
+/**
+ * Puts `section` (which starts with `heading`) into bench/RESULTS.md: in
+ * place of the section of that heading, or at the end. The scripts that own
+ * a kept section (KEPT_HEADINGS) write it through this.
+ */
+export function writeSection(heading: string, section: string): void {
+  const url = new URL("./RESULTS.md", import.meta.url);
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(url);
+  } catch {
+    text = "";
+  }
+  const body = section.replace(/\n*$/, "\n");
+  const old = sectionOf(text, heading);
+  text = old
+    ? text.slice(0, old.start) + body + (old.end < text.length ? "\n" : "") + text.slice(old.end)
+    : text.replace(/\n*$/, "\n\n") + body;
+  Deno.writeTextFileSync(url, text);
 }
 
 /** The kept sections of the current RESULTS.md, as lines to append. */

@@ -66,11 +66,11 @@ import {
   progress,
   readF64,
   runGroup,
-  sectionOf,
   table,
   type Task,
   Timer,
   VERY_SLOW,
+  writeSection,
 } from "./bench.ts";
 
 /** bench/bench.ts's `--write` keeps this section (KEPT_HEADINGS). */
@@ -520,23 +520,6 @@ function gitDescribe(): string {
   }
 }
 
-function writeSection(section: string): void {
-  const url = new URL("./RESULTS.md", import.meta.url);
-  let text = "";
-  try {
-    text = Deno.readTextFileSync(url);
-  } catch {
-    text = "";
-  }
-  const old = sectionOf(text, HEADING);
-  if (old) {
-    text = text.slice(0, old.start) + section + (old.end < text.length ? "\n" : "") + text.slice(old.end);
-  } else {
-    text = text.replace(/\n*$/, "\n\n") + section;
-  }
-  Deno.writeTextFileSync(url, text);
-}
-
 async function main(): Promise<number> {
   const opts = parseArgs(Deno.args);
   const command = ["./node_modules/.bin/deno", "run", "-A", "bench/clip_kinds.ts", ...Deno.args].join(" ");
@@ -577,7 +560,7 @@ async function main(): Promise<number> {
     const section = lines.join("\n").replace(/\n{3,}/g, "\n\n");
     console.log(section);
     if (opts.write) {
-      writeSection(section);
+      writeSection(HEADING, section);
       progress("wrote the section into bench/RESULTS.md");
     }
   } finally {

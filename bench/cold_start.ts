@@ -3,16 +3,21 @@
  * item 5), and a fresh Python process running the paper's numpy line on the
  * same layer, in one run:
  *
- *     ./node_modules/.bin/deno run -A bench/cold_start.ts [--runs N]
+ *     ./node_modules/.bin/deno run -A bench/cold_start.ts [--runs N] [--write]
  *
  * Each of N fresh `deno run` processes imports mod.ts, times its first
  * `await singularValues(k, { inputShape: [24, 24], threads: 2 })` (c = 96,
  * 3×3), then the median of 5 more calls; its whole wall time is measured from
  * outside. The same for `python3` (numpy: `svd(fft2(k, (24, 24)))`, one BLAS
- * thread). Prints the medians over the processes; writes nothing.
+ * thread). Prints the medians over the processes; `--write` puts them in
+ * bench/RESULTS.md under its heading.
  * @module
  */
+import { KEPT_HEADINGS, writeSection } from "./bench.ts";
+
 const runs = Number(Deno.args[Deno.args.indexOf("--runs") + 1]) || 3;
+/** bench/bench.ts's `--write` keeps this section (KEPT_HEADINGS). */
+const HEADING = KEPT_HEADINGS[4];
 const mod = new URL("../mod.ts", import.meta.url).href;
 
 const DENO_CHILD = `
@@ -69,6 +74,7 @@ async function sample(cmd: string, args: string[], env: Record<string, string>):
   return { ...JSON.parse(text), processMs };
 }
 
+const load = Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const file = await Deno.makeTempFile({ suffix: ".ts" });
 Deno.writeTextFileSync(file, DENO_CHILD);
@@ -84,8 +90,24 @@ const row = (name: string, s: Sample[]) => {
     (m("firstMs") / m("steadyMs")).toFixed(2)
   }× | ${m("processMs").toFixed(0)} |`;
 };
-console.log(`cold start, ${runs} fresh processes each (medians), load ${Deno.loadavg()[0].toFixed(2)}:`);
-console.log("| process | import ms | first call ms | steady call ms | first / steady | whole process ms |");
-console.log("|---|--:|--:|--:|--:|--:|");
-console.log(row("convsv (Deno, 2 threads)", ours));
-console.log(row("numpy (python3, 1 BLAS thread)", numpy));
+const lines = [
+  HEADING,
+  "",
+  `- command: \`./node_modules/.bin/deno run -A bench/cold_start.ts --runs ${runs}\` (\`npm run bench:cold-start\`)`,
+  `- date: ${new Date().toISOString()}; load average at start ${load}`,
+  `- machine: ${navigator.hardwareConcurrency} logical CPUs, ${Deno.build.os}/${Deno.build.arch}; Deno ${Deno.version.deno}`,
+  `- layer: 96 → 96, 3×3 on 24×24; ${runs} fresh processes each, medians; numpy is the machine's \`python3\`, one BLAS thread`,
+  "",
+  "| process | import ms | first call ms | steady call ms | first / steady | whole process ms |",
+  "|---|--:|--:|--:|--:|--:|",
+  row("convsv (Deno, `threads: 2`)", ours),
+  row("numpy (python3)", numpy),
+  "",
+  "The first call pays the worker pool's start and V8's baseline tier of the wasm; issue 17's target is first / steady ≤ 1.3×.",
+  "",
+];
+console.log(lines.join("\n"));
+if (Deno.args.includes("--write")) {
+  writeSection(HEADING, lines.join("\n"));
+  console.error("wrote the section to bench/RESULTS.md");
+}

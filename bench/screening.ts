@@ -22,7 +22,7 @@
 import { clipOperatorNormSync, type Kernel, operatorNormSync, spectrumSync } from "../mod.ts";
 import { readModelFile as readFile } from "../src/models.ts";
 import { firstRoundSync } from "../src/_clip/clip.ts";
-import { KEPT_HEADINGS } from "./bench.ts";
+import { KEPT_HEADINGS, writeSection } from "./bench.ts";
 
 /** bench/bench.ts's `--write` keeps this section (KEPT_HEADINGS). */
 const HEADING = KEPT_HEADINGS[1];
@@ -170,14 +170,6 @@ line(
 );
 
 if (write) {
-  const file = new URL("./RESULTS.md", import.meta.url);
-  const text = Deno.readTextFileSync(file);
-  const at = text.indexOf(HEADING);
-  const section = out.join("\n") + "\n";
-  if (at < 0) Deno.writeTextFileSync(file, text.trimEnd() + "\n\n" + section);
-  else {
-    const next = text.indexOf("\n## ", at + HEADING.length);
-    Deno.writeTextFileSync(file, text.slice(0, at) + section + (next < 0 ? "" : text.slice(next + 1)));
-  }
-  console.error(`wrote the section to ${file.pathname}`);
+  writeSection(HEADING, out.join("\n"));
+  console.error("wrote the section to bench/RESULTS.md");
 }

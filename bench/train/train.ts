@@ -37,7 +37,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Line, linLogSvg, type PlotPanel } from "./_plot.ts";
-import { KEPT_HEADINGS } from "../bench.ts";
+import { KEPT_HEADINGS, writeSection } from "../bench.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DATA_DIR = "/usr/share/datasets/fashion-mnist";
@@ -513,19 +513,6 @@ function summary(args: Args, meta: Meta, list: Setting[], svgPath: string): stri
   return lines.join("\n");
 }
 
-function replaceSection(file: string, heading: string, section: string): void {
-  const old = readFileSync(file, "utf8");
-  const start = old.indexOf(heading + "\n");
-  let next;
-  if (start < 0) {
-    next = old.replace(/\n*$/, "\n\n") + section;
-  } else {
-    const after = old.indexOf("\n## ", start + heading.length);
-    next = old.slice(0, start) + section + (after < 0 ? "" : old.slice(after + 1));
-  }
-  writeFileSync(file, next.replace(/\n*$/, "\n"));
-}
-
 async function main(): Promise<number> {
   let args: Args;
   try {
@@ -612,7 +599,7 @@ async function main(): Promise<number> {
   console.log(md);
   console.error(`train.ts: wrote ${join(args.outDir, "results.json")}, ${svgFile}, ${join(args.outDir, "summary.md")}`);
   if (args.write) {
-    replaceSection(join(root, "bench", "RESULTS.md"), args.foldBn ? SECTION_BN : SECTION, md);
+    writeSection(args.foldBn ? SECTION_BN : SECTION, md);
     console.error("train.ts: updated bench/RESULTS.md");
   }
   return 0;
