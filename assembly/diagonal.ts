@@ -10,6 +10,8 @@
 // products: with A = Σ_a T_a·cos(2πua/h) and B = Σ_a T_a·sin(2πua/h),
 // P(u) = A + iB and P(h − u) = A − iB.
 
+import { madd, nmadd } from "./bidiag";
+
 const TWO_PI: f64 = 6.283185307179586;
 
 // @ts-ignore: decorator
@@ -32,7 +34,8 @@ export function diag_work_bytes(kh: i32, kw: i32, h: i32, w: i32): i32 {
   bytes += 4 * <i64>kw * nvp * 8; // the width taps' twiddles per column, plain and weighted
   bytes += 4 * <i64>kh * nvp * 8; // T and S, re and im
   bytes += 4 * nvp * 8 + 2 * <i64>kh * 8; // P(u) and P(h − u), re and im; a row's twiddles
-  bytes += 18 * 8 + 8 * 16; // the layout's descriptor; alignment
+  bytes += 2 * <i64>kh * 8; // a second row's twiddles
+  bytes += 21 * 8 + 64 + 9 * 16; // the layout's descriptor; a pair of frequencies in registers' stead; alignment
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
@@ -67,10 +70,12 @@ function tables(n: i32, c: usize, s: usize): void {
 // @ts-ignore: decorator
 @inline
 function rowTwiddles(u: i32, h: i32, kh: i32, ch: usize, sh: usize, tc: usize, ts: usize): void {
+  let j = 0; // u·a mod h (u < h)
   for (let a = 0; a < kh; a++) {
-    const j = <usize>(<i32>((<i64>u * <i64>a) % <i64>h)) << 3;
-    store<f64>(tc + (<usize>a << 3), load<f64>(ch + j));
-    store<f64>(ts + (<usize>a << 3), load<f64>(sh + j));
+    store<f64>(tc + (<usize>a << 3), load<f64>(ch + (<usize>j << 3)));
+    store<f64>(ts + (<usize>a << 3), load<f64>(sh + (<usize>j << 3)));
+    j += u;
+    if (j >= h) j -= h;
   }
 }
 
@@ -136,115 +141,182 @@ function inverseRows(kh: i32, kw: i32, nvp: i32, ic: usize, is: usize, sr: usize
 }
 
 /**
- * P(u) and P(h − u) over the padded half from T: A = Σ_a T_a·cos, B = Σ_a T_a·sin,
- * P(u) = A + iB, P(h − u) = A − iB.
+ * P(u) and P(h − u) at one f64x2 of the padded half from T (twiddles splatted
+ * from tc/ts): A = Σ_a T_a·cos, B = Σ_a T_a·sin, P(u) = A + iB, P(h − u) = A − iB.
+ * Every entry point computes a frequency's value through this one function,
+ * so norms, values and clipping rounds see the same bits.
  */
+// @ts-ignore: decorator
+@inline
+function pairAt(kh: i32, rowb: usize, o: usize, tc: usize, ts: usize, tr: usize, ti: usize, out: usize): void {
+  let ar = f64x2.splat(0.0);
+  let ai = f64x2.splat(0.0);
+  let br = f64x2.splat(0.0);
+  let bi = f64x2.splat(0.0);
+  for (let a = 0; a < kh; a++) {
+    const c = v128.load64_splat(tc + (<usize>a << 3));
+    const s = v128.load64_splat(ts + (<usize>a << 3));
+    const xr = v128.load(tr + <usize>a * rowb + o);
+    const xi = v128.load(ti + <usize>a * rowb + o);
+    ar = madd<f64>(xr, c, ar);
+    ai = madd<f64>(xi, c, ai);
+    br = madd<f64>(xr, s, br);
+    bi = madd<f64>(xi, s, bi);
+  }
+  // A + iB = (ar − bi) + i(ai + br); A − iB = (ar + bi) + i(ai − br).
+  v128.store(out, f64x2.sub(ar, bi));
+  v128.store(out + 16, f64x2.add(ai, br));
+  v128.store(out + 32, f64x2.add(ar, bi));
+  v128.store(out + 48, f64x2.sub(ai, br));
+}
+
+/** P(u) and P(h − u) over the whole padded half (pairAt per f64x2), into pr/pi and qr/qi. */
 // @ts-ignore: decorator
 @inline
 function rowPair(kh: i32, nvp: i32, tc: usize, ts: usize, tr: usize, ti: usize,
-  pr: usize, pi: usize, qr: usize, qi: usize): void {
+  pr: usize, pi: usize, qr: usize, qi: usize, reg: usize): void {
   const rowb = <usize>nvp << 3;
   for (let o: usize = 0; o < rowb; o += 16) {
-    let ar = f64x2.splat(0.0);
-    let ai = f64x2.splat(0.0);
-    let br = f64x2.splat(0.0);
-    let bi = f64x2.splat(0.0);
-    for (let a = 0; a < kh; a++) {
-      const c = f64x2.splat(load<f64>(tc + (<usize>a << 3)));
-      const s = f64x2.splat(load<f64>(ts + (<usize>a << 3)));
-      const xr = v128.load(tr + <usize>a * rowb + o);
-      const xi = v128.load(ti + <usize>a * rowb + o);
-      ar = f64x2.add(ar, f64x2.mul(xr, c));
-      ai = f64x2.add(ai, f64x2.mul(xi, c));
-      br = f64x2.add(br, f64x2.mul(xr, s));
-      bi = f64x2.add(bi, f64x2.mul(xi, s));
-    }
-    // A + iB = (ar − bi) + i(ai + br); A − iB = (ar + bi) + i(ai − br).
-    v128.store(pr + o, f64x2.sub(ar, bi));
-    v128.store(pi + o, f64x2.add(ai, br));
-    v128.store(qr + o, f64x2.add(ar, bi));
-    v128.store(qi + o, f64x2.sub(ai, br));
+    pairAt(kh, rowb, o, tc, ts, tr, ti, reg);
+    v128.store(pr + o, v128.load(reg));
+    v128.store(pi + o, v128.load(reg + 16));
+    v128.store(qr + o, v128.load(reg + 32));
+    v128.store(qi + o, v128.load(reg + 48));
   }
-}
-
-/** The largest modulus in a row of the padded half (the padding is zero). */
-// @ts-ignore: decorator
-@inline
-function rowMax(pr: usize, pi: usize, nvp: i32, m: v128): v128 {
-  for (let o: usize = 0; o < (<usize>nvp << 3); o += 16) {
-    const xr = v128.load(pr + o);
-    const xi = v128.load(pi + o);
-    m = f64x2.max(m, f64x2.add(f64x2.mul(xr, xr), f64x2.mul(xi, xi)));
-  }
-  return m;
 }
 
 /**
- * Clips one row in place at modulus c: x·min(1, c/|x|). With a correction
- * row (Dykstra), y = x + corr is clipped instead and corr becomes y − clip(y).
- * Returns the largest squared modulus of what was clipped, lane-wise max with m.
+ * One group's sweep over the Hermitian half, pair of rows u and h − u at a
+ * time: the largest squared modulus (lane-wise max with m) and, when `clip`,
+ * the transform of what the round removes, E = P − P' with
+ * P' = y·min(1, c/|y|) and y = P (or P + corr, Dykstra's correction, which
+ * then becomes y − P'), accumulated per tap row as
+ *
+ *   S_a += E(u)·exp(−2πiua/h) + E(h − u)·exp(+2πiua/h)
+ *        = cos·(E(u) + E(h − u)) − i·sin·(E(u) − E(h − u))   (one row when u = h − u mod h).
+ *
+ * Without a correction a pair of f64x2 lanes with nothing above c adds
+ * nothing (E = 0 there) and is skipped: a frequency inside the ball costs its
+ * transform and modulus only.
  */
-// @ts-ignore: decorator
-@inline
-function clipRow(pr: usize, pi: usize, nvp: i32, c: f64, cr: usize, m: v128): v128 {
+function sweepGroup(L: Scratch, kh: i32, h: i32, nvp: i32, c: f64, clip: bool, cg: usize, m: v128): v128 {
+  const rowb = <usize>nvp << 3;
   const cc = f64x2.splat(c * c);
   const cv = f64x2.splat(c);
-  const one = f64x2.splat(1.0);
-  const ci = cr + (<usize>nvp << 3);
-  for (let o: usize = 0; o < (<usize>nvp << 3); o += 16) {
-    let xr = v128.load(pr + o);
-    let xi = v128.load(pi + o);
-    if (cr != 0) {
-      xr = f64x2.add(xr, v128.load(cr + o));
-      xi = f64x2.add(xi, v128.load(ci + o));
+  const zero = f64x2.splat(0.0);
+  const reg = L.reg;
+  const tr = L.tr;
+  const ti = L.ti;
+  let u = 0;
+  while (2 * u <= h) {
+    rowTwiddles(u, h, kh, L.ch, L.sh, L.tc, L.ts);
+    const pair = u != 0 && 2 * u != h;
+    const c1 = cg == 0 ? 0 : cg + <usize>u * 2 * rowb;
+    const c2 = cg == 0 ? 0 : cg + <usize>(h - u) * 2 * rowb;
+    if (kh == 3 && pair && 2 * (u + 1) < h) {
+      // Rows u and u + 1 (both with a mirror) from one load of T: pairAt's arithmetic with the
+      // twiddles in registers (the same bits: tap 0's twiddles are exactly 1 and 0).
+      rowTwiddles(u + 1, h, kh, L.ch, L.sh, L.tc2, L.ts2);
+      const d1 = cg == 0 ? 0 : c1 + 2 * rowb;
+      const d2 = cg == 0 ? 0 : c2 - 2 * rowb;
+      const t1c = v128.load64_splat(L.tc + 8);
+      const t1s = v128.load64_splat(L.ts + 8);
+      const t2c = v128.load64_splat(L.tc + 16);
+      const t2s = v128.load64_splat(L.ts + 16);
+      const w1c = v128.load64_splat(L.tc2 + 8);
+      const w1s = v128.load64_splat(L.ts2 + 8);
+      const w2c = v128.load64_splat(L.tc2 + 16);
+      const w2s = v128.load64_splat(L.ts2 + 16);
+      for (let o: usize = 0; o < rowb; o += 16) {
+        const x0r = f64x2.add(v128.load(tr + o), zero);
+        const x0i = f64x2.add(v128.load(ti + o), zero);
+        const x1r = v128.load(tr + rowb + o);
+        const x1i = v128.load(ti + rowb + o);
+        const x2r = v128.load(tr + 2 * rowb + o);
+        const x2i = v128.load(ti + 2 * rowb + o);
+        let ar = madd<f64>(x2r, t2c, madd<f64>(x1r, t1c, x0r));
+        let ai = madd<f64>(x2i, t2c, madd<f64>(x1i, t1c, x0i));
+        let br = madd<f64>(x2r, t2s, madd<f64>(x1r, t1s, zero));
+        let bi = madd<f64>(x2i, t2s, madd<f64>(x1i, t1s, zero));
+        m = visit(L.tc, L.ts, L, kh, rowb, o, true, clip, cg, c1, c2, cc, cv, f64x2.sub(ar, bi), f64x2.add(ai, br),
+          f64x2.add(ar, bi), f64x2.sub(ai, br), m);
+        ar = madd<f64>(x2r, w2c, madd<f64>(x1r, w1c, x0r));
+        ai = madd<f64>(x2i, w2c, madd<f64>(x1i, w1c, x0i));
+        br = madd<f64>(x2r, w2s, madd<f64>(x1r, w1s, zero));
+        bi = madd<f64>(x2i, w2s, madd<f64>(x1i, w1s, zero));
+        m = visit(L.tc2, L.ts2, L, kh, rowb, o, true, clip, cg, d1, d2, cc, cv, f64x2.sub(ar, bi), f64x2.add(ai, br),
+          f64x2.add(ar, bi), f64x2.sub(ai, br), m);
+      }
+      u += 2;
+      continue;
     }
-    const q = f64x2.add(f64x2.mul(xr, xr), f64x2.mul(xi, xi));
-    m = f64x2.max(m, q);
-    // f = 1 where q ≤ c², else c/|x| (q > c² ≥ 0, so the root is positive).
-    const f = v128.bitselect(one, f64x2.div(cv, f64x2.sqrt(q)), f64x2.le(q, cc));
-    const yr = f64x2.mul(xr, f);
-    const yi = f64x2.mul(xi, f);
-    if (cr != 0) {
-      v128.store(cr + o, f64x2.sub(xr, yr));
-      v128.store(ci + o, f64x2.sub(xi, yi));
+    for (let o: usize = 0; o < rowb; o += 16) {
+      pairAt(kh, rowb, o, L.tc, L.ts, tr, ti, reg);
+      m = visit(L.tc, L.ts, L, kh, rowb, o, pair, clip, cg, c1, c2, cc, cv, v128.load(reg), v128.load(reg + 16),
+        v128.load(reg + 32), v128.load(reg + 48), m);
     }
-    v128.store(pr + o, yr);
-    v128.store(pi + o, yi);
+    u++;
   }
   return m;
 }
 
-/**
- * S_a += P'(u)·exp(−2πiua/h) + P'(h − u)·exp(+2πiua/h)
- *      = cos·(P'(u) + P'(h − u)) − i·sin·(P'(u) − P'(h − u)); one row when `pair` is false.
- */
+/** sweepGroup at one f64x2 of the rows u (P = pr + i·pi) and h − u (qr + i·qi). */
 // @ts-ignore: decorator
 @inline
-function accumulate(kh: i32, nvp: i32, tc: usize, ts: usize, pr: usize, pi: usize,
-  qr: usize, qi: usize, pair: bool, sr: usize, si: usize): void {
-  const rowb = <usize>nvp << 3;
-  for (let o: usize = 0; o < rowb; o += 16) {
-    let er = v128.load(pr + o);
-    let ei = v128.load(pi + o);
-    let dr = er;
-    let di = ei;
+function visit(tc: usize, ts: usize, L: Scratch, kh: i32, rowb: usize, o: usize, pair: bool, clip: bool, cg: usize, c1: usize, c2: usize,
+  cc: v128, cv: v128, pr: v128, pi: v128, qr: v128, qi: v128, m: v128): v128 {
+  let xr = pr;
+  let xi = pi;
+  let yr = qr;
+  let yi = qi;
+  if (cg != 0) {
+    xr = f64x2.add(xr, v128.load(c1 + o));
+    xi = f64x2.add(xi, v128.load(c1 + rowb + o));
     if (pair) {
-      const yr = v128.load(qr + o);
-      const yi = v128.load(qi + o);
-      er = f64x2.add(er, yr);
-      ei = f64x2.add(ei, yi);
-      dr = f64x2.sub(dr, yr);
-      di = f64x2.sub(di, yi);
-    }
-    for (let a = 0; a < kh; a++) {
-      const c = f64x2.splat(load<f64>(tc + (<usize>a << 3)));
-      const s = f64x2.splat(load<f64>(ts + (<usize>a << 3)));
-      // cos·E − i·sin·D = (c·er + s·di) + i(c·ei − s·dr)
-      const dst = <usize>a * rowb + o;
-      v128.store(sr + dst, f64x2.add(v128.load(sr + dst), f64x2.add(f64x2.mul(c, er), f64x2.mul(s, di))));
-      v128.store(si + dst, f64x2.add(v128.load(si + dst), f64x2.sub(f64x2.mul(c, ei), f64x2.mul(s, dr))));
+      yr = f64x2.add(yr, v128.load(c2 + o));
+      yi = f64x2.add(yi, v128.load(c2 + rowb + o));
     }
   }
+  const q1 = f64x2.add(f64x2.mul(xr, xr), f64x2.mul(xi, xi));
+  const q2 = pair ? f64x2.add(f64x2.mul(yr, yr), f64x2.mul(yi, yi)) : f64x2.splat(0.0);
+  m = f64x2.pmax(m, f64x2.pmax(q1, q2)); // pmax: q is finite (the kernel is), and pmax is one instruction
+  if (!clip) return m;
+  const above1 = f64x2.gt(q1, cc);
+  const above2 = f64x2.gt(q2, cc);
+  if (cg == 0 && !v128.any_true(v128.or(above1, above2))) return m;
+  // f = 1 where q ≤ c², else c/|y| (q > c² ≥ 0, so the root is positive).
+  const one = f64x2.splat(1.0);
+  const f1 = v128.bitselect(f64x2.div(cv, f64x2.sqrt(q1)), one, above1);
+  let er = f64x2.sub(pr, f64x2.mul(xr, f1));
+  let ei = f64x2.sub(pi, f64x2.mul(xi, f1));
+  if (cg != 0) {
+    v128.store(c1 + o, f64x2.sub(xr, f64x2.mul(xr, f1)));
+    v128.store(c1 + rowb + o, f64x2.sub(xi, f64x2.mul(xi, f1)));
+  }
+  let dr = er;
+  let di = ei;
+  if (pair) {
+    const f2 = v128.bitselect(f64x2.div(cv, f64x2.sqrt(q2)), one, above2);
+    const e2r = f64x2.sub(qr, f64x2.mul(yr, f2));
+    const e2i = f64x2.sub(qi, f64x2.mul(yi, f2));
+    if (cg != 0) {
+      v128.store(c2 + o, f64x2.sub(yr, f64x2.mul(yr, f2)));
+      v128.store(c2 + rowb + o, f64x2.sub(yi, f64x2.mul(yi, f2)));
+    }
+    dr = f64x2.sub(er, e2r);
+    di = f64x2.sub(ei, e2i);
+    er = f64x2.add(er, e2r);
+    ei = f64x2.add(ei, e2i);
+  }
+  for (let a = 0; a < kh; a++) {
+    const ca = v128.load64_splat(tc + (<usize>a << 3));
+    const sa = v128.load64_splat(ts + (<usize>a << 3));
+    // cos·E − i·sin·D = (c·er + s·di) + i(c·ei − s·dr)
+    const dst = <usize>a * rowb + o;
+    v128.store(L.sr + dst, madd<f64>(sa, di, madd<f64>(ca, er, v128.load(L.sr + dst))));
+    v128.store(L.si + dst, nmadd<f64>(sa, dr, madd<f64>(ca, ei, v128.load(L.si + dst))));
+  }
+  return m;
 }
 
 /** The scratch of both entry points, laid out from `work` (see diag_work_bytes). */
@@ -254,14 +326,14 @@ class Scratch {
   bc: usize; bs: usize; ic: usize; is: usize;
   tr: usize; ti: usize; sr: usize; si: usize;
   pr: usize; pi: usize; qr: usize; qi: usize;
-  tc: usize; ts: usize;
+  tc: usize; ts: usize; tc2: usize; ts2: usize; reg: usize;
 }
 
 /** Lays out the scratch (the descriptor itself in its first 16·8 bytes) and fills the tables. */
 function scratch(work: usize, kh: i32, kw: i32, h: i32, w: i32, nv: i32, nvp: i32): Scratch {
   const L = changetype<Scratch>(align16(work));
   const rowb = <usize>nvp << 3;
-  L.ch = align16(changetype<usize>(L) + 18 * 8);
+  L.ch = align16(changetype<usize>(L) + 21 * 8);
   L.sh = L.ch + (<usize>h << 3);
   L.cw = L.sh + (<usize>h << 3);
   L.sw = L.cw + (<usize>w << 3);
@@ -279,6 +351,9 @@ function scratch(work: usize, kh: i32, kw: i32, h: i32, w: i32, nv: i32, nvp: i3
   L.qi = L.qr + rowb;
   L.tc = L.qi + rowb;
   L.ts = L.tc + (<usize>kh << 3);
+  L.tc2 = L.ts + (<usize>kh << 3);
+  L.ts2 = L.tc2 + (<usize>kh << 3);
+  L.reg = align16(L.ts2 + (<usize>kh << 3));
   tables(h, L.ch, L.sh);
   tables(w, L.cw, L.sw);
   columnTables(kw, h, w, nv, nvp, L.cw, L.sw, L.bc, L.bs, L.ic, L.is);
@@ -292,20 +367,36 @@ function scratch(work: usize, kh: i32, kw: i32, h: i32, w: i32, nv: i32, nvp: i3
  *   work [in] diag_work_bytes(kh, kw, h, w) bytes
  */
 export function diag_norm_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, work: usize): f64 {
-  const nv = (w >> 1) + 1;
   const nvp = paddedColumns(w);
-  const L = scratch(work, kh, kw, h, w, nv, nvp);
+  const L = scratch(work, kh, kw, h, w, (w >> 1) + 1, nvp);
   let m = f64x2.splat(0.0);
   for (let g = 0; g < groups; g++) {
     transformRows(k + (<usize>(g * kh * kw) << 3), kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
-    for (let u = 0; 2 * u <= h; u++) {
-      rowTwiddles(u, h, kh, L.ch, L.sh, L.tc, L.ts);
-      rowPair(kh, nvp, L.tc, L.ts, L.tr, L.ti, L.pr, L.pi, L.qr, L.qi);
-      m = rowMax(L.pr, L.pi, nvp, m);
-      if (u != 0 && 2 * u != h) m = rowMax(L.qr, L.qi, nvp, m);
-    }
+    // Every |P_g(u, v)| = |Σ_a T_a(v)·exp(2πiua/h)| is at most Σ_a |T_a(v)|, computed from the same
+    // T (so also for the rounded values, with room to spare): a group bounded below the largest
+    // value so far cannot change it and is not swept.
+    const sofar = max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1));
+    if (rowBound(L.tr, L.ti, kh, nvp) * (1.0 + 1e-12) < sofar) continue;
+    m = sweepGroup(L, kh, h, nvp, 0.0, false, 0, m);
   }
   return Math.sqrt(max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1)));
+}
+
+/** (max_v Σ_a |T_a(v)|)² over the padded half of T (kh rows of re, then of im). */
+function rowBound(tr: usize, ti: usize, kh: i32, nvp: i32): f64 {
+  const rowb = <usize>nvp << 3;
+  let mb = f64x2.splat(0.0);
+  for (let o: usize = 0; o < rowb; o += 16) {
+    let sum = f64x2.splat(0.0);
+    for (let a = 0; a < kh; a++) {
+      const xr = v128.load(tr + <usize>a * rowb + o);
+      const xi = v128.load(ti + <usize>a * rowb + o);
+      sum = f64x2.add(sum, f64x2.sqrt(f64x2.add(f64x2.mul(xr, xr), f64x2.mul(xi, xi))));
+    }
+    mb = f64x2.pmax(mb, sum);
+  }
+  const b = max<f64>(f64x2.extract_lane(mb, 0), f64x2.extract_lane(mb, 1));
+  return b * b;
 }
 
 /**
@@ -314,6 +405,10 @@ export function diag_norm_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w
  * back and restricted to the taps:
  *
  *   kout_g[a, b] = Σ_{u, v} Re(P'_g(u, v)·exp(−2πi(u·a/h + v·b/w))) / (h·w)
+ *
+ * computed as K_g minus the same restriction of E = P − P' (the restriction
+ * of P itself is K_g, as kh ≤ h and kw ≤ w): a group with no frequency above
+ * c comes back with its own bits.
  *
  * Arguments:
  *   k      [in]  f64[groups·kh·kw]
@@ -327,25 +422,32 @@ export function diag_norm_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w
  */
 export function diag_clip_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, c: f64, kout: usize,
   corr: usize, work: usize): f64 {
-  const nv = (w >> 1) + 1;
   const nvp = paddedColumns(w);
   const rowb = <usize>nvp << 3;
-  const L = scratch(work, kh, kw, h, w, nv, nvp);
+  const L = scratch(work, kh, kw, h, w, (w >> 1) + 1, nvp);
+  const taps = kh * kw;
   let m = f64x2.splat(0.0);
   for (let g = 0; g < groups; g++) {
-    transformRows(k + (<usize>(g * kh * kw) << 3), kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
-    memory.fill(L.sr, 0, <usize>kh * rowb);
-    memory.fill(L.si, 0, <usize>kh * rowb);
-    const cg = corr + <usize>g * <usize>h * 2 * rowb;
-    for (let u = 0; 2 * u <= h; u++) {
-      rowTwiddles(u, h, kh, L.ch, L.sh, L.tc, L.ts);
-      rowPair(kh, nvp, L.tc, L.ts, L.tr, L.ti, L.pr, L.pi, L.qr, L.qi);
-      const pair = u != 0 && 2 * u != h;
-      m = clipRow(L.pr, L.pi, nvp, c, corr == 0 ? 0 : cg + <usize>u * 2 * rowb, m);
-      if (pair) m = clipRow(L.qr, L.qi, nvp, c, corr == 0 ? 0 : cg + <usize>(h - u) * 2 * rowb, m);
-      accumulate(kh, nvp, L.tc, L.ts, L.pr, L.pi, L.qr, L.qi, pair, L.sr, L.si);
+    const kg = k + (<usize>(g * taps) << 3);
+    const og = kout + (<usize>(g * taps) << 3);
+    transformRows(kg, kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
+    if (corr == 0) {
+      // A group bounded (see diag_norm_f64) inside the ball and below the largest value so far
+      // neither clips nor changes the returned maximum: it comes back as it is.
+      const sofar = max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1));
+      const bound = rowBound(L.tr, L.ti, kh, nvp) * (1.0 + 1e-12);
+      if (bound <= c * c && bound < sofar) {
+        memory.copy(og, kg, <usize>taps << 3);
+        continue;
+      }
     }
-    inverseRows(kh, kw, nvp, L.ic, L.is, L.sr, L.si, kout + (<usize>(g * kh * kw) << 3));
+    memory.fill(L.sr, 0, <usize>kh * rowb * 2); // S's re and im rows are contiguous
+    m = sweepGroup(L, kh, h, nvp, c, true, corr == 0 ? 0 : corr + <usize>g * <usize>h * 2 * rowb, m);
+    inverseRows(kh, kw, nvp, L.ic, L.is, L.sr, L.si, og);
+    for (let j = 0; j < taps; j++) {
+      const at = <usize>j << 3;
+      store<f64>(og + at, load<f64>(kg + at) - load<f64>(og + at));
+    }
   }
   return Math.sqrt(max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1)));
 }
@@ -405,7 +507,7 @@ export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32,
     transformRows(k + (<usize>(g * kh * kw) << 3), kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
     for (let u = 0; 2 * u <= h; u++) {
       rowTwiddles(u, h, kh, L.ch, L.sh, L.tc, L.ts);
-      rowPair(kh, nvp, L.tc, L.ts, L.tr, L.ti, L.pr, L.pi, L.qr, L.qi);
+      rowPair(kh, nvp, L.tc, L.ts, L.tr, L.ti, L.pr, L.pi, L.qr, L.qi, L.reg);
       const mirror = h - u;
       for (let v = v0; v < v0 + nvb; v++) {
         const col = out + <usize>(v - v0) * <usize>h * gb + (<usize>g << 3);

@@ -39,6 +39,7 @@ import {
   type Kernel,
   type Layout,
   operatorNormBoundsSync,
+  operatorNormSync,
 } from "../mod.ts";
 import { type DenseLayer, relayout } from "./dense_layers.ts";
 import {
@@ -1413,3 +1414,56 @@ test(
   },
   { threads: true, timeoutMs: 120_000 },
 );
+
+test("clip kinds: depthwise groups that never leave the ball come back with their own bits; the clipped ones match a per-group dense round", () => {
+  // 16 groups of 3×3 (the core's three-tap path) and of 2×4 (its general path); every other group scaled by
+  // 1e-3, so the radius 0.5·‖A‖ leaves it inside the ball with room to spare.
+  for (const [kh, kw] of [[3, 3], [2, 4]]) {
+    const groups = 16, h = 9, w = 7;
+    const data = signedUniform(77 + kh, groups * kh * kw);
+    for (let g = 0; g < groups; g += 2) for (let j = 0; j < kh * kw; j++) data[g * kh * kw + j] *= 1e-3;
+    const options = { inputShape: [h, w], groups, layout: "oihw" as const };
+    const kernel = { data, shape: [groups, 1, kh, kw] };
+    const maxNorm = 0.5 * operatorNormSync(kernel, options);
+    const res = clipOperatorNormSync(kernel, maxNorm, { ...options, iterations: 1 });
+    for (let g = 0; g < groups; g++) {
+      const at = g * kh * kw;
+      const mine = res.kernel.data.subarray(at, at + kh * kw);
+      if (g % 2 === 0) {
+        assert.ok(mine.every((x, j) => Object.is(x, data[at + j])), `${kh}×${kw} group ${g}: bits kept`);
+      } else {
+        const want = naiveRound(data.subarray(at, at + kh * kw), kh, kw, h, w, maxNorm);
+        assertArraysNear(mine, want, 1e-12, maxAbs(want), `${kh}×${kw} group ${g}`);
+      }
+    }
+  }
+});
+
+/**
+ * One round of a single-channel kernel by the definition, in plain loops: every
+ * P(u, v) = Σ K[a, b]·exp(2πi(ua/h + vb/w)) scaled by min(1, c/|P|), then the
+ * inverse DFT's real part on the kernel's taps.
+ */
+function naiveRound(k: ArrayLike<number>, kh: number, kw: number, h: number, w: number, c: number): Float64Array {
+  const out = new Float64Array(kh * kw);
+  for (let u = 0; u < h; u++) {
+    for (let v = 0; v < w; v++) {
+      let re = 0, im = 0;
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) {
+          const t = 2 * Math.PI * (u * a / h + v * b / w);
+          re += k[a * kw + b] * Math.cos(t);
+          im += k[a * kw + b] * Math.sin(t);
+        }
+      }
+      const f = Math.min(1, c / Math.hypot(re, im));
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) {
+          const t = -2 * Math.PI * (u * a / h + v * b / w);
+          out[a * kw + b] += f * (re * Math.cos(t) - im * Math.sin(t)) / (h * w);
+        }
+      }
+    }
+  }
+  return out;
+}

@@ -31,7 +31,19 @@ interface Layer {
 /** A random layer with at least 8 values per block (the screened path), of one kind. */
 const layerArb: fc.Arbitrary<Layer> = fc.record({
   seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-  kind: fc.constantFrom("plain", "stride", "groups", "dilation", "transposed", "1-D", "3-D", "1×1", "wide"),
+  kind: fc.constantFrom(
+    "plain",
+    "stride",
+    "groups",
+    "depthwise",
+    "depthwise 1-D",
+    "dilation",
+    "transposed",
+    "1-D",
+    "3-D",
+    "1×1",
+    "wide",
+  ),
   c: fc.integer({ min: 8, max: 20 }),
   d: fc.integer({ min: 8, max: 24 }),
   n: fc.integer({ min: 2, max: 9 }),
@@ -51,6 +63,19 @@ const layerArb: fc.Arbitrary<Layer> = fc.record({
         ...base,
         kernel: { data: data(2 * d * c * k * k), shape: [2 * d, c, k, k] },
         options: { inputShape: [n, n + 1], groups: 2, layout: "oihw" },
+      };
+    case "depthwise":
+      // 1×1 frequency matrices: elementwise, groups bounded below the largest value skipped.
+      return {
+        ...base,
+        kernel: { data: data(d * 4 * k * (k + 1)), shape: [4 * d, 1, k + 1, k] },
+        options: { inputShape: [n + 3, n + 1], groups: 4 * d, layout: "oihw" },
+      };
+    case "depthwise 1-D":
+      return {
+        ...base,
+        kernel: { data: data(c * k), shape: [c, 1, k] },
+        options: { inputShape: [2 * n], groups: c, layout: "oiw" },
       };
     case "dilation":
       return {
