@@ -452,38 +452,58 @@ export function diag_clip_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w
   return Math.sqrt(max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1)));
 }
 
+/** The smallest power of two ≥ n (n ≥ 1). */
+// @ts-ignore: decorator
+@inline
+function pow2Above(n: i32): i32 {
+  return n <= 1 ? 1 : 1 << (32 - clz<i32>(n - 1));
+}
+
+/** Bytes of diag_values_f64's sorting scratch for `groups` values per frequency. */
+export function diag_sort_bytes(groups: i32): i32 {
+  const bytes: i64 = 2 * <i64>pow2Above(groups) * 8 + 16;
+  return bytes > 0x7fffffff ? -1 : <i32>bytes;
+}
+
 /**
- * Sorts f64[n] at p into decreasing order: a bottom-up merge sort whose merge
- * picks with `select` (no data-dependent branch), ping-ponging with tmp
- * (f64[n]). On ties it takes the left run first (stable).
+ * Sorts rows r and r + 1 (n values each, `gb` bytes apart, at p) into
+ * decreasing order at once: they are interleaved into the f64x2 lanes of
+ * `tmp` (2·np f64, np = pow2Above(n), padded with −1, below every value),
+ * sorted by a bitonic network of pmin/pmax (no data-dependent branch), and
+ * written back. Only the second row is a copy of the first when `one`.
+ * The values are moduli: ≥ 0 and never NaN.
  */
-function sortDesc(p: usize, n: i32, tmp: usize): void {
-  let src = p;
-  let dst = tmp;
-  for (let width = 1; width < n; width <<= 1) {
-    for (let lo = 0; lo < n; lo += 2 * width) {
-      const mid = min<i32>(lo + width, n);
-      const hi = min<i32>(lo + 2 * width, n);
-      let i = lo;
-      let j = mid;
-      let o = lo;
-      while (i < mid && j < hi) {
-        const a = load<f64>(src + (<usize>i << 3));
-        const b = load<f64>(src + (<usize>j << 3));
-        const left = a >= b;
-        store<f64>(dst + (<usize>o << 3), select<f64>(a, b, left));
-        i += <i32>left;
-        j += <i32>!left;
-        o++;
-      }
-      while (i < mid) store<f64>(dst + (<usize>(o++) << 3), load<f64>(src + (<usize>(i++) << 3)));
-      while (j < hi) store<f64>(dst + (<usize>(o++) << 3), load<f64>(src + (<usize>(j++) << 3)));
-    }
-    const t = src;
-    src = dst;
-    dst = t;
+function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void {
+  const np = pow2Above(n);
+  const q = one ? p : p + gb;
+  for (let j = 0; j < np; j++) {
+    const x = j < n ? load<f64>(p + (<usize>j << 3)) : -1.0;
+    const y = j < n ? load<f64>(q + (<usize>j << 3)) : -1.0;
+    v128.store(tmp + (<usize>j << 4), f64x2.replace_lane(f64x2.splat(x), 1, y));
   }
-  if (src != p) memory.copy(p, src, <usize>n << 3);
+  for (let k = 2; k <= np; k <<= 1) {
+    for (let j = k >> 1; j > 0; j >>= 1) {
+      // Pairs (i, i + j) with i & j = 0; blocks of 2j share i & k (2j ≤ k): the direction.
+      for (let base = 0; base < np; base += 2 * j) {
+        const down = (base & k) == 0;
+        const lo = tmp + (<usize>base << 4);
+        const hi = lo + (<usize>j << 4);
+        for (let o: usize = 0; o < (<usize>j << 4); o += 16) {
+          const a = v128.load(lo + o);
+          const b = v128.load(hi + o);
+          const mx = f64x2.pmax(a, b);
+          const mn = f64x2.pmin(a, b);
+          v128.store(lo + o, down ? mx : mn);
+          v128.store(hi + o, down ? mn : mx);
+        }
+      }
+    }
+  }
+  for (let j = 0; j < n; j++) {
+    const v = v128.load(tmp + (<usize>j << 4));
+    store<f64>(p + (<usize>j << 3), f64x2.extract_lane(v, 0));
+    if (!one) store<f64>(q + (<usize>j << 3), f64x2.extract_lane(v, 1));
+  }
 }
 
 /**
@@ -495,7 +515,7 @@ function sortDesc(p: usize, n: i32, tmp: usize): void {
  *
  * Arguments as diag_norm_f64, plus
  *   out  [out] f64[nvb·h·groups]
- *   tmp  [in]  f64[groups] of scratch for the sort
+ *   tmp  [in]  diag_sort_bytes(groups) bytes of scratch for the sort, 16-byte aligned
  */
 export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, v0: i32, nvb: i32,
   out: usize, tmp: usize, work: usize): i32 {
@@ -523,6 +543,7 @@ export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32,
       }
     }
   }
-  for (let row = 0; row < nvb * h; row++) sortDesc(out + <usize>row * gb, groups, tmp);
+  const rows = nvb * h;
+  for (let row = 0; row < rows; row += 2) sortPairDesc(out + <usize>row * gb, gb, groups, row + 1 == rows, tmp);
   return 0;
 }

@@ -25,5 +25,12 @@ export function heap_base(): usize {
 export { sort_values_desc_f64, sort_values_work_bytes } from "./sort";
 export { dqds_values_f64, dqds_work_bytes } from "./dqds";
 export { conv_adjoint_f64_cdhw, conv_f64_cdhw, conv_work_bytes_f64 } from "./conv";
-export { diag_clip_f64, diag_corr_bytes, diag_norm_f64, diag_values_f64, diag_work_bytes } from "./diagonal";
+export {
+  diag_clip_f64,
+  diag_corr_bytes,
+  diag_norm_f64,
+  diag_sort_bytes,
+  diag_values_f64,
+  diag_work_bytes,
+} from "./diagonal";
 export { norm_below_f64, norm_estimates_f64, norm_work_bytes } from "./norm";
