@@ -466,6 +466,107 @@ export function diag_sort_bytes(groups: i32): i32 {
 }
 
 /**
+ * The strides 4, 2 and 1 of a bitonic merge on 8 consecutive f64x2 at p, in
+ * registers: decreasing when `down`, else increasing.
+ */
+// @ts-ignore: decorator
+@inline
+function tail8(p: usize, down: bool): void {
+  let x0 = v128.load(p + 0);
+  let x1 = v128.load(p + 16);
+  let x2 = v128.load(p + 32);
+  let x3 = v128.load(p + 48);
+  let x4 = v128.load(p + 64);
+  let x5 = v128.load(p + 80);
+  let x6 = v128.load(p + 96);
+  let x7 = v128.load(p + 112);
+  let t: v128;
+  if (down) {
+    t = f64x2.pmin(x0, x4);
+    x0 = f64x2.pmax(x0, x4);
+    x4 = t;
+    t = f64x2.pmin(x1, x5);
+    x1 = f64x2.pmax(x1, x5);
+    x5 = t;
+    t = f64x2.pmin(x2, x6);
+    x2 = f64x2.pmax(x2, x6);
+    x6 = t;
+    t = f64x2.pmin(x3, x7);
+    x3 = f64x2.pmax(x3, x7);
+    x7 = t;
+    t = f64x2.pmin(x0, x2);
+    x0 = f64x2.pmax(x0, x2);
+    x2 = t;
+    t = f64x2.pmin(x1, x3);
+    x1 = f64x2.pmax(x1, x3);
+    x3 = t;
+    t = f64x2.pmin(x4, x6);
+    x4 = f64x2.pmax(x4, x6);
+    x6 = t;
+    t = f64x2.pmin(x5, x7);
+    x5 = f64x2.pmax(x5, x7);
+    x7 = t;
+    t = f64x2.pmin(x0, x1);
+    x0 = f64x2.pmax(x0, x1);
+    x1 = t;
+    t = f64x2.pmin(x2, x3);
+    x2 = f64x2.pmax(x2, x3);
+    x3 = t;
+    t = f64x2.pmin(x4, x5);
+    x4 = f64x2.pmax(x4, x5);
+    x5 = t;
+    t = f64x2.pmin(x6, x7);
+    x6 = f64x2.pmax(x6, x7);
+    x7 = t;
+  } else {
+    t = f64x2.pmax(x0, x4);
+    x0 = f64x2.pmin(x0, x4);
+    x4 = t;
+    t = f64x2.pmax(x1, x5);
+    x1 = f64x2.pmin(x1, x5);
+    x5 = t;
+    t = f64x2.pmax(x2, x6);
+    x2 = f64x2.pmin(x2, x6);
+    x6 = t;
+    t = f64x2.pmax(x3, x7);
+    x3 = f64x2.pmin(x3, x7);
+    x7 = t;
+    t = f64x2.pmax(x0, x2);
+    x0 = f64x2.pmin(x0, x2);
+    x2 = t;
+    t = f64x2.pmax(x1, x3);
+    x1 = f64x2.pmin(x1, x3);
+    x3 = t;
+    t = f64x2.pmax(x4, x6);
+    x4 = f64x2.pmin(x4, x6);
+    x6 = t;
+    t = f64x2.pmax(x5, x7);
+    x5 = f64x2.pmin(x5, x7);
+    x7 = t;
+    t = f64x2.pmax(x0, x1);
+    x0 = f64x2.pmin(x0, x1);
+    x1 = t;
+    t = f64x2.pmax(x2, x3);
+    x2 = f64x2.pmin(x2, x3);
+    x3 = t;
+    t = f64x2.pmax(x4, x5);
+    x4 = f64x2.pmin(x4, x5);
+    x5 = t;
+    t = f64x2.pmax(x6, x7);
+    x6 = f64x2.pmin(x6, x7);
+    x7 = t;
+  }
+  v128.store(p + 0, x0);
+  v128.store(p + 16, x1);
+  v128.store(p + 32, x2);
+  v128.store(p + 48, x3);
+  v128.store(p + 64, x4);
+  v128.store(p + 80, x5);
+  v128.store(p + 96, x6);
+  v128.store(p + 112, x7);
+}
+
+/**
  * Sorts rows r and r + 1 (n values each, `gb` bytes apart, at p) into
  * decreasing order at once: they are interleaved into the f64x2 lanes of
  * `tmp` (2·np f64, np = pow2Above(n), padded with −1, below every value),
@@ -482,20 +583,28 @@ function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void 
     v128.store(tmp + (<usize>j << 4), f64x2.replace_lane(f64x2.splat(x), 1, y));
   }
   for (let k = 2; k <= np; k <<= 1) {
-    for (let j = k >> 1; j > 0; j >>= 1) {
+    // Strides j ≥ 8 one pass each; for k ≥ 8 the strides 4, 2, 1 in one pass over blocks of 8 lanes' pairs.
+    for (let j = k >> 1; j > 0 && (k < 8 || j >= 8); j >>= 1) {
       // Pairs (i, i + j) with i & j = 0; blocks of 2j share i & k (2j ≤ k): the direction.
       for (let base = 0; base < np; base += 2 * j) {
         const down = (base & k) == 0;
         const lo = tmp + (<usize>base << 4);
         const hi = lo + (<usize>j << 4);
+        const top = down ? lo : hi;
+        const bottom = down ? hi : lo;
         for (let o: usize = 0; o < (<usize>j << 4); o += 16) {
           const a = v128.load(lo + o);
           const b = v128.load(hi + o);
-          const mx = f64x2.pmax(a, b);
-          const mn = f64x2.pmin(a, b);
-          v128.store(lo + o, down ? mx : mn);
-          v128.store(hi + o, down ? mn : mx);
+          v128.store(top + o, f64x2.pmax(a, b));
+          v128.store(bottom + o, f64x2.pmin(a, b));
         }
+      }
+    }
+    if (k >= 8) {
+      for (let base = 0; base < np; base += 8) {
+        const at = tmp + (<usize>base << 4);
+        if ((base & k) == 0) tail8(at, true);
+        else tail8(at, false);
       }
     }
   }
