@@ -1,39 +1,44 @@
 // Sorting a layer's values: an LSD radix sort on the IEEE bits.
 
+/** Bits per radix digit, and the buckets of one digit. */
+const DIGIT: i32 = 11;
+const BUCKETS: i32 = 1 << DIGIT;
+
+/** The key of a value x ≥ 0: its bits (sign cleared) complemented, so that increasing keys are decreasing values. */
+// @ts-ignore: decorator
+@inline
+function keyOf(bits: u64): u64 {
+  return ~(bits & 0x7fffffffffffffff);
+}
+
 /** Bytes of scratch for sort_values_desc_f64: a second array of n values and the digit histograms. */
 export function sort_values_work_bytes(n: i32): i32 {
-  const bytes: i64 = <i64>n * 8 + 6 * 2048 * 4 + 32;
+  const bytes: i64 = <i64>n * 8 + 6 * <i64>BUCKETS * 4 + 32;
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
 /**
- * sort_values_desc_f64: sorts f64[n] at p into decreasing order.
- *
- * The values must be non-negative or NaN-free singular values: for x ≥ 0 the
- * IEEE bit patterns order like the numbers, so an LSD radix sort on the key
- * ~bits (six 11-bit digits, one counting pass, passes whose digit is the same
- * for every value skipped) gives decreasing order in O(n). −0 sorts with +0.
- * work: sort_values_work_bytes(n) bytes, 16-byte aligned. Returns 0.
+ * Sorts the n values at p (sign cleared) stably by the bits [lo, lo + nbits)
+ * of their keys, digit by digit from the lowest (at most 6 digits), skipping a
+ * digit every value shares; tmp holds n values, hist 6·BUCKETS u32.
  */
-export function sort_values_desc_f64(p: usize, n: i32, work: usize): i32 {
-  if (n < 2) return 0;
-  const tmp = work;
-  const hist = (work + (<usize>n << 3) + 15) & ~(<usize>15);
-  memory.fill(hist, 0, 6 * 2048 * 4);
+function radixBits(p: usize, n: i32, tmp: usize, hist: usize, lo: i32, nbits: i32): void {
+  const digits = (nbits + DIGIT - 1) / DIGIT;
+  memory.fill(hist, 0, <usize>(digits * BUCKETS) << 2);
   for (let i = 0; i < n; i++) {
-    const key = ~(load<u64>(p + (<usize>i << 3)) & 0x7fffffffffffffff);
-    for (let d = 0; d < 6; d++) {
-      const h = hist + (<usize>(d * 2048 + <i32>((key >> (<u64>(11 * d))) & 2047)) << 2);
+    const key = keyOf(load<u64>(p + (<usize>i << 3))) >> <u64>lo;
+    for (let d = 0; d < digits; d++) {
+      const h = hist + (<usize>(d * BUCKETS + <i32>((key >> (<u64>(DIGIT * d))) & <u64>(BUCKETS - 1))) << 2);
       store<u32>(h, load<u32>(h) + 1);
     }
   }
   let src = p;
   let dst = tmp;
-  for (let d = 0; d < 6; d++) {
-    const hd = hist + (<usize>(d * 2048) << 2);
+  for (let d = 0; d < digits; d++) {
+    const hd = hist + (<usize>(d * BUCKETS) << 2);
     // Skip a digit every value shares.
     let trivial = false;
-    for (let b = 0; b < 2048; b++) {
+    for (let b = 0; b < BUCKETS; b++) {
       const c = load<u32>(hd + (<usize>b << 2));
       if (c != 0) {
         trivial = c == <u32>n;
@@ -42,16 +47,15 @@ export function sort_values_desc_f64(p: usize, n: i32, work: usize): i32 {
     }
     if (trivial) continue;
     let sum: u32 = 0;
-    for (let b = 0; b < 2048; b++) {
+    for (let b = 0; b < BUCKETS; b++) {
       const c = load<u32>(hd + (<usize>b << 2));
       store<u32>(hd + (<usize>b << 2), sum);
       sum += c;
     }
-    const shift = <u64>(11 * d);
+    const shift = <u64>(lo + DIGIT * d);
     for (let i = 0; i < n; i++) {
       const bits = load<u64>(src + (<usize>i << 3)) & 0x7fffffffffffffff;
-      const key = ~bits;
-      const h = hd + (<usize>(<i32>((key >> shift) & 2047)) << 2);
+      const h = hd + (<usize>(<i32>((keyOf(bits) >> shift) & <u64>(BUCKETS - 1))) << 2);
       const at = load<u32>(h);
       store<u32>(h, at + 1);
       store<u64>(dst + (<usize>at << 3), bits);
@@ -61,5 +65,63 @@ export function sort_values_desc_f64(p: usize, n: i32, work: usize): i32 {
     dst = t;
   }
   if (src != p) memory.copy(p, src, <usize>n << 3);
+}
+
+/** Runs of equal high keys up to this long are finished by insertion; longer ones by radix passes on the low bits. */
+const SHORT_RUN: i32 = 24;
+
+/**
+ * sort_values_desc_f64: sorts f64[n] at p into decreasing order.
+ *
+ * The values must be non-negative or NaN-free singular values: for x ≥ 0 the
+ * IEEE bit patterns order like the numbers, so radix passes on the key ~bits
+ * give decreasing order in O(n). −0 sorts with +0, and the sign bit comes back
+ * cleared. The keys' common leading bits are found first; the 33 bits below
+ * them (three 11-bit digits, one counting pass, a digit every value shares
+ * skipped) order nearly everything, and each run of values equal on those
+ * bits is finished on the bits below: by insertion when short, else by radix
+ * passes of its own (a layer whose values all agree to 33 bits, such as a
+ * scaled orthogonal one, costs the passes of a full sort, never more).
+ * work: sort_values_work_bytes(n) bytes, 16-byte aligned. Returns 0.
+ */
+export function sort_values_desc_f64(p: usize, n: i32, work: usize): i32 {
+  if (n < 2) return 0;
+  const tmp = work;
+  const hist = (work + (<usize>n << 3) + 15) & ~(<usize>15);
+  const k0 = keyOf(load<u64>(p));
+  let diff: u64 = 0;
+  for (let i = 1; i < n; i++) diff |= keyOf(load<u64>(p + (<usize>i << 3))) ^ k0;
+  if (diff == 0) {
+    for (let i = 0; i < n; i++) store<u64>(p + (<usize>i << 3), load<u64>(p + (<usize>i << 3)) & 0x7fffffffffffffff);
+    return 0;
+  }
+  const top = 64 - <i32>clz<u64>(diff); // the keys agree on every bit from `top` up
+  const lo = max<i32>(0, top - 3 * DIGIT);
+  radixBits(p, n, tmp, hist, lo, top - lo);
+  if (lo == 0) return 0;
+  // Runs of equal key >> lo, each finished on the bits below lo.
+  let start = 0;
+  while (start < n) {
+    const high = keyOf(load<u64>(p + (<usize>start << 3))) >> <u64>lo;
+    let end = start + 1;
+    while (end < n && keyOf(load<u64>(p + (<usize>end << 3))) >> <u64>lo == high) end++;
+    const len = end - start;
+    const run = p + (<usize>start << 3);
+    if (len > SHORT_RUN) {
+      radixBits(run, len, tmp, hist, 0, lo);
+    } else if (len > 1) {
+      for (let i = 1; i < len; i++) {
+        const x = load<u64>(run + (<usize>i << 3));
+        const kx = keyOf(x);
+        let j = i - 1;
+        while (j >= 0 && keyOf(load<u64>(run + (<usize>j << 3))) > kx) {
+          store<u64>(run + (<usize>(j + 1) << 3), load<u64>(run + (<usize>j << 3)));
+          j--;
+        }
+        store<u64>(run + (<usize>(j + 1) << 3), x);
+      }
+    }
+    start = end;
+  }
   return 0;
 }
