@@ -53,6 +53,7 @@ import {
   Subspace,
 } from "./clip_dense.ts";
 import { signedUniform } from "./_random.ts";
+import { getPool, jobCounts } from "../src/_threads/pool.ts";
 import { type ErrorClass, expectBothFail } from "./_failures.ts";
 
 // ---------------------------------------------------------------------------
@@ -1467,3 +1468,30 @@ function naiveRound(k: ArrayLike<number>, kh: number, kw: number, h: number, w: 
   }
   return out;
 }
+
+test(
+  "clip kinds: 3-D layers on the worker pool (each depth frequency's columns a block of jobs) give the sync call's bits, both methods",
+  async () => {
+    // Complex depth frequencies (3 depth taps on depth 5), a real one (t = 0), groups, Dykstra's corrections.
+    const cases: { shape: number[]; options: ClipOptions }[] = [
+      { shape: [6, 4, 3, 3, 2], options: { inputShape: [5, 6, 4], layout: "oidhw" } },
+      { shape: [4, 2, 2, 3, 3], options: { inputShape: [4, 5, 5], groups: 2, layout: "oidhw" } },
+    ];
+    for (const { shape, options } of cases) {
+      const kernel = { data: signedUniform(31 + shape[0], shape.reduce((a, b) => a * b)), shape };
+      const maxNorm = 0.5 * operatorNormSync(kernel, options);
+      for (const method of ["alternating", "dykstra"] as const) {
+        const o = { ...options, iterations: 4, method };
+        const want = clipOperatorNormSync(kernel, maxNorm, o);
+        const before = jobCounts(await getPool(2)).blocks;
+        const got = await clipOperatorNorm(kernel, maxNorm, { ...o, threads: 2 });
+        const blocks = jobCounts(await getPool(2)).blocks - before;
+        const what = `${shape.join("×")} ${method}`;
+        assert.ok(blocks >= 4 * 3, `${what}: the rounds ran on the pool (${blocks} blocks)`);
+        assert.ok(got.kernel.data.every((x, j) => Object.is(x, want.kernel.data[j])), `${what}: kernel bits`);
+        assert.ok(Object.is(got.normBefore, want.normBefore) && Object.is(got.normAfter, want.normAfter), what);
+      }
+    }
+  },
+  { threads: true },
+);

@@ -30,7 +30,7 @@ import {
 } from "./loop.ts";
 import { poolRounds, wasmRounds } from "./wasm.ts";
 import { gpuRounds } from "./webgpu.ts";
-import { depthRounds } from "./depth.ts";
+import { depthPoolRounds, depthRounds } from "./depth.ts";
 import { diagRounds } from "./diagonal.ts";
 
 const SUBJECT = "clip the operator norm";
@@ -333,9 +333,10 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
     const { pool, core, workers, signal } = b;
     norm = normAsync(core, signal);
     if (s) {
-      // Depth rounds run on the calling thread's core (their SVDs with vectors are per frequency),
-      // and so do diagonal ones (elementwise: less work than handing it to the pool).
-      const rounds: Rounds<true> = pool && !s.depth && !isDiagonal(s.problem)
+      // Diagonal rounds run on the calling thread's core (elementwise: less work than handing it to the pool).
+      const rounds: Rounds<true> = pool && s.depth
+        ? depthPoolRounds(pool, s.depth, s.c, dykstra, { workers, signal })
+        : pool && !isDiagonal(s.problem)
         ? poolRounds(pool, s.problem, s.groups, s.c, dykstra, { workers, signal })
         : asyncRounds(roundsOn(core, s, dykstra), signal);
       out = await runLoop(call.plan, s, counted(rounds, call), norm);

@@ -128,6 +128,7 @@ function roundJobs(p: RoundPlan, prob: Problem, k: Float64Array, c: number, corr
         selfMirror: v === 0 || 2 * v === w ? 1 : 0,
         c,
         kOut: p.kOut + v * p.kStride + g * rowsG * kw * 8,
+        kOutIm: 0,
         sv: p.sv + v * p.svStride + g * h * r * 8,
         corr: corr ? p.corr[v] + g * nu * 2 * ld * r * 8 : 0,
       });

@@ -53,6 +53,8 @@ export interface Pool {
   jobs: Float64Array;
   /** Blocks so far in which the calling thread pulled jobs beside the workers (the `local` path of small blocks). */
   localBlocks: number;
+  /** Blocks of jobs run so far (see {@linkcode jobCounts}). */
+  blocks: number;
   /** Messages of the jobs that threw in the current block. */
   errors: string[];
   /** Set when a worker died (an uncaught error): the pool is closed after the block. */
@@ -126,6 +128,7 @@ async function startPool(size: number): Promise<Pool> {
     header: new Float64Array(init.control, CONTROL.HEADER, (CONTROL.BYTES - CONTROL.HEADER) / 8),
     jobs: new Float64Array(init.jobs),
     localBlocks: 0,
+    blocks: 0,
     errors: [],
     wake: () => {},
     busy: Promise.resolve(),
@@ -237,6 +240,7 @@ async function allDone(p: Pool): Promise<void> {
 
 /** Runs `count` jobs already in the job buffer (see {@linkcode runJobs}). */
 async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): Promise<number> {
+  p.blocks++;
   const c = p.control, h = p.header;
   const kind = msg.kind;
   const slots = jobSlots(kind);
@@ -350,8 +354,9 @@ export function closeThreads(): void {
 /**
  * Which paths the pool's work took so far: svd jobs run on a worker's own
  * unshared instance (`own`; the others ran on the shared one), and blocks in
- * which the calling thread pulled jobs too (`localBlocks`). For tests.
+ * which the calling thread pulled jobs too (`localBlocks`), and blocks run
+ * in all (`blocks`). For tests.
  */
-export function jobCounts(p: Pool): { own: number; localBlocks: number } {
-  return { own: Atomics.load(p.control, CONTROL.OWN), localBlocks: p.localBlocks };
+export function jobCounts(p: Pool): { own: number; localBlocks: number; blocks: number } {
+  return { own: Atomics.load(p.control, CONTROL.OWN), localBlocks: p.localBlocks, blocks: p.blocks };
 }

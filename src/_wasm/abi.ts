@@ -325,7 +325,10 @@ export interface SvdJob extends ColumnJob {
 
 /**
  * Clips the singular values of one column's frequencies at `c` and adds the
- * column's share of the clipped kernel (`clip_column_f64`, assembly/svd.ts).
+ * column's share of the clipped kernel: `clip_column_f64` (assembly/svd.ts)
+ * for a real kernel's column of the Hermitian half, or `clip_column_c64` for a
+ * complex kernel's column (a depth frequency of a 3-D layer) when `kOutIm` is
+ * not 0.
  */
 export interface ClipJob extends ColumnJob {
   kw: number;
@@ -337,6 +340,8 @@ export interface ClipJob extends ColumnJob {
   c: number;
   /** Byte offsets of the column's kernel accumulator, its singular values and its Dykstra correction (0: none). */
   kOut: number;
+  /** Byte offset of the accumulator's imaginary part for a complex kernel (`clip_column_c64`), else 0. */
+  kOutIm: number;
   sv: number;
   corr: number;
 }
@@ -361,6 +366,7 @@ const CLIP_FIELDS = [
   "selfMirror",
   "c",
   "kOut",
+  "kOutIm",
   "sv",
   "corr",
 ] as const;
@@ -412,6 +418,26 @@ export function svdColumn(core: CoreExports, f32: boolean, j: SvdJob, work: numb
 
 /** Runs a clip job with `work` bytes of scratch; returns the frequencies that did not converge. */
 export function clipColumn(core: CoreExports, j: ClipJob, work: number): number {
+  if (j.kOutIm !== 0) {
+    return core.clip_column_c64(
+      j.tr,
+      j.ti,
+      j.cOut,
+      j.cIn,
+      j.kh,
+      j.h,
+      j.kw,
+      j.w,
+      j.v,
+      j.nu,
+      j.c,
+      j.kOut,
+      j.kOutIm,
+      j.sv,
+      work,
+      j.corr,
+    );
+  }
   return core.clip_column_f64(
     j.tr,
     j.ti,
