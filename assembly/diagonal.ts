@@ -35,7 +35,8 @@ export function diag_work_bytes(kh: i32, kw: i32, h: i32, w: i32): i32 {
   bytes += 4 * <i64>kh * nvp * 8; // T and S, re and im
   bytes += 4 * nvp * 8 + 2 * <i64>kh * 8; // P(u) and P(h − u), re and im; a row's twiddles
   bytes += 2 * <i64>kh * 8; // a second row's twiddles
-  bytes += 21 * 8 + 64 + 9 * 16; // the layout's descriptor; a pair of frequencies in registers' stead; alignment
+  bytes += nvp * 8 + nvp + <i64>h; // the columns' bounds, their skip flags and the rows'
+  bytes += 23 * 8 + 64 + 9 * 16; // the layout's descriptor; a pair of frequencies in registers' stead; alignment
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
@@ -199,7 +200,7 @@ function rowPair(kh: i32, nvp: i32, tc: usize, ts: usize, tr: usize, ti: usize,
  * nothing (E = 0 there) and is skipped: a frequency inside the ball costs its
  * transform and modulus only.
  */
-function sweepGroup(L: Scratch, kh: i32, h: i32, nvp: i32, c: f64, clip: bool, cg: usize, m: v128): v128 {
+function sweepGroup(L: Scratch, kh: i32, h: i32, nvp: i32, c: f64, clip: bool, cg: usize, skip: usize, m: v128): v128 {
   const rowb = <usize>nvp << 3;
   const cc = f64x2.splat(c * c);
   const cv = f64x2.splat(c);
@@ -208,12 +209,18 @@ function sweepGroup(L: Scratch, kh: i32, h: i32, nvp: i32, c: f64, clip: bool, c
   const tr = L.tr;
   const ti = L.ti;
   let u = 0;
+  // With `skip`, its row flags follow its column flags (see diag_clip_f64): a row u (and h − u) is skipped whole.
+  const rskip = skip + (rowb >> 4);
   while (2 * u <= h) {
+    if (skip != 0 && load<u8>(rskip + <usize>u) != 0) {
+      u++;
+      continue;
+    }
     rowTwiddles(u, h, kh, L.ch, L.sh, L.tc, L.ts);
     const pair = u != 0 && 2 * u != h;
     const c1 = cg == 0 ? 0 : cg + <usize>u * 2 * rowb;
     const c2 = cg == 0 ? 0 : cg + <usize>(h - u) * 2 * rowb;
-    if (kh == 3 && pair && 2 * (u + 1) < h) {
+    if (kh == 3 && pair && 2 * (u + 1) < h && (skip == 0 || load<u8>(rskip + <usize>(u + 1)) == 0)) {
       // Rows u and u + 1 (both with a mirror) from one load of T: pairAt's arithmetic with the
       // twiddles in registers (the same bits: tap 0's twiddles are exactly 1 and 0).
       rowTwiddles(u + 1, h, kh, L.ch, L.sh, L.tc2, L.ts2);
@@ -228,6 +235,7 @@ function sweepGroup(L: Scratch, kh: i32, h: i32, nvp: i32, c: f64, clip: bool, c
       const w2c = v128.load64_splat(L.tc2 + 16);
       const w2s = v128.load64_splat(L.ts2 + 16);
       for (let o: usize = 0; o < rowb; o += 16) {
+        if (skip != 0 && load<u8>(skip + (o >> 4)) != 0) continue;
         const x0r = f64x2.add(v128.load(tr + o), zero);
         const x0i = f64x2.add(v128.load(ti + o), zero);
         const x1r = v128.load(tr + rowb + o);
@@ -251,6 +259,7 @@ function sweepGroup(L: Scratch, kh: i32, h: i32, nvp: i32, c: f64, clip: bool, c
       continue;
     }
     for (let o: usize = 0; o < rowb; o += 16) {
+      if (skip != 0 && load<u8>(skip + (o >> 4)) != 0) continue;
       pairAt(kh, rowb, o, L.tc, L.ts, tr, ti, reg);
       m = visit(L.tc, L.ts, L, kh, rowb, o, pair, clip, cg, c1, c2, cc, cv, v128.load(reg), v128.load(reg + 16),
         v128.load(reg + 32), v128.load(reg + 48), m);
@@ -326,14 +335,14 @@ class Scratch {
   bc: usize; bs: usize; ic: usize; is: usize;
   tr: usize; ti: usize; sr: usize; si: usize;
   pr: usize; pi: usize; qr: usize; qi: usize;
-  tc: usize; ts: usize; tc2: usize; ts2: usize; reg: usize;
+  tc: usize; ts: usize; tc2: usize; ts2: usize; reg: usize; cb: usize; skip: usize;
 }
 
 /** Lays out the scratch (the descriptor itself in its first 16·8 bytes) and fills the tables. */
 function scratch(work: usize, kh: i32, kw: i32, h: i32, w: i32, nv: i32, nvp: i32): Scratch {
   const L = changetype<Scratch>(align16(work));
   const rowb = <usize>nvp << 3;
-  L.ch = align16(changetype<usize>(L) + 21 * 8);
+  L.ch = align16(changetype<usize>(L) + 23 * 8);
   L.sh = L.ch + (<usize>h << 3);
   L.cw = L.sh + (<usize>h << 3);
   L.sw = L.cw + (<usize>w << 3);
@@ -354,6 +363,8 @@ function scratch(work: usize, kh: i32, kw: i32, h: i32, w: i32, nv: i32, nvp: i3
   L.tc2 = L.ts + (<usize>kh << 3);
   L.ts2 = L.tc2 + (<usize>kh << 3);
   L.reg = align16(L.ts2 + (<usize>kh << 3));
+  L.cb = L.reg + 64;
+  L.skip = L.cb + rowb;
   tables(h, L.ch, L.sh);
   tables(w, L.cw, L.sw);
   columnTables(kw, h, w, nv, nvp, L.cw, L.sw, L.bc, L.bs, L.ic, L.is);
@@ -369,21 +380,55 @@ function scratch(work: usize, kh: i32, kw: i32, h: i32, w: i32, nv: i32, nvp: i3
 export function diag_norm_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, work: usize): f64 {
   const nvp = paddedColumns(w);
   const L = scratch(work, kh, kw, h, w, (w >> 1) + 1, nvp);
+  const m = normSweep(L, k, groups, kh, kw, h, nvp);
+  return Math.sqrt(max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1)));
+}
+
+/** diag_norm_f64's largest squared modulus (lane-wise), on a laid-out scratch. */
+function normSweep(L: Scratch, k: usize, groups: i32, kh: i32, kw: i32, h: i32, nvp: i32): v128 {
   let m = f64x2.splat(0.0);
   for (let g = 0; g < groups; g++) {
     transformRows(k + (<usize>(g * kh * kw) << 3), kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
     // Every |P_g(u, v)| = |Σ_a T_a(v)·exp(2πiua/h)| is at most Σ_a |T_a(v)|, computed from the same
-    // T (so also for the rounded values, with room to spare): a group bounded below the largest
-    // value so far cannot change it and is not swept.
+    // T (so also for the rounded values, with room to spare): a group bounded below the largest value
+    // so far cannot change it and is not swept.
     const sofar = max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1));
-    if (rowBound(L.tr, L.ti, kh, nvp) * (1.0 + 1e-12) < sofar) continue;
-    m = sweepGroup(L, kh, h, nvp, 0.0, false, 0, m);
+    if (rowBound(L.tr, L.ti, kh, nvp, 0) * (1.0 + 1e-12) < sofar) continue;
+    m = sweepGroup(L, kh, h, nvp, 0.0, false, 0, 0, m);
   }
-  return Math.sqrt(max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1)));
+  return m;
 }
 
-/** (max_v Σ_a |T_a(v)|)² over the padded half of T (kh rows of re, then of im). */
-function rowBound(tr: usize, ti: usize, kh: i32, nvp: i32): f64 {
+/**
+ * Row flags for diag_clip_f64: flags[u] = 1 for u ≤ h/2 when the bound
+ * Σ_b |Σ_a K[a, b]·exp(2πiua/h)| of every |P(u, v)| (and of |P(h − u, v)|, the
+ * same for a real kernel), times `eta`, squared, is at most c2.
+ */
+function rowFlags(k: usize, kh: i32, kw: i32, h: i32, ch: usize, sh: usize, c2: f64, eta: f64, flags: usize): void {
+  for (let u = 0; 2 * u <= h; u++) {
+    let sum: f64 = 0.0;
+    for (let b = 0; b < kw; b++) {
+      let re: f64 = 0.0;
+      let im: f64 = 0.0;
+      let j = 0; // u·a mod h
+      for (let a = 0; a < kh; a++) {
+        const x = load<f64>(k + (<usize>(a * kw + b) << 3));
+        re += x * load<f64>(ch + (<usize>j << 3));
+        im += x * load<f64>(sh + (<usize>j << 3));
+        j += u;
+        if (j >= h) j -= h;
+      }
+      sum += Math.sqrt(re * re + im * im);
+    }
+    store<u8>(flags + <usize>u, <u8>(sum * sum * eta <= c2));
+  }
+}
+
+/**
+ * (max_v Σ_a |T_a(v)|)² over the padded half of T (kh rows of re, then of im);
+ * with `cb` ≠ 0 each f64x2 of sums Σ_a |T_a(v)| is also stored there (at the same offset as in a row).
+ */
+function rowBound(tr: usize, ti: usize, kh: i32, nvp: i32, cb: usize): f64 {
   const rowb = <usize>nvp << 3;
   let mb = f64x2.splat(0.0);
   for (let o: usize = 0; o < rowb; o += 16) {
@@ -393,6 +438,7 @@ function rowBound(tr: usize, ti: usize, kh: i32, nvp: i32): f64 {
       const xi = v128.load(ti + <usize>a * rowb + o);
       sum = f64x2.add(sum, f64x2.sqrt(f64x2.add(f64x2.mul(xr, xr), f64x2.mul(xi, xi))));
     }
+    if (cb != 0) v128.store(cb + o, sum);
     mb = f64x2.pmax(mb, sum);
   }
   const b = max<f64>(f64x2.extract_lane(mb, 0), f64x2.extract_lane(mb, 1));
@@ -418,7 +464,9 @@ function rowBound(tr: usize, ti: usize, kh: i32, nvp: i32): f64 {
  *                correction; when given, P + corr is clipped and corr becomes
  *                (P + corr) − P'
  *   work   [in]  diag_work_bytes(kh, kw, h, w) bytes
- * Returns the largest modulus clipped (|P|, or |P + corr|).
+ * Returns the largest modulus (|P|, or |P + corr|) when it is above c (the
+ * round's norm); when nothing is above c, some value ≤ c (as the SVD path's
+ * round, which leaves frequencies certified inside the ball without values).
  */
 export function diag_clip_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, c: f64, kout: usize,
   corr: usize, work: usize): f64 {
@@ -426,23 +474,33 @@ export function diag_clip_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w
   const rowb = <usize>nvp << 3;
   const L = scratch(work, kh, kw, h, w, (w >> 1) + 1, nvp);
   const taps = kh * kw;
+  const c2 = c * c;
+  const eta = 1.0 + 1e-12;
   let m = f64x2.splat(0.0);
   for (let g = 0; g < groups; g++) {
     const kg = k + (<usize>(g * taps) << 3);
     const og = kout + (<usize>(g * taps) << 3);
     transformRows(kg, kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
     if (corr == 0) {
-      // A group bounded (see diag_norm_f64) inside the ball and below the largest value so far
-      // neither clips nor changes the returned maximum: it comes back as it is.
-      const sofar = max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1));
-      const bound = rowBound(L.tr, L.ti, kh, nvp) * (1.0 + 1e-12);
-      if (bound <= c * c && bound < sofar) {
+      // Without a correction, a column v whose bound Σ_a |T_a(v)| (see diag_norm_f64) is inside the
+      // ball clips nothing (E = 0 there) and is skipped, and a group whose columns all are comes
+      // back as it is. The largest value is then taken over the columns swept: exact whenever
+      // anything is clipped (the skipped ones are at most c), else some value ≤ c.
+      if (rowBound(L.tr, L.ti, kh, nvp, L.cb) * eta <= c2) {
         memory.copy(og, kg, <usize>taps << 3);
         continue;
       }
+      const lim = f64x2.splat(c2);
+      const e = f64x2.splat(eta);
+      for (let o: usize = 0; o < rowb; o += 16) {
+        const b = v128.load(L.cb + o);
+        store<u8>(L.skip + (o >> 4), <u8>i64x2.all_true(f64x2.le(f64x2.mul(f64x2.mul(b, b), e), lim)));
+      }
+      rowFlags(kg, kh, kw, h, L.ch, L.sh, c2, eta, L.skip + (rowb >> 4));
     }
     memory.fill(L.sr, 0, <usize>kh * rowb * 2); // S's re and im rows are contiguous
-    m = sweepGroup(L, kh, h, nvp, c, true, corr == 0 ? 0 : corr + <usize>g * <usize>h * 2 * rowb, m);
+    const cg = corr == 0 ? 0 : corr + <usize>g * <usize>h * 2 * rowb;
+    m = sweepGroup(L, kh, h, nvp, c, true, cg, corr == 0 ? L.skip : 0, m);
     inverseRows(kh, kw, nvp, L.ic, L.is, L.sr, L.si, og);
     for (let j = 0; j < taps; j++) {
       const at = <usize>j << 3;

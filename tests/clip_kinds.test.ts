@@ -1425,7 +1425,16 @@ test("clip kinds: depthwise groups that never leave the ball come back with thei
     for (let g = 0; g < groups; g += 2) for (let j = 0; j < kh * kw; j++) data[g * kh * kw + j] *= 1e-3;
     const options = { inputShape: [h, w], groups, layout: "oihw" as const };
     const kernel = { data, shape: [groups, 1, kh, kw] };
-    const maxNorm = 0.5 * operatorNormSync(kernel, options);
+    const norm = operatorNormSync(kernel, options);
+    // normBefore is operatorNorm's bits whether the round clips (the largest value is then among the
+    // frequencies it computes) or not (it skips every frequency bounded inside the ball: the largest
+    // value is then computed on its own).
+    for (const f of [1.5, 1, 0.999, 0.3]) {
+      const r = clipOperatorNormSync(kernel, f * norm, { ...options, iterations: 1 });
+      assert.ok(Object.is(r.normBefore, norm), `${kh}×${kw} at ${f}·‖A‖: normBefore ${r.normBefore} ≠ ${norm}`);
+      if (f >= 1) assert.ok(r.kernel.data.every((x, j) => Object.is(x, data[j])), `${kh}×${kw} at ${f}·‖A‖: unchanged`);
+    }
+    const maxNorm = 0.5 * norm;
     const res = clipOperatorNormSync(kernel, maxNorm, { ...options, iterations: 1 });
     for (let g = 0; g < groups; g++) {
       const at = g * kh * kw;
