@@ -33,7 +33,7 @@
  * faster kept. bench/_check_clip_kinds.py checks the peers against the dense
  * layer matrix's SVD.
  *
- * Timing as bench/bench.ts (its Timer, runGroup and runPeer): a warm-up, then
+ * Timing as bench/bench.ts (its Timer, runGroup and runPeer): a warm-up (fast calls repeated), then
  * the median of ≥ 3 runs (about `--budget` s of ours per column, `--peer-budget`
  * s per peer and thread count), our runs split around the peers'. Checks
  * (exit 1 on failure): ours against each peer's clipped kernel to 1e-10
@@ -70,6 +70,7 @@ import {
   type Task,
   Timer,
   VERY_SLOW,
+  WARM_MS,
   writeSection,
 } from "./bench.ts";
 
@@ -549,7 +550,7 @@ async function main(): Promise<number> {
       `(a shared 2-core machine: other jobs' load shows in both sides' times)`,
       `- machine: ${machine()}; Deno ${Deno.version.deno}, V8 ${Deno.version.v8}; convsv at ${gitDescribe()}`,
       ...peersMarkdown(ctx),
-      `- timing: per case a warm-up, then the median of ≥ ${opts.minReps} runs (~${opts.budgetS} s per column of ` +
+      `- timing: per case a warm-up (calls of ours repeated for ${WARM_MS} ms), then the median of ≥ ${opts.minReps} runs (~${opts.budgetS} s per column of ` +
       `ours, ~${opts.peerBudgetS} s per peer and BLAS thread count ${opts.threads.join(" and ")}); a warm-up ≥ ` +
       `${opts.slowS} s counts as a run, from ${VERY_SLOW * opts.slowS} s two runs in all are taken`,
       `- ${PEER_MARKS}`,
