@@ -62,7 +62,14 @@
  * @module
  */
 
-import { clipOperatorNorm, clipOperatorNormSync, closeThreads, singularValues, singularValuesSync } from "../mod.ts";
+import {
+  clipOperatorNorm,
+  clipOperatorNormSync,
+  closeThreads,
+  singularValues,
+  singularValuesSync,
+  spectrumSync,
+} from "../mod.ts";
 import { DEFAULT_SEED, kernelOIHW } from "./_kernel.ts";
 import { bidiagRate, type PeakRates, registerPeak } from "./_simd_peak.ts";
 import { logLogSvg, type Panel, type Series } from "./_svg.ts";
@@ -1133,9 +1140,13 @@ async function runKinds(ctx: Context, cases: Case[]): Promise<string[]> {
   const jsonRows: unknown[] = [];
   for (const c of cases) {
     const timers = svTimers(c, opts);
+    // The spectrum (each frequency's values sorted, not the whole layer's): what the depthwise peer's |fft2| computes.
+    const kernel = kernelOf(c, opts.seed);
+    const layer = { inputShape: [c.h, c.w], layout: "oihw" as const, stride: c.stride, groups: c.groups };
+    const spectrum = new Timer(() => spectrumSync(kernel, layer), opts);
     const task = makeTask("sv", c, opts);
     const t0 = performance.now();
-    const t = await runGroup([...timers.values()], peers.map((spec) => ({ spec, tasks: [task] })), ctx);
+    const t = await runGroup([...timers.values(), spectrum], peers.map((spec) => ({ spec, tasks: [task] })), ctx);
     const checks = checkSv(c, timers, t, task, { ...ctx, opts: { ...opts, peers } });
     const b = best(t, task, peers);
     progress(
@@ -1146,15 +1157,17 @@ async function runKinds(ctx: Context, cases: Case[]): Promise<string[]> {
     rows.push([
       ...caseLabel(c),
       ...COLS.map((col) => fmtMs(timers.get(col)!.ms)),
+      fmtMs(spectrum.ms),
       ...peers.map((p) => peerCell(peerOf(t, task, p))),
       ...COLS.map((col) => (b ? fmtRatio(b.ms / timers.get(col)!.ms) : "n/a")),
+      b ? fmtRatio(b.ms / spectrum.ms) : "n/a",
       checks.sigmaRel === null
         ? "n/a"
         : `${checks.sigmaRel.toExponential(1)} ${checks.sigmaRel <= SIGMA_RTOL ? "ok" : "FAIL"}`,
     ]);
     jsonRows.push({
       case: c,
-      ours: Object.fromEntries(COLS.map((col) => [col, timers.get(col)!.ms])),
+      ours: { ...Object.fromEntries(COLS.map((col) => [col, timers.get(col)!.ms])), "spectrum-f64-1": spectrum.ms },
       peers: Object.fromEntries(peers.map((p) => [p.id, peerOf(t, task, p)])),
       checks,
     });
@@ -1168,14 +1181,18 @@ async function runKinds(ctx: Context, cases: Case[]): Promise<string[]> {
         "h = w",
         "layer",
         ...COLS.map((c) => `${colTitle(c, opts.cores)} ms`),
+        "spectrum f64 1 thr ms",
         ...peers.map((p) => `${peerTitle(ctx, p)} ms (thr)`),
         ...COLS.map((c) => `× ${colTitle(c, opts.cores)}`),
+        "× spectrum",
         "σ_max check",
       ],
       rows,
     ),
     "",
-    `Ours: \`singularValues(k, { inputShape, stride: 2 })\` / \`{ groups: c }\` (kernel \`[c, 1, 3, 3]\`). Peers ` +
+    `Ours: \`singularValues(k, { inputShape, stride: 2 })\` / \`{ groups: c }\` (kernel \`[c, 1, 3, 3]\`), all the ` +
+      `layer's values sorted; "spectrum": \`spectrumSync\` on the same layer, each frequency's values sorted ` +
+      `(issue 17 item 4: ≥ 1× the depthwise peer for the spectrum, ≥ 0.5× for the sorted values). Peers ` +
       `(same call shape as above): stride by the phase split of DESIGN.md §3 (tap a = 2a' + p becomes input channel ` +
       `(i, p, q) of a stride-1 layer on the (h/2)×(w/2) grid, 2×2 taps), then the paper's code / torch svdvals; ` +
       `depthwise as |fft2| of each channel's filter (each frequency's 1×1 matrix is its own singular value), ` +
