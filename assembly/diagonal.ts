@@ -27,7 +27,7 @@ function paddedColumns(w: i32): i32 {
   return ((w >> 1) + 2) & ~1;
 }
 
-/** Bytes of scratch for diag_clip_f64 and diag_norm_f64. */
+/** Bytes of scratch for diag_clip_f64, diag_norm_f64 and diag_values_f64. */
 export function diag_work_bytes(kh: i32, kw: i32, h: i32, w: i32): i32 {
   const nvp = <i64>paddedColumns(w);
   let bytes: i64 = 2 * (<i64>h + <i64>w) * 8; // cos/sin tables of h and w
@@ -328,7 +328,7 @@ function visit(tc: usize, ts: usize, L: Scratch, kh: i32, rowb: usize, o: usize,
   return m;
 }
 
-/** The scratch of both entry points, laid out from `work` (see diag_work_bytes). */
+/** The scratch of every entry point, laid out from `work` (see diag_work_bytes). */
 @unmanaged
 class Scratch {
   ch: usize; sh: usize; cw: usize; sw: usize;

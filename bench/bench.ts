@@ -720,9 +720,14 @@ function kernelOf(c: Case, seed: number) {
   return { data: kernelOIHW(shape[0] * shape[1] * shape[2] * shape[3], seed), shape };
 }
 
+/** The options of a case's layer (the kernel is OIHW, as kernelOf lays it out). */
+function layerOf(c: Case) {
+  return { inputShape: [c.h, c.w], layout: "oihw" as const, stride: c.stride, groups: c.groups };
+}
+
 function svTimers(c: Case, opts: Options): Map<Col, Timer> {
   const kernel = kernelOf(c, opts.seed);
-  const base = { inputShape: [c.h, c.w], layout: "oihw" as const, stride: c.stride, groups: c.groups };
+  const base = layerOf(c);
   const f32 = { ...base, precision: "f32" as const };
   return new Map<Col, Timer>([
     ["f64-1", new Timer(() => singularValuesSync(kernel, base), opts)],
@@ -1141,8 +1146,7 @@ async function runKinds(ctx: Context, cases: Case[]): Promise<string[]> {
   for (const c of cases) {
     const timers = svTimers(c, opts);
     // The spectrum (each frequency's values sorted, not the whole layer's): what the depthwise peer's |fft2| computes.
-    const kernel = kernelOf(c, opts.seed);
-    const layer = { inputShape: [c.h, c.w], layout: "oihw" as const, stride: c.stride, groups: c.groups };
+    const kernel = kernelOf(c, opts.seed), layer = layerOf(c);
     const spectrum = new Timer(() => spectrumSync(kernel, layer), opts);
     const task = makeTask("sv", c, opts);
     const t0 = performance.now();

@@ -92,6 +92,8 @@ interface DepthPlan {
   clipWork: number;
   clipStride: number;
   corrAt: number;
+  /** Dykstra's correction of the whole layer (groups × depth frequencies × columns), 0 without. */
+  corrLength: number;
   counter: number;
   depthTw: [number, number][][];
 }
@@ -151,6 +153,7 @@ function planDepth(core: CoreExports, shape: DepthShape, dykstra: boolean, worke
     clipWork,
     clipStride,
     corrAt,
+    corrLength: dykstra ? shape.groups * depths * w * corrPer : 0,
     counter,
     depthTw,
   };
@@ -220,6 +223,7 @@ function* roundSteps(
           });
         }
         const bad = yield jobs;
+        const sumR = arena.view(p.outR, n), sumI = arena.view(p.outI, n);
         jobs.forEach((job, i) => {
           const values = arena.view(p.sv + i * p.svStride, job.nu * r);
           for (let u = 0; u < job.nu; u++) {
@@ -229,7 +233,6 @@ function* roundSteps(
           }
           if (pooled) {
             // The columns' shares in column order, as the calling thread adds them in place.
-            const sumR = arena.view(p.outR, n), sumI = arena.view(p.outI, n);
             const addR = arena.view(job.kOut, n);
             for (let j = 0; j < n; j++) sumR[j] += addR[j];
             if (job.kOutIm !== 0) {
@@ -257,18 +260,11 @@ function* roundSteps(
   return { k: out, norm };
 }
 
-/** The Dykstra correction's length of a layer's depth rounds. */
-function corrLengthOf(shape: DepthShape, core: CoreExports, dykstra: boolean): number {
-  const { groups, cOut, cIn, d, h, w } = shape;
-  const r = Math.min(cOut, cIn), ld = core.lead_dim(Math.max(cOut, cIn));
-  return dykstra ? groups * (Math.floor(d / 2) + 1) * w * h * 2 * ld * r : 0;
-}
-
 /** Rounds on the calling thread's core (see the module doc). */
 export function depthRounds(core: CoreExports, shape: DepthShape, c: number, dykstra: boolean): Rounds<false> {
   const p = planDepth(core, shape, dykstra, 0);
   return {
-    corrLength: corrLengthOf(shape, core, dykstra),
+    corrLength: p.corrLength,
     round(k, corr) {
       // Norms computed between rounds use the same memory: lay the round out again.
       p.arena.commit("clip the operator norm", p.context);
@@ -295,7 +291,7 @@ export function depthPoolRounds(
   const workers = Math.min(control.workers ?? pool.size, pool.size);
   const p = planDepth(pool.core, shape, dykstra, workers);
   return {
-    corrLength: corrLengthOf(shape, pool.core, dykstra),
+    corrLength: p.corrLength,
     round: (k, corr) =>
       withPool(pool, async () => {
         p.arena.commit("clip the operator norm", p.context);

@@ -418,44 +418,11 @@ export function svdColumn(core: CoreExports, f32: boolean, j: SvdJob, work: numb
 
 /** Runs a clip job with `work` bytes of scratch; returns the frequencies that did not converge. */
 export function clipColumn(core: CoreExports, j: ClipJob, work: number): number {
-  if (j.kOutIm !== 0) {
-    return core.clip_column_c64(
-      j.tr,
-      j.ti,
-      j.cOut,
-      j.cIn,
-      j.kh,
-      j.h,
-      j.kw,
-      j.w,
-      j.v,
-      j.nu,
-      j.c,
-      j.kOut,
-      j.kOutIm,
-      j.sv,
-      work,
-      j.corr,
-    );
-  }
-  return core.clip_column_f64(
-    j.tr,
-    j.ti,
-    j.cOut,
-    j.cIn,
-    j.kh,
-    j.h,
-    j.kw,
-    j.w,
-    j.v,
-    j.nu,
-    j.selfMirror,
-    j.c,
-    j.kOut,
-    j.sv,
-    work,
-    j.corr,
-  );
+  // The two exports share their arguments up to the column's length `nu`.
+  const head = [j.tr, j.ti, j.cOut, j.cIn, j.kh, j.h, j.kw, j.w, j.v, j.nu] as const;
+  return j.kOutIm !== 0
+    ? core.clip_column_c64(...head, j.c, j.kOut, j.kOutIm, j.sv, work, j.corr)
+    : core.clip_column_f64(...head, j.selfMirror, j.c, j.kOut, j.sv, work, j.corr);
 }
 
 /** Runs the job encoded in `buf` at slot `at`. */
