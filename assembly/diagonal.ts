@@ -380,12 +380,6 @@ function scratch(work: usize, kh: i32, kw: i32, h: i32, w: i32, nv: i32, nvp: i3
 export function diag_norm_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, work: usize): f64 {
   const nvp = paddedColumns(w);
   const L = scratch(work, kh, kw, h, w, (w >> 1) + 1, nvp);
-  const m = normSweep(L, k, groups, kh, kw, h, nvp);
-  return Math.sqrt(max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1)));
-}
-
-/** diag_norm_f64's largest squared modulus (lane-wise), on a laid-out scratch. */
-function normSweep(L: Scratch, k: usize, groups: i32, kh: i32, kw: i32, h: i32, nvp: i32): v128 {
   let m = f64x2.splat(0.0);
   for (let g = 0; g < groups; g++) {
     transformRows(k + (<usize>(g * kh * kw) << 3), kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
@@ -396,7 +390,7 @@ function normSweep(L: Scratch, k: usize, groups: i32, kh: i32, kw: i32, h: i32, 
     if (rowBound(L.tr, L.ti, kh, nvp, 0) * (1.0 + 1e-12) < sofar) continue;
     m = sweepGroup(L, kh, h, nvp, 0.0, false, 0, 0, m);
   }
-  return m;
+  return Math.sqrt(max<f64>(f64x2.extract_lane(m, 0), f64x2.extract_lane(m, 1)));
 }
 
 /**
