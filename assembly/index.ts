@@ -34,3 +34,13 @@ export {
   diag_work_bytes,
 } from "./diagonal";
 export { norm_below_f64, norm_estimates_f64, norm_work_bytes } from "./norm";
+export {
+  gram_column_bytes,
+  gram_column_f64,
+  gram_estimates_f64,
+  gram_r_bytes,
+  gram_screen_f64,
+  gram_taps_f64,
+  gram_taps_work_bytes,
+  gram_work_bytes,
+} from "./gram";

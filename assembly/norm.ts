@@ -158,7 +158,7 @@ export function norm_estimates_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh
  * columns of A against two at a time (four complex dot products per pass
  * over the rows, each row pair loaded once).
  */
-function gramLower(ar: usize, ai: usize, ld: i32, n: i32, c: f64, br: usize, bi: usize): void {
+export function gramLower(ar: usize, ai: usize, ld: i32, n: i32, c: f64, br: usize, bi: usize): void {
   const ldb = <usize>ld << 3;
   for (let j = 0; j < n; j += 2) {
     const j1 = min<i32>(j + 1, n - 1);
@@ -209,31 +209,12 @@ function storeEntry(br: usize, bi: usize, n: i32, i: i32, j: i32, c: f64, re: v1
 }
 
 /**
- * Whether σ_max(A) < s is certified for A (m × n, ld, re/im split, padding
- * rows zero; read only): ‖A‖_F below s, or a completed Cholesky
- * factorisation of s²(1 − η)·I − AᴴA (see norm_below_f64). B (br, bi: n·n
- * f64 each) is scratch.
+ * Right-looking Cholesky factorisation B = L·Lᴴ in place, column by column,
+ * in B's lower triangle (n × n, column j holds rows i ≥ j at j·n + i, re/im
+ * split); false at the first pivot ≤ 0 (or NaN), true when it completes.
  */
-export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: f64, br: usize, bi: usize): bool {
-  const ldb = <usize>ld << 3;
+export function choleskyLower(br: usize, bi: usize, n: i32): bool {
   const nb = <usize>n << 3;
-  let frob: f64 = 0.0;
-  for (let j = 0; j < n; j++) {
-    let acc = f64x2.splat(0.0);
-    for (let o: usize = 0; o < ldb; o += 16) {
-      const pr = v128.load(ar + <usize>j * ldb + o);
-      const pi = v128.load(ai + <usize>j * ldb + o);
-      acc = madd<f64>(pr, pr, madd<f64>(pi, pi, acc));
-    }
-    frob += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
-  }
-  if (frob < s2 * (1.0 - 4.0 * <f64>(m * n + 2) * EPS)) return true; // ‖A‖₂ ≤ ‖A‖_F: below already
-  const eta = 8.0 * EPS * (<f64>(n + 1) * <f64>n + 2.0 * <f64>m * frob / s2);
-  const c = s2 * (1.0 - eta);
-  if (!(c > 0.0)) return false;
-  // B = cI − AᴴA, lower triangle: column j holds rows i ≥ j at (j·n + i).
-  gramLower(ar, ai, ld, n, c, br, bi);
-  // Right-looking Cholesky B = L·Lᴴ, column by column; stop at the first pivot ≤ 0.
   for (let j = 0; j < n; j++) {
     const colr = br + <usize>j * nb;
     const coli = bi + <usize>j * nb;
@@ -279,6 +260,33 @@ export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: 
     }
   }
   return true;
+}
+
+/**
+ * Whether σ_max(A) < s is certified for A (m × n, ld, re/im split, padding
+ * rows zero; read only): ‖A‖_F below s, or a completed Cholesky
+ * factorisation of s²(1 − η)·I − AᴴA (see norm_below_f64). B (br, bi: n·n
+ * f64 each) is scratch.
+ */
+export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: f64, br: usize, bi: usize): bool {
+  const ldb = <usize>ld << 3;
+  let frob: f64 = 0.0;
+  for (let j = 0; j < n; j++) {
+    let acc = f64x2.splat(0.0);
+    for (let o: usize = 0; o < ldb; o += 16) {
+      const pr = v128.load(ar + <usize>j * ldb + o);
+      const pi = v128.load(ai + <usize>j * ldb + o);
+      acc = madd<f64>(pr, pr, madd<f64>(pi, pi, acc));
+    }
+    frob += f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  }
+  if (frob < s2 * (1.0 - 4.0 * <f64>(m * n + 2) * EPS)) return true; // ‖A‖₂ ≤ ‖A‖_F: below already
+  const eta = 8.0 * EPS * (<f64>(n + 1) * <f64>n + 2.0 * <f64>m * frob / s2);
+  const c = s2 * (1.0 - eta);
+  if (!(c > 0.0)) return false;
+  // B = cI − AᴴA, lower triangle: column j holds rows i ≥ j at (j·n + i).
+  gramLower(ar, ai, ld, n, c, br, bi);
+  return choleskyLower(br, bi, n);
 }
 
 /**

@@ -187,6 +187,58 @@ export interface CoreExports {
     s2: number,
     work: number,
   ): number;
+  gram_r_bytes(n: number, kh: number, kw: number, groups: number): number;
+  gram_taps_work_bytes(m: number, n: number, kh: number, kw: number): number;
+  gram_column_bytes(n: number, kh: number, kw: number, groups: number): number;
+  gram_work_bytes(n: number, kh: number, h: number): number;
+  gram_taps_f64(
+    k: number,
+    m: number,
+    n: number,
+    kh: number,
+    kw: number,
+    groups: number,
+    r: number,
+    mu: number,
+    work: number,
+  ): number;
+  gram_column_f64(
+    r: number,
+    n: number,
+    kh: number,
+    kw: number,
+    w: number,
+    v: number,
+    groups: number,
+    s: number,
+  ): number;
+  gram_screen_f64(
+    s: number,
+    m: number,
+    n: number,
+    kh: number,
+    kw: number,
+    h: number,
+    u0: number,
+    nu: number,
+    groups: number,
+    mu: number,
+    s2: number,
+    flags: number,
+    work: number,
+  ): number;
+  gram_estimates_f64(
+    s: number,
+    n: number,
+    kh: number,
+    h: number,
+    u0: number,
+    nu: number,
+    groups: number,
+    steps: number,
+    out: number,
+    work: number,
+  ): number;
   diag_corr_bytes(groups: number, h: number, w: number): number;
   diag_sort_bytes(groups: number): number;
   diag_norm_f64(k: number, groups: number, kh: number, kw: number, h: number, w: number, work: number): number;

@@ -462,6 +462,7 @@ function* normSteps(core: CoreExports, prob: Problem, located = false): Generato
   }
   // One tap: the same matrix at every frequency (the walk's first is (0, 0)).
   if (prob.kh === 1 && prob.kw === 1 && prob.im === undefined) prob = { ...prob, h: 1, w: 1 };
+  if (gramScreens(core, prob)) return yield* gramNormSteps(core, prob, at);
   const groups = prob.groups ?? 1;
   const { cOut, cIn, kh, h } = prob;
   if (Math.min(cOut, cIn) < SCREEN_MIN || core.use_fft(kh, h, h)) return yield* walk(prob);
@@ -504,6 +505,180 @@ function* normSteps(core: CoreExports, prob: Problem, located = false): Generato
       }
       yield;
     }
+  }
+  run.finish();
+  at.norm = ldexp(s, e);
+  return at;
+}
+
+/** Bytes the Gram-domain screen may hold for a layer's R_d (assembly/gram.ts). */
+const GRAM_MAX_BYTES = 256 * 2 ** 20;
+
+/**
+ * Whether {@linkcode gramNormSteps} serves a problem: a real kernel whose
+ * column transform along u is direct sums (the factorised frequencies then
+ * give the spectrum's bits), whose R_d fit in GRAM_MAX_BYTES, and where
+ * forming them, (T² + T)/2 products of m·n² multiply-adds for T taps, costs
+ * less than a product PᴴP (2m·n²) at every frequency of the Hermitian half.
+ */
+function gramScreens(core: CoreExports, prob: Problem): boolean {
+  if (prob.im !== undefined || core.use_fft(prob.kh, prob.h, prob.h)) return false;
+  const n = Math.min(prob.cOut, prob.cIn);
+  const freqs = prob.h * (Math.floor(prob.w / 2) + 1);
+  const bytes = core.gram_r_bytes(n, prob.kh, prob.kw, prob.groups ?? 1);
+  const samples = prob.kh + (prob.kw - 1) * (2 * prob.kh - 1);
+  return freqs > 2 && bytes >= 0 && bytes <= GRAM_MAX_BYTES && samples < freqs;
+}
+
+/**
+ * A real problem laid out for the Gram-domain screen (assembly/gram.ts):
+ * the kernel scaled by 2^−e (as a {@linkcode Run}, whose transforms serve
+ * the frequencies that are factorised), its R_d, and scratch for one column
+ * at a time of the Hermitian half (columns v = 0 … ⌊w/2⌋).
+ */
+export class GramScreen {
+  readonly run: Run;
+  readonly #r: number;
+  readonly #mu: number;
+  readonly #col: number;
+  readonly #work: number;
+  readonly #est: number;
+  readonly #flags: number;
+  #v = -1;
+  constructor(readonly core: CoreExports, readonly prob: Problem, e: number) {
+    const groups = prob.groups ?? 1;
+    const { cOut, cIn, kh, kw, h, w } = prob;
+    const n = Math.min(cOut, cIn), m = Math.max(cOut, cIn);
+    this.run = new Run(core, prob, e, 0);
+    const arena = this.run.p.arena;
+    this.#r = arena.bytes(core.gram_r_bytes(n, kh, kw, groups));
+    const taps = arena.bytes(core.gram_taps_work_bytes(m, n, kh, kw));
+    this.#mu = arena.f64(groups);
+    this.#col = arena.bytes(core.gram_column_bytes(n, kh, kw, groups));
+    this.#work = arena.bytes(core.gram_work_bytes(n, kh, h));
+    this.#est = arena.f64((Math.floor(w / 2) + 1) * h);
+    this.#flags = arena.bytes(h);
+    arena.commit(
+      "compute the operator norm",
+      `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, grid [${h}, ${w}]${groups > 1 ? `, ${groups} groups` : ""}`,
+    );
+    core.gram_taps_f64(this.run.p.kPtr, m, n, kh, kw, groups, this.#r, this.#mu, taps);
+  }
+  /** S_{d_a}(v) of column v, unless it is the column already folded. */
+  #column(v: number): void {
+    if (v === this.#v) return;
+    const { cOut, cIn, kh, kw, w } = this.prob;
+    this.core.gram_column_f64(this.#r, Math.min(cOut, cIn), kh, kw, w, v, this.prob.groups ?? 1, this.#col);
+    this.#v = v;
+  }
+  /** Column v's lower estimates of σ_max (scaled), one per u < nu(v); kept until the next call for v. */
+  estimates(v: number): Float64Array {
+    const { cOut, cIn, kh, h } = this.prob;
+    const nu = this.run.nu(v);
+    this.#column(v);
+    const at = this.#est + v * h * 8;
+    this.core.gram_estimates_f64(
+      this.#col,
+      Math.min(cOut, cIn),
+      kh,
+      h,
+      0,
+      nu,
+      this.prob.groups ?? 1,
+      ESTIMATE_STEPS,
+      at,
+      this.#work,
+    );
+    return this.run.p.arena.view(at, nu);
+  }
+  /**
+   * Flags for u = u0 … u0 + nu − 1 of column v: 1 where σ_max < s (scaled)
+   * is certified, 0 where it is not (valid until the next call).
+   */
+  screen(v: number, u0: number, nu: number, s: number): Uint8Array {
+    const { cOut, cIn, kh, kw, h } = this.prob;
+    this.#column(v);
+    this.core.gram_screen_f64(
+      this.#col,
+      Math.max(cOut, cIn),
+      Math.min(cOut, cIn),
+      kh,
+      kw,
+      h,
+      u0,
+      nu,
+      this.prob.groups ?? 1,
+      this.#mu,
+      s * s,
+      this.#flags,
+      this.#work,
+    );
+    return new Uint8Array(this.core.memory.buffer, this.#flags, nu);
+  }
+}
+
+/**
+ * The screened norm in the Gram domain ({@linkcode GramScreen}), for a real
+ * kernel:
+ *
+ * 1. per column v, every frequency's lower estimate of σ_max;
+ * 2. the frequency with the largest estimate (the first in (v, u) order
+ *    among equals) is factorised by `svd_column_f64`: its σ_max is `s`;
+ * 3. per column, the screen certifies σ_max < s for each other frequency
+ *    (by tr G, or a Cholesky factorisation of s²(1 − η)·I − G);
+ * 4. the ones it leaves open are taken in decreasing estimate: each is
+ *    screened again when `s` has grown since, and factorised if it is still
+ *    open, `s` becoming the larger value.
+ *
+ * The result is the full spectrum's largest value, with its bits: every
+ * value taken is a factorisation of svd_column_f64, and every frequency
+ * skipped is proven below one of them.
+ */
+function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt): Generator<void, NormAt> {
+  const e = scaleExponent(prob.re, prob.im);
+  if (e === undefined) return at;
+  const screen = new GramScreen(core, prob, e);
+  const { run } = screen;
+  const nvAll = Math.floor(prob.w / 2) + 1;
+  yield;
+  const est: Float64Array[] = [];
+  let best = -1, bu = 0, bv = 0;
+  for (let v = 0; v < nvAll; v++) {
+    const values = est[v] = screen.estimates(v);
+    for (let u = 0; u < values.length; u++) {
+      if (values[u] > best) [best, bu, bv] = [values[u], u, v];
+    }
+    yield;
+  }
+  let s = 0;
+  const out = run.p.out;
+  const factorise = (u: number, v: number) => {
+    run.transform(v, 1);
+    const bad = svdColumn(core, false, run.job(v, v, u, 1, out), run.p.colWork);
+    const top = run.p.arena.view(out, 1)[0];
+    if (bad > 0 || Number.isNaN(top)) run.failed.push([u, v]);
+    else if (top > s || (top === s && (v < at.v || (v === at.v && u < at.u)))) {
+      s = top;
+      at.u = u;
+      at.v = v;
+    }
+  };
+  factorise(bu, bv);
+  yield;
+  const open: { u: number; v: number; est: number }[] = [];
+  const screenedAt = s;
+  for (let v = 0; v < nvAll; v++) {
+    const nu = run.nu(v);
+    // At s = 0 (a zero frequency, or one that did not converge) nothing is certified: all are factorised.
+    const flags = s > 0 ? screen.screen(v, 0, nu, s) : new Uint8Array(nu);
+    for (let u = 0; u < nu; u++) if (flags[u] === 0 && (u !== bu || v !== bv)) open.push({ u, v, est: est[v][u] });
+    yield;
+  }
+  open.sort((a, b) => b.est - a.est || a.v - b.v || a.u - b.u);
+  for (const { u, v } of open) {
+    if (s > screenedAt && screen.screen(v, u, 1, s)[0] === 1) continue;
+    factorise(u, v);
+    yield;
   }
   run.finish();
   at.norm = ldexp(s, e);

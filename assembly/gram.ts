@@ -1,0 +1,547 @@
+// The operator norm's screen in the Gram domain. For a real kernel with
+// taps A_t (m × n, t = (a, b)), every frequency's Gram matrix is one
+// trigonometric polynomial with matrix coefficients:
+//
+//   G(u, v) = A(u, v)ᴴ·A(u, v) = Σ_d R_d · exp(+2πi·(u·d_a/h + v·d_b/w)),
+//   R_d = Σ_{t' − t = d} A_tᵀ·A_{t'}   (real n × n, R_{−d} = R_dᵀ),
+//
+// over the (2kh − 1)(2kw − 1) offsets d. So the R_d are computed once per
+// layer (gram_taps_f64), each column v of the grid folds them along w into
+// 2kh − 1 complex matrices S_{d_a}(v) (gram_column_f64), and a frequency's
+// Gram matrix costs 2kh − 1 complex multiply-adds per entry instead of a
+// product of length m: its trace ‖A‖_F² costs 2kh − 1. The screen
+// (gram_screen_f64) certifies σ_max(A(u, v)) < s by the trace, or by a
+// Cholesky factorisation of s²(1 − η)·I − G(u, v) (norm.ts choleskyLower);
+// gram_estimates_f64 gives the lower estimates that order the candidates.
+import { madd, nmadd } from "./bidiag";
+import { choleskyLower, gramLower } from "./norm";
+import { lead_dim } from "./column";
+
+const EPS: f64 = 2.220446049250313e-16;
+const TWO_PI: f64 = 6.283185307179586;
+
+// @ts-ignore: decorator
+@inline
+function align16(x: usize): usize {
+  return (x + 15) & ~(<usize>15);
+}
+
+/** Bytes of gram_taps_f64's R: groups · (2kh − 1)(2kw − 1) real n × n matrices; −1 past 2³¹. */
+export function gram_r_bytes(n: i32, kh: i32, kw: i32, groups: i32): i32 {
+  const b = <i64>groups * <i64>(2 * kh - 1) * <i64>(2 * kw - 1) * <i64>n * <i64>n * 8;
+  return b > 0x7fffffff ? -1 : <i32>b;
+}
+
+/** Frequencies of the Hermitian half of the (2kh − 1) × (2kw − 1) sample grid: kh + (kw − 1)(2kh − 1). */
+// @ts-ignore: decorator
+@inline
+function sampleCount(kh: i32, kw: i32): i32 {
+  return kh + (kw - 1) * (2 * kh - 1);
+}
+
+/** Bytes of gram_taps_f64's scratch (the taps by column, one sample's A, every sample's Gram matrix, weights); −1 past 2³¹. */
+export function gram_taps_work_bytes(m: i32, n: i32, kh: i32, kw: i32): i32 {
+  const ns = <i64>sampleCount(kh, kw);
+  const d = <i64>(2 * kh - 1) * <i64>(2 * kw - 1);
+  const taps = <i64>kh * <i64>kw;
+  const ld = <i64>lead_dim(m);
+  const b = (taps * <i64>n * ld + 2 * ld * <i64>n + ns * 2 * <i64>n * <i64>n + ns * d * 4 + taps * 4) * 8 + 96;
+  return b > 0x7fffffff ? -1 : <i32>b;
+}
+
+/** Bytes of one column's S (gram_column_f64): groups · (2kh − 1) complex n × n, their traces, twiddles; −1 past 2³¹. */
+export function gram_column_bytes(n: i32, kh: i32, kw: i32, groups: i32): i32 {
+  const b = <i64>groups * <i64>(2 * kh - 1) * (<i64>n * <i64>n * 16 + 16) + <i64>(2 * kw - 1) * 16 + 32;
+  return b > 0x7fffffff ? -1 : <i32>b;
+}
+
+/** Bytes of scratch for gram_screen_f64 and gram_estimates_f64 (a Gram matrix, two vectors, twiddles). */
+export function gram_work_bytes(n: i32, kh: i32, h: i32): i32 {
+  const b = (<i64>2 * <i64>n * <i64>n + 4 * <i64>n + 2 * <i64>h + 4 * <i64>(2 * kh - 1)) * 8 + 64;
+  return b > 0x7fffffff ? -1 : <i32>b;
+}
+
+/**
+ * gram_taps_f64: the R_d of every group, and μ_g = Σ_{r, j} (Σ_t |A_t[r, j]|)²
+ * (the rounding bound's scale: every |A(u, v)| ≤ Σ_t |A_t| entrywise).
+ *   k     [in]  the kernel in svd_column_f64's tap-major order (tap_major_f64):
+ *               row (g, a, j, r) at ((g·kh + a)·m·n + j·m + r)·kw, kw taps b
+ *   r     [out] gram_r_bytes: group g, offset (d_a, d_b) (d_a in −(kh−1) … kh−1,
+ *               d_b likewise), matrix column-major: R_d[i, j] at
+ *               ((g·D + (d_a + kh − 1)·(2kw − 1) + d_b + kw − 1)·n + j)·n + i
+ *   mu    [out] f64[groups]
+ *   work  [in]  gram_taps_work_bytes(m, n, kh, kw) bytes
+ * G is a trigonometric polynomial of D = (2kh − 1)(2kw − 1) coefficients, so
+ * its values on the D-point grid ω_k = 2π·(p/(2kh − 1), q/(2kw − 1)) give
+ * them by an inverse DFT: R_d = (1/D)·Σ_k G(ω_k)·exp(−i·ω_k·d). The samples
+ * are products A(ω_k)ᴴA(ω_k) (norm.ts gramLower) on the Hermitian half of
+ * the grid only (G(−ω) = conj G(ω) for a real kernel): kh + (kw − 1)(2kh − 1)
+ * products of 2m·n² multiply-adds. Returns 0.
+ */
+export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups: i32, r: usize, mu: usize,
+  work: usize): i32 {
+  const ld = lead_dim(m);
+  const ldb = <usize>ld << 3;
+  const dh = 2 * kh - 1;
+  const dw = 2 * kw - 1;
+  const offsets = dh * dw;
+  const taps = kh * kw;
+  const ns = sampleCount(kh, kw);
+  const nn = <usize>n * <usize>n;
+  const rowb = <usize>kw << 3;
+  const x = align16(work);
+  const ar = x + <usize>taps * <usize>n * ldb;
+  const ai = ar + <usize>n * ldb;
+  const gs = ai + <usize>n * ldb;
+  const wts = gs + <usize>ns * nn * 16;
+  const tws = wts + (<usize>(ns * offsets) << 5);
+  // Weights, lane-splat: sample s's contribution to R_d is −(Re B_s·c + Im B_s·e) with B_s = −G_s,
+  // c = wt·cos(ω_s·d), e = wt·sin(ω_s·d), wt = 2/D off the self-conjugate ω = 0 (1/D there).
+  for (let sIdx = 0; sIdx < ns; sIdx++) {
+    const p = samplePU(sIdx, kh, dh);
+    const q = sampleQ(sIdx, kh, dh);
+    const wt = (sIdx == 0 ? 1.0 : 2.0) / <f64>offsets;
+    for (let ia = 0; ia < dh; ia++) {
+      for (let ib = 0; ib < dw; ib++) {
+        const ang = TWO_PI * (<f64>modIndex(p, ia - kh + 1, dh) / <f64>dh + <f64>modIndex(q, ib - kw + 1, dw) / <f64>dw);
+        const at = wts + (<usize>((ia * dw + ib) * ns + sIdx) << 5);
+        v128.store(at, f64x2.splat(-wt * Math.cos(ang)));
+        v128.store(at + 16, f64x2.splat(-wt * Math.sin(ang)));
+      }
+    }
+  }
+  for (let g = 0; g < groups; g++) {
+    const kg = k + <usize>(g * kh * m * n) * rowb;
+    // X[t][j] = A_t[·, j], ld rows (zero past m); μ_g.
+    let total: f64 = 0.0;
+    for (let j = 0; j < n; j++) {
+      for (let q = 0; q < ld; q++) {
+        let t: f64 = 0.0;
+        for (let a = 0; a < kh; a++) {
+          const src = kg + <usize>(a * m * n + j * m + q) * rowb;
+          for (let b = 0; b < kw; b++) {
+            const v = q < m ? load<f64>(src + (<usize>b << 3)) : 0.0;
+            store<f64>(x + <usize>((a * kw + b) * n + j) * ldb + (<usize>q << 3), v);
+            t += Math.abs(v);
+          }
+        }
+        total += t * t;
+      }
+    }
+    store<f64>(mu + (<usize>g << 3), total);
+    // The samples: B_s = −A(ω_s)ᴴA(ω_s), lower triangles.
+    for (let sIdx = 0; sIdx < ns; sIdx++) {
+      const p = samplePU(sIdx, kh, dh);
+      const q = sampleQ(sIdx, kh, dh);
+      for (let a = 0; a < kh; a++) {
+        for (let b = 0; b < kw; b++) {
+          const ang = TWO_PI * (<f64>modIndex(p, a, dh) / <f64>dh + <f64>modIndex(q, b, dw) / <f64>dw);
+          v128.store(tws + (<usize>(a * kw + b) << 5), f64x2.splat(Math.cos(ang)));
+          v128.store(tws + (<usize>(a * kw + b) << 5) + 16, f64x2.splat(Math.sin(ang)));
+        }
+      }
+      for (let j = 0; j < n; j++) {
+        for (let o: usize = 0; o < ldb; o += 16) {
+          let pr = f64x2.splat(0.0);
+          let pi = f64x2.splat(0.0);
+          for (let t = 0; t < taps; t++) {
+            const v = v128.load(x + <usize>(t * n + j) * ldb + o);
+            pr = madd<f64>(v, v128.load(tws + (<usize>t << 5)), pr);
+            pi = madd<f64>(v, v128.load(tws + (<usize>t << 5) + 16), pi);
+          }
+          v128.store(ar + <usize>j * ldb + o, pr);
+          v128.store(ai + <usize>j * ldb + o, pi);
+        }
+      }
+      const br = gs + <usize>sIdx * nn * 16;
+      gramLower(ar, ai, ld, n, 0.0, br, br + nn * 8);
+    }
+    // R_d's lower triangles (i ≥ j, from j rounded down to even), then each upper entry R_d[j, i] = R_{−d}[i, j].
+    const rg = r + <usize>g * <usize>offsets * nn * 8;
+    for (let j = 0; j < n; j++) {
+      let i = j & ~1;
+      for (; i + 1 < n; i += 2) {
+        const at = (<usize>j * <usize>n + <usize>i) << 3;
+        idftPair(gs, nn, ns, offsets, wts, rg, at);
+      }
+      if (i < n) {
+        const at = (<usize>j * <usize>n + <usize>i) << 3;
+        for (let d = 0; d < offsets; d++) {
+          let acc: f64 = 0.0;
+          for (let sIdx = 0; sIdx < ns; sIdx++) {
+            const br = gs + <usize>sIdx * nn * 16;
+            const wt = wts + (<usize>(d * ns + sIdx) << 5);
+            acc += load<f64>(br + at) * load<f64>(wt) + load<f64>(br + nn * 8 + at) * load<f64>(wt + 16);
+          }
+          store<f64>(rg + <usize>d * nn * 8 + at, acc);
+        }
+      }
+    }
+    for (let d = 0; d < offsets; d++) {
+      const rd = rg + <usize>d * nn * 8;
+      const rm = rg + <usize>(offsets - 1 - d) * nn * 8;
+      for (let j = 0; j < n; j++) {
+        for (let i = j + 1; i < n; i++) {
+          store<f64>(rd + ((<usize>i * <usize>n + <usize>j) << 3), load<f64>(rm + ((<usize>j * <usize>n + <usize>i) << 3)));
+        }
+      }
+    }
+  }
+  return 0;
+}
+
+/** Sample s's index along u: p < kh on the row q = 0, then every p of rows q = 1 … kw − 1. */
+// @ts-ignore: decorator
+@inline
+function samplePU(s: i32, kh: i32, dh: i32): i32 {
+  return s < kh ? s : (s - kh) % dh;
+}
+
+/** Sample s's index along v. */
+// @ts-ignore: decorator
+@inline
+function sampleQ(s: i32, kh: i32, dh: i32): i32 {
+  return s < kh ? 0 : 1 + (s - kh) / dh;
+}
+
+/** Two rows of R_d[·, j] at byte offset `at` for every d: Σ_s the samples' entries times their weights, five d at a time. */
+// @ts-ignore: decorator
+@inline
+function idftPair(gs: usize, nn: usize, ns: i32, offsets: i32, wts: usize, rg: usize, at: usize): void {
+  let d = 0;
+  for (; d + 5 <= offsets; d += 5) {
+    let a0 = f64x2.splat(0.0), a1 = f64x2.splat(0.0), a2 = f64x2.splat(0.0), a3 = f64x2.splat(0.0),
+      a4 = f64x2.splat(0.0);
+    const step = <usize>ns << 5;
+    for (let sIdx = 0; sIdx < ns; sIdx++) {
+      const br = gs + <usize>sIdx * nn * 16;
+      const gr = v128.load(br + at);
+      const gi = v128.load(br + nn * 8 + at);
+      const w0 = wts + (<usize>(d * ns + sIdx) << 5);
+      a0 = madd<f64>(gr, v128.load(w0), madd<f64>(gi, v128.load(w0 + 16), a0));
+      a1 = madd<f64>(gr, v128.load(w0 + step), madd<f64>(gi, v128.load(w0 + step + 16), a1));
+      a2 = madd<f64>(gr, v128.load(w0 + 2 * step), madd<f64>(gi, v128.load(w0 + 2 * step + 16), a2));
+      a3 = madd<f64>(gr, v128.load(w0 + 3 * step), madd<f64>(gi, v128.load(w0 + 3 * step + 16), a3));
+      a4 = madd<f64>(gr, v128.load(w0 + 4 * step), madd<f64>(gi, v128.load(w0 + 4 * step + 16), a4));
+    }
+    v128.store(rg + <usize>d * nn * 8 + at, a0);
+    v128.store(rg + <usize>(d + 1) * nn * 8 + at, a1);
+    v128.store(rg + <usize>(d + 2) * nn * 8 + at, a2);
+    v128.store(rg + <usize>(d + 3) * nn * 8 + at, a3);
+    v128.store(rg + <usize>(d + 4) * nn * 8 + at, a4);
+  }
+  for (; d < offsets; d++) {
+    let acc = f64x2.splat(0.0);
+    for (let sIdx = 0; sIdx < ns; sIdx++) {
+      const br = gs + <usize>sIdx * nn * 16;
+      const w0 = wts + (<usize>(d * ns + sIdx) << 5);
+      acc = madd<f64>(v128.load(br + at), v128.load(w0), madd<f64>(v128.load(br + nn * 8 + at), v128.load(w0 + 16), acc));
+    }
+    v128.store(rg + <usize>d * nn * 8 + at, acc);
+  }
+}
+
+/** (v·d) mod w in 0 … w − 1 for any sign of d. */
+// @ts-ignore: decorator
+@inline
+function modIndex(v: i32, d: i32, w: i32): i32 {
+  const x = <i32>((<i64>v * <i64>d) % <i64>w);
+  return x < 0 ? x + w : x;
+}
+
+/**
+ * gram_column_f64: column v's S_{d_a}(v) = Σ_{d_b} R_{(d_a, d_b)}·exp(+2πi·v·d_b/w)
+ * for every group and d_a, in the lower triangle (i ≥ j rounded down to
+ * even), and their traces.
+ *   s [out] gram_column_bytes(n, kh, kw, groups): group g, d_a: re at
+ *           ((g·(2kh − 1) + d_a + kh − 1)·2)·n², im n² further, column-major;
+ *           then the traces, (re, im) per (g, d_a), then the twiddles along w
+ * Returns 0.
+ */
+export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i32, groups: i32, s: usize): i32 {
+  const dw = 2 * kw - 1;
+  const dh = 2 * kh - 1;
+  const nn = <usize>n * <usize>n;
+  const sb = align16(s);
+  const traces = sb + <usize>groups * <usize>dh * nn * 16;
+  const tw = traces + (<usize>(groups * dh) << 4);
+  for (let ib = 0; ib < dw; ib++) {
+    const ang = TWO_PI * <f64>modIndex(v, ib - kw + 1, w) / <f64>w;
+    store<f64>(tw + (<usize>ib << 4), Math.cos(ang));
+    store<f64>(tw + (<usize>ib << 4) + 8, Math.sin(ang));
+  }
+  for (let g = 0; g < groups; g++) {
+    for (let ia = 0; ia < dh; ia++) {
+      const sr = sb + <usize>(g * dh + ia) * nn * 16;
+      const si = sr + nn * 8;
+      const rBase = r + <usize>((g * dh + ia) * dw) * nn * 8;
+      let tr: f64 = 0.0;
+      let ti: f64 = 0.0;
+      for (let j = 0; j < n; j++) {
+        const col = <usize>j * <usize>n << 3;
+        let i = j & ~1;
+        for (; i + 1 < n; i += 2) {
+          let ar = f64x2.splat(0.0);
+          let ai = f64x2.splat(0.0);
+          for (let ib = 0; ib < dw; ib++) {
+            const x = v128.load(rBase + <usize>ib * nn * 8 + col + (<usize>i << 3));
+            ar = madd<f64>(x, v128.load64_splat(tw + (<usize>ib << 4)), ar);
+            ai = madd<f64>(x, v128.load64_splat(tw + (<usize>ib << 4) + 8), ai);
+          }
+          v128.store(sr + col + (<usize>i << 3), ar);
+          v128.store(si + col + (<usize>i << 3), ai);
+        }
+        if (i < n) {
+          let ar: f64 = 0.0;
+          let ai: f64 = 0.0;
+          for (let ib = 0; ib < dw; ib++) {
+            const x = load<f64>(rBase + <usize>ib * nn * 8 + col + (<usize>i << 3));
+            ar += x * load<f64>(tw + (<usize>ib << 4));
+            ai += x * load<f64>(tw + (<usize>ib << 4) + 8);
+          }
+          store<f64>(sr + col + (<usize>i << 3), ar);
+          store<f64>(si + col + (<usize>i << 3), ai);
+        }
+        tr += load<f64>(sr + col + (<usize>j << 3));
+        ti += load<f64>(si + col + (<usize>j << 3));
+      }
+      store<f64>(traces + (<usize>(g * dh + ia) << 4), tr);
+      store<f64>(traces + (<usize>(g * dh + ia) << 4) + 8, ti);
+    }
+  }
+  return 0;
+}
+
+/** work's twiddle table: cos and sin of 2π·k/h for k < h (after the matrix and the two vectors). */
+// @ts-ignore: decorator
+@inline
+function tableBase(work: usize, n: i32): usize {
+  return align16(work) + ((<usize>2 * <usize>n * <usize>n + 4 * <usize>n) << 3);
+}
+
+/** work's twiddles of one u (after the table): exp(+2πi·u·d_a/h) as (cos, sin), each lane-splat, per d_a. */
+// @ts-ignore: decorator
+@inline
+function uTwiddles(tab: usize, h: i32, kh: i32, u: i32): usize {
+  const tw = tab + (<usize>h << 4);
+  for (let ia = 0; ia < 2 * kh - 1; ia++) {
+    const q = modIndex(u, ia - kh + 1, h);
+    v128.store(tw + (<usize>ia << 5), v128.load64_splat(tab + (<usize>q << 4)));
+    v128.store(tw + (<usize>ia << 5) + 16, v128.load64_splat(tab + (<usize>q << 4) + 8));
+  }
+  return tw;
+}
+
+function fillTable(tab: usize, h: i32): void {
+  for (let q = 0; q < h; q++) {
+    const ang = TWO_PI * <f64>q / <f64>h;
+    store<f64>(tab + (<usize>q << 4), Math.cos(ang));
+    store<f64>(tab + (<usize>q << 4) + 8, Math.sin(ang));
+  }
+}
+
+/**
+ * B = c·I − G_g(u, v) in B's lower triangle (column j holds rows i ≥ j at
+ * j·n + i; the rows from j rounded down to even are written), G from
+ * column v's S: G[i, j] = Σ_{d_a} S_{d_a}[i, j]·exp(+2πi·u·d_a/h).
+ */
+function assemble(s: usize, g: i32, n: i32, kh: i32, tw: usize, c: f64, br: usize, bi: usize): void {
+  const dh = 2 * kh - 1;
+  const nn = <usize>n * <usize>n;
+  const base = align16(s) + <usize>(g * dh) * nn * 16;
+  for (let j = 0; j < n; j++) {
+    const col = <usize>j * <usize>n << 3;
+    let i = j & ~1;
+    for (; i + 1 < n; i += 2) {
+      const at = col + (<usize>i << 3);
+      let gr = f64x2.splat(0.0);
+      let gi = f64x2.splat(0.0);
+      for (let ia = 0; ia < dh; ia++) {
+        const cr = v128.load(tw + (<usize>ia << 5));
+        const ci = v128.load(tw + (<usize>ia << 5) + 16);
+        const sr = v128.load(base + <usize>ia * nn * 16 + at);
+        const si = v128.load(base + <usize>ia * nn * 16 + nn * 8 + at);
+        gr = madd<f64>(sr, cr, nmadd<f64>(si, ci, gr));
+        gi = madd<f64>(sr, ci, madd<f64>(si, cr, gi));
+      }
+      v128.store(br + at, f64x2.neg(gr));
+      v128.store(bi + at, f64x2.neg(gi));
+    }
+    if (i < n) {
+      const at = col + (<usize>i << 3);
+      let gr: f64 = 0.0;
+      let gi: f64 = 0.0;
+      for (let ia = 0; ia < dh; ia++) {
+        const cr = load<f64>(tw + (<usize>ia << 5));
+        const ci = load<f64>(tw + (<usize>ia << 5) + 16);
+        const sr = load<f64>(base + <usize>ia * nn * 16 + at);
+        const si = load<f64>(base + <usize>ia * nn * 16 + nn * 8 + at);
+        gr += sr * cr - si * ci;
+        gi += sr * ci + si * cr;
+      }
+      store<f64>(br + at, -gr);
+      store<f64>(bi + at, -gi);
+    }
+    const d = col + (<usize>j << 3);
+    store<f64>(br + d, c + load<f64>(br + d));
+    store<f64>(bi + d, 0.0);
+  }
+}
+
+/** tr G_g(u, v) from column v's traces (the real part: G is Hermitian). */
+// @ts-ignore: decorator
+@inline
+function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64 {
+  const dh = 2 * kh - 1;
+  const traces = align16(s) + <usize>groups * <usize>dh * <usize>n * <usize>n * 16 + (<usize>(g * dh) << 4);
+  let t: f64 = 0.0;
+  for (let ia = 0; ia < dh; ia++) {
+    t += load<f64>(traces + (<usize>ia << 4)) * load<f64>(tw + (<usize>ia << 5)) -
+      load<f64>(traces + (<usize>ia << 4) + 8) * load<f64>(tw + (<usize>ia << 5) + 16);
+  }
+  return t;
+}
+
+/**
+ * gram_screen_f64: for u = u0 … u0 + nu − 1 of column v (S from
+ * gram_column_f64), flags[u − u0] = 1 when σ_max(A_g(u, v)) < s for every
+ * group g (certified), else 0; returns the number of 0 flags.
+ *
+ * The rounding bound, with M = Σ_t |A_t| entrywise (|A(ω)| ≤ M, |R_d| ≤
+ * Σ_{t'−t=d} |A_t|ᵀ|A_{t'}|, Σ_d |R_d| ≤ MᵀM), T = kh·kw taps and D offsets:
+ * a sample A(ω_s) is within γ_{T+26}·M (its twiddles' angles are below 4π),
+ * its product within γ_{m+2T+60}·MᵀM, each R_d (an average of D samples'
+ * weighted entries) within γ_{m+2T+2D+90}·MᵀM, and G(u, v), a sum over the D
+ * offsets, within D·γ_{m+2T+2D+120}·MᵀM. So every entry of Ĝ is within
+ * γ_N·(MᵀM)[i, j] of G's with N = D·(m + 4D + 120) ≥ that (T ≤ D), and
+ * ‖Ĝ − G‖₂ ≤ γ_N·‖M‖_F² = γ_N·μ_g; the trace, n more terms, within
+ * 2γ_N·μ_g. Certified when
+ *   - tr Ĝ + 4N·ε·μ_g < s²(1 − 4ε) (σ_max² ≤ tr G), or
+ *   - the Cholesky factorisation of s²(1 − η)·I − Ĝ completes, with
+ *     η = 8ε·((n + 1)·n + 2N·μ_g/s²): norm_below_f64's argument with
+ *     ‖Ĝ − G‖ in place of the product's rounding, covered twice over.
+ *   mu   [in] f64[groups] from gram_taps_f64
+ *   s2   [in] s², > 0
+ *   work [in] gram_work_bytes(n, kh, h) bytes
+ */
+export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i32, u0: i32, nu: i32, groups: i32,
+  mu: usize, s2: f64, flags: usize, work: usize): i32 {
+  const br = align16(work);
+  const bi = br + (<usize>n * <usize>n << 3);
+  const tab = tableBase(work, n);
+  fillTable(tab, h);
+  const offsets = <f64>((2 * kh - 1) * (2 * kw - 1));
+  const big = offsets * (<f64>m + 4.0 * offsets + 120.0);
+  let open = 0;
+  for (let u = u0; u < u0 + nu; u++) {
+    const tw = uTwiddles(tab, h, kh, u);
+    let ok = true;
+    for (let g = 0; g < groups && ok; g++) {
+      const mug = load<f64>(mu + (<usize>g << 3));
+      if (traceAt(s, g, n, kh, groups, tw) + 4.0 * big * EPS * mug < s2 * (1.0 - 4.0 * EPS)) continue;
+      const eta = 8.0 * EPS * (<f64>(n + 1) * <f64>n + 2.0 * big * mug / s2);
+      const c = s2 * (1.0 - eta);
+      if (!(c > 0.0)) {
+        ok = false;
+        break;
+      }
+      assemble(s, g, n, kh, tw, c, br, bi);
+      ok = choleskyLower(br, bi, n);
+    }
+    store<u8>(flags + <usize>(u - u0), ok ? 1 : 0);
+    if (!ok) open++;
+  }
+  return open;
+}
+
+/** y = B·x for Hermitian B held in its lower triangle (column-major, re/im split); returns ‖y‖². */
+function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, yi: usize): f64 {
+  memory.fill(yr, 0, <usize>n << 3);
+  memory.fill(yi, 0, <usize>n << 3);
+  for (let j = 0; j < n; j++) {
+    const col = <usize>j * <usize>n << 3;
+    const jb = <usize>j << 3;
+    const cr = load<f64>(xr + jb);
+    const ci = load<f64>(xi + jb);
+    // The diagonal is real.
+    let sr: f64 = load<f64>(br + col + jb) * cr;
+    let si: f64 = load<f64>(br + col + jb) * ci;
+    for (let i = j + 1; i < n; i++) {
+      const at = col + (<usize>i << 3);
+      const ib = <usize>i << 3;
+      const pr = load<f64>(br + at);
+      const pi = load<f64>(bi + at);
+      // y[i] += B[i, j]·x[j]
+      store<f64>(yr + ib, load<f64>(yr + ib) + (pr * cr - pi * ci));
+      store<f64>(yi + ib, load<f64>(yi + ib) + (pr * ci + pi * cr));
+      // y[j] += conj(B[i, j])·x[i]
+      const qr = load<f64>(xr + ib);
+      const qi = load<f64>(xi + ib);
+      sr += pr * qr + pi * qi;
+      si += pr * qi - pi * qr;
+    }
+    store<f64>(yr + jb, load<f64>(yr + jb) + sr);
+    store<f64>(yi + jb, load<f64>(yi + jb) + si);
+  }
+  let q: f64 = 0.0;
+  for (let j = 0; j < n; j++) {
+    const a = load<f64>(yr + (<usize>j << 3));
+    const b = load<f64>(yi + (<usize>j << 3));
+    q += a * a + b * b;
+  }
+  return q;
+}
+
+/**
+ * gram_estimates_f64: for u = u0 … u0 + nu − 1 of column v (S from
+ * gram_column_f64), a lower estimate of σ_max(A(u, v)) (the largest over the
+ * groups): from a fixed start x with every component non-zero, `steps`
+ * normalised steps x ← G·x/‖G·x‖, then √‖G·x‖ (≤ σ_max in exact arithmetic).
+ * It only orders the candidates: no bound is taken from it.
+ *   out  [out] f64[nu]
+ *   work [in]  gram_work_bytes(n, kh, h) bytes
+ * Returns 0.
+ */
+export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, nu: i32, groups: i32, steps: i32,
+  out: usize, work: usize): i32 {
+  const br = align16(work);
+  const bi = br + (<usize>n * <usize>n << 3);
+  const xr = bi + (<usize>n * <usize>n << 3);
+  const xi = xr + (<usize>n << 3);
+  const yr = xi + (<usize>n << 3);
+  const yi = yr + (<usize>n << 3);
+  const tab = tableBase(work, n);
+  fillTable(tab, h);
+  for (let u = u0; u < u0 + nu; u++) {
+    const tw = uTwiddles(tab, h, kh, u);
+    let best: f64 = 0.0;
+    for (let g = 0; g < groups; g++) {
+      assemble(s, g, n, kh, tw, 0.0, br, bi);
+      // B = −G: the norms below are G's.
+      let q: f64 = 0.0;
+      for (let j = 0; j < n; j++) {
+        const x = 1.0 + <f64>j / <f64>n;
+        store<f64>(xr + (<usize>j << 3), x);
+        store<f64>(xi + (<usize>j << 3), 0.0);
+        q += x * x;
+      }
+      for (let t = 0; t <= steps; t++) {
+        const f = q > 0.0 ? 1.0 / Math.sqrt(q) : 0.0;
+        if (t > 0) {
+          for (let j = 0; j < n; j++) {
+            store<f64>(xr + (<usize>j << 3), load<f64>(yr + (<usize>j << 3)) * f);
+            store<f64>(xi + (<usize>j << 3), load<f64>(yi + (<usize>j << 3)) * f);
+          }
+        } else {
+          for (let j = 0; j < n; j++) {
+            store<f64>(xr + (<usize>j << 3), load<f64>(xr + (<usize>j << 3)) * f);
+          }
+        }
+        q = hermVec(br, bi, n, xr, xi, yr, yi);
+      }
+      best = max<f64>(best, Math.sqrt(Math.sqrt(q)));
+    }
+    store<f64>(out + (<usize>(u - u0) << 3), best);
+  }
+  return 0;
+}
