@@ -55,9 +55,9 @@ export function gram_column_bytes(n: i32, kh: i32, kw: i32, groups: i32): i32 {
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
-/** Bytes of scratch for gram_screen_f64 and gram_estimates_f64 (a Gram matrix, two vectors, twiddles). */
-export function gram_work_bytes(n: i32, kh: i32, h: i32): i32 {
-  const b = (<i64>2 * <i64>n * <i64>n + 4 * <i64>n + 2 * <i64>h + 4 * <i64>(2 * kh - 1)) * 8 + 64;
+/** Bytes of scratch for gram_screen_f64 and gram_estimates_f64 (a Gram matrix, two vectors, one u's twiddles). */
+export function gram_work_bytes(n: i32, kh: i32): i32 {
+  const b = (<i64>2 * <i64>n * <i64>n + 4 * <i64>n + 4 * <i64>(2 * kh - 1)) * 8 + 64;
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
@@ -312,18 +312,11 @@ export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i
   return 0;
 }
 
-/** work's twiddle table: cos and sin of 2π·k/h for k < h (after the matrix and the two vectors). */
+/** work's twiddles of one u (after the matrix and the two vectors): exp(+2πi·u·d_a/h) as (cos, sin), each lane-splat, per d_a. */
 // @ts-ignore: decorator
 @inline
-function tableBase(work: usize, n: i32): usize {
-  return align16(work) + ((<usize>2 * <usize>n * <usize>n + 4 * <usize>n) << 3);
-}
-
-/** work's twiddles of one u (after the table): exp(+2πi·u·d_a/h) as (cos, sin), each lane-splat, per d_a. */
-// @ts-ignore: decorator
-@inline
-function uTwiddles(tab: usize, h: i32, kh: i32, u: i32): usize {
-  const tw = tab + (<usize>h << 4);
+function uTwiddles(work: usize, n: i32, tab: usize, h: i32, kh: i32, u: i32): usize {
+  const tw = align16(work) + ((<usize>2 * <usize>n * <usize>n + 4 * <usize>n) << 3);
   for (let ia = 0; ia < 2 * kh - 1; ia++) {
     const q = modIndex(u, ia - kh + 1, h);
     v128.store(tw + (<usize>ia << 5), v128.load64_splat(tab + (<usize>q << 4)));
@@ -332,12 +325,14 @@ function uTwiddles(tab: usize, h: i32, kh: i32, u: i32): usize {
   return tw;
 }
 
-function fillTable(tab: usize, h: i32): void {
+/** gram_table_f64: tab[q] = (cos, sin)(2π·q/h) for q < h (f64[2h]), the table of gram_screen_f64 and gram_estimates_f64. Returns 0. */
+export function gram_table_f64(h: i32, tab: usize): i32 {
   for (let q = 0; q < h; q++) {
     const ang = TWO_PI * <f64>q / <f64>h;
     store<f64>(tab + (<usize>q << 4), Math.cos(ang));
     store<f64>(tab + (<usize>q << 4) + 8, Math.sin(ang));
   }
+  return 0;
 }
 
 /**
@@ -422,19 +417,18 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  *     ‖Ĝ − G‖ in place of the product's rounding, covered twice over.
  *   mu   [in] f64[groups] from gram_taps_f64
  *   s2   [in] s², > 0
- *   work [in] gram_work_bytes(n, kh, h) bytes
+ *   tab  [in] gram_table_f64(h)
+ *   work [in] gram_work_bytes(n, kh) bytes
  */
 export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i32, u0: i32, nu: i32, groups: i32,
-  mu: usize, s2: f64, flags: usize, work: usize): i32 {
+  mu: usize, s2: f64, tab: usize, flags: usize, work: usize): i32 {
   const br = align16(work);
   const bi = br + (<usize>n * <usize>n << 3);
-  const tab = tableBase(work, n);
-  fillTable(tab, h);
   const offsets = <f64>((2 * kh - 1) * (2 * kw - 1));
   const big = offsets * (<f64>m + 4.0 * offsets + 120.0);
   let open = 0;
   for (let u = u0; u < u0 + nu; u++) {
-    const tw = uTwiddles(tab, h, kh, u);
+    const tw = uTwiddles(work, n, tab, h, kh, u);
     let ok = true;
     for (let g = 0; g < groups && ok; g++) {
       const mug = load<f64>(mu + (<usize>g << 3));
@@ -497,25 +491,30 @@ function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, 
  * gram_column_f64), a lower estimate of σ_max(A(u, v)) (the largest over the
  * groups): from a fixed start x with every component non-zero, `steps`
  * normalised steps x ← G·x/‖G·x‖, then √‖G·x‖ (≤ σ_max in exact arithmetic).
- * It only orders the candidates: no bound is taken from it.
- *   out  [out] f64[nu]
- *   work [in]  gram_work_bytes(n, kh, h) bytes
+ * A group whose tr G (≥ σ_max²) is below floor² is passed over (0): its
+ * frequency cannot beat the estimate `floor` already has, and the screen
+ * certifies it by the trace. It only orders the candidates: no bound is
+ * taken from it.
+ *   floor [in]  an estimate already had (0 for none)
+ *   tab   [in]  gram_table_f64(h)
+ *   out   [out] f64[nu]
+ *   work  [in]  gram_work_bytes(n, kh) bytes
  * Returns 0.
  */
 export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, nu: i32, groups: i32, steps: i32,
-  out: usize, work: usize): i32 {
+  floor: f64, tab: usize, out: usize, work: usize): i32 {
   const br = align16(work);
   const bi = br + (<usize>n * <usize>n << 3);
   const xr = bi + (<usize>n * <usize>n << 3);
   const xi = xr + (<usize>n << 3);
   const yr = xi + (<usize>n << 3);
   const yi = yr + (<usize>n << 3);
-  const tab = tableBase(work, n);
-  fillTable(tab, h);
+  let floor2 = floor * floor;
   for (let u = u0; u < u0 + nu; u++) {
-    const tw = uTwiddles(tab, h, kh, u);
+    const tw = uTwiddles(work, n, tab, h, kh, u);
     let best: f64 = 0.0;
     for (let g = 0; g < groups; g++) {
+      if (traceAt(s, g, n, kh, groups, tw) < floor2) continue;
       assemble(s, g, n, kh, tw, 0.0, br, bi);
       // B = −G: the norms below are G's.
       let q: f64 = 0.0;
@@ -541,6 +540,7 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
       }
       best = max<f64>(best, Math.sqrt(Math.sqrt(q)));
     }
+    floor2 = max<f64>(floor2, best * best);
     store<f64>(out + (<usize>(u - u0) << 3), best);
   }
   return 0;

@@ -40,6 +40,7 @@ export {
   gram_estimates_f64,
   gram_r_bytes,
   gram_screen_f64,
+  gram_table_f64,
   gram_taps_f64,
   gram_taps_work_bytes,
   gram_work_bytes,

@@ -60,6 +60,16 @@ function check({ prob, what }: Case): void {
         assert.equal(screen.screen(v, u, 1, ldexp(sigma + 1e-6 * norm, -e))[0], 1, `not certified above ${at}`);
       }
     }
+    // With a floor, a group is passed over only where tr PᴴP shows it below the floor or an earlier estimate.
+    const floor = ldexp(0.6 * norm, -e);
+    const estF = Float64Array.from(screen.estimates(v, floor));
+    let running = floor;
+    for (let u = 0; u < nu; u++) {
+      const at = `${what}: estimate with a floor at (${u}, ${v})`;
+      if (estF[u] === 0) assert.ok(top(u, v) <= ldexp(running, e) * (1 + 1e-9), at);
+      else assert.ok(estF[u] === est[u] || (estF[u] < est[u] && est[u] <= running * (1 + 1e-9)), at);
+      running = Math.max(running, estF[u]);
+    }
     // A whole column at once gives the same flags as one frequency at a time.
     const s = ldexp(0.9 * norm, -e);
     const flags = Uint8Array.from(screen.screen(v, 0, nu, s));

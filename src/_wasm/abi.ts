@@ -190,7 +190,8 @@ export interface CoreExports {
   gram_r_bytes(n: number, kh: number, kw: number, groups: number): number;
   gram_taps_work_bytes(m: number, n: number, kh: number, kw: number): number;
   gram_column_bytes(n: number, kh: number, kw: number, groups: number): number;
-  gram_work_bytes(n: number, kh: number, h: number): number;
+  gram_work_bytes(n: number, kh: number): number;
+  gram_table_f64(h: number, tab: number): number;
   gram_taps_f64(
     k: number,
     m: number,
@@ -224,6 +225,7 @@ export interface CoreExports {
     groups: number,
     mu: number,
     s2: number,
+    tab: number,
     flags: number,
     work: number,
   ): number;
@@ -236,6 +238,8 @@ export interface CoreExports {
     nu: number,
     groups: number,
     steps: number,
+    floor: number,
+    tab: number,
     out: number,
     work: number,
   ): number;

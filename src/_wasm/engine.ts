@@ -544,6 +544,7 @@ export class GramScreen {
   readonly #work: number;
   readonly #est: number;
   readonly #flags: number;
+  readonly #tab: number;
   #v = -1;
   constructor(readonly core: CoreExports, readonly prob: Problem, e: number) {
     const groups = prob.groups ?? 1;
@@ -555,7 +556,8 @@ export class GramScreen {
     const taps = arena.bytes(core.gram_taps_work_bytes(m, n, kh, kw));
     this.#mu = arena.f64(groups);
     this.#col = arena.bytes(core.gram_column_bytes(n, kh, kw, groups));
-    this.#work = arena.bytes(core.gram_work_bytes(n, kh, h));
+    this.#work = arena.bytes(core.gram_work_bytes(n, kh));
+    this.#tab = arena.f64(2 * h);
     this.#est = arena.f64((Math.floor(w / 2) + 1) * h);
     this.#flags = arena.bytes(h);
     arena.commit(
@@ -563,6 +565,7 @@ export class GramScreen {
       `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, grid [${h}, ${w}]${groups > 1 ? `, ${groups} groups` : ""}`,
     );
     core.gram_taps_f64(this.run.p.kPtr, m, n, kh, kw, groups, this.#r, this.#mu, taps);
+    core.gram_table_f64(h, this.#tab);
   }
   /** S_{d_a}(v) of column v, unless it is the column already folded. */
   #column(v: number): void {
@@ -571,8 +574,11 @@ export class GramScreen {
     this.core.gram_column_f64(this.#r, Math.min(cOut, cIn), kh, kw, w, v, this.prob.groups ?? 1, this.#col);
     this.#v = v;
   }
-  /** Column v's lower estimates of σ_max (scaled), one per u < nu(v); kept until the next call for v. */
-  estimates(v: number): Float64Array {
+  /**
+   * Column v's lower estimates of σ_max (scaled), one per u < nu(v), 0 where
+   * tr PᴴP is below floor² (kept until the next call for v).
+   */
+  estimates(v: number, floor = 0): Float64Array {
     const { cOut, cIn, kh, h } = this.prob;
     const nu = this.run.nu(v);
     this.#column(v);
@@ -586,6 +592,8 @@ export class GramScreen {
       nu,
       this.prob.groups ?? 1,
       ESTIMATE_STEPS,
+      floor,
+      this.#tab,
       at,
       this.#work,
     );
@@ -610,6 +618,7 @@ export class GramScreen {
       this.prob.groups ?? 1,
       this.#mu,
       s * s,
+      this.#tab,
       this.#flags,
       this.#work,
     );
@@ -644,7 +653,7 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt): Generator
   const est: Float64Array[] = [];
   let best = -1, bu = 0, bv = 0;
   for (let v = 0; v < nvAll; v++) {
-    const values = est[v] = screen.estimates(v);
+    const values = est[v] = screen.estimates(v, Math.max(best, 0));
     for (let u = 0; u < values.length; u++) {
       if (values[u] > best) [best, bu, bv] = [values[u], u, v];
     }
