@@ -344,6 +344,10 @@ function assemble(s: usize, g: i32, n: i32, kh: i32, tw: usize, c: f64, br: usiz
   const dh = 2 * kh - 1;
   const nn = <usize>n * <usize>n;
   const base = align16(s) + <usize>(g * dh) * nn * 16;
+  if (dh == 5) {
+    assemble5(base, n, tw, c, br, bi);
+    return;
+  }
   for (let j = 0; j < n; j++) {
     const col = <usize>j * <usize>n << 3;
     let i = j & ~1;
@@ -371,6 +375,71 @@ function assemble(s: usize, g: i32, n: i32, kh: i32, tw: usize, c: f64, br: usiz
         const ci = load<f64>(tw + (<usize>ia << 5) + 16);
         const sr = load<f64>(base + <usize>ia * nn * 16 + at);
         const si = load<f64>(base + <usize>ia * nn * 16 + nn * 8 + at);
+        gr += sr * cr - si * ci;
+        gi += sr * ci + si * cr;
+      }
+      store<f64>(br + at, -gr);
+      store<f64>(bi + at, -gi);
+    }
+    const d = col + (<usize>j << 3);
+    store<f64>(br + d, c + load<f64>(br + d));
+    store<f64>(bi + d, 0.0);
+  }
+}
+
+/** G += S·t for one offset's S (re at p, im at p + im) and twiddle t = (cr, ci) at byte offset `at`. */
+// @ts-ignore: decorator
+@inline
+function term(p: usize, im: usize, at: usize, cr: v128, ci: v128, g: v128, re: bool): v128 {
+  const sr = v128.load(p + at);
+  const si = v128.load(p + im + at);
+  return re ? madd<f64>(sr, cr, nmadd<f64>(si, ci, g)) : madd<f64>(sr, ci, madd<f64>(si, cr, g));
+}
+
+/**
+ * assemble for kh = 3 (five offsets along u): the twiddles held in locals
+ * across the whole matrix, the same operations in the same order as the
+ * general loop (the same bits).
+ */
+function assemble5(base: usize, n: i32, tw: usize, c: f64, br: usize, bi: usize): void {
+  const nn = <usize>n * <usize>n;
+  const im = nn * 8;
+  const stride = nn * 16;
+  const c0 = v128.load(tw), s0 = v128.load(tw + 16);
+  const c1 = v128.load(tw + 32), s1 = v128.load(tw + 48);
+  const c2 = v128.load(tw + 64), s2 = v128.load(tw + 80);
+  const c3 = v128.load(tw + 96), s3 = v128.load(tw + 112);
+  const c4 = v128.load(tw + 128), s4 = v128.load(tw + 144);
+  const p1 = base + stride, p2 = p1 + stride, p3 = p2 + stride, p4 = p3 + stride;
+  for (let j = 0; j < n; j++) {
+    const col = <usize>j * <usize>n << 3;
+    let i = j & ~1;
+    for (; i + 1 < n; i += 2) {
+      const at = col + (<usize>i << 3);
+      let gr = f64x2.splat(0.0);
+      let gi = f64x2.splat(0.0);
+      gr = term(base, im, at, c0, s0, gr, true);
+      gi = term(base, im, at, c0, s0, gi, false);
+      gr = term(p1, im, at, c1, s1, gr, true);
+      gi = term(p1, im, at, c1, s1, gi, false);
+      gr = term(p2, im, at, c2, s2, gr, true);
+      gi = term(p2, im, at, c2, s2, gi, false);
+      gr = term(p3, im, at, c3, s3, gr, true);
+      gi = term(p3, im, at, c3, s3, gi, false);
+      gr = term(p4, im, at, c4, s4, gr, true);
+      gi = term(p4, im, at, c4, s4, gi, false);
+      v128.store(br + at, f64x2.neg(gr));
+      v128.store(bi + at, f64x2.neg(gi));
+    }
+    if (i < n) {
+      const at = col + (<usize>i << 3);
+      let gr: f64 = 0.0;
+      let gi: f64 = 0.0;
+      for (let ia = 0; ia < 5; ia++) {
+        const cr = load<f64>(tw + (<usize>ia << 5));
+        const ci = load<f64>(tw + (<usize>ia << 5) + 16);
+        const sr = load<f64>(base + <usize>ia * stride + at);
+        const si = load<f64>(base + <usize>ia * stride + im + at);
         gr += sr * cr - si * ci;
         gi += sr * ci + si * cr;
       }
@@ -418,12 +487,14 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  *   mu   [in] f64[groups] from gram_taps_f64
  *   s2   [in] s², > 0
  *   tab  [in] gram_table_f64(h)
+ *   cache, held [in] gram_estimates_f64's cache of the column, or 0
  *   work [in] gram_work_bytes(n, kh) bytes
  */
 export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i32, u0: i32, nu: i32, groups: i32,
-  mu: usize, s2: f64, tab: usize, flags: usize, work: usize): i32 {
+  mu: usize, s2: f64, tab: usize, cache: usize, held: usize, flags: usize, work: usize): i32 {
   const br = align16(work);
-  const bi = br + (<usize>n * <usize>n << 3);
+  const nb = <usize>n * <usize>n << 3;
+  const bi = br + nb;
   const offsets = <f64>((2 * kh - 1) * (2 * kw - 1));
   const big = offsets * (<f64>m + 4.0 * offsets + 120.0);
   let open = 0;
@@ -439,7 +510,18 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
         ok = false;
         break;
       }
-      assemble(s, g, n, kh, tw, c, br, bi);
+      const slot = <usize>(u * groups + g);
+      if (cache != 0 && load<u8>(held + slot) != 0) {
+        // −G as gram_estimates_f64 assembled it: the same values, c added on the diagonal.
+        memory.copy(br, cache + slot * nb * 2, nb);
+        memory.copy(bi, cache + slot * nb * 2 + nb, nb);
+        for (let j = 0; j < n; j++) {
+          const d = br + (<usize>(j * n + j) << 3);
+          store<f64>(d, c + load<f64>(d));
+        }
+      } else {
+        assemble(s, g, n, kh, tw, c, br, bi);
+      }
       ok = choleskyLower(br, bi, n);
     }
     store<u8>(flags + <usize>(u - u0), ok ? 1 : 0);
@@ -460,20 +542,42 @@ function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, 
     // The diagonal is real.
     let sr: f64 = load<f64>(br + col + jb) * cr;
     let si: f64 = load<f64>(br + col + jb) * ci;
-    for (let i = j + 1; i < n; i++) {
+    let i = j + 1;
+    if ((i & 1) != 0 && i < n) {
+      hermEntry(br, bi, col, i, cr, ci, xr, xi, yr, yi);
       const at = col + (<usize>i << 3);
       const ib = <usize>i << 3;
-      const pr = load<f64>(br + at);
-      const pi = load<f64>(bi + at);
-      // y[i] += B[i, j]·x[j]
-      store<f64>(yr + ib, load<f64>(yr + ib) + (pr * cr - pi * ci));
-      store<f64>(yi + ib, load<f64>(yi + ib) + (pr * ci + pi * cr));
-      // y[j] += conj(B[i, j])·x[i]
-      const qr = load<f64>(xr + ib);
-      const qi = load<f64>(xi + ib);
-      sr += pr * qr + pi * qi;
-      si += pr * qi - pi * qr;
+      sr += load<f64>(br + at) * load<f64>(xr + ib) + load<f64>(bi + at) * load<f64>(xi + ib);
+      si += load<f64>(br + at) * load<f64>(xi + ib) - load<f64>(bi + at) * load<f64>(xr + ib);
+      i++;
     }
+    const vcr = f64x2.splat(cr);
+    const vci = f64x2.splat(ci);
+    let ar = f64x2.splat(0.0);
+    let ai = f64x2.splat(0.0);
+    for (; i + 1 < n; i += 2) {
+      const at = col + (<usize>i << 3);
+      const ib = <usize>i << 3;
+      const pr = v128.load(br + at);
+      const pi = v128.load(bi + at);
+      // y[i] += B[i, j]·x[j]
+      v128.store(yr + ib, madd<f64>(pr, vcr, nmadd<f64>(pi, vci, v128.load(yr + ib))));
+      v128.store(yi + ib, madd<f64>(pr, vci, madd<f64>(pi, vcr, v128.load(yi + ib))));
+      // y[j] += conj(B[i, j])·x[i]
+      const qr = v128.load(xr + ib);
+      const qi = v128.load(xi + ib);
+      ar = madd<f64>(pr, qr, madd<f64>(pi, qi, ar));
+      ai = madd<f64>(pr, qi, nmadd<f64>(pi, qr, ai));
+    }
+    if (i < n) {
+      hermEntry(br, bi, col, i, cr, ci, xr, xi, yr, yi);
+      const at = col + (<usize>i << 3);
+      const ib = <usize>i << 3;
+      sr += load<f64>(br + at) * load<f64>(xr + ib) + load<f64>(bi + at) * load<f64>(xi + ib);
+      si += load<f64>(br + at) * load<f64>(xi + ib) - load<f64>(bi + at) * load<f64>(xr + ib);
+    }
+    sr += f64x2.extract_lane(ar, 0) + f64x2.extract_lane(ar, 1);
+    si += f64x2.extract_lane(ai, 0) + f64x2.extract_lane(ai, 1);
     store<f64>(yr + jb, load<f64>(yr + jb) + sr);
     store<f64>(yi + jb, load<f64>(yi + jb) + si);
   }
@@ -484,6 +588,19 @@ function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, 
     q += a * a + b * b;
   }
   return q;
+}
+
+/** y[i] += B[i, j]·x[j] for one row i of column j (at byte offset col), x[j] = (cr, ci). */
+// @ts-ignore: decorator
+@inline
+function hermEntry(br: usize, bi: usize, col: usize, i: i32, cr: f64, ci: f64, xr: usize, xi: usize, yr: usize,
+  yi: usize): void {
+  const at = col + (<usize>i << 3);
+  const ib = <usize>i << 3;
+  const pr = load<f64>(br + at);
+  const pi = load<f64>(bi + at);
+  store<f64>(yr + ib, load<f64>(yr + ib) + (pr * cr - pi * ci));
+  store<f64>(yi + ib, load<f64>(yi + ib) + (pr * ci + pi * cr));
 }
 
 /**
@@ -497,14 +614,18 @@ function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, 
  * taken from it.
  *   floor [in]  an estimate already had (0 for none)
  *   tab   [in]  gram_table_f64(h)
+ *   cache [out] 0, or room for −G of each (u, g) of the column (2n² f64 each,
+ *               at (u·groups + g)·16n² bytes) for gram_screen_f64 to reuse
+ *   held  [out] with a cache: u8 per (u, g), 1 where −G was kept
  *   out   [out] f64[nu]
  *   work  [in]  gram_work_bytes(n, kh) bytes
  * Returns 0.
  */
 export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, nu: i32, groups: i32, steps: i32,
-  floor: f64, tab: usize, out: usize, work: usize): i32 {
+  floor: f64, tab: usize, cache: usize, held: usize, out: usize, work: usize): i32 {
   const br = align16(work);
-  const bi = br + (<usize>n * <usize>n << 3);
+  const nb = <usize>n * <usize>n << 3;
+  const bi = br + nb;
   const xr = bi + (<usize>n * <usize>n << 3);
   const xi = xr + (<usize>n << 3);
   const yr = xi + (<usize>n << 3);
@@ -514,8 +635,15 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
     const tw = uTwiddles(work, n, tab, h, kh, u);
     let best: f64 = 0.0;
     for (let g = 0; g < groups; g++) {
+      const slot = <usize>(u * groups + g);
+      if (cache != 0) store<u8>(held + slot, 0);
       if (traceAt(s, g, n, kh, groups, tw) < floor2) continue;
       assemble(s, g, n, kh, tw, 0.0, br, bi);
+      if (cache != 0) {
+        memory.copy(cache + slot * nb * 2, br, nb);
+        memory.copy(cache + slot * nb * 2 + nb, bi, nb);
+        store<u8>(held + slot, 1);
+      }
       // B = −G: the norms below are G's.
       let q: f64 = 0.0;
       for (let j = 0; j < n; j++) {

@@ -226,6 +226,8 @@ export interface CoreExports {
     mu: number,
     s2: number,
     tab: number,
+    cache: number,
+    held: number,
     flags: number,
     work: number,
   ): number;
@@ -240,6 +242,8 @@ export interface CoreExports {
     steps: number,
     floor: number,
     tab: number,
+    cache: number,
+    held: number,
     out: number,
     work: number,
   ): number;

@@ -514,6 +514,9 @@ function* normSteps(core: CoreExports, prob: Problem, located = false): Generato
 /** Bytes the Gram-domain screen may hold for a layer's R_d (assembly/gram.ts). */
 const GRAM_MAX_BYTES = 256 * 2 ** 20;
 
+/** Bytes it may hold for the estimates' Gram matrices (each reused by the screen instead of assembled again). */
+const GRAM_CACHE_BYTES = 64 * 2 ** 20;
+
 /**
  * Whether {@linkcode gramNormSteps} serves a problem: a real kernel whose
  * column transform along u is direct sums (the factorised frequencies then
@@ -545,6 +548,9 @@ export class GramScreen {
   readonly #est: number;
   readonly #flags: number;
   readonly #tab: number;
+  readonly #cache: number;
+  readonly #held: number;
+  readonly #slotBytes: number;
   #v = -1;
   constructor(readonly core: CoreExports, readonly prob: Problem, e: number) {
     const groups = prob.groups ?? 1;
@@ -558,6 +564,12 @@ export class GramScreen {
     this.#col = arena.bytes(core.gram_column_bytes(n, kh, kw, groups));
     this.#work = arena.bytes(core.gram_work_bytes(n, kh));
     this.#tab = arena.f64(2 * h);
+    // The estimates' Gram matrices, kept for the screen where they fit in GRAM_CACHE_BYTES.
+    const slots = (Math.floor(w / 2) + 1) * h * groups;
+    this.#slotBytes = 16 * n * n;
+    const cached = slots * this.#slotBytes <= GRAM_CACHE_BYTES;
+    this.#cache = cached ? arena.bytes(slots * this.#slotBytes) : 0;
+    this.#held = arena.bytes(slots);
     this.#est = arena.f64((Math.floor(w / 2) + 1) * h);
     this.#flags = arena.bytes(h);
     arena.commit(
@@ -566,6 +578,12 @@ export class GramScreen {
     );
     core.gram_taps_f64(this.run.p.kPtr, m, n, kh, kw, groups, this.#r, this.#mu, taps);
     core.gram_table_f64(h, this.#tab);
+  }
+  /** Column v's part of the Gram matrices' cache and of its flags (0, 0: no cache). */
+  #cacheOf(v: number): [number, number] {
+    if (this.#cache === 0) return [0, 0];
+    const first = v * this.prob.h * (this.prob.groups ?? 1);
+    return [this.#cache + first * this.#slotBytes, this.#held + first];
   }
   /** S_{d_a}(v) of column v, unless it is the column already folded. */
   #column(v: number): void {
@@ -594,6 +612,7 @@ export class GramScreen {
       ESTIMATE_STEPS,
       floor,
       this.#tab,
+      ...this.#cacheOf(v),
       at,
       this.#work,
     );
@@ -619,6 +638,7 @@ export class GramScreen {
       this.#mu,
       s * s,
       this.#tab,
+      ...this.#cacheOf(v),
       this.#flags,
       this.#work,
     );
