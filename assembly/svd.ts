@@ -4,7 +4,7 @@ import { buildPTapMajor, lead_dim, twiddles } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
 import { bdvec_work_bytes, bidiag_top_vectors_f64 } from "./bdvec";
-import { certifyBelow } from "./norm";
+import { certifyBelow, choleskyWorkBytes } from "./norm";
 
 /**
  * bdsqr_vectors_f64: SVD of an n×n real upper-bidiagonal B = U_B·diag(d)·V_Bᵀ
@@ -211,7 +211,8 @@ const TWO_PI: f64 = 6.283185307179586;
  * Whether σ_max(A) < c is certified (certifyBelow, assembly/norm.ts), tried
  * only when no column of A is as long as c (a column's norm is a lower bound
  * of σ_max: then the answer is no at once). Zeroes A's padding rows first;
- * `work` holds the 2·n² f64 of the test's scratch (clip_column_work_bytes covers it).
+ * `work` holds the 2·n² f64 of the test's scratch and its factorisation's
+ * (clip_column_work_bytes covers them).
  */
 function insideBall(ar: usize, ai: usize, m: i32, n: i32, ld: i32, c: f64, work: usize): bool {
   const ldb = <usize>ld << 3;
@@ -245,7 +246,7 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
   bytes += 4 * <i64>ld * <i64>n * 8 + 64; // A, A0
   bytes += 2 * <i64>ld * <i64>n * 8 + 32; // U
   bytes += 2 * <i64>ldn * <i64>n * 8 + 32; // V
-  bytes += max<i64>(<i64>svd_work_bytes(m, n), 2 * <i64>n * <i64>n * 8 + 16) + 32; // SVD, or the certificate
+  bytes += max<i64>(<i64>svd_work_bytes(m, n), 2 * <i64>n * <i64>n * 8 + 16 + <i64>choleskyWorkBytes(n)) + 32; // SVD, or the certificate
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
@@ -313,6 +314,87 @@ function sAt(q: i32, kh: i32, cout: i32, cin: i32, tall: bool, n: i32, ldb: usiz
   const j = tall ? i : o;
   const r = tall ? o : i;
   return <usize>a * <usize>n * ldb + <usize>j * ldb + (<usize>r << 3);
+}
+
+/** B[·, q] −= u_j·coef, coef = (cr, ci) = g·conj(v_j[q]): the same operations as one rank-1 step. */
+// @ts-ignore: decorator
+@inline
+function subTerm(accR: v128, accI: v128, xr: v128, xi: v128, cr: v128, ci: v128, re: bool): v128 {
+  return re ? f64x2.sub(accR, f64x2.sub(f64x2.mul(xr, cr), f64x2.mul(xi, ci))) :
+    f64x2.sub(accI, f64x2.add(f64x2.mul(xr, ci), f64x2.mul(xi, cr)));
+}
+
+/**
+ * B −= Σ_{j < formed} g_j·u_j·v_jᴴ with g_j = σ_j − c (σ at sv): for each
+ * element the rank-1 steps j = 0, 1, … in order, each exactly as written
+ * alone (the same bits), but four steps per load and store of B's column
+ * (B, ld × n, does not stay in cache between passes at c ≥ 128).
+ */
+function clippedUpdate(br: usize, bi: usize, ur: usize, ui: usize, vr: usize, vi: usize, sv: usize, formed: i32,
+  c: f64, n: i32, ldb: usize, ldnb: usize): void {
+  let j = 0;
+  for (; j + 4 <= formed; j += 4) {
+    const g0 = load<f64>(sv + (<usize>j << 3)) - c;
+    const g1 = load<f64>(sv + (<usize>(j + 1) << 3)) - c;
+    const g2 = load<f64>(sv + (<usize>(j + 2) << 3)) - c;
+    const g3 = load<f64>(sv + (<usize>(j + 3) << 3)) - c;
+    const u0r = ur + <usize>j * ldb, u0i = ui + <usize>j * ldb;
+    const u1r = u0r + ldb, u1i = u0i + ldb;
+    const u2r = u1r + ldb, u2i = u1i + ldb;
+    const u3r = u2r + ldb, u3i = u2i + ldb;
+    for (let q = 0; q < n; q++) {
+      const qb = <usize>q << 3;
+      const c0r = f64x2.splat(g0 * load<f64>(vr + <usize>j * ldnb + qb));
+      const c0i = f64x2.splat(-g0 * load<f64>(vi + <usize>j * ldnb + qb));
+      const c1r = f64x2.splat(g1 * load<f64>(vr + <usize>(j + 1) * ldnb + qb));
+      const c1i = f64x2.splat(-g1 * load<f64>(vi + <usize>(j + 1) * ldnb + qb));
+      const c2r = f64x2.splat(g2 * load<f64>(vr + <usize>(j + 2) * ldnb + qb));
+      const c2i = f64x2.splat(-g2 * load<f64>(vi + <usize>(j + 2) * ldnb + qb));
+      const c3r = f64x2.splat(g3 * load<f64>(vr + <usize>(j + 3) * ldnb + qb));
+      const c3i = f64x2.splat(-g3 * load<f64>(vi + <usize>(j + 3) * ldnb + qb));
+      const colr = br + <usize>q * ldb;
+      const coli = bi + <usize>q * ldb;
+      for (let o: usize = 0; o < ldb; o += 16) {
+        let ar = v128.load(colr + o);
+        let ai = v128.load(coli + o);
+        let xr = v128.load(u0r + o), xi = v128.load(u0i + o);
+        ar = subTerm(ar, ai, xr, xi, c0r, c0i, true);
+        ai = subTerm(ar, ai, xr, xi, c0r, c0i, false);
+        xr = v128.load(u1r + o);
+        xi = v128.load(u1i + o);
+        ar = subTerm(ar, ai, xr, xi, c1r, c1i, true);
+        ai = subTerm(ar, ai, xr, xi, c1r, c1i, false);
+        xr = v128.load(u2r + o);
+        xi = v128.load(u2i + o);
+        ar = subTerm(ar, ai, xr, xi, c2r, c2i, true);
+        ai = subTerm(ar, ai, xr, xi, c2r, c2i, false);
+        xr = v128.load(u3r + o);
+        xi = v128.load(u3i + o);
+        ar = subTerm(ar, ai, xr, xi, c3r, c3i, true);
+        ai = subTerm(ar, ai, xr, xi, c3r, c3i, false);
+        v128.store(colr + o, ar);
+        v128.store(coli + o, ai);
+      }
+    }
+  }
+  for (; j < formed; j++) {
+    const g = load<f64>(sv + (<usize>j << 3)) - c;
+    const ujr = ur + <usize>j * ldb;
+    const uji = ui + <usize>j * ldb;
+    for (let q = 0; q < n; q++) {
+      // coef = g · conj(v_j[q])
+      const cr = f64x2.splat(g * load<f64>(vr + <usize>j * ldnb + (<usize>q << 3)));
+      const ci = f64x2.splat(-g * load<f64>(vi + <usize>j * ldnb + (<usize>q << 3)));
+      const colr = br + <usize>q * ldb;
+      const coli = bi + <usize>q * ldb;
+      for (let o: usize = 0; o < ldb; o += 16) {
+        const xr = v128.load(ujr + o);
+        const xi = v128.load(uji + o);
+        v128.store(colr + o, subTerm(v128.load(colr + o), v128.load(coli + o), xr, xi, cr, ci, true));
+        v128.store(coli + o, subTerm(v128.load(colr + o), v128.load(coli + o), xr, xi, cr, ci, false));
+      }
+    }
+  }
 }
 
 /** Both: a Hermitian half's column (kouti = 0, real result) or a complex kernel's column (kouti ≠ 0). */
@@ -384,25 +466,8 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
     if (st != 0) {
       failed++;
     } else {
-      // B −= Σ_j (σ_j − c)·u_j·v_jᴴ over the formed pairs.
-      for (let j = 0; j < formed; j++) {
-        const g = load<f64>(sv + <usize>(u * n + j) * 8) - c;
-        const ujr = ur + <usize>j * ldb;
-        const uji = ui + <usize>j * ldb;
-        for (let q = 0; q < n; q++) {
-          // coef = g · conj(v_j[q])
-          const cr = f64x2.splat(g * load<f64>(vr + <usize>j * ldnb + (<usize>q << 3)));
-          const ci = f64x2.splat(-g * load<f64>(vi + <usize>j * ldnb + (<usize>q << 3)));
-          const colr = br + <usize>q * ldb;
-          const coli = bi + <usize>q * ldb;
-          for (let o: usize = 0; o < ldb; o += 16) {
-            const xr = v128.load(ujr + o);
-            const xi = v128.load(uji + o);
-            v128.store(colr + o, f64x2.sub(v128.load(colr + o), f64x2.sub(f64x2.mul(xr, cr), f64x2.mul(xi, ci))));
-            v128.store(coli + o, f64x2.sub(v128.load(coli + o), f64x2.add(f64x2.mul(xr, ci), f64x2.mul(xi, cr))));
-          }
-        }
-      }
+      // B −= Σ_j (σ_j − c)·u_j·v_jᴴ over the formed pairs, four pairs per pass over B.
+      clippedUpdate(br, bi, ur, ui, vr, vi, sv + <usize>(u * n) * 8, formed, c, n, ldb, ldnb);
     }
     if (corr != 0) {
       // corr ← (P + corr) − P' (A was destroyed by the SVD: build P again, add, then subtract P' = B).
