@@ -452,6 +452,23 @@ function assemble5(base: usize, n: i32, tw: usize, c: f64, br: usize, bi: usize)
   }
 }
 
+/** Whether some G_g(u, v)[j, j] computed from column v's S is ≥ s2. */
+function diagonalReaches(s: usize, g: i32, n: i32, kh: i32, tw: usize, s2: f64): bool {
+  const dh = 2 * kh - 1;
+  const nn = <usize>n * <usize>n;
+  const base = align16(s) + <usize>(g * dh) * nn * 16;
+  for (let j = 0; j < n; j++) {
+    const at = (<usize>j * <usize>n + <usize>j) << 3;
+    let t: f64 = 0.0;
+    for (let ia = 0; ia < dh; ia++) {
+      const p = base + <usize>ia * nn * 16;
+      t += load<f64>(p + at) * load<f64>(tw + (<usize>ia << 5)) - load<f64>(p + nn * 8 + at) * load<f64>(tw + (<usize>ia << 5) + 16);
+    }
+    if (t >= s2) return true;
+  }
+  return false;
+}
+
 /** tr G_g(u, v) from column v's traces (the real part: G is Hermitian). */
 // @ts-ignore: decorator
 @inline
@@ -484,6 +501,9 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  *   - the Cholesky factorisation of s²(1 − η)·I − Ĝ completes, with
  *     η = 8ε·((n + 1)·n + 2N·μ_g/s²): norm_below_f64's argument with
  *     ‖Ĝ − G‖ in place of the product's rounding, covered twice over.
+ * A diagonal entry of Ĝ at s² or above (a column's squared norm, ≤ σ_max²)
+ * leaves the frequency open at once, without the factorisation (an open
+ * verdict is always safe: the frequency is then factorised).
  *   mu   [in] f64[groups] from gram_taps_f64
  *   s2   [in] s², > 0
  *   tab  [in] gram_table_f64(h)
@@ -504,6 +524,11 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
     for (let g = 0; g < groups && ok; g++) {
       const mug = load<f64>(mu + (<usize>g << 3));
       if (traceAt(s, g, n, kh, groups, tw) + 4.0 * big * EPS * mug < s2 * (1.0 - 4.0 * EPS)) continue;
+      // A diagonal entry (a column's ‖·‖², ≤ σ_max²) at s² or above: not below, without a factorisation.
+      if (diagonalReaches(s, g, n, kh, tw, s2)) {
+        ok = false;
+        break;
+      }
       const eta = 8.0 * EPS * (<f64>(n + 1) * <f64>n + 2.0 * big * mug / s2);
       const c = s2 * (1.0 - eta);
       if (!(c > 0.0)) {

@@ -4,7 +4,7 @@ import { buildPTapMajor, lead_dim, twiddles } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
 import { bdvec_work_bytes, bidiag_top_vectors_f64 } from "./bdvec";
-import { certifyBelow, choleskyWorkBytes } from "./norm";
+import { certifyBelow } from "./norm";
 
 /**
  * bdsqr_vectors_f64: SVD of an n×n real upper-bidiagonal B = U_B·diag(d)·V_Bᵀ
@@ -211,17 +211,13 @@ const TWO_PI: f64 = 6.283185307179586;
  * Whether σ_max(A) < c is certified (certifyBelow, assembly/norm.ts), tried
  * only when no column of A is as long as c (a column's norm is a lower bound
  * of σ_max: then the answer is no at once). Zeroes A's padding rows first;
- * `work` holds the 2·n² f64 of the test's scratch and its factorisation's
- * (clip_column_work_bytes covers them).
+ * `work` holds the 2·n² f64 of the test's scratch (clip_column_work_bytes covers it).
  */
 function insideBall(ar: usize, ai: usize, m: i32, n: i32, ld: i32, c: f64, work: usize): bool {
   const ldb = <usize>ld << 3;
   const c2 = c * c;
+  zeroPadding(ar, ai, m, n, ld);
   for (let j = 0; j < n; j++) {
-    for (let r = m; r < ld; r++) {
-      store<f64>(ar + <usize>j * ldb + (<usize>r << 3), 0.0);
-      store<f64>(ai + <usize>j * ldb + (<usize>r << 3), 0.0);
-    }
     let q: f64 = 0.0;
     for (let r = 0; r < m; r++) {
       const x = load<f64>(ar + <usize>j * ldb + (<usize>r << 3));
@@ -232,6 +228,17 @@ function insideBall(ar: usize, ai: usize, m: i32, n: i32, ld: i32, c: f64, work:
   }
   const br = (work + 15) & ~(<usize>15);
   return certifyBelow(ar, ai, m, n, ld, c2, br, br + (<usize>(n * n) << 3));
+}
+
+/** Rows m … ld − 1 of A's n columns set to zero. */
+function zeroPadding(ar: usize, ai: usize, m: i32, n: i32, ld: i32): void {
+  const ldb = <usize>ld << 3;
+  for (let j = 0; j < n; j++) {
+    for (let r = m; r < ld; r++) {
+      store<f64>(ar + <usize>j * ldb + (<usize>r << 3), 0.0);
+      store<f64>(ai + <usize>j * ldb + (<usize>r << 3), 0.0);
+    }
+  }
 }
 
 /** Bytes of scratch for clip_column_f64. */
@@ -246,7 +253,7 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
   bytes += 4 * <i64>ld * <i64>n * 8 + 64; // A, A0
   bytes += 2 * <i64>ld * <i64>n * 8 + 32; // U
   bytes += 2 * <i64>ldn * <i64>n * 8 + 32; // V
-  bytes += max<i64>(<i64>svd_work_bytes(m, n), 2 * <i64>n * <i64>n * 8 + 16 + <i64>choleskyWorkBytes(n)) + 32; // SVD, or the certificate
+  bytes += max<i64>(<i64>svd_work_bytes(m, n), 2 * <i64>n * <i64>n * 8 + 16) + 32; // SVD, or the certificate
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
@@ -278,12 +285,15 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
  *                          per frequency the re then im plane of an ld×n block in
  *                          the layout of A). When non-zero, P + corr is clipped
  *                          instead of P, and corr becomes (P + corr) − P'.
+ *   inside           [in]  u8[nu] or 0: 1 where σ_max(P(u, v)) < c is already
+ *                          certified (assembly/gram.ts gram_screen_f64; only
+ *                          without corr): P' = P there with no test of its own
  * Returns the number of frequencies whose QR iteration did not converge.
  */
 export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   kw: i32, w: i32, v: i32, nu: i32, selfMirror: i32, c: f64, kout: usize, sv: usize, work: usize,
-  corr: usize): i32 {
-  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, selfMirror, c, kout, 0, sv, work, corr);
+  corr: usize, inside: usize): i32 {
+  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, selfMirror, c, kout, 0, sv, work, corr, inside);
 }
 
 /**
@@ -299,8 +309,8 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
  */
 export function clip_column_c64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   kw: i32, w: i32, v: i32, nu: i32, c: f64, kout: usize, kouti: usize, sv: usize, work: usize,
-  corr: usize): i32 {
-  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, 0, c, kout, kouti, sv, work, corr);
+  corr: usize, inside: usize): i32 {
+  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, 0, c, kout, kouti, sv, work, corr, inside);
 }
 
 /** Byte offset in S of row q = (o·cin + i)·kh + a of the kernel's OIHW order (S laid out per tap as A). */
@@ -400,7 +410,7 @@ function clippedUpdate(br: usize, bi: usize, ur: usize, ui: usize, vr: usize, vi
 /** Both: a Hermitian half's column (kouti = 0, real result) or a complex kernel's column (kouti ≠ 0). */
 function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   kw: i32, w: i32, v: i32, nu: i32, selfMirror: i32, c: f64, kout: usize, kouti: usize, sv: usize, work: usize,
-  corr: usize): i32 {
+  corr: usize, inside: usize): i32 {
   const n = min<i32>(cout, cin);
   const m = max<i32>(cout, cin);
   const ld = lead_dim(m);
@@ -457,7 +467,9 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
     // A frequency certified inside the ball (σ_max < c) is left as it is: P' = P, no SVD, its values
     // written as 0 (the round's norm is then the largest value of the frequencies factorised).
     let st = 0;
-    if (insideBall(ar, ai, m, n, ld, c, sw)) {
+    const certified = inside != 0 && load<u8>(inside + <usize>u) != 0;
+    if (certified) zeroPadding(ar, ai, m, n, ld);
+    if (certified || insideBall(ar, ai, m, n, ld, c, sw)) {
       memory.fill(sv + <usize>(u * n) * 8, 0, <usize>n << 3);
       formed = 0;
     } else {

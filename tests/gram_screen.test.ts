@@ -43,8 +43,19 @@ function check({ prob, what }: Case): void {
   const r = sp.shape[2];
   const top = (u: number, v: number) => Math.max(...sp.values.subarray((u * w + v) * r, (u * w + v + 1) * r));
   const e = scaleExponent(prob.re)!;
-  const screen = new GramScreen(loadWasmSync(), prob, e);
   const norm = sp.norm;
+  // A screen used before any estimate (as a clipping round uses it): the same verdicts.
+  {
+    const fresh = new GramScreen(loadWasmSync(), prob, e);
+    for (let v = 0; v <= w >> 1; v++) {
+      const nu = v === 0 || 2 * v === w ? (h >> 1) + 1 : h;
+      const flags = Uint8Array.from(fresh.screen(v, 0, nu, ldexp(0.7 * norm, -e)));
+      for (let u = 0; u < nu; u++) {
+        if (flags[u] === 1) assert.ok(top(u, v) < 0.7 * norm, `${what}: fresh screen certified (${u}, ${v})`);
+      }
+    }
+  }
+  const screen = new GramScreen(loadWasmSync(), prob, e);
   for (let v = 0; v <= w >> 1; v++) {
     const est = Float64Array.from(screen.estimates(v));
     const nu = v === 0 || 2 * v === w ? (h >> 1) + 1 : h;

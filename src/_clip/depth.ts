@@ -218,6 +218,7 @@ function* roundSteps(
             c,
             kOut: slotR,
             kOutIm: real ? 0 : slotI,
+            inside: 0,
             sv: p.sv + i * p.svStride,
             corr: corr ? p.corrAt + v * corrPer * 8 : 0,
           });

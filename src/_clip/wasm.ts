@@ -9,7 +9,8 @@
  * @module
  */
 import { Arena, clipColumn, type ClipJob, type CoreExports, JOB_KIND } from "../_wasm/abi.ts";
-import type { Problem } from "../_problem/problem.ts";
+import { ldexp, type Problem, scaleExponent } from "../_problem/problem.ts";
+import { GramScreen, gramScreens } from "../_wasm/engine.ts";
 import { type Pool, runJobs, withPool } from "../_threads/pool.ts";
 import type { RunControl } from "../_wasm/engine.ts";
 import { ConvergenceError } from "../errors.ts";
@@ -34,6 +35,7 @@ interface RoundPlan {
   svStride: number;
   corr: number[];
   corrLength: number;
+  inside: number;
 }
 
 /** Frequencies of column v in the Hermitian half. */
@@ -72,6 +74,7 @@ function planRound(core: CoreExports, p: Problem, groups: number, dykstra: boole
     corr.push(arena.f64(n));
     corrLength += n;
   }
+  const inside = arena.bytes(nvAll * groups * h);
   arena.commit(
     "clip the operator norm",
     `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, inputShape [${h}, ${w}]${groups > 1 ? `, ${groups} groups` : ""}`,
@@ -94,15 +97,49 @@ function planRound(core: CoreExports, p: Problem, groups: number, dykstra: boole
     svStride,
     corr,
     corrLength,
+    inside,
   };
 }
 
+/**
+ * For an alternating round: per (column, group) the flags of the column's
+ * frequencies, 1 where the Gram-domain screen (src/_wasm/engine.ts
+ * GramScreen) certifies σ_max < c for that group's kernel (`clip_column_f64`
+ * then leaves P' = P without a test of its own), at (v·groups + g)·h; or
+ * undefined where the screen does not serve the shape. It runs on the core
+ * before the round lays out its memory (its own buffers are overwritten).
+ */
+function insideFlags(core: CoreExports, prob: Problem, groups: number, k: Float64Array, c: number) {
+  if (!(c > 0) || !gramScreens(core, prob)) return undefined;
+  const { cOut, cIn, kh, kw, h, w } = prob;
+  const size = cOut * cIn * kh * kw;
+  const nvAll = Math.floor(w / 2) + 1;
+  const flags = new Uint8Array(nvAll * groups * h);
+  for (let g = 0; g < groups; g++) {
+    const re = k.subarray(g * size, (g + 1) * size);
+    const e = scaleExponent(re);
+    if (e === undefined) continue;
+    const screen = new GramScreen(core, { cOut, cIn, kh, kw, h, w, re }, e);
+    const s = ldexp(c, -e);
+    for (let v = 0; v < nvAll; v++) flags.set(screen.screen(v, 0, columnLength(h, w, v), s), (v * groups + g) * h);
+  }
+  return flags;
+}
+
 /** A round's (column, group) jobs, after writing the kernels (and corrections) and transforming every column. */
-function roundJobs(p: RoundPlan, prob: Problem, k: Float64Array, c: number, corr: Float64Array | undefined): ClipJob[] {
+function roundJobs(
+  p: RoundPlan,
+  prob: Problem,
+  k: Float64Array,
+  c: number,
+  corr: Float64Array | undefined,
+  inside: Uint8Array | undefined,
+): ClipJob[] {
   const { core } = p.arena;
   const { cOut, cIn, kh, kw, h, w } = prob;
   const mem = new Float64Array(core.memory.buffer);
   mem.set(k, p.kPtr / 8);
+  if (inside) new Uint8Array(core.memory.buffer, p.inside, inside.length).set(inside);
   mem.fill(0, p.kOut / 8, (p.kOut + p.kStride * p.nvAll) / 8);
   if (corr) mem.set(corr, p.corr[0] / 8);
   core.transform_w_f64(p.kPtr, 0, p.nrows, kw, w, 0, p.nvAll, p.tr, p.ti, p.twWork);
@@ -131,6 +168,7 @@ function roundJobs(p: RoundPlan, prob: Problem, k: Float64Array, c: number, corr
         kOutIm: 0,
         sv: p.sv + v * p.svStride + g * h * r * 8,
         corr: corr ? p.corr[v] + g * nu * 2 * ld * r * 8 : 0,
+        inside: inside ? p.inside + (v * p.groups + g) * h : 0,
       });
     }
   }
@@ -181,10 +219,11 @@ export function wasmRounds(
   return {
     corrLength: p.corrLength,
     round(k, corr) {
+      const inside = corr ? undefined : insideFlags(core, prob, groups, k, c);
       // The plan's memory may have been used by a norm computation since: lay the round out again.
       p.arena.commit("clip the operator norm", "round");
       let bad = 0;
-      for (const job of roundJobs(p, prob, k, c, corr)) bad += clipColumn(core, job, p.clipWork);
+      for (const job of roundJobs(p, prob, k, c, corr, inside)) bad += clipColumn(core, job, p.clipWork);
       return roundResult(p, prob, bad, corr);
     },
   };
@@ -205,8 +244,9 @@ export function poolRounds(
     corrLength: p.corrLength,
     round: (k, corr) =>
       withPool(pool, async () => {
+        const inside = corr ? undefined : insideFlags(pool.core, prob, groups, k, c);
         p.arena.commit("clip the operator norm", "round");
-        const jobs = roundJobs(p, prob, k, c, corr);
+        const jobs = roundJobs(p, prob, k, c, corr, inside);
         const bad = await runJobs(pool, {
           kind: JOB_KIND.clipF64,
           counter: p.counter,

@@ -128,6 +128,7 @@ export interface CoreExports {
     sv: number,
     work: number,
     corr: number,
+    inside: number,
   ): number;
   clip_column_c64(
     tr: number,
@@ -146,6 +147,7 @@ export interface CoreExports {
     sv: number,
     work: number,
     corr: number,
+    inside: number,
   ): number;
   bdsqr_values_f64(d: number, e: number, n: number, rtol: number): number;
   sort_desc_f64(p: number, n: number): void;
@@ -404,6 +406,8 @@ export interface ClipJob extends ColumnJob {
   kOutIm: number;
   sv: number;
   corr: number;
+  /** Byte offset of the column's flags (u8 per frequency, 1: certified inside the ball, P' = P), or 0: none. */
+  inside: number;
 }
 
 /** What a block of jobs runs; the number is its code in shared memory. */
@@ -429,6 +433,7 @@ const CLIP_FIELDS = [
   "kOutIm",
   "sv",
   "corr",
+  "inside",
 ] as const;
 
 /** f64 slots of one encoded job of a kind. */
@@ -481,8 +486,8 @@ export function clipColumn(core: CoreExports, j: ClipJob, work: number): number 
   // The two exports share their arguments up to the column's length `nu`.
   const head = [j.tr, j.ti, j.cOut, j.cIn, j.kh, j.h, j.kw, j.w, j.v, j.nu] as const;
   return j.kOutIm !== 0
-    ? core.clip_column_c64(...head, j.c, j.kOut, j.kOutIm, j.sv, work, j.corr)
-    : core.clip_column_f64(...head, j.selfMirror, j.c, j.kOut, j.sv, work, j.corr);
+    ? core.clip_column_c64(...head, j.c, j.kOut, j.kOutIm, j.sv, work, j.corr, j.inside)
+    : core.clip_column_f64(...head, j.selfMirror, j.c, j.kOut, j.sv, work, j.corr, j.inside);
 }
 
 /** Runs the job encoded in `buf` at slot `at`. */

@@ -524,7 +524,7 @@ const GRAM_CACHE_BYTES = 64 * 2 ** 20;
  * forming them, (T² + T)/2 products of m·n² multiply-adds for T taps, costs
  * less than a product PᴴP (2m·n²) at every frequency of the Hermitian half.
  */
-function gramScreens(core: CoreExports, prob: Problem): boolean {
+export function gramScreens(core: CoreExports, prob: Problem): boolean {
   if (prob.im !== undefined || core.use_fft(prob.kh, prob.h, prob.h)) return false;
   const n = Math.min(prob.cOut, prob.cIn);
   const freqs = prob.h * (Math.floor(prob.w / 2) + 1);
@@ -578,6 +578,8 @@ export class GramScreen {
     );
     core.gram_taps_f64(this.run.p.kPtr, m, n, kh, kw, groups, this.#r, this.#mu, taps);
     core.gram_table_f64(h, this.#tab);
+    // No Gram matrix kept yet: the screen assembles each until estimates() keeps them.
+    new Uint8Array(core.memory.buffer, this.#held, slots).fill(0);
   }
   /** Column v's part of the Gram matrices' cache and of its flags (0, 0: no cache). */
   #cacheOf(v: number): [number, number] {
