@@ -118,6 +118,13 @@ test("Gram screen: sound and sharp at every frequency of random real problems (t
   fc.assert(fc.property(caseArb, (c) => check(c)), { numRuns: 80, seed: 1717 });
 });
 
+test("Gram screen: blocks of 48 to 72 values", () => {
+  for (const [cOut, cIn, kh, kw, h, w, seed] of [[48, 48, 3, 3, 5, 4, 31], [64, 50, 2, 3, 4, 6, 32], [60, 72, 3, 2, 6, 3, 33]]) {
+    const prob = { cOut, cIn, kh, kw, h, w, re: signedUniform(seed, cOut * cIn * kh * kw) };
+    check({ prob, what: `${cOut}×${cIn}, taps ${kh}×${kw}, grid ${h}×${w}` });
+  }
+});
+
 test("Gram screen: a peaked kernel and a trained-like smooth one (one frequency far above the rest; most below by their trace)", () => {
   const c = 10, h = 12, w = 10;
   const base = signedUniform(21, c * c * 9).map((x) => 0.05 * x);
