@@ -28,95 +28,103 @@ interface Layer {
   what: string;
 }
 
-/** A random layer with at least 8 values per block (the screened path), of one kind. */
-const layerArb: fc.Arbitrary<Layer> = fc.record({
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-  kind: fc.constantFrom(
-    "plain",
-    "stride",
-    "groups",
-    "depthwise",
-    "depthwise 1-D",
-    "dilation",
-    "transposed",
-    "1-D",
-    "3-D",
-    "1×1",
-    "wide",
-  ),
-  c: fc.integer({ min: 8, max: 20 }),
-  d: fc.integer({ min: 8, max: 24 }),
-  n: fc.integer({ min: 2, max: 9 }),
-  k: fc.integer({ min: 1, max: 4 }),
-}).map(({ seed, kind, c, d, n, k }) => {
-  const base = { what: `${kind} c ${c}/${d} n ${n} k ${k} seed ${seed}` };
-  const data = (len: number) => signedUniform(seed, len);
-  switch (kind) {
-    case "stride":
-      return {
-        ...base,
-        kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
-        options: { inputShape: [2 * n, 2 * n + 2], stride: 2, layout: "oihw" },
-      };
-    case "groups":
-      return {
-        ...base,
-        kernel: { data: data(2 * d * c * k * k), shape: [2 * d, c, k, k] },
-        options: { inputShape: [n, n + 1], groups: 2, layout: "oihw" },
-      };
-    case "depthwise":
-      // 1×1 frequency matrices: elementwise, groups bounded below the largest value skipped.
-      return {
-        ...base,
-        kernel: { data: data(d * 4 * k * (k + 1)), shape: [4 * d, 1, k + 1, k] },
-        options: { inputShape: [n + 3, n + 1], groups: 4 * d, layout: "oihw" },
-      };
-    case "depthwise 1-D":
-      return {
-        ...base,
-        kernel: { data: data(c * k), shape: [c, 1, k] },
-        options: { inputShape: [2 * n], groups: c, layout: "oiw" },
-      };
-    case "dilation":
-      return {
-        ...base,
-        kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
-        options: { inputShape: [n + 3, n + 2], dilation: 2, layout: "oihw" },
-      };
-    case "transposed":
-      return {
-        ...base,
-        kernel: { data: data(c * d * k * k), shape: [c, d, k, k] },
-        options: { inputShape: [n, n], stride: 2, transposed: true, layout: "oihw" },
-      };
-    case "1-D":
-      return {
-        ...base,
-        kernel: { data: data(d * c * k), shape: [d, c, k] },
-        options: { inputShape: [3 * n], layout: "oiw" },
-      };
-    case "3-D":
-      return {
-        ...base,
-        kernel: { data: data(d * c * 2 * k * k), shape: [d, c, 2, k, k] },
-        options: { inputShape: [3, n, n], layout: "oidhw" },
-      };
-    case "1×1":
-      return { ...base, kernel: { data: data(d * c), shape: [d, c, 1, 1] }, options: { inputShape: [n, n + 3] } };
-    case "wide":
-      return {
-        ...base,
-        kernel: { data: data(c * 2 * d * k * k), shape: [c, 2 * d, k, k] },
-        options: { inputShape: [n + 1, n], layout: "oihw" },
-      };
-    default:
-      return {
-        ...base,
-        kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
-        options: { inputShape: [n, n + 2], layout: "oihw" },
-      };
-  }
-});
+/** A random layer of one kind, c and d channels (c_in, c_out) on grids of about n. */
+const layerOf = (c: fc.Arbitrary<number>, d: fc.Arbitrary<number>, n: fc.Arbitrary<number>): fc.Arbitrary<Layer> =>
+  fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    kind: fc.constantFrom(
+      "plain",
+      "stride",
+      "groups",
+      "depthwise",
+      "depthwise 1-D",
+      "dilation",
+      "transposed",
+      "1-D",
+      "3-D",
+      "1×1",
+      "wide",
+    ),
+    c,
+    d,
+    n,
+    k: fc.integer({ min: 1, max: 4 }),
+  }).map(({ seed, kind, c, d, n, k }) => {
+    const base = { what: `${kind} c ${c}/${d} n ${n} k ${k} seed ${seed}` };
+    const data = (len: number) => signedUniform(seed, len);
+    switch (kind) {
+      case "stride":
+        return {
+          ...base,
+          kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
+          options: { inputShape: [2 * n, 2 * n + 2], stride: 2, layout: "oihw" },
+        };
+      case "groups":
+        return {
+          ...base,
+          kernel: { data: data(2 * d * c * k * k), shape: [2 * d, c, k, k] },
+          options: { inputShape: [n, n + 1], groups: 2, layout: "oihw" },
+        };
+      case "depthwise":
+        // 1×1 frequency matrices: elementwise, groups bounded below the largest value skipped.
+        return {
+          ...base,
+          kernel: { data: data(d * 4 * k * (k + 1)), shape: [4 * d, 1, k + 1, k] },
+          options: { inputShape: [n + 3, n + 1], groups: 4 * d, layout: "oihw" },
+        };
+      case "depthwise 1-D":
+        return {
+          ...base,
+          kernel: { data: data(c * k), shape: [c, 1, k] },
+          options: { inputShape: [2 * n], groups: c, layout: "oiw" },
+        };
+      case "dilation":
+        return {
+          ...base,
+          kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
+          options: { inputShape: [n + 3, n + 2], dilation: 2, layout: "oihw" },
+        };
+      case "transposed":
+        return {
+          ...base,
+          kernel: { data: data(c * d * k * k), shape: [c, d, k, k] },
+          options: { inputShape: [n, n], stride: 2, transposed: true, layout: "oihw" },
+        };
+      case "1-D":
+        return {
+          ...base,
+          kernel: { data: data(d * c * k), shape: [d, c, k] },
+          options: { inputShape: [3 * n], layout: "oiw" },
+        };
+      case "3-D":
+        return {
+          ...base,
+          kernel: { data: data(d * c * 2 * k * k), shape: [d, c, 2, k, k] },
+          options: { inputShape: [3, n, n], layout: "oidhw" },
+        };
+      case "1×1":
+        return { ...base, kernel: { data: data(d * c), shape: [d, c, 1, 1] }, options: { inputShape: [n, n + 3] } };
+      case "wide":
+        return {
+          ...base,
+          kernel: { data: data(c * 2 * d * k * k), shape: [c, 2 * d, k, k] },
+          options: { inputShape: [n + 1, n], layout: "oihw" },
+        };
+      default:
+        return {
+          ...base,
+          kernel: { data: data(d * c * k * k), shape: [d, c, k, k] },
+          options: { inputShape: [n, n + 2], layout: "oihw" },
+        };
+    }
+  });
+
+/** At least 8 values per block (screened in the Gram domain or by products PᴴP), grids up to ~9. */
+const layerArb = layerOf(
+  fc.integer({ min: 8, max: 20 }),
+  fc.integer({ min: 8, max: 24 }),
+  fc.integer({ min: 2, max: 9 }),
+);
 
 test("operatorNorm: equals the spectrum's largest value bit for bit on random layers of every kind (sync, async, async with a signal)", async () => {
   await fc.assert(
@@ -128,6 +136,20 @@ test("operatorNorm: equals the spectrum's largest value bit for bit on random la
       assert.ok(Object.is(await operatorNorm(kernel, { ...options, signal }), want), `signal: ${what}`);
     }),
     { numRuns: 60, seed: 4242 },
+  );
+});
+
+test("operatorNorm: blocks of 1 to 7 values on larger grids (screened in the Gram domain), bit for bit", () => {
+  const small = layerOf(
+    fc.integer({ min: 1, max: 7 }),
+    fc.integer({ min: 1, max: 7 }),
+    fc.integer({ min: 6, max: 14 }),
+  );
+  fc.assert(
+    fc.property(small, ({ kernel, options, what }) => {
+      assert.ok(Object.is(operatorNormSync(kernel, options), spectrumSync(kernel, options).norm), what);
+    }),
+    { numRuns: 80, seed: 99 },
   );
 });
 
