@@ -26,26 +26,30 @@ function align16(x: usize): usize {
   return (x + 15) & ~(<usize>15);
 }
 
-/** Bytes of gram_taps_f64's R: groups · (2kh − 1)(2kw − 1) real n × n matrices; −1 past 2³¹. */
-export function gram_r_bytes(n: i32, kh: i32, kw: i32, groups: i32): i32 {
-  const b = <i64>groups * <i64>(2 * kh - 1) * <i64>(2 * kw - 1) * <i64>n * <i64>n * 8;
+/** Bytes of gram_taps_f64's R: groups · (2kh − 1)(2kw − 1) n × n matrices, real (cplx = 0) or complex; −1 past 2³¹. */
+export function gram_r_bytes(n: i32, kh: i32, kw: i32, groups: i32, cplx: i32): i32 {
+  const b = <i64>groups * <i64>(2 * kh - 1) * <i64>(2 * kw - 1) * <i64>n * <i64>n * (cplx != 0 ? 16 : 8);
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
-/** Frequencies of the Hermitian half of the (2kh − 1) × (2kw − 1) sample grid: kh + (kw − 1)(2kh − 1). */
+/**
+ * Sample frequencies of the (2kh − 1) × (2kw − 1) grid: its Hermitian half,
+ * kh + (kw − 1)(2kh − 1), for a real kernel; all of it for a complex one.
+ */
 // @ts-ignore: decorator
 @inline
-function sampleCount(kh: i32, kw: i32): i32 {
-  return kh + (kw - 1) * (2 * kh - 1);
+function sampleCount(kh: i32, kw: i32, cplx: bool): i32 {
+  return cplx ? (2 * kh - 1) * (2 * kw - 1) : kh + (kw - 1) * (2 * kh - 1);
 }
 
 /** Bytes of gram_taps_f64's scratch (the taps by column, one sample's A, every sample's Gram matrix, weights); −1 past 2³¹. */
-export function gram_taps_work_bytes(m: i32, n: i32, kh: i32, kw: i32): i32 {
-  const ns = <i64>sampleCount(kh, kw);
+export function gram_taps_work_bytes(m: i32, n: i32, kh: i32, kw: i32, cplx: i32): i32 {
+  const ns = <i64>sampleCount(kh, kw, cplx != 0);
   const d = <i64>(2 * kh - 1) * <i64>(2 * kw - 1);
   const taps = <i64>kh * <i64>kw;
   const ld = <i64>lead_dim(m);
-  const b = (taps * <i64>n * ld + 2 * ld * <i64>n + ns * 2 * <i64>n * <i64>n + ns * d * 4 + taps * 4) * 8 + 96;
+  const b = (taps * <i64>n * ld * (cplx != 0 ? 2 : 1) + 2 * ld * <i64>n + ns * 2 * <i64>n * <i64>n + ns * d * 4 + taps * 4) *
+      8 + 96;
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
@@ -64,33 +68,41 @@ export function gram_work_bytes(n: i32, kh: i32): i32 {
 /**
  * gram_taps_f64: the R_d of every group, and μ_g = Σ_{r, j} (Σ_t |A_t[r, j]|)²
  * (the rounding bound's scale: every |A(u, v)| ≤ Σ_t |A_t| entrywise).
- *   k     [in]  the kernel in svd_column_f64's tap-major order (tap_major_f64):
- *               row (g, a, j, r) at ((g·kh + a)·m·n + j·m + r)·kw, kw taps b
+ *   k, ki [in]  the kernel in svd_column_f64's tap-major order (tap_major_f64):
+ *               row (g, a, j, r) at ((g·kh + a)·m·n + j·m + r)·kw, kw taps b;
+ *               ki its imaginary part (a complex kernel: a 3-D layer's depth
+ *               frequency), or 0 for a real one
  *   r     [out] gram_r_bytes: group g, offset (d_a, d_b) (d_a in −(kh−1) … kh−1,
  *               d_b likewise), matrix column-major: R_d[i, j] at
- *               ((g·D + (d_a + kh − 1)·(2kw − 1) + d_b + kw − 1)·n + j)·n + i
+ *               ((g·D + (d_a + kh − 1)·(2kw − 1) + d_b + kw − 1)·P·n + j)·n + i
+ *               with P = 1 for a real kernel; P = 2 for a complex one, the
+ *               imaginary plane n² further
  *   mu    [out] f64[groups]
- *   work  [in]  gram_taps_work_bytes(m, n, kh, kw) bytes
- * G is a trigonometric polynomial of D = (2kh − 1)(2kw − 1) coefficients, so
- * its values on the D-point grid ω_k = 2π·(p/(2kh − 1), q/(2kw − 1)) give
- * them by an inverse DFT: R_d = (1/D)·Σ_k G(ω_k)·exp(−i·ω_k·d). The samples
- * are products A(ω_k)ᴴA(ω_k) (norm.ts gramLower) on the Hermitian half of
- * the grid only (G(−ω) = conj G(ω) for a real kernel): kh + (kw − 1)(2kh − 1)
- * products of 2m·n² multiply-adds. Returns 0.
+ *   work  [in]  gram_taps_work_bytes(m, n, kh, kw, ki ≠ 0) bytes
+ * G is a trigonometric polynomial of D = (2kh − 1)(2kw − 1) coefficients
+ * (R_d = Σ_{t'−t=d} A_tᴴA_{t'}, R_{−d} = R_dᴴ), so its values on the D-point
+ * grid ω_k = 2π·(p/(2kh − 1), q/(2kw − 1)) give them by an inverse DFT:
+ * R_d = (1/D)·Σ_k G(ω_k)·exp(−i·ω_k·d). The samples are products
+ * A(ω_k)ᴴA(ω_k) (norm.ts gramLower): for a real kernel on the Hermitian half
+ * of the grid only (G(−ω) = conj G(ω), R_d real), kh + (kw − 1)(2kh − 1)
+ * products of 2m·n² multiply-adds; for a complex one on all D. Returns 0.
  */
-export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups: i32, r: usize, mu: usize,
-  work: usize): i32 {
+export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: i32, groups: i32, r: usize,
+  mu: usize, work: usize): i32 {
+  const cplx = ki != 0;
   const ld = lead_dim(m);
   const ldb = <usize>ld << 3;
   const dh = 2 * kh - 1;
   const dw = 2 * kw - 1;
   const offsets = dh * dw;
   const taps = kh * kw;
-  const ns = sampleCount(kh, kw);
+  const ns = sampleCount(kh, kw, cplx);
   const nn = <usize>n * <usize>n;
+  const planes: usize = cplx ? 2 : 1;
   const rowb = <usize>kw << 3;
   const x = align16(work);
-  const ar = x + <usize>taps * <usize>n * ldb;
+  const xi = x + <usize>taps * <usize>n * ldb;
+  const ar = x + planes * <usize>taps * <usize>n * ldb;
   const ai = ar + <usize>n * ldb;
   const gs = ai + <usize>n * ldb;
   const wts = gs + <usize>ns * nn * 16;
@@ -98,9 +110,9 @@ export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups
   // Weights, lane-splat: sample s's contribution to R_d is −(Re B_s·c + Im B_s·e) with B_s = −G_s,
   // c = wt·cos(ω_s·d), e = wt·sin(ω_s·d), wt = 2/D off the self-conjugate ω = 0 (1/D there).
   for (let sIdx = 0; sIdx < ns; sIdx++) {
-    const p = samplePU(sIdx, kh, dh);
-    const q = sampleQ(sIdx, kh, dh);
-    const wt = (sIdx == 0 ? 1.0 : 2.0) / <f64>offsets;
+    const p = samplePU(sIdx, kh, dh, cplx);
+    const q = sampleQ(sIdx, kh, dh, cplx);
+    const wt = (sIdx == 0 || cplx ? 1.0 : 2.0) / <f64>offsets;
     for (let ia = 0; ia < dh; ia++) {
       for (let ib = 0; ib < dw; ib++) {
         const ang = TWO_PI * (<f64>modIndex(p, ia - kh + 1, dh) / <f64>dh + <f64>modIndex(q, ib - kw + 1, dw) / <f64>dw);
@@ -111,8 +123,8 @@ export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups
     }
   }
   for (let g = 0; g < groups; g++) {
-    const kg = k + <usize>(g * kh * m * n) * rowb;
-    // X[t][j] = A_t[·, j], ld rows (zero past m); μ_g.
+    const kg = <usize>(g * kh * m * n) * rowb;
+    // X[t][j] = A_t[·, j], ld rows (zero past m), and its imaginary plane; μ_g.
     let total: f64 = 0.0;
     for (let j = 0; j < n; j++) {
       for (let q = 0; q < ld; q++) {
@@ -120,9 +132,16 @@ export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups
         for (let a = 0; a < kh; a++) {
           const src = kg + <usize>(a * m * n + j * m + q) * rowb;
           for (let b = 0; b < kw; b++) {
-            const v = q < m ? load<f64>(src + (<usize>b << 3)) : 0.0;
-            store<f64>(x + <usize>((a * kw + b) * n + j) * ldb + (<usize>q << 3), v);
-            t += Math.abs(v);
+            const at = <usize>((a * kw + b) * n + j) * ldb + (<usize>q << 3);
+            const v = q < m ? load<f64>(k + src + (<usize>b << 3)) : 0.0;
+            store<f64>(x + at, v);
+            if (cplx) {
+              const y = q < m ? load<f64>(ki + src + (<usize>b << 3)) : 0.0;
+              store<f64>(xi + at, y);
+              t += Math.sqrt(v * v + y * y);
+            } else {
+              t += Math.abs(v);
+            }
           }
         }
         total += t * t;
@@ -131,8 +150,8 @@ export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups
     store<f64>(mu + (<usize>g << 3), total);
     // The samples: B_s = −A(ω_s)ᴴA(ω_s), lower triangles.
     for (let sIdx = 0; sIdx < ns; sIdx++) {
-      const p = samplePU(sIdx, kh, dh);
-      const q = sampleQ(sIdx, kh, dh);
+      const p = samplePU(sIdx, kh, dh, cplx);
+      const q = sampleQ(sIdx, kh, dh, cplx);
       for (let a = 0; a < kh; a++) {
         for (let b = 0; b < kw; b++) {
           const ang = TWO_PI * (<f64>modIndex(p, a, dh) / <f64>dh + <f64>modIndex(q, b, dw) / <f64>dw);
@@ -148,6 +167,12 @@ export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups
             const v = v128.load(x + <usize>(t * n + j) * ldb + o);
             pr = madd<f64>(v, v128.load(tws + (<usize>t << 5)), pr);
             pi = madd<f64>(v, v128.load(tws + (<usize>t << 5) + 16), pi);
+            if (cplx) {
+              // (v + i·y)(c + i·e) = (v·c − y·e) + i(v·e + y·c)
+              const y = v128.load(xi + <usize>(t * n + j) * ldb + o);
+              pr = nmadd<f64>(y, v128.load(tws + (<usize>t << 5) + 16), pr);
+              pi = madd<f64>(y, v128.load(tws + (<usize>t << 5)), pi);
+            }
           }
           v128.store(ar + <usize>j * ldb + o, pr);
           v128.store(ai + <usize>j * ldb + o, pi);
@@ -157,32 +182,42 @@ export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups
       gramLower(ar, ai, ld, n, 0.0, br, br + nn * 8);
     }
     // R_d's lower triangles (i ≥ j, from j rounded down to even), then each upper entry R_d[j, i] = R_{−d}[i, j].
-    const rg = r + <usize>g * <usize>offsets * nn * 8;
+    // Complex: R_d's imaginary plane follows its real plane, Im R_d = Σ_s (Im B_s·c − Re B_s·e).
+    const rg = r + <usize>g * <usize>offsets * planes * nn * 8;
+    const rstride = planes * nn * 8;
     for (let j = 0; j < n; j++) {
       let i = j & ~1;
       for (; i + 1 < n; i += 2) {
         const at = (<usize>j * <usize>n + <usize>i) << 3;
-        idftPair(gs, nn, ns, offsets, wts, rg, at);
+        idftPair(gs, nn, ns, offsets, wts, rg, rstride, at, false);
+        if (cplx) idftPair(gs, nn, ns, offsets, wts, rg + nn * 8, rstride, at, true);
       }
       if (i < n) {
         const at = (<usize>j * <usize>n + <usize>i) << 3;
         for (let d = 0; d < offsets; d++) {
           let acc: f64 = 0.0;
+          let accI: f64 = 0.0;
           for (let sIdx = 0; sIdx < ns; sIdx++) {
             const br = gs + <usize>sIdx * nn * 16;
             const wt = wts + (<usize>(d * ns + sIdx) << 5);
             acc += load<f64>(br + at) * load<f64>(wt) + load<f64>(br + nn * 8 + at) * load<f64>(wt + 16);
+            accI += load<f64>(br + nn * 8 + at) * load<f64>(wt) - load<f64>(br + at) * load<f64>(wt + 16);
           }
-          store<f64>(rg + <usize>d * nn * 8 + at, acc);
+          store<f64>(rg + <usize>d * rstride + at, acc);
+          if (cplx) store<f64>(rg + <usize>d * rstride + nn * 8 + at, accI);
         }
       }
     }
+    // R_d[j, i] = conj(R_{−d}[i, j]) for i > j.
     for (let d = 0; d < offsets; d++) {
-      const rd = rg + <usize>d * nn * 8;
-      const rm = rg + <usize>(offsets - 1 - d) * nn * 8;
+      const rd = rg + <usize>d * rstride;
+      const rm = rg + <usize>(offsets - 1 - d) * rstride;
       for (let j = 0; j < n; j++) {
         for (let i = j + 1; i < n; i++) {
-          store<f64>(rd + ((<usize>i * <usize>n + <usize>j) << 3), load<f64>(rm + ((<usize>j * <usize>n + <usize>i) << 3)));
+          const to = (<usize>i * <usize>n + <usize>j) << 3;
+          const from = (<usize>j * <usize>n + <usize>i) << 3;
+          store<f64>(rd + to, load<f64>(rm + from));
+          if (cplx) store<f64>(rd + nn * 8 + to, -load<f64>(rm + nn * 8 + from));
         }
       }
     }
@@ -190,24 +225,32 @@ export function gram_taps_f64(k: usize, m: i32, n: i32, kh: i32, kw: i32, groups
   return 0;
 }
 
-/** Sample s's index along u: p < kh on the row q = 0, then every p of rows q = 1 … kw − 1. */
+/**
+ * Sample s's index along u: real kernels, p < kh on the row q = 0, then every
+ * p of rows q = 1 … kw − 1; complex, every p of every row.
+ */
 // @ts-ignore: decorator
 @inline
-function samplePU(s: i32, kh: i32, dh: i32): i32 {
-  return s < kh ? s : (s - kh) % dh;
+function samplePU(s: i32, kh: i32, dh: i32, cplx: bool): i32 {
+  return cplx ? s % dh : s < kh ? s : (s - kh) % dh;
 }
 
 /** Sample s's index along v. */
 // @ts-ignore: decorator
 @inline
-function sampleQ(s: i32, kh: i32, dh: i32): i32 {
-  return s < kh ? 0 : 1 + (s - kh) / dh;
+function sampleQ(s: i32, kh: i32, dh: i32, cplx: bool): i32 {
+  return cplx ? s / dh : s < kh ? 0 : 1 + (s - kh) / dh;
 }
 
-/** Two rows of R_d[·, j] at byte offset `at` for every d: Σ_s the samples' entries times their weights, five d at a time. */
+/**
+ * Two rows of R_d[·, j] at byte offset `at` for every d (matrices `rstride`
+ * bytes apart from rg): Σ_s the samples' entries times their weights, five
+ * d at a time; `im`: the imaginary part, Σ_s (Im B_s·c − Re B_s·e).
+ */
 // @ts-ignore: decorator
 @inline
-function idftPair(gs: usize, nn: usize, ns: i32, offsets: i32, wts: usize, rg: usize, at: usize): void {
+function idftPair(gs: usize, nn: usize, ns: i32, offsets: i32, wts: usize, rg: usize, rstride: usize, at: usize,
+  im: bool): void {
   let d = 0;
   for (; d + 5 <= offsets; d += 5) {
     let a0 = f64x2.splat(0.0), a1 = f64x2.splat(0.0), a2 = f64x2.splat(0.0), a3 = f64x2.splat(0.0),
@@ -215,8 +258,11 @@ function idftPair(gs: usize, nn: usize, ns: i32, offsets: i32, wts: usize, rg: u
     const step = <usize>ns << 5;
     for (let sIdx = 0; sIdx < ns; sIdx++) {
       const br = gs + <usize>sIdx * nn * 16;
-      const gr = v128.load(br + at);
-      const gi = v128.load(br + nn * 8 + at);
+      const re = v128.load(br + at);
+      const ie = v128.load(br + nn * 8 + at);
+      // Real part: Re B·c + Im B·e; imaginary part: Im B·c − Re B·e.
+      const gr = im ? ie : re;
+      const gi = im ? f64x2.neg(re) : ie;
       const w0 = wts + (<usize>(d * ns + sIdx) << 5);
       a0 = madd<f64>(gr, v128.load(w0), madd<f64>(gi, v128.load(w0 + 16), a0));
       a1 = madd<f64>(gr, v128.load(w0 + step), madd<f64>(gi, v128.load(w0 + step + 16), a1));
@@ -224,20 +270,24 @@ function idftPair(gs: usize, nn: usize, ns: i32, offsets: i32, wts: usize, rg: u
       a3 = madd<f64>(gr, v128.load(w0 + 3 * step), madd<f64>(gi, v128.load(w0 + 3 * step + 16), a3));
       a4 = madd<f64>(gr, v128.load(w0 + 4 * step), madd<f64>(gi, v128.load(w0 + 4 * step + 16), a4));
     }
-    v128.store(rg + <usize>d * nn * 8 + at, a0);
-    v128.store(rg + <usize>(d + 1) * nn * 8 + at, a1);
-    v128.store(rg + <usize>(d + 2) * nn * 8 + at, a2);
-    v128.store(rg + <usize>(d + 3) * nn * 8 + at, a3);
-    v128.store(rg + <usize>(d + 4) * nn * 8 + at, a4);
+    v128.store(rg + <usize>d * rstride + at, a0);
+    v128.store(rg + <usize>(d + 1) * rstride + at, a1);
+    v128.store(rg + <usize>(d + 2) * rstride + at, a2);
+    v128.store(rg + <usize>(d + 3) * rstride + at, a3);
+    v128.store(rg + <usize>(d + 4) * rstride + at, a4);
   }
   for (; d < offsets; d++) {
     let acc = f64x2.splat(0.0);
     for (let sIdx = 0; sIdx < ns; sIdx++) {
       const br = gs + <usize>sIdx * nn * 16;
+      const re = v128.load(br + at);
+      const ie = v128.load(br + nn * 8 + at);
+      const gr = im ? ie : re;
+      const gi = im ? f64x2.neg(re) : ie;
       const w0 = wts + (<usize>(d * ns + sIdx) << 5);
-      acc = madd<f64>(v128.load(br + at), v128.load(w0), madd<f64>(v128.load(br + nn * 8 + at), v128.load(w0 + 16), acc));
+      acc = madd<f64>(gr, v128.load(w0), madd<f64>(gi, v128.load(w0 + 16), acc));
     }
-    v128.store(rg + <usize>d * nn * 8 + at, acc);
+    v128.store(rg + <usize>d * rstride + at, acc);
   }
 }
 
@@ -253,12 +303,15 @@ function modIndex(v: i32, d: i32, w: i32): i32 {
  * gram_column_f64: column v's S_{d_a}(v) = Σ_{d_b} R_{(d_a, d_b)}·exp(+2πi·v·d_b/w)
  * for every group and d_a, in the lower triangle (i ≥ j rounded down to
  * even), and their traces.
+ *   cplx [in]  1 when R is complex (gram_taps_f64 of a complex kernel)
  *   s [out] gram_column_bytes(n, kh, kw, groups): group g, d_a: re at
  *           ((g·(2kh − 1) + d_a + kh − 1)·2)·n², im n² further, column-major;
  *           then the traces, (re, im) per (g, d_a), then the twiddles along w
  * Returns 0.
  */
-export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i32, groups: i32, s: usize): i32 {
+export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i32, groups: i32, cplx: i32,
+  s: usize): i32 {
+  const planes: usize = cplx != 0 ? 2 : 1;
   const dw = 2 * kw - 1;
   const dh = 2 * kh - 1;
   const nn = <usize>n * <usize>n;
@@ -274,7 +327,8 @@ export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i
     for (let ia = 0; ia < dh; ia++) {
       const sr = sb + <usize>(g * dh + ia) * nn * 16;
       const si = sr + nn * 8;
-      const rBase = r + <usize>((g * dh + ia) * dw) * nn * 8;
+      const rBase = r + <usize>((g * dh + ia) * dw) * planes * nn * 8;
+      const rs = planes * nn * 8;
       let tr: f64 = 0.0;
       let ti: f64 = 0.0;
       for (let j = 0; j < n; j++) {
@@ -284,9 +338,17 @@ export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i
           let ar = f64x2.splat(0.0);
           let ai = f64x2.splat(0.0);
           for (let ib = 0; ib < dw; ib++) {
-            const x = v128.load(rBase + <usize>ib * nn * 8 + col + (<usize>i << 3));
-            ar = madd<f64>(x, v128.load64_splat(tw + (<usize>ib << 4)), ar);
-            ai = madd<f64>(x, v128.load64_splat(tw + (<usize>ib << 4) + 8), ai);
+            const x = v128.load(rBase + <usize>ib * rs + col + (<usize>i << 3));
+            const c = v128.load64_splat(tw + (<usize>ib << 4));
+            const e = v128.load64_splat(tw + (<usize>ib << 4) + 8);
+            ar = madd<f64>(x, c, ar);
+            ai = madd<f64>(x, e, ai);
+            if (cplx != 0) {
+              // (x + i·y)(c + i·e): y's part −y·e + i·y·c
+              const y = v128.load(rBase + <usize>ib * rs + nn * 8 + col + (<usize>i << 3));
+              ar = nmadd<f64>(y, e, ar);
+              ai = madd<f64>(y, c, ai);
+            }
           }
           v128.store(sr + col + (<usize>i << 3), ar);
           v128.store(si + col + (<usize>i << 3), ai);
@@ -295,9 +357,12 @@ export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i
           let ar: f64 = 0.0;
           let ai: f64 = 0.0;
           for (let ib = 0; ib < dw; ib++) {
-            const x = load<f64>(rBase + <usize>ib * nn * 8 + col + (<usize>i << 3));
-            ar += x * load<f64>(tw + (<usize>ib << 4));
-            ai += x * load<f64>(tw + (<usize>ib << 4) + 8);
+            const x = load<f64>(rBase + <usize>ib * rs + col + (<usize>i << 3));
+            const y = cplx != 0 ? load<f64>(rBase + <usize>ib * rs + nn * 8 + col + (<usize>i << 3)) : 0.0;
+            const c = load<f64>(tw + (<usize>ib << 4));
+            const e = load<f64>(tw + (<usize>ib << 4) + 8);
+            ar += x * c - y * e;
+            ai += x * e + y * c;
           }
           store<f64>(sr + col + (<usize>i << 3), ar);
           store<f64>(si + col + (<usize>i << 3), ai);
@@ -494,7 +559,8 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  * its product within γ_{m+2T+60}·MᵀM, each R_d (an average of D samples'
  * weighted entries) within γ_{m+2T+2D+90}·MᵀM, and G(u, v), a sum over the D
  * offsets, within D·γ_{m+2T+2D+120}·MᵀM. So every entry of Ĝ is within
- * γ_N·(MᵀM)[i, j] of G's with N = D·(m + 4D + 120) ≥ that (T ≤ D), and
+ * γ_N·(MᵀM)[i, j] of G's with N = D·(m + 6D + 160) ≥ that (T ≤ D; a complex
+ * kernel's samples, twice the terms of a real one's, within γ_{2T+30}·M), and
  * ‖Ĝ − G‖₂ ≤ γ_N·‖M‖_F² = γ_N·μ_g; the trace, n more terms, within
  * 2γ_N·μ_g. Certified when
  *   - tr Ĝ + 4N·ε·μ_g < s²(1 − 4ε) (σ_max² ≤ tr G), or
@@ -516,7 +582,7 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
   const nb = <usize>n * <usize>n << 3;
   const bi = br + nb;
   const offsets = <f64>((2 * kh - 1) * (2 * kw - 1));
-  const big = offsets * (<f64>m + 4.0 * offsets + 120.0);
+  const big = offsets * (<f64>m + 6.0 * offsets + 160.0);
   let open = 0;
   for (let u = u0; u < u0 + nu; u++) {
     const tw = uTwiddles(work, n, tab, h, kh, u);

@@ -189,13 +189,14 @@ export interface CoreExports {
     s2: number,
     work: number,
   ): number;
-  gram_r_bytes(n: number, kh: number, kw: number, groups: number): number;
-  gram_taps_work_bytes(m: number, n: number, kh: number, kw: number): number;
+  gram_r_bytes(n: number, kh: number, kw: number, groups: number, cplx: number): number;
+  gram_taps_work_bytes(m: number, n: number, kh: number, kw: number, cplx: number): number;
   gram_column_bytes(n: number, kh: number, kw: number, groups: number): number;
   gram_work_bytes(n: number, kh: number): number;
   gram_table_f64(h: number, tab: number): number;
   gram_taps_f64(
     k: number,
+    ki: number,
     m: number,
     n: number,
     kh: number,
@@ -213,6 +214,7 @@ export interface CoreExports {
     w: number,
     v: number,
     groups: number,
+    cplx: number,
     s: number,
   ): number;
   gram_screen_f64(

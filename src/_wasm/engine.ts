@@ -518,26 +518,36 @@ const GRAM_MAX_BYTES = 256 * 2 ** 20;
 const GRAM_CACHE_BYTES = 64 * 2 ** 20;
 
 /**
- * Whether {@linkcode gramNormSteps} serves a problem: a real kernel whose
- * column transform along u is direct sums (the factorised frequencies then
- * give the spectrum's bits), whose R_d fit in GRAM_MAX_BYTES, and where
- * forming them, (T² + T)/2 products of m·n² multiply-adds for T taps, costs
- * less than a product PᴴP (2m·n²) at every frequency of the Hermitian half.
+ * Whether {@linkcode gramNormSteps} serves a problem: a kernel whose column
+ * transform along u is direct sums (the factorised frequencies then give the
+ * spectrum's bits), whose R_d fit in GRAM_MAX_BYTES, and with more
+ * frequencies to screen (the Hermitian half for a real kernel) than sample
+ * products PᴴP forming the R_d takes (four times as many for a complex
+ * kernel, all of whose frequencies are screened: measured at 3×3×3 taps,
+ * 16³ with c = 32 gained, 8³ with c = 64 lost 30%).
  */
 export function gramScreens(core: CoreExports, prob: Problem): boolean {
-  if (prob.im !== undefined || core.use_fft(prob.kh, prob.h, prob.h)) return false;
+  if (core.use_fft(prob.kh, prob.h, prob.h)) return false;
+  const complex = prob.im !== undefined;
   const n = Math.min(prob.cOut, prob.cIn);
-  const freqs = prob.h * (Math.floor(prob.w / 2) + 1);
-  const bytes = core.gram_r_bytes(n, prob.kh, prob.kw, prob.groups ?? 1);
-  const samples = prob.kh + (prob.kw - 1) * (2 * prob.kh - 1);
-  return freqs > 2 && bytes >= 0 && bytes <= GRAM_MAX_BYTES && samples < freqs;
+  const freqs = prob.h * columnsOf(prob);
+  const bytes = core.gram_r_bytes(n, prob.kh, prob.kw, prob.groups ?? 1, complex ? 1 : 0);
+  const samples = complex ? (2 * prob.kh - 1) * (2 * prob.kw - 1) : prob.kh + (prob.kw - 1) * (2 * prob.kh - 1);
+  // A complex kernel's R_d (twice the planes, every sample, a complex inverse DFT) pay from ~4 frequencies per sample.
+  return freqs > 2 && bytes >= 0 && bytes <= GRAM_MAX_BYTES && (complex ? 4 * samples : samples) < freqs;
+}
+
+/** Columns v a problem's walk visits: ⌊w/2⌋ + 1 of the Hermitian half for a real kernel, all w for a complex one. */
+function columnsOf(prob: Problem): number {
+  return prob.im !== undefined ? prob.w : Math.floor(prob.w / 2) + 1;
 }
 
 /**
- * A real problem laid out for the Gram-domain screen (assembly/gram.ts):
- * the kernel scaled by 2^−e (as a {@linkcode Run}, whose transforms serve
- * the frequencies that are factorised), its R_d, and scratch for one column
- * at a time of the Hermitian half (columns v = 0 … ⌊w/2⌋).
+ * A problem laid out for the Gram-domain screen (assembly/gram.ts): the
+ * kernel scaled by 2^−e (as a {@linkcode Run}, whose transforms serve the
+ * frequencies that are factorised), its R_d, and scratch for one column at a
+ * time (columns v = 0 … ⌊w/2⌋ of the Hermitian half for a real kernel, every
+ * column for a complex one).
  */
 export class GramScreen {
   readonly run: Run;
@@ -558,25 +568,26 @@ export class GramScreen {
     const n = Math.min(cOut, cIn), m = Math.max(cOut, cIn);
     this.run = new Run(core, prob, e, 0);
     const arena = this.run.p.arena;
-    this.#r = arena.bytes(core.gram_r_bytes(n, kh, kw, groups));
-    const taps = arena.bytes(core.gram_taps_work_bytes(m, n, kh, kw));
+    const complex = prob.im !== undefined ? 1 : 0;
+    this.#r = arena.bytes(core.gram_r_bytes(n, kh, kw, groups, complex));
+    const taps = arena.bytes(core.gram_taps_work_bytes(m, n, kh, kw, complex));
     this.#mu = arena.f64(groups);
     this.#col = arena.bytes(core.gram_column_bytes(n, kh, kw, groups));
     this.#work = arena.bytes(core.gram_work_bytes(n, kh));
     this.#tab = arena.f64(2 * h);
     // The estimates' Gram matrices, kept for the screen where they fit in GRAM_CACHE_BYTES.
-    const slots = (Math.floor(w / 2) + 1) * h * groups;
+    const slots = columnsOf(prob) * h * groups;
     this.#slotBytes = 16 * n * n;
     const cached = slots * this.#slotBytes <= GRAM_CACHE_BYTES;
     this.#cache = cached ? arena.bytes(slots * this.#slotBytes) : 0;
     this.#held = arena.bytes(slots);
-    this.#est = arena.f64((Math.floor(w / 2) + 1) * h);
+    this.#est = arena.f64(columnsOf(prob) * h);
     this.#flags = arena.bytes(h);
     arena.commit(
       "compute the operator norm",
       `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, grid [${h}, ${w}]${groups > 1 ? `, ${groups} groups` : ""}`,
     );
-    core.gram_taps_f64(this.run.p.kPtr, m, n, kh, kw, groups, this.#r, this.#mu, taps);
+    core.gram_taps_f64(this.run.p.kPtr, complex ? this.run.p.kiPtr : 0, m, n, kh, kw, groups, this.#r, this.#mu, taps);
     core.gram_table_f64(h, this.#tab);
     // No Gram matrix kept yet: the screen assembles each until estimates() keeps them.
     new Uint8Array(core.memory.buffer, this.#held, slots).fill(0);
@@ -591,7 +602,8 @@ export class GramScreen {
   #column(v: number): void {
     if (v === this.#v) return;
     const { cOut, cIn, kh, kw, w } = this.prob;
-    this.core.gram_column_f64(this.#r, Math.min(cOut, cIn), kh, kw, w, v, this.prob.groups ?? 1, this.#col);
+    const complex = this.prob.im !== undefined ? 1 : 0;
+    this.core.gram_column_f64(this.#r, Math.min(cOut, cIn), kh, kw, w, v, this.prob.groups ?? 1, complex, this.#col);
     this.#v = v;
   }
   /**
@@ -670,7 +682,7 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt): Generator
   if (e === undefined) return at;
   const screen = new GramScreen(core, prob, e);
   const { run } = screen;
-  const nvAll = Math.floor(prob.w / 2) + 1;
+  const nvAll = columnsOf(prob);
   yield;
   const est: Float64Array[] = [];
   let best = -1, bu = 0, bv = 0;
