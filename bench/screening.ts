@@ -164,9 +164,12 @@ line();
   line();
 }
 line(
-  "operatorNorm orders each block's frequencies by a few power steps, factorises the first, and certifies each other " +
-    "frequency below the best exact value (‖P‖_F, or a Cholesky factorisation of s²(1 − η)I − PᴴP) or factorises it; " +
-    "a clipping round leaves the frequencies it certifies inside the ball unfactorised. Times are one thread.",
+  "operatorNorm works in the Gram domain where the shape allows (docs/architecture.md): the layer's Gram " +
+    "coefficients R_d once (13 products PᴴP at sample frequencies for 3×3 taps), then per frequency G = PᴴP from " +
+    "them, one power step on it to order the frequencies, the first factorised, and every other certified below " +
+    "the best exact value s (tr G, or a Cholesky factorisation of s²(1 − η)I − G) or factorised. An alternating " +
+    "clipping round screens its frequencies the same way at the radius and leaves those certified inside the ball " +
+    "unfactorised. Times are one thread.",
 );
 
 if (write) {
