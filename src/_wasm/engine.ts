@@ -670,8 +670,8 @@ export class GramScreen {
  * 3. per column, the screen certifies σ_max < s for each other frequency
  *    (by tr G, or a Cholesky factorisation of s²(1 − η)·I − G);
  * 4. the ones it leaves open are taken in decreasing estimate: each is
- *    screened again when `s` has grown since, and factorised if it is still
- *    open, `s` becoming the larger value.
+ *    screened again when `s` has grown past rounding since, and factorised if
+ *    it is still open, `s` becoming the larger value.
  *
  * The result is the full spectrum's largest value, with its bits: every
  * value taken is a factorisation of svd_column_f64, and every frequency
@@ -718,8 +718,11 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt): Generator
     yield;
   }
   open.sort((a, b) => b.est - a.est || a.v - b.v || a.u - b.u);
+  // A frequency left open at screenedAt is screened again only once s has grown past rounding: it was not
+  // certified below screenedAt, so below s ≤ screenedAt·(1 + 1e-9) it would not be either (a clipped kernel's
+  // frequencies tie at the radius: each would pay a failing factorisation twice).
   for (const { u, v } of open) {
-    if (s > screenedAt && screen.screen(v, u, 1, s)[0] === 1) continue;
+    if (s > screenedAt * (1 + 1e-9) && screen.screen(v, u, 1, s)[0] === 1) continue;
     factorise(u, v);
     yield;
   }
