@@ -15,8 +15,9 @@
  *   tolerance: 1e-3`) and then moved by random updates of 1e-3 of its RMS
  *   (the kernel a training loop clips again after its optimizer steps).
  *
- * Each time is the median of 5 runs after a warm-up. `--write` puts the
- * output in bench/RESULTS.md under its heading.
+ * Each time is the median of 9 runs after a warm-up, the two calls compared
+ * alternating run by run. `--write` puts the output in bench/RESULTS.md
+ * under its heading.
  * @module
  */
 import { clipOperatorNormSync, type Kernel, operatorNormSync, spectrumSync } from "../mod.ts";
@@ -28,18 +29,28 @@ import { KEPT_HEADINGS, writeSection } from "./bench.ts";
 const HEADING = KEPT_HEADINGS[1];
 const quick = Deno.args.includes("--quick");
 const write = Deno.args.includes("--write");
-const runs = quick ? 3 : 5;
+const runs = quick ? 3 : 9;
 
-function median(f: () => unknown): number {
+/**
+ * Medians of `runs` timed calls of f and of g, after one untimed call of each,
+ * the calls alternating f, g, f, g, …: the drift of a shared machine's load
+ * reaches both columns alike.
+ */
+function medians(f: () => unknown, g: () => unknown): [number, number] {
   f();
-  const t: number[] = [];
+  g();
+  const tf: number[] = [], tg: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const a = performance.now();
+    let a = performance.now();
     f();
-    t.push(performance.now() - a);
+    tf.push(performance.now() - a);
+    a = performance.now();
+    g();
+    tg.push(performance.now() - a);
   }
-  t.sort((a, b) => a - b);
-  return t[runs >> 1];
+  tf.sort((a, b) => a - b);
+  tg.sort((a, b) => a - b);
+  return [tf[runs >> 1], tg[runs >> 1]];
 }
 
 function random(shape: number[], seed: number): Kernel {
@@ -118,8 +129,7 @@ let totalSpec = 0, totalNorm = 0, same = true;
 for (const c of cases) {
   const a = spectrumSync(c.kernel, c.options).norm;
   const b = operatorNormSync(c.kernel, c.options);
-  const ts = median(() => spectrumSync(c.kernel, c.options));
-  const tn = median(() => operatorNormSync(c.kernel, c.options));
+  const [ts, tn] = medians(() => spectrumSync(c.kernel, c.options), () => operatorNormSync(c.kernel, c.options));
   totalSpec += ts;
   totalNorm += tn;
   same &&= Object.is(a, b);
@@ -150,8 +160,10 @@ line();
     }),
     shape,
   };
-  const first = median(firstRoundSync(k0, r, { ...o, iterations: 1 })!);
-  const again = median(firstRoundSync(moved, r, { ...o, iterations: 1 })!);
+  const [first, again] = medians(
+    firstRoundSync(k0, r, { ...o, iterations: 1 })!,
+    firstRoundSync(moved, r, { ...o, iterations: 1 })!,
+  );
   line("| clipping round, 128 → 128 3×3 on " + o.inputShape.join("×") + " at r = 0.5·‖A‖ | ms |");
   line("|---|--:|");
   line(`| first round on the random kernel | ${fmt(first)} |`);
@@ -169,7 +181,7 @@ line(
     "them, one power step on it to order the frequencies, the first factorised, and every other certified below " +
     "the best exact value s (tr G, or a Cholesky factorisation of s²(1 − η)I − G) or factorised. An alternating " +
     "clipping round screens its frequencies the same way at the radius and leaves those certified inside the ball " +
-    "unfactorised. Times are one thread.",
+    "unfactorised. Times are one thread, each the median of 9 runs with the two calls of a row alternating.",
 );
 
 if (write) {
