@@ -1,14 +1,17 @@
 /**
  * What the screened norm and the certified-inside frequencies buy (issue 17,
- * items 1 and 2), ours only, in one run:
+ * items 1 and 2), in one run:
  *
- *     ./node_modules/.bin/deno run -A bench/screening.ts [--write] [--quick]
+ *     ./node_modules/.bin/deno run -A bench/screening.ts [--write] [--quick] [--gram-python PATH]
  *
  * - `operatorNormSync` (only the frequencies that may hold the maximum are
  *   factorised) against the whole spectrum's largest value (`spectrumSync`),
  *   which it must equal bit for bit: random 3×3 layers at c ≥ 64 and the
  *   trained layers of the TF.js fixtures in tests/fixtures (circular, on the
- *   input sizes of tests/fixtures/cli/*.attributes.json).
+ *   input sizes of tests/fixtures/cli/*.attributes.json). The peer: Gram
+ *   iteration (Delattre et al. 2023, 6 steps, an upper bound) in PyTorch
+ *   (bench/gram_iteration_peer.py, Debian's /usr/bin/python3 by default) on
+ *   the stride-1 2-D rows.
  * - One clipping round (`iterations: 1`, the call's first round alone, no
  *   norms) on a random 128 → 128 3×3 layer at 0.5 × its norm, against the
  *   same round on that kernel once clipped and certified (`iterations: 30,
@@ -24,6 +27,7 @@ import { clipOperatorNormSync, type Kernel, operatorNormSync, spectrumSync } fro
 import { readModelFile as readFile } from "../src/models.ts";
 import { firstRoundSync } from "../src/_clip/clip.ts";
 import { KEPT_HEADINGS, writeSection } from "./bench.ts";
+import { encodeNpy } from "../src/_cli/npy_write.ts";
 
 /** bench/bench.ts's `--write` keeps this section (KEPT_HEADINGS). */
 const HEADING = KEPT_HEADINGS[1];
@@ -53,6 +57,63 @@ function medians(f: () => unknown, g: () => unknown): [number, number] {
   return [tf[runs >> 1], tg[runs >> 1]];
 }
 
+/** Gram steps of the peer (the paper's 5–6). */
+const GRAM_STEPS = 6;
+
+/** A kernel in OIHW order (the peer's), from OIHW or HWIO. */
+function oihw(c: Case): { data: Float64Array; shape: number[] } {
+  const d = Float64Array.from(c.kernel.data as ArrayLike<number>);
+  if (c.options.layout !== "hwio") return { data: d, shape: [...c.kernel.shape] };
+  const [kh, kw, ci, co] = c.kernel.shape;
+  const out = new Float64Array(d.length);
+  for (let a = 0; a < kh; a++) {
+    for (let b = 0; b < kw; b++) {
+      for (let i = 0; i < ci; i++) {
+        for (let o = 0; o < co; o++) out[((o * ci + i) * kh + a) * kw + b] = d[((a * kw + b) * ci + i) * co + o];
+      }
+    }
+  }
+  return { data: out, shape: [co, ci, kh, kw] };
+}
+
+/**
+ * Times Gram iteration in Debian's PyTorch (`/usr/bin/python3`, or `--gram-python PATH`) on every
+ * stride-1 2-D case: its kernels go to .npy files in a temporary folder. A missing peer leaves
+ * every row n/a and says why.
+ */
+function gramIterationPeer(all: Case[]): { results: ({ ms: number; bound: number } | undefined)[]; note: string } {
+  const at = Deno.args.indexOf("--gram-python");
+  const python = at >= 0 ? Deno.args[at + 1] : "/usr/bin/python3";
+  const dir = Deno.makeTempDirSync({ prefix: "convsv-gram-" });
+  const tasks: { path: string; h: number; w: number; iters: number; runs: number }[] = [];
+  const index: number[] = [];
+  for (const [i, c] of all.entries()) {
+    const k = oihw(c);
+    if (k.shape.length !== 4 || c.options.stride !== undefined || c.options.inputShape.length !== 2) continue;
+    const path = `${dir}/${i}.npy`;
+    Deno.writeFileSync(path, encodeNpy(k.data, k.shape));
+    // A 1×1 kernel has the same matrix at every frequency: the peer runs it on a 1×1 grid (the same bound).
+    const one = k.shape[2] === 1 && k.shape[3] === 1;
+    const [h, w] = one ? [1, 1] : c.options.inputShape;
+    tasks.push({ path, h, w, iters: GRAM_STEPS, runs: runs });
+    index.push(i);
+  }
+  const results: ({ ms: number; bound: number } | undefined)[] = all.map(() => undefined);
+  try {
+    const file = `${dir}/tasks.json`;
+    Deno.writeTextFileSync(file, JSON.stringify(tasks));
+    const res = new Deno.Command(python, { args: ["bench/gram_iteration_peer.py", file] }).outputSync();
+    if (!res.success) throw new Error(new TextDecoder().decode(res.stderr).trim().split("\n").pop());
+    const got = JSON.parse(new TextDecoder().decode(res.stdout)) as { ms: number; bound: number; torch: string }[];
+    got.forEach((g, j) => results[index[j]] = g);
+    return { results, note: `PyTorch ${got[0]?.torch ?? "?"} (${python}), complex128, one thread` };
+  } catch (e) {
+    return { results, note: `not run (${(e as Error).message})` };
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
 function random(shape: number[], seed: number): Kernel {
   let s = seed;
   const data = Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => {
@@ -77,8 +138,10 @@ line(
   `- machine: ${navigator.hardwareConcurrency} logical CPUs, ${Deno.build.os}/${Deno.build.arch}; Deno ${Deno.version.deno}`,
 );
 line();
-line("| layer | input | spectrum's max ms | operatorNorm ms | × | same bits |");
-line("|---|---|--:|--:|--:|---|");
+line(
+  "| layer | input | spectrum's max ms | operatorNorm ms | × | same bits | Gram iteration ms | its bound / norm − 1 | × vs Gram iteration |",
+);
+line("|---|---|--:|--:|--:|---|--:|--:|--:|");
 
 interface Case {
   name: string;
@@ -125,22 +188,37 @@ for (
   }
 }
 
+// The peer: Gram iteration in PyTorch (bench/gram_iteration_peer.py) on the stride-1 2-D layers, one thread.
+const gram = gramIterationPeer(cases);
+
 let totalSpec = 0, totalNorm = 0, same = true;
-for (const c of cases) {
+for (const [ci, c] of cases.entries()) {
   const a = spectrumSync(c.kernel, c.options).norm;
   const b = operatorNormSync(c.kernel, c.options);
   const [ts, tn] = medians(() => spectrumSync(c.kernel, c.options), () => operatorNormSync(c.kernel, c.options));
   totalSpec += ts;
   totalNorm += tn;
   same &&= Object.is(a, b);
+  const g = gram.results[ci];
   line(
     `| ${c.name} | ${c.options.inputShape.join("×")}, ${c.kernel.shape.join("×")} | ${fmt(ts)} | ${fmt(tn)} | ${
       (ts / tn).toFixed(2)
-    }× | ${Object.is(a, b) ? "yes" : `NO (${a} vs ${b})`} |`,
+    }× | ${Object.is(a, b) ? "yes" : `NO (${a} vs ${b})`} | ${
+      g ? `${fmt(g.ms)} | ${(g.bound / a - 1).toExponential(1)} | ${(g.ms / tn).toFixed(2)}×` : "n/a | | "
+    } |`,
   );
 }
 line(
-  `| all | | ${fmt(totalSpec)} | ${fmt(totalNorm)} | ${(totalSpec / totalNorm).toFixed(2)}× | ${same ? "yes" : "NO"} |`,
+  `| all | | ${fmt(totalSpec)} | ${fmt(totalNorm)} | ${(totalSpec / totalNorm).toFixed(2)}× | ${
+    same ? "yes" : "NO"
+  } | | | |`,
+);
+line();
+line(
+  `Gram iteration: ${gram.note}. Delattre, Barthélemy, Araujo & Allauzen (ICML 2023), ${GRAM_STEPS} steps on every ` +
+    "frequency's matrix at once (rfft2 of the kernel zero-padded to the input, Frobenius rescaling in logarithms), " +
+    "an upper bound of the norm; stride-1 2-D layers only (n/a: strided and 3-D), a 1×1 kernel on a 1×1 grid (its " +
+    'matrix is the same at every frequency). "× vs Gram iteration": its time over operatorNorm\'s.',
 );
 line();
 
