@@ -4,12 +4,13 @@ import { bidiag_c32_split, bidiag_c64_split, bidiag_work_bytes } from "./bidiag"
 import { sort_desc_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes, dqdsValues, TOL_F32_INPUT } from "./dqds";
 
-const TWO_PI: f64 = 6.283185307179586;
+/** 2π. */
+export const TWO_PI: f64 = 6.283185307179586;
 
-
+/** x rounded up to a multiple of 16 (a v128's alignment). */
 // @ts-ignore: decorator
 @inline
-function align16(x: usize): usize {
+export function align16(x: usize): usize {
   return (x + 15) & ~(<usize>15);
 }
 

@@ -11,14 +11,7 @@
 // P(u) = A + iB and P(h − u) = A − iB.
 
 import { madd, nmadd } from "./bidiag";
-
-const TWO_PI: f64 = 6.283185307179586;
-
-// @ts-ignore: decorator
-@inline
-function align16(x: usize): usize {
-  return (x + 15) & ~(<usize>15);
-}
+import { align16, TWO_PI } from "./column";
 
 /** Columns of the Hermitian half, rounded up to a whole number of f64x2 lanes. */
 // @ts-ignore: decorator

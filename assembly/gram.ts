@@ -15,16 +15,8 @@
 // gram_estimates_f64 gives the lower estimates that order the candidates.
 import { madd, nmadd } from "./bidiag";
 import { choleskyLower, gramLower } from "./norm";
-import { lead_dim } from "./column";
-
-const EPS: f64 = 2.220446049250313e-16;
-const TWO_PI: f64 = 6.283185307179586;
-
-// @ts-ignore: decorator
-@inline
-function align16(x: usize): usize {
-  return (x + 15) & ~(<usize>15);
-}
+import { align16, lead_dim, TWO_PI } from "./column";
+import { EPS } from "./bdsqr";
 
 /** Bytes of gram_taps_f64's R: groups · (2kh − 1)(2kw − 1) n × n matrices, real (cplx = 0) or complex; −1 past 2³¹. */
 export function gram_r_bytes(n: i32, kh: i32, kw: i32, groups: i32, cplx: i32): i32 {

@@ -3,16 +3,9 @@
 // certificate that a frequency's σ_max is below the best exact value so far
 // (a Cholesky factorisation of s²(1 − η)·I − PᴴP), so that only the
 // frequencies that may hold the maximum are factorised (svd_column_f64).
-import { buildPTapMajor, lead_dim, twiddles } from "./column";
+import { align16, buildPTapMajor, lead_dim, twiddles } from "./column";
+import { EPS } from "./bdsqr";
 import { madd, nmadd } from "./bidiag";
-
-const EPS: f64 = 2.220446049250313e-16;
-
-// @ts-ignore: decorator
-@inline
-function align16(x: usize): usize {
-  return (x + 15) & ~(<usize>15);
-}
 
 /** Bytes of scratch for norm_estimates_f64 and norm_below_f64 (cout × cin blocks of kh taps). */
 export function norm_work_bytes(cout: i32, cin: i32, kh: i32): i32 {

@@ -1,6 +1,6 @@
 // Complex SVD with singular vectors, and the per-frequency clipping round.
 import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
-import { buildPTapMajor, lead_dim, twiddles } from "./column";
+import { buildPTapMajor, lead_dim, twiddles, TWO_PI } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
 import { bdvec_work_bytes, bidiag_top_vectors_f64 } from "./bdvec";
@@ -205,8 +205,6 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
   return st;
 }
 
-const TWO_PI: f64 = 6.283185307179586;
-
 /**
  * Whether σ_max(A) < c is certified (certifyBelow, assembly/norm.ts), tried
  * only when no column of A is as long as c (a column's norm is a lower bound
@@ -326,12 +324,18 @@ function sAt(q: i32, kh: i32, cout: i32, cin: i32, tall: bool, n: i32, ldb: usiz
   return <usize>a * <usize>n * ldb + <usize>j * ldb + (<usize>r << 3);
 }
 
-/** B[·, q] −= u_j·coef, coef = (cr, ci) = g·conj(v_j[q]): the same operations as one rank-1 step. */
+/** Re of acc − x·coef, coef = (cr, ci) = g·conj(v_j[q]): one rank-1 step's operations on B's real plane. */
 // @ts-ignore: decorator
 @inline
-function subTerm(accR: v128, accI: v128, xr: v128, xi: v128, cr: v128, ci: v128, re: bool): v128 {
-  return re ? f64x2.sub(accR, f64x2.sub(f64x2.mul(xr, cr), f64x2.mul(xi, ci))) :
-    f64x2.sub(accI, f64x2.add(f64x2.mul(xr, ci), f64x2.mul(xi, cr)));
+function subRe(acc: v128, xr: v128, xi: v128, cr: v128, ci: v128): v128 {
+  return f64x2.sub(acc, f64x2.sub(f64x2.mul(xr, cr), f64x2.mul(xi, ci)));
+}
+
+/** Im of acc − x·coef: the same step on B's imaginary plane. */
+// @ts-ignore: decorator
+@inline
+function subIm(acc: v128, xr: v128, xi: v128, cr: v128, ci: v128): v128 {
+  return f64x2.sub(acc, f64x2.add(f64x2.mul(xr, ci), f64x2.mul(xi, cr)));
 }
 
 /**
@@ -368,20 +372,20 @@ function clippedUpdate(br: usize, bi: usize, ur: usize, ui: usize, vr: usize, vi
         let ar = v128.load(colr + o);
         let ai = v128.load(coli + o);
         let xr = v128.load(u0r + o), xi = v128.load(u0i + o);
-        ar = subTerm(ar, ai, xr, xi, c0r, c0i, true);
-        ai = subTerm(ar, ai, xr, xi, c0r, c0i, false);
+        ar = subRe(ar, xr, xi, c0r, c0i);
+        ai = subIm(ai, xr, xi, c0r, c0i);
         xr = v128.load(u1r + o);
         xi = v128.load(u1i + o);
-        ar = subTerm(ar, ai, xr, xi, c1r, c1i, true);
-        ai = subTerm(ar, ai, xr, xi, c1r, c1i, false);
+        ar = subRe(ar, xr, xi, c1r, c1i);
+        ai = subIm(ai, xr, xi, c1r, c1i);
         xr = v128.load(u2r + o);
         xi = v128.load(u2i + o);
-        ar = subTerm(ar, ai, xr, xi, c2r, c2i, true);
-        ai = subTerm(ar, ai, xr, xi, c2r, c2i, false);
+        ar = subRe(ar, xr, xi, c2r, c2i);
+        ai = subIm(ai, xr, xi, c2r, c2i);
         xr = v128.load(u3r + o);
         xi = v128.load(u3i + o);
-        ar = subTerm(ar, ai, xr, xi, c3r, c3i, true);
-        ai = subTerm(ar, ai, xr, xi, c3r, c3i, false);
+        ar = subRe(ar, xr, xi, c3r, c3i);
+        ai = subIm(ai, xr, xi, c3r, c3i);
         v128.store(colr + o, ar);
         v128.store(coli + o, ai);
       }
@@ -400,8 +404,8 @@ function clippedUpdate(br: usize, bi: usize, ur: usize, ui: usize, vr: usize, vi
       for (let o: usize = 0; o < ldb; o += 16) {
         const xr = v128.load(ujr + o);
         const xi = v128.load(uji + o);
-        v128.store(colr + o, subTerm(v128.load(colr + o), v128.load(coli + o), xr, xi, cr, ci, true));
-        v128.store(coli + o, subTerm(v128.load(colr + o), v128.load(coli + o), xr, xi, cr, ci, false));
+        v128.store(colr + o, subRe(v128.load(colr + o), xr, xi, cr, ci));
+        v128.store(coli + o, subIm(v128.load(coli + o), xr, xi, cr, ci));
       }
     }
   }

@@ -661,8 +661,8 @@ export class GramScreen {
 }
 
 /**
- * The screened norm in the Gram domain ({@linkcode GramScreen}), for a real
- * kernel:
+ * The screened norm in the Gram domain ({@linkcode GramScreen}), for the
+ * problems {@linkcode gramScreens} admits (real or complex kernels):
  *
  * 1. per column v, every frequency's lower estimate of σ_max;
  * 2. the frequency with the largest estimate (the first in (v, u) order
