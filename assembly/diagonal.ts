@@ -663,16 +663,18 @@ function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void 
 /**
  * diag_values_f64: every group's singular value |P_g(u, v)| at the
  * frequencies of columns v0 … v0 + nvb − 1 (nvb ≥ 1, v0 + nvb ≤ ⌊w/2⌋ + 1),
- * for every u < h, each frequency's `groups` values sorted decreasing:
+ * for every u < h, each frequency's `groups` values sorted decreasing when
+ * `sorted` is 1 (in group order when 0):
  *
  *   out[((v − v0)·h + u)·groups + j]
  *
  * Arguments as diag_norm_f64, plus
- *   out  [out] f64[nvb·h·groups]
- *   tmp  [in]  diag_sort_bytes(groups) bytes of scratch for the sort, 16-byte aligned
+ *   out    [out] f64[nvb·h·groups]
+ *   tmp    [in]  diag_sort_bytes(groups) bytes of scratch for the sort, 16-byte aligned
+ *   sorted [in]  1: sort each frequency's values; 0: leave them in group order
  */
 export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, v0: i32, nvb: i32,
-  out: usize, tmp: usize, work: usize): i32 {
+  out: usize, tmp: usize, work: usize, sorted: i32): i32 {
   const nv = (w >> 1) + 1;
   const nvp = paddedColumns(w);
   const L = scratch(work, kh, kw, h, w, nv, nvp);
@@ -697,6 +699,7 @@ export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32,
       }
     }
   }
+  if (sorted == 0) return 0;
   const rows = nvb * h;
   for (let row = 0; row < rows; row += 2) sortPairDesc(out + <usize>row * gb, gb, groups, row + 1 == rows, tmp);
   return 0;

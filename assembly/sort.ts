@@ -125,3 +125,48 @@ export function sort_values_desc_f64(p: usize, n: i32, work: usize): i32 {
   }
   return 0;
 }
+
+/** Bytes of scratch for sort_twice_desc_f64 (na and nb values). */
+export function sort_twice_work_bytes(na: i32, nb: i32): i32 {
+  return sort_values_work_bytes(max<i32>(na, nb));
+}
+
+/**
+ * sort_twice_desc_f64: out[2·na + nb] = the values at a, each counted twice,
+ * and those at b, once, in decreasing order (a real kernel's layer holds
+ * every value of a frequency that is not its own mirror twice: sorting one
+ * copy halves the sort). a and b are sorted in place on the way (signs
+ * cleared, as sort_values_desc_f64 does); out must not overlap them.
+ * work: sort_twice_work_bytes(na, nb) bytes, 16-byte aligned. Returns 0.
+ */
+export function sort_twice_desc_f64(a: usize, na: i32, b: usize, nb: i32, out: usize, work: usize): i32 {
+  sort_values_desc_f64(a, na, work);
+  sort_values_desc_f64(b, nb, work);
+  if (na == 1) store<u64>(a, load<u64>(a) & 0x7fffffffffffffff);
+  if (nb == 1) store<u64>(b, load<u64>(b) & 0x7fffffffffffffff);
+  let i = 0;
+  let j = 0;
+  let o = out;
+  while (i < na && j < nb) {
+    const x = load<f64>(a + (<usize>i << 3));
+    const y = load<f64>(b + (<usize>j << 3));
+    if (x >= y) {
+      store<f64>(o, x);
+      store<f64>(o + 8, x);
+      o += 16;
+      i++;
+    } else {
+      store<f64>(o, y);
+      o += 8;
+      j++;
+    }
+  }
+  for (; i < na; i++) {
+    const x = load<f64>(a + (<usize>i << 3));
+    store<f64>(o, x);
+    store<f64>(o + 8, x);
+    o += 16;
+  }
+  if (j < nb) memory.copy(o, b + (<usize>j << 3), <usize>(nb - j) << 3);
+  return 0;
+}

@@ -197,8 +197,11 @@ export interface WebGpuBackend {
 /** Where a call runs. */
 export type Resolved = WasmBackend | WebGpuBackend;
 
-/** The runner of a resolved backend (the wasm engine on the core or the pool, or WebGPU). */
-export function runnerOf(b: Resolved): Runner {
+/**
+ * The runner of a resolved backend (the wasm engine on the core or the pool,
+ * or WebGPU); with `sortedRows` false the rows may come unsorted.
+ */
+export function runnerOf(b: Resolved, sortedRows = true): Runner {
   const { signal } = b;
   if (b.backend === "webgpu") {
     return async (p, sink) => {
@@ -208,9 +211,9 @@ export function runnerOf(b: Resolved): Runner {
     };
   }
   const { pool, core, precision, workers } = b;
-  if (pool) return (p, sink) => runProblemThreaded(pool, p, sink, precision, { workers, signal });
-  if (signal) return (p, sink) => runProblemAbortable(core, p, sink, precision, signal);
-  return (p, sink) => runProblem(core, p, sink, precision);
+  if (pool) return (p, sink) => runProblemThreaded(pool, p, sink, precision, { workers, signal, sortedRows });
+  if (signal) return (p, sink) => runProblemAbortable(core, p, sink, precision, signal, sortedRows);
+  return (p, sink) => runProblem(core, p, sink, precision, sortedRows);
 }
 
 function checkWebgpu(req: BackendRequest, sync: boolean): void {

@@ -7,7 +7,7 @@
 import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { exactSpec } from "./_options.ts";
 import { type Expanded, expandSpec, mergeGroups } from "./_problem/expand.ts";
-import { fillGrid, fillGridSync, type Grid } from "./_problem/grid.ts";
+import { fillGrid, fillGridSync, fillValues, fillValuesSync, type Grid } from "./_problem/grid.ts";
 import {
   type BackendRequest,
   resolveBackend,
@@ -18,6 +18,8 @@ import {
   withReasons,
 } from "./_backend.ts";
 import { runProblem } from "./_wasm/engine.ts";
+import { sortTwiceDescending } from "./_wasm/sort.ts";
+import type { CoreExports } from "./_wasm/abi.ts";
 import { checkGrid } from "./_budget.ts";
 
 /** A layer's expansion, its computed grid, and what computed it. */
@@ -73,4 +75,31 @@ export async function layerGrid(kernel: Kernel, options: SingularValuesOptions):
     threads: b.backend === "wasm" ? Math.max(1, b.workers) : undefined,
     skipped: b.skipped,
   };
+}
+
+/**
+ * Validates everything, then computes every value of the layer on the
+ * calling thread (wasm), in decreasing order. The rows are gathered as a
+ * multiset, not placed at their cells, and a value that stands for a
+ * frequency and its mirror is sorted once.
+ */
+export function sortedValuesSync(kernel: Kernel, options: SingularValuesOptions): Float64Array {
+  const { ex, req } = prepareLayer(kernel, options);
+  const b = resolveBackendSync(req);
+  const got = fillValuesSync(ex, mergeGroups(ex), (p, sink) => runProblem(b.core, p, sink, b.precision, false));
+  return sortTwiceDescending(b.core, got.values, got.twice, got.once);
+}
+
+/** {@linkcode sortedValuesSync} on the backend the options resolve to; sorted on the wasm core `sorter`. */
+export async function sortedValues(
+  kernel: Kernel,
+  options: SingularValuesOptions,
+  sorter: () => Promise<CoreExports>,
+): Promise<Float64Array> {
+  const { ex, req } = prepareLayer(kernel, options);
+  const b = await resolveBackend(req);
+  const parts = b.backend === "wasm" ? mergeGroups(ex) : ex.parts;
+  const run = runnerOf(b, false);
+  const got = await withReasons(b.skipped, SUBJECT, () => fillValues(ex, parts, run, req.run.onProgress));
+  return sortTwiceDescending(await sorter(), got.values, got.twice, got.once);
 }

@@ -3,9 +3,8 @@
  * @module
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
-import { layerGrid, layerGridSync } from "./_grid.ts";
-import { sortDescending } from "./_wasm/sort.ts";
-import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
+import { sortedValues, sortedValuesSync } from "./_grid.ts";
+import { loadWasm } from "./_wasm/loader.ts";
 import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
 
 /**
@@ -45,7 +44,7 @@ import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
  */
 export function singularValuesSync(kernel: Kernel, options: SingularValuesOptions): Float64Array {
   checkOptions("singularValuesSync", options, LAYER_OPTIONS);
-  return sortDescending(loadWasmSync(), layerGridSync(kernel, options).grid.values);
+  return sortedValuesSync(kernel, options);
 }
 
 /**
@@ -74,6 +73,5 @@ export function singularValuesSync(kernel: Kernel, options: SingularValuesOption
  */
 export async function singularValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
   checkOptions("singularValues", options, LAYER_OPTIONS);
-  const { grid } = await layerGrid(kernel, options);
-  return sortDescending(await loadWasm(), grid.values);
+  return await sortedValues(kernel, options, loadWasm);
 }

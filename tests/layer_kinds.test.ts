@@ -141,6 +141,9 @@ function checkCase(c: Case): void {
   const ref = jacobiSingularValues(m.a, m.rows, m.cols);
   const ours = singularValuesSync(kernel, options);
   assertClose(ours, ref, describe(c));
+  // The sorted values gather rows as a multiset (a mirrored frequency's once): the grid's values, sorted, bit for bit.
+  const placed = Array.from(spectrumSync(kernel, options).values, (x) => x + 0).sort((a, b) => b - a);
+  assert.deepEqual(Array.from(ours, (x) => x + 0), placed, `${describe(c)}: sorted values ≠ the grid's`);
   // The same kernel in the rank's other layout gives bit-identical values.
   const other = relayout(dense.data, dense.shape, dense.layout);
   const again = singularValuesSync({ data: other.data, shape: other.shape }, {

@@ -3,23 +3,37 @@
  * against the built-in sort, on value sets built to reach each of its paths:
  * spread values, values equal on their leading 33 bits in short and long runs
  * (a scaled orthogonal layer's values agree to rounding), exact duplicates,
- * all equal, zeros of both signs, and sizes on both sides of the radix path.
+ * all equal, zeros of both signs, and sizes on both sides of the radix path;
+ * each set also split into values that stand for two (a frequency and its
+ * mirror) and values that stand for one.
  * @module
  */
 import { test } from "./_test.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
-import { sortDescending } from "../src/_wasm/sort.ts";
+import { sortTwiceDescending } from "../src/_wasm/sort.ts";
 
 /** The built-in sort, decreasing. */
 function reference(values: Float64Array): Float64Array {
   return values.slice().sort().reverse();
 }
 
-function check(values: Float64Array, what: string): void {
-  const want = reference(values);
-  const got = sortDescending(loadWasmSync(), values.slice());
+/**
+ * Checks the sort of `values` (each standing for one) and, with `twice`, of
+ * its first `twice` values each standing for two and the rest for one.
+ */
+function check(values: Float64Array, what: string, twice = 0): void {
+  const once = values.length - twice;
+  const all = new Float64Array(2 * twice + once);
+  for (let i = 0; i < twice; i++) all[2 * i] = all[2 * i + 1] = values[i];
+  all.set(values.subarray(twice), 2 * twice);
+  const want = reference(all);
+  const given = new Float64Array(all.length);
+  given.set(values.subarray(0, twice));
+  given.set(values.subarray(twice), given.length - once);
+  const got = sortTwiceDescending(loadWasmSync(), given, twice, once);
+  assert.equal(got, given, `${what}: sorted in place`);
   assert.equal(got.length, want.length, what);
   for (let i = 0; i < want.length; i++) {
     // A zero's sign is not kept (the radix path clears it); every other value keeps its bits.
@@ -65,11 +79,20 @@ const valuesArb = fc.record({
         v[i] = Math.exp((rnd() - 0.5) * 1400);
     }
   }
-  return { v, what: `${kind} n ${n} seed ${seed}` };
+  return { v, what: `${kind} n ${n} seed ${seed}`, twice: Math.floor(rnd() * (n + 1)) };
 });
 
 test("sort: the radix sort of values equals the built-in sort, decreasing, bit for bit", () => {
   fc.assert(fc.property(valuesArb, ({ v, what }) => check(v, what)), { numRuns: 300, seed: 3141 });
+});
+
+test("sort: values that stand for two (mirrored frequencies) and for one, merged, equal the built-in sort of all", () => {
+  fc.assert(fc.property(valuesArb, ({ v, what, twice }) => check(v, `${what}, ${twice} twice`, twice)), {
+    numRuns: 300,
+    seed: 2718,
+  });
+  check(Float64Array.from({ length: 300_000 }, (_, i) => Math.abs(Math.sin(i))), "300,000, all twice", 300_000);
+  check(Float64Array.from({ length: 1000 }, (_, i) => i % 3), "one value twice, the rest once", 1);
 });
 
 test("sort: 200,000 values in long runs equal to 33 bits, and a scaled orthogonal layer's values", () => {

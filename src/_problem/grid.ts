@@ -77,6 +77,92 @@ export function progressSink(
   };
 }
 
+/** Where a run's rows go: a sink per part, and the result once every part has run. */
+interface Collector<T> {
+  sink(part: Part): Sink;
+  finish(): T;
+}
+
+/** Rows into the grid, each at its cells; rows shared by parts are sorted at the end. */
+function gridCollector(ex: Expanded, parts: readonly Part[]): Collector<Grid> {
+  const values = allocate(ex);
+  return { sink: (part) => sinkFor(ex, values, part), finish: () => finish(ex, values, parts) };
+}
+
+/**
+ * A layer's values as a multiset, in no order: the `twice` values at the
+ * front of `values` each stand for two cells of the grid (a frequency and
+ * its mirror), the `once` values at its back for one; `2·twice + once`
+ * is the grid's number of values.
+ */
+export interface LayerValues {
+  values: Float64Array;
+  twice: number;
+  once: number;
+}
+
+/** Rows into the multiset of the layer's values, by how many cells each stands for. */
+function valuesCollector(ex: Expanded): Collector<LayerValues> {
+  const values = allocate(ex);
+  const n = values.length;
+  let twice = 0, once = 0;
+  return {
+    sink: (part) => (u, v, row, mirrored) => {
+      const cells = part.places(u, v, mirrored).length;
+      if (cells === 2) {
+        values.set(row, twice);
+        twice += row.length;
+      } else {
+        for (let c = 0; c < cells; c++) {
+          once += row.length;
+          values.set(row, n - once);
+        }
+      }
+    },
+    finish: () => {
+      if (2 * twice + once !== n) throw new Error(`internal: ${twice}·2 + ${once} values for a grid of ${n}`);
+      return { values, twice, once };
+    },
+  };
+}
+
+/**
+ * The runs that hand `parts`' rows to a collector, in order: each part's
+ * problem with its sink, or, for a one-tap problem, that problem on one
+ * frequency, whose row is replicated when the caller resumes the generator.
+ */
+function* runs(parts: readonly Part[], sinkOf: (part: Part) => Sink): Generator<[Problem, Sink]> {
+  for (const part of parts) {
+    const sink = sinkOf(part);
+    const one = singleTap(part.problem);
+    if (!one) {
+      yield [part.problem, sink];
+      continue;
+    }
+    let row = new Float64Array(0);
+    yield [one, (_u, _v, r) => row = r.slice()];
+    replicate(part.problem, row, sink);
+  }
+}
+
+/** Runs `parts` one after another through `run` into the collector and returns its result. */
+async function collect<T>(
+  parts: readonly Part[],
+  into: Collector<T>,
+  run: (problem: Problem, sink: Sink) => void | Promise<void>,
+  onProgress?: (progress: Progress) => void,
+): Promise<T> {
+  const counted = progressSink(parts.reduce((n, p) => n + visitedFrequencies(p.problem), 0), onProgress);
+  for (const [problem, sink] of runs(parts, (part) => counted(into.sink(part)))) await run(problem, sink);
+  return into.finish();
+}
+
+/** {@linkcode collect} with a synchronous runner. */
+function collectSync<T>(parts: readonly Part[], into: Collector<T>, run: (problem: Problem, sink: Sink) => void): T {
+  for (const [problem, sink] of runs(parts, (part) => into.sink(part))) run(problem, sink);
+  return into.finish();
+}
+
 /**
  * Runs `parts` (the layer's parts, or its merged groups) one after another
  * through `run` and fills the grid; rows are sorted where parts share them.
@@ -87,20 +173,31 @@ export async function fillGrid(
   run: (problem: Problem, sink: Sink) => void | Promise<void>,
   onProgress?: (progress: Progress) => void,
 ): Promise<Grid> {
-  const values = allocate(ex);
-  const counted = progressSink(parts.reduce((n, p) => n + visitedFrequencies(p.problem), 0), onProgress);
-  for (const part of parts) {
-    const sink = counted(sinkFor(ex, values, part));
-    const one = singleTap(part.problem);
-    if (!one) {
-      await run(part.problem, sink);
-      continue;
-    }
-    let row = new Float64Array(0);
-    await run(one, (_u, _v, r) => row = r.slice());
-    replicate(part.problem, row, sink);
-  }
-  return finish(ex, values, parts);
+  return await collect(parts, gridCollector(ex, parts), run, onProgress);
+}
+
+/** {@linkcode fillGrid} with a synchronous runner. */
+export function fillGridSync(ex: Expanded, parts: readonly Part[], run: (problem: Problem, sink: Sink) => void): Grid {
+  return collectSync(parts, gridCollector(ex, parts), run);
+}
+
+/**
+ * Runs `parts` like {@linkcode fillGrid} but gathers the layer's values as a
+ * multiset (rows may come in any order): what a sorted list of all the
+ * values needs, without placing each row at its cells.
+ */
+export async function fillValues(
+  ex: Expanded,
+  parts: readonly Part[],
+  run: (problem: Problem, sink: Sink) => void | Promise<void>,
+  onProgress?: (progress: Progress) => void,
+): Promise<LayerValues> {
+  return await collect(parts, valuesCollector(ex), run, onProgress);
+}
+
+/** {@linkcode fillValues} with a synchronous runner. */
+export function fillValuesSync(ex: Expanded, parts: readonly Part[], run: (problem: Problem, sink: Sink) => void): LayerValues {
+  return collectSync(parts, valuesCollector(ex), run);
 }
 
 /**
@@ -116,21 +213,4 @@ function singleTap(p: Problem): Problem | undefined {
 /** Hands `row` to `sink` for every frequency a backend would visit. */
 function replicate(p: Problem, row: Float64Array, sink: Sink): void {
   forEachFrequency(p.h, p.w, false, (u, v, mirrored) => sink(u, v, row, mirrored));
-}
-
-/** {@linkcode fillGrid} with a synchronous runner. */
-export function fillGridSync(ex: Expanded, parts: readonly Part[], run: (problem: Problem, sink: Sink) => void): Grid {
-  const values = allocate(ex);
-  for (const part of parts) {
-    const sink = sinkFor(ex, values, part);
-    const one = singleTap(part.problem);
-    if (!one) {
-      run(part.problem, sink);
-      continue;
-    }
-    let row = new Float64Array(0);
-    run(one, (_u, _v, r) => row = r.slice());
-    replicate(part.problem, row, sink);
-  }
-  return finish(ex, values, parts);
 }

@@ -153,6 +153,8 @@ export interface CoreExports {
   sort_desc_f64(p: number, n: number): void;
   sort_values_work_bytes(n: number): number;
   sort_values_desc_f64(p: number, n: number, work: number): number;
+  sort_twice_work_bytes(na: number, nb: number): number;
+  sort_twice_desc_f64(a: number, na: number, b: number, nb: number, out: number, work: number): number;
   fft_plan_bytes(n: number): number;
   fft_plan_init(n: number, plan: number): number;
   fft_c64_batch(re: number, im: number, n: number, count: number, plan: number): number;
@@ -266,6 +268,7 @@ export interface CoreExports {
     out: number,
     tmp: number,
     work: number,
+    sorted: 0 | 1,
   ): number;
   diag_clip_f64(
     k: number,

@@ -214,9 +214,10 @@ function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
 /**
  * The columns of a problem with 1×1 frequency matrices (f64): every group's
  * value |P_g(u, v)| from the core's `diag_values_f64` (assembly/diagonal.ts),
- * a block of columns at a time, no SVD; same order and rows as the SVD path.
+ * a block of columns at a time, no SVD; same order and rows as the SVD path
+ * (each row sorted unless `sortedRows` is false: then in group order).
  */
-function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink): Generator<void, void> {
+function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRows = true): Generator<void, void> {
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
   const groups = prob.groups ?? 1;
@@ -234,7 +235,7 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink): Generat
   scaleInPlace(kv, -e);
   for (let v0 = 0; v0 < nvAll; v0 += nv) {
     const nvb = Math.min(nv, nvAll - v0);
-    core.diag_values_f64(k, groups, kh, kw, h, w, v0, nvb, out, tmp, work);
+    core.diag_values_f64(k, groups, kh, kw, h, w, v0, nvb, out, tmp, work, sortedRows ? 1 : 0);
     for (let v = v0; v < v0 + nvb; v++) {
       const self = v === 0 || 2 * v === w;
       const nu = self ? Math.floor(h / 2) + 1 : h;
@@ -249,8 +250,14 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink): Generat
 }
 
 /** {@linkcode runProblem}'s columns, one step each (the caller drives it). */
-function* columns(core: CoreExports, prob: Problem, sink: Sink, precision: "f64" | "f32"): Generator<void, void> {
-  if (precision === "f64" && isDiagonal(prob)) return yield* diagonalColumns(core, prob, sink);
+function* columns(
+  core: CoreExports,
+  prob: Problem,
+  sink: Sink,
+  precision: "f64" | "f32",
+  sortedRows = true,
+): Generator<void, void> {
+  if (precision === "f64" && isDiagonal(prob)) return yield* diagonalColumns(core, prob, sink, sortedRows);
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
   const run = new Run(core, prob, e, 0);
@@ -269,10 +276,17 @@ function* columns(core: CoreExports, prob: Problem, sink: Sink, precision: "f64"
 /**
  * Computes every frequency of a problem (the Hermitian half for a real
  * kernel) on the calling thread and passes its values to `sink`. The memory
- * check happens before anything is written.
+ * check happens before anything is written. With `sortedRows` false a
+ * caller that gathers the values in no order lets rows come unsorted.
  */
-export function runProblem(core: CoreExports, prob: Problem, sink: Sink, precision: "f64" | "f32" = "f64"): void {
-  for (const _ of columns(core, prob, sink, precision));
+export function runProblem(
+  core: CoreExports,
+  prob: Problem,
+  sink: Sink,
+  precision: "f64" | "f32" = "f64",
+  sortedRows = true,
+): void {
+  for (const _ of columns(core, prob, sink, precision, sortedRows));
 }
 
 /** How often (ms) an abortable run on the calling thread lets the event loop deliver an abort. */
@@ -290,13 +304,14 @@ export async function runProblemAbortable(
   sink: Sink,
   precision: "f64" | "f32" = "f64",
   signal?: AbortSignal,
+  sortedRows = true,
 ): Promise<void> {
-  if (!signal) return runProblem(core, prob, sink, precision);
+  if (!signal) return runProblem(core, prob, sink, precision, sortedRows);
   signal.throwIfAborted();
   // The run yields to the event loop: it keeps its layout in memory of its own.
   await withSpareCore(async (own) => {
     let last = performance.now();
-    for (const _ of columns(own, prob, sink, precision)) {
+    for (const _ of columns(own, prob, sink, precision, sortedRows)) {
       if (performance.now() - last > YIELD_MS) {
         await new Promise((resolve) => setTimeout(resolve, 0));
         last = performance.now();
@@ -322,7 +337,7 @@ export async function runProblemThreaded(
   if (precision === "f64" && isDiagonal(prob)) {
     // Elementwise: less work than handing it out; it runs on the pool's core while it holds the pool.
     return withPool(pool, () => {
-      for (const _ of diagonalColumns(pool.core, prob, sink));
+      for (const _ of diagonalColumns(pool.core, prob, sink, control.sortedRows ?? true));
       return Promise.resolve();
     });
   }
@@ -337,6 +352,8 @@ export interface RunControl {
   workers?: number | undefined;
   /** Aborts the run between jobs; it then rejects with the signal's reason. */
   signal?: AbortSignal | undefined;
+  /** False: rows may come unsorted (for a caller that gathers the values in no order). */
+  sortedRows?: boolean | undefined;
 }
 
 /** {@linkcode runProblemThreaded} once it holds the pool. */

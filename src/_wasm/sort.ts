@@ -10,26 +10,45 @@ import { Arena, type CoreExports } from "./abi.ts";
 /** Below this many values the built-in sort is as fast as the copies in and out. */
 const MIN_RADIX = 512;
 
-/** Sorts non-negative `values` (singular values) in place into decreasing order and returns them. */
-export function sortDescending(core: CoreExports, values: Float64Array): Float64Array {
+/** The built-in sort, decreasing. */
+function builtIn(values: Float64Array): Float64Array {
+  values.sort();
+  return values.reverse();
+}
+
+/**
+ * Sorts a layer's values given as `twice` values that each stand for two
+ * (at the front of `values`) and `once` values that stand for one (at its
+ * back), `2·twice + once = values.length`: all of them, decreasing, are
+ * written over `values`, which is returned. Sorting the first kind once
+ * halves the sort.
+ */
+export function sortTwiceDescending(core: CoreExports, values: Float64Array, twice: number, once: number): Float64Array {
   const n = values.length;
+  if (2 * twice + once !== n) throw new RangeError(`2·${twice} + ${once} values do not fill ${n}`);
   const arena = new Arena(core);
-  const at = arena.f64(n);
-  const scratch = arena.bytes(n < MIN_RADIX ? -1 : core.sort_values_work_bytes(n));
-  let ok = arena.fits;
-  if (ok) {
-    try {
-      arena.commit("sort the singular values", `${n} values`);
-    } catch {
-      ok = false;
-    }
+  const a = arena.f64(twice);
+  const b = arena.f64(once);
+  const out = arena.f64(n);
+  const scratch = arena.bytes(n < MIN_RADIX ? -1 : core.sort_twice_work_bytes(twice, once));
+  if (!commits(arena, `${n} values`)) {
+    for (let i = twice - 1; i >= 0; i--) values[2 * i] = values[2 * i + 1] = values[i];
+    return builtIn(values);
   }
-  if (!ok) {
-    values.sort();
-    return values.reverse();
-  }
-  arena.view(at, n).set(values);
-  core.sort_values_desc_f64(at, n, scratch);
-  values.set(arena.view(at, n));
+  arena.view(a, twice).set(values.subarray(0, twice));
+  arena.view(b, once).set(values.subarray(n - once));
+  core.sort_twice_desc_f64(a, twice, b, once, out, scratch);
+  values.set(arena.view(out, n));
   return values;
+}
+
+/** Whether the core's memory can hold the arena (grown to it if so). */
+function commits(arena: Arena, context: string): boolean {
+  if (!arena.fits) return false;
+  try {
+    arena.commit("sort the singular values", context);
+    return true;
+  } catch {
+    return false;
+  }
 }
