@@ -55,17 +55,20 @@ function splat<T>(x: f64): v128 {
  * out[0] (re), out[1] (im) as f64. tau = 0 (H = I) when x[1..] = 0 and alpha
  * is real, or when every entry is below 2^−1000 (then beta = 0). The norm is
  * accumulated in f64 after scaling by the largest entry, so no square
- * underflows (LAPACK's dlapy3/dznrm2 concern).
+ * underflows (LAPACK's dlapy3/dznrm2 concern). With `real` (a constant)
+ * the imaginary parts are zero and not read: dlarfg, with the same bits as
+ * the complex form on such x (its terms in the imaginary parts are exact zeros).
  */
 // @ts-ignore: decorator
 @inline
-function larfg<T>(alphaR: f64, alphaI: f64, xr: usize, xi: usize, p: i32, out: usize): f64 {
+function larfg<T>(alphaR: f64, alphaI: f64, xr: usize, xi: usize, p: i32, out: usize, real: bool): f64 {
   const sz = <usize>sizeof<T>();
   // Scaled norm: no square underflows or overflows whatever the magnitudes.
   let xmax = max<f64>(abs<f64>(alphaR), abs<f64>(alphaI));
   let xtail: f64 = 0.0;
   for (let i = 1; i < p; i++) {
-    xtail = max<f64>(xtail, max<f64>(abs<f64>(<f64>load<T>(xr + <usize>i * sz)), abs<f64>(<f64>load<T>(xi + <usize>i * sz))));
+    const x = abs<f64>(<f64>load<T>(xr + <usize>i * sz));
+    xtail = max<f64>(xtail, real ? x : max<f64>(x, abs<f64>(<f64>load<T>(xi + <usize>i * sz))));
   }
   xmax = max<f64>(xmax, xtail);
   if ((xtail == 0.0 && alphaI == 0.0) || !(xmax >= NEGLIGIBLE)) {
@@ -79,8 +82,12 @@ function larfg<T>(alphaR: f64, alphaI: f64, xr: usize, xi: usize, p: i32, out: u
   let ss: f64 = 0.0;
   for (let i = 1; i < p; i++) {
     const a = <f64>load<T>(xr + <usize>i * sz) * rs;
-    const b = <f64>load<T>(xi + <usize>i * sz) * rs;
-    ss += a * a + b * b;
+    if (real) {
+      ss += a * a;
+    } else {
+      const b = <f64>load<T>(xi + <usize>i * sz) * rs;
+      ss += a * a + b * b;
+    }
   }
   const ar = alphaR * rs;
   const ai = alphaI * rs;
@@ -96,9 +103,13 @@ function larfg<T>(alphaR: f64, alphaI: f64, xr: usize, xi: usize, p: i32, out: u
   const si = -di / den * rs;
   for (let i = 1; i < p; i++) {
     const a = <f64>load<T>(xr + <usize>i * sz);
-    const b = <f64>load<T>(xi + <usize>i * sz);
-    store<T>(xr + <usize>i * sz, <T>(a * sr - b * si));
-    store<T>(xi + <usize>i * sz, <T>(a * si + b * sr));
+    if (real) {
+      store<T>(xr + <usize>i * sz, <T>(a * sr));
+    } else {
+      const b = <f64>load<T>(xi + <usize>i * sz);
+      store<T>(xr + <usize>i * sz, <T>(a * sr - b * si));
+      store<T>(xi + <usize>i * sz, <T>(a * si + b * sr));
+    }
   }
   return beta;
 }
@@ -140,7 +151,7 @@ export function bidiag_work_bytes(ld: i32, n: i32): i32 {
  */
 export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
   taus: usize): i32 {
-  return bidiagFused<f64>(ar, ai, m, n, ld, d, e, work, taus);
+  return bidiagFused<f64>(ar, ai, m, n, ld, d, e, work, taus, false);
 }
 
 /**
@@ -150,7 +161,23 @@ export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, 
  */
 export function bidiag_c32_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
   taus: usize): i32 {
-  return bidiagFused<f32>(ar, ai, m, n, ld, d, e, work, taus);
+  return bidiagFused<f32>(ar, ai, m, n, ld, d, e, work, taus, false);
+}
+
+/**
+ * bidiag_r64_split / bidiag_r32_split: bidiag_c64_split / bidiag_c32_split
+ * (values only: no reflectors kept) for a matrix whose imaginary plane is
+ * zero: the imaginary plane is neither read nor written, a quarter of the
+ * arithmetic, and d and e are the complex form's bit for bit (up to the sign
+ * of a zero: the complex form's extra terms are exact zeros).
+ */
+export function bidiag_r64_split(ar: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize): i32 {
+  return bidiagFused<f64>(ar, 0, m, n, ld, d, e, work, 0, true);
+}
+
+/** bidiag_r64_split in f32 (f32x4 lanes). */
+export function bidiag_r32_split(ar: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize): i32 {
+  return bidiagFused<f32>(ar, 0, m, n, ld, d, e, work, 0, true);
 }
 
 /**
@@ -310,12 +337,13 @@ export function applyLeft<T>(ar: usize, ai: usize, ldb: usize, i0: i32, ld: i32,
 /**
  * Left reflector of column k (rows k..m−1): v into (vr, vi) over rows
  * i0..ld−1 (zero above k and from m), d[k] = beta, tau at `tau`; with taus,
- * tau and v[k+1..] are kept (zgebrd storage). Returns nothing.
+ * tau and v[k+1..] are kept (zgebrd storage). With `real`, the imaginary
+ * planes are neither read nor written. Returns nothing.
  */
 // @ts-ignore: decorator
 @inline
 function leftReflector<T>(ar: usize, ai: usize, ldb: usize, k: i32, m: i32, ld: i32, vr: usize, vi: usize,
-  d: usize, tau: usize, taus: usize): void {
+  d: usize, tau: usize, taus: usize, real: bool): void {
   const sz = <usize>sizeof<T>();
   const lanes = 16 / <i32>sizeof<T>();
   const colr = ar + <usize>k * ldb;
@@ -324,20 +352,20 @@ function leftReflector<T>(ar: usize, ai: usize, ldb: usize, k: i32, m: i32, ld: 
   for (let i = i0; i < ld; i++) {
     const ok = i > k && i < m;
     store<T>(vr + <usize>i * sz, ok ? load<T>(colr + <usize>i * sz) : <T>0);
-    store<T>(vi + <usize>i * sz, ok ? load<T>(coli + <usize>i * sz) : <T>0);
+    if (!real) store<T>(vi + <usize>i * sz, ok ? load<T>(coli + <usize>i * sz) : <T>0);
   }
   const aR = <f64>load<T>(colr + <usize>k * sz);
-  const aI = <f64>load<T>(coli + <usize>k * sz);
-  const beta = larfg<T>(aR, aI, vr + <usize>k * sz, vi + <usize>k * sz, m - k, tau);
+  const aI = real ? 0.0 : <f64>load<T>(coli + <usize>k * sz);
+  const beta = larfg<T>(aR, aI, vr + <usize>k * sz, vi + <usize>k * sz, m - k, tau, real);
   store<T>(vr + <usize>k * sz, <T>1);
-  store<T>(vi + <usize>k * sz, <T>0);
+  if (!real) store<T>(vi + <usize>k * sz, <T>0);
   store<f64>(d + (<usize>k << 3), beta);
   if (taus != 0) {
     store<f64>(taus + (<usize>(2 * k) << 3), load<f64>(tau));
     store<f64>(taus + (<usize>(2 * k + 1) << 3), load<f64>(tau, 8));
     for (let i = k + 1; i < m; i++) {
       store<T>(colr + <usize>i * sz, load<T>(vr + <usize>i * sz));
-      store<T>(coli + <usize>i * sz, load<T>(vi + <usize>i * sz));
+      if (!real) store<T>(coli + <usize>i * sz, load<T>(vi + <usize>i * sz));
     }
   }
 }
@@ -492,10 +520,99 @@ function sweepLeftGemv<T>(ar: usize, ai: usize, ldb: usize, start: usize, end: u
   }
 }
 
+/**
+ * sweepRightDot on a real matrix (imaginary planes zero and not touched):
+ *   a_j −= y·c_j, w_j = vᵀ a_j
+ * the same operations as the complex sweep without its exact-zero terms.
+ */
+// @ts-ignore: decorator
+@inline
+function sweepRightDotReal<T>(ar: usize, ldb: usize, start: usize, end: usize, j0: i32, n: i32,
+  yr: usize, cr: usize, vr: usize, wr: usize): void {
+  let j = j0;
+  for (; j + 1 < n; j += 2) {
+    const q = <usize>(j - j0) << 3;
+    const c0 = splat<T>(load<f64>(cr + q));
+    const c1 = splat<T>(load<f64>(cr + q, 8));
+    const a0 = ar + <usize>j * ldb;
+    const a1 = a0 + ldb;
+    let w0 = splat<T>(0.0);
+    let w1 = splat<T>(0.0);
+    for (let o = start; o < end; o += 16) {
+      const y = v128.load(yr + o);
+      const x = v128.load(vr + o);
+      const p0 = nmadd<T>(y, c0, v128.load(a0 + o));
+      const p1 = nmadd<T>(y, c1, v128.load(a1 + o));
+      v128.store(a0 + o, p0);
+      v128.store(a1 + o, p1);
+      w0 = madd<T>(x, p0, w0);
+      w1 = madd<T>(x, p1, w1);
+    }
+    store<f64>(wr + q, hsum<T>(w0));
+    store<f64>(wr + q, hsum<T>(w1), 8);
+  }
+  if (j < n) {
+    const q = <usize>(j - j0) << 3;
+    const c0 = splat<T>(load<f64>(cr + q));
+    const a0 = ar + <usize>j * ldb;
+    let w0 = splat<T>(0.0);
+    for (let o = start; o < end; o += 16) {
+      const p0 = nmadd<T>(v128.load(yr + o), c0, v128.load(a0 + o));
+      v128.store(a0 + o, p0);
+      w0 = madd<T>(v128.load(vr + o), p0, w0);
+    }
+    store<f64>(wr + q, hsum<T>(w0));
+  }
+}
+
+/**
+ * sweepLeftGemv on a real matrix (imaginary planes zero and not touched):
+ *   a_j −= v·c_j, y += a_j·z_j
+ * the same operations as the complex sweep without its exact-zero terms.
+ */
+// @ts-ignore: decorator
+@inline
+function sweepLeftGemvReal<T>(ar: usize, ldb: usize, start: usize, end: usize, j0: i32, n: i32,
+  vr: usize, cr: usize, zr: usize, yr: usize): void {
+  const sz = <usize>sizeof<T>();
+  for (let o = start; o < end; o += 16) v128.store(yr + o, splat<T>(0.0));
+  let j = j0;
+  for (; j + 1 < n; j += 2) {
+    const q = <usize>(j - j0) << 3;
+    const qz = <usize>(j - j0) * sz;
+    const c0 = splat<T>(load<f64>(cr + q));
+    const c1 = splat<T>(load<f64>(cr + q, 8));
+    const z0 = v128.splat<T>(load<T>(zr + qz));
+    const z1 = v128.splat<T>(load<T>(zr + qz + sz));
+    const a0 = ar + <usize>j * ldb;
+    const a1 = a0 + ldb;
+    for (let o = start; o < end; o += 16) {
+      const x = v128.load(vr + o);
+      const p0 = nmadd<T>(x, c0, v128.load(a0 + o));
+      const p1 = nmadd<T>(x, c1, v128.load(a1 + o));
+      v128.store(a0 + o, p0);
+      v128.store(a1 + o, p1);
+      v128.store(yr + o, madd<T>(p1, z1, madd<T>(p0, z0, v128.load(yr + o))));
+    }
+  }
+  if (j < n) {
+    const q = <usize>(j - j0) << 3;
+    const qz = <usize>(j - j0) * sz;
+    const c0 = splat<T>(load<f64>(cr + q));
+    const z0 = v128.splat<T>(load<T>(zr + qz));
+    const a0 = ar + <usize>j * ldb;
+    for (let o = start; o < end; o += 16) {
+      const p0 = nmadd<T>(v128.load(vr + o), c0, v128.load(a0 + o));
+      v128.store(a0 + o, p0);
+      v128.store(yr + o, madd<T>(p0, z0, v128.load(yr + o)));
+    }
+  }
+}
+
 // @ts-ignore: decorator
 @inline
 function bidiagFused<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
-  taus: usize): i32 {
+  taus: usize, real: bool): i32 {
   const sz = <usize>sizeof<T>();
   const lanes = 16 / <i32>sizeof<T>();
   const ldb = <usize>ld * sz;
@@ -514,7 +631,7 @@ function bidiagFused<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize,
   const end = <usize>ld * sz;
   store<f64>(e, 0.0);
   // Step 0's left reflector and its dots (no right update before it).
-  leftReflector<T>(ar, ai, ldb, 0, m, ld, vr, vi, d, tau, taus);
+  leftReflector<T>(ar, ai, ldb, 0, m, ld, vr, vi, d, tau, taus, real);
   if (n == 1) {
     if (taus != 0) {
       store<f64>(taus + (<usize>(2 * n) << 3), 0.0);
@@ -531,7 +648,8 @@ function bidiagFused<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize,
     store<f64>(gr + (<usize>j << 3), 0.0);
     store<f64>(gi + (<usize>j << 3), 0.0);
   }
-  sweepRightDot<T>(ar, ai, ldb, 0, end, 1, n, yr, yi, gr, gi, vr, vi, cr, ci);
+  if (real) sweepRightDotReal<T>(ar, ldb, 0, end, 1, n, yr, gr, vr, cr);
+  else sweepRightDot<T>(ar, ai, ldb, 0, end, 1, n, yr, yi, gr, gi, vr, vi, cr, ci);
   for (let k = 0; k < n - 1; k++) {
     // Left reflector k is in v with tau, the dots w_j (j = k+1..n−1) in (cr, ci).
     const tr = load<f64>(tau);
@@ -540,17 +658,23 @@ function bidiagFused<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize,
     // c_j = conj(tau)·w_j; row k after the left update: x_j = A[k, j] − c_j; z = conj(x).
     for (let j = 0; j < p; j++) {
       const q = <usize>j << 3;
+      const off = <usize>(k + 1 + j) * ldb + <usize>k * sz;
       const sr = load<f64>(cr + q);
+      if (real) {
+        const c0r = <T>(tr * sr);
+        store<f64>(cr + q, <f64>c0r);
+        store<T>(zr + <usize>j * sz, <T>(load<T>(ar + off) - c0r));
+        continue;
+      }
       const si = load<f64>(ci + q);
       const c0r = <T>(tr * sr + ti * si);
       const c0i = <T>(tr * si - ti * sr);
       store<f64>(cr + q, <f64>c0r);
       store<f64>(ci + q, <f64>c0i);
-      const off = <usize>(k + 1 + j) * ldb + <usize>k * sz;
       store<T>(zr + <usize>j * sz, <T>(load<T>(ar + off) - c0r));
       store<T>(zi + <usize>j * sz, <T>(c0i - load<T>(ai + off)));
     }
-    const beta2 = larfg<T>(<f64>load<T>(zr), <f64>load<T>(zi), zr, zi, p, tau);
+    const beta2 = larfg<T>(<f64>load<T>(zr), real ? 0.0 : <f64>load<T>(zi), zr, zi, p, tau, real);
     store<T>(zr, <T>1);
     store<T>(zi, <T>0);
     store<f64>(e + (<usize>(k + 1) << 3), beta2);
@@ -558,7 +682,8 @@ function bidiagFused<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize,
     const ui = load<f64>(tau, 8);
     // Sweep 2: left update of columns k+1..n−1 with y = A[k+1.., :]·z.
     const i0 = k - k % lanes;
-    sweepLeftGemv<T>(ar, ai, ldb, <usize>i0 * sz, end, k + 1, n, vr, vi, cr, ci, zr, zi, yr, yi);
+    if (real) sweepLeftGemvReal<T>(ar, ldb, <usize>i0 * sz, end, k + 1, n, vr, cr, zr, yr);
+    else sweepLeftGemv<T>(ar, ai, ldb, <usize>i0 * sz, end, k + 1, n, vr, vi, cr, ci, zr, zi, yr, yi);
     for (let i = i0; i <= k; i++) {
       store<T>(yr + <usize>i * sz, <T>0);
       store<T>(yi + <usize>i * sz, <T>0);
@@ -569,12 +694,16 @@ function bidiagFused<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize,
       for (let j = 1; j < p; j++) {
         const off = <usize>(k + 1 + j) * ldb + <usize>k * sz;
         store<T>(ar + off, load<T>(zr + <usize>j * sz));
-        store<T>(ai + off, load<T>(zi + <usize>j * sz));
+        if (!real) store<T>(ai + off, load<T>(zi + <usize>j * sz));
       }
     }
     // g_j = tau2·conj(z_j).
     for (let j = 0; j < p; j++) {
       const p0r = <f64>load<T>(zr + <usize>j * sz);
+      if (real) {
+        store<f64>(gr + (<usize>j << 3), <f64><T>(ur * p0r));
+        continue;
+      }
       const p0i = <f64>load<T>(zi + <usize>j * sz);
       store<f64>(gr + (<usize>j << 3), <f64><T>(ur * p0r + ui * p0i));
       store<f64>(gi + (<usize>j << 3), <f64><T>(ui * p0r - ur * p0i));
@@ -589,12 +718,16 @@ function bidiagFused<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize,
       const ai0 = ai + <usize>(k + 1) * ldb;
       for (let o = start1; o < end; o += 16) {
         const sr = v128.load(yr + o);
+        if (real) {
+          v128.store(ar0 + o, nmadd<T>(sr, c0r, v128.load(ar0 + o)));
+          continue;
+        }
         const si = v128.load(yi + o);
         v128.store(ar0 + o, nmadd<T>(sr, c0r, madd<T>(si, c0i, v128.load(ar0 + o))));
         v128.store(ai0 + o, nmadd<T>(sr, c0i, nmadd<T>(si, c0r, v128.load(ai0 + o))));
       }
     }
-    leftReflector<T>(ar, ai, ldb, k + 1, m, ld, vr, vi, d, tau, taus);
+    leftReflector<T>(ar, ai, ldb, k + 1, m, ld, vr, vi, d, tau, taus, real);
     if (k + 1 == n - 1) {
       if (taus != 0) {
         store<f64>(taus + (<usize>(2 * n + 2 * (k + 1)) << 3), 0.0);
@@ -603,7 +736,8 @@ function bidiagFused<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize,
       break;
     }
     // Sweep 1: right update of columns k+2..n−1 with the dots of the next left reflector.
-    sweepRightDot<T>(ar, ai, ldb, start1, end, k + 2, n, yr, yi, gr + 8, gi + 8, vr, vi, cr, ci);
+    if (real) sweepRightDotReal<T>(ar, ldb, start1, end, k + 2, n, yr, gr + 8, vr, cr);
+    else sweepRightDot<T>(ar, ai, ldb, start1, end, k + 2, n, yr, yi, gr + 8, gi + 8, vr, vi, cr, ci);
   }
   return 0;
 }
