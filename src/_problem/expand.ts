@@ -27,12 +27,14 @@ import type { Problem, ProblemShape } from "./problem.ts";
 /** One problem and where its values land. */
 export interface Part {
   problem: Problem;
+  /** The flat index into the grid (row-major over `Expanded.grid`) of frequency (u, v) of this problem. */
+  cell(u: number, v: number): number;
   /**
-   * Flat indices into the grid (row-major over `Expanded.grid`) that receive
-   * the values the engine reports for frequency (u, v) of this problem;
-   * `mirrored` is the engine's flag (see `Sink`).
+   * The flat index of the second cell that receives the values the engine
+   * reports for (u, v) (its mirror), or −1 when there is none; `mirrored` is
+   * the engine's flag (see `Sink`).
    */
-  places(u: number, v: number, mirrored: boolean): number[];
+  mirror(u: number, v: number, mirrored: boolean): number;
   /** Offset of this problem's values within a grid row of `Expanded.r`. */
   slot: number;
   /** The group this problem belongs to. */
@@ -230,7 +232,8 @@ export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
         slot: g * rG,
         group: g,
         t,
-        places: (u, v, mirrored) => mirrored || !real ? [cell(t, u, v), mirror(t, u, v)] : [cell(t, u, v)],
+        cell: (u, v) => cell(t, u, v),
+        mirror: (u, v, mirrored) => mirrored || !real ? mirror(t, u, v) : -1,
       });
     }
   }

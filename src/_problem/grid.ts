@@ -30,9 +30,21 @@ function allocate(ex: Expanded): Float64Array {
   return new Float64Array(total);
 }
 
+/** Below this many values a row is copied by hand: a call of set() costs more than the copy. */
+const SHORT_ROW = 48;
+
+/** values[at..] = row. */
+function put(values: Float64Array, row: Float64Array, at: number): void {
+  const n = row.length;
+  if (n > SHORT_ROW) values.set(row, at);
+  else for (let j = 0; j < n; j++) values[at + j] = row[j];
+}
+
 function sinkFor(ex: Expanded, values: Float64Array, part: Part): Sink {
   return (u, v, row, mirrored) => {
-    for (const cell of part.places(u, v, mirrored)) values.set(row, cell * ex.r + part.slot);
+    put(values, row, part.cell(u, v) * ex.r + part.slot);
+    const m = part.mirror(u, v, mirrored);
+    if (m >= 0) put(values, row, m * ex.r + part.slot);
   };
 }
 
@@ -108,15 +120,12 @@ function valuesCollector(ex: Expanded): Collector<LayerValues> {
   let twice = 0, once = 0;
   return {
     sink: (part) => (u, v, row, mirrored) => {
-      const cells = part.places(u, v, mirrored).length;
-      if (cells === 2) {
+      if (part.mirror(u, v, mirrored) >= 0) {
         values.set(row, twice);
         twice += row.length;
       } else {
-        for (let c = 0; c < cells; c++) {
-          once += row.length;
-          values.set(row, n - once);
-        }
+        once += row.length;
+        values.set(row, n - once);
       }
     },
     finish: () => {

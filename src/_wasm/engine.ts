@@ -233,6 +233,8 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRo
   const kv = arena.view(k, groups * kh * kw);
   kv.set(prob.re);
   scaleInPlace(kv, -e);
+  // One row handed to the sink, reused (a sink copies what it keeps): many small rows, no view each.
+  const row = new Float64Array(groups);
   for (let v0 = 0; v0 < nvAll; v0 += nv) {
     const nvb = Math.min(nv, nvAll - v0);
     core.diag_values_f64(k, groups, kh, kw, h, w, v0, nvb, out, tmp, work, sortedRows ? 1 : 0);
@@ -242,7 +244,8 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRo
       const rows = arena.view(out + (v - v0) * h * groups * 8, nu * groups);
       scaleInPlace(rows, e);
       for (let u = 0; u < nu; u++) {
-        sink(u, v, rows.subarray(u * groups, (u + 1) * groups), self ? (h - u) % h !== u : true);
+        for (let j = 0, at = u * groups; j < groups; j++) row[j] = rows[at + j];
+        sink(u, v, row, self ? (h - u) % h !== u : true);
       }
       yield;
     }
