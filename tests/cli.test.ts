@@ -23,6 +23,7 @@ import { npyHeader } from "../src/_readers/npy.ts";
 import { foldScale } from "../src/_cli/fold.ts";
 import { parseInput, planCalls, planLayers } from "../src/_cli/layers.ts";
 import { clipModel } from "../src/_cli/clip.ts";
+import { analyseModel } from "../src/_cli/analyse.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -823,4 +824,36 @@ test("clip --fold-bn: a transposed TensorFlow 'same' layer with a stride keeps i
   assert.equal(plain.error, undefined);
   assert.ok(plain.normAfter! <= 0.1 * (1 + 1e-9) || plain.certified === false, JSON.stringify(plain.normAfter));
   assert.notDeepEqual(plain.kernel.data, data);
+});
+
+test("report: without plots (--no-html, no --json or --values) each layer's numbers are the same bits, with no spectrum", async () => {
+  const model = smallModel();
+  model.layers.push(
+    conv("pointwise", [5, 6, 1, 1], { inputShape: [12, 12], padding: 0 }, 4),
+    conv("tf.down", [4, 5, 3, 3], { inputShape: [12, 12], stride: [2, 2], padding: "same" }, 5),
+  );
+  const kinds = planLayers(model.layers, undefined).planned.map((p) => planCalls(p).kind);
+  assert.deepEqual(kinds, ["exact", "interval", "exact", "pointwise", "split"]);
+  const full = await analyseModel(model, { threads: 2 });
+  const bare = await analyseModel(model, { threads: 2, spectra: false });
+  for (let j = 0; j < kinds.length; j++) {
+    const a = full.layers[j], b = bare.layers[j];
+    for (const key of ["exact", "norm", "lower", "upper", "iterations", "converged", "note", "grid"] as const) {
+      assert.deepEqual(b[key], a[key], `${a.name} (${kinds[j]}): ${key}`);
+    }
+    assert.ok(a.sorted.count > 0 && a.spectrumShape.length > 0, a.name);
+    assert.deepEqual([b.sorted.count, b.spectrumShape.length, b.heat.values.length], [0, 0, 0], b.name);
+  }
+  assert.deepEqual(bare.lipschitz, full.lipschitz);
+  // The CLI's table alone takes that path; with the HTML report, the plots are there.
+  const table = capture(model), html = capture(model);
+  assert.equal(await run(["report", "m.onnx", "--no-html", "--quiet"], table.io), 0, table.err());
+  assert.equal(await run(["report", "m.onnx", "--html", "r.html", "--quiet"], html.io), 0, html.err());
+  const rows = (out: string) =>
+    out.split("\n").filter((l) => model.layers.some((m) => l.includes(` ${m.name} `))).map((l) =>
+      l.replace(/\s+[\d.]+ m?s$/, "") // the time column
+    );
+  assert.deepEqual(rows(table.out()), rows(html.out()));
+  assert.equal(table.files.size, 0);
+  assert.match(String(html.files.get("r.html")), /<svg/);
 });

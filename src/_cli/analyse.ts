@@ -7,6 +7,7 @@
 import type { ConvLayer, Model } from "../model.ts";
 import type { Kernel, Precision, Spectrum } from "../types.ts";
 import { spectrum } from "../spectrum.ts";
+import { operatorNorm } from "../operator_norm.ts";
 import { operatorNormBounds } from "../operator_norm_bounds.ts";
 import {
   type LayerCall,
@@ -34,6 +35,14 @@ export interface AnalyseOptions {
   powerIterations?: number | undefined;
   /** Keep each layer's whole spectrum in `LayerResult.spectrum` (`--values`, `--with-values`). */
   keepValues?: boolean | undefined;
+  /**
+   * Compute each layer's plotted spectrum (default true): the HTML report's
+   * plots, `--json`'s count/min/median and `--values` need it. Without it a
+   * layer's norm or interval comes from `operatorNorm` / `operatorNormBounds`
+   * alone (the norm without the whole spectrum), and `spectrumShape`,
+   * `sorted` and `heat` are empty.
+   */
+  spectra?: boolean | undefined;
   /** Called before and after each layer. */
   onProgress?: ((event: ProgressEvent) => void) | undefined;
   /** Called once the layers are planned, before any work (for a time estimate). */
@@ -67,6 +76,9 @@ export interface SortedSample {
   median: number;
 }
 
+/** The sample of a layer whose spectrum was not computed (or failed). */
+const NO_SAMPLE: SortedSample = { count: 0, ranks: [], values: [], minPositive: 0, zeros: 0, median: NaN };
+
 /** The largest singular value of every frequency (for 3-D layers, the largest over depth frequencies). */
 export interface HeatGrid {
   /** `[h', w']` (2-D and 3-D layers) or `[w']` (1-D). */
@@ -74,6 +86,9 @@ export interface HeatGrid {
   /** Row-major, unshifted (frequency 0 first). */
   values: Float64Array;
 }
+
+/** The heat grid of a layer whose spectrum was not computed (or failed). */
+const NO_HEAT: HeatGrid = { shape: [], values: new Float64Array(0) };
 
 /** One layer of the report. */
 export interface LayerResult extends LayerKind {
@@ -94,7 +109,7 @@ export interface LayerResult extends LayerKind {
   note?: string | undefined;
   /** Input shape of the circular layer whose spectrum is plotted (its norm is `upper`). */
   grid: number[];
-  /** Shape of that spectrum: `[...frequencies, r]`. */
+  /** Shape of that spectrum: `[...frequencies, r]`; empty when no spectrum was computed. */
   spectrumShape: number[];
   sorted: SortedSample;
   heat: HeatGrid;
@@ -186,27 +201,29 @@ async function computeLayer(
   precision: Precision,
   threads: number | undefined,
   maxIterations: number,
+  spectra: boolean,
 ): Promise<
   Pick<LayerResult, "exact" | "norm" | "lower" | "upper" | "iterations" | "converged" | "note" | "grid"> & {
-    s: Spectrum;
+    s: Spectrum | undefined;
     multiplicity?: number | undefined;
   }
 > {
   // The command computes what it is asked for: the library's default work cap guards services, not the CLI.
   const run = { precision, threads, maxWork: Infinity };
   const bounds = { ...run, maxIterations };
-  if (plan.kind === "exact") {
-    const s = await spectrum(kernel, { ...plan.call, ...run });
-    return { exact: true, norm: s.norm, lower: s.norm, upper: s.norm, grid: plan.call.inputShape, s };
-  }
-  if (plan.kind === "pointwise") {
+  /** The spectrum on the circular layer `call`, when it is wanted. */
+  const plotted = (call: LayerCall) => spectra ? spectrum(kernel, { ...call, ...run }) : undefined;
+  if (plan.kind === "exact" || plan.kind === "pointwise") {
+    // Its norm: the spectrum's largest value, or the same bits without the spectrum.
+    const s = await plotted(plan.call);
+    const norm = s ? s.norm : await operatorNorm(kernel, { ...plan.call, ...run });
+    if (plan.kind === "exact") return { exact: true, norm, lower: norm, upper: norm, grid: plan.call.inputShape, s };
     // The layer's own input (the call runs on a 1×1 grid, `multiplicity` times over).
-    const s = await spectrum(kernel, { ...plan.call, ...run });
     return {
       exact: true,
-      norm: s.norm,
-      lower: s.norm,
-      upper: s.norm,
+      norm,
+      lower: norm,
+      upper: norm,
       grid: plan.layerInput,
       note: plan.note,
       s,
@@ -216,7 +233,7 @@ async function computeLayer(
   if (plan.kind === "interval") {
     // Small groups (≤ 2^17 entries each: a 362 × 362 operator, 1 MiB) get their zero-padded norm exactly.
     const b = await operatorNormBounds(kernel, { ...plan.call, ...bounds, denseEntries: 2 ** 17 });
-    const s = await spectrum(kernel, { ...circularAt(plan.call, b.grid), ...run });
+    const s = await plotted(circularAt(plan.call, b.grid));
     return {
       exact: b.exact,
       ...(b.exact
@@ -235,7 +252,7 @@ async function computeLayer(
   }
   const lo = await operatorNormBounds(kernel, { ...plan.lower, ...bounds });
   const up = await operatorNormBounds(kernel, { ...plan.upper, ...bounds, maxIterations: 0 });
-  const s = await spectrum(kernel, { ...circularAt(plan.upper, up.grid), ...run });
+  const s = await plotted(circularAt(plan.upper, up.grid));
   return {
     exact: false,
     lower: Math.min(lo.lower, up.upper),
@@ -331,15 +348,22 @@ export async function analyseModel(model: Model, options: AnalyseOptions = {}): 
           scale = { name: layer0.scale.name, kind: layer0.scale.kind, folded: foldBn, minAbs, maxAbs };
         }
       }
-      const c = await computeLayer(kernel, planCalls(p), precision, options.threads, options.powerIterations ?? 20);
+      const c = await computeLayer(
+        kernel,
+        planCalls(p),
+        precision,
+        options.threads,
+        options.powerIterations ?? 20,
+        options.spectra ?? true,
+      );
       const { s, multiplicity, ...numbers } = c;
       result = {
         ...base,
         ...numbers,
-        spectrumShape: [...s.shape],
-        sorted: sampleSorted(s.values, multiplicity),
-        heat: heatGrid(s),
-        spectrum: options.keepValues
+        spectrumShape: s ? [...s.shape] : [],
+        sorted: s ? sampleSorted(s.values, multiplicity) : NO_SAMPLE,
+        heat: s ? heatGrid(s) : NO_HEAT,
+        spectrum: s && options.keepValues
           ? { shape: [...s.shape], values: s.values, multiplicity: multiplicity ?? 1 }
           : undefined,
         scale,
@@ -353,8 +377,8 @@ export async function analyseModel(model: Model, options: AnalyseOptions = {}): 
         upper: NaN,
         grid: [],
         spectrumShape: [],
-        sorted: { count: 0, ranks: [], values: [], minPositive: 0, zeros: 0, median: NaN },
-        heat: { shape: [], values: new Float64Array(0) },
+        sorted: NO_SAMPLE,
+        heat: NO_HEAT,
         timeMs: performance.now() - start,
         error: messageOf(e),
       };

@@ -69,6 +69,7 @@ export async function report(io: CliIo, model: string, v: Values): Promise<numbe
   const { model: m, notes, attributes } = await loadWithInput(io, model, v);
   const progress = v.quiet ? undefined : progressReporter(io.stderr);
   const precision: Precision = v.f32 ? "f32" : "f64";
+  const htmlPath = v["no-html"] ? undefined : (v.html as string | undefined) ?? defaultHtmlPath(model);
   let analysis;
   try {
     analysis = await analyseModel(m, {
@@ -78,6 +79,8 @@ export async function report(io: CliIo, model: string, v: Values): Promise<numbe
       threads,
       powerIterations: steps,
       keepValues: valuesPath !== undefined || Boolean(v["with-values"]),
+      // The table alone needs each layer's norm or interval, not its spectrum.
+      spectra: htmlPath !== undefined || Boolean(v.json) || valuesPath !== undefined,
       onProgress: progress?.onProgress,
       onPlanned: (planned) => {
         const note = v.quiet ? undefined : estimateNote(planned, threads, steps);
@@ -102,7 +105,6 @@ export async function report(io: CliIo, model: string, v: Values): Promise<numbe
       throw new CliError(`Cannot write the values to ${valuesPath}: ${oneLine(e)}`);
     }
   }
-  const htmlPath = v["no-html"] ? undefined : (v.html as string | undefined) ?? defaultHtmlPath(model);
   if (htmlPath) {
     try {
       await io.writeFile(htmlPath, htmlReport(analysis, model));
