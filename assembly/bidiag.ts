@@ -166,18 +166,80 @@ export function bidiag_c32_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, 
 
 /**
  * bidiag_r64_split / bidiag_r32_split: bidiag_c64_split / bidiag_c32_split
- * (values only: no reflectors kept) for a matrix whose imaginary plane is
- * zero: the imaginary plane is neither read nor written, a quarter of the
- * arithmetic, and d and e are the complex form's bit for bit (up to the sign
- * of a zero: the complex form's extra terms are exact zeros).
+ * for a matrix whose imaginary plane is zero: the imaginary plane is neither
+ * read nor written, a quarter of the arithmetic, and d, e and the kept
+ * reflectors (taus' imaginary parts zero) are the complex form's bit for bit,
+ * up to the sign of a zero (the complex form's extra terms are exact zeros).
  */
-export function bidiag_r64_split(ar: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize): i32 {
-  return bidiagFused<f64>(ar, 0, m, n, ld, d, e, work, 0, true);
+export function bidiag_r64_split(ar: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
+  taus: usize): i32 {
+  return bidiagFused<f64>(ar, 0, m, n, ld, d, e, work, taus, true);
 }
 
 /** bidiag_r64_split in f32 (f32x4 lanes). */
-export function bidiag_r32_split(ar: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize): i32 {
-  return bidiagFused<f32>(ar, 0, m, n, ld, d, e, work, 0, true);
+export function bidiag_r32_split(ar: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
+  taus: usize): i32 {
+  return bidiagFused<f32>(ar, 0, m, n, ld, d, e, work, taus, true);
+}
+
+/** Whether rows 0..m−1 of the n columns (ldb bytes apart) at a are all zero. */
+// @ts-ignore: decorator
+@inline
+export function isZero<T>(a: usize, m: i32, n: i32, ldb: usize): bool {
+  const sz = <usize>sizeof<T>();
+  for (let j = 0; j < n; j++) {
+    const col = a + <usize>j * ldb;
+    for (let i = 0; i < m; i++) if (load<T>(col + <usize>i * sz) != <T>0) return false;
+  }
+  return true;
+}
+
+/**
+ * applyLeft on real A and v (imaginary planes zero, not touched) with a real
+ * tau: A[i0.., j0..n−1] −= v·(tau·vᵀA[:, j]), four columns per pass; the
+ * complex form's operations without its exact-zero terms (the same bits).
+ */
+export function applyLeftReal(ar: usize, ldb: usize, i0: i32, ld: i32, j0: i32, n: i32, vr: usize, tr: f64): void {
+  const start = <usize>i0 << 3;
+  const end = <usize>ld << 3;
+  let j = j0;
+  for (; j + 3 < n; j += 4) {
+    const a0 = ar + <usize>j * ldb;
+    const a1 = a0 + ldb;
+    const a2 = a1 + ldb;
+    const a3 = a2 + ldb;
+    let w0 = f64x2.splat(0.0);
+    let w1 = f64x2.splat(0.0);
+    let w2 = f64x2.splat(0.0);
+    let w3 = f64x2.splat(0.0);
+    for (let o = start; o < end; o += 16) {
+      const x = v128.load(vr + o);
+      w0 = madd<f64>(x, v128.load(a0 + o), w0);
+      w1 = madd<f64>(x, v128.load(a1 + o), w1);
+      w2 = madd<f64>(x, v128.load(a2 + o), w2);
+      w3 = madd<f64>(x, v128.load(a3 + o), w3);
+    }
+    const c0 = f64x2.splat(tr * hsum<f64>(w0));
+    const c1 = f64x2.splat(tr * hsum<f64>(w1));
+    const c2 = f64x2.splat(tr * hsum<f64>(w2));
+    const c3 = f64x2.splat(tr * hsum<f64>(w3));
+    for (let o = start; o < end; o += 16) {
+      const x = v128.load(vr + o);
+      v128.store(a0 + o, nmadd<f64>(x, c0, v128.load(a0 + o)));
+      v128.store(a1 + o, nmadd<f64>(x, c1, v128.load(a1 + o)));
+      v128.store(a2 + o, nmadd<f64>(x, c2, v128.load(a2 + o)));
+      v128.store(a3 + o, nmadd<f64>(x, c3, v128.load(a3 + o)));
+    }
+  }
+  for (; j < n; j++) {
+    const a0 = ar + <usize>j * ldb;
+    let w0 = f64x2.splat(0.0);
+    for (let o = start; o < end; o += 16) w0 = madd<f64>(v128.load(vr + o), v128.load(a0 + o), w0);
+    const c0 = f64x2.splat(tr * hsum<f64>(w0));
+    for (let o = start; o < end; o += 16) {
+      v128.store(a0 + o, nmadd<f64>(v128.load(vr + o), c0, v128.load(a0 + o)));
+    }
+  }
 }
 
 /**

@@ -1,6 +1,13 @@
 // Per-column driver: frequency transform of the kernel, then one SVD per frequency.
 import { fft_plan_bytes, fft_plan_init, fft_c64_batch } from "./fft";
-import { bidiag_c32_split, bidiag_c64_split, bidiag_r32_split, bidiag_r64_split, bidiag_work_bytes } from "./bidiag";
+import {
+  bidiag_c32_split,
+  bidiag_c64_split,
+  bidiag_r32_split,
+  bidiag_r64_split,
+  bidiag_work_bytes,
+  isZero,
+} from "./bidiag";
 import { sort_desc_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes, dqdsValues, TOL_F32_INPUT } from "./dqds";
 
@@ -461,10 +468,10 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
         // A real P (a one-tap kernel; frequencies whose twiddles are exactly ±1) takes real arithmetic: same values.
         const real = isZero<T>(ai, m, n, ldb);
         if (sz == 8) {
-          if (real) bidiag_r64_split(ar, m, n, ld, d, e, bw);
+          if (real) bidiag_r64_split(ar, m, n, ld, d, e, bw, 0);
           else bidiag_c64_split(ar, ai, m, n, ld, d, e, bw, 0);
         } else {
-          if (real) bidiag_r32_split(ar, m, n, ld, d, e, bw);
+          if (real) bidiag_r32_split(ar, m, n, ld, d, e, bw, 0);
           else bidiag_c32_split(ar, ai, m, n, ld, d, e, bw, 0);
         }
         if ((sz == 8 ? dqds_values_f64(d, e, n, dq) : dqdsValues(d, e, n, dq, TOL_F32_INPUT)) != 0) bad = true;
@@ -478,18 +485,6 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
     if (bad) failed++;
   }
   return failed;
-}
-
-/** Whether rows 0..m−1 of the n columns (ldb bytes apart) at a are all zero. */
-// @ts-ignore: decorator
-@inline
-function isZero<T>(a: usize, m: i32, n: i32, ldb: usize): bool {
-  const sz = <usize>sizeof<T>();
-  for (let j = 0; j < n; j++) {
-    const col = a + <usize>j * ldb;
-    for (let i = 0; i < m; i++) if (load<T>(col + <usize>i * sz) != <T>0) return false;
-  }
-  return true;
 }
 
 /** The 2-norm of the complex m-vector (ar, ai), scaled so no square under- or overflows. */

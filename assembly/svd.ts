@@ -1,5 +1,5 @@
 // Complex SVD with singular vectors, and the per-frequency clipping round.
-import { applyLeft, bidiag_c64_split, bidiag_work_bytes } from "./bidiag";
+import { applyLeft, applyLeftReal, bidiag_c64_split, bidiag_r64_split, bidiag_work_bytes, isZero } from "./bidiag";
 import { buildPTapMajor, lead_dim, twiddles, TWO_PI } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
@@ -119,7 +119,10 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
   const bw = tmpi + ldb;
   const dv = (bw + <usize>bidiag_work_bytes(ld, n) + 15) & ~(<usize>15);
   const dqw = (dv + (<usize>n << 3) + 15) & ~(<usize>15);
-  bidiag_c64_split(ar, ai, m, n, ld, s, e, bw, taus);
+  // A real A (a one-tap kernel's matrix) takes real arithmetic throughout: the same bits, U and V real.
+  const real = isZero<f64>(ai, m, n, ldb);
+  if (real) bidiag_r64_split(ar, m, n, ld, s, e, bw, taus);
+  else bidiag_c64_split(ar, ai, m, n, ld, s, e, bw, taus);
   memory.copy(dv, s, <usize>n << 3);
   // Values by dqds (e is only read), decreasing.
   let st = dqds_values_f64(s, e, n, dqw);
@@ -170,10 +173,11 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
     for (let i = i0; i < ld; i++) {
       const inside = i > q && i < m;
       store<f64>(tmpr + (<usize>i << 3), inside ? load<f64>(colr + (<usize>i << 3)) : (i == q ? 1.0 : 0.0));
-      store<f64>(tmpi + (<usize>i << 3), inside ? load<f64>(coli + (<usize>i << 3)) : 0.0);
+      if (!real) store<f64>(tmpi + (<usize>i << 3), inside ? load<f64>(coli + (<usize>i << 3)) : 0.0);
     }
     // H_q = I − tau·v·vᴴ; applyLeft subtracts v·(conj(param)·vᴴx), so pass conj(tau).
-    applyLeft<f64>(ur, ui, ldb, i0, ld, 0, k, tmpr, tmpi, tr, -ti);
+    if (real) applyLeftReal(ur, ldb, i0, ld, 0, k, tmpr, tr);
+    else applyLeft<f64>(ur, ui, ldb, i0, ld, 0, k, tmpr, tmpi, tr, -ti);
   }
   // V = Q₂ V_B on the first k columns.
   for (let j = 0; j < k; j++) {
@@ -195,12 +199,13 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
       else if (i > r0 && i < n) {
         const off = <usize>i * ldb + (<usize>q << 3);
         zr = load<f64>(ar + off);
-        zi = load<f64>(ai + off);
+        if (!real) zi = load<f64>(ai + off);
       }
       store<f64>(tmpr + (<usize>i << 3), zr);
       store<f64>(tmpi + (<usize>i << 3), zi);
     }
-    applyLeft<f64>(vr, vi, ldnb, i0, ldn, 0, k, tmpr, tmpi, tr, -ti);
+    if (real) applyLeftReal(vr, ldnb, i0, ldn, 0, k, tmpr, tr);
+    else applyLeft<f64>(vr, vi, ldnb, i0, ldn, 0, k, tmpr, tmpi, tr, -ti);
   }
   return st;
 }
