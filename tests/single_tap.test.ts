@@ -14,8 +14,8 @@ import {
   clipOperatorNorm,
   clipOperatorNormSync,
   closeThreads,
-  singularValues,
   operatorNormSync,
+  singularValues,
   singularValuesSync,
   spectrumSync,
 } from "../mod.ts";

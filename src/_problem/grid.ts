@@ -205,7 +205,11 @@ export async function fillValues(
 }
 
 /** {@linkcode fillValues} with a synchronous runner. */
-export function fillValuesSync(ex: Expanded, parts: readonly Part[], run: (problem: Problem, sink: Sink) => void): LayerValues {
+export function fillValuesSync(
+  ex: Expanded,
+  parts: readonly Part[],
+  run: (problem: Problem, sink: Sink) => void,
+): LayerValues {
   return collectSync(parts, valuesCollector(ex), run);
 }
 

@@ -23,7 +23,12 @@ function builtIn(values: Float64Array): Float64Array {
  * written over `values`, which is returned. Sorting the first kind once
  * halves the sort.
  */
-export function sortTwiceDescending(core: CoreExports, values: Float64Array, twice: number, once: number): Float64Array {
+export function sortTwiceDescending(
+  core: CoreExports,
+  values: Float64Array,
+  twice: number,
+  once: number,
+): Float64Array {
   const n = values.length;
   if (2 * twice + once !== n) throw new RangeError(`2·${twice} + ${once} values do not fill ${n}`);
   const arena = new Arena(core);
