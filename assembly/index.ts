@@ -22,7 +22,7 @@ export {
 export function heap_base(): usize {
   return __heap_base;
 }
-export { sort_twice_desc_f64, sort_twice_work_bytes, sort_values_desc_f64, sort_values_work_bytes } from "./sort";
+export { sort_twice_desc_f64, sort_twice_work_bytes } from "./sort";
 export { dqds_values_f64, dqds_work_bytes } from "./dqds";
 export { conv_adjoint_f64_cdhw, conv_f64_cdhw, conv_work_bytes_f64 } from "./conv";
 export {

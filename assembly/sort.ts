@@ -85,7 +85,10 @@ const SHORT_RUN: i32 = 24;
  * work: sort_values_work_bytes(n) bytes, 16-byte aligned. Returns 0.
  */
 export function sort_values_desc_f64(p: usize, n: i32, work: usize): i32 {
-  if (n < 2) return 0;
+  if (n < 2) {
+    if (n == 1) store<u64>(p, load<u64>(p) & 0x7fffffffffffffff);
+    return 0;
+  }
   const tmp = work;
   const hist = (work + (<usize>n << 3) + 15) & ~(<usize>15);
   const k0 = keyOf(load<u64>(p));
@@ -142,8 +145,6 @@ export function sort_twice_work_bytes(na: i32, nb: i32): i32 {
 export function sort_twice_desc_f64(a: usize, na: i32, b: usize, nb: i32, out: usize, work: usize): i32 {
   sort_values_desc_f64(a, na, work);
   sort_values_desc_f64(b, nb, work);
-  if (na == 1) store<u64>(a, load<u64>(a) & 0x7fffffffffffffff);
-  if (nb == 1) store<u64>(b, load<u64>(b) & 0x7fffffffffffffff);
   let i = 0;
   let j = 0;
   let o = out;

@@ -19,7 +19,7 @@ import {
 } from "./_backend.ts";
 import { runProblem } from "./_wasm/engine.ts";
 import { sortTwiceDescending } from "./_wasm/sort.ts";
-import type { CoreExports } from "./_wasm/abi.ts";
+import { loadWasm } from "./_wasm/loader.ts";
 import { checkGrid } from "./_budget.ts";
 
 /** A layer's expansion, its computed grid, and what computed it. */
@@ -90,16 +90,12 @@ export function sortedValuesSync(kernel: Kernel, options: SingularValuesOptions)
   return sortTwiceDescending(b.core, got.values, got.twice, got.once);
 }
 
-/** {@linkcode sortedValuesSync} on the backend the options resolve to; sorted on the wasm core `sorter`. */
-export async function sortedValues(
-  kernel: Kernel,
-  options: SingularValuesOptions,
-  sorter: () => Promise<CoreExports>,
-): Promise<Float64Array> {
+/** {@linkcode sortedValuesSync} on the backend the options resolve to (sorted on the wasm core). */
+export async function sortedValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
   const { ex, req } = prepareLayer(kernel, options);
   const b = await resolveBackend(req);
   const parts = b.backend === "wasm" ? mergeGroups(ex) : ex.parts;
   const run = runnerOf(b, false);
   const got = await withReasons(b.skipped, SUBJECT, () => fillValues(ex, parts, run, req.run.onProgress));
-  return sortTwiceDescending(await sorter(), got.values, got.twice, got.once);
+  return sortTwiceDescending(await loadWasm(), got.values, got.twice, got.once);
 }

@@ -4,7 +4,6 @@
  */
 import type { Kernel, SingularValuesOptions } from "./types.ts";
 import { sortedValues, sortedValuesSync } from "./_grid.ts";
-import { loadWasm } from "./_wasm/loader.ts";
 import { checkOptions, LAYER_OPTIONS } from "./_options.ts";
 
 /**
@@ -73,5 +72,5 @@ export function singularValuesSync(kernel: Kernel, options: SingularValuesOption
  */
 export async function singularValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
   checkOptions("singularValues", options, LAYER_OPTIONS);
-  return await sortedValues(kernel, options, loadWasm);
+  return await sortedValues(kernel, options);
 }

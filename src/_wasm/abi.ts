@@ -151,8 +151,6 @@ export interface CoreExports {
   ): number;
   bdsqr_values_f64(d: number, e: number, n: number, rtol: number): number;
   sort_desc_f64(p: number, n: number): void;
-  sort_values_work_bytes(n: number): number;
-  sort_values_desc_f64(p: number, n: number, work: number): number;
   sort_twice_work_bytes(na: number, nb: number): number;
   sort_twice_desc_f64(a: number, na: number, b: number, nb: number, out: number, work: number): number;
   fft_plan_bytes(n: number): number;
