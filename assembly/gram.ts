@@ -51,9 +51,15 @@ export function gram_column_bytes(n: i32, kh: i32, kw: i32, groups: i32): i32 {
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
-/** Bytes of scratch for gram_screen_f64 and gram_estimates_f64 (a Gram matrix, two vectors, one u's twiddles). */
+/** Most Lanczos steps of gram_estimates_f64. */
+const MAX_STEPS = 64;
+
+/**
+ * Bytes of scratch for gram_screen_f64 and gram_estimates_f64 (a Gram
+ * matrix, three vectors, the Lanczos tridiagonal, one u's twiddles).
+ */
 export function gram_work_bytes(n: i32, kh: i32): i32 {
-  const b = (<i64>2 * <i64>n * <i64>n + 4 * <i64>n + 4 * <i64>(2 * kh - 1)) * 8 + 64;
+  const b = (<i64>2 * <i64>n * <i64>n + 6 * <i64>n + 2 * MAX_STEPS + 4 * <i64>(2 * kh - 1)) * 8 + 64;
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
@@ -369,11 +375,14 @@ export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i
   return 0;
 }
 
-/** work's twiddles of one u (after the matrix and the two vectors): exp(+2πi·u·d_a/h) as (cos, sin), each lane-splat, per d_a. */
+/**
+ * work's twiddles of one u (after the matrix, the three vectors and the
+ * tridiagonal): exp(+2πi·u·d_a/h) as (cos, sin), each lane-splat, per d_a.
+ */
 // @ts-ignore: decorator
 @inline
 function uTwiddles(work: usize, n: i32, tab: usize, h: i32, kh: i32, u: i32): usize {
-  const tw = align16(work) + ((<usize>2 * <usize>n * <usize>n + 4 * <usize>n) << 3);
+  const tw = align16(work) + ((<usize>2 * <usize>n * <usize>n + 6 * <usize>n + 2 * MAX_STEPS) << 3);
   for (let ia = 0; ia < 2 * kh - 1; ia++) {
     const q = modIndex(u, ia - kh + 1, h);
     v128.store(tw + (<usize>ia << 5), v128.load64_splat(tab + (<usize>q << 4)));
@@ -686,15 +695,60 @@ function hermEntry(br: usize, bi: usize, col: usize, i: i32, cr: f64, ci: f64, x
   store<f64>(yi + ib, load<f64>(yi + ib) + (pr * ci + pi * cr));
 }
 
+/** A fixed start component in [−1, 1) \ {0} (an integer hash of i): the start has no structure a layer shares. */
+// @ts-ignore: decorator
+@inline
+function startComponent(i: i32): f64 {
+  let x = <u32>i * 0x9E3779B9 + 0x7F4A7C15;
+  x = (x ^ (x >> 16)) * 0x85EBCA6B;
+  x = (x ^ (x >> 13)) * 0xC2B2AE35;
+  x ^= x >> 16;
+  return (<f64>x + 0.5) * 4.656612873077393e-10 - 1.0;
+}
+
+/**
+ * The largest eigenvalue of the symmetric tridiagonal T (diagonal a[0..k−1],
+ * off-diagonal b[0..k−2]) by bisection on Sturm counts, to a relative 1e-12.
+ */
+function tridiagMax(a: usize, b: usize, k: i32): f64 {
+  let lo: f64 = Infinity;
+  let hi: f64 = -Infinity;
+  for (let i = 0; i < k; i++) {
+    const r = (i > 0 ? Math.abs(load<f64>(b + (<usize>(i - 1) << 3))) : 0.0) +
+      (i + 1 < k ? Math.abs(load<f64>(b + (<usize>i << 3))) : 0.0);
+    const d = load<f64>(a + (<usize>i << 3));
+    lo = min<f64>(lo, d - r);
+    hi = max<f64>(hi, d + r);
+  }
+  const tiny = 1e-300 + 1e-30 * max<f64>(Math.abs(lo), Math.abs(hi));
+  for (let it = 0; it < 100 && hi - lo > 1e-12 * max<f64>(Math.abs(lo), Math.abs(hi)); it++) {
+    const x = 0.5 * (lo + hi);
+    // Eigenvalues below x: the negative pivots of T − x·I = L·D·Lᵀ.
+    let below = 0;
+    let d: f64 = 1.0;
+    for (let i = 0; i < k; i++) {
+      const bb = i > 0 ? load<f64>(b + (<usize>(i - 1) << 3)) : 0.0;
+      d = load<f64>(a + (<usize>i << 3)) - x - (i > 0 ? bb * bb / d : 0.0);
+      if (Math.abs(d) < tiny) d = -tiny;
+      if (d < 0.0) below++;
+    }
+    if (below == k) hi = x;
+    else lo = x;
+  }
+  return hi;
+}
+
 /**
  * gram_estimates_f64: for u = u0 … u0 + nu − 1 of column v (S from
- * gram_column_f64), a lower estimate of σ_max(A(u, v)) (the largest over the
- * groups): from a fixed start x with every component non-zero, `steps`
- * normalised steps x ← G·x/‖G·x‖, then √‖G·x‖ (≤ σ_max in exact arithmetic).
- * A group whose tr G (≥ σ_max²) is below floor² is passed over (0): its
- * frequency cannot beat the estimate `floor` already has, and the screen
- * certifies it by the trace. It only orders the candidates: no bound is
- * taken from it.
+ * gram_column_f64), an estimate of σ_max(A(u, v)) (the largest over the
+ * groups): `steps` Lanczos steps on G from a fixed start with every
+ * component non-zero (no reorthogonalisation: a lost orthogonality only
+ * repeats converged Ritz values), then √ of the largest Ritz value (≤ σ_max
+ * in exact arithmetic). A group whose tr G (≥ σ_max²) is below floor² is
+ * passed over (0): its frequency cannot beat the estimate `floor` already
+ * has, and the screen certifies it by the trace. It only orders the
+ * candidates: no bound is taken from it.
+ *   steps [in]  1 … 64 Lanczos steps
  *   floor [in]  an estimate already had (0 for none)
  *   tab   [in]  gram_table_f64(h)
  *   cache [out] 0, or room for −G of each (u, g) of the column (2n² f64 each,
@@ -709,10 +763,16 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
   const br = align16(work);
   const nb = <usize>n * <usize>n << 3;
   const bi = br + nb;
-  const xr = bi + (<usize>n * <usize>n << 3);
-  const xi = xr + (<usize>n << 3);
-  const yr = xi + (<usize>n << 3);
-  const yi = yr + (<usize>n << 3);
+  const nv = <usize>n << 3;
+  const xr = bi + nb;
+  const xi = xr + nv;
+  const yr = xi + nv;
+  const yi = yr + nv;
+  const pr = yi + nv;
+  const pi = pr + nv;
+  const al = pi + nv;
+  const be = al + (<usize>MAX_STEPS << 3);
+  const k = min<i32>(max<i32>(steps, 1), MAX_STEPS);
   let floor2 = floor * floor;
   for (let u = u0; u < u0 + nu; u++) {
     const tw = uTwiddles(work, n, tab, h, kh, u);
@@ -727,29 +787,58 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
         memory.copy(cache + slot * nb * 2 + nb, bi, nb);
         store<u8>(held + slot, 1);
       }
-      // B = −G: the norms below are G's.
+      // q₁ = x/‖x‖, q₀ = 0; B = −G, so G·q = −(B·q).
       let q: f64 = 0.0;
       for (let j = 0; j < n; j++) {
-        const x = 1.0 + <f64>j / <f64>n;
-        store<f64>(xr + (<usize>j << 3), x);
-        store<f64>(xi + (<usize>j << 3), 0.0);
-        q += x * x;
+        const a = startComponent(2 * j);
+        const b = startComponent(2 * j + 1);
+        store<f64>(xr + (<usize>j << 3), a);
+        store<f64>(xi + (<usize>j << 3), b);
+        q += a * a + b * b;
       }
-      for (let t = 0; t <= steps; t++) {
-        const f = q > 0.0 ? 1.0 / Math.sqrt(q) : 0.0;
-        if (t > 0) {
-          for (let j = 0; j < n; j++) {
-            store<f64>(xr + (<usize>j << 3), load<f64>(yr + (<usize>j << 3)) * f);
-            store<f64>(xi + (<usize>j << 3), load<f64>(yi + (<usize>j << 3)) * f);
-          }
-        } else {
-          for (let j = 0; j < n; j++) {
-            store<f64>(xr + (<usize>j << 3), load<f64>(xr + (<usize>j << 3)) * f);
-          }
+      const f0 = 1.0 / Math.sqrt(q);
+      for (let j = 0; j < n; j++) {
+        store<f64>(xr + (<usize>j << 3), load<f64>(xr + (<usize>j << 3)) * f0);
+        store<f64>(xi + (<usize>j << 3), load<f64>(xi + (<usize>j << 3)) * f0);
+      }
+      memory.fill(pr, 0, nv * 2);
+      let beta: f64 = 0.0;
+      let done = 0;
+      for (let t = 0; t < k; t++) {
+        hermVec(br, bi, n, xr, xi, yr, yi);
+        // α = Re qᴴ(G·q)
+        let alpha: f64 = 0.0;
+        for (let j = 0; j < n; j++) {
+          const jb = <usize>j << 3;
+          alpha -= load<f64>(xr + jb) * load<f64>(yr + jb) + load<f64>(xi + jb) * load<f64>(yi + jb);
         }
-        q = hermVec(br, bi, n, xr, xi, yr, yi);
+        store<f64>(al + (<usize>t << 3), alpha);
+        done = t + 1;
+        if (t + 1 == k) break;
+        // w = G·q − α·q − β·q_prev (into y), β' = ‖w‖
+        let w2: f64 = 0.0;
+        for (let j = 0; j < n; j++) {
+          const jb = <usize>j << 3;
+          const wr = -load<f64>(yr + jb) - alpha * load<f64>(xr + jb) - beta * load<f64>(pr + jb);
+          const wi = -load<f64>(yi + jb) - alpha * load<f64>(xi + jb) - beta * load<f64>(pi + jb);
+          store<f64>(yr + jb, wr);
+          store<f64>(yi + jb, wi);
+          w2 += wr * wr + wi * wi;
+        }
+        beta = Math.sqrt(w2);
+        // An invariant subspace: T's values are G's.
+        if (!(beta > 1e-14 * Math.abs(alpha))) break;
+        store<f64>(be + (<usize>t << 3), beta);
+        const f = 1.0 / beta;
+        memory.copy(pr, xr, nv);
+        memory.copy(pi, xi, nv);
+        for (let j = 0; j < n; j++) {
+          const jb = <usize>j << 3;
+          store<f64>(xr + jb, load<f64>(yr + jb) * f);
+          store<f64>(xi + jb, load<f64>(yi + jb) * f);
+        }
       }
-      best = max<f64>(best, Math.sqrt(Math.sqrt(q)));
+      best = max<f64>(best, Math.sqrt(max<f64>(tridiagMax(al, be, done), 0.0)));
     }
     floor2 = max<f64>(floor2, best * best);
     store<f64>(out + (<usize>(u - u0) << 3), best);

@@ -141,6 +141,38 @@ test("Gram screen: blocks of 48 to 72 values", () => {
   }
 });
 
+test("Gram screen: its estimates are sharp (within 10% of σ_max, the largest at the frequency holding the maximum) on random blocks", () => {
+  // Many frequencies of a random layer come within a few per cent of the maximum: the screened norm factorises
+  // the frequency with the largest estimate first, and each frequency above the value it gives costs one more.
+  for (
+    const [cOut, cIn, kh, kw, h, w, seed] of [
+      [48, 48, 3, 3, 5, 4, 31],
+      [64, 50, 2, 3, 4, 6, 32],
+      [60, 72, 3, 2, 6, 3, 33],
+      [128, 128, 3, 3, 8, 8, 5],
+    ]
+  ) {
+    const prob = { cOut, cIn, kh, kw, h, w, re: signedUniform(seed, cOut * cIn * kh * kw) };
+    const what = `${cOut}×${cIn}, taps ${kh}×${kw}, grid ${h}×${w}`;
+    const tops = new Float64Array(h * w);
+    runProblem(loadWasmSync(), prob, (u, v, values) => {
+      tops[u * w + v] = values[0];
+    });
+    const e = scaleExponent(prob.re)!;
+    const screen = new GramScreen(loadWasmSync(), prob, e);
+    let best = -1, bestAt = -1;
+    for (let v = 0; v <= w >> 1; v++) {
+      const est = screen.estimates(v);
+      for (let u = 0; u < est.length; u++) {
+        const ratio = ldexp(est[u], e) / tops[u * w + v];
+        assert.ok(ratio >= 0.9 && ratio <= 1 + 1e-12, `${what}: estimate / σ_max ${ratio} at (${u}, ${v})`);
+        if (est[u] > best) [best, bestAt] = [est[u], u * w + v];
+      }
+    }
+    assert.equal(tops[bestAt], Math.max(...tops), `${what}: the largest estimate's frequency holds the maximum`);
+  }
+});
+
 test("Gram screen: a peaked kernel and a trained-like smooth one (one frequency far above the rest; most below by their trace)", () => {
   const c = 10, h = 12, w = 10;
   const base = signedUniform(21, c * c * 9).map((x) => 0.05 * x);

@@ -441,8 +441,15 @@ export function diagonalNorm(core: CoreExports, p: Problem): number {
   return ldexp(core.diag_norm_f64(k, groups, p.kh, p.kw, p.h, p.w, work), e);
 }
 
-/** Power steps of the screening estimates (they only order the frequencies: no bound is taken from them). */
+/**
+ * Steps of the screening estimates (they only order the frequencies: no
+ * bound is taken from them). The Gram-domain screen takes Lanczos steps, so
+ * that its first factorised frequency is most often the maximum and the
+ * others are certified below it once (each costs 3·steps/n of a Cholesky
+ * test); the per-block screen's power steps read P itself (norm.ts).
+ */
 const ESTIMATE_STEPS = 1;
+const LANCZOS_STEPS = 6;
 
 /** Below this many values per block (min(cOut, cIn)) the frequencies are factorised without screening. */
 const SCREEN_MIN = 8;
@@ -643,7 +650,7 @@ export class GramScreen {
       0,
       nu,
       this.prob.groups ?? 1,
-      ESTIMATE_STEPS,
+      LANCZOS_STEPS,
       floor,
       this.#tab,
       ...this.#cacheOf(v),
