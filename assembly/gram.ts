@@ -708,34 +708,50 @@ function startComponent(i: i32): f64 {
 
 /**
  * The largest eigenvalue of the symmetric tridiagonal T (diagonal a[0..k−1],
- * off-diagonal b[0..k−2]) by bisection on Sturm counts, to a relative 1e-12.
+ * off-diagonal b[0..k−2]), enough to order frequencies: Newton's steps on
+ * det(T − x·I) from Gershgorin's upper end, which decrease monotonically to
+ * it (every root lies to the left), the step from the pivots d_i of
+ * T − x·I = L·D·Lᵀ and their derivatives (no determinant is formed, so
+ * nothing overflows), until a step moves x by under 1e-9 of it.
  */
 function tridiagMax(a: usize, b: usize, k: i32): f64 {
-  let lo: f64 = Infinity;
-  let hi: f64 = -Infinity;
+  if (k == 1) return load<f64>(a);
+  if (k == 2) {
+    const a0 = load<f64>(a);
+    const a1 = load<f64>(a + 8);
+    const half = 0.5 * (a0 - a1);
+    return 0.5 * (a0 + a1) + Math.hypot(half, load<f64>(b));
+  }
+  let x: f64 = -Infinity;
+  let scale: f64 = 0.0;
   for (let i = 0; i < k; i++) {
     const r = (i > 0 ? Math.abs(load<f64>(b + (<usize>(i - 1) << 3))) : 0.0) +
       (i + 1 < k ? Math.abs(load<f64>(b + (<usize>i << 3))) : 0.0);
     const d = load<f64>(a + (<usize>i << 3));
-    lo = min<f64>(lo, d - r);
-    hi = max<f64>(hi, d + r);
+    x = max<f64>(x, d + r);
+    scale = max<f64>(scale, Math.abs(d) + r);
   }
-  const tiny = 1e-300 + 1e-30 * max<f64>(Math.abs(lo), Math.abs(hi));
-  for (let it = 0; it < 100 && hi - lo > 1e-12 * max<f64>(Math.abs(lo), Math.abs(hi)); it++) {
-    const x = 0.5 * (lo + hi);
-    // Eigenvalues below x: the negative pivots of T − x·I = L·D·Lᵀ.
-    let below = 0;
+  const tiny = 1e-300 + 1e-30 * scale;
+  for (let it = 0; it < 40; it++) {
+    // Σ d_i′/d_i = (log |det(T − x·I)|)′, with d_i′ = −1 + b²·d_{i−1}′/d_{i−1}².
     let d: f64 = 1.0;
+    let dp: f64 = 0.0;
+    let sum: f64 = 0.0;
     for (let i = 0; i < k; i++) {
       const bb = i > 0 ? load<f64>(b + (<usize>(i - 1) << 3)) : 0.0;
-      d = load<f64>(a + (<usize>i << 3)) - x - (i > 0 ? bb * bb / d : 0.0);
+      const q = i > 0 ? bb * bb / d : 0.0;
+      const ndp = -1.0 + (i > 0 ? q * dp / d : 0.0);
+      d = load<f64>(a + (<usize>i << 3)) - x - q;
       if (Math.abs(d) < tiny) d = -tiny;
-      if (d < 0.0) below++;
+      dp = ndp;
+      sum += dp / d;
     }
-    if (below == k) hi = x;
-    else lo = x;
+    const step = 1.0 / sum;
+    if (!(step > 0.0)) break;
+    x -= step;
+    if (step <= 1e-9 * Math.abs(x)) break;
   }
-  return hi;
+  return x;
 }
 
 /**
@@ -772,7 +788,8 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
   const pi = pr + nv;
   const al = pi + nv;
   const be = al + (<usize>MAX_STEPS << 3);
-  const k = min<i32>(max<i32>(steps, 1), MAX_STEPS);
+  // n steps span G's Krylov space from the start: their Ritz values are G's.
+  const k = min<i32>(min<i32>(max<i32>(steps, 1), MAX_STEPS), n);
   let floor2 = floor * floor;
   for (let u = u0; u < u0 + nu; u++) {
     const tw = uTwiddles(work, n, tab, h, kh, u);

@@ -441,15 +441,21 @@ export function diagonalNorm(core: CoreExports, p: Problem): number {
   return ldexp(core.diag_norm_f64(k, groups, p.kh, p.kw, p.h, p.w, work), e);
 }
 
-/**
- * Steps of the screening estimates (they only order the frequencies: no
- * bound is taken from them). The Gram-domain screen takes Lanczos steps, so
- * that its first factorised frequency is most often the maximum and the
- * others are certified below it once (each costs 3·steps/n of a Cholesky
- * test); the per-block screen's power steps read P itself (norm.ts).
- */
+/** Power steps of the per-block screen's estimates (they only order the frequencies: no bound is taken from them). */
 const ESTIMATE_STEPS = 1;
-const LANCZOS_STEPS = 6;
+
+/**
+ * Lanczos steps of the Gram-domain screen's estimates for n × n Gram
+ * matrices: n/16, from 2 to 6. They cost 3·steps/n of a Cholesky test each;
+ * sharper estimates make the first frequency factorised the maximum more
+ * often, so that each other one is screened once. Measured on random 3×3
+ * layers: six steps at c = 128 and 256 took 7 and 4 factorisations to 1–2;
+ * at c ≤ 32 (and the trained layers' n = 3) more than two cost more than
+ * they saved.
+ */
+function lanczosSteps(n: number): number {
+  return Math.min(6, Math.max(2, Math.round(n / 16)));
+}
 
 /** Below this many values per block (min(cOut, cIn)) the frequencies are factorised without screening. */
 const SCREEN_MIN = 8;
@@ -650,7 +656,7 @@ export class GramScreen {
       0,
       nu,
       this.prob.groups ?? 1,
-      LANCZOS_STEPS,
+      lanczosSteps(Math.min(cOut, cIn)),
       floor,
       this.#tab,
       ...this.#cacheOf(v),
