@@ -14,7 +14,7 @@
 // Cholesky factorisation of s²(1 − η)·I − G(u, v) (norm.ts choleskyLower);
 // gram_estimates_f64 gives the lower estimates that order the candidates.
 import { madd, nmadd } from "./bidiag";
-import { choleskyLower, gramLower } from "./norm";
+import { f32CopyBytes, gramLower, positiveDefinite } from "./norm";
 import { align16, lead_dim, TWO_PI } from "./column";
 import { EPS } from "./bdsqr";
 
@@ -56,10 +56,12 @@ const MAX_STEPS = 64;
 
 /**
  * Bytes of scratch for gram_screen_f64 and gram_estimates_f64 (a Gram
- * matrix, three vectors, the Lanczos tridiagonal, one u's twiddles).
+ * matrix, three vectors, the Lanczos tridiagonal, one u's twiddles, the
+ * matrix's f32 copy).
  */
 export function gram_work_bytes(n: i32, kh: i32): i32 {
-  const b = (<i64>2 * <i64>n * <i64>n + 6 * <i64>n + 2 * MAX_STEPS + 4 * <i64>(2 * kh - 1)) * 8 + 64;
+  const b = (<i64>2 * <i64>n * <i64>n + 6 * <i64>n + 2 * MAX_STEPS + 4 * <i64>(2 * kh - 1)) * 8 + 64 +
+    <i64>f32CopyBytes(n) + 16;
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
@@ -570,15 +572,22 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  *     ‖Ĝ − G‖ in place of the product's rounding, covered twice over.
  * A diagonal entry of Ĝ at s² or above (a column's squared norm, ≤ σ_max²)
  * leaves the frequency open at once, without the factorisation (an open
- * verdict is always safe: the frequency is then factorised).
+ * verdict is always safe: the frequency is then factorised); so does, for one
+ * group, an estimate e from gram_estimates_f64 with e² ≥ s²(1 − η) (e is below
+ * σ_max but for rounding). Otherwise s²(1 − η) − e² bounds λ_min from above,
+ * and it decides whether the factorisation is tried in f32 first (see
+ * positiveDefinite in norm.ts): where it cannot leave the f32 step's margin,
+ * only the f64 one runs.
  *   mu   [in] f64[groups] from gram_taps_f64
  *   s2   [in] s², > 0
  *   tab  [in] gram_table_f64(h)
  *   cache, held [in] gram_estimates_f64's cache of the column, or 0
+ *   est  [in] f64[nu]: gram_estimates_f64's estimates of u0 … u0 + nu − 1
+ *             (0 where it passed a group over), or 0 for none
  *   work [in] gram_work_bytes(n, kh) bytes
  */
 export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i32, u0: i32, nu: i32, groups: i32,
-  mu: usize, s2: f64, tab: usize, cache: usize, held: usize, flags: usize, work: usize): i32 {
+  mu: usize, s2: f64, tab: usize, cache: usize, held: usize, est: usize, flags: usize, work: usize): i32 {
   const br = align16(work);
   const nb = <usize>n * <usize>n << 3;
   const bi = br + nb;
@@ -598,7 +607,10 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
       }
       const eta = 8.0 * EPS * (<f64>(n + 1) * <f64>n + 2.0 * big * mug / s2);
       const c = s2 * (1.0 - eta);
-      if (!(c > 0.0)) {
+      // λ_min(c·I − G) ≤ c − e² (one group: the estimate is its own).
+      const e = est != 0 && groups == 1 ? load<f64>(est + (<usize>(u - u0) << 3)) : 0.0;
+      const room = e > 0.0 ? c - e * e : Infinity;
+      if (!(c > 0.0) || !(room > 0.0)) {
         ok = false;
         break;
       }
@@ -614,7 +626,7 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
       } else {
         assemble(s, g, n, kh, tw, c, br, bi);
       }
-      ok = choleskyLower(br, bi, n);
+      ok = positiveDefinite(br, bi, n, align16(tw + (<usize>(2 * kh - 1) << 5)), room);
     }
     store<u8>(flags + <usize>(u - u0), ok ? 1 : 0);
     if (!ok) open++;

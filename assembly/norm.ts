@@ -15,6 +15,7 @@ export function norm_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
   let bytes: i64 = 2 * <i64>kh * 8 + 32; // twiddles
   bytes += 2 * ld * n * 8 + 32; // A
   bytes += 2 * n * n * 8 + 32; // the lower triangle of s²(1 − η)I − AᴴA, column-major
+  bytes += <i64>f32CopyBytes(<i32>n) + 16; // its f32 copy
   bytes += 2 * (ld + n + 2) * 8 + 64; // y = A·x and x
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
@@ -204,15 +205,16 @@ function storeEntry(br: usize, bi: usize, n: i32, i: i32, j: i32, c: f64, re: v1
 /** Pivot column j of B: false when B[j, j] ≤ 0 (or NaN); else L[j, j] = √B[j, j] and rows below divided by it. */
 // @ts-ignore: decorator
 @inline
-function pivotColumn(colr: usize, coli: usize, j: i32, n: i32): bool {
-  const d = load<f64>(colr + (<usize>j << 3));
+function pivotColumn<T>(colr: usize, coli: usize, j: i32, n: i32): bool {
+  const sz = <usize>sizeof<T>();
+  const d = <f64>load<T>(colr + <usize>j * sz);
   if (!(d > 0.0)) return false;
-  const ljj = Math.sqrt(d);
-  const inv = 1.0 / ljj;
-  store<f64>(colr + (<usize>j << 3), ljj);
+  const ljj = <T>Math.sqrt(d);
+  const inv = <T>1.0 / ljj;
+  store<T>(colr + <usize>j * sz, ljj);
   for (let i = j + 1; i < n; i++) {
-    store<f64>(colr + (<usize>i << 3), load<f64>(colr + (<usize>i << 3)) * inv);
-    store<f64>(coli + (<usize>i << 3), load<f64>(coli + (<usize>i << 3)) * inv);
+    store<T>(colr + <usize>i * sz, load<T>(colr + <usize>i * sz) * inv);
+    store<T>(coli + <usize>i * sz, load<T>(coli + <usize>i * sz) * inv);
   }
   return true;
 }
@@ -220,78 +222,154 @@ function pivotColumn(colr: usize, coli: usize, j: i32, n: i32): bool {
 /** B[i, ·] −= x·(lr + i·li) at byte offset at of the columns (dr, di) and (xr, xi): one entry. */
 // @ts-ignore: decorator
 @inline
-function subEntry(dr: usize, di: usize, xr: usize, xi: usize, at: usize, lr: f64, li: f64): void {
-  const a = load<f64>(xr + at);
-  const b = load<f64>(xi + at);
-  store<f64>(dr + at, load<f64>(dr + at) - (a * lr - b * li));
-  store<f64>(di + at, load<f64>(di + at) - (a * li + b * lr));
+function subEntry<T>(dr: usize, di: usize, xr: usize, xi: usize, at: usize, lr: T, li: T): void {
+  const a = load<T>(xr + at);
+  const b = load<T>(xi + at);
+  store<T>(dr + at, load<T>(dr + at) - (a * lr - b * li));
+  store<T>(di + at, load<T>(di + at) - (a * li + b * lr));
 }
 
 /**
  * Right-looking Cholesky factorisation B = L·Lᴴ in place, in B's lower
- * triangle (n × n, column j holds rows i ≥ j at j·n + i, re/im split); false
- * at the first pivot ≤ 0 (or NaN), true when it completes. Pivot columns are
- * taken two at a time: the second is updated by the first, then every later
- * column by both in one pass (a rank-2 update, two rows per step), which
- * halves the passes over the trailing matrix. Its rounding obeys the same
- * bound as any order of the sums (Higham, Thm 10.5), which is all a
+ * triangle (n × n of T, column j holds rows i ≥ j at j·n + i, re/im split);
+ * false at the first pivot ≤ 0 (or NaN), true when it completes. Pivot
+ * columns are taken two at a time: the second is updated by the first, then
+ * every later column by both in one pass (a rank-2 update, a lane's rows per
+ * step), which halves the passes over the trailing matrix. Its rounding obeys
+ * the same bound as any order of the sums (Higham, Thm 10.3), which is all a
  * certificate built on it uses.
  */
-export function choleskyLower(br: usize, bi: usize, n: i32): bool {
-  const nb = <usize>n << 3;
+export function choleskyLower<T>(br: usize, bi: usize, n: i32): bool {
+  const sz = <usize>sizeof<T>();
+  const lanes = <i32>(16 / sz);
+  const nb = <usize>n * sz;
   for (let j = 0; j < n; j += 2) {
     const c0r = br + <usize>j * nb;
     const c0i = bi + <usize>j * nb;
-    if (!pivotColumn(c0r, c0i, j, n)) return false;
+    if (!pivotColumn<T>(c0r, c0i, j, n)) return false;
     if (j + 1 == n) break;
     const c1r = c0r + nb;
     const c1i = c0i + nb;
     // Column j + 1 by column j, then its pivot.
     {
-      const lr = load<f64>(c0r + (<usize>(j + 1) << 3));
-      const li = -load<f64>(c0i + (<usize>(j + 1) << 3));
-      for (let i = j + 1; i < n; i++) subEntry(c1r, c1i, c0r, c0i, <usize>i << 3, lr, li);
+      const lr = load<T>(c0r + <usize>(j + 1) * sz);
+      const li = -load<T>(c0i + <usize>(j + 1) * sz);
+      for (let i = j + 1; i < n; i++) subEntry<T>(c1r, c1i, c0r, c0i, <usize>i * sz, lr, li);
     }
-    if (!pivotColumn(c1r, c1i, j + 1, n)) return false;
+    if (!pivotColumn<T>(c1r, c1i, j + 1, n)) return false;
     // Column k > j + 1: B[i, k] −= L[i, j]·conj(L[k, j]) + L[i, j + 1]·conj(L[k, j + 1]) for i ≥ k.
     for (let k = j + 2; k < n; k++) {
-      const kb = <usize>k << 3;
-      const l0r = load<f64>(c0r + kb);
-      const l0i = -load<f64>(c0i + kb);
-      const l1r = load<f64>(c1r + kb);
-      const l1i = -load<f64>(c1i + kb);
+      const kb = <usize>k * sz;
+      const l0r = load<T>(c0r + kb);
+      const l0i = -load<T>(c0i + kb);
+      const l1r = load<T>(c1r + kb);
+      const l1i = -load<T>(c1i + kb);
       const dr = br + <usize>k * nb;
       const di = bi + <usize>k * nb;
       let i = k;
-      if (i & 1) {
-        subEntry(dr, di, c0r, c0i, kb, l0r, l0i);
-        subEntry(dr, di, c1r, c1i, kb, l1r, l1i);
-        i++;
+      for (; i < n && i % lanes != 0; i++) {
+        subEntry<T>(dr, di, c0r, c0i, <usize>i * sz, l0r, l0i);
+        subEntry<T>(dr, di, c1r, c1i, <usize>i * sz, l1r, l1i);
       }
-      const a0r = f64x2.splat(l0r);
-      const a0i = f64x2.splat(l0i);
-      const a1r = f64x2.splat(l1r);
-      const a1i = f64x2.splat(l1i);
-      for (; i + 1 < n; i += 2) {
-        const at = <usize>i << 3;
+      const a0r = v128.splat<T>(l0r);
+      const a0i = v128.splat<T>(l0i);
+      const a1r = v128.splat<T>(l1r);
+      const a1i = v128.splat<T>(l1i);
+      for (; i + lanes <= n; i += lanes) {
+        const at = <usize>i * sz;
         const x0r = v128.load(c0r + at);
         const x0i = v128.load(c0i + at);
         const x1r = v128.load(c1r + at);
         const x1i = v128.load(c1i + at);
         // x·conj(L[k, ·]) = (xr·lr − xi·li) + i(xr·li + xi·lr), li already conjugated
-        const yr = madd<f64>(x1i, a1i, nmadd<f64>(x1r, a1r, madd<f64>(x0i, a0i, nmadd<f64>(x0r, a0r, v128.load(dr + at)))));
-        const yi = nmadd<f64>(x1i, a1r, nmadd<f64>(x1r, a1i, nmadd<f64>(x0i, a0r, nmadd<f64>(x0r, a0i, v128.load(di + at)))));
+        const yr = madd<T>(x1i, a1i, nmadd<T>(x1r, a1r, madd<T>(x0i, a0i, nmadd<T>(x0r, a0r, v128.load(dr + at)))));
+        const yi = nmadd<T>(x1i, a1r, nmadd<T>(x1r, a1i, nmadd<T>(x0i, a0r, nmadd<T>(x0r, a0i, v128.load(di + at)))));
         v128.store(dr + at, yr);
         v128.store(di + at, yi);
       }
-      if (i < n) {
-        const at = <usize>i << 3;
-        subEntry(dr, di, c0r, c0i, at, l0r, l0i);
-        subEntry(dr, di, c1r, c1i, at, l1r, l1i);
+      for (; i < n; i++) {
+        subEntry<T>(dr, di, c0r, c0i, <usize>i * sz, l0r, l0i);
+        subEntry<T>(dr, di, c1r, c1i, <usize>i * sz, l1r, l1i);
       }
     }
   }
   return true;
+}
+
+/** Unit roundoff of f32, 2^−24. */
+const U32: f64 = 5.9604644775390625e-8;
+
+/** Bytes of the f32 copy {@linkcode positiveDefinite} takes as scratch for n × n. */
+// @ts-ignore: decorator
+@inline
+export function f32CopyBytes(n: i32): usize {
+  return (<usize>n * <usize>n << 3) + 16;
+}
+
+/**
+ * Whether the Hermitian M (n × n, f64, lower triangle of br/bi as
+ * choleskyLower reads it) is certified positive definite: first by a
+ * Cholesky factorisation in f32 of M − δ·I (twice the speed), else by one of
+ * M itself in f64, in place (M is then destroyed).
+ *
+ * The f32 step (b32: f32CopyBytes(n) of scratch). With u = 2^−24, a Cholesky
+ * factorisation that completes on the rounded copy B of M − δ·I gives
+ * R̂ᴴR̂ = B + E with |E| ≤ γ·|R̂ᴴ||R̂| (Higham, Accuracy and Stability, Thm
+ * 10.3, whose γ_{n+1} becomes √2·γ_{2n+2} in complex arithmetic: the real
+ * and imaginary parts of a complex inner product of length n are real ones
+ * of length 2n, and |a_r·b_r| + |a_i·b_i| ≤ |a|·|b|; γ = 4(n + 1)u/(1 − 4(n + 1)u)
+ * is at least that), and
+ * ‖|R̂ᴴ||R̂|‖₂ ≤ ‖R̂‖_F² = tr(B + E) ≤ tr B/(1 − γ); R̂ has a positive
+ * diagonal, so λ_min(B) > −γ·tr B/(1 − γ). Rounding M − δ·I to f32 moves it
+ * by at most 2u·(‖M‖_F + δ√n) in norm, and f32 underflow adds at most
+ * (n + 2)(2n + max M[i, i])·2^−146 to any entry's error (Rump, BIT 46, 2006,
+ * the same argument's underflow term, eight times over). So
+ * δ = 2·(γ·T/(1 − γ) + 2u·‖M‖_F + n(n + 2)(2n + max M[i, i])·2^−146), with
+ * T ≥ tr M rounded up, gives λ_min(M) > 0 (δ's own rounding term is below
+ * δ/2 for any n that fits in memory). Entries of M beyond f32's range leave
+ * it to the f64 step, and so does `room`, an upper bound of λ_min(M) that the
+ * caller may know (Infinity when it does not), below 2δ: the f32 step would
+ * then fail and only double the work.
+ */
+export function positiveDefinite(br: usize, bi: usize, n: i32, b32: usize, room: f64): bool {
+  const nb = <usize>n << 3;
+  if (n >= 16) {
+    let tr: f64 = 0.0;
+    let fro: f64 = 0.0;
+    let dmax: f64 = 0.0;
+    for (let j = 0; j < n; j++) {
+      const d = load<f64>(br + <usize>j * nb + (<usize>j << 3));
+      if (!(d > 0.0)) return false; // a pivot ≤ 0 at once in either precision
+      tr += d;
+      dmax = max<f64>(dmax, d);
+      fro += d * d;
+      for (let i = j + 1; i < n; i++) {
+        const x = load<f64>(br + <usize>j * nb + (<usize>i << 3));
+        const y = load<f64>(bi + <usize>j * nb + (<usize>i << 3));
+        fro += 2.0 * (x * x + y * y);
+      }
+    }
+    const g = 4.0 * <f64>(n + 1) * U32;
+    const gamma = g / (1.0 - g);
+    const t = tr * (1.0 + 1e-12);
+    const under = <f64>n * <f64>(n + 2) * (2.0 * <f64>n + dmax) * 1.1210387714598537e-44; // 2^−146
+    const delta = 2.0 * (gamma * t / (1.0 - gamma) + 2.0 * U32 * Math.sqrt(fro) * (1.0 + 1e-12) + under);
+    if (g < 0.25 && fro < 1e70 && room > 2.0 * delta) {
+      const b32i = b32 + (<usize>n * <usize>n << 2);
+      for (let j = 0; j < n; j++) {
+        const col = <usize>j * nb;
+        const col32 = <usize>j * <usize>n << 2;
+        store<f32>(b32 + col32 + (<usize>j << 2), <f32>(load<f64>(br + col + (<usize>j << 3)) - delta));
+        store<f32>(b32i + col32 + (<usize>j << 2), 0.0);
+        for (let i = j + 1; i < n; i++) {
+          store<f32>(b32 + col32 + (<usize>i << 2), <f32>load<f64>(br + col + (<usize>i << 3)));
+          store<f32>(b32i + col32 + (<usize>i << 2), <f32>load<f64>(bi + col + (<usize>i << 3)));
+        }
+      }
+      if (choleskyLower<f32>(b32, b32i, n)) return true;
+    }
+  }
+  return choleskyLower<f64>(br, bi, n);
 }
 
 /**
@@ -300,7 +378,8 @@ export function choleskyLower(br: usize, bi: usize, n: i32): bool {
  * factorisation of s²(1 − η)·I − AᴴA (see norm_below_f64). B (br, bi: n·n
  * f64 each) is scratch.
  */
-export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: f64, br: usize, bi: usize): bool {
+export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: f64, br: usize, bi: usize,
+  b32: usize): bool {
   const ldb = <usize>ld << 3;
   let frob: f64 = 0.0;
   for (let j = 0; j < n; j++) {
@@ -318,7 +397,7 @@ export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: 
   if (!(c > 0.0)) return false;
   // B = cI − AᴴA, lower triangle: column j holds rows i ≥ j at (j·n + i).
   gramLower(ar, ai, ld, n, c, br, bi);
-  return choleskyLower(br, bi, n);
+  return positiveDefinite(br, bi, n, b32, Infinity);
 }
 
 /**
@@ -350,7 +429,7 @@ export function norm_below_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i3
   twiddles(u, h, kh, twr, twi);
   for (let g = 0; g < groups; g++) {
     buildBlock(tr, ti, g, cout, cin, kh, twr, twi, ar, ai, ld);
-    if (!certifyBelow(ar, ai, m, n, ld, s2, br, bi)) return 0;
+    if (!certifyBelow(ar, ai, m, n, ld, s2, br, bi, align16(bi + <usize>n * nb))) return 0;
   }
   return 1;
 }

@@ -232,6 +232,7 @@ export interface CoreExports {
     tab: number,
     cache: number,
     held: number,
+    est: number,
     flags: number,
     work: number,
   ): number;

@@ -595,6 +595,8 @@ export class GramScreen {
   readonly #held: number;
   readonly #slotBytes: number;
   #v = -1;
+  /** Columns whose estimates are held (the screen reads them). */
+  readonly #estimated = new Set<number>();
   constructor(readonly core: CoreExports, readonly prob: Problem, e: number) {
     const groups = prob.groups ?? 1;
     const { cOut, cIn, kh, kw, h, w } = prob;
@@ -663,6 +665,7 @@ export class GramScreen {
       at,
       this.#work,
     );
+    this.#estimated.add(v);
     return this.run.p.arena.view(at, nu);
   }
   /**
@@ -686,6 +689,7 @@ export class GramScreen {
       s * s,
       this.#tab,
       ...this.#cacheOf(v),
+      this.#estimated.has(v) ? this.#est + (v * h + u0) * 8 : 0,
       this.#flags,
       this.#work,
     );
