@@ -750,8 +750,12 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt): Generator
   for (let v = 0; v < nvAll; v++) {
     const nu = run.nu(v);
     // At s = 0 (a zero frequency, or one that did not converge) nothing is certified: all are factorised.
-    const flags = s > 0 ? screen.screen(v, 0, nu, s) : new Uint8Array(nu);
-    for (let u = 0; u < nu; u++) if (flags[u] === 0 && (u !== bu || v !== bv)) open.push({ u, v, est: est[v][u] });
+    // The frequency factorised is not screened (its value is s: it cannot be certified below it).
+    for (const [u0, u1] of v === bv ? [[0, bu], [bu + 1, nu]] : [[0, nu]]) {
+      if (u1 <= u0) continue;
+      const flags = s > 0 ? screen.screen(v, u0, u1 - u0, s) : new Uint8Array(u1 - u0);
+      for (let u = u0; u < u1; u++) if (flags[u - u0] === 0) open.push({ u, v, est: est[v][u] });
+    }
     yield;
   }
   open.sort((a, b) => b.est - a.est || a.v - b.v || a.u - b.u);
