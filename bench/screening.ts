@@ -256,8 +256,9 @@ line();
 line(
   "operatorNorm works in the Gram domain where the shape allows (docs/architecture.md): the layer's Gram " +
     "coefficients R_d once (13 products PᴴP at sample frequencies for 3×3 taps), then per frequency G = PᴴP from " +
-    "them, one power step on it to order the frequencies, the first factorised, and every other certified below " +
-    "the best exact value s (tr G, or a Cholesky factorisation of s²(1 − η)I − G) or factorised. An alternating " +
+    "them, a few Lanczos steps on it (n/16, 2 to 6) to order the frequencies, the first factorised, and every " +
+    "other certified below the best exact value s (tr G, or a Cholesky factorisation of s²(1 − η)I − G, in f32 " +
+    "first where its margin allows) or factorised. An alternating " +
     "clipping round screens its frequencies the same way at the radius and leaves those certified inside the ball " +
     "unfactorised. Times are one thread, each the median of 9 runs with the two calls of a row alternating.",
 );
