@@ -23,6 +23,7 @@ import { signedUniform } from "./_random.ts";
 import { GramScreen, runProblem } from "../src/_wasm/engine.ts";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
 import { ldexp, type Problem, scaleExponent } from "../src/_problem/problem.ts";
+import { mayCertify } from "../src/_clip/wasm.ts";
 
 interface Case {
   prob: Problem;
@@ -200,4 +201,46 @@ test("Gram screen: a peaked kernel and a trained-like smooth one (one frequency 
   const m = signedUniform(24, 12);
   for (let p = 0; p < 12; p++) for (let t = 0; t < 9; t++) blur[p * 9 + t] = m[p];
   check({ prob: { cOut: 3, cIn: 4, kh: 3, kw: 3, h: 9, w: 16, re: blur }, what: "low-pass" });
+});
+
+test("mayCertify: where it says no frequency may be certified below c, the screen certifies none (real kernels, tall and wide, 1 to 4 taps)", () => {
+  const arb = fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    cOut: fc.integer({ min: 1, max: 10 }),
+    cIn: fc.integer({ min: 1, max: 10 }),
+    kh: fc.integer({ min: 1, max: 4 }),
+    kw: fc.integer({ min: 1, max: 4 }),
+    dh: fc.integer({ min: 0, max: 5 }),
+    dw: fc.integer({ min: 0, max: 5 }),
+    level: fc.double({ min: 0.05, max: 1.2, noNaN: true }),
+  });
+  let saidNo = 0, saidYes = 0;
+  fc.assert(
+    fc.property(arb, ({ seed, cOut, cIn, kh, kw, dh, dw, level }) => {
+      const h = kh + dh, w = kw + dw;
+      const re = signedUniform(seed, cOut * cIn * kh * kw);
+      const prob = { cOut, cIn, kh, kw, h, w, re };
+      let norm = 0;
+      runProblem(loadWasmSync(), prob, (_u, _v, values) => {
+        norm = Math.max(norm, values[0]);
+      });
+      const c = level * norm;
+      const e = scaleExponent(re)!;
+      const screen = new GramScreen(loadWasmSync(), prob, e);
+      let certified = 0;
+      for (let v = 0; v <= w >> 1; v++) {
+        const nu = v === 0 || 2 * v === w ? (h >> 1) + 1 : h;
+        certified += screen.screen(v, 0, nu, ldexp(c, -e)).reduce((a, b) => a + b, 0);
+      }
+      if (mayCertify(prob, re, c)) saidYes++;
+      else {
+        saidNo++;
+        assert.equal(certified, 0, `cOut ${cOut}, cIn ${cIn}, taps ${kh}×${kw}, grid ${h}×${w}, c = ${level}·‖A‖`);
+      }
+      // Above the norm every frequency is certified (the screen is sharp), so it must say yes.
+      if (level > 1.01) assert.ok(mayCertify(prob, re, c));
+    }),
+    { numRuns: 200, seed: 4242 },
+  );
+  assert.ok(saidNo > 20 && saidYes > 20, `both verdicts seen: no ${saidNo}, yes ${saidYes}`);
 });

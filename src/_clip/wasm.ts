@@ -102,6 +102,78 @@ function planRound(core: CoreExports, p: Problem, groups: number, dykstra: boole
 }
 
 /**
+ * Whether the screen may certify some frequency of a real problem's kernel
+ * `re` below `c`: false when at every frequency of the Hermitian half some
+ * column of A (P, or Pᵀ when c_out < c_in: the side the Gram matrix is taken
+ * on) has a squared norm G_jj ≥ c² (≤ σ_max², the screen's first test, which
+ * then leaves the frequency open). G_jj(u, v) = Σ_d C_j(d)·cos(ω·d) from each
+ * column's tap autocorrelation C_j, O(m·n·taps·(2kh − 1)(2kw − 1)/2) in all,
+ * against the 13 products PᴴP (3×3 taps) of the screen's Gram coefficients:
+ * a fresh kernel clipped well inside its norm skips the screen, which would
+ * certify nothing. An open verdict is always safe (the round then tests the
+ * frequency itself), so the rounding of this test changes no result.
+ */
+export function mayCertify(
+  p: { cOut: number; cIn: number; kh: number; kw: number; h: number; w: number },
+  re: ArrayLike<number>,
+  c: number,
+): boolean {
+  const { cOut, cIn, kh, kw, h, w } = p;
+  const tall = cOut >= cIn;
+  const n = tall ? cIn : cOut, m = tall ? cOut : cIn;
+  const taps = kh * kw;
+  // Half-plane offsets (da > 0, or da = 0 and db ≥ 0): C(−d) = C(d). Each offset's tap pairs, flattened.
+  const offs: [number, number][] = [];
+  for (let da = 0; da < kh; da++) for (let db = da === 0 ? 0 : 1 - kw; db < kw; db++) offs.push([da, db]);
+  const nd = offs.length;
+  const pa: number[] = [], pb: number[] = [], pq: number[] = [];
+  offs.forEach(([da, db], q) => {
+    for (let a = 0; a + da < kh; a++) {
+      for (let b = Math.max(0, -db); b < kw && b + db < kw; b++) {
+        pa.push(a * kw + b);
+        pb.push((a + da) * kw + b + db);
+        pq.push(q);
+      }
+    }
+  });
+  const ia = Int32Array.from(pa), ib = Int32Array.from(pb), iq = Int32Array.from(pq);
+  const corr = new Float64Array(n * nd);
+  const x = new Float64Array(taps);
+  for (let j = 0; j < n; j++) {
+    const cj = j * nd;
+    for (let r = 0; r < m; r++) {
+      const base = (tall ? r * cIn + j : j * cIn + r) * taps;
+      for (let t = 0; t < taps; t++) x[t] = re[base + t];
+      for (let z = 0; z < ia.length; z++) corr[cj + iq[z]] += x[ia[z]] * x[ib[z]];
+    }
+  }
+  const c2 = c * c;
+  const cosd = new Float64Array(nd);
+  let jBest = 0;
+  for (let v = 0; v <= w >> 1; v++) {
+    for (let u = 0; u < (v === 0 || 2 * v === w ? (h >> 1) + 1 : h); u++) {
+      for (let q = 0; q < nd; q++) {
+        const [da, db] = offs[q];
+        cosd[q] = (q === 0 ? 1 : 2) * Math.cos(2 * Math.PI * ((u * da) / h + (v * db) / w));
+      }
+      // The column that reached c² at the last frequency first: it most often does again.
+      let open = false;
+      for (let t = 0; t < n && !open; t++) {
+        const j = (jBest + t) % n;
+        let g = 0;
+        for (let q = 0; q < nd; q++) g += corr[j * nd + q] * cosd[q];
+        if (g >= c2) {
+          open = true;
+          jBest = j;
+        }
+      }
+      if (!open) return true;
+    }
+  }
+  return false;
+}
+
+/**
  * For an alternating round: per (column, group) the flags of the column's
  * frequencies, 1 where the Gram-domain screen (src/_wasm/engine.ts
  * GramScreen) certifies σ_max < c for that group's kernel (`clip_column_f64`
@@ -118,7 +190,7 @@ function insideFlags(core: CoreExports, prob: Problem, groups: number, k: Float6
   for (let g = 0; g < groups; g++) {
     const re = k.subarray(g * size, (g + 1) * size);
     const e = scaleExponent(re);
-    if (e === undefined) continue;
+    if (e === undefined || !mayCertify(prob, re, c)) continue;
     const screen = new GramScreen(core, { cOut, cIn, kh, kw, h, w, re }, e);
     const s = ldexp(c, -e);
     for (let v = 0; v < nvAll; v++) flags.set(screen.screen(v, 0, columnLength(h, w, v), s), (v * groups + g) * h);
