@@ -125,6 +125,31 @@ test("Gram screen: sound and sharp at every frequency of random problems (real a
   fc.assert(fc.property(caseArb, (c) => check(c)), { numRuns: 80, seed: 1717 });
 });
 
+test("Gram screen: sound and sharp with blocks of 16 to 40 values, where the certificate runs in f32 first", () => {
+  const wide = fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    cOut: fc.integer({ min: 16, max: 40 }),
+    cIn: fc.integer({ min: 16, max: 40 }),
+    kh: fc.integer({ min: 1, max: 3 }),
+    kw: fc.integer({ min: 1, max: 3 }),
+    dh: fc.integer({ min: 0, max: 4 }),
+    dw: fc.integer({ min: 0, max: 4 }),
+    scale: fc.constantFrom(1, 1e-30, 1e30),
+  }).map(({ seed, cOut, cIn, kh, kw, dh, dw, scale }) => ({
+    prob: {
+      cOut,
+      cIn,
+      kh,
+      kw,
+      h: kh + dh,
+      w: kw + dw,
+      re: signedUniform(seed, cOut * cIn * kh * kw).map((x) => x * scale),
+    },
+    what: `${cOut}×${cIn}, taps ${kh}×${kw}, grid ${kh + dh}×${kw + dw}, scale ${scale}, seed ${seed}`,
+  }));
+  fc.assert(fc.property(wide, (c) => check(c)), { numRuns: 30, seed: 2024 });
+});
+
 test("Gram screen: blocks of 48 to 72 values", () => {
   for (
     const [cOut, cIn, kh, kw, h, w, seed] of [[48, 48, 3, 3, 5, 4, 31], [64, 50, 2, 3, 4, 6, 32], [
