@@ -448,12 +448,11 @@ const ESTIMATE_STEPS = 1;
  * Lanczos steps of the Gram-domain screen's estimates for n × n Gram
  * matrices: n/16 from 2 to 6, and 12 from n = 192. Each costs 3/n of a
  * Cholesky test; sharper estimates make the first frequency factorised the
- * maximum more often, so that each other one is screened once. Measured on
- * random 3×3 layers: at c = 256 (34 frequencies on 8², each factorisation
- * ~8% of the norm) six steps ranked the maximum 31st and twelve first, the
- * norm ~25% faster; at c = 128 (130 frequencies on 16²) eight or more cost
- * more than they saved; at c ≤ 32 (and the trained layers' n = 3) more than
- * two did.
+ * maximum more often, so that each other one is screened once. Extra steps
+ * pay where a wasted factorisation weighs most: large n on few frequencies
+ * (c ≥ 192 on small inputs); with many small frequencies (and the trained
+ * layers' n = 3) they cost more than they save (bench/RESULTS.md, screened
+ * norm).
  */
 function lanczosSteps(n: number): number {
   return n >= 192 ? 12 : Math.min(6, Math.max(2, Math.round(n / 16)));
