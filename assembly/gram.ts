@@ -34,14 +34,18 @@ function sampleCount(kh: i32, kw: i32, cplx: bool): i32 {
   return cplx ? (2 * kh - 1) * (2 * kw - 1) : kh + (kw - 1) * (2 * kh - 1);
 }
 
-/** Bytes of gram_taps_f64's scratch (the taps by column, one sample's A, every sample's Gram matrix, weights); −1 past 2³¹. */
+/**
+ * Bytes of gram_taps_f64's scratch (the taps by column, one sample's A, every
+ * sample's Gram matrix, weights, one column's samples and coefficients); −1
+ * past 2³¹.
+ */
 export function gram_taps_work_bytes(m: i32, n: i32, kh: i32, kw: i32, cplx: i32): i32 {
   const ns = <i64>sampleCount(kh, kw, cplx != 0);
   const d = <i64>(2 * kh - 1) * <i64>(2 * kw - 1);
   const taps = <i64>kh * <i64>kw;
   const ld = <i64>lead_dim(m);
-  const b = (taps * <i64>n * ld * (cplx != 0 ? 2 : 1) + 2 * ld * <i64>n + ns * 2 * <i64>n * <i64>n + ns * d * 4 + taps * 4) *
-      8 + 96;
+  const b = (taps * <i64>n * ld * (cplx != 0 ? 2 : 1) + 2 * ld * <i64>n + ns * 2 * <i64>n * <i64>n + ns * d * 4 + taps * 4 +
+    (2 * ns + 2 * d) * <i64>n) * 8 + 128;
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
@@ -185,27 +189,48 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
     // Complex: R_d's imaginary plane follows its real plane, Im R_d = Σ_s (Im B_s·c − Re B_s·e).
     const rg = r + <usize>g * <usize>offsets * planes * nn * 8;
     const rstride = planes * nn * 8;
+    // Column by column through scratch: the samples' segments of column j gathered, and its R_d segments
+    // written back, each as one sequential copy (an entry at a time across 2·ns + offsets arrays of n² defeats
+    // the prefetchers). The same sums in the same order.
+    const cs = align16(tws + (<usize>taps << 5));
+    const nb = <usize>n << 3;
+    const co = cs + (<usize>ns * nb << 1);
+    const ostride = planes * nb;
     for (let j = 0; j < n; j++) {
-      let i = j & ~1;
+      const i0 = j & ~1;
+      const off = <usize>i0 << 3;
+      const len = <usize>(n - i0) << 3;
+      const colAt = <usize>j * nb;
+      for (let sIdx = 0; sIdx < ns; sIdx++) {
+        const src = gs + <usize>sIdx * nn * 16 + colAt + off;
+        const dst = cs + (<usize>sIdx * nb << 1) + off;
+        memory.copy(dst, src, len);
+        memory.copy(dst + nb, src + nn * 8, len);
+      }
+      let i = i0;
       for (; i + 1 < n; i += 2) {
-        const at = (<usize>j * <usize>n + <usize>i) << 3;
-        idftPair(gs, nn, ns, offsets, wts, rg, rstride, at, false);
-        if (cplx) idftPair(gs, nn, ns, offsets, wts, rg + nn * 8, rstride, at, true);
+        const at = <usize>i << 3;
+        idftPair(cs, <usize>n, ns, offsets, wts, co, ostride, at, false);
+        if (cplx) idftPair(cs, <usize>n, ns, offsets, wts, co + nb, ostride, at, true);
       }
       if (i < n) {
-        const at = (<usize>j * <usize>n + <usize>i) << 3;
+        const at = <usize>i << 3;
         for (let d = 0; d < offsets; d++) {
           let acc: f64 = 0.0;
           let accI: f64 = 0.0;
           for (let sIdx = 0; sIdx < ns; sIdx++) {
-            const br = gs + <usize>sIdx * nn * 16;
+            const br = cs + (<usize>sIdx * nb << 1);
             const wt = wts + (<usize>(d * ns + sIdx) << 5);
-            acc += load<f64>(br + at) * load<f64>(wt) + load<f64>(br + nn * 8 + at) * load<f64>(wt + 16);
-            accI += load<f64>(br + nn * 8 + at) * load<f64>(wt) - load<f64>(br + at) * load<f64>(wt + 16);
+            acc += load<f64>(br + at) * load<f64>(wt) + load<f64>(br + nb + at) * load<f64>(wt + 16);
+            accI += load<f64>(br + nb + at) * load<f64>(wt) - load<f64>(br + at) * load<f64>(wt + 16);
           }
-          store<f64>(rg + <usize>d * rstride + at, acc);
-          if (cplx) store<f64>(rg + <usize>d * rstride + nn * 8 + at, accI);
+          store<f64>(co + <usize>d * ostride + at, acc);
+          if (cplx) store<f64>(co + <usize>d * ostride + nb + at, accI);
         }
+      }
+      for (let d = 0; d < offsets; d++) {
+        memory.copy(rg + <usize>d * rstride + colAt + off, co + <usize>d * ostride + off, len);
+        if (cplx) memory.copy(rg + <usize>d * rstride + nn * 8 + colAt + off, co + <usize>d * ostride + nb + off, len);
       }
     }
     // R_d[j, i] = conj(R_{−d}[i, j]) for i > j.
