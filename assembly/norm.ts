@@ -312,7 +312,7 @@ export function f32CopyBytes(n: i32): usize {
  * Cholesky factorisation in f32 of M − δ·I (twice the speed), else by one of
  * M itself in f64, in place (M is then destroyed).
  *
- * The f32 step (b32: f32CopyBytes(n) of scratch). With u = 2^−24, a Cholesky
+ * The f32 step (b32: f32CopyBytes(n) of scratch; 0 skips it). With u = 2^−24, a Cholesky
  * factorisation that completes on the rounded copy B of M − δ·I gives
  * R̂ᴴR̂ = B + E with |E| ≤ γ·|R̂ᴴ||R̂| (Higham, Accuracy and Stability, Thm
  * 10.3, whose γ_{n+1} becomes √2·γ_{2n+2} in complex arithmetic: the real
@@ -333,7 +333,7 @@ export function f32CopyBytes(n: i32): usize {
  */
 export function positiveDefinite(br: usize, bi: usize, n: i32, b32: usize, room: f64): bool {
   const nb = <usize>n << 3;
-  if (n >= 16) {
+  if (n >= 16 && b32 != 0) {
     let tr: f64 = 0.0;
     let fro: f64 = 0.0;
     let dmax: f64 = 0.0;
@@ -376,11 +376,11 @@ export function positiveDefinite(br: usize, bi: usize, n: i32, b32: usize, room:
  * Whether σ_max(A) < s is certified for A (m × n, ld, re/im split, padding
  * rows zero; read only): ‖A‖_F below s, or a completed Cholesky
  * factorisation of s²(1 − η)·I − AᴴA (see norm_below_f64). B (br, bi: n·n
- * f64 each) and b32 (f32CopyBytes(n)) are scratch; `room` as for
- * positiveDefinite (0: the f64 step only).
+ * f64 each) and b32 (f32CopyBytes(n), or 0: the f64 step only) are
+ * scratch.
  */
 export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: f64, br: usize, bi: usize,
-  b32: usize, room: f64): bool {
+  b32: usize): bool {
   const ldb = <usize>ld << 3;
   let frob: f64 = 0.0;
   for (let j = 0; j < n; j++) {
@@ -398,7 +398,7 @@ export function certifyBelow(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s2: 
   if (!(c > 0.0)) return false;
   // B = cI − AᴴA, lower triangle: column j holds rows i ≥ j at (j·n + i).
   gramLower(ar, ai, ld, n, c, br, bi);
-  return positiveDefinite(br, bi, n, b32, room);
+  return positiveDefinite(br, bi, n, b32, Infinity);
 }
 
 /**
@@ -430,7 +430,7 @@ export function norm_below_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i3
   twiddles(u, h, kh, twr, twi);
   for (let g = 0; g < groups; g++) {
     buildBlock(tr, ti, g, cout, cin, kh, twr, twi, ar, ai, ld);
-    if (!certifyBelow(ar, ai, m, n, ld, s2, br, bi, align16(bi + <usize>n * nb), Infinity)) return 0;
+    if (!certifyBelow(ar, ai, m, n, ld, s2, br, bi, align16(bi + <usize>n * nb))) return 0;
   }
   return 1;
 }

@@ -4,7 +4,7 @@ import { buildPTapMajor, lead_dim, twiddles, TWO_PI } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
 import { bdvec_work_bytes, bidiag_top_vectors_f64 } from "./bdvec";
-import { certifyBelow, f32CopyBytes } from "./norm";
+import { certifyBelow } from "./norm";
 
 /**
  * bdsqr_vectors_f64: SVD of an n×n real upper-bidiagonal B = U_B·diag(d)·V_Bᵀ
@@ -230,10 +230,9 @@ function insideBall(ar: usize, ai: usize, m: i32, n: i32, ld: i32, c: f64, work:
     if (!(q < c2)) return false;
   }
   const br = (work + 15) & ~(<usize>15);
-  const bi = br + (<usize>(n * n) << 3);
   // A frequency that reaches this test in a round is most often outside the ball (the screen, where the
   // shape has one, certified those inside): an f32 attempt would mostly fail and double the work.
-  return certifyBelow(ar, ai, m, n, ld, c2, br, bi, (bi + (<usize>(n * n) << 3) + 15) & ~(<usize>15), 0.0);
+  return certifyBelow(ar, ai, m, n, ld, c2, br, br + (<usize>(n * n) << 3), 0);
 }
 
 /** Rows m … ld − 1 of A's n columns set to zero. */
@@ -259,7 +258,7 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
   bytes += 4 * <i64>ld * <i64>n * 8 + 64; // A, A0
   bytes += 2 * <i64>ld * <i64>n * 8 + 32; // U
   bytes += 2 * <i64>ldn * <i64>n * 8 + 32; // V
-  bytes += max<i64>(<i64>svd_work_bytes(m, n), 2 * <i64>n * <i64>n * 8 + 32 + <i64>f32CopyBytes(n)) + 32; // SVD, or the certificate
+  bytes += max<i64>(<i64>svd_work_bytes(m, n), 2 * <i64>n * <i64>n * 8 + 16) + 32; // SVD, or the certificate
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
