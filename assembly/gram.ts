@@ -60,11 +60,11 @@ const MAX_STEPS = 64;
 
 /**
  * Bytes of scratch for gram_screen_f64 and gram_estimates_f64 (a Gram
- * matrix, three vectors, the Lanczos tridiagonal, one u's twiddles, the
+ * matrix, four vectors, the Lanczos tridiagonal, one u's twiddles, the
  * matrix's f32 copy).
  */
 export function gram_work_bytes(n: i32, kh: i32): i32 {
-  const b = (<i64>2 * <i64>n * <i64>n + 6 * <i64>n + 2 * MAX_STEPS + 4 * <i64>(2 * kh - 1)) * 8 + 64 +
+  const b = (<i64>2 * <i64>n * <i64>n + 8 * <i64>n + 2 * MAX_STEPS + 4 * <i64>(2 * kh - 1)) * 8 + 64 +
     <i64>f32CopyBytes(n) + 16;
   return b > 0x7fffffff ? -1 : <i32>b;
 }
@@ -403,13 +403,13 @@ export function gram_column_f64(r: usize, n: i32, kh: i32, kw: i32, w: i32, v: i
 }
 
 /**
- * work's twiddles of one u (after the matrix, the three vectors and the
+ * work's twiddles of one u (after the matrix, the four vectors and the
  * tridiagonal): exp(+2πi·u·d_a/h) as (cos, sin), each lane-splat, per d_a.
  */
 // @ts-ignore: decorator
 @inline
 function uTwiddles(work: usize, n: i32, tab: usize, h: i32, kh: i32, u: i32): usize {
-  const tw = align16(work) + ((<usize>2 * <usize>n * <usize>n + 6 * <usize>n + 2 * MAX_STEPS) << 3);
+  const tw = align16(work) + ((<usize>2 * <usize>n * <usize>n + 8 * <usize>n + 2 * MAX_STEPS) << 3);
   for (let ia = 0; ia < 2 * kh - 1; ia++) {
     const q = modIndex(u, ia - kh + 1, h);
     v128.store(tw + (<usize>ia << 5), v128.load64_splat(tab + (<usize>q << 4)));
@@ -659,8 +659,8 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
   return open;
 }
 
-/** y = B·x for Hermitian B held in its lower triangle (column-major, re/im split); returns ‖y‖². */
-function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, yi: usize): f64 {
+/** y = B·x for Hermitian B held in its lower triangle (column-major, re/im split). */
+function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, yi: usize): void {
   memory.fill(yr, 0, <usize>n << 3);
   memory.fill(yi, 0, <usize>n << 3);
   for (let j = 0; j < n; j++) {
@@ -710,13 +710,6 @@ function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, 
     store<f64>(yr + jb, load<f64>(yr + jb) + sr);
     store<f64>(yi + jb, load<f64>(yi + jb) + si);
   }
-  let q: f64 = 0.0;
-  for (let j = 0; j < n; j++) {
-    const a = load<f64>(yr + (<usize>j << 3));
-    const b = load<f64>(yi + (<usize>j << 3));
-    q += a * a + b * b;
-  }
-  return q;
 }
 
 /** y[i] += B[i, j]·x[j] for one row i of column j (at byte offset col), x[j] = (cr, ci). */
@@ -823,10 +816,26 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
   const yi = yr + nv;
   const pr = yi + nv;
   const pi = pr + nv;
-  const al = pi + nv;
+  const sr = pi + nv;
+  const si = sr + nv;
+  const al = si + nv;
   const be = al + (<usize>MAX_STEPS << 3);
   // n steps span G's Krylov space from the start: their Ritz values are G's.
   const k = min<i32>(min<i32>(max<i32>(steps, 1), MAX_STEPS), n);
+  // The start q₁ = x/‖x‖, the same for every frequency.
+  let q: f64 = 0.0;
+  for (let j = 0; j < n; j++) {
+    const a = startComponent(2 * j);
+    const b = startComponent(2 * j + 1);
+    store<f64>(sr + (<usize>j << 3), a);
+    store<f64>(si + (<usize>j << 3), b);
+    q += a * a + b * b;
+  }
+  const f0 = 1.0 / Math.sqrt(q);
+  for (let j = 0; j < n; j++) {
+    store<f64>(sr + (<usize>j << 3), load<f64>(sr + (<usize>j << 3)) * f0);
+    store<f64>(si + (<usize>j << 3), load<f64>(si + (<usize>j << 3)) * f0);
+  }
   let floor2 = floor * floor;
   for (let u = u0; u < u0 + nu; u++) {
     const tw = uTwiddles(work, n, tab, h, kh, u);
@@ -841,20 +850,8 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
         memory.copy(cache + slot * nb * 2 + nb, bi, nb);
         store<u8>(held + slot, 1);
       }
-      // q₁ = x/‖x‖, q₀ = 0; B = −G, so G·q = −(B·q).
-      let q: f64 = 0.0;
-      for (let j = 0; j < n; j++) {
-        const a = startComponent(2 * j);
-        const b = startComponent(2 * j + 1);
-        store<f64>(xr + (<usize>j << 3), a);
-        store<f64>(xi + (<usize>j << 3), b);
-        q += a * a + b * b;
-      }
-      const f0 = 1.0 / Math.sqrt(q);
-      for (let j = 0; j < n; j++) {
-        store<f64>(xr + (<usize>j << 3), load<f64>(xr + (<usize>j << 3)) * f0);
-        store<f64>(xi + (<usize>j << 3), load<f64>(xi + (<usize>j << 3)) * f0);
-      }
+      // q₁ the start, q₀ = 0; B = −G, so G·q = −(B·q).
+      memory.copy(xr, sr, nv * 2);
       memory.fill(pr, 0, nv * 2);
       let beta: f64 = 0.0;
       let done = 0;
