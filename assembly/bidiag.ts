@@ -182,10 +182,29 @@ export function bidiag_r32_split(ar: usize, m: i32, n: i32, ld: i32, d: usize, e
   return bidiagFused<f32>(ar, 0, m, n, ld, d, e, work, taus, true);
 }
 
+/**
+ * bidiag_c64_split (T = f64) or bidiag_c32_split (T = f32), taking the real
+ * form where A's imaginary plane is zero (the same values: see
+ * bidiag_r64_split); returns whether it did, so that a caller applying the
+ * reflectors can stay real too.
+ */
+export function bidiagSplit<T>(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,
+  taus: usize): bool {
+  const real = isZero<T>(ai, m, n, <usize>ld * <usize>sizeof<T>());
+  if (sizeof<T>() == 8) {
+    if (real) bidiag_r64_split(ar, m, n, ld, d, e, work, taus);
+    else bidiag_c64_split(ar, ai, m, n, ld, d, e, work, taus);
+  } else {
+    if (real) bidiag_r32_split(ar, m, n, ld, d, e, work, taus);
+    else bidiag_c32_split(ar, ai, m, n, ld, d, e, work, taus);
+  }
+  return real;
+}
+
 /** Whether rows 0..m−1 of the n columns (ldb bytes apart) at a are all zero. */
 // @ts-ignore: decorator
 @inline
-export function isZero<T>(a: usize, m: i32, n: i32, ldb: usize): bool {
+function isZero<T>(a: usize, m: i32, n: i32, ldb: usize): bool {
   const sz = <usize>sizeof<T>();
   for (let j = 0; j < n; j++) {
     const col = a + <usize>j * ldb;

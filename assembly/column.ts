@@ -1,13 +1,6 @@
 // Per-column driver: frequency transform of the kernel, then one SVD per frequency.
 import { fft_plan_bytes, fft_plan_init, fft_c64_batch } from "./fft";
-import {
-  bidiag_c32_split,
-  bidiag_c64_split,
-  bidiag_r32_split,
-  bidiag_r64_split,
-  bidiag_work_bytes,
-  isZero,
-} from "./bidiag";
+import { bidiag_work_bytes, bidiagSplit } from "./bidiag";
 import { sort_desc_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes, dqdsValues, TOL_F32_INPUT } from "./dqds";
 
@@ -466,14 +459,7 @@ function svdColumn<T>(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32
         store<f64>(d, vectorNorm<T>(ar, ai, m));
       } else {
         // A real P (a one-tap kernel; frequencies whose twiddles are exactly ±1) takes real arithmetic: same values.
-        const real = isZero<T>(ai, m, n, ldb);
-        if (sz == 8) {
-          if (real) bidiag_r64_split(ar, m, n, ld, d, e, bw, 0);
-          else bidiag_c64_split(ar, ai, m, n, ld, d, e, bw, 0);
-        } else {
-          if (real) bidiag_r32_split(ar, m, n, ld, d, e, bw, 0);
-          else bidiag_c32_split(ar, ai, m, n, ld, d, e, bw, 0);
-        }
+        bidiagSplit<T>(ar, ai, m, n, ld, d, e, bw, 0);
         if ((sz == 8 ? dqds_values_f64(d, e, n, dq) : dqdsValues(d, e, n, dq, TOL_F32_INPUT)) != 0) bad = true;
       }
       memory.copy(groups > 1 ? stage + (<usize>(g * n) << 3) : row, d, <usize>n << 3);

@@ -1,5 +1,5 @@
 // Complex SVD with singular vectors, and the per-frequency clipping round.
-import { applyLeft, applyLeftReal, bidiag_c64_split, bidiag_r64_split, bidiag_work_bytes, isZero } from "./bidiag";
+import { applyLeft, applyLeftReal, bidiag_work_bytes, bidiagSplit } from "./bidiag";
 import { buildPTapMajor, lead_dim, twiddles, TWO_PI } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
@@ -120,9 +120,7 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
   const dv = (bw + <usize>bidiag_work_bytes(ld, n) + 15) & ~(<usize>15);
   const dqw = (dv + (<usize>n << 3) + 15) & ~(<usize>15);
   // A real A (a one-tap kernel's matrix) takes real arithmetic throughout: the same bits, U and V real.
-  const real = isZero<f64>(ai, m, n, ldb);
-  if (real) bidiag_r64_split(ar, m, n, ld, s, e, bw, taus);
-  else bidiag_c64_split(ar, ai, m, n, ld, s, e, bw, taus);
+  const real = bidiagSplit<f64>(ar, ai, m, n, ld, s, e, bw, taus);
   memory.copy(dv, s, <usize>n << 3);
   // Values by dqds (e is only read), decreasing.
   let st = dqds_values_f64(s, e, n, dqw);
