@@ -90,63 +90,55 @@ function check({ prob, what }: Case): void {
   }
 }
 
-const caseArb: fc.Arbitrary<Case> = fc.record({
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-  cOut: fc.integer({ min: 1, max: 12 }),
-  cIn: fc.integer({ min: 1, max: 12 }),
-  groups: fc.integer({ min: 1, max: 3 }),
-  kh: fc.integer({ min: 1, max: 4 }),
-  kw: fc.integer({ min: 1, max: 4 }),
-  dh: fc.integer({ min: 0, max: 6 }),
-  dw: fc.integer({ min: 0, max: 6 }),
-  scale: fc.constantFrom(1, 1e-200, 1e150),
-  complex: fc.boolean(),
-}).map(({ seed, cOut, cIn, groups, kh, kw, dh, dw, scale, complex }) => {
-  const len = groups * cOut * cIn * kh * kw;
-  return {
-    prob: {
-      cOut,
-      cIn,
-      groups,
-      kh,
-      kw,
-      h: kh + dh,
-      w: kw + dw,
-      re: signedUniform(seed, len).map((x) => x * scale),
-      im: complex ? signedUniform(seed + 1, len).map((x) => x * scale) : undefined,
-    },
-    what: `${groups} × ${cOut}×${cIn}${complex ? " complex" : ""}, taps ${kh}×${kw}, grid ${kh + dh}×${
-      kw + dw
-    }, scale ${scale}, seed ${seed}`,
-  };
-});
+/** Random problems: channels, groups, taps per axis and grid padding up to the given limits, scaled by one of `scales`. */
+function casesOf(o: {
+  channels: [number, number];
+  groups: number;
+  taps: number;
+  pad: number;
+  scales: number[];
+  complex: boolean;
+}): fc.Arbitrary<Case> {
+  return fc.record({
+    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+    cOut: fc.integer({ min: o.channels[0], max: o.channels[1] }),
+    cIn: fc.integer({ min: o.channels[0], max: o.channels[1] }),
+    groups: fc.integer({ min: 1, max: o.groups }),
+    kh: fc.integer({ min: 1, max: o.taps }),
+    kw: fc.integer({ min: 1, max: o.taps }),
+    dh: fc.integer({ min: 0, max: o.pad }),
+    dw: fc.integer({ min: 0, max: o.pad }),
+    scale: fc.constantFrom(...o.scales),
+    complex: o.complex ? fc.boolean() : fc.constant(false),
+  }).map(({ seed, cOut, cIn, groups, kh, kw, dh, dw, scale, complex }) => {
+    const len = groups * cOut * cIn * kh * kw;
+    return {
+      prob: {
+        cOut,
+        cIn,
+        groups,
+        kh,
+        kw,
+        h: kh + dh,
+        w: kw + dw,
+        re: signedUniform(seed, len).map((x) => x * scale),
+        im: complex ? signedUniform(seed + 1, len).map((x) => x * scale) : undefined,
+      },
+      what: `${groups} × ${cOut}×${cIn}${complex ? " complex" : ""}, taps ${kh}×${kw}, grid ${kh + dh}×${
+        kw + dw
+      }, scale ${scale}, seed ${seed}`,
+    };
+  });
+}
+
+const caseArb = casesOf({ channels: [1, 12], groups: 3, taps: 4, pad: 6, scales: [1, 1e-200, 1e150], complex: true });
 
 test("Gram screen: sound and sharp at every frequency of random problems (real and complex, tall, wide, groups, 1 to 4 taps, scaled)", () => {
   fc.assert(fc.property(caseArb, (c) => check(c)), { numRuns: 80, seed: 1717 });
 });
 
 test("Gram screen: sound and sharp with blocks of 16 to 40 values, where the certificate runs in f32 first", () => {
-  const wide = fc.record({
-    seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-    cOut: fc.integer({ min: 16, max: 40 }),
-    cIn: fc.integer({ min: 16, max: 40 }),
-    kh: fc.integer({ min: 1, max: 3 }),
-    kw: fc.integer({ min: 1, max: 3 }),
-    dh: fc.integer({ min: 0, max: 4 }),
-    dw: fc.integer({ min: 0, max: 4 }),
-    scale: fc.constantFrom(1, 1e-30, 1e30),
-  }).map(({ seed, cOut, cIn, kh, kw, dh, dw, scale }) => ({
-    prob: {
-      cOut,
-      cIn,
-      kh,
-      kw,
-      h: kh + dh,
-      w: kw + dw,
-      re: signedUniform(seed, cOut * cIn * kh * kw).map((x) => x * scale),
-    },
-    what: `${cOut}×${cIn}, taps ${kh}×${kw}, grid ${kh + dh}×${kw + dw}, scale ${scale}, seed ${seed}`,
-  }));
+  const wide = casesOf({ channels: [16, 40], groups: 1, taps: 3, pad: 4, scales: [1, 1e-30, 1e30], complex: false });
   fc.assert(fc.property(wide, (c) => check(c)), { numRuns: 30, seed: 2024 });
 });
 

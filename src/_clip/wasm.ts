@@ -151,7 +151,7 @@ export function mayCertify(
   const cosd = new Float64Array(nd);
   let jBest = 0;
   for (let v = 0; v <= w >> 1; v++) {
-    for (let u = 0; u < (v === 0 || 2 * v === w ? (h >> 1) + 1 : h); u++) {
+    for (let u = 0; u < columnLength(h, w, v); u++) {
       for (let q = 0; q < nd; q++) {
         const [da, db] = offs[q];
         cosd[q] = (q === 0 ? 1 : 2) * Math.cos(2 * Math.PI * ((u * da) / h + (v * db) / w));
