@@ -316,19 +316,6 @@ export function clip_column_c64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
   return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, 0, c, kout, kouti, sv, work, corr, inside);
 }
 
-/** Byte offset in S of row q = (o·cin + i)·kh + a of the kernel's OIHW order (S laid out per tap as A). */
-// @ts-ignore: decorator
-@inline
-function sAt(q: i32, kh: i32, cout: i32, cin: i32, tall: bool, n: i32, ldb: usize): usize {
-  const a = q % kh;
-  const p = q / kh;
-  const o = p / cin;
-  const i = p % cin;
-  const j = tall ? i : o;
-  const r = tall ? o : i;
-  return <usize>a * <usize>n * ldb + <usize>j * ldb + (<usize>r << 3);
-}
-
 /** Re of acc − x·coef, coef = (cr, ci) = g·conj(v_j[q]): one rank-1 step's operations on B's real plane. */
 // @ts-ignore: decorator
 @inline
@@ -521,24 +508,31 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
       }
     }
   }
-  // kout[o, i, a, b] += Re(S[o, i, a] · exp(−2πi·v·b/w)) / (h·w)
+  // kout[o, i, a, b] += Re(S[o, i, a] · exp(−2πi·v·b/w)) / (h·w), in the kernel's OIHW order.
   const scale = 1.0 / (<f64>h * <f64>w);
+  const tapb = <usize>n * ldb;
   for (let b = 0; b < kw; b++) {
     const ang = TWO_PI * <f64>(<i32>((<i64>v * <i64>b) % <i64>w)) / <f64>w;
     const cr = Math.cos(ang) * scale;
     const ci = -Math.sin(ang) * scale;
-    for (let p = 0; p < pairs * kh; p++) {
-      const at = sAt(p, kh, cout, cin, tall, n, ldb);
-      const x = load<f64>(sr + at) * cr - load<f64>(si + at) * ci;
-      const dst = kout + (<usize>(p * kw + b) << 3);
-      store<f64>(dst, load<f64>(dst) + x);
-    }
-    if (kouti != 0) {
-      for (let p = 0; p < pairs * kh; p++) {
-        const at = sAt(p, kh, cout, cin, tall, n, ldb);
-        const y = load<f64>(sr + at) * ci + load<f64>(si + at) * cr;
-        const dst = kouti + (<usize>(p * kw + b) << 3);
-        store<f64>(dst, load<f64>(dst) + y);
+    let dst = kout + (<usize>b << 3);
+    let dsti = kouti + (<usize>b << 3);
+    const step = <usize>kw << 3;
+    for (let o = 0; o < cout; o++) {
+      for (let i = 0; i < cin; i++) {
+        // S's entry (o, i) of tap 0: column j, row r of an ld × n block.
+        let at = tall ? <usize>i * ldb + (<usize>o << 3) : <usize>o * ldb + (<usize>i << 3);
+        for (let a = 0; a < kh; a++) {
+          const x = load<f64>(sr + at) * cr - load<f64>(si + at) * ci;
+          store<f64>(dst, load<f64>(dst) + x);
+          if (kouti != 0) {
+            const y = load<f64>(sr + at) * ci + load<f64>(si + at) * cr;
+            store<f64>(dsti, load<f64>(dsti) + y);
+          }
+          at += tapb;
+          dst += step;
+          dsti += step;
+        }
       }
     }
   }
