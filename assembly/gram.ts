@@ -545,6 +545,19 @@ function assemble5(base: usize, n: i32, tw: usize, c: f64, br: usize, bi: usize)
   }
 }
 
+/** Σ_j B[j, j] of an n × n column-major real plane. */
+function diagonalSum(b: usize, n: i32): f64 {
+  let t: f64 = 0.0;
+  for (let j = 0; j < n; j++) t += load<f64>(b + (<usize>(j * n + j) << 3));
+  return t;
+}
+
+/** Whether some B[j, j] ≤ x (B an n × n column-major real plane). */
+function diagonalBelow(b: usize, n: i32, x: f64): bool {
+  for (let j = 0; j < n; j++) if (load<f64>(b + (<usize>(j * n + j) << 3)) <= x) return true;
+  return false;
+}
+
 /** Whether some G_g(u, v)[j, j] computed from column v's S is ≥ s2. */
 function diagonalReaches(s: usize, g: i32, n: i32, kh: i32, tw: usize, s2: f64): bool {
   const dh = 2 * kh - 1;
@@ -590,7 +603,8 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  * γ_N·(MᵀM)[i, j] of G's with N = D·(m + 6D + 160) ≥ that (T ≤ D; a complex
  * kernel's samples, twice the terms of a real one's, within γ_{2T+30}·M), and
  * ‖Ĝ − G‖₂ ≤ γ_N·‖M‖_F² = γ_N·μ_g; the trace, n more terms, within
- * 2γ_N·μ_g. Certified when
+ * 2γ_N·μ_g (summed from column v's traces, or from a kept Ĝ's diagonal,
+ * whose entries are within γ_N·(MᵀM)[j, j] each). Certified when
  *   - tr Ĝ + 4N·ε·μ_g < s²(1 − 4ε) (σ_max² ≤ tr G), or
  *   - the Cholesky factorisation of s²(1 − η)·I − Ĝ completes, with
  *     η = 8ε·((n + 1)·n + 2N·μ_g/s²): norm_below_f64's argument with
@@ -606,7 +620,9 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  *   mu   [in] f64[groups] from gram_taps_f64
  *   s2   [in] s², > 0
  *   tab  [in] gram_table_f64(h)
- *   cache, held [in] gram_estimates_f64's cache of the column, or 0
+ *   cache, held [in] gram_estimates_f64's cache of the column, or 0; where
+ *             it holds every group's Ĝ of a frequency, the tests read that
+ *             and not S (S need not be column v's when it holds all of them)
  *   est  [in] f64[nu]: gram_estimates_f64's estimates of u0 … u0 + nu − 1
  *             (0 where it passed a group over), or 0 for none
  *   work [in] gram_work_bytes(n, kh) bytes
@@ -624,9 +640,13 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
     let ok = true;
     for (let g = 0; g < groups && ok; g++) {
       const mug = load<f64>(mu + (<usize>g << 3));
-      if (traceAt(s, g, n, kh, groups, tw) + 4.0 * big * EPS * mug < s2 * (1.0 - 4.0 * EPS)) continue;
+      const slot = <usize>(u * groups + g);
+      // −G, where the cache holds it (then S need not be column v's).
+      const kept = cache != 0 && load<u8>(held + slot) != 0 ? cache + slot * nb * 2 : 0;
+      const trace = kept != 0 ? -diagonalSum(kept, n) : traceAt(s, g, n, kh, groups, tw);
+      if (trace + 4.0 * big * EPS * mug < s2 * (1.0 - 4.0 * EPS)) continue;
       // A diagonal entry (a column's ‖·‖², ≤ σ_max²) at s² or above: not below, without a factorisation.
-      if (diagonalReaches(s, g, n, kh, tw, s2)) {
+      if (kept != 0 ? diagonalBelow(kept, n, -s2) : diagonalReaches(s, g, n, kh, tw, s2)) {
         ok = false;
         break;
       }
@@ -639,11 +659,10 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
         ok = false;
         break;
       }
-      const slot = <usize>(u * groups + g);
-      if (cache != 0 && load<u8>(held + slot) != 0) {
+      if (kept != 0) {
         // −G as gram_estimates_f64 assembled it: the same values, c added on the diagonal.
-        memory.copy(br, cache + slot * nb * 2, nb);
-        memory.copy(bi, cache + slot * nb * 2 + nb, nb);
+        memory.copy(br, kept, nb);
+        memory.copy(bi, kept + nb, nb);
         for (let j = 0; j < n; j++) {
           const d = br + (<usize>(j * n + j) << 3);
           store<f64>(d, c + load<f64>(d));

@@ -634,6 +634,14 @@ export class GramScreen {
     const first = v * this.prob.h * (this.prob.groups ?? 1);
     return [this.#cache + first * this.#slotBytes, this.#held + first];
   }
+  /** Whether the cache keeps every group's Gram matrix of u0 … u0 + nu − 1 in column v (the screen then reads no S). */
+  #keeps(v: number, u0: number, nu: number): boolean {
+    const [, held] = this.#cacheOf(v);
+    if (held === 0) return false;
+    const groups = this.prob.groups ?? 1;
+    const flags = new Uint8Array(this.core.memory.buffer, held + u0 * groups, nu * groups);
+    return flags.every((f) => f !== 0);
+  }
   /** S_{d_a}(v) of column v, unless it is the column already folded. */
   #column(v: number): void {
     if (v === this.#v) return;
@@ -675,7 +683,7 @@ export class GramScreen {
    */
   screen(v: number, u0: number, nu: number, s: number): Uint8Array {
     const { cOut, cIn, kh, kw, h } = this.prob;
-    this.#column(v);
+    if (!this.#keeps(v, u0, nu)) this.#column(v);
     this.core.gram_screen_f64(
       this.#col,
       Math.max(cOut, cIn),
