@@ -37,7 +37,10 @@
 // (exactly equal values may mix freely).
 //
 // Cost: O(n) per solve and O(n·#cluster) per reorthogonalisation, O(k²·n) for
-// the final passes: against the ≈ 24n³ flops of QR with all rotations.
+// the final passes: against the ≈ 24n³ flops of QR with all rotations. The
+// factorisations and solves are chains of dependent divisions, so two vectors
+// whose clusters hold no earlier vector run at once, interleaved, each with
+// the same operations as alone (the same bits).
 
 import { EPS } from "./bdsqr";
 
@@ -49,8 +52,8 @@ const CLUSTER: f64 = 1e-3;
 
 /** Bytes of scratch bidiag_top_vectors_f64 needs for order n. */
 export function bdvec_work_bytes(n: i32): i32 {
-  // t, u1, u2, u3, lm (f64[2n] each), piv (u8[2n]), 16-byte alignment slack.
-  return n > 0 ? 5 * (2 * n) * 8 + 2 * n + 64 : 64;
+  // t (f64[2n]), two sets of factors (factorBytes(2n) each), 16-byte alignment slack.
+  return n > 0 ? (2 * n) * 8 + 2 * <i32>factorBytes(2 * n) + 64 : 64;
 }
 
 // @ts-ignore: decorator
@@ -100,6 +103,317 @@ function scal2(a: usize, c: usize, s: f64, nb: usize): void {
   }
 }
 
+/** f64 planes of one set of factors (U's three diagonals, L's multipliers), before its N pivot bytes. */
+const FACTOR_F64: i32 = 4;
+
+/** Bytes of one set of factors of an N × N tridiagonal (16-byte multiple). */
+// @ts-ignore: decorator
+@inline
+function factorBytes(N: i32): usize {
+  return ((<usize>(FACTOR_F64 * N) << 3) + <usize>N + 15) & ~(<usize>15);
+}
+
+/**
+ * Factors T_GK − μI = P·L·U by Gaussian elimination with partial pivoting
+ * into f (U's diagonals u1, u2, u3, L's multipliers lm, f64[N] each, then
+ * the pivots u8[N]); U's pivots below pertol in size are raised to it. T_GK
+ * has zero diagonal and off-diagonal t[0..N−2]. The row being reduced has
+ * entries (a at column p, b at p+1).
+ */
+function factor(t: usize, N: i32, mu: f64, f: usize, pertol: f64): void {
+  const u1 = f;
+  const u2 = u1 + (<usize>N << 3);
+  const u3 = u2 + (<usize>N << 3);
+  const lm = u3 + (<usize>N << 3);
+  const piv = lm + (<usize>N << 3);
+  let a = -mu;
+  let b = ld(t, 0);
+  for (let p = 0; p < N - 1; p++) {
+    const tp = ld(t, p);
+    const tn = p + 1 < N - 1 ? ld(t, p + 1) : 0.0;
+    if (abs<f64>(a) >= abs<f64>(tp)) {
+      // No swap: U row p = (a, b, 0); next row −= l·(a, b).
+      store<u8>(piv + <usize>p, 0);
+      const l = a != 0.0 ? tp / a : 0.0;
+      st(u1, p, a);
+      st(u2, p, b);
+      st(u3, p, 0.0);
+      st(lm, p, l);
+      a = -mu - l * b;
+      b = tn;
+    } else {
+      // Swap: U row p = (t_p, −μ, t_{p+1}); the old row −= l·(that row).
+      store<u8>(piv + <usize>p, 1);
+      const l = a / tp;
+      st(u1, p, tp);
+      st(u2, p, -mu);
+      st(u3, p, tn);
+      st(lm, p, l);
+      a = b + l * mu;
+      b = -l * tn;
+    }
+  }
+  st(u1, N - 1, a);
+  st(u2, N - 1, 0.0);
+  st(u3, N - 1, 0.0);
+  raisePivots(u1, N, pertol);
+}
+
+/** factor for two shifts at once (into f and g), each factorisation's steps exactly as alone. */
+function factor2(t: usize, N: i32, mu: f64, f: usize, nu: f64, g: usize, pertol: f64): void {
+  const u1 = f;
+  const u2 = u1 + (<usize>N << 3);
+  const u3 = u2 + (<usize>N << 3);
+  const lm = u3 + (<usize>N << 3);
+  const piv = lm + (<usize>N << 3);
+  const w1 = g;
+  const w2 = w1 + (<usize>N << 3);
+  const w3 = w2 + (<usize>N << 3);
+  const wm = w3 + (<usize>N << 3);
+  const wiv = wm + (<usize>N << 3);
+  let a = -mu;
+  let b = ld(t, 0);
+  let c = -nu;
+  let d = b;
+  for (let p = 0; p < N - 1; p++) {
+    const tp = ld(t, p);
+    const tn = p + 1 < N - 1 ? ld(t, p + 1) : 0.0;
+    if (abs<f64>(a) >= abs<f64>(tp)) {
+      store<u8>(piv + <usize>p, 0);
+      const l = a != 0.0 ? tp / a : 0.0;
+      st(u1, p, a);
+      st(u2, p, b);
+      st(u3, p, 0.0);
+      st(lm, p, l);
+      a = -mu - l * b;
+      b = tn;
+    } else {
+      store<u8>(piv + <usize>p, 1);
+      const l = a / tp;
+      st(u1, p, tp);
+      st(u2, p, -mu);
+      st(u3, p, tn);
+      st(lm, p, l);
+      a = b + l * mu;
+      b = -l * tn;
+    }
+    if (abs<f64>(c) >= abs<f64>(tp)) {
+      store<u8>(wiv + <usize>p, 0);
+      const l = c != 0.0 ? tp / c : 0.0;
+      st(w1, p, c);
+      st(w2, p, d);
+      st(w3, p, 0.0);
+      st(wm, p, l);
+      c = -nu - l * d;
+      d = tn;
+    } else {
+      store<u8>(wiv + <usize>p, 1);
+      const l = c / tp;
+      st(w1, p, tp);
+      st(w2, p, -nu);
+      st(w3, p, tn);
+      st(wm, p, l);
+      c = d + l * nu;
+      d = -l * tn;
+    }
+  }
+  st(u1, N - 1, a);
+  st(u2, N - 1, 0.0);
+  st(u3, N - 1, 0.0);
+  st(w1, N - 1, c);
+  st(w2, N - 1, 0.0);
+  st(w3, N - 1, 0.0);
+  raisePivots(u1, N, pertol);
+  raisePivots(w1, N, pertol);
+}
+
+/** U's diagonal entries below pertol in size raised to ±pertol. */
+function raisePivots(u1: usize, N: i32, pertol: f64): void {
+  for (let p = 0; p < N; p++) {
+    const x = ld(u1, p);
+    if (abs<f64>(x) < pertol) st(u1, p, x < 0.0 ? -pertol : pertol);
+  }
+}
+
+/** A pseudo-random start (xorshift64*), uniform in (−1, 1), unit 2-norm; returns the generator's next state. */
+function start(xv: usize, xu: usize, n: i32, nb: usize, seed: u64): u64 {
+  for (let i = 0; i < n; i++) {
+    seed ^= seed >> 12;
+    seed ^= seed << 25;
+    seed ^= seed >> 27;
+    const r = seed * 0x2545f4914f6cdd1d;
+    st(xv, i, <f64>(r >> 11) * 2.220446049250313e-16 - 1.0);
+    seed ^= seed >> 12;
+    seed ^= seed << 25;
+    seed ^= seed >> 27;
+    const q = seed * 0x2545f4914f6cdd1d;
+    st(xu, i, <f64>(q >> 11) * 2.220446049250313e-16 - 1.0);
+  }
+  scal2(xv, xu, 1.0 / Math.sqrt(dot2(xv, xv, xu, xu, nb)), nb);
+  return seed;
+}
+
+/** Solves (T − μI)·y = x in place with the factors at f: forward (P·L), then back (U). */
+function solve(xv: usize, xu: usize, f: usize, N: i32): void {
+  const u1 = f;
+  const u2 = u1 + (<usize>N << 3);
+  const u3 = u2 + (<usize>N << 3);
+  const lm = u3 + (<usize>N << 3);
+  const piv = lm + (<usize>N << 3);
+  let cur = load<f64>(at(xv, xu, 0));
+  for (let p = 0; p < N - 1; p++) {
+    const xn = load<f64>(at(xv, xu, p + 1));
+    const l = ld(lm, p);
+    if (load<u8>(piv + <usize>p) == 0) {
+      store<f64>(at(xv, xu, p), cur);
+      cur = xn - l * cur;
+    } else {
+      store<f64>(at(xv, xu, p), xn);
+      cur = cur - l * xn;
+    }
+  }
+  let y2: f64 = cur / ld(u1, N - 1);
+  store<f64>(at(xv, xu, N - 1), y2);
+  let y1: f64 = (load<f64>(at(xv, xu, N - 2)) - ld(u2, N - 2) * y2) / ld(u1, N - 2);
+  store<f64>(at(xv, xu, N - 2), y1);
+  for (let p = N - 3; p >= 0; p--) {
+    const y0 = (load<f64>(at(xv, xu, p)) - ld(u2, p) * y1 - ld(u3, p) * y2) / ld(u1, p);
+    store<f64>(at(xv, xu, p), y0);
+    y2 = y1;
+    y1 = y0;
+  }
+}
+
+/** solve for two right-hand sides and factors at once (x with f, y with g), each exactly as alone. */
+function solve2(xv: usize, xu: usize, f: usize, yv: usize, yu: usize, g: usize, N: i32): void {
+  const u1 = f;
+  const u2 = u1 + (<usize>N << 3);
+  const u3 = u2 + (<usize>N << 3);
+  const lm = u3 + (<usize>N << 3);
+  const piv = lm + (<usize>N << 3);
+  const w1 = g;
+  const w2 = w1 + (<usize>N << 3);
+  const w3 = w2 + (<usize>N << 3);
+  const wm = w3 + (<usize>N << 3);
+  const wiv = wm + (<usize>N << 3);
+  let cur = load<f64>(at(xv, xu, 0));
+  let cuy = load<f64>(at(yv, yu, 0));
+  for (let p = 0; p < N - 1; p++) {
+    const xn = load<f64>(at(xv, xu, p + 1));
+    const l = ld(lm, p);
+    if (load<u8>(piv + <usize>p) == 0) {
+      store<f64>(at(xv, xu, p), cur);
+      cur = xn - l * cur;
+    } else {
+      store<f64>(at(xv, xu, p), xn);
+      cur = cur - l * xn;
+    }
+    const yn = load<f64>(at(yv, yu, p + 1));
+    const k = ld(wm, p);
+    if (load<u8>(wiv + <usize>p) == 0) {
+      store<f64>(at(yv, yu, p), cuy);
+      cuy = yn - k * cuy;
+    } else {
+      store<f64>(at(yv, yu, p), yn);
+      cuy = cuy - k * yn;
+    }
+  }
+  let x2: f64 = cur / ld(u1, N - 1);
+  let z2: f64 = cuy / ld(w1, N - 1);
+  store<f64>(at(xv, xu, N - 1), x2);
+  store<f64>(at(yv, yu, N - 1), z2);
+  let x1: f64 = (load<f64>(at(xv, xu, N - 2)) - ld(u2, N - 2) * x2) / ld(u1, N - 2);
+  let z1: f64 = (load<f64>(at(yv, yu, N - 2)) - ld(w2, N - 2) * z2) / ld(w1, N - 2);
+  store<f64>(at(xv, xu, N - 2), x1);
+  store<f64>(at(yv, yu, N - 2), z1);
+  for (let p = N - 3; p >= 0; p--) {
+    const x0 = (load<f64>(at(xv, xu, p)) - ld(u2, p) * x1 - ld(u3, p) * x2) / ld(u1, p);
+    const z0 = (load<f64>(at(yv, yu, p)) - ld(w2, p) * z1 - ld(w3, p) * z2) / ld(w1, p);
+    store<f64>(at(xv, xu, p), x0);
+    store<f64>(at(yv, yu, p), z0);
+    x2 = x1;
+    x1 = x0;
+    z2 = z1;
+    z1 = z0;
+  }
+}
+
+/**
+ * After a solve of vector j: scaled by its largest entry (the solve can reach
+ * ~1/eps²), orthogonalised against vectors c0 … j − 1 (its cluster's earlier
+ * ones), unit length; from the second solve (it ≥ 1) its residual
+ * ‖(T − λI)x‖₂ is tested against rtol. Returns 1 when accepted, 0 to go on,
+ * −1 on a non-finite or vanishing iterate.
+ */
+function settle(xv: usize, xu: usize, n: i32, nb: usize, t: usize, lam: f64, rtol: f64, vb: usize, ub: usize,
+  ldb: usize, c0: i32, j: i32, it: i32): i32 {
+  let ymax: f64 = 0.0;
+  for (let i = 0; i < n; i++) ymax = max<f64>(ymax, max<f64>(abs<f64>(ld(xv, i)), abs<f64>(ld(xu, i))));
+  if (!(ymax > 0.0 && ymax < Infinity)) return -1;
+  scal2(xv, xu, 1.0 / ymax, nb);
+  for (let i = c0; i < j; i++) {
+    const bv = vb + <usize>i * ldb;
+    const bu = ub + <usize>i * ldb;
+    axpy2(xv, bv, xu, bu, dot2(xv, bv, xu, bu, nb), nb);
+  }
+  const nrm = Math.sqrt(dot2(xv, xv, xu, xu, nb));
+  if (!(nrm > 1e-150)) return -1;
+  scal2(xv, xu, 1.0 / nrm, nb);
+  if (it < 1) return 0;
+  // ‖(T − λI)x‖₂ with x = (v, u) shuffled: rows of v are (Bᵀu − λv), rows of u are (Bv − λu).
+  let rr: f64 = 0.0;
+  for (let i = 0; i < n; i++) {
+    const di = ld(t, 2 * i);
+    const ei = i > 0 ? ld(t, 2 * i - 1) : 0.0;
+    const en = i + 1 < n ? ld(t, 2 * i + 1) : 0.0;
+    const rv = di * ld(xu, i) + (i > 0 ? ei * ld(xu, i - 1) : 0.0) - lam * ld(xv, i);
+    const ru = di * ld(xv, i) + (i + 1 < n ? en * ld(xv, i + 1) : 0.0) - lam * ld(xu, i);
+    rr += rv * rv + ru * ru;
+  }
+  return Math.sqrt(rr) <= rtol ? 1 : 0;
+}
+
+/**
+ * An accepted vector j made final: purified, orthogonalised once more against
+ * every earlier vector, unit length. False on a non-finite purification.
+ */
+function finish(xv: usize, xu: usize, n: i32, nb: usize, t: usize, lam: f64, smax: f64, vb: usize, ub: usize,
+  ldb: usize, j: i32): bool {
+  // Purify: x ← (T + λI)·x scales the component along an eigenvector of
+  // eigenvalue μ by (λ + μ): it removes the part along the mirror −σ_j (and
+  // the −σ of a cluster of equal values, which the solves put there at
+  // rounding level and the reorthogonalisation would otherwise pass from one
+  // vector to the next) and shrinks every other part relative to +σ_j
+  // whenever 3λ ≥ σ_max (|λ + μ| ≤ 2λ for −σ_max ≤ μ ≤ σ_max; the parts
+  // along larger +σ are removed by the pass below).
+  if (3.0 * lam >= smax) {
+    let prevU: f64 = 0.0;
+    for (let i = 0; i < n; i++) {
+      const vi = ld(xv, i);
+      const ui = ld(xu, i);
+      const di = ld(t, 2 * i);
+      // (T + λI) rows: v_i ← d_i u_i + e_i u_{i−1} + λ v_i, u_i ← d_i v_i + e_{i+1} v_{i+1} + λ u_i.
+      const nv = di * ui + (i > 0 ? ld(t, 2 * i - 1) * prevU : 0.0) + lam * vi;
+      const nu = di * vi + (i + 1 < n ? ld(t, 2 * i + 1) * ld(xv, i + 1) : 0.0) + lam * ui;
+      prevU = ui; // the old u_i, needed by row v_{i+1}
+      st(xv, i, nv);
+      st(xu, i, nu);
+    }
+    const pn = Math.sqrt(dot2(xv, xv, xu, xu, nb));
+    if (!(pn > 0.0 && pn < Infinity)) return false;
+    scal2(xv, xu, 1.0 / pn, nb);
+  }
+  // One more pass against every earlier vector (those of earlier clusters
+  // are orthogonal to it up to residual/gap already), then unit length again.
+  for (let i = 0; i < j; i++) {
+    const bv = vb + <usize>i * ldb;
+    const bu = ub + <usize>i * ldb;
+    axpy2(xv, bv, xu, bu, dot2(xv, bv, xu, bu, nb), nb);
+  }
+  scal2(xv, xu, 1.0 / Math.sqrt(dot2(xv, xv, xu, xu, nb)), nb);
+  return true;
+}
+
 /**
  * bidiag_top_vectors_f64: the singular vector pairs of the k largest values of
  * an n×n real upper-bidiagonal B, given its singular values.
@@ -125,11 +439,9 @@ export function bidiag_top_vectors_f64(d: usize, e: usize, n: i32, sigma: usize,
   const nb = <usize>ldv << 3; // every column is ldv long; padding rows stay zero
   const N = 2 * n;
   const t = (work + 15) & ~(<usize>15);
-  const u1 = t + (<usize>N << 3);
-  const u2 = u1 + (<usize>N << 3);
-  const u3 = u2 + (<usize>N << 3);
-  const lm = u3 + (<usize>N << 3);
-  const piv = lm + (<usize>N << 3);
+  // Two sets of factors (a pair of vectors runs at once): FACTOR_F64 f64[N] planes and N pivot bytes each.
+  const f0 = t + (<usize>N << 3);
+  const f1 = f0 + factorBytes(N);
 
   // Scale by a power of two so that max |entry| ∈ [0.5, 1): ‖T‖ ≤ 2, nothing under- or overflows below.
   let amax: f64 = 0.0;
@@ -152,164 +464,70 @@ export function bidiag_top_vectors_f64(d: usize, e: usize, n: i32, sigma: usize,
 
   memory.fill(ub, 0, <usize>k * ldb);
   memory.fill(vb, 0, <usize>k * ldb);
+  // Each T − μI is factored with μ = λ + 8·eps·σ_max: with μ = λ exactly, a
+  // cluster of (numerically) equal values puts the pivots at rounding level,
+  // and the rounding then decides which direction of the cluster the solve
+  // amplifies most, so the direction still missing after the earlier ones may
+  // grow ~100× less than the others and the reorthogonalised vector is left
+  // with a residual of ~1e−14. A shift a few ulps away amplifies the whole
+  // cluster nearly alike. It is taken above λ: the values it may favour,
+  // larger ones, are those of earlier vectors (removed by the
+  // reorthogonalisation when close).
+  const shift = 8.0 * EPS * smax;
   let c0 = 0; // first vector of the current cluster
   let seed: u64 = 0x9e3779b97f4a7c15;
-  for (let j = 0; j < k; j++) {
+  let j = 0;
+  while (j < k) {
     const lam = ld(sigma, j) * down;
     if (j > 0 && ld(sigma, j - 1) * down - lam > ctol) c0 = j;
     const xv = vb + <usize>j * ldb;
     const xu = ub + <usize>j * ldb;
-
-    // Factor T − μI = P·L·U by Gaussian elimination with partial pivoting,
-    // μ = λ + 8·eps·σ_max: with μ = λ exactly, a cluster of (numerically)
-    // equal values puts the pivots at rounding level, and the rounding then
-    // decides which direction of the cluster the solve amplifies most, so the
-    // direction still missing after the earlier ones may grow ~100× less than
-    // the others and the reorthogonalised vector is left with a residual of
-    // ~1e−14. A shift a few ulps away amplifies the whole cluster nearly
-    // alike. It is taken above λ: the values it may favour, larger ones, are
-    // those of earlier vectors (removed by the reorthogonalisation when close).
-    // The row being reduced has entries (a at column p, b at p+1).
-    const mu = lam + 8.0 * EPS * smax;
-    let a = -mu;
-    let b = ld(t, 0);
-    for (let p = 0; p < N - 1; p++) {
-      const tp = ld(t, p);
-      const tn = p + 1 < N - 1 ? ld(t, p + 1) : 0.0;
-      if (abs<f64>(a) >= abs<f64>(tp)) {
-        // No swap: U row p = (a, b, 0); next row −= l·(a, b).
-        store<u8>(piv + <usize>p, 0);
-        const l = a != 0.0 ? tp / a : 0.0;
-        st(u1, p, a);
-        st(u2, p, b);
-        st(u3, p, 0.0);
-        st(lm, p, l);
-        a = -mu - l * b;
-        b = tn;
-      } else {
-        // Swap: U row p = (t_p, −λ, t_{p+1}); the old row −= l·(that row).
-        store<u8>(piv + <usize>p, 1);
-        const l = a / tp;
-        st(u1, p, tp);
-        st(u2, p, -mu);
-        st(u3, p, tn);
-        st(lm, p, l);
-        a = b + l * mu;
-        b = -l * tn;
+    // Vectors j and j + 1 run at once (their dependent divisions interleaved) when neither has an earlier
+    // vector in its cluster: their iterations are then independent, each the same steps as alone.
+    const lam1 = j + 1 < k ? ld(sigma, j + 1) * down : 0.0;
+    if (c0 == j && j + 1 < k && lam - lam1 > ctol) {
+      const yv = xv + ldb;
+      const yu = xu + ldb;
+      factor2(t, N, lam + shift, f0, lam1 + shift, f1, pertol);
+      seed = start(xv, xu, n, nb, seed);
+      seed = start(yv, yu, n, nb, seed);
+      let s0 = 0;
+      let s1 = 0;
+      let it = 0;
+      for (; it < MAXIT && s0 == 0 && s1 == 0; it++) {
+        solve2(xv, xu, f0, yv, yu, f1, N);
+        s0 = settle(xv, xu, n, nb, t, lam, rtol, vb, ub, ldb, j, j, it);
+        s1 = settle(yv, yu, n, nb, t, lam1, rtol, vb, ub, ldb, j + 1, j + 1, it);
+        if (s0 < 0 || s1 < 0) return 1;
       }
-    }
-    st(u1, N - 1, a);
-    st(u2, N - 1, 0.0);
-    st(u3, N - 1, 0.0);
-    for (let p = 0; p < N; p++) {
-      const x = ld(u1, p);
-      if (abs<f64>(x) < pertol) st(u1, p, x < 0.0 ? -pertol : pertol);
-    }
-
-    // Pseudo-random start (xorshift64*), uniform in (−1, 1), unit 2-norm.
-    for (let i = 0; i < n; i++) {
-      seed ^= seed >> 12;
-      seed ^= seed << 25;
-      seed ^= seed >> 27;
-      const r = seed * 0x2545f4914f6cdd1d;
-      st(xv, i, <f64>(r >> 11) * 2.220446049250313e-16 - 1.0);
-      seed ^= seed >> 12;
-      seed ^= seed << 25;
-      seed ^= seed >> 27;
-      const q = seed * 0x2545f4914f6cdd1d;
-      st(xu, i, <f64>(q >> 11) * 2.220446049250313e-16 - 1.0);
-    }
-    scal2(xv, xu, 1.0 / Math.sqrt(dot2(xv, xv, xu, xu, nb)), nb);
-
-    let ok = false;
-    for (let it = 0; it < MAXIT; it++) {
-      // Solve (T − λI)·y = x in place: forward (P·L), then back (U).
-      let cur = load<f64>(at(xv, xu, 0));
-      for (let p = 0; p < N - 1; p++) {
-        const an = at(xv, xu, p + 1);
-        const xn = load<f64>(an);
-        const l = ld(lm, p);
-        if (load<u8>(piv + <usize>p) == 0) {
-          store<f64>(at(xv, xu, p), cur);
-          cur = xn - l * cur;
-        } else {
-          store<f64>(at(xv, xu, p), xn);
-          cur = cur - l * xn;
-        }
+      for (; it < MAXIT && s0 == 0; it++) {
+        solve(xv, xu, f0, N);
+        s0 = settle(xv, xu, n, nb, t, lam, rtol, vb, ub, ldb, j, j, it);
+        if (s0 < 0) return 1;
       }
-      let y2: f64 = cur / ld(u1, N - 1);
-      store<f64>(at(xv, xu, N - 1), y2);
-      let y1: f64 = (load<f64>(at(xv, xu, N - 2)) - ld(u2, N - 2) * y2) / ld(u1, N - 2);
-      store<f64>(at(xv, xu, N - 2), y1);
-      for (let p = N - 3; p >= 0; p--) {
-        const y0 = (load<f64>(at(xv, xu, p)) - ld(u2, p) * y1 - ld(u3, p) * y2) / ld(u1, p);
-        store<f64>(at(xv, xu, p), y0);
-        y2 = y1;
-        y1 = y0;
+      for (; it < MAXIT && s1 == 0; it++) {
+        solve(yv, yu, f1, N);
+        s1 = settle(yv, yu, n, nb, t, lam1, rtol, vb, ub, ldb, j + 1, j + 1, it);
+        if (s1 < 0) return 1;
       }
-      // Scale by the largest entry first (the solve can reach ~1/eps²), then orthogonalise.
-      let ymax: f64 = 0.0;
-      for (let i = 0; i < n; i++) ymax = max<f64>(ymax, max<f64>(abs<f64>(ld(xv, i)), abs<f64>(ld(xu, i))));
-      if (!(ymax > 0.0 && ymax < Infinity)) return 1;
-      scal2(xv, xu, 1.0 / ymax, nb);
-      for (let i = c0; i < j; i++) {
-        const bv = vb + <usize>i * ldb;
-        const bu = ub + <usize>i * ldb;
-        axpy2(xv, bv, xu, bu, dot2(xv, bv, xu, bu, nb), nb);
-      }
-      const nrm = Math.sqrt(dot2(xv, xv, xu, xu, nb));
-      if (!(nrm > 1e-150)) return 1;
-      scal2(xv, xu, 1.0 / nrm, nb);
-      if (it >= 1) {
-        // ‖(T − λI)x‖₂ with x = (v, u) shuffled: rows of v are (Bᵀu − λv), rows of u are (Bv − λu).
-        let rr: f64 = 0.0;
-        for (let i = 0; i < n; i++) {
-          const di = ld(t, 2 * i);
-          const ei = i > 0 ? ld(t, 2 * i - 1) : 0.0;
-          const en = i + 1 < n ? ld(t, 2 * i + 1) : 0.0;
-          const rv = di * ld(xu, i) + (i > 0 ? ei * ld(xu, i - 1) : 0.0) - lam * ld(xv, i);
-          const ru = di * ld(xv, i) + (i + 1 < n ? en * ld(xv, i + 1) : 0.0) - lam * ld(xu, i);
-          rr += rv * rv + ru * ru;
-        }
-        if (Math.sqrt(rr) <= rtol) {
-          ok = true;
-          break;
-        }
-      }
+      if (s0 == 0 || s1 == 0) return 1;
+      if (!finish(xv, xu, n, nb, t, lam, smax, vb, ub, ldb, j)) return 1;
+      if (!finish(yv, yu, n, nb, t, lam1, smax, vb, ub, ldb, j + 1)) return 1;
+      c0 = j + 1;
+      j += 2;
+      continue;
     }
-    if (!ok) return 1;
-    // Purify: x ← (T + λI)·x scales the component along an eigenvector of
-    // eigenvalue μ by (λ + μ): it removes the part along the mirror −σ_j (and
-    // the −σ of a cluster of equal values, which the solves put there at
-    // rounding level and the reorthogonalisation would otherwise pass from one
-    // vector to the next) and shrinks every other part relative to +σ_j
-    // whenever 3λ ≥ σ_max (|λ + μ| ≤ 2λ for −σ_max ≤ μ ≤ σ_max; the parts
-    // along larger +σ are removed by the pass below).
-    if (3.0 * lam >= smax) {
-      let prevU: f64 = 0.0;
-      for (let i = 0; i < n; i++) {
-        const vi = ld(xv, i);
-        const ui = ld(xu, i);
-        const di = ld(t, 2 * i);
-        // (T + λI) rows: v_i ← d_i u_i + e_i u_{i−1} + λ v_i, u_i ← d_i v_i + e_{i+1} v_{i+1} + λ u_i.
-        const nv = di * ui + (i > 0 ? ld(t, 2 * i - 1) * prevU : 0.0) + lam * vi;
-        const nu = di * vi + (i + 1 < n ? ld(t, 2 * i + 1) * ld(xv, i + 1) : 0.0) + lam * ui;
-        prevU = ui; // the old u_i, needed by row v_{i+1}
-        st(xv, i, nv);
-        st(xu, i, nu);
-      }
-      const pn = Math.sqrt(dot2(xv, xv, xu, xu, nb));
-      if (!(pn > 0.0 && pn < Infinity)) return 1;
-      scal2(xv, xu, 1.0 / pn, nb);
+    factor(t, N, lam + shift, f0, pertol);
+    seed = start(xv, xu, n, nb, seed);
+    let st = 0;
+    for (let it = 0; it < MAXIT && st == 0; it++) {
+      solve(xv, xu, f0, N);
+      st = settle(xv, xu, n, nb, t, lam, rtol, vb, ub, ldb, c0, j, it);
+      if (st < 0) return 1;
     }
-    // One more pass against every earlier vector (those of earlier clusters
-    // are orthogonal to it up to residual/gap already), then unit length again.
-    for (let i = 0; i < j; i++) {
-      const bv = vb + <usize>i * ldb;
-      const bu = ub + <usize>i * ldb;
-      axpy2(xv, bv, xu, bu, dot2(xv, bv, xu, bu, nb), nb);
-    }
-    scal2(xv, xu, 1.0 / Math.sqrt(dot2(xv, xv, xu, xu, nb)), nb);
+    if (st == 0) return 1;
+    if (!finish(xv, xu, n, nb, t, lam, smax, vb, ub, ldb, j)) return 1;
+    j++;
   }
   // Split every x = (v, u)/√2 into unit v and u (only now: the iteration
   // orthogonalises against the unit vectors of the 2n space), and check.
