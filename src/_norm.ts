@@ -11,7 +11,7 @@ import type { Kernel, SingularValuesOptions } from "./types.ts";
 import { mergeGroups } from "./_problem/expand.ts";
 import { visitedFrequencies } from "./_problem/problem.ts";
 import { prepareLayer } from "./_grid.ts";
-import { problemNorm, problemNormAbortable } from "./_wasm/engine.ts";
+import { likeliestFirst, problemNorm, problemNormAbortable } from "./_wasm/engine.ts";
 import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 import { spectrum, spectrumSync } from "./spectrum.ts";
 
@@ -28,7 +28,7 @@ export function layerNormSync(kernel: Kernel, options: SingularValuesOptions): n
   if (!prep) return spectrumSync(kernel, options).norm;
   const core = loadWasmSync();
   let norm = 0;
-  for (const p of prep.problems) norm = Math.max(norm, problemNorm(core, p));
+  for (const p of likeliestFirst(prep.problems)) norm = Math.max(norm, problemNorm(core, p, norm));
   return norm;
 }
 
@@ -47,8 +47,8 @@ export async function layerNorm(kernel: Kernel, options: SingularValuesOptions):
   const total = prep.problems.reduce((n, p) => n + visitedFrequencies(p), 0);
   let norm = 0;
   let done = 0;
-  for (const p of prep.problems) {
-    norm = Math.max(norm, await problemNormAbortable(core, p, signal));
+  for (const p of likeliestFirst(prep.problems)) {
+    norm = Math.max(norm, await problemNormAbortable(core, p, signal, norm));
     done += visitedFrequencies(p);
     onProgress?.({ done, total });
   }

@@ -20,7 +20,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { test } from "./_test.ts";
 import { signedUniform } from "./_random.ts";
-import { GramScreen, runProblem } from "../src/_wasm/engine.ts";
+import { GramScreen, likeliestFirst, problemNorm, runProblem } from "../src/_wasm/engine.ts";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
 import { ldexp, type Problem, scaleExponent } from "../src/_problem/problem.ts";
 import { mayCertify } from "../src/_clip/wasm.ts";
@@ -140,6 +140,38 @@ test("Gram screen: sound and sharp at every frequency of random problems (real a
 test("Gram screen: sound and sharp with blocks of 16 to 40 values, where the certificate runs in f32 first", () => {
   const wide = casesOf({ channels: [16, 40], groups: 1, taps: 3, pad: 4, scales: [1, 1e-30, 1e30], complex: false });
   fc.assert(fc.property(wide, (c) => check(c)), { numRuns: 30, seed: 2024 });
+});
+
+test("problemNorm with a floor (another problem's norm): the norm, bit for bit, where the floor is below it; at most the floor where it is not", () => {
+  fc.assert(
+    fc.property(caseArb, fc.constantFrom(0.3, 0.9, 1 - 1e-12, 1, 1 + 1e-12, 1.5), ({ prob, what }, f) => {
+      const core = loadWasmSync();
+      const norm = problemNorm(core, prob);
+      let want = 0;
+      runProblem(core, prob, (_u, _v, values) => {
+        want = Math.max(want, values[0]);
+      });
+      assert.ok(Object.is(norm, want), `${what}: no floor`);
+      const floor = norm * f;
+      const got = problemNorm(core, prob, floor);
+      if (floor < norm) assert.ok(Object.is(got, norm), `${what}: floor ${f}·norm gave ${got}, not ${norm}`);
+      else assert.ok(got <= floor, `${what}: floor ${f}·norm gave ${got} above it`);
+    }),
+    { numRuns: 120, seed: 5151 },
+  );
+  // Problems in decreasing Frobenius norm, ties in their order.
+  const p = (x: number, n = 4): Problem => ({
+    cOut: 1,
+    cIn: 1,
+    kh: n,
+    kw: 1,
+    h: n,
+    w: 1,
+    re: new Float64Array(n).fill(x),
+  });
+  const list = [p(1), p(3), p(2), p(4, 1)];
+  const order = likeliestFirst(list).map((x) => list.indexOf(x));
+  assert.deepEqual(order, [1, 2, 3, 0]);
 });
 
 test("Gram screen: blocks of 48 to 72 values", () => {

@@ -479,8 +479,14 @@ const SCREEN_MIN = 8;
  * {@linkcode diagonalNorm}; small blocks (under 8 values) and kernels whose
  * column transform uses the FFT (over 8 taps along the height) walk every
  * frequency. One step per block of work (the caller drives it).
+ *
+ * `floor` (unscaled, ≥ 0; not taken with `located`): a norm the caller
+ * already holds, of another problem of the same layer. The Gram-domain path
+ * then certifies frequencies below it too, and where this problem's norm is
+ * below it, returns some value at most `floor` (the caller's maximum is
+ * unchanged, with its bits).
  */
-function* normSteps(core: CoreExports, prob: Problem, located = false): Generator<void, NormAt> {
+function* normSteps(core: CoreExports, prob: Problem, located = false, floor = 0): Generator<void, NormAt> {
   // Where the maximum is, when asked: the first frequency in the walk's order (v, then u) that holds it.
   const at: NormAt = { norm: 0, u: 0, v: 0 };
   const walk = function* (p: Problem): Generator<void, NormAt> {
@@ -496,7 +502,7 @@ function* normSteps(core: CoreExports, prob: Problem, located = false): Generato
   }
   // One tap: the same matrix at every frequency (the walk's first is (0, 0)).
   if (prob.kh === 1 && prob.kw === 1 && prob.im === undefined) prob = { ...prob, h: 1, w: 1 };
-  if (gramScreens(core, prob)) return yield* gramNormSteps(core, prob, at);
+  if (gramScreens(core, prob)) return yield* gramNormSteps(core, prob, at, located ? 0 : floor);
   const groups = prob.groups ?? 1;
   const { cOut, cIn, kh, h } = prob;
   if (Math.min(cOut, cIn) < SCREEN_MIN || core.use_fft(kh, h, h)) return yield* walk(prob);
@@ -723,7 +729,7 @@ export class GramScreen {
  * value taken is a factorisation of svd_column_f64, and every frequency
  * skipped is proven below one of them.
  */
-function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt): Generator<void, NormAt> {
+function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt, floor: number): Generator<void, NormAt> {
   const e = scaleExponent(prob.re, prob.im);
   if (e === undefined) return at;
   const screen = new GramScreen(core, prob, e);
@@ -731,9 +737,12 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt): Generator
   const nvAll = columnsOf(prob);
   yield;
   const est: Float64Array[] = [];
+  // The floor in the problem's scale (exact: a power of two), or none where that would underflow.
+  const scaledFloor = ldexp(floor, -e);
+  const low = scaledFloor >= 2 ** -1000 ? scaledFloor : 0;
   let best = -1, bu = 0, bv = 0;
   for (let v = 0; v < nvAll; v++) {
-    const values = est[v] = screen.estimates(v, Math.max(best, 0));
+    const values = est[v] = screen.estimates(v, Math.max(best, low, 0));
     for (let u = 0; u < values.length; u++) {
       if (values[u] > best) [best, bu, bv] = [values[u], u, v];
     }
@@ -752,17 +761,19 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt): Generator
       at.v = v;
     }
   };
-  factorise(bu, bv);
+  // Every estimate below the floor: nothing is factorised first, the screen runs at the floor.
+  const first = best >= low;
+  if (first) factorise(bu, bv);
   yield;
   const open: { u: number; v: number; est: number }[] = [];
-  const screenedAt = s;
+  const screenedAt = Math.max(s, low);
   for (let v = 0; v < nvAll; v++) {
     const nu = run.nu(v);
-    // At s = 0 (a zero frequency, or one that did not converge) nothing is certified: all are factorised.
-    // The frequency factorised is not screened (its value is s: it cannot be certified below it).
-    for (const [u0, u1] of v === bv ? [[0, bu], [bu + 1, nu]] : [[0, nu]]) {
+    // At 0 (a zero frequency, or one that did not converge, and no floor) nothing is certified: all are
+    // factorised. The frequency factorised is not screened (its value is s: it cannot be certified below it).
+    for (const [u0, u1] of first && v === bv ? [[0, bu], [bu + 1, nu]] : [[0, nu]]) {
       if (u1 <= u0) continue;
-      const flags = s > 0 ? screen.screen(v, u0, u1 - u0, s) : new Uint8Array(u1 - u0);
+      const flags = screenedAt > 0 ? screen.screen(v, u0, u1 - u0, screenedAt) : new Uint8Array(u1 - u0);
       for (let u = u0; u < u1; u++) if (flags[u - u0] === 0) open.push({ u, v, est: est[v][u] });
     }
     yield;
@@ -796,9 +807,26 @@ export function problemNormAt(core: CoreExports, prob: Problem): NormAt {
   return step.value;
 }
 
+/**
+ * The problems of one layer in decreasing Frobenius norm of their kernels
+ * (ties in their order): the likeliest to hold the layer's norm first, so that
+ * the others' screens start from a high floor (see normSteps).
+ */
+export function likeliestFirst(problems: readonly Problem[]): Problem[] {
+  const weight = (p: Problem) => {
+    let f = 0;
+    for (const x of p.re) f += x * x;
+    if (p.im) { for (const x of p.im) f += x * x; }
+    return f;
+  };
+  const ranked = problems.map((p, i) => ({ p, i, f: weight(p) }));
+  ranked.sort((a, b) => b.f - a.f || a.i - b.i);
+  return ranked.map((x) => x.p);
+}
+
 /** The exact operator norm of a problem on the calling thread (f64; see normSteps). */
-export function problemNorm(core: CoreExports, prob: Problem): number {
-  const steps = normSteps(core, prob);
+export function problemNorm(core: CoreExports, prob: Problem, floor = 0): number {
+  const steps = normSteps(core, prob, false, floor);
   let step = steps.next();
   while (!step.done) step = steps.next();
   return step.value.norm;
@@ -809,8 +837,13 @@ export function problemNorm(core: CoreExports, prob: Problem): number {
  * signal, and every ~20 ms of work it lets the event loop run, on an instance
  * of the core of its own (without a signal it is {@linkcode problemNorm} on `core`).
  */
-export async function problemNormAbortable(core: CoreExports, prob: Problem, signal?: AbortSignal): Promise<number> {
-  return (await problemNormAtAbortable(core, prob, signal, false)).norm;
+export async function problemNormAbortable(
+  core: CoreExports,
+  prob: Problem,
+  signal?: AbortSignal,
+  floor = 0,
+): Promise<number> {
+  return (await problemNormAtAbortable(core, prob, signal, false, floor)).norm;
 }
 
 /** {@linkcode problemNormAt} that can be aborted (see {@linkcode problemNormAbortable}). */
@@ -819,16 +852,17 @@ export async function problemNormAtAbortable(
   prob: Problem,
   signal?: AbortSignal,
   located = true,
+  floor = 0,
 ): Promise<NormAt> {
   if (!signal) {
-    const steps = normSteps(core, prob, located);
+    const steps = normSteps(core, prob, located, floor);
     let step = steps.next();
     while (!step.done) step = steps.next();
     return step.value;
   }
   signal.throwIfAborted();
   return await withSpareCore(async (own) => {
-    const steps = normSteps(own, prob, located);
+    const steps = normSteps(own, prob, located, floor);
     let last = performance.now();
     let step = steps.next();
     while (!step.done) {
