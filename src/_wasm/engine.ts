@@ -813,6 +813,7 @@ export function problemNormAt(core: CoreExports, prob: Problem): NormAt {
  * the others' screens start from a high floor (see normSteps).
  */
 export function likeliestFirst(problems: readonly Problem[]): Problem[] {
+  if (problems.length < 2) return [...problems];
   const weight = (p: Problem) => {
     let f = 0;
     for (const x of p.re) f += x * x;
