@@ -11,7 +11,7 @@ import type { Kernel, SingularValuesOptions } from "./types.ts";
 import { mergeGroups } from "./_problem/expand.ts";
 import { visitedFrequencies } from "./_problem/problem.ts";
 import { prepareLayer } from "./_grid.ts";
-import { likeliestFirst, problemNorm, problemNormAbortable } from "./_wasm/engine.ts";
+import { layerProblemsNorm, layerProblemsNormAbortable } from "./_wasm/engine.ts";
 import { loadWasm, loadWasmSync } from "./_wasm/loader.ts";
 import { spectrum, spectrumSync } from "./spectrum.ts";
 
@@ -26,10 +26,7 @@ function prepare(kernel: Kernel, options: SingularValuesOptions) {
 export function layerNormSync(kernel: Kernel, options: SingularValuesOptions): number {
   const prep = prepare(kernel, options);
   if (!prep) return spectrumSync(kernel, options).norm;
-  const core = loadWasmSync();
-  let norm = 0;
-  for (const p of likeliestFirst(prep.problems)) norm = Math.max(norm, problemNorm(core, p, norm));
-  return norm;
+  return layerProblemsNorm(loadWasmSync(), prep.problems);
 }
 
 /**
@@ -45,12 +42,9 @@ export async function layerNorm(kernel: Kernel, options: SingularValuesOptions):
   const { signal, onProgress } = prep.run;
   // Progress counts the frequencies of each problem (as the spectrum's walk does) once the problem is done.
   const total = prep.problems.reduce((n, p) => n + visitedFrequencies(p), 0);
-  let norm = 0;
   let done = 0;
-  for (const p of likeliestFirst(prep.problems)) {
-    norm = Math.max(norm, await problemNormAbortable(core, p, signal, norm));
+  return await layerProblemsNormAbortable(core, prep.problems, signal, (p) => {
     done += visitedFrequencies(p);
     onProgress?.({ done, total });
-  }
-  return norm;
+  });
 }

@@ -13,7 +13,7 @@ import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved,
 import { isDiagonal, ldexp, type Problem, type Sink } from "../_problem/problem.ts";
 import { admissibleGrids, expandSpec, mergeGroups, tapLayout } from "../_problem/expand.ts";
 import { checkClip } from "../_budget.ts";
-import { likeliestFirst, problemNorm, problemNormAbortable } from "../_wasm/engine.ts";
+import { layerProblemsNorm, layerProblemsNormAbortable } from "../_wasm/engine.ts";
 import { loadWasm } from "../_wasm/loader.ts";
 import type { CoreExports } from "../_wasm/abi.ts";
 import { runProblemWebGPU } from "../_webgpu/run.ts";
@@ -155,18 +155,14 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
   return { plan, req, layer, certify, toleranceGiven: options.tolerance !== undefined, exact: !layer.pad };
 }
 
-/** The largest norm of the problems, exact (the engine's screened norm: src/_wasm/engine.ts problemNorm), f64. */
+/** The largest norm of the problems, exact (the engine's screened norm: src/_wasm/engine.ts layerProblemsNorm), f64. */
 function normSync(core: CoreExports): (problems: readonly Problem[]) => number {
-  return (problems) => likeliestFirst(problems).reduce((norm, p) => Math.max(norm, problemNorm(core, p, norm)), 0);
+  return (problems) => layerProblemsNorm(core, problems);
 }
 
 /** {@linkcode normSync} for an async call: with a signal, on a core of its own, letting the event loop run. */
 function normAsync(core: CoreExports, signal?: AbortSignal): (problems: readonly Problem[]) => Promise<number> {
-  return async (problems) => {
-    let norm = 0;
-    for (const p of likeliestFirst(problems)) norm = Math.max(norm, await problemNormAbortable(core, p, signal, norm));
-    return norm;
-  };
+  return (problems) => layerProblemsNormAbortable(core, problems, signal);
 }
 
 /** The largest first value of the problems' frequencies through a runner (WebGPU's f32 values). */

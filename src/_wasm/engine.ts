@@ -847,6 +847,35 @@ export async function problemNormAbortable(
   return (await problemNormAtAbortable(core, prob, signal, false, floor)).norm;
 }
 
+/**
+ * The norm of a layer made of several problems (exact, f64): the largest of
+ * their norms, the problems taken {@linkcode likeliestFirst}, each screened
+ * from the largest norm found so far (a floor: see normSteps).
+ */
+export function layerProblemsNorm(core: CoreExports, problems: readonly Problem[]): number {
+  let norm = 0;
+  for (const p of likeliestFirst(problems)) norm = Math.max(norm, problemNorm(core, p, norm));
+  return norm;
+}
+
+/**
+ * {@linkcode layerProblemsNorm} that can be aborted (see
+ * {@linkcode problemNormAbortable}); `done(p)` is called as each problem ends.
+ */
+export async function layerProblemsNormAbortable(
+  core: CoreExports,
+  problems: readonly Problem[],
+  signal?: AbortSignal,
+  done?: (p: Problem) => void,
+): Promise<number> {
+  let norm = 0;
+  for (const p of likeliestFirst(problems)) {
+    norm = Math.max(norm, await problemNormAbortable(core, p, signal, norm));
+    done?.(p);
+  }
+  return norm;
+}
+
 /** {@linkcode problemNormAt} that can be aborted (see {@linkcode problemNormAbortable}). */
 export async function problemNormAtAbortable(
   core: CoreExports,
