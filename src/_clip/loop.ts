@@ -98,8 +98,10 @@ export interface Scaled {
   groups: number;
   /** The groups' scaled K', one after another: the first round's kernel. */
   k0: Float64Array;
-  /** Per entry of one group's K': whether some tap reaches it; undefined when all do. */
-  mask: Uint8Array | undefined;
+  /** Where each weight of one group lands in K', and how many weights reach each entry ({@linkcode kernelMap}). */
+  map: { dest: Int32Array; count: Int32Array; identity: boolean };
+  /** Whether some entry of K' is reached by no tap (it is zeroed after every round). */
+  unreached: boolean;
   c: number;
   target: number;
 }
@@ -114,8 +116,8 @@ export function scaled(plan: ClipPlan): Scaled | undefined {
   const k0 = new Float64Array(len * folded.length);
   folded.forEach((kq, g) => k0.set(kq, g * len));
   scaleInPlace(k0, -e);
-  const { count, identity } = kernelMap(plan.spec, plan.grid);
-  const mask = identity || count.every((n) => n > 0) ? undefined : Uint8Array.from(count, (n) => (n > 0 ? 1 : 0));
+  const map = kernelMap(plan.spec, plan.grid);
+  const unreached = !map.identity && map.count.includes(0);
   const c = ldexp(plan.maxNorm, -e);
   const [kd, kh, kw] = kp, [d, h, w] = np, cOut = plan.spec.cOutG;
   // One depth tap: every depth frequency has the same (real) matrices, those of K' itself.
@@ -129,7 +131,8 @@ export function scaled(plan: ClipPlan): Scaled | undefined {
     depth,
     groups: folded.length,
     k0,
-    mask,
+    map,
+    unreached,
     c,
     target: c * (1 + plan.tolerance),
   };
@@ -148,9 +151,12 @@ export interface Outcome {
 }
 
 /** Zeroes the entries of every group's K' that no tap reaches. */
-function applyMask(k: Float64Array, mask: Uint8Array | undefined): Float64Array {
-  if (mask) {
-    for (let j = 0; j < k.length; j++) if (mask[j % mask.length] === 0) k[j] = 0;
+function applyMask(k: Float64Array, s: Scaled): Float64Array {
+  if (s.unreached) {
+    const count = s.map.count;
+    for (let base = 0; base < k.length; base += count.length) {
+      for (let j = 0; j < count.length; j++) if (count[j] === 0) k[base + j] = 0;
+    }
   }
   return k;
 }
@@ -166,18 +172,18 @@ function* iterate(plan: ClipPlan, s: Scaled, corrLength: number): Generator<Requ
   // measured on its own, as the round may have certified frequencies below the level without their values).
   const first = (yield { kind: "round", k: s.k0, corr }) as RoundResult;
   if (first.norm <= s.target) return { k: undefined, done: 0, norm0: (yield { kind: "norm", k: s.k0 }) as number };
-  let k = applyMask(first.k, s.mask);
+  let k = applyMask(first.k, s);
   let done = 1;
   for (let t = 2; t <= plan.iterations; t++) {
     if (dykstra) {
       // Dykstra's rounds clip P + correction, so their σ are not the iterate's norm: measure it.
       if (((yield { kind: "norm", k }) as number) <= s.target) break;
-      k = applyMask(((yield { kind: "round", k, corr }) as RoundResult).k, s.mask);
+      k = applyMask(((yield { kind: "round", k, corr }) as RoundResult).k, s);
     } else {
       // An alternating round measures the norm of the kernel it starts from.
       const res = (yield { kind: "round", k, corr: undefined }) as RoundResult;
       if (res.norm <= s.target) break;
-      k = applyMask(res.k, s.mask);
+      k = applyMask(res.k, s);
     }
     done = t;
   }
@@ -227,7 +233,7 @@ export async function runLoop(
  * the final K' taken back to the layer's taps (see the module doc).
  */
 function finalWeights(plan: ClipPlan, s: Scaled, k: Float64Array): Float64Array {
-  const { dest, count, identity } = kernelMap(plan.spec, plan.grid);
+  const { dest, count, identity } = s.map;
   let w: Float64Array;
   if (identity) {
     w = k;
