@@ -504,9 +504,14 @@ function pow2Above(n: i32): i32 {
   return n <= 1 ? 1 : 1 << (32 - clz<i32>(n - 1));
 }
 
-/** Bytes of diag_values_f64's sorting scratch for `groups` values per frequency. */
-export function diag_sort_bytes(groups: i32): i32 {
-  const bytes: i64 = 2 * <i64>pow2Above(groups) * 8 + 16;
+/**
+ * Bytes of diag_values_f64's scratch `tmp` for `groups` values per frequency
+ * and a kh × kw kernel: the sort's interleaved lanes, the kernel taps-major
+ * (groups contiguous) and one column's T, groups rounded up to even.
+ */
+export function diag_values_bytes(groups: i32, kh: i32, kw: i32): i32 {
+  const gp = <i64>((groups + 1) & ~1);
+  const bytes: i64 = 2 * <i64>pow2Above(groups) * 8 + (<i64>kh * <i64>kw + 2 * <i64>kh) * gp * 8 + 32;
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
@@ -668,9 +673,14 @@ function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void 
  *
  *   out[((v − v0)·h + u)·groups + j]
  *
+ * The groups run in the f64x2 lanes (the kernel laid out taps-major), so a
+ * frequency's row is written contiguously; each lane performs transformRows'
+ * and pairAt's operations in their order, so every value has the bits those
+ * give (and diag_norm_f64 and diag_clip_f64 see).
+ *
  * Arguments as diag_norm_f64, plus
  *   out    [out] f64[nvb·h·groups]
- *   tmp    [in]  diag_sort_bytes(groups) bytes of scratch for the sort, 16-byte aligned
+ *   tmp    [in]  diag_values_bytes(groups, kh, kw) bytes of scratch, 16-byte aligned
  *   sorted [in]  1: sort each frequency's values; 0: leave them in group order
  */
 export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, v0: i32, nvb: i32,
@@ -678,23 +688,70 @@ export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32,
   const nv = (w >> 1) + 1;
   const nvp = paddedColumns(w);
   const L = scratch(work, kh, kw, h, w, nv, nvp);
+  const taps = kh * kw;
+  const gp = (groups + 1) & ~1;
+  const gpb = <usize>gp << 3;
   const gb = <usize>groups << 3;
-  for (let g = 0; g < groups; g++) {
-    transformRows(k + (<usize>(g * kh * kw) << 3), kh, kw, nvp, L.bc, L.bs, L.tr, L.ti);
+  // The lanes of whole pairs of groups, then (groups odd) the last group's lane alone.
+  const whole = <usize>(groups & ~1) << 3;
+  const kt = align16(tmp + (<usize>(2 * pow2Above(groups)) << 3));
+  const t = kt + <usize>taps * gpb;
+  for (let j = 0; j < taps; j++) {
+    for (let g = 0; g < groups; g++) {
+      store<f64>(kt + <usize>j * gpb + (<usize>g << 3), load<f64>(k + (<usize>(g * taps + j) << 3)));
+    }
+    if (gp > groups) store<f64>(kt + <usize>j * gpb + gb, 0.0);
+  }
+  for (let v = v0; v < v0 + nvb; v++) {
+    // T_a(v) = Σ_b K[a, b]·exp(+2πi·v·b/w) per group, as transformRows.
+    for (let a = 0; a < kh; a++) {
+      for (let o: usize = 0; o < gpb; o += 16) {
+        let sr = f64x2.splat(0.0);
+        let si = f64x2.splat(0.0);
+        for (let b = 0; b < kw; b++) {
+          const x = v128.load(kt + <usize>(a * kw + b) * gpb + o);
+          const at = <usize>(b * nvp + v) << 3;
+          sr = f64x2.add(sr, f64x2.mul(x, v128.load64_splat(L.bc + at)));
+          si = f64x2.add(si, f64x2.mul(x, v128.load64_splat(L.bs + at)));
+        }
+        v128.store(t + <usize>(2 * a) * gpb + o, sr);
+        v128.store(t + <usize>(2 * a + 1) * gpb + o, si);
+      }
+    }
+    const col = out + <usize>(v - v0) * <usize>h * gb;
     for (let u = 0; 2 * u <= h; u++) {
       rowTwiddles(u, h, kh, L.ch, L.sh, L.tc, L.ts);
-      rowPair(kh, nvp, L.tc, L.ts, L.tr, L.ti, L.pr, L.pi, L.qr, L.qi, L.reg);
       const mirror = h - u;
-      for (let v = v0; v < v0 + nvb; v++) {
-        const col = out + <usize>(v - v0) * <usize>h * gb + (<usize>g << 3);
-        const at = <usize>v << 3;
-        const xr = load<f64>(L.pr + at);
-        const xi = load<f64>(L.pi + at);
-        store<f64>(col + <usize>u * gb, Math.sqrt(xr * xr + xi * xi));
-        if (u != 0 && mirror != u) {
-          const yr = load<f64>(L.qr + at);
-          const yi = load<f64>(L.qi + at);
-          store<f64>(col + <usize>mirror * gb, Math.sqrt(yr * yr + yi * yi));
+      const both = u != 0 && mirror != u;
+      const rowU = col + <usize>u * gb;
+      const rowM = col + <usize>mirror * gb;
+      for (let o: usize = 0; o < gpb; o += 16) {
+        // pairAt's arithmetic on a pair of groups.
+        let ar = f64x2.splat(0.0);
+        let ai = f64x2.splat(0.0);
+        let br = f64x2.splat(0.0);
+        let bi = f64x2.splat(0.0);
+        for (let a = 0; a < kh; a++) {
+          const c = v128.load64_splat(L.tc + (<usize>a << 3));
+          const s = v128.load64_splat(L.ts + (<usize>a << 3));
+          const xr = v128.load(t + <usize>(2 * a) * gpb + o);
+          const xi = v128.load(t + <usize>(2 * a + 1) * gpb + o);
+          ar = madd<f64>(xr, c, ar);
+          ai = madd<f64>(xi, c, ai);
+          br = madd<f64>(xr, s, br);
+          bi = madd<f64>(xi, s, bi);
+        }
+        const pr = f64x2.sub(ar, bi);
+        const pi = f64x2.add(ai, br);
+        const mu = f64x2.sqrt(f64x2.add(f64x2.mul(pr, pr), f64x2.mul(pi, pi)));
+        if (o < whole) v128.store(rowU + o, mu);
+        else store<f64>(rowU + o, f64x2.extract_lane(mu, 0));
+        if (both) {
+          const qr = f64x2.add(ar, bi);
+          const qi = f64x2.sub(ai, br);
+          const mm = f64x2.sqrt(f64x2.add(f64x2.mul(qr, qr), f64x2.mul(qi, qi)));
+          if (o < whole) v128.store(rowM + o, mm);
+          else store<f64>(rowM + o, f64x2.extract_lane(mm, 0));
         }
       }
     }

@@ -29,7 +29,7 @@ export {
   diag_clip_f64,
   diag_corr_bytes,
   diag_norm_f64,
-  diag_sort_bytes,
+  diag_values_bytes,
   diag_values_f64,
   diag_work_bytes,
 } from "./diagonal";

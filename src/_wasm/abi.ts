@@ -253,7 +253,7 @@ export interface CoreExports {
     work: number,
   ): number;
   diag_corr_bytes(groups: number, h: number, w: number): number;
-  diag_sort_bytes(groups: number): number;
+  diag_values_bytes(groups: number, kh: number, kw: number): number;
   diag_norm_f64(k: number, groups: number, kh: number, kw: number, h: number, w: number, work: number): number;
   diag_values_f64(
     k: number,

@@ -227,7 +227,7 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRo
   const arena = new Arena(core);
   const k = arena.f64(groups * kh * kw);
   const out = arena.f64(nv * h * groups);
-  const tmp = arena.bytes(core.diag_sort_bytes(groups));
+  const tmp = arena.bytes(core.diag_values_bytes(groups, kh, kw));
   const work = arena.bytes(core.diag_work_bytes(kh, kw, h, w));
   arena.commit("compute singular values", `${groups} groups of 1×1, kernel ${kh}×${kw}, grid [${h}, ${w}]`);
   const kv = arena.view(k, groups * kh * kw);
