@@ -617,11 +617,189 @@ function tail8(p: usize, down: bool): void {
 }
 
 /**
+ * Sorts each lane of 8 consecutive f64x2 at p by a 19-comparator network in
+ * registers (Knuth's optimal network for 8): decreasing when `down`, else increasing.
+ */
+// @ts-ignore: decorator
+@inline
+function sort8(p: usize, down: bool): void {
+  let x0 = v128.load(p + 0);
+  let x1 = v128.load(p + 16);
+  let x2 = v128.load(p + 32);
+  let x3 = v128.load(p + 48);
+  let x4 = v128.load(p + 64);
+  let x5 = v128.load(p + 80);
+  let x6 = v128.load(p + 96);
+  let x7 = v128.load(p + 112);
+  let t: v128;
+  if (down) {
+    t = f64x2.pmin(x0, x2);
+    x0 = f64x2.pmax(x0, x2);
+    x2 = t;
+    t = f64x2.pmin(x1, x3);
+    x1 = f64x2.pmax(x1, x3);
+    x3 = t;
+    t = f64x2.pmin(x4, x6);
+    x4 = f64x2.pmax(x4, x6);
+    x6 = t;
+    t = f64x2.pmin(x5, x7);
+    x5 = f64x2.pmax(x5, x7);
+    x7 = t;
+    t = f64x2.pmin(x0, x4);
+    x0 = f64x2.pmax(x0, x4);
+    x4 = t;
+    t = f64x2.pmin(x1, x5);
+    x1 = f64x2.pmax(x1, x5);
+    x5 = t;
+    t = f64x2.pmin(x2, x6);
+    x2 = f64x2.pmax(x2, x6);
+    x6 = t;
+    t = f64x2.pmin(x3, x7);
+    x3 = f64x2.pmax(x3, x7);
+    x7 = t;
+    t = f64x2.pmin(x0, x1);
+    x0 = f64x2.pmax(x0, x1);
+    x1 = t;
+    t = f64x2.pmin(x2, x3);
+    x2 = f64x2.pmax(x2, x3);
+    x3 = t;
+    t = f64x2.pmin(x4, x5);
+    x4 = f64x2.pmax(x4, x5);
+    x5 = t;
+    t = f64x2.pmin(x6, x7);
+    x6 = f64x2.pmax(x6, x7);
+    x7 = t;
+    t = f64x2.pmin(x2, x4);
+    x2 = f64x2.pmax(x2, x4);
+    x4 = t;
+    t = f64x2.pmin(x3, x5);
+    x3 = f64x2.pmax(x3, x5);
+    x5 = t;
+    t = f64x2.pmin(x1, x4);
+    x1 = f64x2.pmax(x1, x4);
+    x4 = t;
+    t = f64x2.pmin(x3, x6);
+    x3 = f64x2.pmax(x3, x6);
+    x6 = t;
+    t = f64x2.pmin(x1, x2);
+    x1 = f64x2.pmax(x1, x2);
+    x2 = t;
+    t = f64x2.pmin(x3, x4);
+    x3 = f64x2.pmax(x3, x4);
+    x4 = t;
+    t = f64x2.pmin(x5, x6);
+    x5 = f64x2.pmax(x5, x6);
+    x6 = t;
+  } else {
+    t = f64x2.pmax(x0, x2);
+    x0 = f64x2.pmin(x0, x2);
+    x2 = t;
+    t = f64x2.pmax(x1, x3);
+    x1 = f64x2.pmin(x1, x3);
+    x3 = t;
+    t = f64x2.pmax(x4, x6);
+    x4 = f64x2.pmin(x4, x6);
+    x6 = t;
+    t = f64x2.pmax(x5, x7);
+    x5 = f64x2.pmin(x5, x7);
+    x7 = t;
+    t = f64x2.pmax(x0, x4);
+    x0 = f64x2.pmin(x0, x4);
+    x4 = t;
+    t = f64x2.pmax(x1, x5);
+    x1 = f64x2.pmin(x1, x5);
+    x5 = t;
+    t = f64x2.pmax(x2, x6);
+    x2 = f64x2.pmin(x2, x6);
+    x6 = t;
+    t = f64x2.pmax(x3, x7);
+    x3 = f64x2.pmin(x3, x7);
+    x7 = t;
+    t = f64x2.pmax(x0, x1);
+    x0 = f64x2.pmin(x0, x1);
+    x1 = t;
+    t = f64x2.pmax(x2, x3);
+    x2 = f64x2.pmin(x2, x3);
+    x3 = t;
+    t = f64x2.pmax(x4, x5);
+    x4 = f64x2.pmin(x4, x5);
+    x5 = t;
+    t = f64x2.pmax(x6, x7);
+    x6 = f64x2.pmin(x6, x7);
+    x7 = t;
+    t = f64x2.pmax(x2, x4);
+    x2 = f64x2.pmin(x2, x4);
+    x4 = t;
+    t = f64x2.pmax(x3, x5);
+    x3 = f64x2.pmin(x3, x5);
+    x5 = t;
+    t = f64x2.pmax(x1, x4);
+    x1 = f64x2.pmin(x1, x4);
+    x4 = t;
+    t = f64x2.pmax(x3, x6);
+    x3 = f64x2.pmin(x3, x6);
+    x6 = t;
+    t = f64x2.pmax(x1, x2);
+    x1 = f64x2.pmin(x1, x2);
+    x2 = t;
+    t = f64x2.pmax(x3, x4);
+    x3 = f64x2.pmin(x3, x4);
+    x4 = t;
+    t = f64x2.pmax(x5, x6);
+    x5 = f64x2.pmin(x5, x6);
+    x6 = t;
+  }
+  v128.store(p + 0, x0);
+  v128.store(p + 16, x1);
+  v128.store(p + 32, x2);
+  v128.store(p + 48, x3);
+  v128.store(p + 64, x4);
+  v128.store(p + 80, x5);
+  v128.store(p + 96, x6);
+  v128.store(p + 112, x7);
+}
+
+/**
+ * Strides j and j/2 of one bitonic stage on a block of 2j lanes' pairs at p
+ * (jb = 16·j, hb = jb/2 bytes): for each o < j/2 the lanes o, o + j/2, o + j,
+ * o + 3j/2 in registers, compared across j then across j/2; decreasing when `down`.
+ */
+// @ts-ignore: decorator
+@inline
+function quad(p: usize, hb: usize, jb: usize, down: bool): void {
+  for (let o: usize = 0; o < hb; o += 16) {
+    const a0 = v128.load(p + o);
+    const a1 = v128.load(p + o + hb);
+    const a2 = v128.load(p + o + jb);
+    const a3 = v128.load(p + o + jb + hb);
+    if (down) {
+      const b0 = f64x2.pmax(a0, a2);
+      const b2 = f64x2.pmin(a0, a2);
+      const b1 = f64x2.pmax(a1, a3);
+      const b3 = f64x2.pmin(a1, a3);
+      v128.store(p + o, f64x2.pmax(b0, b1));
+      v128.store(p + o + hb, f64x2.pmin(b0, b1));
+      v128.store(p + o + jb, f64x2.pmax(b2, b3));
+      v128.store(p + o + jb + hb, f64x2.pmin(b2, b3));
+    } else {
+      const b0 = f64x2.pmin(a0, a2);
+      const b2 = f64x2.pmax(a0, a2);
+      const b1 = f64x2.pmin(a1, a3);
+      const b3 = f64x2.pmax(a1, a3);
+      v128.store(p + o, f64x2.pmin(b0, b1));
+      v128.store(p + o + hb, f64x2.pmax(b0, b1));
+      v128.store(p + o + jb, f64x2.pmin(b2, b3));
+      v128.store(p + o + jb + hb, f64x2.pmax(b2, b3));
+    }
+  }
+}
+
+/**
  * Sorts rows r and r + 1 (n values each, `gb` bytes apart, at p) into
  * decreasing order at once: they are interleaved into the f64x2 lanes of
  * `tmp` (2·np f64, np = pow2Above(n), padded with −1, below every value),
- * sorted by a bitonic network of pmin/pmax (no data-dependent branch), and
- * written back. Only the second row is a copy of the first when `one`.
+ * sorted by a network of pmin/pmax (no data-dependent branch: blocks of 8 by
+ * sort8, then the bitonic merges of 16, 32, … lanes), and written back. Only the second row is a copy of the first when `one`.
  * The values are moduli: ≥ 0 and never NaN.
  */
 function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void {
@@ -632,9 +810,25 @@ function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void 
     const y = j < n ? load<f64>(q + (<usize>j << 3)) : -1.0;
     v128.store(tmp + (<usize>j << 4), f64x2.replace_lane(f64x2.splat(x), 1, y));
   }
-  for (let k = 2; k <= np; k <<= 1) {
-    // Strides j ≥ 8 one pass each; for k ≥ 8 the strides 4, 2, 1 in one pass over blocks of 8 lanes' pairs.
-    for (let j = k >> 1; j > 0 && (k < 8 || j >= 8); j >>= 1) {
+  // Blocks of 8 sorted in registers (each in the direction stage 8 of the network leaves it), then the
+  // stages k ≥ 16; fewer than 8 lanes: every stage as below.
+  if (np >= 8) {
+    for (let base = 0; base < np; base += 8) sort8(tmp + (<usize>base << 4), (base & 8) == 0);
+  }
+  for (let k = np >= 8 ? 16 : 2; k <= np; k <<= 1) {
+    // Strides j ≥ 8: two at a time (j and j/2, four lanes' pairs in registers per step), a last 8 alone;
+    // for k ≥ 8 the strides 4, 2, 1 in one pass over blocks of 8 lanes' pairs.
+    let j = k >> 1;
+    for (; j >= 16; j >>= 2) {
+      const hb = <usize>(j >> 1) << 4;
+      const jb = <usize>j << 4;
+      for (let base = 0; base < np; base += 2 * j) {
+        const at = tmp + (<usize>base << 4);
+        if ((base & k) == 0) quad(at, hb, jb, true);
+        else quad(at, hb, jb, false);
+      }
+    }
+    for (; j > 0 && (k < 8 || j >= 8); j >>= 1) {
       // Pairs (i, i + j) with i & j = 0; blocks of 2j share i & k (2j ≤ k): the direction.
       for (let base = 0; base < np; base += 2 * j) {
         const down = (base & k) == 0;
