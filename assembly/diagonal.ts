@@ -516,104 +516,108 @@ export function diag_values_bytes(groups: i32, kh: i32, kw: i32): i32 {
 }
 
 /**
- * The strides 4, 2 and 1 of a bitonic merge on 8 consecutive f64x2 at p, in
- * registers: decreasing when `down`, else increasing.
+ * Strides 4q, 2q and q of one bitonic stage on a block of 8q lanes' pairs at p
+ * (qb = 16·q bytes): for each o < q the lanes o, o + q, …, o + 7q in
+ * registers; decreasing when `down`, else increasing. With q = 1 the
+ * strides 4, 2 and 1 of 8 consecutive f64x2.
  */
 // @ts-ignore: decorator
 @inline
-function tail8(p: usize, down: bool): void {
-  let x0 = v128.load(p + 0);
-  let x1 = v128.load(p + 16);
-  let x2 = v128.load(p + 32);
-  let x3 = v128.load(p + 48);
-  let x4 = v128.load(p + 64);
-  let x5 = v128.load(p + 80);
-  let x6 = v128.load(p + 96);
-  let x7 = v128.load(p + 112);
-  let t: v128;
-  if (down) {
-    t = f64x2.pmin(x0, x4);
-    x0 = f64x2.pmax(x0, x4);
-    x4 = t;
-    t = f64x2.pmin(x1, x5);
-    x1 = f64x2.pmax(x1, x5);
-    x5 = t;
-    t = f64x2.pmin(x2, x6);
-    x2 = f64x2.pmax(x2, x6);
-    x6 = t;
-    t = f64x2.pmin(x3, x7);
-    x3 = f64x2.pmax(x3, x7);
-    x7 = t;
-    t = f64x2.pmin(x0, x2);
-    x0 = f64x2.pmax(x0, x2);
-    x2 = t;
-    t = f64x2.pmin(x1, x3);
-    x1 = f64x2.pmax(x1, x3);
-    x3 = t;
-    t = f64x2.pmin(x4, x6);
-    x4 = f64x2.pmax(x4, x6);
-    x6 = t;
-    t = f64x2.pmin(x5, x7);
-    x5 = f64x2.pmax(x5, x7);
-    x7 = t;
-    t = f64x2.pmin(x0, x1);
-    x0 = f64x2.pmax(x0, x1);
-    x1 = t;
-    t = f64x2.pmin(x2, x3);
-    x2 = f64x2.pmax(x2, x3);
-    x3 = t;
-    t = f64x2.pmin(x4, x5);
-    x4 = f64x2.pmax(x4, x5);
-    x5 = t;
-    t = f64x2.pmin(x6, x7);
-    x6 = f64x2.pmax(x6, x7);
-    x7 = t;
-  } else {
-    t = f64x2.pmax(x0, x4);
-    x0 = f64x2.pmin(x0, x4);
-    x4 = t;
-    t = f64x2.pmax(x1, x5);
-    x1 = f64x2.pmin(x1, x5);
-    x5 = t;
-    t = f64x2.pmax(x2, x6);
-    x2 = f64x2.pmin(x2, x6);
-    x6 = t;
-    t = f64x2.pmax(x3, x7);
-    x3 = f64x2.pmin(x3, x7);
-    x7 = t;
-    t = f64x2.pmax(x0, x2);
-    x0 = f64x2.pmin(x0, x2);
-    x2 = t;
-    t = f64x2.pmax(x1, x3);
-    x1 = f64x2.pmin(x1, x3);
-    x3 = t;
-    t = f64x2.pmax(x4, x6);
-    x4 = f64x2.pmin(x4, x6);
-    x6 = t;
-    t = f64x2.pmax(x5, x7);
-    x5 = f64x2.pmin(x5, x7);
-    x7 = t;
-    t = f64x2.pmax(x0, x1);
-    x0 = f64x2.pmin(x0, x1);
-    x1 = t;
-    t = f64x2.pmax(x2, x3);
-    x2 = f64x2.pmin(x2, x3);
-    x3 = t;
-    t = f64x2.pmax(x4, x5);
-    x4 = f64x2.pmin(x4, x5);
-    x5 = t;
-    t = f64x2.pmax(x6, x7);
-    x6 = f64x2.pmin(x6, x7);
-    x7 = t;
+function oct(p: usize, qb: usize, down: bool): void {
+  for (let o: usize = 0; o < qb; o += 16) {
+    let x0 = v128.load(p + o);
+    let x1 = v128.load(p + o + qb);
+    let x2 = v128.load(p + o + 2 * qb);
+    let x3 = v128.load(p + o + 3 * qb);
+    let x4 = v128.load(p + o + 4 * qb);
+    let x5 = v128.load(p + o + 5 * qb);
+    let x6 = v128.load(p + o + 6 * qb);
+    let x7 = v128.load(p + o + 7 * qb);
+    let t: v128;
+    if (down) {
+      t = f64x2.pmin(x0, x4);
+      x0 = f64x2.pmax(x0, x4);
+      x4 = t;
+      t = f64x2.pmin(x1, x5);
+      x1 = f64x2.pmax(x1, x5);
+      x5 = t;
+      t = f64x2.pmin(x2, x6);
+      x2 = f64x2.pmax(x2, x6);
+      x6 = t;
+      t = f64x2.pmin(x3, x7);
+      x3 = f64x2.pmax(x3, x7);
+      x7 = t;
+      t = f64x2.pmin(x0, x2);
+      x0 = f64x2.pmax(x0, x2);
+      x2 = t;
+      t = f64x2.pmin(x1, x3);
+      x1 = f64x2.pmax(x1, x3);
+      x3 = t;
+      t = f64x2.pmin(x4, x6);
+      x4 = f64x2.pmax(x4, x6);
+      x6 = t;
+      t = f64x2.pmin(x5, x7);
+      x5 = f64x2.pmax(x5, x7);
+      x7 = t;
+      t = f64x2.pmin(x0, x1);
+      x0 = f64x2.pmax(x0, x1);
+      x1 = t;
+      t = f64x2.pmin(x2, x3);
+      x2 = f64x2.pmax(x2, x3);
+      x3 = t;
+      t = f64x2.pmin(x4, x5);
+      x4 = f64x2.pmax(x4, x5);
+      x5 = t;
+      t = f64x2.pmin(x6, x7);
+      x6 = f64x2.pmax(x6, x7);
+      x7 = t;
+    } else {
+      t = f64x2.pmax(x0, x4);
+      x0 = f64x2.pmin(x0, x4);
+      x4 = t;
+      t = f64x2.pmax(x1, x5);
+      x1 = f64x2.pmin(x1, x5);
+      x5 = t;
+      t = f64x2.pmax(x2, x6);
+      x2 = f64x2.pmin(x2, x6);
+      x6 = t;
+      t = f64x2.pmax(x3, x7);
+      x3 = f64x2.pmin(x3, x7);
+      x7 = t;
+      t = f64x2.pmax(x0, x2);
+      x0 = f64x2.pmin(x0, x2);
+      x2 = t;
+      t = f64x2.pmax(x1, x3);
+      x1 = f64x2.pmin(x1, x3);
+      x3 = t;
+      t = f64x2.pmax(x4, x6);
+      x4 = f64x2.pmin(x4, x6);
+      x6 = t;
+      t = f64x2.pmax(x5, x7);
+      x5 = f64x2.pmin(x5, x7);
+      x7 = t;
+      t = f64x2.pmax(x0, x1);
+      x0 = f64x2.pmin(x0, x1);
+      x1 = t;
+      t = f64x2.pmax(x2, x3);
+      x2 = f64x2.pmin(x2, x3);
+      x3 = t;
+      t = f64x2.pmax(x4, x5);
+      x4 = f64x2.pmin(x4, x5);
+      x5 = t;
+      t = f64x2.pmax(x6, x7);
+      x6 = f64x2.pmin(x6, x7);
+      x7 = t;
+    }
+    v128.store(p + o, x0);
+    v128.store(p + o + qb, x1);
+    v128.store(p + o + 2 * qb, x2);
+    v128.store(p + o + 3 * qb, x3);
+    v128.store(p + o + 4 * qb, x4);
+    v128.store(p + o + 5 * qb, x5);
+    v128.store(p + o + 6 * qb, x6);
+    v128.store(p + o + 7 * qb, x7);
   }
-  v128.store(p + 0, x0);
-  v128.store(p + 16, x1);
-  v128.store(p + 32, x2);
-  v128.store(p + 48, x3);
-  v128.store(p + 64, x4);
-  v128.store(p + 80, x5);
-  v128.store(p + 96, x6);
-  v128.store(p + 112, x7);
 }
 
 /**
@@ -794,6 +798,23 @@ function quad(p: usize, hb: usize, jb: usize, down: bool): void {
   }
 }
 
+/** Stride j of stage k over np lanes' pairs at tmp: pairs (i, i + j) with i & j = 0; blocks of 2j share i & k, the direction. */
+function single(tmp: usize, np: i32, j: i32, k: i32): void {
+  for (let base = 0; base < np; base += 2 * j) {
+    const down = (base & k) == 0;
+    const lo = tmp + (<usize>base << 4);
+    const hi = lo + (<usize>j << 4);
+    const top = down ? lo : hi;
+    const bottom = down ? hi : lo;
+    for (let o: usize = 0; o < (<usize>j << 4); o += 16) {
+      const a = v128.load(lo + o);
+      const b = v128.load(hi + o);
+      v128.store(top + o, f64x2.pmax(a, b));
+      v128.store(bottom + o, f64x2.pmin(a, b));
+    }
+  }
+}
+
 /**
  * Sorts rows r and r + 1 (n values each, `gb` bytes apart, at p) into
  * decreasing order at once: they are interleaved into the f64x2 lanes of
@@ -816,40 +837,34 @@ function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void 
     for (let base = 0; base < np; base += 8) sort8(tmp + (<usize>base << 4), (base & 8) == 0);
   }
   for (let k = np >= 8 ? 16 : 2; k <= np; k <<= 1) {
-    // Strides j ≥ 8: two at a time (j and j/2, four lanes' pairs in registers per step), a last 8 alone;
-    // for k ≥ 8 the strides 4, 2, 1 in one pass over blocks of 8 lanes' pairs.
+    // Stage k's strides k/2, …, 1 in passes that hold 8 lanes' pairs in registers (three strides each),
+    // the first pass taking the one or two strides left over; fewer than 8 lanes: a stride per pass.
     let j = k >> 1;
-    for (; j >= 16; j >>= 2) {
-      const hb = <usize>(j >> 1) << 4;
-      const jb = <usize>j << 4;
-      for (let base = 0; base < np; base += 2 * j) {
-        const at = tmp + (<usize>base << 4);
-        if ((base & k) == 0) quad(at, hb, jb, true);
-        else quad(at, hb, jb, false);
+    if (k >= 16) {
+      const rest = (31 - clz<i32>(k)) % 3;
+      if (rest == 1) {
+        single(tmp, np, j, k);
+        j >>= 1;
+      } else if (rest == 2) {
+        const hb = <usize>(j >> 1) << 4;
+        const jb = <usize>j << 4;
+        for (let base = 0; base < np; base += 2 * j) {
+          const at = tmp + (<usize>base << 4);
+          if ((base & k) == 0) quad(at, hb, jb, true);
+          else quad(at, hb, jb, false);
+        }
+        j >>= 2;
       }
-    }
-    for (; j > 0 && (k < 8 || j >= 8); j >>= 1) {
-      // Pairs (i, i + j) with i & j = 0; blocks of 2j share i & k (2j ≤ k): the direction.
-      for (let base = 0; base < np; base += 2 * j) {
-        const down = (base & k) == 0;
-        const lo = tmp + (<usize>base << 4);
-        const hi = lo + (<usize>j << 4);
-        const top = down ? lo : hi;
-        const bottom = down ? hi : lo;
-        for (let o: usize = 0; o < (<usize>j << 4); o += 16) {
-          const a = v128.load(lo + o);
-          const b = v128.load(hi + o);
-          v128.store(top + o, f64x2.pmax(a, b));
-          v128.store(bottom + o, f64x2.pmin(a, b));
+      for (; j >= 4; j >>= 3) {
+        const qb = <usize>(j >> 2) << 4;
+        for (let base = 0; base < np; base += 2 * j) {
+          const at = tmp + (<usize>base << 4);
+          if ((base & k) == 0) oct(at, qb, true);
+          else oct(at, qb, false);
         }
       }
-    }
-    if (k >= 8) {
-      for (let base = 0; base < np; base += 8) {
-        const at = tmp + (<usize>base << 4);
-        if ((base & k) == 0) tail8(at, true);
-        else tail8(at, false);
-      }
+    } else {
+      for (; j > 0; j >>= 1) single(tmp, np, j, k);
     }
   }
   for (let j = 0; j < n; j++) {
