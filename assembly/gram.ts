@@ -45,7 +45,7 @@ export function gram_taps_work_bytes(m: i32, n: i32, kh: i32, kw: i32, cplx: i32
   const taps = <i64>kh * <i64>kw;
   const ld = <i64>lead_dim(m);
   const b = (taps * <i64>n * ld * (cplx != 0 ? 2 : 1) + 2 * ld * <i64>n + ns * 2 * <i64>n * <i64>n + ns * d * 4 + taps * 4 +
-    (2 * ns + 2 * d) * <i64>n) * 8 + 128;
+    (2 * ns + 2 * d) * <i64>n + 2 * d) * 8 + 144;
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
@@ -111,6 +111,16 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
   const gs = ai + <usize>n * ldb;
   const wts = gs + <usize>ns * nn * 16;
   const tws = wts + (<usize>(ns * offsets) << 5);
+  // cos/sin of 2π·(i/dh + j/dw) for i < dh, j < dw: every angle of the weights and the samples' twiddles
+  // is one of these (the same expression, so the same bits as computing each where it is used).
+  const tab = align16(tws + (<usize>taps << 5) + (<usize>(2 * ns + 2 * offsets) * <usize>n << 3));
+  for (let i = 0; i < dh; i++) {
+    for (let j = 0; j < dw; j++) {
+      const ang = TWO_PI * (<f64>i / <f64>dh + <f64>j / <f64>dw);
+      store<f64>(tab + (<usize>(i * dw + j) << 4), Math.cos(ang));
+      store<f64>(tab + (<usize>(i * dw + j) << 4) + 8, Math.sin(ang));
+    }
+  }
   // Weights, lane-splat: sample s's contribution to R_d is −(Re B_s·c + Im B_s·e) with B_s = −G_s,
   // c = wt·cos(ω_s·d), e = wt·sin(ω_s·d), wt = 2/D off the self-conjugate ω = 0 (1/D there).
   for (let sIdx = 0; sIdx < ns; sIdx++) {
@@ -119,10 +129,10 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
     const wt = (sIdx == 0 || cplx ? 1.0 : 2.0) / <f64>offsets;
     for (let ia = 0; ia < dh; ia++) {
       for (let ib = 0; ib < dw; ib++) {
-        const ang = TWO_PI * (<f64>modIndex(p, ia - kh + 1, dh) / <f64>dh + <f64>modIndex(q, ib - kw + 1, dw) / <f64>dw);
+        const cs = tab + (<usize>(modIndex(p, ia - kh + 1, dh) * dw + modIndex(q, ib - kw + 1, dw)) << 4);
         const at = wts + (<usize>((ia * dw + ib) * ns + sIdx) << 5);
-        v128.store(at, f64x2.splat(-wt * Math.cos(ang)));
-        v128.store(at + 16, f64x2.splat(-wt * Math.sin(ang)));
+        v128.store(at, f64x2.splat(-wt * load<f64>(cs)));
+        v128.store(at + 16, f64x2.splat(-wt * load<f64>(cs + 8)));
       }
     }
   }
@@ -158,9 +168,9 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
       const q = sampleQ(sIdx, kh, dh, cplx);
       for (let a = 0; a < kh; a++) {
         for (let b = 0; b < kw; b++) {
-          const ang = TWO_PI * (<f64>modIndex(p, a, dh) / <f64>dh + <f64>modIndex(q, b, dw) / <f64>dw);
-          v128.store(tws + (<usize>(a * kw + b) << 5), f64x2.splat(Math.cos(ang)));
-          v128.store(tws + (<usize>(a * kw + b) << 5) + 16, f64x2.splat(Math.sin(ang)));
+          const cs = tab + (<usize>(modIndex(p, a, dh) * dw + modIndex(q, b, dw)) << 4);
+          v128.store(tws + (<usize>(a * kw + b) << 5), v128.load64_splat(cs));
+          v128.store(tws + (<usize>(a * kw + b) << 5) + 16, v128.load64_splat(cs + 8));
         }
       }
       for (let j = 0; j < n; j++) {
