@@ -562,6 +562,40 @@ function diagonalSum(b: usize, n: i32): f64 {
   return t;
 }
 
+/**
+ * ‖B‖_F² of a Hermitian B held in its lower triangle (column j holds rows
+ * i ≥ j at j·n + i, re/im split): the diagonal's squares and twice the
+ * strictly lower part's, as computed (for nonnegative terms the relative
+ * error is within γ_{n²+2}).
+ */
+function frobenius2(br: usize, bi: usize, n: i32): f64 {
+  let d: f64 = 0.0;
+  let off: f64 = 0.0;
+  for (let j = 0; j < n; j++) {
+    const col = <usize>j * <usize>n << 3;
+    const at = col + (<usize>j << 3);
+    d += load<f64>(br + at) * load<f64>(br + at) + load<f64>(bi + at) * load<f64>(bi + at);
+    for (let i = j + 1; i < n; i++) {
+      const x = col + (<usize>i << 3);
+      off += load<f64>(br + x) * load<f64>(br + x) + load<f64>(bi + x) * load<f64>(bi + x);
+    }
+  }
+  return d + 2.0 * off;
+}
+
+/**
+ * Whether λ_max(G) < s² follows from ‖G‖_F ≥ λ_max(G) (G ⪰ 0), given f, the
+ * computed ‖Ĝ‖_F² (frobenius2): ‖G‖_F ≤ ‖Ĝ‖_F + ‖Ĝ − G‖_F, and ‖Ĝ − G‖_F ≤
+ * γ_N·‖MᵀM‖_F ≤ γ_N·μ_g (gram_screen_f64's entrywise bound), covered twice
+ * over as in the trace test; f's own rounding (γ_{n²+2}) and the root's
+ * twice over as well.
+ */
+// @ts-ignore: decorator
+@inline
+function frobeniusBelow(f: f64, n: i32, big: f64, mug: f64, s2: f64): bool {
+  return Math.sqrt(f) * (1.0 + 2.0 * (<f64>n * <f64>n + 8.0) * EPS) + 4.0 * big * EPS * mug < s2 * (1.0 - 4.0 * EPS);
+}
+
 /** Whether some B[j, j] ≤ x (B an n × n column-major real plane). */
 function diagonalBelow(b: usize, n: i32, x: f64): bool {
   for (let j = 0; j < n; j++) if (load<f64>(b + (<usize>(j * n + j) << 3)) <= x) return true;
@@ -616,6 +650,8 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  * 2γ_N·μ_g (summed from column v's traces, or from a kept Ĝ's diagonal,
  * whose entries are within γ_N·(MᵀM)[j, j] each). Certified when
  *   - tr Ĝ + 4N·ε·μ_g < s²(1 − 4ε) (σ_max² ≤ tr G), or
+ *   - ‖Ĝ‖_F, with its rounding, + 4N·ε·μ_g < s²(1 − 4ε) (σ_max² ≤ ‖G‖_F,
+ *     and ‖Ĝ − G‖_F ≤ γ_N·‖MᵀM‖_F ≤ γ_N·μ_g: frobeniusBelow), or
  *   - the Cholesky factorisation of s²(1 − η)·I − Ĝ completes, with
  *     η = 8ε·((n + 1)·n + 2N·μ_g/s²): norm_below_f64's argument with
  *     ‖Ĝ − G‖ in place of the product's rounding, covered twice over.
@@ -669,16 +705,18 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
         ok = false;
         break;
       }
+      // −G (as gram_estimates_f64 assembled it, where kept: the same values); then the Frobenius test, and
+      // c added on the diagonal for the factorisation (assemble's own order: the same bits as assembling c·I − G).
       if (kept != 0) {
-        // −G as gram_estimates_f64 assembled it: the same values, c added on the diagonal.
         memory.copy(br, kept, nb);
         memory.copy(bi, kept + nb, nb);
-        for (let j = 0; j < n; j++) {
-          const d = br + (<usize>(j * n + j) << 3);
-          store<f64>(d, c + load<f64>(d));
-        }
       } else {
-        assemble(s, g, n, kh, tw, c, br, bi);
+        assemble(s, g, n, kh, tw, 0.0, br, bi);
+      }
+      if (frobeniusBelow(frobenius2(br, bi, n), n, big, mug, s2)) continue;
+      for (let j = 0; j < n; j++) {
+        const d = br + (<usize>(j * n + j) << 3);
+        store<f64>(d, c + load<f64>(d));
       }
       ok = positiveDefinite(br, bi, n, align16(tw + (<usize>(2 * kh - 1) << 5)), room);
     }
@@ -819,10 +857,10 @@ function tridiagMax(a: usize, b: usize, k: i32): f64 {
  * groups): `steps` Lanczos steps on G from a fixed start with every
  * component non-zero (no reorthogonalisation: a lost orthogonality only
  * repeats converged Ritz values), then √ of the largest Ritz value (≤ σ_max
- * in exact arithmetic). A group whose tr G (≥ σ_max²) is below floor² is
- * passed over (0): its frequency cannot beat the estimate `floor` already
- * has, and the screen certifies it by the trace. It only orders the
- * candidates: no bound is taken from it.
+ * in exact arithmetic). A group whose tr G or ‖G‖_F (each ≥ σ_max²) is below
+ * floor² is passed over (0): its frequency cannot beat the estimate `floor`
+ * already has, and the screen certifies it by the same test. It only orders
+ * the candidates: no bound is taken from it.
  *   steps [in]  1 … 64 Lanczos steps
  *   floor [in]  an estimate already had (0 for none)
  *   tab   [in]  gram_table_f64(h)
@@ -879,6 +917,8 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
         memory.copy(cache + slot * nb * 2 + nb, bi, nb);
         store<u8>(held + slot, 1);
       }
+      // σ_max² ≤ ‖G‖_F below floor² too: passed over (the screen's Frobenius test then certifies it, or factorises it).
+      if (floor2 > 0.0 && Math.sqrt(frobenius2(br, bi, n)) < floor2) continue;
       // q₁ the start, q₀ = 0; B = −G, so G·q = −(B·q).
       memory.copy(xr, sr, nv * 2);
       memory.fill(pr, 0, nv * 2);

@@ -71,7 +71,7 @@ function check({ prob, what }: Case): void {
         assert.equal(screen.screen(v, u, 1, ldexp(sigma + 1e-6 * norm, -e))[0], 1, `not certified above ${at}`);
       }
     }
-    // With a floor, a group is passed over only where tr PᴴP shows it below the floor or an earlier estimate.
+    // With a floor, a group is passed over only where tr PᴴP or ‖PᴴP‖_F shows it below the floor or an earlier estimate.
     const floor = ldexp(0.6 * norm, -e);
     const estF = Float64Array.from(screen.estimates(v, floor));
     let running = floor;
