@@ -98,8 +98,11 @@ export interface Scaled {
   groups: number;
   /** The groups' scaled K', one after another: the first round's kernel. */
   k0: Float64Array;
-  /** Where each weight of one group lands in K', and how many weights reach each entry ({@linkcode kernelMap}). */
-  map: { dest: Int32Array; count: Int32Array; identity: boolean };
+  /**
+   * Where each weight of one group lands in K', and how many weights reach each entry ({@linkcode kernelMap});
+   * undefined when every tap keeps its place (K' is the kernel itself).
+   */
+  map: { dest: Int32Array; count: Int32Array } | undefined;
   /** Whether some entry of K' is reached by no tap (it is zeroed after every round). */
   unreached: boolean;
   c: number;
@@ -110,14 +113,14 @@ export interface Scaled {
 export function scaled(plan: ClipPlan): Scaled | undefined {
   const e = scaleExponent(plan.spec.weights);
   if (e === undefined) return undefined;
-  const { np, kp, cInP } = tapLayout(plan.spec, plan.grid);
+  const { np, kp, cInP, identity } = tapLayout(plan.spec, plan.grid);
   const folded = foldedKernels(plan.spec, plan.grid);
   const len = folded[0].length;
   const k0 = new Float64Array(len * folded.length);
   folded.forEach((kq, g) => k0.set(kq, g * len));
   scaleInPlace(k0, -e);
-  const map = kernelMap(plan.spec, plan.grid);
-  const unreached = !map.identity && map.count.includes(0);
+  const map = identity ? undefined : kernelMap(plan.spec, plan.grid);
+  const unreached = map !== undefined && map.count.includes(0);
   const c = ldexp(plan.maxNorm, -e);
   const [kd, kh, kw] = kp, [d, h, w] = np, cOut = plan.spec.cOutG;
   // One depth tap: every depth frequency has the same (real) matrices, those of K' itself.
@@ -152,8 +155,8 @@ export interface Outcome {
 
 /** Zeroes the entries of every group's K' that no tap reaches. */
 function applyMask(k: Float64Array, s: Scaled): Float64Array {
-  if (s.unreached) {
-    const count = s.map.count;
+  const count = s.unreached ? s.map?.count : undefined;
+  if (count) {
     for (let base = 0; base < k.length; base += count.length) {
       for (let j = 0; j < count.length; j++) if (count[j] === 0) k[base + j] = 0;
     }
@@ -233,11 +236,11 @@ export async function runLoop(
  * the final K' taken back to the layer's taps (see the module doc).
  */
 function finalWeights(plan: ClipPlan, s: Scaled, k: Float64Array): Float64Array {
-  const { dest, count, identity } = s.map;
   let w: Float64Array;
-  if (identity) {
+  if (!s.map) {
     w = k;
   } else {
+    const { dest, count } = s.map;
     const { weights } = plan.spec;
     const per = dest.length, len = k.length / s.groups;
     w = new Float64Array(per * s.groups);
