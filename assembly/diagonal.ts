@@ -515,11 +515,26 @@ export function diag_values_bytes(groups: i32, kh: i32, kw: i32): i32 {
   return bytes > 0x7fffffff ? -1 : <i32>bytes;
 }
 
+/** A comparator's first output per lane: the larger of a and b when `down`, else the smaller. */
+// @ts-ignore: decorator
+@inline
+function first(a: v128, b: v128, down: bool): v128 {
+  return down ? f64x2.pmax(a, b) : f64x2.pmin(a, b);
+}
+
+/** A comparator's second output per lane: the other of a and b. */
+// @ts-ignore: decorator
+@inline
+function second(a: v128, b: v128, down: bool): v128 {
+  return down ? f64x2.pmin(a, b) : f64x2.pmax(a, b);
+}
+
 /**
  * Strides 4q, 2q and q of one bitonic stage on a block of 8q lanes' pairs at p
  * (qb = 16·q bytes): for each o < q the lanes o, o + q, …, o + 7q in
  * registers; decreasing when `down`, else increasing. With q = 1 the
- * strides 4, 2 and 1 of 8 consecutive f64x2.
+ * strides 4, 2 and 1 of 8 consecutive f64x2. Callers pass `down` as a
+ * constant, so each direction compiles to its own branch-free loop.
  */
 // @ts-ignore: decorator
 @inline
@@ -534,81 +549,42 @@ function oct(p: usize, qb: usize, down: bool): void {
     let x6 = v128.load(p + o + 6 * qb);
     let x7 = v128.load(p + o + 7 * qb);
     let t: v128;
-    if (down) {
-      t = f64x2.pmin(x0, x4);
-      x0 = f64x2.pmax(x0, x4);
-      x4 = t;
-      t = f64x2.pmin(x1, x5);
-      x1 = f64x2.pmax(x1, x5);
-      x5 = t;
-      t = f64x2.pmin(x2, x6);
-      x2 = f64x2.pmax(x2, x6);
-      x6 = t;
-      t = f64x2.pmin(x3, x7);
-      x3 = f64x2.pmax(x3, x7);
-      x7 = t;
-      t = f64x2.pmin(x0, x2);
-      x0 = f64x2.pmax(x0, x2);
-      x2 = t;
-      t = f64x2.pmin(x1, x3);
-      x1 = f64x2.pmax(x1, x3);
-      x3 = t;
-      t = f64x2.pmin(x4, x6);
-      x4 = f64x2.pmax(x4, x6);
-      x6 = t;
-      t = f64x2.pmin(x5, x7);
-      x5 = f64x2.pmax(x5, x7);
-      x7 = t;
-      t = f64x2.pmin(x0, x1);
-      x0 = f64x2.pmax(x0, x1);
-      x1 = t;
-      t = f64x2.pmin(x2, x3);
-      x2 = f64x2.pmax(x2, x3);
-      x3 = t;
-      t = f64x2.pmin(x4, x5);
-      x4 = f64x2.pmax(x4, x5);
-      x5 = t;
-      t = f64x2.pmin(x6, x7);
-      x6 = f64x2.pmax(x6, x7);
-      x7 = t;
-    } else {
-      t = f64x2.pmax(x0, x4);
-      x0 = f64x2.pmin(x0, x4);
-      x4 = t;
-      t = f64x2.pmax(x1, x5);
-      x1 = f64x2.pmin(x1, x5);
-      x5 = t;
-      t = f64x2.pmax(x2, x6);
-      x2 = f64x2.pmin(x2, x6);
-      x6 = t;
-      t = f64x2.pmax(x3, x7);
-      x3 = f64x2.pmin(x3, x7);
-      x7 = t;
-      t = f64x2.pmax(x0, x2);
-      x0 = f64x2.pmin(x0, x2);
-      x2 = t;
-      t = f64x2.pmax(x1, x3);
-      x1 = f64x2.pmin(x1, x3);
-      x3 = t;
-      t = f64x2.pmax(x4, x6);
-      x4 = f64x2.pmin(x4, x6);
-      x6 = t;
-      t = f64x2.pmax(x5, x7);
-      x5 = f64x2.pmin(x5, x7);
-      x7 = t;
-      t = f64x2.pmax(x0, x1);
-      x0 = f64x2.pmin(x0, x1);
-      x1 = t;
-      t = f64x2.pmax(x2, x3);
-      x2 = f64x2.pmin(x2, x3);
-      x3 = t;
-      t = f64x2.pmax(x4, x5);
-      x4 = f64x2.pmin(x4, x5);
-      x5 = t;
-      t = f64x2.pmax(x6, x7);
-      x6 = f64x2.pmin(x6, x7);
-      x7 = t;
-    }
+    t = second(x0, x4, down);
+    x0 = first(x0, x4, down);
+    x4 = t;
+    t = second(x1, x5, down);
+    x1 = first(x1, x5, down);
+    x5 = t;
+    t = second(x2, x6, down);
+    x2 = first(x2, x6, down);
+    x6 = t;
+    t = second(x3, x7, down);
+    x3 = first(x3, x7, down);
+    x7 = t;
+    t = second(x0, x2, down);
+    x0 = first(x0, x2, down);
+    x2 = t;
+    t = second(x1, x3, down);
+    x1 = first(x1, x3, down);
+    x3 = t;
+    t = second(x4, x6, down);
+    x4 = first(x4, x6, down);
+    x6 = t;
+    t = second(x5, x7, down);
+    x5 = first(x5, x7, down);
+    x7 = t;
+    t = second(x0, x1, down);
+    x0 = first(x0, x1, down);
+    x1 = t;
+    t = second(x2, x3, down);
+    x2 = first(x2, x3, down);
+    x3 = t;
+    t = second(x4, x5, down);
+    x4 = first(x4, x5, down);
+    x5 = t;
+    t = second(x6, x7, down);
+    x6 = first(x6, x7, down);
+    x7 = t;
     v128.store(p + o, x0);
     v128.store(p + o + qb, x1);
     v128.store(p + o + 2 * qb, x2);
@@ -622,7 +598,8 @@ function oct(p: usize, qb: usize, down: bool): void {
 
 /**
  * Sorts each lane of 8 consecutive f64x2 at p by a 19-comparator network in
- * registers (Knuth's optimal network for 8): decreasing when `down`, else increasing.
+ * registers (Knuth's optimal network for 8): decreasing when `down`, else
+ * increasing (`down` a constant at the call, as for oct).
  */
 // @ts-ignore: decorator
 @inline
@@ -636,123 +613,63 @@ function sort8(p: usize, down: bool): void {
   let x6 = v128.load(p + 96);
   let x7 = v128.load(p + 112);
   let t: v128;
-  if (down) {
-    t = f64x2.pmin(x0, x2);
-    x0 = f64x2.pmax(x0, x2);
-    x2 = t;
-    t = f64x2.pmin(x1, x3);
-    x1 = f64x2.pmax(x1, x3);
-    x3 = t;
-    t = f64x2.pmin(x4, x6);
-    x4 = f64x2.pmax(x4, x6);
-    x6 = t;
-    t = f64x2.pmin(x5, x7);
-    x5 = f64x2.pmax(x5, x7);
-    x7 = t;
-    t = f64x2.pmin(x0, x4);
-    x0 = f64x2.pmax(x0, x4);
-    x4 = t;
-    t = f64x2.pmin(x1, x5);
-    x1 = f64x2.pmax(x1, x5);
-    x5 = t;
-    t = f64x2.pmin(x2, x6);
-    x2 = f64x2.pmax(x2, x6);
-    x6 = t;
-    t = f64x2.pmin(x3, x7);
-    x3 = f64x2.pmax(x3, x7);
-    x7 = t;
-    t = f64x2.pmin(x0, x1);
-    x0 = f64x2.pmax(x0, x1);
-    x1 = t;
-    t = f64x2.pmin(x2, x3);
-    x2 = f64x2.pmax(x2, x3);
-    x3 = t;
-    t = f64x2.pmin(x4, x5);
-    x4 = f64x2.pmax(x4, x5);
-    x5 = t;
-    t = f64x2.pmin(x6, x7);
-    x6 = f64x2.pmax(x6, x7);
-    x7 = t;
-    t = f64x2.pmin(x2, x4);
-    x2 = f64x2.pmax(x2, x4);
-    x4 = t;
-    t = f64x2.pmin(x3, x5);
-    x3 = f64x2.pmax(x3, x5);
-    x5 = t;
-    t = f64x2.pmin(x1, x4);
-    x1 = f64x2.pmax(x1, x4);
-    x4 = t;
-    t = f64x2.pmin(x3, x6);
-    x3 = f64x2.pmax(x3, x6);
-    x6 = t;
-    t = f64x2.pmin(x1, x2);
-    x1 = f64x2.pmax(x1, x2);
-    x2 = t;
-    t = f64x2.pmin(x3, x4);
-    x3 = f64x2.pmax(x3, x4);
-    x4 = t;
-    t = f64x2.pmin(x5, x6);
-    x5 = f64x2.pmax(x5, x6);
-    x6 = t;
-  } else {
-    t = f64x2.pmax(x0, x2);
-    x0 = f64x2.pmin(x0, x2);
-    x2 = t;
-    t = f64x2.pmax(x1, x3);
-    x1 = f64x2.pmin(x1, x3);
-    x3 = t;
-    t = f64x2.pmax(x4, x6);
-    x4 = f64x2.pmin(x4, x6);
-    x6 = t;
-    t = f64x2.pmax(x5, x7);
-    x5 = f64x2.pmin(x5, x7);
-    x7 = t;
-    t = f64x2.pmax(x0, x4);
-    x0 = f64x2.pmin(x0, x4);
-    x4 = t;
-    t = f64x2.pmax(x1, x5);
-    x1 = f64x2.pmin(x1, x5);
-    x5 = t;
-    t = f64x2.pmax(x2, x6);
-    x2 = f64x2.pmin(x2, x6);
-    x6 = t;
-    t = f64x2.pmax(x3, x7);
-    x3 = f64x2.pmin(x3, x7);
-    x7 = t;
-    t = f64x2.pmax(x0, x1);
-    x0 = f64x2.pmin(x0, x1);
-    x1 = t;
-    t = f64x2.pmax(x2, x3);
-    x2 = f64x2.pmin(x2, x3);
-    x3 = t;
-    t = f64x2.pmax(x4, x5);
-    x4 = f64x2.pmin(x4, x5);
-    x5 = t;
-    t = f64x2.pmax(x6, x7);
-    x6 = f64x2.pmin(x6, x7);
-    x7 = t;
-    t = f64x2.pmax(x2, x4);
-    x2 = f64x2.pmin(x2, x4);
-    x4 = t;
-    t = f64x2.pmax(x3, x5);
-    x3 = f64x2.pmin(x3, x5);
-    x5 = t;
-    t = f64x2.pmax(x1, x4);
-    x1 = f64x2.pmin(x1, x4);
-    x4 = t;
-    t = f64x2.pmax(x3, x6);
-    x3 = f64x2.pmin(x3, x6);
-    x6 = t;
-    t = f64x2.pmax(x1, x2);
-    x1 = f64x2.pmin(x1, x2);
-    x2 = t;
-    t = f64x2.pmax(x3, x4);
-    x3 = f64x2.pmin(x3, x4);
-    x4 = t;
-    t = f64x2.pmax(x5, x6);
-    x5 = f64x2.pmin(x5, x6);
-    x6 = t;
-  }
+  t = second(x0, x2, down);
+  x0 = first(x0, x2, down);
+  x2 = t;
+  t = second(x1, x3, down);
+  x1 = first(x1, x3, down);
+  x3 = t;
+  t = second(x4, x6, down);
+  x4 = first(x4, x6, down);
+  x6 = t;
+  t = second(x5, x7, down);
+  x5 = first(x5, x7, down);
+  x7 = t;
+  t = second(x0, x4, down);
+  x0 = first(x0, x4, down);
+  x4 = t;
+  t = second(x1, x5, down);
+  x1 = first(x1, x5, down);
+  x5 = t;
+  t = second(x2, x6, down);
+  x2 = first(x2, x6, down);
+  x6 = t;
+  t = second(x3, x7, down);
+  x3 = first(x3, x7, down);
+  x7 = t;
+  t = second(x0, x1, down);
+  x0 = first(x0, x1, down);
+  x1 = t;
+  t = second(x2, x3, down);
+  x2 = first(x2, x3, down);
+  x3 = t;
+  t = second(x4, x5, down);
+  x4 = first(x4, x5, down);
+  x5 = t;
+  t = second(x6, x7, down);
+  x6 = first(x6, x7, down);
+  x7 = t;
+  t = second(x2, x4, down);
+  x2 = first(x2, x4, down);
+  x4 = t;
+  t = second(x3, x5, down);
+  x3 = first(x3, x5, down);
+  x5 = t;
+  t = second(x1, x4, down);
+  x1 = first(x1, x4, down);
+  x4 = t;
+  t = second(x3, x6, down);
+  x3 = first(x3, x6, down);
+  x6 = t;
+  t = second(x1, x2, down);
+  x1 = first(x1, x2, down);
+  x2 = t;
+  t = second(x3, x4, down);
+  x3 = first(x3, x4, down);
+  x4 = t;
+  t = second(x5, x6, down);
+  x5 = first(x5, x6, down);
+  x6 = t;
   v128.store(p + 0, x0);
   v128.store(p + 16, x1);
   v128.store(p + 32, x2);
@@ -766,7 +683,8 @@ function sort8(p: usize, down: bool): void {
 /**
  * Strides j and j/2 of one bitonic stage on a block of 2j lanes' pairs at p
  * (jb = 16·j, hb = jb/2 bytes): for each o < j/2 the lanes o, o + j/2, o + j,
- * o + 3j/2 in registers, compared across j then across j/2; decreasing when `down`.
+ * o + 3j/2 in registers, compared across j then across j/2; decreasing when
+ * `down` (a constant at the call, as for oct).
  */
 // @ts-ignore: decorator
 @inline
@@ -776,25 +694,14 @@ function quad(p: usize, hb: usize, jb: usize, down: bool): void {
     const a1 = v128.load(p + o + hb);
     const a2 = v128.load(p + o + jb);
     const a3 = v128.load(p + o + jb + hb);
-    if (down) {
-      const b0 = f64x2.pmax(a0, a2);
-      const b2 = f64x2.pmin(a0, a2);
-      const b1 = f64x2.pmax(a1, a3);
-      const b3 = f64x2.pmin(a1, a3);
-      v128.store(p + o, f64x2.pmax(b0, b1));
-      v128.store(p + o + hb, f64x2.pmin(b0, b1));
-      v128.store(p + o + jb, f64x2.pmax(b2, b3));
-      v128.store(p + o + jb + hb, f64x2.pmin(b2, b3));
-    } else {
-      const b0 = f64x2.pmin(a0, a2);
-      const b2 = f64x2.pmax(a0, a2);
-      const b1 = f64x2.pmin(a1, a3);
-      const b3 = f64x2.pmax(a1, a3);
-      v128.store(p + o, f64x2.pmin(b0, b1));
-      v128.store(p + o + hb, f64x2.pmax(b0, b1));
-      v128.store(p + o + jb, f64x2.pmin(b2, b3));
-      v128.store(p + o + jb + hb, f64x2.pmax(b2, b3));
-    }
+    const b0 = first(a0, a2, down);
+    const b2 = second(a0, a2, down);
+    const b1 = first(a1, a3, down);
+    const b3 = second(a1, a3, down);
+    v128.store(p + o, first(b0, b1, down));
+    v128.store(p + o + hb, second(b0, b1, down));
+    v128.store(p + o + jb, first(b2, b3, down));
+    v128.store(p + o + jb + hb, second(b2, b3, down));
   }
 }
 
@@ -834,7 +741,11 @@ function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void 
   // Blocks of 8 sorted in registers (each in the direction stage 8 of the network leaves it), then the
   // stages k ≥ 16; fewer than 8 lanes: every stage as below.
   if (np >= 8) {
-    for (let base = 0; base < np; base += 8) sort8(tmp + (<usize>base << 4), (base & 8) == 0);
+    for (let base = 0; base < np; base += 8) {
+      const at = tmp + (<usize>base << 4);
+      if ((base & 8) == 0) sort8(at, true);
+      else sort8(at, false);
+    }
   }
   for (let k = np >= 8 ? 16 : 2; k <= np; k <<= 1) {
     // Stage k's strides k/2, …, 1 in passes that hold 8 lanes' pairs in registers (three strides each),

@@ -541,14 +541,21 @@ test("bad input: 2-D-only functions refuse layer kinds with a clear error", () =
   );
 });
 
-test("layer kinds: depthwise spectrum rows are each frequency's |DFT| of every channel, sorted decreasing (any channel count, odd grids)", () => {
+/**
+ * Depthwise spectrum rows against each frequency's sorted |DFT| of every channel, for channel counts,
+ * taps per axis and grid sizes drawn from the given ranges.
+ */
+function depthwiseRows(
+  r: { c: [number, number]; taps: [number, number]; grid: [number, number] },
+  runs: { numRuns: number; seed: number },
+): void {
   fc.assert(
     fc.property(
-      fc.integer({ min: 1, max: 40 }),
-      fc.integer({ min: 1, max: 4 }),
-      fc.integer({ min: 1, max: 4 }),
-      fc.integer({ min: 4, max: 9 }),
-      fc.integer({ min: 4, max: 9 }),
+      fc.integer({ min: r.c[0], max: r.c[1] }),
+      fc.integer({ min: r.taps[0], max: r.taps[1] }),
+      fc.integer({ min: r.taps[0], max: r.taps[1] }),
+      fc.integer({ min: r.grid[0], max: r.grid[1] }),
+      fc.integer({ min: r.grid[0], max: r.grid[1] }),
       fc.integer({ min: 1, max: 2 ** 31 - 1 }),
       (c, kh, kw, h, w, seed) => {
         const data = signedUniform(seed, c * kh * kw);
@@ -577,46 +584,14 @@ test("layer kinds: depthwise spectrum rows are each frequency's |DFT| of every c
         assert.ok(Math.abs(s.norm - top) <= 1e-13 * top);
       },
     ),
-    { numRuns: 60, seed: 5150 },
+    runs,
   );
+}
+
+test("layer kinds: depthwise spectrum rows are each frequency's |DFT| of every channel, sorted decreasing (any channel count, odd grids)", () => {
+  depthwiseRows({ c: [1, 40], taps: [1, 4], grid: [4, 9] }, { numRuns: 60, seed: 5150 });
 });
 
 test("layer kinds: depthwise spectrum rows of many channels (41 to 700: every width of the row sort) are each frequency's sorted |DFT|", () => {
-  fc.assert(
-    fc.property(
-      fc.integer({ min: 41, max: 700 }),
-      fc.integer({ min: 1, max: 2 }),
-      fc.integer({ min: 1, max: 2 }),
-      fc.integer({ min: 2, max: 4 }),
-      fc.integer({ min: 2, max: 4 }),
-      fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-      (c, kh, kw, h, w, seed) => {
-        const data = signedUniform(seed, c * kh * kw);
-        const s = spectrumSync({ data, shape: [c, 1, kh, kw] }, { inputShape: [h, w], groups: c, layout: "oihw" });
-        assert.deepEqual(s.shape, [h, w, c]);
-        let top = 0;
-        for (let u = 0; u < h; u++) {
-          for (let v = 0; v < w; v++) {
-            const want = Array.from({ length: c }, (_, g) => {
-              let re = 0, im = 0;
-              for (let a = 0; a < kh; a++) {
-                for (let b = 0; b < kw; b++) {
-                  const t = 2 * Math.PI * (u * a / h + v * b / w);
-                  re += data[(g * kh + a) * kw + b] * Math.cos(t);
-                  im += data[(g * kh + a) * kw + b] * Math.sin(t);
-                }
-              }
-              return Math.hypot(re, im);
-            }).sort((x, y) => y - x);
-            top = Math.max(top, want[0]);
-            const row = s.values.subarray((u * w + v) * c, (u * w + v + 1) * c);
-            for (let j = 1; j < c; j++) assert.ok(row[j - 1] >= row[j], `row (${u}, ${v}) sorted`);
-            want.forEach((x, j) => assert.ok(Math.abs(row[j] - x) <= 1e-13 * (1 + x), `(${u}, ${v})[${j}]`));
-          }
-        }
-        assert.ok(Math.abs(s.norm - top) <= 1e-13 * top);
-      },
-    ),
-    { numRuns: 30, seed: 5151 },
-  );
+  depthwiseRows({ c: [41, 700], taps: [1, 2], grid: [2, 4] }, { numRuns: 30, seed: 5151 });
 });
