@@ -55,6 +55,9 @@ export function gram_column_bytes(n: i32, kh: i32, kw: i32, groups: i32): i32 {
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
+/** Side of the tiles in which gram_taps_f64 fills R_d's upper triangles from R_{−d}'s lower ones. */
+const TILE: i32 = 16;
+
 /** Most Lanczos steps of gram_estimates_f64. */
 const MAX_STEPS = 64;
 
@@ -243,16 +246,22 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
         if (cplx) memory.copy(rg + <usize>d * rstride + nn * 8 + colAt + off, co + <usize>d * ostride + nb + off, len);
       }
     }
-    // R_d[j, i] = conj(R_{−d}[i, j]) for i > j.
+    // R_d[j, i] = conj(R_{−d}[i, j]) for i > j, in tiles of TILE × TILE (a transposing copy: one side is strided).
     for (let d = 0; d < offsets; d++) {
       const rd = rg + <usize>d * rstride;
       const rm = rg + <usize>(offsets - 1 - d) * rstride;
-      for (let j = 0; j < n; j++) {
-        for (let i = j + 1; i < n; i++) {
-          const to = (<usize>i * <usize>n + <usize>j) << 3;
-          const from = (<usize>j * <usize>n + <usize>i) << 3;
-          store<f64>(rd + to, load<f64>(rm + from));
-          if (cplx) store<f64>(rd + nn * 8 + to, -load<f64>(rm + nn * 8 + from));
+      for (let jt = 0; jt < n; jt += TILE) {
+        const jEnd = min<i32>(jt + TILE, n);
+        for (let it = jt; it < n; it += TILE) {
+          const iEnd = min<i32>(it + TILE, n);
+          for (let j = jt; j < jEnd; j++) {
+            for (let i = max<i32>(it, j + 1); i < iEnd; i++) {
+              const to = (<usize>i * <usize>n + <usize>j) << 3;
+              const from = (<usize>j * <usize>n + <usize>i) << 3;
+              store<f64>(rd + to, load<f64>(rm + from));
+              if (cplx) store<f64>(rd + nn * 8 + to, -load<f64>(rm + nn * 8 + from));
+            }
+          }
         }
       }
     }
