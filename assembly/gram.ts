@@ -722,7 +722,8 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
       } else {
         assemble(s, g, n, kh, tw, 0.0, br, bi);
       }
-      if (frobeniusBelow(frobenius2(br, bi, n), n, big, mug, s2)) continue;
+      // ‖G‖_F ≥ tr G/√n: where that reaches s² the Frobenius test cannot pass (a flat spectrum), and is not run.
+      if (trace < s2 * Math.sqrt(<f64>n) && frobeniusBelow(frobenius2(br, bi, n), n, big, mug, s2)) continue;
       for (let j = 0; j < n; j++) {
         const d = br + (<usize>(j * n + j) << 3);
         store<f64>(d, c + load<f64>(d));
@@ -919,7 +920,8 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
     for (let g = 0; g < groups; g++) {
       const slot = <usize>(u * groups + g);
       if (cache != 0) store<u8>(held + slot, 0);
-      if (traceAt(s, g, n, kh, groups, tw) < floor2) continue;
+      const trace = traceAt(s, g, n, kh, groups, tw);
+      if (trace < floor2) continue;
       assemble(s, g, n, kh, tw, 0.0, br, bi);
       if (cache != 0) {
         memory.copy(cache + slot * nb * 2, br, nb);
@@ -927,7 +929,7 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
         store<u8>(held + slot, 1);
       }
       // σ_max² ≤ ‖G‖_F below floor² too: passed over (the screen's Frobenius test then certifies it, or factorises it).
-      if (floor2 > 0.0 && Math.sqrt(frobenius2(br, bi, n)) < floor2) continue;
+      if (trace < floor2 * Math.sqrt(<f64>n) && Math.sqrt(frobenius2(br, bi, n)) < floor2) continue;
       // q₁ the start, q₀ = 0; B = −G, so G·q = −(B·q).
       memory.copy(xr, sr, nv * 2);
       memory.fill(pr, 0, nv * 2);
