@@ -220,21 +220,24 @@ export function expandSpec(spec: LayerSpec, n: Axes): Expanded {
   const mirror = (t: number, u: number, v: number) => cell((dp - t) % dp, (hp - u) % hp, (wp - v) % wp);
   const parts: Part[] = [];
   const folded = foldedKernels(spec, n);
+  // Each depth frequency's cell maps, shared by the groups.
+  const maps = Array.from({ length: Math.floor(dp / 2) + 1 }, (_, t) => {
+    const real = t === 0 || 2 * t === dp;
+    return {
+      real,
+      cell: (u: number, v: number) => cell(t, u, v),
+      mirror: (u: number, v: number, mirrored: boolean) => mirrored || !real ? mirror(t, u, v) : -1,
+    };
+  });
   for (let g = 0; g < groups; g++) {
     const kq = folded[g];
     const rows = cOutG * cInP;
-    for (let t = 0; t <= Math.floor(dp / 2); t++) {
-      const real = t === 0 || 2 * t === dp;
-      const { re, im } = depthKernel(kq, rows, kpd, plane, t, dp, real);
-      const problem: Problem = { cOut: cOutG, cIn: cInP, kh: kph, kw: kpw, h: hp, w: wp, re, ...(im ? { im } : {}) };
-      parts.push({
-        problem,
-        slot: g * rG,
-        group: g,
-        t,
-        cell: (u, v) => cell(t, u, v),
-        mirror: (u, v, mirrored) => mirrored || !real ? mirror(t, u, v) : -1,
-      });
+    for (let t = 0; t < maps.length; t++) {
+      const map = maps[t];
+      const { re, im } = depthKernel(kq, rows, kpd, plane, t, dp, map.real);
+      const problem: Problem = { cOut: cOutG, cIn: cInP, kh: kph, kw: kpw, h: hp, w: wp, re };
+      if (im) problem.im = im;
+      parts.push({ problem, slot: g * rG, group: g, t, cell: map.cell, mirror: map.mirror });
     }
   }
   return { grid: fromAxes(np, rank), r: groups * rG, parts, grid3: np };
@@ -275,13 +278,10 @@ export function expandPlan(spec: LayerSpec, n: Axes): { problems: ProblemShape[]
  */
 export function mergeGroups(ex: Expanded): Part[] {
   if (ex.parts.every((p) => p.group === 0)) return ex.parts;
-  const byT = new Map<number, Part[]>();
-  for (const p of ex.parts) {
-    const list = byT.get(p.t) ?? [];
-    list.push(p);
-    byT.set(p.t, list);
-  }
-  return [...byT.values()].map((list) => {
+  // By depth frequency, in the order of their first parts (expandSpec's order: t ascending).
+  const byT: Part[][] = [];
+  for (const p of ex.parts) (byT[p.t] ??= []).push(p);
+  return byT.filter((list) => list !== undefined).map((list) => {
     const first = list[0].problem;
     const size = first.re.length;
     const re = new Float64Array(size * list.length);
