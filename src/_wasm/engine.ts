@@ -658,7 +658,7 @@ export class GramScreen {
   }
   /**
    * Column v's lower estimates of σ_max (scaled), one per u < nu(v), 0 where
-   * tr PᴴP is below floor² (kept until the next call for v).
+   * tr PᴴP or ‖PᴴP‖_F is below floor² (kept until the next call for v).
    */
   estimates(v: number, floor = 0): Float64Array {
     const { cOut, cIn, kh, h } = this.prob;
@@ -720,7 +720,7 @@ export class GramScreen {
  * 2. the frequency with the largest estimate (the first in (v, u) order
  *    among equals) is factorised by `svd_column_f64`: its σ_max is `s`;
  * 3. per column, the screen certifies σ_max < s for each other frequency
- *    (by tr G, or a Cholesky factorisation of s²(1 − η)·I − G);
+ *    (by tr G, by ‖G‖_F, or a Cholesky factorisation of s²(1 − η)·I − G);
  * 4. the ones it leaves open are taken in decreasing estimate: each is
  *    screened again when `s` has grown past rounding since, and factorised if
  *    it is still open, `s` becoming the larger value.
