@@ -138,7 +138,9 @@ function inverseRows(kh: i32, kw: i32, nvp: i32, ic: usize, is: usize, sr: usize
  * P(u) and P(h − u) at one f64x2 of the padded half from T (twiddles splatted
  * from tc/ts): A = Σ_a T_a·cos, B = Σ_a T_a·sin, P(u) = A + iB, P(h − u) = A − iB.
  * Every entry point computes a frequency's value through this one function,
- * so norms, values and clipping rounds see the same bits.
+ * so norms, values and clipping rounds see the same bits; diag_values_f64,
+ * with the groups in the lanes, repeats its operations in the same order in
+ * registers (the recorded digests hold the two to the same bits).
  */
 // @ts-ignore: decorator
 @inline
