@@ -605,6 +605,190 @@ function frobeniusBelow(f: f64, n: i32, big: f64, mug: f64, s2: f64): bool {
   return Math.sqrt(f) * (1.0 + 2.0 * (<f64>n * <f64>n + 8.0) * EPS) + 4.0 * big * EPS * mug < s2 * (1.0 - 4.0 * EPS);
 }
 
+/**
+ * Bytes of gram_frob_coeffs_f64's output: per group the (4kh − 3)(4kw − 3)
+ * coefficients of ‖G‖_F², then per group the 4kh − 3 of one column's fold
+ * (gram_frob_column_f64), complex; −1 past 2³¹.
+ */
+export function gram_frob_bytes(kh: i32, kw: i32, groups: i32): i32 {
+  const b = <i64>groups * <i64>(4 * kh - 3) * <i64>(4 * kw - 2) * 16 + 16;
+  return b > 0x7fffffff ? -1 : <i32>b;
+}
+
+/** Entries of R_d per block of gram_frob_coeffs_f64 (every R_d's block stays in cache across the pairs). */
+const FROB_BLOCK: i32 = 256;
+
+/**
+ * gram_frob_coeffs_f64: ‖G_g(u, v)‖_F² as a trigonometric polynomial of
+ * (4kh − 3)(4kw − 3) coefficients per group. With G = Σ_d R_d·exp(+i·d·ω),
+ *   ‖G(ω)‖_F² = Σ_{i, j} |G[i, j]|² = Σ_e C_e·exp(+i·e·ω),
+ *   C_e = Σ_{d − d' = e} ⟨R_d, R_{d'}⟩,  ⟨X, Y⟩ = Σ_{i, j} X[i, j]·conj(Y[i, j]),
+ * over e = d − d' in [−2(kh − 1), 2(kh − 1)] × [−2(kw − 1), 2(kw − 1)];
+ * C_{−e} = conj(C_e), so the half with e_b > 0, or e_b = 0 and e_a ≥ 0, is
+ * summed and the rest mirrored. The entries go in blocks of FROB_BLOCK, each
+ * block's pairs summed in two lanes and added to C_e: C_e is a sum of at most
+ * 2D·n² products (D offsets, complex R) in some order, within γ_{2D·n²} of
+ * their absolute values' sum (see frobPolyBelow).
+ *   r    [in]  gram_taps_f64's R (cplx: complex planes)
+ *   fc   [out] gram_frob_bytes(kh, kw, groups): group g's C_e, (re, im), at
+ *              ((g·(4kh − 3) + e_a + 2kh − 2)·(4kw − 3) + e_b + 2kw − 2)·16
+ * Returns 0.
+ */
+export function gram_frob_coeffs_f64(r: usize, n: i32, kh: i32, kw: i32, groups: i32, cplx: i32, fc: usize): i32 {
+  const dh = 2 * kh - 1;
+  const dw = 2 * kw - 1;
+  const eh = 4 * kh - 3;
+  const ew = 4 * kw - 3;
+  const nn = n * n;
+  const plane = <usize>nn << 3;
+  const mat = cplx != 0 ? plane * 2 : plane;
+  for (let g = 0; g < groups; g++) {
+    const c = fc + <usize>(g * eh * ew) * 16;
+    memory.fill(c, 0, <usize>(eh * ew) * 16);
+    const rg = r + <usize>(g * dh * dw) * mat;
+    for (let b0 = 0; b0 < nn; b0 += FROB_BLOCK) {
+      const len = min<i32>(FROB_BLOCK, nn - b0);
+      const off = <usize>b0 << 3;
+      for (let ea = -(dh - 1); ea <= dh - 1; ea++) {
+        for (let eb = 0; eb <= dw - 1; eb++) {
+          if (eb == 0 && ea < 0) continue;
+          let sr: f64 = 0.0;
+          let si: f64 = 0.0;
+          // Pairs d = d' + e with both offsets inside the (2kh − 1) × (2kw − 1) range.
+          for (let pa = max<i32>(0, -ea); pa < min<i32>(dh, dh - ea); pa++) {
+            for (let pb = 0; pb < dw - eb; pb++) {
+              const y = rg + <usize>(pa * dw + pb) * mat + off;
+              const x = rg + <usize>((pa + ea) * dw + pb + eb) * mat + off;
+              if (cplx != 0) {
+                const d = dotConj(x, x + plane, y, y + plane, len);
+                sr += f64x2.extract_lane(d, 0);
+                si += f64x2.extract_lane(d, 1);
+              } else {
+                sr += dotReal(x, y, len);
+              }
+            }
+          }
+          const at = c + <usize>((ea + dh - 1) * ew + eb + dw - 1) * 16;
+          store<f64>(at, load<f64>(at) + sr);
+          store<f64>(at + 8, load<f64>(at + 8) + si);
+        }
+      }
+    }
+    // C_{−e} = conj(C_e).
+    for (let ea = -(dh - 1); ea <= dh - 1; ea++) {
+      for (let eb = 0; eb <= dw - 1; eb++) {
+        if (eb == 0 && ea <= 0) continue;
+        const from = c + <usize>((ea + dh - 1) * ew + eb + dw - 1) * 16;
+        const to = c + <usize>((dh - 1 - ea) * ew + dw - 1 - eb) * 16;
+        store<f64>(to, load<f64>(from));
+        store<f64>(to + 8, -load<f64>(from + 8));
+      }
+    }
+  }
+  return 0;
+}
+
+/** Σ x·y over len f64 (two lanes, then their sum). */
+function dotReal(x: usize, y: usize, len: i32): f64 {
+  let acc = f64x2.splat(0.0);
+  let o: usize = 0;
+  const end = <usize>(len & ~1) << 3;
+  for (; o < end; o += 16) acc = madd<f64>(v128.load(x + o), v128.load(y + o), acc);
+  let s = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  if (len & 1) s += load<f64>(x + end) * load<f64>(y + end);
+  return s;
+}
+
+/** Σ x·conj(y) over len complex entries (re/im planes): (re, im) in the two lanes. */
+function dotConj(xr: usize, xi: usize, yr: usize, yi: usize, len: i32): v128 {
+  let ar = f64x2.splat(0.0);
+  let ai = f64x2.splat(0.0);
+  let o: usize = 0;
+  const end = <usize>(len & ~1) << 3;
+  for (; o < end; o += 16) {
+    const a = v128.load(xr + o), b = v128.load(xi + o);
+    const c = v128.load(yr + o), d = v128.load(yi + o);
+    ar = madd<f64>(a, c, madd<f64>(b, d, ar));
+    ai = madd<f64>(b, c, nmadd<f64>(a, d, ai));
+  }
+  let sr = f64x2.extract_lane(ar, 0) + f64x2.extract_lane(ar, 1);
+  let si = f64x2.extract_lane(ai, 0) + f64x2.extract_lane(ai, 1);
+  if (len & 1) {
+    const a = load<f64>(xr + end), b = load<f64>(xi + end);
+    const c = load<f64>(yr + end), d = load<f64>(yi + end);
+    sr += a * c + b * d;
+    si += b * c - a * d;
+  }
+  return f64x2.replace_lane(f64x2.splat(sr), 1, si);
+}
+
+/**
+ * gram_frob_column_f64: column v's fold of gram_frob_coeffs_f64's
+ * coefficients, P_{e_a}(v) = Σ_{e_b} C_{(e_a, e_b)}·exp(+2πi·v·e_b/w), so
+ * that ‖G_g(u, v)‖_F² = Re Σ_{e_a} P_{e_a}(v)·exp(+2πi·u·e_a/h). Returns
+ * the fold's address (inside fc's bytes: group g's P_{e_a} at
+ * ((g·(4kh − 3) + e_a + 2kh − 2)·16), for gram_screen_f64 and
+ * gram_estimates_f64.
+ */
+export function gram_frob_column_f64(fc: usize, kh: i32, kw: i32, groups: i32, w: i32, v: i32): usize {
+  const eh = 4 * kh - 3;
+  const ew = 4 * kw - 3;
+  const pc = fc + <usize>(groups * eh * ew) * 16;
+  for (let g = 0; g < groups; g++) {
+    for (let ia = 0; ia < eh; ia++) {
+      const row = fc + <usize>((g * eh + ia) * ew) * 16;
+      let pr: f64 = 0.0;
+      let pi: f64 = 0.0;
+      for (let ib = 0; ib < ew; ib++) {
+        const ang = TWO_PI * <f64>modIndex(v, ib - 2 * kw + 2, w) / <f64>w;
+        const cr = Math.cos(ang);
+        const ci = Math.sin(ang);
+        const xr = load<f64>(row + (<usize>ib << 4));
+        const xi = load<f64>(row + (<usize>ib << 4) + 8);
+        pr += xr * cr - xi * ci;
+        pi += xr * ci + xi * cr;
+      }
+      store<f64>(pc + <usize>(g * eh + ia) * 16, pr);
+      store<f64>(pc + <usize>(g * eh + ia) * 16 + 8, pi);
+    }
+  }
+  return pc;
+}
+
+/**
+ * ‖G̃_g(u, v)‖_F², computed, from column v's fold at pc: G̃ = Σ_d R̂_d·exp(+i·d·ω),
+ * the polynomial of the computed R̂_d summed exactly (not Ĝ, the assembled one).
+ */
+function frobPoly(pc: usize, g: i32, kh: i32, h: i32, u: i32, tab: usize): f64 {
+  const eh = 4 * kh - 3;
+  const p = pc + <usize>(g * eh) * 16;
+  let f: f64 = 0.0;
+  for (let ia = 0; ia < eh; ia++) {
+    const q = modIndex(u, ia - 2 * kh + 2, h);
+    f += load<f64>(p + (<usize>ia << 4)) * load<f64>(tab + (<usize>q << 4)) -
+      load<f64>(p + (<usize>ia << 4) + 8) * load<f64>(tab + (<usize>q << 4) + 8);
+  }
+  return f;
+}
+
+/**
+ * Whether λ_max(G) < s² follows from ‖G‖_F ≥ λ_max(G), given f = frobPoly's
+ * ‖G̃‖_F². ‖G‖_F ≤ ‖G̃‖_F + ‖G̃ − G‖_F, and G̃ − G = Σ_d (R̂_d − R_d)·exp(+i·d·ω)
+ * is within D·γ_{m+2T+2D+90}·MᵀM ≤ γ_N·MᵀM entrywise (gram_screen_f64's
+ * bound without the assembly's rounding), so ‖G̃ − G‖_F ≤ γ_N·μ_g. f is within
+ * (γ_K + γ_E)·Σ_e |C_e| of ‖G̃‖_F², with K = 2D·n² (each C_e's products), E =
+ * 4·(4kh − 3)(4kw − 3) + 200 (the folds' sums and their twiddles, each within
+ * ~15ε), and Σ_e |C_e| ≤ Σ_{i, j} (Σ_d |R̂_d[i, j]|)² ≤ ‖MᵀM‖_F²·(1 + γ_N)² ≤
+ * μ_g²·(1 + γ_N)². Each of the two covered twice over, and the root's rounding.
+ */
+function frobPolyBelow(f: f64, n: i32, kh: i32, kw: i32, big: f64, mug: f64, s2: f64): bool {
+  const d = <f64>((2 * kh - 1) * (2 * kw - 1));
+  const k = 2.0 * d * <f64>n * <f64>n;
+  const e = 4.0 * <f64>((4 * kh - 3) * (4 * kw - 3)) + 200.0;
+  const x = max<f64>(f, 0.0) + 4.0 * (k + e) * EPS * mug * mug;
+  return Math.sqrt(x) * (1.0 + 4.0 * EPS) + 4.0 * big * EPS * mug < s2 * (1.0 - 4.0 * EPS);
+}
+
 /** Whether some B[j, j] ≤ x (B an n × n column-major real plane). */
 function diagonalBelow(b: usize, n: i32, x: f64): bool {
   for (let j = 0; j < n; j++) if (load<f64>(b + (<usize>(j * n + j) << 3)) <= x) return true;
@@ -645,7 +829,7 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
 /**
  * gram_screen_f64: for u = u0 … u0 + nu − 1 of column v (S from
  * gram_column_f64), flags[u − u0] = 1 when σ_max(A_g(u, v)) < s for every
- * group g (certified), else 0; returns the number of 0 flags.
+ * group g (certified), else 0 (or 2, see `column`); returns the number not 1.
  *
  * The rounding bound, with M = Σ_t |A_t| entrywise (|A(ω)| ≤ M, |R_d| ≤
  * Σ_{t'−t=d} |A_t|ᵀ|A_{t'}|, Σ_d |R_d| ≤ MᵀM), T = kh·kw taps and D offsets:
@@ -660,7 +844,8 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  * whose entries are within γ_N·(MᵀM)[j, j] each). Certified when
  *   - tr Ĝ + 4N·ε·μ_g < s²(1 − 4ε) (σ_max² ≤ tr G), or
  *   - ‖Ĝ‖_F, with its rounding, + 4N·ε·μ_g < s²(1 − 4ε) (σ_max² ≤ ‖G‖_F,
- *     and ‖Ĝ − G‖_F ≤ γ_N·‖MᵀM‖_F ≤ γ_N·μ_g: frobeniusBelow), or
+ *     and ‖Ĝ − G‖_F ≤ γ_N·‖MᵀM‖_F ≤ γ_N·μ_g: frobeniusBelow; or ‖G̃‖_F
+ *     from the polynomial of the R̂_d: frobPolyBelow), or
  *   - the Cholesky factorisation of s²(1 − η)·I − Ĝ completes, with
  *     η = 8ε·((n + 1)·n + 2N·μ_g/s²): norm_below_f64's argument with
  *     ‖Ĝ − G‖ in place of the product's rounding, covered twice over.
@@ -680,10 +865,18 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  *             and not S (S need not be column v's when it holds all of them)
  *   est  [in] f64[nu]: gram_estimates_f64's estimates of u0 … u0 + nu − 1
  *             (0 where it passed a group over), or 0 for none
+ *   pc   [in] column v's fold of ‖G‖_F²'s polynomial (gram_frob_column_f64),
+ *             or 0: then the Frobenius test reads the assembled Ĝ. With it
+ *             the test runs before any assembly (frobPolyBelow), and a group
+ *             the estimates passed over by it (held 2) takes it first
+ *   column [in] 1 when S is column v's; 0 when it may not be (every group
+ *             held): a group held 2 that needs more than the polynomial's
+ *             test then leaves its frequency's flag at 2 (open, and S wanted)
  *   work [in] gram_work_bytes(n, kh) bytes
  */
 export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i32, u0: i32, nu: i32, groups: i32,
-  mu: usize, s2: f64, tab: usize, cache: usize, held: usize, est: usize, flags: usize, work: usize): i32 {
+  mu: usize, s2: f64, tab: usize, cache: usize, held: usize, est: usize, pc: usize, column: i32, flags: usize,
+  work: usize): i32 {
   const br = align16(work);
   const nb = <usize>n * <usize>n << 3;
   const bi = br + nb;
@@ -693,11 +886,22 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
   for (let u = u0; u < u0 + nu; u++) {
     const tw = uTwiddles(work, n, tab, h, kh, u);
     let ok = true;
+    let needs = false;
     for (let g = 0; g < groups && ok; g++) {
       const mug = load<f64>(mu + (<usize>g << 3));
       const slot = <usize>(u * groups + g);
+      const state = cache != 0 ? load<u8>(held + slot) : 0;
+      // Passed over by the estimates on ‖G̃‖_F (nothing kept): that test, else the others on column v's S.
+      if (state == 2) {
+        if (pc != 0 && frobPolyBelow(frobPoly(pc, g, kh, h, u, tab), n, kh, kw, big, mug, s2)) continue;
+        if (column == 0) {
+          ok = false;
+          needs = true;
+          break;
+        }
+      }
       // −G, where the cache holds it (then S need not be column v's).
-      const kept = cache != 0 && load<u8>(held + slot) != 0 ? cache + slot * nb * 2 : 0;
+      const kept = state == 1 ? cache + slot * nb * 2 : 0;
       const trace = kept != 0 ? -diagonalSum(kept, n) : traceAt(s, g, n, kh, groups, tw);
       if (trace + 4.0 * big * EPS * mug < s2 * (1.0 - 4.0 * EPS)) continue;
       // A diagonal entry (a column's ‖·‖², ≤ σ_max²) at s² or above: not below, without a factorisation.
@@ -714,6 +918,10 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
         ok = false;
         break;
       }
+      // ‖G‖_F ≥ tr G/√n: where that reaches s² the Frobenius test cannot pass (a flat spectrum), and is not run.
+      // With the polynomial of ‖G̃‖_F² (pc), it runs before any matrix is assembled, and in place of ‖Ĝ‖_F's.
+      const frob = trace < s2 * Math.sqrt(<f64>n);
+      if (frob && pc != 0 && frobPolyBelow(frobPoly(pc, g, kh, h, u, tab), n, kh, kw, big, mug, s2)) continue;
       // −G (as gram_estimates_f64 assembled it, where kept: the same values); then the Frobenius test, and
       // c added on the diagonal for the factorisation (assemble's own order: the same bits as assembling c·I − G).
       if (kept != 0) {
@@ -722,15 +930,14 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
       } else {
         assemble(s, g, n, kh, tw, 0.0, br, bi);
       }
-      // ‖G‖_F ≥ tr G/√n: where that reaches s² the Frobenius test cannot pass (a flat spectrum), and is not run.
-      if (trace < s2 * Math.sqrt(<f64>n) && frobeniusBelow(frobenius2(br, bi, n), n, big, mug, s2)) continue;
+      if (frob && pc == 0 && frobeniusBelow(frobenius2(br, bi, n), n, big, mug, s2)) continue;
       for (let j = 0; j < n; j++) {
         const d = br + (<usize>(j * n + j) << 3);
         store<f64>(d, c + load<f64>(d));
       }
       ok = positiveDefinite(br, bi, n, align16(tw + (<usize>(2 * kh - 1) << 5)), room);
     }
-    store<u8>(flags + <usize>(u - u0), ok ? 1 : 0);
+    store<u8>(flags + <usize>(u - u0), ok ? 1 : needs ? 2 : 0);
     if (!ok) open++;
   }
   return open;
@@ -876,13 +1083,17 @@ function tridiagMax(a: usize, b: usize, k: i32): f64 {
  *   tab   [in]  gram_table_f64(h)
  *   cache [out] 0, or room for −G of each (u, g) of the column (2n² f64 each,
  *               at (u·groups + g)·16n² bytes) for gram_screen_f64 to reuse
- *   held  [out] with a cache: u8 per (u, g), 1 where −G was kept
+ *   held  [out] with a cache: u8 per (u, g), 1 where −G was kept, 2 where
+ *               the group was passed over by ‖G̃‖_F (pc) without assembling it
+ *   pc    [in]  column v's fold of ‖G‖_F²'s polynomial (gram_frob_column_f64),
+ *               or 0: then ‖Ĝ‖_F, from the assembled matrix
  *   out   [out] f64[nu]
  *   work  [in]  gram_work_bytes(n, kh) bytes
- * Returns 0.
+ * Returns the number of groups where the Frobenius test ran (tr G between
+ * floor² and floor²·√n): what the polynomial would have spared.
  */
 export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, nu: i32, groups: i32, steps: i32,
-  floor: f64, tab: usize, cache: usize, held: usize, out: usize, work: usize): i32 {
+  floor: f64, tab: usize, cache: usize, held: usize, pc: usize, out: usize, work: usize): i32 {
   const br = align16(work);
   const nb = <usize>n * <usize>n << 3;
   const bi = br + nb;
@@ -914,6 +1125,7 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
     store<f64>(si + (<usize>j << 3), load<f64>(si + (<usize>j << 3)) * f0);
   }
   let floor2 = floor * floor;
+  let tried = 0;
   for (let u = u0; u < u0 + nu; u++) {
     const tw = uTwiddles(work, n, tab, h, kh, u);
     let best: f64 = 0.0;
@@ -922,6 +1134,13 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
       if (cache != 0) store<u8>(held + slot, 0);
       const trace = traceAt(s, g, n, kh, groups, tw);
       if (trace < floor2) continue;
+      const frob = trace < floor2 * Math.sqrt(<f64>n);
+      if (frob) tried++;
+      // Below the floor by ‖G̃‖_F (the polynomial, pc): nothing assembled; the screen takes the same test.
+      if (frob && pc != 0 && Math.sqrt(max<f64>(frobPoly(pc, g, kh, h, u, tab), 0.0)) < floor2) {
+        if (cache != 0) store<u8>(held + slot, 2);
+        continue;
+      }
       assemble(s, g, n, kh, tw, 0.0, br, bi);
       if (cache != 0) {
         memory.copy(cache + slot * nb * 2, br, nb);
@@ -929,7 +1148,7 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
         store<u8>(held + slot, 1);
       }
       // σ_max² ≤ ‖G‖_F below floor² too: passed over (the screen's Frobenius test then certifies it, or factorises it).
-      if (trace < floor2 * Math.sqrt(<f64>n) && Math.sqrt(frobenius2(br, bi, n)) < floor2) continue;
+      if (frob && pc == 0 && Math.sqrt(frobenius2(br, bi, n)) < floor2) continue;
       // q₁ the start, q₀ = 0; B = −G, so G·q = −(B·q).
       memory.copy(xr, sr, nv * 2);
       memory.fill(pr, 0, nv * 2);
@@ -974,5 +1193,5 @@ export function gram_estimates_f64(s: usize, n: i32, kh: i32, h: i32, u0: i32, n
     floor2 = max<f64>(floor2, best * best);
     store<f64>(out + (<usize>(u - u0) << 3), best);
   }
-  return 0;
+  return tried;
 }

@@ -30,8 +30,13 @@ interface Case {
   what: string;
 }
 
-/** Checks one problem's every frequency (of the Hermitian half for a real kernel). */
-function check({ prob, what }: Case): void {
+/** Checks one problem's every frequency (of the Hermitian half for a real kernel), with and without ‖G‖_F²'s polynomial. */
+function check(c: Case): void {
+  for (const polynomial of [false, true]) checkWith(c, polynomial);
+}
+
+function checkWith({ prob, what: named }: Case, polynomial: boolean): void {
+  const what = `${named}${polynomial ? ", ‖G‖_F² by its polynomial" : ""}`;
   const { h, w } = prob;
   const complex = prob.im !== undefined;
   // Each frequency's largest value from the engine's SVD walk (checked against dense SVDs elsewhere).
@@ -46,7 +51,7 @@ function check({ prob, what }: Case): void {
   const length = (v: number) => (!complex && (v === 0 || 2 * v === w) ? (h >> 1) + 1 : h);
   // A screen used before any estimate (as a clipping round uses it): the same verdicts.
   {
-    const fresh = new GramScreen(loadWasmSync(), prob, e);
+    const fresh = new GramScreen(loadWasmSync(), prob, e, polynomial);
     for (let v = 0; v < columns; v++) {
       const nu = length(v);
       const flags = Uint8Array.from(fresh.screen(v, 0, nu, ldexp(0.7 * norm, -e)));
@@ -55,7 +60,7 @@ function check({ prob, what }: Case): void {
       }
     }
   }
-  const screen = new GramScreen(loadWasmSync(), prob, e);
+  const screen = new GramScreen(loadWasmSync(), prob, e, polynomial);
   for (let v = 0; v < columns; v++) {
     const est = Float64Array.from(screen.estimates(v));
     const nu = length(v);

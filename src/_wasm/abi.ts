@@ -233,6 +233,8 @@ export interface CoreExports {
     cache: number,
     held: number,
     est: number,
+    pc: number,
+    column: number,
     flags: number,
     work: number,
   ): number;
@@ -249,9 +251,13 @@ export interface CoreExports {
     tab: number,
     cache: number,
     held: number,
+    pc: number,
     out: number,
     work: number,
   ): number;
+  gram_frob_bytes(kh: number, kw: number, groups: number): number;
+  gram_frob_coeffs_f64(r: number, n: number, kh: number, kw: number, groups: number, cplx: number, fc: number): number;
+  gram_frob_column_f64(fc: number, kh: number, kw: number, groups: number, w: number, v: number): number;
   diag_corr_bytes(groups: number, h: number, w: number): number;
   diag_values_bytes(groups: number, kh: number, kw: number): number;
   diag_norm_f64(k: number, groups: number, kh: number, kw: number, h: number, w: number, work: number): number;

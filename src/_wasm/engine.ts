@@ -601,10 +601,26 @@ export class GramScreen {
   readonly #cache: number;
   readonly #held: number;
   readonly #slotBytes: number;
+  /** Room for ‖G‖_F²'s polynomial (gram_frob_coeffs_f64), 0 where it is never used. */
+  readonly #fc: number;
+  #ready = false;
+  /** The column its fold (at #pc) is of. */
+  #pv = -1;
+  #pc = 0;
+  /** Frobenius tests the estimates ran on assembled matrices, and how many pay for the polynomial. */
+  #tried = 0;
+  readonly #pays: number;
   #v = -1;
   /** Columns whose estimates are held (the screen reads them). */
   readonly #estimated = new Set<number>();
-  constructor(readonly core: CoreExports, readonly prob: Problem, e: number) {
+  /**
+   * `polynomial`: whether the Frobenius test reads ‖G‖_F²'s polynomial from
+   * the start (true), never (false), or (undefined) from when the tests run
+   * on assembled matrices would have paid for it: its coefficients cost
+   * (D² + D)/2 products of two R_d (four times as many, complex), a test on
+   * an assembled matrix ~(2(2kh − 1) + 1)·n² (assembly and ‖Ĝ‖_F).
+   */
+  constructor(readonly core: CoreExports, readonly prob: Problem, e: number, polynomial?: boolean) {
     const groups = prob.groups ?? 1;
     const { cOut, cIn, kh, kw, h, w } = prob;
     const n = Math.min(cOut, cIn), m = Math.max(cOut, cIn);
@@ -625,6 +641,13 @@ export class GramScreen {
     this.#held = arena.bytes(slots);
     this.#est = arena.f64(columnsOf(prob) * h);
     this.#flags = arena.bytes(h);
+    const d = (2 * kh - 1) * (2 * kw - 1);
+    this.#pays = polynomial === undefined
+      ? Math.ceil(((d * d + d) * (complex ? 4 : 1)) / (2 * (2 * (2 * kh - 1) + 1)))
+      : polynomial
+      ? 0
+      : Infinity;
+    this.#fc = this.#pays < Infinity ? arena.bytes(core.gram_frob_bytes(kh, kw, groups)) : 0;
     arena.commit(
       "compute the operator norm",
       `c_out ${cOut}, c_in ${cIn}, kernel ${kh}×${kw}, grid [${h}, ${w}]${groups > 1 ? `, ${groups} groups` : ""}`,
@@ -633,6 +656,24 @@ export class GramScreen {
     core.gram_table_f64(h, this.#tab);
     // No Gram matrix kept yet: the screen assembles each until estimates() keeps them.
     new Uint8Array(core.memory.buffer, this.#held, slots).fill(0);
+    if (this.#pays === 0) this.#polynomial();
+  }
+  /** ‖G‖_F²'s coefficients, from the R_d. */
+  #polynomial(): void {
+    const { cOut, cIn, kh, kw } = this.prob;
+    const complex = this.prob.im !== undefined ? 1 : 0;
+    this.core.gram_frob_coeffs_f64(this.#r, Math.min(cOut, cIn), kh, kw, this.prob.groups ?? 1, complex, this.#fc);
+    this.#ready = true;
+  }
+  /** Column v's fold of the polynomial, or 0 while there is none. */
+  #fold(v: number): number {
+    if (!this.#ready) return 0;
+    if (v !== this.#pv) {
+      const { kh, kw, w } = this.prob;
+      this.#pc = this.core.gram_frob_column_f64(this.#fc, kh, kw, this.prob.groups ?? 1, w, v);
+      this.#pv = v;
+    }
+    return this.#pc;
   }
   /** Column v's part of the Gram matrices' cache and of its flags (0, 0: no cache). */
   #cacheOf(v: number): [number, number] {
@@ -640,7 +681,11 @@ export class GramScreen {
     const first = v * this.prob.h * (this.prob.groups ?? 1);
     return [this.#cache + first * this.#slotBytes, this.#held + first];
   }
-  /** Whether the cache keeps every group's Gram matrix of u0 … u0 + nu − 1 in column v (the screen then reads no S). */
+  /**
+   * Whether the cache holds every group of u0 … u0 + nu − 1 in column v, as
+   * a kept Gram matrix or as passed over by the polynomial (the screen then
+   * reads no S, unless the polynomial's test fails: see screen()).
+   */
   #keeps(v: number, u0: number, nu: number): boolean {
     const [, held] = this.#cacheOf(v);
     if (held === 0) return false;
@@ -665,7 +710,7 @@ export class GramScreen {
     const nu = this.run.nu(v);
     this.#column(v);
     const at = this.#est + v * h * 8;
-    this.core.gram_estimates_f64(
+    const tried = this.core.gram_estimates_f64(
       this.#col,
       Math.min(cOut, cIn),
       kh,
@@ -677,19 +722,32 @@ export class GramScreen {
       floor,
       this.#tab,
       ...this.#cacheOf(v),
+      this.#fold(v),
       at,
       this.#work,
     );
     this.#estimated.add(v);
+    if (!this.#ready && (this.#tried += tried) >= this.#pays) this.#polynomial();
     return this.run.p.arena.view(at, nu);
   }
   /**
    * Flags for u = u0 … u0 + nu − 1 of column v: 1 where σ_max < s (scaled)
    * is certified, 0 where it is not (valid until the next call).
+   * A column whose groups the cache holds is screened without its S; the
+   * frequencies that then need it (flag 2) are screened again with it.
    */
   screen(v: number, u0: number, nu: number, s: number): Uint8Array {
-    const { cOut, cIn, kh, kw, h } = this.prob;
     if (!this.#keeps(v, u0, nu)) this.#column(v);
+    const flags = this.#screen(v, u0, nu, s);
+    if (this.#v === v || !flags.includes(2)) return flags;
+    // A group passed over by the polynomial that its test does not certify at s: the full tests on column v's S.
+    const out = Uint8Array.from(flags);
+    this.#column(v);
+    for (let u = u0; u < u0 + nu; u++) if (out[u - u0] === 2) out[u - u0] = this.#screen(v, u, 1, s)[0];
+    return out;
+  }
+  #screen(v: number, u0: number, nu: number, s: number): Uint8Array {
+    const { cOut, cIn, kh, kw, h } = this.prob;
     this.core.gram_screen_f64(
       this.#col,
       Math.max(cOut, cIn),
@@ -705,6 +763,8 @@ export class GramScreen {
       this.#tab,
       ...this.#cacheOf(v),
       this.#estimated.has(v) ? this.#est + (v * h + u0) * 8 : 0,
+      this.#fold(v),
+      this.#v === v ? 1 : 0,
       this.#flags,
       this.#work,
     );
