@@ -611,7 +611,7 @@ function frobeniusBelow(f: f64, n: i32, big: f64, mug: f64, s2: f64): bool {
  * (gram_frob_column_f64), complex; −1 past 2³¹.
  */
 export function gram_frob_bytes(kh: i32, kw: i32, groups: i32): i32 {
-  const b = <i64>groups * <i64>(4 * kh - 3) * <i64>(4 * kw - 2) * 16 + 16;
+  const b = <i64>groups * <i64>(4 * kh - 3) * <i64>(4 * kw - 2) * 16;
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
@@ -734,22 +734,20 @@ export function gram_frob_column_f64(fc: usize, kh: i32, kw: i32, groups: i32, w
   const eh = 4 * kh - 3;
   const ew = 4 * kw - 3;
   const pc = fc + <usize>(groups * eh * ew) * 16;
-  for (let g = 0; g < groups; g++) {
-    for (let ia = 0; ia < eh; ia++) {
-      const row = fc + <usize>((g * eh + ia) * ew) * 16;
-      let pr: f64 = 0.0;
-      let pi: f64 = 0.0;
-      for (let ib = 0; ib < ew; ib++) {
-        const ang = TWO_PI * <f64>modIndex(v, ib - 2 * kw + 2, w) / <f64>w;
-        const cr = Math.cos(ang);
-        const ci = Math.sin(ang);
-        const xr = load<f64>(row + (<usize>ib << 4));
-        const xi = load<f64>(row + (<usize>ib << 4) + 8);
-        pr += xr * cr - xi * ci;
-        pi += xr * ci + xi * cr;
-      }
-      store<f64>(pc + <usize>(g * eh + ia) * 16, pr);
-      store<f64>(pc + <usize>(g * eh + ia) * 16 + 8, pi);
+  const rows = groups * eh;
+  memory.fill(pc, 0, <usize>rows * 16);
+  // One twiddle per e_b, added to every row's sum in the order of e_b.
+  for (let ib = 0; ib < ew; ib++) {
+    const ang = TWO_PI * <f64>modIndex(v, ib - 2 * kw + 2, w) / <f64>w;
+    const cr = Math.cos(ang);
+    const ci = Math.sin(ang);
+    for (let row = 0; row < rows; row++) {
+      const x = fc + <usize>(row * ew + ib) * 16;
+      const p = pc + <usize>row * 16;
+      const xr = load<f64>(x);
+      const xi = load<f64>(x + 8);
+      store<f64>(p, load<f64>(p) + (xr * cr - xi * ci));
+      store<f64>(p + 8, load<f64>(p + 8) + (xr * ci + xi * cr));
     }
   }
   return pc;
@@ -921,7 +919,9 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
       // ‖G‖_F ≥ tr G/√n: where that reaches s² the Frobenius test cannot pass (a flat spectrum), and is not run.
       // With the polynomial of ‖G̃‖_F² (pc), it runs before any matrix is assembled, and in place of ‖Ĝ‖_F's.
       const frob = trace < s2 * Math.sqrt(<f64>n);
-      if (frob && pc != 0 && frobPolyBelow(frobPoly(pc, g, kh, h, u, tab), n, kh, kw, big, mug, s2)) continue;
+      if (frob && pc != 0 && state != 2 && frobPolyBelow(frobPoly(pc, g, kh, h, u, tab), n, kh, kw, big, mug, s2)) {
+        continue;
+      }
       // −G (as gram_estimates_f64 assembled it, where kept: the same values); then the Frobenius test, and
       // c added on the diagonal for the factorisation (assemble's own order: the same bits as assembling c·I − G).
       if (kept != 0) {
