@@ -1,5 +1,5 @@
 // Complex SVD with singular vectors, and the per-frequency clipping round.
-import { applyLeft, applyLeftReal, bidiag_work_bytes, bidiagSplit } from "./bidiag";
+import { applyLeft, applyLeftReal, bidiag_work_bytes, bidiagSplit, madd, nmadd } from "./bidiag";
 import { buildPTapMajor, lead_dim, twiddles, TWO_PI } from "./column";
 import { EPS, qrSweeps, scale_bidiag_f64 } from "./bdsqr";
 import { dqds_values_f64, dqds_work_bytes } from "./dqds";
@@ -106,7 +106,7 @@ let formed: i32 = 0;
 
 /** svd_c64_split, where k < 0 means "every column whose singular value exceeds thr". */
 function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32, thr: f64,
-  ur: usize, ui: usize, vr: usize, vi: usize, work: usize): i32 {
+  ur: usize, ui: usize, vr: usize, vi: usize, work: usize, formU: bool = true): i32 {
   const ldn = lead_dim(n);
   const ldb = <usize>ld << 3;
   const ldnb = <usize>ldn << 3;
@@ -154,29 +154,7 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
     sortWithVectors(dv, n, ub, vb, ldn);
   }
   // U = Q₁ [U_B; 0] on the first k columns.
-  for (let j = 0; j < k; j++) {
-    const cr = ur + <usize>j * ldb;
-    const ci = ui + <usize>j * ldb;
-    memory.fill(cr, 0, ldb);
-    memory.fill(ci, 0, ldb);
-    memory.copy(cr, ub + <usize>j * ldnb, <usize>n << 3);
-  }
-  for (let q = n - 1; q >= 0; q--) {
-    const tr = load<f64>(taus + (<usize>(2 * q) << 3));
-    const ti = load<f64>(taus + (<usize>(2 * q + 1) << 3));
-    if (tr == 0.0 && ti == 0.0) continue;
-    const i0 = q & ~1;
-    const colr = ar + <usize>q * ldb;
-    const coli = ai + <usize>q * ldb;
-    for (let i = i0; i < ld; i++) {
-      const inside = i > q && i < m;
-      store<f64>(tmpr + (<usize>i << 3), inside ? load<f64>(colr + (<usize>i << 3)) : (i == q ? 1.0 : 0.0));
-      if (!real) store<f64>(tmpi + (<usize>i << 3), inside ? load<f64>(coli + (<usize>i << 3)) : 0.0);
-    }
-    // H_q = I − tau·v·vᴴ; applyLeft subtracts v·(conj(param)·vᴴx), so pass conj(tau).
-    if (real) applyLeftReal(ur, ldb, i0, ld, 0, k, tmpr, tr);
-    else applyLeft<f64>(ur, ui, ldb, i0, ld, 0, k, tmpr, tmpi, tr, -ti);
-  }
+  if (formU) formLeft(ar, ai, m, n, ld, k, ub, taus, ur, ui, tmpr, tmpi, real);
   // V = Q₂ V_B on the first k columns.
   for (let j = 0; j < k; j++) {
     const cr = vr + <usize>j * ldnb;
@@ -206,6 +184,36 @@ function svdCore(ar: usize, ai: usize, m: i32, n: i32, ld: i32, s: usize, k: i32
     else applyLeft<f64>(vr, vi, ldnb, i0, ldn, 0, k, tmpr, tmpi, tr, -ti);
   }
   return st;
+}
+
+/** U = Q₁·[U_B; 0] on the first k columns (svdCore's left reflectors, kept in A's columns, and taus). */
+function formLeft(ar: usize, ai: usize, m: i32, n: i32, ld: i32, k: i32, ub: usize, taus: usize,
+  ur: usize, ui: usize, tmpr: usize, tmpi: usize, real: bool): void {
+  const ldb = <usize>ld << 3;
+  const ldnb = <usize>lead_dim(n) << 3;
+  for (let j = 0; j < k; j++) {
+    const cr = ur + <usize>j * ldb;
+    const ci = ui + <usize>j * ldb;
+    memory.fill(cr, 0, ldb);
+    memory.fill(ci, 0, ldb);
+    memory.copy(cr, ub + <usize>j * ldnb, <usize>n << 3);
+  }
+  for (let q = n - 1; q >= 0; q--) {
+    const tr = load<f64>(taus + (<usize>(2 * q) << 3));
+    const ti = load<f64>(taus + (<usize>(2 * q + 1) << 3));
+    if (tr == 0.0 && ti == 0.0) continue;
+    const i0 = q & ~1;
+    const colr = ar + <usize>q * ldb;
+    const coli = ai + <usize>q * ldb;
+    for (let i = i0; i < ld; i++) {
+      const inside = i > q && i < m;
+      store<f64>(tmpr + (<usize>i << 3), inside ? load<f64>(colr + (<usize>i << 3)) : (i == q ? 1.0 : 0.0));
+      if (!real) store<f64>(tmpi + (<usize>i << 3), inside ? load<f64>(coli + (<usize>i << 3)) : 0.0);
+    }
+    // H_q = I − tau·v·vᴴ; applyLeft subtracts v·(conj(param)·vᴴx), so pass conj(tau).
+    if (real) applyLeftReal(ur, ldb, i0, ld, 0, k, tmpr, tr);
+    else applyLeft<f64>(ur, ui, ldb, i0, ld, 0, k, tmpr, tmpi, tr, -ti);
+  }
 }
 
 /**
@@ -295,8 +303,8 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
  */
 export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   kw: i32, w: i32, v: i32, nu: i32, selfMirror: i32, c: f64, kout: usize, sv: usize, work: usize,
-  corr: usize, inside: usize): i32 {
-  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, selfMirror, c, kout, 0, sv, work, corr, inside);
+  corr: usize, inside: usize, gram: i32): i32 {
+  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, selfMirror, c, kout, 0, sv, work, corr, inside, gram);
 }
 
 /**
@@ -312,21 +320,26 @@ export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i
  */
 export function clip_column_c64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   kw: i32, w: i32, v: i32, nu: i32, c: f64, kout: usize, kouti: usize, sv: usize, work: usize,
-  corr: usize, inside: usize): i32 {
-  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, 0, c, kout, kouti, sv, work, corr, inside);
+  corr: usize, inside: usize, gram: i32): i32 {
+  return clipColumn(tr, ti, cout, cin, kh, h, kw, w, v, nu, 0, c, kout, kouti, sv, work, corr, inside, gram);
 }
 
-/** Re of acc − x·coef, coef = (cr, ci) = g·conj(v_j[q]): one rank-1 step's operations on B's real plane. */
+/**
+ * Re of acc − x·coef, coef = (cr, ci) = g·conj(v_j[q]): one rank-1 step's operations on B's real plane;
+ * `fused` (a constant): as multiply-adds (madd, nmadd), else the product's rounding first.
+ */
 // @ts-ignore: decorator
 @inline
-function subRe(acc: v128, xr: v128, xi: v128, cr: v128, ci: v128): v128 {
+function subRe(acc: v128, xr: v128, xi: v128, cr: v128, ci: v128, fused: bool): v128 {
+  if (fused) return madd<f64>(xi, ci, nmadd<f64>(xr, cr, acc));
   return f64x2.sub(acc, f64x2.sub(f64x2.mul(xr, cr), f64x2.mul(xi, ci)));
 }
 
 /** Im of acc − x·coef: the same step on B's imaginary plane. */
 // @ts-ignore: decorator
 @inline
-function subIm(acc: v128, xr: v128, xi: v128, cr: v128, ci: v128): v128 {
+function subIm(acc: v128, xr: v128, xi: v128, cr: v128, ci: v128, fused: bool): v128 {
+  if (fused) return nmadd<f64>(xi, cr, nmadd<f64>(xr, ci, acc));
   return f64x2.sub(acc, f64x2.add(f64x2.mul(xr, ci), f64x2.mul(xi, cr)));
 }
 
@@ -335,9 +348,19 @@ function subIm(acc: v128, xr: v128, xi: v128, cr: v128, ci: v128): v128 {
  * element the rank-1 steps j = 0, 1, … in order, each exactly as written
  * alone (the same bits), but four steps per load and store of B's column
  * (B, ld × n, does not stay in cache between passes at c ≥ 128).
+ * The plain layers' bits are those of the unfused steps; clipping through the
+ * Gram matrix (gramRoute) has no bits to keep and takes the fused ones.
  */
 function clippedUpdate(br: usize, bi: usize, ur: usize, ui: usize, vr: usize, vi: usize, sv: usize, formed: i32,
-  c: f64, n: i32, ldb: usize, ldnb: usize): void {
+  c: f64, n: i32, ldb: usize, ldnb: usize, fused: bool): void {
+  if (fused) updateSteps(br, bi, ur, ui, vr, vi, sv, formed, c, n, ldb, ldnb, true);
+  else updateSteps(br, bi, ur, ui, vr, vi, sv, formed, c, n, ldb, ldnb, false);
+}
+
+// @ts-ignore: decorator
+@inline
+function updateSteps(br: usize, bi: usize, ur: usize, ui: usize, vr: usize, vi: usize, sv: usize, formed: i32,
+  c: f64, n: i32, ldb: usize, ldnb: usize, fused: bool): void {
   let j = 0;
   for (; j + 4 <= formed; j += 4) {
     const g0 = load<f64>(sv + (<usize>j << 3)) - c;
@@ -364,20 +387,20 @@ function clippedUpdate(br: usize, bi: usize, ur: usize, ui: usize, vr: usize, vi
         let ar = v128.load(colr + o);
         let ai = v128.load(coli + o);
         let xr = v128.load(u0r + o), xi = v128.load(u0i + o);
-        ar = subRe(ar, xr, xi, c0r, c0i);
-        ai = subIm(ai, xr, xi, c0r, c0i);
+        ar = subRe(ar, xr, xi, c0r, c0i, fused);
+        ai = subIm(ai, xr, xi, c0r, c0i, fused);
         xr = v128.load(u1r + o);
         xi = v128.load(u1i + o);
-        ar = subRe(ar, xr, xi, c1r, c1i);
-        ai = subIm(ai, xr, xi, c1r, c1i);
+        ar = subRe(ar, xr, xi, c1r, c1i, fused);
+        ai = subIm(ai, xr, xi, c1r, c1i, fused);
         xr = v128.load(u2r + o);
         xi = v128.load(u2i + o);
-        ar = subRe(ar, xr, xi, c2r, c2i);
-        ai = subIm(ai, xr, xi, c2r, c2i);
+        ar = subRe(ar, xr, xi, c2r, c2i, fused);
+        ai = subIm(ai, xr, xi, c2r, c2i, fused);
         xr = v128.load(u3r + o);
         xi = v128.load(u3i + o);
-        ar = subRe(ar, xr, xi, c3r, c3i);
-        ai = subIm(ai, xr, xi, c3r, c3i);
+        ar = subRe(ar, xr, xi, c3r, c3i, fused);
+        ai = subIm(ai, xr, xi, c3r, c3i, fused);
         v128.store(colr + o, ar);
         v128.store(coli + o, ai);
       }
@@ -396,17 +419,189 @@ function clippedUpdate(br: usize, bi: usize, ur: usize, ui: usize, vr: usize, vi
       for (let o: usize = 0; o < ldb; o += 16) {
         const xr = v128.load(ujr + o);
         const xi = v128.load(uji + o);
-        v128.store(colr + o, subRe(v128.load(colr + o), xr, xi, cr, ci));
-        v128.store(coli + o, subIm(v128.load(coli + o), xr, xi, cr, ci));
+        v128.store(colr + o, subRe(v128.load(colr + o), xr, xi, cr, ci, fused));
+        v128.store(coli + o, subIm(v128.load(coli + o), xr, xi, cr, ci, fused));
       }
     }
   }
 }
 
+/**
+ * G = AᴴA (n × n, Hermitian) of the m × n A (column-major, ld rows whose
+ * padding rows are zero), written column-major with leading dimension ldn,
+ * rows n … ldn − 1 zero. Each entry above the diagonal is one sum over the
+ * rows and its mirror is its conjugate, so G is Hermitian to the bit; the
+ * diagonal is real.
+ */
+function gramOf(ar: usize, ai: usize, n: i32, ld: i32, gr: usize, gi: usize, ldn: i32): void {
+  const ldb = <usize>ld << 3;
+  const ldnb = <usize>ldn << 3;
+  memory.fill(gr, 0, <usize>n * ldnb);
+  memory.fill(gi, 0, <usize>n * ldnb);
+  for (let j0 = 0; j0 < n; j0 += 2) {
+    const j1 = j0 + 1 < n ? j0 + 1 : j0;
+    const y0r = ar + <usize>j0 * ldb, y0i = ai + <usize>j0 * ldb;
+    const y1r = ar + <usize>j1 * ldb, y1i = ai + <usize>j1 * ldb;
+    for (let i0 = 0; i0 <= j0; i0 += 2) {
+      const i1 = i0 + 1 < n ? i0 + 1 : i0;
+      const x0r = ar + <usize>i0 * ldb, x0i = ai + <usize>i0 * ldb;
+      const x1r = ar + <usize>i1 * ldb, x1i = ai + <usize>i1 * ldb;
+      let s00r = f64x2.splat(0), s00i = f64x2.splat(0), s01r = f64x2.splat(0), s01i = f64x2.splat(0);
+      let s10r = f64x2.splat(0), s10i = f64x2.splat(0), s11r = f64x2.splat(0), s11i = f64x2.splat(0);
+      for (let o: usize = 0; o < ldb; o += 16) {
+        const ar0 = v128.load(x0r + o), ai0 = v128.load(x0i + o);
+        const ar1 = v128.load(x1r + o), ai1 = v128.load(x1i + o);
+        const br0 = v128.load(y0r + o), bi0 = v128.load(y0i + o);
+        const br1 = v128.load(y1r + o), bi1 = v128.load(y1i + o);
+        // conj(x)·y = (xr·yr + xi·yi) + i(xr·yi − xi·yr)
+        s00r = madd<f64>(ar0, br0, madd<f64>(ai0, bi0, s00r));
+        s00i = madd<f64>(ar0, bi0, nmadd<f64>(ai0, br0, s00i));
+        s01r = madd<f64>(ar0, br1, madd<f64>(ai0, bi1, s01r));
+        s01i = madd<f64>(ar0, bi1, nmadd<f64>(ai0, br1, s01i));
+        s10r = madd<f64>(ar1, br0, madd<f64>(ai1, bi0, s10r));
+        s10i = madd<f64>(ar1, bi0, nmadd<f64>(ai1, br0, s10i));
+        s11r = madd<f64>(ar1, br1, madd<f64>(ai1, bi1, s11r));
+        s11i = madd<f64>(ar1, bi1, nmadd<f64>(ai1, br1, s11i));
+      }
+      gramPut(gr, gi, ldnb, i0, j0, s00r, s00i);
+      if (j1 != j0) gramPut(gr, gi, ldnb, i0, j1, s01r, s01i);
+      if (i1 != i0 && i1 < j0) gramPut(gr, gi, ldnb, i1, j0, s10r, s10i);
+      if (i1 != i0 && j1 != j0) gramPut(gr, gi, ldnb, i1, j1, s11r, s11i);
+    }
+  }
+}
+
+/** G[i, j] = the lanes' sum and G[j, i] its conjugate (i ≤ j; on the diagonal, the real part alone). */
+// @ts-ignore: decorator
+@inline
+function gramPut(gr: usize, gi: usize, ldnb: usize, i: i32, j: i32, sr: v128, si: v128): void {
+  const x = f64x2.extract_lane(sr, 0) + f64x2.extract_lane(sr, 1);
+  const at = <usize>j * ldnb + (<usize>i << 3);
+  store<f64>(gr + at, x);
+  if (i == j) return;
+  const y = f64x2.extract_lane(si, 0) + f64x2.extract_lane(si, 1);
+  const mirror = <usize>i * ldnb + (<usize>j << 3);
+  store<f64>(gi + at, y);
+  store<f64>(gr + mirror, x);
+  store<f64>(gi + mirror, -y);
+}
+
+/**
+ * u_j = A·v_j / σ_j for j < k (A m × n with ld rows, zero padding; V n × k
+ * with ldn rows; σ at s): the left vectors of the pairs found from AᴴA.
+ * Two columns at a time, four rows per step (two at the end of an ld ≢ 0 mod 4),
+ * over every column q of A.
+ */
+function leftFromRight(ar: usize, ai: usize, n: i32, ld: i32, vr: usize, vi: usize, ldn: i32, k: i32,
+  s: usize, ur: usize, ui: usize): void {
+  const ldb = <usize>ld << 3;
+  const ldnb = <usize>ldn << 3;
+  const four = ldb & ~(<usize>31);
+  for (let j0 = 0; j0 < k; j0 += 2) {
+    const j1 = j0 + 1 < k ? j0 + 1 : j0;
+    const v0r = vr + <usize>j0 * ldnb, v0i = vi + <usize>j0 * ldnb;
+    const v1r = vr + <usize>j1 * ldnb, v1i = vi + <usize>j1 * ldnb;
+    const f0 = f64x2.splat(1.0 / load<f64>(s + (<usize>j0 << 3)));
+    const f1 = f64x2.splat(1.0 / load<f64>(s + (<usize>j1 << 3)));
+    const d0r = ur + <usize>j0 * ldb, d0i = ui + <usize>j0 * ldb;
+    const d1r = ur + <usize>j1 * ldb, d1i = ui + <usize>j1 * ldb;
+    for (let o: usize = 0; o < four; o += 32) {
+      let w0r = f64x2.splat(0), w0i = f64x2.splat(0), w1r = f64x2.splat(0), w1i = f64x2.splat(0);
+      let x0r = f64x2.splat(0), x0i = f64x2.splat(0), x1r = f64x2.splat(0), x1i = f64x2.splat(0);
+      let cr = ar + o, ci = ai + o;
+      for (let q = 0; q < n; q++) {
+        const qb = <usize>q << 3;
+        const pr = v128.load(cr), pi = v128.load(ci);
+        const pr2 = v128.load(cr, 16), pi2 = v128.load(ci, 16);
+        const a0r = v128.load64_splat(v0r + qb), a0i = v128.load64_splat(v0i + qb);
+        const a1r = v128.load64_splat(v1r + qb), a1i = v128.load64_splat(v1i + qb);
+        // w += p·a = (pr·ar − pi·ai) + i(pr·ai + pi·ar)
+        w0r = madd<f64>(pr, a0r, nmadd<f64>(pi, a0i, w0r));
+        w0i = madd<f64>(pr, a0i, madd<f64>(pi, a0r, w0i));
+        w1r = madd<f64>(pr, a1r, nmadd<f64>(pi, a1i, w1r));
+        w1i = madd<f64>(pr, a1i, madd<f64>(pi, a1r, w1i));
+        x0r = madd<f64>(pr2, a0r, nmadd<f64>(pi2, a0i, x0r));
+        x0i = madd<f64>(pr2, a0i, madd<f64>(pi2, a0r, x0i));
+        x1r = madd<f64>(pr2, a1r, nmadd<f64>(pi2, a1i, x1r));
+        x1i = madd<f64>(pr2, a1i, madd<f64>(pi2, a1r, x1i));
+        cr += ldb;
+        ci += ldb;
+      }
+      v128.store(d0r + o, f64x2.mul(w0r, f0));
+      v128.store(d0i + o, f64x2.mul(w0i, f0));
+      v128.store(d1r + o, f64x2.mul(w1r, f1));
+      v128.store(d1i + o, f64x2.mul(w1i, f1));
+      v128.store(d0r + o, f64x2.mul(x0r, f0), 16);
+      v128.store(d0i + o, f64x2.mul(x0i, f0), 16);
+      v128.store(d1r + o, f64x2.mul(x1r, f1), 16);
+      v128.store(d1i + o, f64x2.mul(x1i, f1), 16);
+    }
+    if (four < ldb) {
+      let w0r = f64x2.splat(0), w0i = f64x2.splat(0), w1r = f64x2.splat(0), w1i = f64x2.splat(0);
+      let cr = ar + four, ci = ai + four;
+      for (let q = 0; q < n; q++) {
+        const qb = <usize>q << 3;
+        const pr = v128.load(cr), pi = v128.load(ci);
+        const a0r = v128.load64_splat(v0r + qb), a0i = v128.load64_splat(v0i + qb);
+        const a1r = v128.load64_splat(v1r + qb), a1i = v128.load64_splat(v1i + qb);
+        w0r = madd<f64>(pr, a0r, nmadd<f64>(pi, a0i, w0r));
+        w0i = madd<f64>(pr, a0i, madd<f64>(pi, a0r, w0i));
+        w1r = madd<f64>(pr, a1r, nmadd<f64>(pi, a1i, w1r));
+        w1i = madd<f64>(pr, a1i, madd<f64>(pi, a1r, w1i));
+        cr += ldb;
+        ci += ldb;
+      }
+      v128.store(d0r + four, f64x2.mul(w0r, f0));
+      v128.store(d0i + four, f64x2.mul(w0i, f0));
+      v128.store(d1r + four, f64x2.mul(w1r, f1));
+      v128.store(d1i + four, f64x2.mul(w1i, f1));
+    }
+  }
+}
+
+/** Largest σ_max(A)/c for which gramRoute clips through AᴴA (its rounding grows as (σ_max/c)², see gramRoute). */
+const GRAM_RATIO: f64 = 4.0;
+
+/**
+ * The clipped pairs of A (m × n, ld rows, padding rows zero) from G = AᴴA:
+ * its SVD (svdCore at the level c², V alone) gives λ_j = σ_j² and the right
+ * vectors v_j; σ_j = √λ_j and u_j = A·v_j/σ_j (leftFromRight), ready for
+ * clippedUpdate, and `s` holds the σ_j. A is left as it is. Declines (returns
+ * −1, having written nothing the caller reads) when σ_max(A) may exceed
+ * GRAM_RATIO·c: G's rounding, ε·σ_max², moves the clipped matrix by about
+ * ε·σ_max·(σ_max/c)², against ε·σ_max through A's own SVD.
+ * Returns svdCore's status otherwise (1: G's QR iteration did not converge,
+ * s is NaN and `formed` is 0).
+ */
+function gramRoute(ar: usize, ai: usize, n: i32, ld: i32, c: f64, s: usize,
+  ur: usize, ui: usize, vr: usize, vi: usize, sw: usize): i32 {
+  const ldb = <usize>ld << 3;
+  const limit = GRAM_RATIO * GRAM_RATIO * c * c;
+  // A column's norm is a lower bound of σ_max.
+  for (let j = 0; j < n; j++) {
+    let q = f64x2.splat(0);
+    for (let o: usize = 0; o < ldb; o += 16) {
+      const x = v128.load(ar + <usize>j * ldb + o);
+      const y = v128.load(ai + <usize>j * ldb + o);
+      q = f64x2.add(q, f64x2.add(f64x2.mul(x, x), f64x2.mul(y, y)));
+    }
+    if (!(f64x2.extract_lane(q, 0) + f64x2.extract_lane(q, 1) <= limit)) return -1;
+  }
+  const ldn = lead_dim(n);
+  // G lives where U goes (n·ld ≥ n·ldn f64 per plane): svdCore reads it until V is formed, and forms no U.
+  gramOf(ar, ai, n, ld, ur, ui, ldn);
+  const st = svdCore(ur, ui, n, n, ldn, s, -1, c * c, 0, 0, vr, vi, sw, false);
+  if (st != 0) return st;
+  if (!(load<f64>(s) <= limit)) return -1;
+  for (let j = 0; j < n; j++) store<f64>(s + (<usize>j << 3), Math.sqrt(max<f64>(load<f64>(s + (<usize>j << 3)), 0.0)));
+  leftFromRight(ar, ai, n, ld, vr, vi, ldn, formed, s, ur, ui);
+  return 0;
+}
+
 /** Both: a Hermitian half's column (kouti = 0, real result) or a complex kernel's column (kouti ≠ 0). */
 function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
   kw: i32, w: i32, v: i32, nu: i32, selfMirror: i32, c: f64, kout: usize, kouti: usize, sv: usize, work: usize,
-  corr: usize, inside: usize): i32 {
+  corr: usize, inside: usize, gram: i32): i32 {
   const n = min<i32>(cout, cin);
   const m = max<i32>(cout, cin);
   const ld = lead_dim(m);
@@ -463,19 +658,22 @@ function clipColumn(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
     // A frequency certified inside the ball (σ_max < c) is left as it is: P' = P, no SVD, its values
     // written as 0 (the round's norm is then the largest value of the frequencies factorised).
     let st = 0;
+    let viaGram = false;
     const certified = inside != 0 && load<u8>(inside + <usize>u) != 0;
     if (certified) zeroPadding(ar, ai, m, n, ld);
     if (certified || insideBall(ar, ai, m, n, ld, c, sw)) {
       memory.fill(sv + <usize>(u * n) * 8, 0, <usize>n << 3);
       formed = 0;
     } else {
-      st = svdCore(ar, ai, m, n, ld, sv + <usize>(u * n) * 8, -1, c, ur, ui, vr, vi, sw);
+      st = gram != 0 ? gramRoute(ar, ai, n, ld, c, sv + <usize>(u * n) * 8, ur, ui, vr, vi, sw) : -1;
+      viaGram = st >= 0;
+      if (st < 0) st = svdCore(ar, ai, m, n, ld, sv + <usize>(u * n) * 8, -1, c, ur, ui, vr, vi, sw);
     }
     if (st != 0) {
       failed++;
     } else {
       // B −= Σ_j (σ_j − c)·u_j·v_jᴴ over the formed pairs, four pairs per pass over B.
-      clippedUpdate(br, bi, ur, ui, vr, vi, sv + <usize>(u * n) * 8, formed, c, n, ldb, ldnb);
+      clippedUpdate(br, bi, ur, ui, vr, vi, sv + <usize>(u * n) * 8, formed, c, n, ldb, ldnb, viaGram);
     }
     if (corr != 0) {
       // corr ← (P + corr) − P' (A was destroyed by the SVD: build P again, add, then subtract P' = B).

@@ -1504,3 +1504,106 @@ test(
   },
   { threads: true },
 );
+
+// ---------------------------------------------------------------------------
+// Wide frequency matrices: a strided layer's, clipped through their Gram matrix
+
+/**
+ * Strided layers whose phase-split matrices are at least twice as wide as tall
+ * (the core clips them through AᴴA where σ_max ≤ 4c, by A's own SVD above:
+ * assembly/svd.ts gramRoute). The radii run from 0.02 to 0.95 of the norm, so
+ * both routes run, and frequencies of one layer take different ones.
+ */
+const WIDE_KINDS: Kind[] = [
+  {
+    name: "2-D stride 2, 3 → 4, kernel 3×3 on 6×6 (4 × 12)",
+    rank: 2,
+    shape: [4, 3, 3, 3],
+    inputShape: [6, 6],
+    stride: [2, 2],
+  },
+  {
+    name: "2-D transposed stride 2, 4 → 3, kernel 4×4 on 3×3 (3 × 16)",
+    rank: 2,
+    shape: [4, 3, 4, 4],
+    inputShape: [3, 3],
+    stride: [2, 2],
+    transposed: true,
+  },
+  { name: "1-D stride 3, 2 → 3, kernel 5 on 12 (3 × 6)", rank: 1, shape: [3, 2, 5], inputShape: [12], stride: [3] },
+  {
+    name: "3-D stride [2, 1, 1], 2 → 2, kernel 4×2×2 on 8×3×2 (complex depth frequencies, 2 × 4)",
+    rank: 3,
+    shape: [2, 2, 4, 2, 2],
+    inputShape: [8, 3, 2],
+    stride: [2, 1, 1],
+  },
+];
+
+test(
+  "clip kinds: wide phase-split matrices (through AᴴA, or A's own SVD far outside the ball): one round is the dense round to 1e-12 at radii 0.02–0.95 of the norm, normBefore is operatorNorm's bits, sync = async = 2 threads, both layouts",
+  async () => {
+    for (const kind of WIDE_KINDS) {
+      for (const last of [false, true]) {
+        const L = layerOf(kind, 9001 + kind.rank, last);
+        const grid = expectedGrid(L);
+        const sub = new Subspace(circularOperator(L.dense, grid), L.data.length);
+        const norm = operatorNormSync(kernelOf(L), L.options);
+        for (const f of [0.02, 0.1, 0.3, 0.6, 0.95]) {
+          const maxNorm = f * norm;
+          const label = describeLayer(L, 9001 + kind.rank, `, maxNorm ${f}·‖A‖`);
+          const one = await allModes(kernelOf(L), maxNorm, { ...L.options, iterations: 1 }, (res, lab) => {
+            assert.ok(Object.is(res.normBefore, norm), `${lab}: normBefore ${res.normBefore} ≠ operatorNorm ${norm}`);
+          }, label);
+          const x = sub.round(L.data, maxNorm);
+          assertArraysNear(sub.apply(one.kernel.data), x, 1e-12, maxAbs(x), `${label}: one round's operator`);
+        }
+      }
+    }
+  },
+  { threads: true, timeoutMs: 120_000 },
+);
+
+/** An m × n matrix (row-major) with orthonormal columns: Gram–Schmidt, twice, on signedUniform(seed). */
+function orthonormalColumns(m: number, n: number, seed: number): Float64Array {
+  const q = signedUniform(seed, m * n);
+  for (let j = 0; j < n; j++) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < j; i++) {
+        let d = 0;
+        for (let r = 0; r < m; r++) d += q[r * n + i] * q[r * n + j];
+        for (let r = 0; r < m; r++) q[r * n + j] -= d * q[r * n + i];
+      }
+    }
+    let s = 0;
+    for (let r = 0; r < m; r++) s += q[r * n + j] ** 2;
+    for (let r = 0; r < m; r++) q[r * n + j] /= Math.sqrt(s);
+  }
+  return q;
+}
+
+test(
+  "clip kinds: a wide matrix whose values span 10⁴ is clipped at 10⁻³ of its norm as accurately as by its own SVD (AᴴA would lose (σ_max/c)² of it)",
+  () => {
+    // 1-D stride 2 with 2 taps: every frequency has the one 6 × 12 matrix K'[o, (i, p)] = K[o, i, p] = U·Σ·Vᵀ,
+    // with the values 1, 0.1, 10⁻², 1.5·10⁻³, 0.8·10⁻³, 10⁻⁴ around the radius 10⁻³.
+    const cOut = 6, cIn = 6, sigma = [1, 0.1, 1e-2, 1.5e-3, 0.8e-3, 1e-4];
+    const u = orthonormalColumns(cOut, cOut, 4242), v = orthonormalColumns(2 * cIn, cOut, 4343);
+    const data = new Float64Array(cOut * cIn * 2);
+    for (let o = 0; o < cOut; o++) {
+      for (let c = 0; c < 2 * cIn; c++) {
+        let x = 0;
+        for (let j = 0; j < cOut; j++) x += u[o * cOut + j] * sigma[j] * v[c * cOut + j];
+        data[o * 2 * cIn + c] = x;
+      }
+    }
+    const kernel = { data, shape: [cOut, cIn, 2] };
+    const options: ClipOptions = { inputShape: [2], stride: 2, layout: "oiw" };
+    const dense = { data, shape: kernel.shape, layout: "oiw", inputShape: [2], stride: [2] };
+    const sub = new Subspace(circularOperator(dense, [2]), data.length);
+    const maxNorm = 1e-3;
+    const x = sub.round(data, maxNorm);
+    const one = clipOperatorNormSync(kernel, maxNorm, { ...options, iterations: 1 });
+    assertArraysNear(sub.apply(one.kernel.data), x, 1e-12, maxAbs(x), "one round's operator");
+  },
+);

@@ -274,9 +274,9 @@ const NO_ROUNDS: Outcome = { k: undefined, done: 0, norm0: 0 };
 
 /** The rounds of a scaled problem on one core: complex (3-D), elementwise (1×1 matrices) or per-frequency SVDs. */
 function roundsOn(core: CoreExports, s: Scaled, dykstra: boolean): Rounds<false> {
-  if (s.depth) return depthRounds(core, s.depth, s.c, dykstra);
+  if (s.depth) return depthRounds(core, s.depth, s.c, dykstra, s.gram);
   if (isDiagonal(s.problem)) return diagRounds(core, s.problem, s.groups, s.c, dykstra);
-  return wasmRounds(core, s.problem, s.groups, s.c, dykstra);
+  return wasmRounds(core, s.problem, s.groups, s.c, dykstra, s.gram);
 }
 
 /**
@@ -331,9 +331,9 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
     if (s) {
       // Diagonal rounds run on the calling thread's core (elementwise: less work than handing it to the pool).
       const rounds: Rounds<true> = pool && s.depth
-        ? depthPoolRounds(pool, s.depth, s.c, dykstra, { workers, signal })
+        ? depthPoolRounds(pool, s.depth, s.c, dykstra, s.gram, { workers, signal })
         : pool && !isDiagonal(s.problem)
-        ? poolRounds(pool, s.problem, s.groups, s.c, dykstra, { workers, signal })
+        ? poolRounds(pool, s.problem, s.groups, s.c, dykstra, s.gram, { workers, signal })
         : asyncRounds(roundsOn(core, s, dykstra), signal);
       out = await runLoop(call.plan, s, counted(rounds, call), norm);
     }
@@ -355,9 +355,11 @@ export async function clip(kernel: Kernel, maxNorm: number, options: ClipOptions
  * lets the event loop run (so that an abort arrives) and checks it.
  */
 function asyncRounds(r: Rounds<false>, signal?: AbortSignal): Rounds<true> {
-  if (!signal) return { corrLength: r.corrLength, round: (k, corr) => Promise.resolve(r.round(k, corr)) };
+  const { corrLength, roughNorm } = r;
+  if (!signal) return { corrLength, roughNorm, round: (k, corr) => Promise.resolve(r.round(k, corr)) };
   return {
-    corrLength: r.corrLength,
+    corrLength,
+    roughNorm,
     round: async (k, corr) => {
       await new Promise((resolve) => setTimeout(resolve, 0));
       signal.throwIfAborted();
@@ -372,6 +374,7 @@ function counted(r: Rounds<true>, call: Call): Rounds<true> {
   let done = 0;
   return {
     corrLength: r.corrLength,
+    roughNorm: r.roughNorm,
     round: async (k, corr) => {
       signal?.throwIfAborted();
       const res = await r.round(k, corr);

@@ -169,6 +169,7 @@ function* roundSteps(
   k: Float64Array,
   corr: Float64Array | undefined,
   c: number,
+  gram: boolean,
 ): Generator<ClipJob[], RoundResult, number> {
   const { arena, nrows, r, corrPer, depths } = p;
   const { groups, cOut, cIn, kd, kh, kw, d, h, w } = p.shape;
@@ -219,6 +220,7 @@ function* roundSteps(
             kOut: slotR,
             kOutIm: real ? 0 : slotI,
             inside: 0,
+            gram: gram ? 1 : 0,
             sv: p.sv + i * p.svStride,
             corr: corr ? p.corrAt + v * corrPer * 8 : 0,
           });
@@ -262,14 +264,21 @@ function* roundSteps(
 }
 
 /** Rounds on the calling thread's core (see the module doc). */
-export function depthRounds(core: CoreExports, shape: DepthShape, c: number, dykstra: boolean): Rounds<false> {
+export function depthRounds(
+  core: CoreExports,
+  shape: DepthShape,
+  c: number,
+  dykstra: boolean,
+  gram: boolean,
+): Rounds<false> {
   const p = planDepth(core, shape, dykstra, 0);
   return {
     corrLength: p.corrLength,
+    roughNorm: gram,
     round(k, corr) {
       // Norms computed between rounds use the same memory: lay the round out again.
       p.arena.commit("clip the operator norm", p.context);
-      const steps = roundSteps(p, k, corr, c);
+      const steps = roundSteps(p, k, corr, c, gram);
       let step = steps.next();
       while (!step.done) {
         let bad = 0;
@@ -287,16 +296,18 @@ export function depthPoolRounds(
   shape: DepthShape,
   c: number,
   dykstra: boolean,
+  gram: boolean,
   control: RunControl = {},
 ): Rounds<true> {
   const workers = Math.min(control.workers ?? pool.size, pool.size);
   const p = planDepth(pool.core, shape, dykstra, workers);
   return {
     corrLength: p.corrLength,
+    roughNorm: gram,
     round: (k, corr) =>
       withPool(pool, async () => {
         p.arena.commit("clip the operator norm", p.context);
-        const steps = roundSteps(p, k, corr, c);
+        const steps = roundSteps(p, k, corr, c, gram);
         let step = steps.next();
         while (!step.done) {
           const bad = await runJobs(pool, {

@@ -44,6 +44,7 @@ export function diagRounds(
   const corrLength = corrBytes / 8;
   return {
     corrLength,
+    roughNorm: false,
     round(k, corr) {
       // Norms computed between rounds use the same memory: write the round's inputs again.
       arena.commit(SUBJECT, "round");

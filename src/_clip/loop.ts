@@ -50,6 +50,11 @@ type Maybe<T, Async extends boolean> = Async extends true ? Promise<T> : T;
 export interface Rounds<Async extends boolean> {
   /** f64 slots of Dykstra's correction, all groups (0 without it). */
   corrLength: number;
+  /**
+   * Whether a round's `norm` may differ from the exact norm in its last bits (some frequencies clipped
+   * through their Gram matrix: its largest √λ): the loop then measures the input's norm itself.
+   */
+  roughNorm: boolean;
   /** One round from the groups' scaled K' (updating `corr` when given). */
   round(k: Float64Array, corr: Float64Array | undefined): Maybe<RoundResult, Async>;
 }
@@ -105,6 +110,11 @@ export interface Scaled {
   map: { dest: Int32Array; count: Int32Array } | undefined;
   /** Whether some entry of K' is reached by no tap (it is zeroed after every round). */
   unreached: boolean;
+  /**
+   * Whether the rounds may clip a frequency's matrix through its Gram matrix: a strided layer's
+   * phase-split matrices at least twice as wide as tall (or tall as wide). A stride-1 layer's never are.
+   */
+  gram: boolean;
   c: number;
   target: number;
 }
@@ -128,6 +138,8 @@ export function scaled(plan: ClipPlan): Scaled | undefined {
   // One tap in all: every frequency has the same matrix K', so the round is that one matrix clipped
   // (on a 1 × 1 grid; the inverse transform's average over h·w equal matrices is that matrix).
   const one = kd === 1 && kh === 1 && kw === 1;
+  const strided = plan.spec.stride.some((x) => x > 1);
+  const gram = strided && Math.max(cOut, cInP) >= 2 * Math.min(cOut, cInP);
   return {
     e,
     problem: { cOut, cIn: cInP, kh, kw, h: one ? 1 : h, w: one ? 1 : w, re: k0.subarray(0, len) },
@@ -136,6 +148,7 @@ export function scaled(plan: ClipPlan): Scaled | undefined {
     k0,
     map,
     unreached,
+    gram,
     c,
     target: c * (1 + plan.tolerance),
   };
@@ -168,13 +181,18 @@ function applyMask(k: Float64Array, s: Scaled): Float64Array {
  * The iteration: yields requests, receives a {@linkcode RoundResult} for a
  * round or a number for a norm.
  */
-function* iterate(plan: ClipPlan, s: Scaled, corrLength: number): Generator<Request, Outcome, unknown> {
+function* iterate(plan: ClipPlan, s: Scaled, rounds: Rounds<boolean>): Generator<Request, Outcome, unknown> {
   const dykstra = plan.method === "dykstra";
-  const corr = dykstra ? new Float64Array(corrLength) : undefined;
-  // Round 1 also measures the input's norm: inside the ball, nothing is to be done (the norm is then
+  const corr = dykstra ? new Float64Array(rounds.corrLength) : undefined;
+  // Rounds whose norm is rough: the input's norm is measured first, and decides whether there is anything to do.
+  const norm0 = rounds.roughNorm ? (yield { kind: "norm", k: s.k0 }) as number : undefined;
+  if (norm0 !== undefined && norm0 <= s.target) return { k: undefined, done: 0, norm0 };
+  // Otherwise round 1 also measures the input's norm: inside the ball, nothing is to be done (the norm is then
   // measured on its own, as the round may have certified frequencies below the level without their values).
   const first = (yield { kind: "round", k: s.k0, corr }) as RoundResult;
-  if (first.norm <= s.target) return { k: undefined, done: 0, norm0: (yield { kind: "norm", k: s.k0 }) as number };
+  if (norm0 === undefined && first.norm <= s.target) {
+    return { k: undefined, done: 0, norm0: (yield { kind: "norm", k: s.k0 }) as number };
+  }
   let k = applyMask(first.k, s);
   let done = 1;
   for (let t = 2; t <= plan.iterations; t++) {
@@ -190,7 +208,7 @@ function* iterate(plan: ClipPlan, s: Scaled, corrLength: number): Generator<Requ
     }
     done = t;
   }
-  return { k, done, norm0: first.norm };
+  return { k, done, norm0: norm0 ?? first.norm };
 }
 
 /** The problems of the groups' K' (groups as diagonal blocks), for a norm on wasm. */
@@ -206,7 +224,7 @@ export function runLoopSync(
   rounds: Rounds<false>,
   norm: (problems: readonly Problem[]) => number,
 ): Outcome {
-  const loop = iterate(plan, s, rounds.corrLength);
+  const loop = iterate(plan, s, rounds);
   let step = loop.next();
   while (!step.done) {
     const req = step.value;
@@ -222,7 +240,7 @@ export async function runLoop(
   rounds: Rounds<true>,
   norm: (problems: readonly Problem[]) => Promise<number>,
 ): Promise<Outcome> {
-  const loop = iterate(plan, s, rounds.corrLength);
+  const loop = iterate(plan, s, rounds);
   let step = loop.next();
   while (!step.done) {
     const req = step.value;

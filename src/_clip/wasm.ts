@@ -36,6 +36,8 @@ interface RoundPlan {
   corr: number[];
   corrLength: number;
   inside: number;
+  /** Whether the jobs clip through the Gram matrix where the core may ({@linkcode ClipJob}'s `gram`). */
+  gram: boolean;
 }
 
 /** Frequencies of column v in the Hermitian half. */
@@ -49,7 +51,14 @@ function columnLength(h: number, w: number, v: number): number {
  * values and (Dykstra) corrections, so the (column, group) jobs can run in any
  * order on any thread; `workers` scratch areas.
  */
-function planRound(core: CoreExports, p: Problem, groups: number, dykstra: boolean, workers: number): RoundPlan {
+function planRound(
+  core: CoreExports,
+  p: Problem,
+  groups: number,
+  dykstra: boolean,
+  workers: number,
+  gram: boolean,
+): RoundPlan {
   const { cOut, cIn, kh, kw, h, w } = p;
   const nrows = groups * cOut * cIn * kh;
   const r = Math.min(cOut, cIn);
@@ -98,6 +107,7 @@ function planRound(core: CoreExports, p: Problem, groups: number, dykstra: boole
     corr,
     corrLength,
     inside,
+    gram,
   };
 }
 
@@ -241,6 +251,7 @@ function roundJobs(
         sv: p.sv + v * p.svStride + g * h * r * 8,
         corr: corr ? p.corr[v] + g * nu * 2 * ld * r * 8 : 0,
         inside: inside ? p.inside + (v * p.groups + g) * h : 0,
+        gram: p.gram ? 1 : 0,
       });
     }
   }
@@ -286,10 +297,12 @@ export function wasmRounds(
   groups: number,
   c: number,
   dykstra: boolean,
+  gram: boolean,
 ): Rounds<false> {
-  const p = planRound(core, prob, groups, dykstra, 1);
+  const p = planRound(core, prob, groups, dykstra, 1, gram);
   return {
     corrLength: p.corrLength,
+    roughNorm: gram,
     round(k, corr) {
       const inside = corr ? undefined : insideFlags(core, prob, groups, k, c);
       // The plan's memory may have been used by a norm computation since: lay the round out again.
@@ -308,12 +321,14 @@ export function poolRounds(
   groups: number,
   c: number,
   dykstra: boolean,
+  gram: boolean,
   control: RunControl = {},
 ): Rounds<true> {
   const workers = Math.min(control.workers ?? pool.size, pool.size);
-  const p = planRound(pool.core, prob, groups, dykstra, workers);
+  const p = planRound(pool.core, prob, groups, dykstra, workers, gram);
   return {
     corrLength: p.corrLength,
+    roughNorm: gram,
     round: (k, corr) =>
       withPool(pool, async () => {
         const inside = corr ? undefined : insideFlags(pool.core, prob, groups, k, c);

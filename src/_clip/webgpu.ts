@@ -22,6 +22,7 @@ export async function gpuRounds(
   const clipper = await createGpuClipper(gpu, { cOut, cIn, kh, kw, h, w });
   return {
     corrLength: 0,
+    roughNorm: false,
     // Dykstra is refused on WebGPU, so `corr` is always undefined here.
     round: async (k) => {
       if (groups === 1) return clipper.round(k, c);

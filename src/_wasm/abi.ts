@@ -129,6 +129,7 @@ export interface CoreExports {
     work: number,
     corr: number,
     inside: number,
+    gram: number,
   ): number;
   clip_column_c64(
     tr: number,
@@ -148,6 +149,7 @@ export interface CoreExports {
     work: number,
     corr: number,
     inside: number,
+    gram: number,
   ): number;
   bdsqr_values_f64(d: number, e: number, n: number, rtol: number): number;
   sort_desc_f64(p: number, n: number): void;
@@ -418,6 +420,8 @@ export interface ClipJob extends ColumnJob {
   corr: number;
   /** Byte offset of the column's flags (u8 per frequency, 1: certified inside the ball, P' = P), or 0: none. */
   inside: number;
+  /** 1: a frequency's matrix is clipped through its Gram matrix where the core may (a strided layer's wide matrices). */
+  gram: number;
 }
 
 /** What a block of jobs runs; the number is its code in shared memory. */
@@ -444,6 +448,7 @@ const CLIP_FIELDS = [
   "sv",
   "corr",
   "inside",
+  "gram",
 ] as const;
 
 /** f64 slots of one encoded job of a kind. */
@@ -496,8 +501,8 @@ export function clipColumn(core: CoreExports, j: ClipJob, work: number): number 
   // The two exports share their arguments up to the column's length `nu`.
   const head = [j.tr, j.ti, j.cOut, j.cIn, j.kh, j.h, j.kw, j.w, j.v, j.nu] as const;
   return j.kOutIm !== 0
-    ? core.clip_column_c64(...head, j.c, j.kOut, j.kOutIm, j.sv, work, j.corr, j.inside)
-    : core.clip_column_f64(...head, j.selfMirror, j.c, j.kOut, j.sv, work, j.corr, j.inside);
+    ? core.clip_column_c64(...head, j.c, j.kOut, j.kOutIm, j.sv, work, j.corr, j.inside, j.gram)
+    : core.clip_column_f64(...head, j.selfMirror, j.c, j.kOut, j.sv, work, j.corr, j.inside, j.gram);
 }
 
 /** Runs the job encoded in `buf` at slot `at`. */
