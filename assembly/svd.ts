@@ -299,6 +299,10 @@ export function clip_column_work_bytes(cout: i32, cin: i32, kh: i32): i32 {
  *   inside           [in]  u8[nu] or 0: 1 where σ_max(P(u, v)) < c is already
  *                          certified (assembly/gram.ts gram_screen_f64; only
  *                          without corr): P' = P there with no test of its own
+ *   gram             [in]  1: a frequency may be clipped through AᴴA (gramRoute, for A
+ *                          at least twice as tall as wide; its update fused), and its
+ *                          values in `sv` are then √λ (the top one within a few ulps
+ *                          of σ_max); 0: A's own SVD, the plain layers' bits
  * Returns the number of frequencies whose QR iteration did not converge.
  */
 export function clip_column_f64(tr: usize, ti: usize, cout: i32, cin: i32, kh: i32, h: i32,
