@@ -458,6 +458,9 @@ function lanczosSteps(n: number): number {
   return n >= 192 ? 12 : Math.min(6, Math.max(2, Math.round(n / 16)));
 }
 
+/** Frequencies a floor may leave open that are factorised in the walk's order, without estimates to order them. */
+const FEW_OPEN = 4;
+
 /** Below this many values per block (min(cOut, cIn)) the frequencies are factorised without screening. */
 const SCREEN_MIN = 8;
 
@@ -801,7 +804,10 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt, floor: num
   const scaledFloor = ldexp(floor, -e);
   const low = scaledFloor >= 2 ** -1000 ? scaledFloor : 0;
   let best = -1, bu = 0, bv = 0;
-  for (let v = 0; v < nvAll; v++) {
+  // Under a floor (another problem's norm) the screen runs first, at the floor, and the estimates order only
+  // what it leaves open: most often the floor certifies every frequency, and no Lanczos step is spent.
+  const floored = low > 0;
+  for (let v = 0; v < nvAll && !floored; v++) {
     const values = est[v] = screen.estimates(v, Math.max(best, low, 0));
     for (let u = 0; u < values.length; u++) {
       if (values[u] > best) [best, bu, bv] = [values[u], u, v];
@@ -821,8 +827,8 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt, floor: num
       at.v = v;
     }
   };
-  // Every estimate below the floor: nothing is factorised first, the screen runs at the floor.
-  const first = best >= low;
+  // Every estimate below the floor (or none made): nothing is factorised first, the screen runs at the floor.
+  const first = !floored && best >= low;
   if (first) factorise(bu, bv);
   yield;
   const open: { u: number; v: number; est: number }[] = [];
@@ -834,9 +840,14 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt, floor: num
     for (const [u0, u1] of first && v === bv ? [[0, bu], [bu + 1, nu]] : [[0, nu]]) {
       if (u1 <= u0) continue;
       const flags = screenedAt > 0 ? screen.screen(v, u0, u1 - u0, screenedAt) : new Uint8Array(u1 - u0);
-      for (let u = u0; u < u1; u++) if (flags[u - u0] === 0) open.push({ u, v, est: est[v][u] });
+      for (let u = u0; u < u1; u++) if (flags[u - u0] === 0) open.push({ u, v, est: est[v]?.[u] ?? 0 });
     }
     yield;
+  }
+  // Several open under a floor: their columns' estimates order them, so that the largest is factorised first
+  // and the others are screened again at its value (in the walk's order each could raise s in turn).
+  if (floored && open.length > FEW_OPEN) {
+    for (const o of open) o.est = (est[o.v] ??= Float64Array.from(screen.estimates(o.v, low)))[o.u];
   }
   open.sort((a, b) => b.est - a.est || a.v - b.v || a.u - b.u);
   // A frequency left open at screenedAt is screened again only once s has grown past rounding: it was not
