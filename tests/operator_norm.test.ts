@@ -180,6 +180,32 @@ test("operatorNorm: ties and near-ties between frequencies (the certificate refu
   assert.equal(operatorNormSync({ data: id, shape: [c, c, 3, 3] }, { inputShape: [5, 5] }), 1);
 });
 
+test("operatorNorm: a 3-D layer whose norm is in a depth frequency taken after another (its floor leaves many frequencies open, ordered by their estimates), bit for bit", () => {
+  // Depth taps K_0 = A + B, K_1 = A − B: depth frequency 0 is 2A, depth frequency d/2 is 2B. B is spread
+  // (the larger Frobenius norm: taken first), A a rank-one plane wave per tap (the larger σ at many (u, v)).
+  const c = 12, kh = 3, taps = kh * kh;
+  const x = signedUniform(31, c), y = signedUniform(32, c), w = signedUniform(33, taps);
+  for (const scaleA of [0.35, 0.6, 1]) {
+    const b = signedUniform(34, c * c * taps);
+    const data = new Float64Array(c * c * 2 * taps);
+    for (let o = 0; o < c; o++) {
+      for (let i = 0; i < c; i++) {
+        for (let t = 0; t < taps; t++) {
+          const a = scaleA * 4 * x[o] * y[i] * w[t], bt = b[(o * c + i) * taps + t];
+          data[((o * c + i) * 2 + 0) * taps + t] = a + bt;
+          data[((o * c + i) * 2 + 1) * taps + t] = a - bt;
+        }
+      }
+    }
+    const kernel = { data, shape: [c, c, 2, kh, kh] };
+    for (const inputShape of [[4, 9, 9], [6, 8, 7]]) {
+      const options = { inputShape, layout: "oidhw" } as const;
+      const want = spectrumSync(kernel, options).norm;
+      assert.ok(Object.is(operatorNormSync(kernel, options), want), `A × ${scaleA} on ${inputShape}`);
+    }
+  }
+});
+
 test("operatorNorm: a peaked spectrum (one frequency far above the rest) and scaled kernels (1e-200, 1e200)", () => {
   const c = 16, n = 10;
   const base = signedUniform(11, c * c * 9);
