@@ -52,8 +52,8 @@ const CLUSTER: f64 = 1e-3;
 
 /** Bytes of scratch bidiag_top_vectors_f64 needs for order n. */
 export function bdvec_work_bytes(n: i32): i32 {
-  // t (f64[2n]), two sets of factors (factorBytes(2n) each), 16-byte alignment slack.
-  return n > 0 ? (2 * n) * 8 + 2 * <i32>factorBytes(2 * n) + 64 : 64;
+  // t (f64[2n]), four sets of factors (factorBytes(2n) each), 16-byte alignment slack.
+  return n > 0 ? (2 * n) * 8 + 4 * <i32>factorBytes(2 * n) + 64 : 64;
 }
 
 // @ts-ignore: decorator
@@ -227,6 +227,136 @@ function factor2(t: usize, N: i32, mu: f64, f: usize, nu: f64, g: usize, pertol:
   raisePivots(w1, N, pertol);
 }
 
+/** factor for four shifts at once (into f, g, h, q), each factorisation's steps exactly as alone. */
+function factor4(t: usize, N: i32, mu0: f64, f: usize, mu1: f64, g: usize, mu2: f64, h: usize, mu3: f64, q: usize,
+  pertol: f64): void {
+  const u10 = f;
+  const u20 = u10 + (<usize>N << 3);
+  const u30 = u20 + (<usize>N << 3);
+  const lm0 = u30 + (<usize>N << 3);
+  const pv0 = lm0 + (<usize>N << 3);
+  const u11 = g;
+  const u21 = u11 + (<usize>N << 3);
+  const u31 = u21 + (<usize>N << 3);
+  const lm1 = u31 + (<usize>N << 3);
+  const pv1 = lm1 + (<usize>N << 3);
+  const u12 = h;
+  const u22 = u12 + (<usize>N << 3);
+  const u32 = u22 + (<usize>N << 3);
+  const lm2 = u32 + (<usize>N << 3);
+  const pv2 = lm2 + (<usize>N << 3);
+  const u13 = q;
+  const u23 = u13 + (<usize>N << 3);
+  const u33 = u23 + (<usize>N << 3);
+  const lm3 = u33 + (<usize>N << 3);
+  const pv3 = lm3 + (<usize>N << 3);
+  const t0 = ld(t, 0);
+  let a0 = -mu0;
+  let b0 = t0;
+  let a1 = -mu1;
+  let b1 = t0;
+  let a2 = -mu2;
+  let b2 = t0;
+  let a3 = -mu3;
+  let b3 = t0;
+  for (let p = 0; p < N - 1; p++) {
+    const tp = ld(t, p);
+    const tn = p + 1 < N - 1 ? ld(t, p + 1) : 0.0;
+    if (abs<f64>(a0) >= abs<f64>(tp)) {
+      store<u8>(pv0 + <usize>p, 0);
+      const l = a0 != 0.0 ? tp / a0 : 0.0;
+      st(u10, p, a0);
+      st(u20, p, b0);
+      st(u30, p, 0.0);
+      st(lm0, p, l);
+      a0 = -mu0 - l * b0;
+      b0 = tn;
+    } else {
+      store<u8>(pv0 + <usize>p, 1);
+      const l = a0 / tp;
+      st(u10, p, tp);
+      st(u20, p, -mu0);
+      st(u30, p, tn);
+      st(lm0, p, l);
+      a0 = b0 + l * mu0;
+      b0 = -l * tn;
+    }
+    if (abs<f64>(a1) >= abs<f64>(tp)) {
+      store<u8>(pv1 + <usize>p, 0);
+      const l = a1 != 0.0 ? tp / a1 : 0.0;
+      st(u11, p, a1);
+      st(u21, p, b1);
+      st(u31, p, 0.0);
+      st(lm1, p, l);
+      a1 = -mu1 - l * b1;
+      b1 = tn;
+    } else {
+      store<u8>(pv1 + <usize>p, 1);
+      const l = a1 / tp;
+      st(u11, p, tp);
+      st(u21, p, -mu1);
+      st(u31, p, tn);
+      st(lm1, p, l);
+      a1 = b1 + l * mu1;
+      b1 = -l * tn;
+    }
+    if (abs<f64>(a2) >= abs<f64>(tp)) {
+      store<u8>(pv2 + <usize>p, 0);
+      const l = a2 != 0.0 ? tp / a2 : 0.0;
+      st(u12, p, a2);
+      st(u22, p, b2);
+      st(u32, p, 0.0);
+      st(lm2, p, l);
+      a2 = -mu2 - l * b2;
+      b2 = tn;
+    } else {
+      store<u8>(pv2 + <usize>p, 1);
+      const l = a2 / tp;
+      st(u12, p, tp);
+      st(u22, p, -mu2);
+      st(u32, p, tn);
+      st(lm2, p, l);
+      a2 = b2 + l * mu2;
+      b2 = -l * tn;
+    }
+    if (abs<f64>(a3) >= abs<f64>(tp)) {
+      store<u8>(pv3 + <usize>p, 0);
+      const l = a3 != 0.0 ? tp / a3 : 0.0;
+      st(u13, p, a3);
+      st(u23, p, b3);
+      st(u33, p, 0.0);
+      st(lm3, p, l);
+      a3 = -mu3 - l * b3;
+      b3 = tn;
+    } else {
+      store<u8>(pv3 + <usize>p, 1);
+      const l = a3 / tp;
+      st(u13, p, tp);
+      st(u23, p, -mu3);
+      st(u33, p, tn);
+      st(lm3, p, l);
+      a3 = b3 + l * mu3;
+      b3 = -l * tn;
+    }
+  }
+  st(u10, N - 1, a0);
+  st(u20, N - 1, 0.0);
+  st(u30, N - 1, 0.0);
+  st(u11, N - 1, a1);
+  st(u21, N - 1, 0.0);
+  st(u31, N - 1, 0.0);
+  st(u12, N - 1, a2);
+  st(u22, N - 1, 0.0);
+  st(u32, N - 1, 0.0);
+  st(u13, N - 1, a3);
+  st(u23, N - 1, 0.0);
+  st(u33, N - 1, 0.0);
+  raisePivots(u10, N, pertol);
+  raisePivots(u11, N, pertol);
+  raisePivots(u12, N, pertol);
+  raisePivots(u13, N, pertol);
+}
+
 /** U's diagonal entries below pertol in size raised to ±pertol. */
 function raisePivots(u1: usize, N: i32, pertol: f64): void {
   for (let p = 0; p < N; p++) {
@@ -338,6 +468,115 @@ function solve2(xv: usize, xu: usize, f: usize, yv: usize, yu: usize, g: usize, 
   }
 }
 
+/** solve for four right-hand sides and factors at once (x_c with the factors at its f_c), each exactly as alone. */
+function solve4(x0v: usize, x0u: usize, f: usize, x1v: usize, x1u: usize, g: usize, x2v: usize, x2u: usize, h: usize,
+  x3v: usize, x3u: usize, q: usize, N: i32): void {
+  const u10 = f;
+  const u20 = u10 + (<usize>N << 3);
+  const u30 = u20 + (<usize>N << 3);
+  const lm0 = u30 + (<usize>N << 3);
+  const pv0 = lm0 + (<usize>N << 3);
+  const u11 = g;
+  const u21 = u11 + (<usize>N << 3);
+  const u31 = u21 + (<usize>N << 3);
+  const lm1 = u31 + (<usize>N << 3);
+  const pv1 = lm1 + (<usize>N << 3);
+  const u12 = h;
+  const u22 = u12 + (<usize>N << 3);
+  const u32 = u22 + (<usize>N << 3);
+  const lm2 = u32 + (<usize>N << 3);
+  const pv2 = lm2 + (<usize>N << 3);
+  const u13 = q;
+  const u23 = u13 + (<usize>N << 3);
+  const u33 = u23 + (<usize>N << 3);
+  const lm3 = u33 + (<usize>N << 3);
+  const pv3 = lm3 + (<usize>N << 3);
+  let cur0 = load<f64>(at(x0v, x0u, 0));
+  let cur1 = load<f64>(at(x1v, x1u, 0));
+  let cur2 = load<f64>(at(x2v, x2u, 0));
+  let cur3 = load<f64>(at(x3v, x3u, 0));
+  for (let p = 0; p < N - 1; p++) {
+    {
+      const xn = load<f64>(at(x0v, x0u, p + 1));
+      const l = ld(lm0, p);
+      if (load<u8>(pv0 + <usize>p) == 0) {
+        store<f64>(at(x0v, x0u, p), cur0);
+        cur0 = xn - l * cur0;
+      } else {
+        store<f64>(at(x0v, x0u, p), xn);
+        cur0 = cur0 - l * xn;
+      }
+    }
+    {
+      const xn = load<f64>(at(x1v, x1u, p + 1));
+      const l = ld(lm1, p);
+      if (load<u8>(pv1 + <usize>p) == 0) {
+        store<f64>(at(x1v, x1u, p), cur1);
+        cur1 = xn - l * cur1;
+      } else {
+        store<f64>(at(x1v, x1u, p), xn);
+        cur1 = cur1 - l * xn;
+      }
+    }
+    {
+      const xn = load<f64>(at(x2v, x2u, p + 1));
+      const l = ld(lm2, p);
+      if (load<u8>(pv2 + <usize>p) == 0) {
+        store<f64>(at(x2v, x2u, p), cur2);
+        cur2 = xn - l * cur2;
+      } else {
+        store<f64>(at(x2v, x2u, p), xn);
+        cur2 = cur2 - l * xn;
+      }
+    }
+    {
+      const xn = load<f64>(at(x3v, x3u, p + 1));
+      const l = ld(lm3, p);
+      if (load<u8>(pv3 + <usize>p) == 0) {
+        store<f64>(at(x3v, x3u, p), cur3);
+        cur3 = xn - l * cur3;
+      } else {
+        store<f64>(at(x3v, x3u, p), xn);
+        cur3 = cur3 - l * xn;
+      }
+    }
+  }
+  let y02: f64 = cur0 / ld(u10, N - 1);
+  store<f64>(at(x0v, x0u, N - 1), y02);
+  let y12: f64 = cur1 / ld(u11, N - 1);
+  store<f64>(at(x1v, x1u, N - 1), y12);
+  let y22: f64 = cur2 / ld(u12, N - 1);
+  store<f64>(at(x2v, x2u, N - 1), y22);
+  let y32: f64 = cur3 / ld(u13, N - 1);
+  store<f64>(at(x3v, x3u, N - 1), y32);
+  let y01: f64 = (load<f64>(at(x0v, x0u, N - 2)) - ld(u20, N - 2) * y02) / ld(u10, N - 2);
+  store<f64>(at(x0v, x0u, N - 2), y01);
+  let y11: f64 = (load<f64>(at(x1v, x1u, N - 2)) - ld(u21, N - 2) * y12) / ld(u11, N - 2);
+  store<f64>(at(x1v, x1u, N - 2), y11);
+  let y21: f64 = (load<f64>(at(x2v, x2u, N - 2)) - ld(u22, N - 2) * y22) / ld(u12, N - 2);
+  store<f64>(at(x2v, x2u, N - 2), y21);
+  let y31: f64 = (load<f64>(at(x3v, x3u, N - 2)) - ld(u23, N - 2) * y32) / ld(u13, N - 2);
+  store<f64>(at(x3v, x3u, N - 2), y31);
+  for (let p = N - 3; p >= 0; p--) {
+    const y00 = (load<f64>(at(x0v, x0u, p)) - ld(u20, p) * y01 - ld(u30, p) * y02) / ld(u10, p);
+    const y10 = (load<f64>(at(x1v, x1u, p)) - ld(u21, p) * y11 - ld(u31, p) * y12) / ld(u11, p);
+    const y20 = (load<f64>(at(x2v, x2u, p)) - ld(u22, p) * y21 - ld(u32, p) * y22) / ld(u12, p);
+    const y30 = (load<f64>(at(x3v, x3u, p)) - ld(u23, p) * y31 - ld(u33, p) * y32) / ld(u13, p);
+    store<f64>(at(x0v, x0u, p), y00);
+    y02 = y01;
+    y01 = y00;
+    store<f64>(at(x1v, x1u, p), y10);
+    y12 = y11;
+    y11 = y10;
+    store<f64>(at(x2v, x2u, p), y20);
+    y22 = y21;
+    y21 = y20;
+    store<f64>(at(x3v, x3u, p), y30);
+    y32 = y31;
+    y31 = y30;
+  }
+}
+
 /**
  * After a solve of vector j: scaled by its largest entry (the solve can reach
  * ~1/eps²), orthogonalised against vectors c0 … j − 1 (its cluster's earlier
@@ -371,6 +610,20 @@ function settle(xv: usize, xu: usize, n: i32, nb: usize, t: usize, lam: f64, rto
     rr += rv * rv + ru * ru;
   }
   return Math.sqrt(rr) <= rtol ? 1 : 0;
+}
+
+/**
+ * Vector j, a cluster's first, alone from solve `it` on until accepted (its
+ * state st from settle: 1 accepted, 0 not yet); returns settle's last state,
+ * or 0 when MAXIT solves did not reach it.
+ */
+function goOn(xv: usize, xu: usize, f: usize, st: i32, it: i32, n: i32, nb: usize, t: usize, lam: f64, rtol: f64,
+  vb: usize, ub: usize, ldb: usize, j: i32, N: i32): i32 {
+  for (let r = it; r < MAXIT && st == 0; r++) {
+    solve(xv, xu, f, N);
+    st = settle(xv, xu, n, nb, t, lam, rtol, vb, ub, ldb, j, j, r);
+  }
+  return st;
 }
 
 /**
@@ -439,9 +692,11 @@ export function bidiag_top_vectors_f64(d: usize, e: usize, n: i32, sigma: usize,
   const nb = <usize>ldv << 3; // every column is ldv long; padding rows stay zero
   const N = 2 * n;
   const t = (work + 15) & ~(<usize>15);
-  // Two sets of factors (a pair of vectors runs at once): FACTOR_F64 f64[N] planes and N pivot bytes each.
+  // Four sets of factors (up to four vectors run at once): FACTOR_F64 f64[N] planes and N pivot bytes each.
   const f0 = t + (<usize>N << 3);
   const f1 = f0 + factorBytes(N);
+  const f2 = f1 + factorBytes(N);
+  const f3 = f2 + factorBytes(N);
 
   // Scale by a power of two so that max |entry| ∈ [0.5, 1): ‖T‖ ≤ 2, nothing under- or overflows below.
   let amax: f64 = 0.0;
@@ -482,9 +737,37 @@ export function bidiag_top_vectors_f64(d: usize, e: usize, n: i32, sigma: usize,
     if (j > 0 && ld(sigma, j - 1) * down - lam > ctol) c0 = j;
     const xv = vb + <usize>j * ldb;
     const xu = ub + <usize>j * ldb;
-    // Vectors j and j + 1 run at once (their dependent divisions interleaved) when neither has an earlier
-    // vector in its cluster: their iterations are then independent, each the same steps as alone.
+    // Vectors j … j + 3, or j and j + 1, run at once (their dependent divisions interleaved) when none has an
+    // earlier vector in its cluster: their iterations are then independent, each the same steps as alone.
     const lam1 = j + 1 < k ? ld(sigma, j + 1) * down : 0.0;
+    const lam2 = j + 2 < k ? ld(sigma, j + 2) * down : 0.0;
+    const lam3 = j + 3 < k ? ld(sigma, j + 3) * down : 0.0;
+    if (c0 == j && j + 3 < k && lam - lam1 > ctol && lam1 - lam2 > ctol && lam2 - lam3 > ctol) {
+      for (let i = 0; i < 4; i++) seed = start(xv + <usize>i * ldb, xu + <usize>i * ldb, n, nb, seed);
+      factor4(t, N, lam + shift, f0, lam1 + shift, f1, lam2 + shift, f2, lam3 + shift, f3, pertol);
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let it = 0;
+      for (; it < MAXIT && s0 == 0 && s1 == 0 && s2 == 0 && s3 == 0; it++) {
+        solve4(xv, xu, f0, xv + ldb, xu + ldb, f1, xv + 2 * ldb, xu + 2 * ldb, f2, xv + 3 * ldb, xu + 3 * ldb, f3, N);
+        s0 = settle(xv, xu, n, nb, t, lam, rtol, vb, ub, ldb, j, j, it);
+        s1 = settle(xv + ldb, xu + ldb, n, nb, t, lam1, rtol, vb, ub, ldb, j + 1, j + 1, it);
+        s2 = settle(xv + 2 * ldb, xu + 2 * ldb, n, nb, t, lam2, rtol, vb, ub, ldb, j + 2, j + 2, it);
+        s3 = settle(xv + 3 * ldb, xu + 3 * ldb, n, nb, t, lam3, rtol, vb, ub, ldb, j + 3, j + 3, it);
+        if (s0 < 0 || s1 < 0 || s2 < 0 || s3 < 0) return 1;
+      }
+      // The ones not yet accepted go on alone, from the same step.
+      if (goOn(xv, xu, f0, s0, it, n, nb, t, lam, rtol, vb, ub, ldb, j, N) != 1) return 1;
+      if (goOn(xv + ldb, xu + ldb, f1, s1, it, n, nb, t, lam1, rtol, vb, ub, ldb, j + 1, N) != 1) return 1;
+      if (goOn(xv + 2 * ldb, xu + 2 * ldb, f2, s2, it, n, nb, t, lam2, rtol, vb, ub, ldb, j + 2, N) != 1) return 1;
+      if (goOn(xv + 3 * ldb, xu + 3 * ldb, f3, s3, it, n, nb, t, lam3, rtol, vb, ub, ldb, j + 3, N) != 1) return 1;
+      if (!finish(xv, xu, n, nb, t, lam, smax, vb, ub, ldb, j)) return 1;
+      if (!finish(xv + ldb, xu + ldb, n, nb, t, lam1, smax, vb, ub, ldb, j + 1)) return 1;
+      if (!finish(xv + 2 * ldb, xu + 2 * ldb, n, nb, t, lam2, smax, vb, ub, ldb, j + 2)) return 1;
+      if (!finish(xv + 3 * ldb, xu + 3 * ldb, n, nb, t, lam3, smax, vb, ub, ldb, j + 3)) return 1;
+      c0 = j + 3;
+      j += 4;
+      continue;
+    }
     if (c0 == j && j + 1 < k && lam - lam1 > ctol) {
       const yv = xv + ldb;
       const yu = xu + ldb;
