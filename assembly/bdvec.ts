@@ -38,9 +38,9 @@
 //
 // Cost: O(n) per solve and O(n·#cluster) per reorthogonalisation, O(k²·n) for
 // the final passes: against the ≈ 24n³ flops of QR with all rotations. The
-// factorisations and solves are chains of dependent divisions, so two vectors
-// whose clusters hold no earlier vector run at once, interleaved, each with
-// the same operations as alone (the same bits).
+// factorisations and solves are chains of dependent divisions, so four (or
+// two) consecutive vectors whose clusters hold no earlier vector run at once,
+// interleaved, each with the same operations as alone (the same bits).
 
 import { EPS } from "./bdsqr";
 
