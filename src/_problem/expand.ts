@@ -184,20 +184,16 @@ export function depthKernel(
   dp: number,
   real: boolean,
 ): { re: Float32Array | Float64Array; im: Float64Array | undefined } {
-  const re = kpd === 1 ? kq : new Float64Array(rows * plane);
+  if (kpd === 1) return { re: kq, im: real ? undefined : new Float64Array(rows * plane) };
+  const re = new Float64Array(rows * plane);
   const im = real ? undefined : new Float64Array(rows * plane);
-  if (kpd > 1) {
-    for (let c = 0; c < kpd; c++) {
-      const [cr, ci] = twiddle((t * c) % dp, dp);
-      for (let row = 0; row < rows; row++) {
-        const from = (row * kpd + c) * plane;
-        const to = row * plane;
-        for (let j = 0; j < plane; j++) {
-          const x = kq[from + j];
-          (re as Float64Array)[to + j] += x * cr;
-          if (im) im[to + j] += x * ci;
-        }
-      }
+  for (let c = 0; c < kpd; c++) {
+    const [cr, ci] = twiddle((t * c) % dp, dp);
+    for (let row = 0; row < rows; row++) {
+      const from = (row * kpd + c) * plane;
+      const to = row * plane;
+      for (let j = 0; j < plane; j++) re[to + j] += kq[from + j] * cr;
+      if (im) for (let j = 0; j < plane; j++) im[to + j] += kq[from + j] * ci;
     }
   }
   return { re, im };
