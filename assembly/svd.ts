@@ -573,9 +573,8 @@ const GRAM_RATIO: f64 = 4.0;
  * clippedUpdate, and `s` holds the σ_j. A is left as it is. Declines (returns
  * −1, having written nothing the caller reads) when σ_max(A) may exceed
  * GRAM_RATIO·c: G's rounding, ε·σ_max², moves the clipped matrix by about
- * ε·σ_max·(σ_max/c)², against ε·σ_max through A's own SVD.
- * Returns svdCore's status otherwise (1: G's QR iteration did not converge,
- * s is NaN and `formed` is 0).
+ * ε·σ_max·(σ_max/c)², against ε·σ_max through A's own SVD; and when G's QR
+ * iteration does not converge (A's own may). Returns 0 when it clipped.
  */
 function gramRoute(ar: usize, ai: usize, n: i32, ld: i32, c: f64, s: usize,
   ur: usize, ui: usize, vr: usize, vi: usize, sw: usize): i32 {
@@ -595,8 +594,7 @@ function gramRoute(ar: usize, ai: usize, n: i32, ld: i32, c: f64, s: usize,
   // G lives where U goes (n·ld ≥ n·ldn f64 per plane): svdCore reads it until V is formed, and forms no U.
   gramOf(ar, ai, n, ld, ur, ui, ldn);
   const st = svdCore(ur, ui, n, n, ldn, s, -1, c * c, 0, 0, vr, vi, sw, false);
-  if (st != 0) return st;
-  if (!(load<f64>(s) <= limit)) return -1;
+  if (st != 0 || !(load<f64>(s) <= limit)) return -1;
   for (let j = 0; j < n; j++) store<f64>(s + (<usize>j << 3), Math.sqrt(max<f64>(load<f64>(s + (<usize>j << 3)), 0.0)));
   leftFromRight(ar, ai, n, ld, vr, vi, ldn, formed, s, ur, ui);
   return 0;
