@@ -38,6 +38,8 @@ import { depthProblems, type DepthShape } from "./depth.ts";
  * kernel the round started from over the frequencies it factorised; every
  * other frequency was certified below the level (so when `norm` exceeds the
  * level it is the kernel's norm, and otherwise the kernel is inside the ball).
+ * Where {@linkcode Rounds}' `roughNorm` says so, the σ of some frequencies are
+ * √λ of their Gram matrices: within a few ulps, not the norm's bits.
  */
 export interface RoundResult {
   k: Float64Array;
@@ -111,8 +113,8 @@ export interface Scaled {
   /** Whether some entry of K' is reached by no tap (it is zeroed after every round). */
   unreached: boolean;
   /**
-   * Whether the rounds may clip a frequency's matrix through its Gram matrix: a strided layer's
-   * phase-split matrices at least twice as wide as tall (or tall as wide). A stride-1 layer's never are.
+   * Whether the rounds may clip a frequency's matrix through its Gram matrix: a strided layer whose
+   * phase-split matrices are at least twice as wide as tall (or tall as wide); never a stride-1 layer.
    */
   gram: boolean;
   c: number;
@@ -201,7 +203,7 @@ function* iterate(plan: ClipPlan, s: Scaled, rounds: Rounds<boolean>): Generator
       if (((yield { kind: "norm", k }) as number) <= s.target) break;
       k = applyMask(((yield { kind: "round", k, corr }) as RoundResult).k, s);
     } else {
-      // An alternating round measures the norm of the kernel it starts from.
+      // An alternating round measures the norm of the kernel it starts from (roughly: enough to stop on).
       const res = (yield { kind: "round", k, corr: undefined }) as RoundResult;
       if (res.norm <= s.target) break;
       k = applyMask(res.k, s);
