@@ -193,7 +193,7 @@ export function depthKernel(
       const from = (row * kpd + c) * plane;
       const to = row * plane;
       for (let j = 0; j < plane; j++) re[to + j] += kq[from + j] * cr;
-      if (im) for (let j = 0; j < plane; j++) im[to + j] += kq[from + j] * ci;
+      if (im) { for (let j = 0; j < plane; j++) im[to + j] += kq[from + j] * ci; }
     }
   }
   return { re, im };
