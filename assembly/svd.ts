@@ -579,6 +579,9 @@ const GRAM_RATIO: f64 = 4.0;
 function gramRoute(ar: usize, ai: usize, n: i32, ld: i32, c: f64, s: usize,
   ur: usize, ui: usize, vr: usize, vi: usize, sw: usize): i32 {
   const ldb = <usize>ld << 3;
+  const ldn = lead_dim(n);
+  // G must fit where U goes (n·ld f64 per plane): always so for A twice as tall as wide, the route's matrices.
+  if (ldn > ld) return -1;
   const limit = GRAM_RATIO * GRAM_RATIO * c * c;
   // A column's norm is a lower bound of σ_max.
   for (let j = 0; j < n; j++) {
@@ -590,8 +593,7 @@ function gramRoute(ar: usize, ai: usize, n: i32, ld: i32, c: f64, s: usize,
     }
     if (!(f64x2.extract_lane(q, 0) + f64x2.extract_lane(q, 1) <= limit)) return -1;
   }
-  const ldn = lead_dim(n);
-  // G lives where U goes (n·ld ≥ n·ldn f64 per plane): svdCore reads it until V is formed, and forms no U.
+  // G lives where U goes: svdCore reads it until V is formed, and forms no U.
   gramOf(ar, ai, n, ld, ur, ui, ldn);
   const st = svdCore(ur, ui, n, n, ldn, s, -1, c * c, 0, 0, vr, vi, sw, false);
   if (st != 0 || !(load<f64>(s) <= limit)) return -1;
