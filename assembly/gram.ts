@@ -49,6 +49,64 @@ export function gram_taps_work_bytes(m: i32, n: i32, kh: i32, kw: i32, cplx: i32
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
+/** Multiply-adds of gram_taps_f64's samples and inverse DFT for a real kernel (its A(ω_s), products, sums). */
+function sampleCost(m: i32, n: i32, kh: i32, kw: i32, ns: i32): f64 {
+  const d = <f64>((2 * kh - 1) * (2 * kw - 1));
+  const mn = <f64>m * <f64>n;
+  return <f64>ns * (2.0 * <f64>(kh * kw) * mn + 2.0 * mn * <f64>n) + <f64>ns * d * <f64>n * <f64>n;
+}
+
+/** Multiply-adds of directTaps: every pair of taps (t, t + d) for d in the half plane, n² dot products of m each. */
+function directCost(m: i32, n: i32, kh: i32, kw: i32): f64 {
+  let pairs = 0;
+  for (let da = 0; da < kh; da++) {
+    for (let db = da == 0 ? 0 : 1 - kw; db < kw; db++) pairs += (kh - da) * (kw - abs<i32>(db));
+  }
+  return <f64>pairs * <f64>n * <f64>n * <f64>m;
+}
+
+/**
+ * R_d = Σ_{t'−t=d} A_tᵀA_{t'} of a real kernel, for d in the half plane (d_a > 0, or d_a = 0 and d_b ≥ 0),
+ * and R_{−d} = R_dᵀ copied, into r (gram_taps_f64's layout, one group). Each entry is a sum over the tap
+ * pairs of their dot products (each over the ld rows of X, zero past m): within γ_{m+T}·Σ|A_t|ᵀ|A_{t'}|,
+ * inside the sampled coefficients' bound (gram_screen_f64). X[t][j] = A_t[·, j] at x + (t·n + j)·ldb.
+ */
+function directTaps(x: usize, n: i32, ldb: usize, kh: i32, kw: i32, r: usize): void {
+  const dw = 2 * kw - 1;
+  const offsets = (2 * kh - 1) * dw;
+  const nn = <usize>n * <usize>n;
+  for (let da = 0; da < kh; da++) {
+    for (let db = da == 0 ? 0 : 1 - kw; db < kw; db++) {
+      const at = (da + kh - 1) * dw + db + kw - 1;
+      const rd = r + (<usize>at * nn << 3);
+      const b0 = max<i32>(0, -db);
+      const b1 = kw - max<i32>(0, db);
+      for (let j = 0; j < n; j++) {
+        for (let i = 0; i < n; i++) {
+          let acc: f64 = 0.0;
+          for (let a = 0; a + da < kh; a++) {
+            for (let b = b0; b < b1; b++) {
+              const xi = x + <usize>((a * kw + b) * n + i) * ldb;
+              const xj = x + <usize>(((a + da) * kw + b + db) * n + j) * ldb;
+              let s = f64x2.splat(0.0);
+              for (let o: usize = 0; o < ldb; o += 16) s = madd<f64>(v128.load(xi + o), v128.load(xj + o), s);
+              acc += f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+            }
+          }
+          store<f64>(rd + ((<usize>j * <usize>n + <usize>i) << 3), acc);
+        }
+      }
+      if (da == 0 && db == 0) continue;
+      const rm = r + (<usize>(offsets - 1 - at) * nn << 3);
+      for (let j = 0; j < n; j++) {
+        for (let i = 0; i < n; i++) {
+          store<f64>(rm + ((<usize>j * <usize>n + <usize>i) << 3), load<f64>(rd + ((<usize>i * <usize>n + <usize>j) << 3)));
+        }
+      }
+    }
+  }
+}
+
 /** Bytes of one column's S (gram_column_f64): groups · (2kh − 1) complex n × n, their traces, twiddles; −1 past 2³¹. */
 export function gram_column_bytes(n: i32, kh: i32, kw: i32, groups: i32): i32 {
   const b = <i64>groups * <i64>(2 * kh - 1) * (<i64>n * <i64>n * 16 + 16) + <i64>(2 * kw - 1) * 16 + 32;
@@ -92,7 +150,10 @@ export function gram_work_bytes(n: i32, kh: i32): i32 {
  * R_d = (1/D)·Σ_k G(ω_k)·exp(−i·ω_k·d). The samples are products
  * A(ω_k)ᴴA(ω_k) (norm.ts gramLower): for a real kernel on the Hermitian half
  * of the grid only (G(−ω) = conj G(ω), R_d real), kh + (kw − 1)(2kh − 1)
- * products of 2m·n² multiply-adds; for a complex one on all D. Returns 0.
+ * products of 2m·n² multiply-adds; for a complex one on all D. A real kernel
+ * whose sums over the tap pairs cost fewer multiply-adds than the samples and
+ * their inverse DFT (few channels, many taps: a 7×7 stem of 3 input channels)
+ * takes R_d = Σ_{t'−t=d} A_tᵀA_{t'} directly (directTaps). Returns 0.
  */
 export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: i32, groups: i32, r: usize,
   mu: usize, work: usize): i32 {
@@ -106,6 +167,7 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
   const ns = sampleCount(kh, kw, cplx);
   const nn = <usize>n * <usize>n;
   const planes: usize = cplx ? 2 : 1;
+  const direct = !cplx && directCost(m, n, kh, kw) < sampleCost(m, n, kh, kw, ns);
   const rowb = <usize>kw << 3;
   const x = align16(work);
   const xi = x + <usize>taps * <usize>n * ldb;
@@ -165,6 +227,10 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
       }
     }
     store<f64>(mu + (<usize>g << 3), total);
+    if (direct) {
+      directTaps(x, n, ldb, kh, kw, r + <usize>g * <usize>offsets * nn * 8);
+      continue;
+    }
     // The samples: B_s = −A(ω_s)ᴴA(ω_s), lower triangles.
     for (let sIdx = 0; sIdx < ns; sIdx++) {
       const p = samplePU(sIdx, kh, dh, cplx);
