@@ -49,6 +49,9 @@ export function gram_taps_work_bytes(m: i32, n: i32, kh: i32, kw: i32, cplx: i32
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
+/** Largest n for which gram_taps_f64 may sum a real kernel's tap pairs directly. */
+const DIRECT_MAX_N: i32 = 32;
+
 /** Multiply-adds of gram_taps_f64's samples and inverse DFT for a real kernel (its A(ω_s), products, sums). */
 function sampleCost(m: i32, n: i32, kh: i32, kw: i32, ns: i32): f64 {
   const d = <f64>((2 * kh - 1) * (2 * kw - 1));
@@ -167,7 +170,9 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
   const ns = sampleCount(kh, kw, cplx);
   const nn = <usize>n * <usize>n;
   const planes: usize = cplx ? 2 : 1;
-  const direct = !cplx && directCost(m, n, kh, kw) < sampleCost(m, n, kh, kw, ns);
+  // The direct sums are dot products, each reading two columns: past n = DIRECT_MAX_N they run from L2 at
+  // a fraction of the samples' products' rate, so the multiply-adds alone do not decide.
+  const direct = !cplx && n <= DIRECT_MAX_N && directCost(m, n, kh, kw) < sampleCost(m, n, kh, kw, ns);
   const rowb = <usize>kw << 3;
   const x = align16(work);
   const xi = x + <usize>taps * <usize>n * ldb;
