@@ -91,9 +91,7 @@ function directTaps(x: usize, n: i32, ldb: usize, kh: i32, kw: i32, r: usize): v
             for (let b = b0; b < b1; b++) {
               const xi = x + <usize>((a * kw + b) * n + i) * ldb;
               const xj = x + <usize>(((a + da) * kw + b + db) * n + j) * ldb;
-              let s = f64x2.splat(0.0);
-              for (let o: usize = 0; o < ldb; o += 16) s = madd<f64>(v128.load(xi + o), v128.load(xj + o), s);
-              acc += f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+              acc += dotReal(xi, xj, <i32>(ldb >> 3));
             }
           }
           store<f64>(rd + ((<usize>j * <usize>n + <usize>i) << 3), acc);

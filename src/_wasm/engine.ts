@@ -828,7 +828,7 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt, floor: num
     }
   };
   // Every estimate below the floor (or none made): nothing is factorised first, the screen runs at the floor.
-  const first = !floored && best >= low;
+  const first = best >= low;
   if (first) factorise(bu, bv);
   yield;
   const open: { u: number; v: number; est: number }[] = [];
