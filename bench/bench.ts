@@ -1549,6 +1549,7 @@ export const KEPT_HEADINGS = [
   "## Training with the projection: Fashion-MNIST ResNet (issue 16)",
   "## Training with the projection of conv∘BN: Fashion-MNIST ResNet (issue 16)",
   "## Cold start: a first call in a fresh process (issue 17, item 5)",
+  "## WebGPU against wasm: the crossover of `auto` (issue 17, item 7)",
 ];
 
 /** A section of `text` from `heading` to the next level-2 heading (or the end); null if absent. */

@@ -15,7 +15,8 @@
  *   has no WebGPU path). Never a silent fallback.
  * - `"auto"`: WebGPU only when the caller allowed f32 (`precision: "f32"`;
  *   `"auto"` never changes precision), the call has a WebGPU path, the
- *   layer's work reaches {@linkcode WEBGPU_MIN_WORK}, an adapter exists and
+ *   layer's matrices and its work per wasm thread are past the measured
+ *   crossover ({@linkcode autoSizeRefusal}), an adapter exists and
  *   it is not a software one (llvmpipe and the like are CPU emulations, far
  *   slower than wasm); else wasm, with the reason each skipped backend was
  *   skipped (as onnxruntime-web's `resolveBackend` collects them).
@@ -105,16 +106,48 @@ export function validateRun(
 }
 
 /**
- * The work (`Σ frequencies·max(c)·min(c)²` over the problems, the Jacobi
- * cost up to the sweep count) from which `"auto"` runs WebGPU.
+ * The crossover of `"auto"`, in work per wasm thread: `problemsWork` (the
+ * Jacobi cost up to the sweep count) divided by the threads wasm would run
+ * on. WebGPU's time grows with the layer's work alone, wasm's with its work
+ * over its threads, so the crossover moves with the threads.
  *
- * Infinity until measured: `bench/webgpu.ts` prints the crossover on a
- * machine with a real GPU; on the software adapter measured so far (llvmpipe,
- * 2 cores) wasm f32 was faster in every case, so there is no crossover to
- * set. Replace with the measured value (and the GPU it was measured on)
- * before `"auto"` can pick WebGPU.
+ * Set from bench/webgpu.ts's run on a real GPU (bench/RESULTS.md, "WebGPU
+ * against wasm", which names the device): the smallest work per thread from
+ * which WebGPU beat wasm f32 in every measured case at that work or more and
+ * at most {@linkcode WEBGPU_MAX_CHANNELS} channels. A slower GPU moves it up:
+ * pass `backend: "wasm"` or `"webgpu"` to choose.
  */
-export const WEBGPU_MIN_WORK = Infinity;
+export const WEBGPU_MIN_WORK = 6e7;
+
+/**
+ * The largest frequency matrix (`max(c_out, c_in)` of one group, after the
+ * stride's phase split) that `"auto"` sends to WebGPU: one workgroup runs one
+ * matrix's Jacobi sweeps, and from 256 channels that was slower than wasm f32
+ * on 4 threads or more in the run that set {@linkcode WEBGPU_MIN_WORK}.
+ */
+export const WEBGPU_MAX_CHANNELS = 128;
+
+/**
+ * Why `"auto"` keeps `problems` on wasm when wasm would run on `threads`
+ * threads, or undefined when their size calls for WebGPU (the adapter is
+ * checked apart).
+ */
+export function autoSizeRefusal(
+  problems: readonly Problem[],
+  threads: number,
+  minWork = WEBGPU_MIN_WORK,
+): string | undefined {
+  let channels = 0;
+  for (const p of problems) channels = Math.max(channels, p.cOut, p.cIn);
+  if (channels > WEBGPU_MAX_CHANNELS) {
+    return `a frequency matrix has ${channels} channels, over the ${WEBGPU_MAX_CHANNELS} up to which WebGPU was measured faster`;
+  }
+  const perThread = problemsWork(problems) / Math.max(1, threads);
+  if (!(perThread >= minWork)) {
+    return `the layer is below the crossover (work per wasm thread ${perThread.toPrecision(3)} < ${minWork})`;
+  }
+  return undefined;
+}
 
 /** What a call asks of the backends. */
 export interface BackendRequest {
@@ -290,13 +323,11 @@ export async function resolveBackend(req: BackendRequest): Promise<Resolved> {
 async function webgpuRefusal(req: BackendRequest): Promise<string | WebGpuBackend> {
   if (req.run.precision !== "f32") return 'f32 was not allowed (pass precision: "f32" to let "auto" use WebGPU)';
   if (req.noWebgpu) return req.noWebgpu.reason;
-  const minWork = req.minWork ?? WEBGPU_MIN_WORK;
-  const work = problemsWork(req.problems?.() ?? []);
-  if (!(work >= minWork)) {
-    return Number.isFinite(minWork)
-      ? `the layer is below the crossover (work ${work} < ${minWork})`
-      : "no crossover has been measured on a real GPU yet (bench/webgpu.ts), so auto keeps to wasm";
-  }
+  const threads = req.oneThread || threadsUnavailable() !== undefined
+    ? 1
+    : Math.min(req.run.threads ?? Infinity, await defaultThreads());
+  const size = autoSizeRefusal(req.problems?.() ?? [], threads, req.minWork);
+  if (size !== undefined) return size;
   const gpu = await getGpu();
   if ("reason" in gpu) return gpu.reason;
   if (gpu.fallback) return `the adapter is a software one (${gpu.adapter}), slower than wasm`;

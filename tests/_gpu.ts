@@ -12,6 +12,10 @@ const found = await getGpu();
 /** Why the GPU tests cannot run here, or `false` when an adapter was found. */
 export const noGpu: string | false = "reason" in found ? `no WebGPU device: ${found.reason}` : false;
 
+/** Why no hardware GPU is here (none, or a software adapter), or `false` when one is. */
+export const noHardwareGpu: string | false = noGpu ||
+  (!("reason" in found) && found.fallback ? `a software adapter (${found.adapter}), which auto never picks` : false);
+
 if (!("reason" in found)) console.log(`WebGPU adapter: ${found.adapter}; limits ${JSON.stringify(found.limits)}`);
 
 /**

@@ -21,9 +21,19 @@ import { ConvergenceError } from "../src/errors.ts";
 import { foldWorkgroups, getGpu, type GpuContext } from "../src/_webgpu/device.ts";
 import { type GpuPlan, planProblem } from "../src/_webgpu/plan.ts";
 import { runProblemWebGPU } from "../src/_webgpu/run.ts";
-import { resolveBackend, resolveBackendSync, type Resolved, validateRun, wasmOnly } from "../src/_backend.ts";
+import {
+  autoSizeRefusal,
+  resolveBackend,
+  resolveBackendSync,
+  type Resolved,
+  validateRun,
+  wasmOnly,
+  WEBGPU_MAX_CHANNELS,
+  WEBGPU_MIN_WORK,
+} from "../src/_backend.ts";
 import { denseLayerMatrix, jacobiSingularValues } from "./reference.ts";
-import { gpu as device, noGpu, PLANNER_LIMITS as LIMITS } from "./_gpu.ts";
+import { gpu as device, noGpu, noHardwareGpu, PLANNER_LIMITS as LIMITS } from "./_gpu.ts";
+import { spectrum } from "../mod.ts";
 import { ansiLcg } from "./_random.ts";
 
 /** Tolerance of every comparison, relative to σ_max of the reference. */
@@ -186,7 +196,14 @@ test("getGpu() says why where there is no WebGPU or no adapter", async () => {
 console.log(JSON.stringify(await getGpu()));`;
   const cmd = new Deno.Command(Deno.execPath(), {
     args: ["eval", "--quiet", script],
-    env: { VK_ICD_FILENAMES: "/nonexistent", DENO_WEBGPU_BACKEND: "vulkan", RUST_BACKTRACE: "0", NO_COLOR: "1" },
+    // VK_DRIVER_FILES overrides VK_ICD_FILENAMES where a machine sets it (as GPU machines often do).
+    env: {
+      VK_ICD_FILENAMES: "/nonexistent",
+      VK_DRIVER_FILES: "/nonexistent",
+      DENO_WEBGPU_BACKEND: "vulkan",
+      RUST_BACKTRACE: "0",
+      NO_COLOR: "1",
+    },
     stdout: "piped",
     stderr: "piped",
   });
@@ -440,6 +457,23 @@ test("runProblemWebGPU() errors clearly when one matrix cannot fit one binding",
 // ---------------------------------------------------------------------------
 // Backend choice
 
+test("auto's size rule: work per wasm thread against WEBGPU_MIN_WORK, matrices up to WEBGPU_MAX_CHANNELS", () => {
+  assert.ok(Number.isFinite(WEBGPU_MIN_WORK) && WEBGPU_MIN_WORK > 0, "a measured crossover");
+  // 32×32 real, 64 channels: 514 visited frequencies · 64³.
+  const mid = [{ ...seeded(64, 64, 3, 3, 32, 32) }];
+  const work = problemsWork(mid);
+  assert.equal(work, 514 * 64 ** 3);
+  const under = Math.ceil(work / WEBGPU_MIN_WORK) + 1;
+  assert.equal(autoSizeRefusal(mid, 1, work), undefined, "at the crossover: WebGPU");
+  assert.match(autoSizeRefusal(mid, 2, work)!, /below the crossover \(work per wasm thread/, "two threads halve it");
+  assert.match(autoSizeRefusal(mid, under)!, /below the crossover/);
+  assert.equal(autoSizeRefusal(mid, 0, work), undefined, "no threads counts as one");
+  const wide = [{ ...seeded(WEBGPU_MAX_CHANNELS + 1, 3, 3, 3, 64, 64) }];
+  assert.match(autoSizeRefusal(wide, 1, 0)!, new RegExp(`has ${WEBGPU_MAX_CHANNELS + 1} channels`));
+  assert.equal(autoSizeRefusal([{ ...seeded(WEBGPU_MAX_CHANNELS, 3, 3, 3, 4, 4) }], 1, 0), undefined);
+  assert.match(autoSizeRefusal([], 1)!, /below the crossover/, "no problems: no work");
+});
+
 test("resolveBackend() picks WebGPU only when asked, or under auto with f32, a big layer and a hardware adapter", async () => {
   const small = [seeded(4, 4, 3, 3, 4, 4)];
   assert.equal(problemsWork(small), 10 * 4 * 16, "10 visited frequencies of a 4×4 real problem");
@@ -463,8 +497,8 @@ test("resolveBackend() picks WebGPU only when asked, or under auto with f32, a b
   const tiny = await resolve("auto", "f32", 1e9);
   assert.equal(tiny.backend, "wasm");
   assert.match(tiny.skipped.webgpu!, /below the crossover/);
-  const unmeasured = await resolve("auto", "f32");
-  assert.match(unmeasured.skipped.webgpu!, /no crossover/);
+  const committed = await resolve("auto", "f32");
+  assert.match(committed.skipped.webgpu!, /below the crossover/, "640 work on one thread is below WEBGPU_MIN_WORK");
   const gpu = await getGpu();
   const auto = await resolve("auto", "f32", 0);
   const explicit = resolve("webgpu", undefined);
@@ -491,3 +525,34 @@ test("resolveBackend() picks WebGPU only when asked, or under auto with f32, a b
   assert.equal(wasmOnly({ backend: "auto" }, "frequencySvd").run.backend, "auto");
   assert.equal(wasmOnly({}, "frequencySvd").run.backend, undefined);
 });
+
+test(
+  'spectrum(…, { backend: "auto", precision: "f32" }) runs WebGPU past the crossover on a hardware GPU',
+  async () => {
+    // 32×32, 64 → 64 on one wasm thread: 514 · 64³ work per thread, past WEBGPU_MIN_WORK.
+    const p = seeded(64, 64, 3, 3, 32, 32, 7);
+    assert.equal(autoSizeRefusal([p], 1), undefined, "past the crossover on one thread");
+    const kernel = { data: p.re as Float64Array, shape: [64, 64, 3, 3] };
+    const opts = { inputShape: [32, 32] as [number, number], threads: 1 };
+    const got = await spectrum(kernel, { ...opts, backend: "auto", precision: "f32" });
+    assert.equal(got.backend, "webgpu", JSON.stringify(got.skipped));
+    assert.equal(got.precision, "f32");
+    const ref = await spectrum(kernel, opts);
+    assert.equal(ref.backend, "wasm");
+    assert.equal(got.values.length, ref.values.length);
+    const smax = ref.values[0];
+    let err = 0;
+    for (let k = 0; k < ref.values.length; k++) err = Math.max(err, Math.abs(got.values[k] - ref.values[k]));
+    assert.ok(err <= TOL * smax, `error ${err / smax}·σ_max`);
+    // More threads for wasm lower its work per thread below the crossover: wasm, with the reason.
+    const many = Math.ceil(problemsWork([p]) / WEBGPU_MIN_WORK) + 1;
+    const wasm = await spectrum(kernel, { ...opts, threads: many, backend: "auto", precision: "f32" });
+    const cores = navigator.hardwareConcurrency ?? 1;
+    if (cores >= many) {
+      assert.equal(wasm.backend, "wasm");
+      assert.match(wasm.skipped!.webgpu!, /below the crossover/);
+    }
+    console.log(`  auto on ${(await device()).adapter}: WebGPU, error ${(err / smax).toExponential(2)}·σ_max`);
+  },
+  { ignore: noHardwareGpu },
+);

@@ -175,7 +175,7 @@ test("clipOperatorNorm() options: webgpu refuses f64 and Dykstra, Sync refuses w
   assert.throws(() => clipOperatorNormSync(k, 1, { ...o, backend: "webgpu" }), TypeError);
   assert.throws(() => clipOperatorNormSync(k, 1, { ...o, precision: "f32" }), RangeError);
   await assert.rejects(clipOperatorNorm(k, 1, { ...o, backend: "gpu" as never }), TypeError);
-  // auto: f64 (not allowed f32), or f32 below the (unmeasured) crossover: wasm, in f64, with the reason.
+  // auto: f64 (not allowed f32), or f32 below the crossover: wasm, in f64, with the reason.
   for (const precision of [undefined, "f32"] as const) {
     const res = await clipOperatorNorm(k, 1, { ...o, backend: "auto", precision, threads: 1 });
     assert.equal(res.backend, "wasm");
