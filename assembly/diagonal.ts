@@ -804,9 +804,12 @@ function sortPairDesc(p: usize, gb: usize, n: i32, one: bool, tmp: usize): void 
  *   out    [out] f64[nvb·h·groups]
  *   tmp    [in]  diag_values_bytes(groups, kh, kw) bytes of scratch, 16-byte aligned
  *   sorted [in]  1: sort each frequency's values; 0: leave them in group order
+ *   scale  [in]  a power of two each value is multiplied by as it is stored
+ *                (the kernel's scaling undone: exact while the product is normal)
  */
 export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32, w: i32, v0: i32, nvb: i32,
-  out: usize, tmp: usize, work: usize, sorted: i32): i32 {
+  out: usize, tmp: usize, work: usize, sorted: i32, scale: f64): i32 {
+  const sc = f64x2.splat(scale);
   const nv = (w >> 1) + 1;
   const nvp = paddedColumns(w);
   const L = scratch(work, kh, kw, h, w, nv, nvp);
@@ -865,13 +868,13 @@ export function diag_values_f64(k: usize, groups: i32, kh: i32, kw: i32, h: i32,
         }
         const pr = f64x2.sub(ar, bi);
         const pi = f64x2.add(ai, br);
-        const mu = f64x2.sqrt(f64x2.add(f64x2.mul(pr, pr), f64x2.mul(pi, pi)));
+        const mu = f64x2.mul(f64x2.sqrt(f64x2.add(f64x2.mul(pr, pr), f64x2.mul(pi, pi))), sc);
         if (o < whole) v128.store(rowU + o, mu);
         else store<f64>(rowU + o, f64x2.extract_lane(mu, 0));
         if (both) {
           const qr = f64x2.add(ar, bi);
           const qi = f64x2.sub(ai, br);
-          const mm = f64x2.sqrt(f64x2.add(f64x2.mul(qr, qr), f64x2.mul(qi, qi)));
+          const mm = f64x2.mul(f64x2.sqrt(f64x2.add(f64x2.mul(qr, qr), f64x2.mul(qi, qi))), sc);
           if (o < whole) v128.store(rowM + o, mm);
           else store<f64>(rowM + o, f64x2.extract_lane(mm, 0));
         }

@@ -276,6 +276,7 @@ export interface CoreExports {
     tmp: number,
     work: number,
     sorted: 0 | 1,
+    scale: number,
   ): number;
   diag_clip_f64(
     k: number,
