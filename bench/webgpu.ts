@@ -37,7 +37,7 @@
  * @module
  */
 import { type Problem, problemsWork, type Sink } from "../src/_problem/problem.ts";
-import { autoSizeRefusal, WEBGPU_MAX_CHANNELS, WEBGPU_MIN_WORK } from "../src/_backend.ts";
+import { autoSizeRefusal, WEBGPU_CLIP_MAX_THREADS, WEBGPU_MAX_CHANNELS, WEBGPU_MIN_WORK } from "../src/_backend.ts";
 import { KEPT_HEADINGS, writeSection } from "./bench.ts";
 import { runProblemThreaded } from "../src/_wasm/engine.ts";
 import { closeThreads, getPool } from "../src/_threads/pool.ts";
@@ -58,7 +58,6 @@ const DEFAULT_CASES: Case[] = [
   { h: 16, c: 64 },
   { h: 32, c: 64 },
   { h: 16, c: 128 },
-  { h: 8, c: 256 },
   { h: 56, c: 64 },
   { h: 8, c: 256 },
   { h: 28, c: 128 },
@@ -186,7 +185,7 @@ line(
   }; ${cores} logical CPUs, ${Deno.build.os}/${Deno.build.arch}; Deno ${Deno.version.deno}`,
 );
 line(
-  `- the rule as committed: WEBGPU_MIN_WORK = ${WEBGPU_MIN_WORK} per thread, WEBGPU_MAX_CHANNELS = ${WEBGPU_MAX_CHANNELS}`,
+  `- the rule as committed: WEBGPU_MIN_WORK = ${WEBGPU_MIN_WORK} per thread, WEBGPU_MAX_CHANNELS = ${WEBGPU_MAX_CHANNELS}; clipping also WEBGPU_CLIP_MAX_THREADS = ${WEBGPU_CLIP_MAX_THREADS}`,
 );
 if (gpu.fallback) {
   line(
@@ -307,8 +306,10 @@ if (picked.length) {
     'Clipping, in the rows where the rule picks WebGPU: `clipOperatorNorm(k, 0.5·‖K‖, { inputShape, iterations: 1 })` with `backend: "webgpu"` (f32 rounds) against `backend: "wasm"` (f64 rounds) on the row\'s threads; both return normBefore and normAfter (measured on wasm in f64).',
   );
   line("");
-  line("| h | c | wasm threads | wasm clip ms | WebGPU clip ms | WebGPU / wasm | max tap difference / max abs(K) |");
-  line("|--:|--:|--:|--:|--:|--:|--:|");
+  line(
+    "| h | c | wasm threads | wasm clip ms | WebGPU clip ms | WebGPU / wasm | max tap difference / max abs(K) | clip auto picks |",
+  );
+  line("|--:|--:|--:|--:|--:|--:|--:|---|");
   const gpuClip = new Map<string, { ms: number; kernel: Float64Array }>();
   for (const r of picked) {
     const cs = cases.find((c) => c.h === r.h && c.c === r.c)!;
@@ -348,6 +349,8 @@ if (picked.length) {
     line(
       `| ${r.h} | ${r.c} | ${r.threads} | ${wms.toFixed(1)} | ${g.ms.toFixed(1)} | ${(g.ms / wms).toFixed(2)} | ${
         (diff / big).toExponential(1)
+      } | ${
+        autoSizeRefusal([p], r.threads, WEBGPU_MIN_WORK, WEBGPU_CLIP_MAX_THREADS) === undefined ? "webgpu" : "wasm"
       } |`,
     );
   }

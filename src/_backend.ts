@@ -128,15 +128,28 @@ export const WEBGPU_MIN_WORK = 6e7;
 export const WEBGPU_MAX_CHANNELS = 128;
 
 /**
+ * The most wasm threads against which `"auto"` clips on WebGPU: the WebGPU
+ * clipping round (its f32 rounds, then the f64 norms on wasm) was faster
+ * than wasm's f64 round on 2 threads in every row of the run that set
+ * {@linkcode WEBGPU_MIN_WORK}, and slower in most rows on 4 threads or more.
+ */
+export const WEBGPU_CLIP_MAX_THREADS = 2;
+
+/**
  * Why `"auto"` keeps `problems` on wasm when wasm would run on `threads`
  * threads, or undefined when their size calls for WebGPU (the adapter is
- * checked apart).
+ * checked apart). `maxThreads`: the most wasm threads WebGPU is measured to
+ * beat for this call (clipping: {@linkcode WEBGPU_CLIP_MAX_THREADS}).
  */
 export function autoSizeRefusal(
   problems: readonly Problem[],
   threads: number,
   minWork = WEBGPU_MIN_WORK,
+  maxThreads = Infinity,
 ): string | undefined {
+  if (threads > maxThreads) {
+    return `wasm runs on ${threads} threads here, and WebGPU was measured faster for this call against at most ${maxThreads}`;
+  }
   let channels = 0;
   for (const p of problems) channels = Math.max(channels, p.cOut, p.cIn);
   if (channels > WEBGPU_MAX_CHANNELS) {
@@ -161,6 +174,8 @@ export interface BackendRequest {
   problems?: (() => readonly Problem[]) | undefined;
   /** The crossover of `"auto"` (tests lower it). */
   minWork?: number | undefined;
+  /** The most wasm threads `"auto"` sends WebGPU against (clipping); unbounded when absent. */
+  webgpuMaxThreads?: number | undefined;
   /** The call runs on the calling thread whatever `threads` says (it has no threaded path). */
   oneThread?: boolean | undefined;
 }
@@ -326,7 +341,7 @@ async function webgpuRefusal(req: BackendRequest): Promise<string | WebGpuBacken
   const threads = req.oneThread || threadsUnavailable() !== undefined
     ? 1
     : Math.min(req.run.threads ?? Infinity, await defaultThreads());
-  const size = autoSizeRefusal(req.problems?.() ?? [], threads, req.minWork);
+  const size = autoSizeRefusal(req.problems?.() ?? [], threads, req.minWork, req.webgpuMaxThreads);
   if (size !== undefined) return size;
   const gpu = await getGpu();
   if ("reason" in gpu) return gpu.reason;

@@ -23,7 +23,8 @@ export type ClipMethod = "alternating" | "dykstra";
  * 1e−4·max|K| and norms within 1e−4·σ_max of wasm f64 in the tests (seen: a
  * few 1e−7). `"auto"` runs WebGPU under the rule of `singularValues` (an
  * adapter that is not a software one, `precision: "f32"`, a layer past the
- * measured crossover, and here also the alternating method), else wasm in
+ * measured crossover, and here also the alternating method and wasm on at
+ * most 2 threads, as measured for clipping), else wasm in
  * f64, with the reason in {@linkcode ClipResult.skipped}.
  */
 export interface ClipOptions extends SingularValuesOptions {

@@ -28,6 +28,7 @@ import {
   type Resolved,
   validateRun,
   wasmOnly,
+  WEBGPU_CLIP_MAX_THREADS,
   WEBGPU_MAX_CHANNELS,
   WEBGPU_MIN_WORK,
 } from "../src/_backend.ts";
@@ -472,6 +473,12 @@ test("auto's size rule: work per wasm thread against WEBGPU_MIN_WORK, matrices u
   assert.match(autoSizeRefusal(wide, 1, 0)!, new RegExp(`has ${WEBGPU_MAX_CHANNELS + 1} channels`));
   assert.equal(autoSizeRefusal([{ ...seeded(WEBGPU_MAX_CHANNELS, 3, 3, 3, 4, 4) }], 1, 0), undefined);
   assert.match(autoSizeRefusal([], 1)!, /below the crossover/, "no problems: no work");
+  // Clipping: WebGPU only against at most WEBGPU_CLIP_MAX_THREADS wasm threads.
+  assert.equal(autoSizeRefusal(mid, WEBGPU_CLIP_MAX_THREADS, 0, WEBGPU_CLIP_MAX_THREADS), undefined);
+  assert.match(
+    autoSizeRefusal(mid, WEBGPU_CLIP_MAX_THREADS + 1, 0, WEBGPU_CLIP_MAX_THREADS)!,
+    new RegExp(`wasm runs on ${WEBGPU_CLIP_MAX_THREADS + 1} threads here`),
+  );
 });
 
 test("resolveBackend() picks WebGPU only when asked, or under auto with f32, a big layer and a hardware adapter", async () => {

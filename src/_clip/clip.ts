@@ -9,7 +9,14 @@ import type { Backend, Kernel, Precision, SimdBuild } from "../types.ts";
 import type { ClipMethod, ClipOptions, ClipResult } from "../clip_operator_norm.ts";
 import { type Axes, fromAxes, type LayerSpec, validateSpec, withData } from "../_options.ts";
 import { fail as failWith, isList, show, showTyped } from "../_checks.ts";
-import { type BackendRequest, resolveBackend, resolveBackendSync, type Resolved, validateRun } from "../_backend.ts";
+import {
+  type BackendRequest,
+  resolveBackend,
+  resolveBackendSync,
+  type Resolved,
+  validateRun,
+  WEBGPU_CLIP_MAX_THREADS,
+} from "../_backend.ts";
 import { isDiagonal, ldexp, type Problem, type Sink } from "../_problem/problem.ts";
 import { admissibleGrids, expandSpec, mergeGroups, tapLayout } from "../_problem/expand.ts";
 import { checkClip } from "../_budget.ts";
@@ -128,6 +135,7 @@ function validate(kernel: Kernel, maxNorm: number, options: ClipOptions): Call {
     subject: SUBJECT,
     run,
     problems: () => expandSpec(spec, grid).parts.map((p) => p.problem),
+    webgpuMaxThreads: WEBGPU_CLIP_MAX_THREADS,
     ...(method === "dykstra"
       ? {
         noWebgpu: {
