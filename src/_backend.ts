@@ -123,15 +123,15 @@ export const WEBGPU_MIN_WORK = 6e7;
  * The largest frequency matrix (`max(c_out, c_in)` of one group, after the
  * stride's phase split) that `"auto"` sends to WebGPU: one workgroup runs one
  * matrix's Jacobi sweeps, and from 256 channels that was slower than wasm f32
- * on 4 threads or more in the run that set {@linkcode WEBGPU_MIN_WORK}.
+ * on 4 threads or more in every row measured (bench/RESULTS.md).
  */
 export const WEBGPU_MAX_CHANNELS = 128;
 
 /**
  * The most wasm threads against which `"auto"` clips on WebGPU: the WebGPU
- * clipping round (its f32 rounds, then the f64 norms on wasm) was faster
- * than wasm's f64 round on 2 threads in every row of the run that set
- * {@linkcode WEBGPU_MIN_WORK}, and slower in most rows on 4 threads or more.
+ * clipping round (its f32 rounds, then the f64 norms on wasm) beat wasm's
+ * f64 round on 2 threads in every row measured, and lost some rows on 4
+ * threads or more (bench/RESULTS.md).
  */
 export const WEBGPU_CLIP_MAX_THREADS = 2;
 
