@@ -595,3 +595,28 @@ test("layer kinds: depthwise spectrum rows are each frequency's |DFT| of every c
 test("layer kinds: depthwise spectrum rows of many channels (41 to 700: every width of the row sort) are each frequency's sorted |DFT|", () => {
   depthwiseRows({ c: [41, 700], taps: [1, 2], grid: [2, 4] }, { numRuns: 30, seed: 5151 });
 });
+
+test("layer kinds: depthwise values scale by a power of two to the bit, whether the core or the caller undoes the kernel's scaling", () => {
+  const c = 6, h = 5, w = 6;
+  const data = signedUniform(4242, c * 9);
+  const opts = { inputShape: [h, w] as [number, number], groups: c, layout: "oihw" as const };
+  const base = spectrumSync({ data, shape: [c, 1, 3, 3] }, opts);
+  const sorted = singularValuesSync({ data, shape: [c, 1, 3, 3] }, opts);
+  // 2^±1000 is undone by the core as it stores each value; 2^1015 and 2^−1010 past it, by the caller.
+  for (const p of [1000, -1000, 1015, -1010]) {
+    const f = 2 ** p;
+    const scaled = spectrumSync({ data: data.map((x) => x * f), shape: [c, 1, 3, 3] }, opts);
+    const scaledSorted = singularValuesSync({ data: data.map((x) => x * f), shape: [c, 1, 3, 3] }, opts);
+    // Exact unless a value falls below the normal range, where scaling rounds once (half a subnormal ulp).
+    const slack = p < 0 ? 2 ** -1075 : 0;
+    base.values.forEach((x, i) =>
+      assert.ok(
+        Math.abs(scaled.values[i] - x * f) <= slack,
+        `2^${p}: spectrum value ${i} ${scaled.values[i]} vs ${x * f}`,
+      )
+    );
+    sorted.forEach((x, i) =>
+      assert.ok(Math.abs(scaledSorted[i] - x * f) <= slack, `2^${p}: sorted value ${i} ${scaledSorted[i]} vs ${x * f}`)
+    );
+  }
+});
