@@ -250,3 +250,22 @@ test("operatorNorm: f32 and threads are still served (the spectrum's path for f3
   assert.ok(Math.abs(f32 - f64) <= 1e-5 * f64);
   closeThreads();
 }, { threads: true });
+
+test("operatorNorm: one frequency per problem (one-tap kernels, grouped or not; a 1×1 grid; 3-D depth problems under a floor), bit for bit", () => {
+  const cases: [string, { data: Float64Array; shape: number[] }, SingularValuesOptions][] = [
+    ["1×1, 40 → 24", { data: signedUniform(71, 24 * 40), shape: [24, 40, 1, 1] }, { inputShape: [5, 7] }],
+    ["1×1, 4 groups", { data: signedUniform(72, 32 * 10), shape: [32, 10, 1, 1] }, { inputShape: [6, 6], groups: 4 }],
+    ["3×3 on a 1×1 grid", { data: signedUniform(73, 20 * 12 * 9), shape: [20, 12, 3, 3] }, {
+      inputShape: [1, 1],
+      layout: "oihw",
+    }],
+    // Depth taps, one spatial tap: each depth frequency is one problem of one frequency, the later ones under the
+    // floor of those before.
+    ["3-D, 3×1×1", { data: signedUniform(74, 16 * 16 * 3), shape: [16, 16, 3, 1, 1] }, { inputShape: [6, 4, 4] }],
+  ];
+  for (const [what, kernel, options] of cases) {
+    const want = spectrumSync(kernel, options).norm;
+    assert.ok(want > 0, what);
+    assert.ok(Object.is(operatorNormSync(kernel, options), want), what);
+  }
+});

@@ -17,6 +17,7 @@ import {
   scaleInPlace,
   type Sink,
   valuesPerFrequency,
+  visitedFrequencies,
   zeroProblem,
 } from "../_problem/problem.ts";
 import { ConvergenceError } from "../errors.ts";
@@ -481,8 +482,9 @@ const SCREEN_MIN = 8;
  *
  * The result is the full spectrum's largest value: every skipped frequency
  * is proven below one that was factorised. Problems with 1×1 matrices take
- * {@linkcode diagonalNorm}; small blocks (under 8 values) and kernels whose
- * column transform uses the FFT (over 8 taps along the height) walk every
+ * {@linkcode diagonalNorm}; one frequency (a one-tap kernel, a 1×1 grid)
+ * with no floor, small blocks (under 8 values) and kernels whose column
+ * transform uses the FFT (over 8 taps along the height) walk every
  * frequency. One step per block of work (the caller drives it).
  *
  * `floor` (unscaled, ≥ 0; not taken with `located`): a norm the caller
@@ -507,6 +509,8 @@ function* normSteps(core: CoreExports, prob: Problem, located = false, floor = 0
   }
   // One tap: the same matrix at every frequency (the walk's first is (0, 0)).
   if (prob.kh === 1 && prob.kw === 1 && prob.im === undefined) prob = { ...prob, h: 1, w: 1 };
+  // One frequency and no floor to screen against: its values are the norm, and nothing can be skipped.
+  if (visitedFrequencies(prob) === 1 && (located || !(floor > 0))) return yield* walk(prob);
   if (gramScreens(core, prob)) return yield* gramNormSteps(core, prob, at, located ? 0 : floor);
   const groups = prob.groups ?? 1;
   const { cOut, cIn, kh, h } = prob;
