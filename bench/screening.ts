@@ -18,8 +18,9 @@
  *   tolerance: 1e-3`) and then moved by random updates of 1e-3 of its RMS
  *   (the kernel a training loop clips again after its optimizer steps).
  *
- * Each time is the median of 9 runs after a warm-up, the two calls compared
- * alternating run by run. `--write` puts the output in bench/RESULTS.md
+ * Each time is the median of 9 runs after ~0.3 s of warm-up calls (as
+ * bench/bench.ts warms ours; the PyTorch peer warms up the same way), the
+ * two calls compared alternating run by run. `--write` puts the output in bench/RESULTS.md
  * under its heading.
  * @module
  */
@@ -35,14 +36,21 @@ const quick = Deno.args.includes("--quick");
 const write = Deno.args.includes("--write");
 const runs = quick ? 3 : 9;
 
+/** Warm-up: untimed calls for about this long (at least one of each). */
+const WARM_MS = 300;
+
 /**
- * Medians of `runs` timed calls of f and of g, after one untimed call of each,
- * the calls alternating f, g, f, g, …: the drift of a shared machine's load
+ * Medians of `runs` timed calls of f and of g, after untimed calls of each
+ * for about {@linkcode WARM_MS} (V8 optimises the JS around the core), the
+ * calls alternating f, g, f, g, …: the drift of a shared machine's load
  * reaches both columns alike.
  */
 function medians(f: () => unknown, g: () => unknown): [number, number] {
-  f();
-  g();
+  const warm = performance.now();
+  do {
+    f();
+    g();
+  } while (!quick && performance.now() - warm < WARM_MS);
   const tf: number[] = [], tg: number[] = [];
   for (let i = 0; i < runs; i++) {
     let a = performance.now();
