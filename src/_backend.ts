@@ -338,15 +338,19 @@ export async function resolveBackend(req: BackendRequest): Promise<Resolved> {
 async function webgpuRefusal(req: BackendRequest): Promise<string | WebGpuBackend> {
   if (req.run.precision !== "f32") return 'f32 was not allowed (pass precision: "f32" to let "auto" use WebGPU)';
   if (req.noWebgpu) return req.noWebgpu.reason;
-  const threads = req.oneThread || threadsUnavailable() !== undefined
-    ? 1
-    : Math.min(req.run.threads ?? Infinity, await defaultThreads());
+  const threads = req.oneThread || threadsUnavailable() !== undefined ? 1 : await wantedThreads(req.run);
   const size = autoSizeRefusal(req.problems?.() ?? [], threads, req.minWork, req.webgpuMaxThreads);
   if (size !== undefined) return size;
   const gpu = await getGpu();
   if ("reason" in gpu) return gpu.reason;
   if (gpu.fallback) return `the adapter is a software one (${gpu.adapter}), slower than wasm`;
   return { backend: "webgpu", precision: "f32", gpu, signal: req.run.signal, skipped: {} };
+}
+
+/** The threads a call asks wasm for (`threads`, by default the cores), capped at the cores. */
+async function wantedThreads(run: RunOptions): Promise<number> {
+  // More workers than cores only add switching.
+  return Math.min(run.threads ?? Infinity, await defaultThreads());
 }
 
 /**
@@ -363,8 +367,7 @@ async function wasmBackend(
   let workers = 0;
   let threadsSkipped: string | undefined;
   if (!oneThread) {
-    // More workers than cores only add switching: the count is capped at the cores.
-    const wanted = Math.min(run.threads ?? Infinity, await defaultThreads());
+    const wanted = await wantedThreads(run);
     if (wanted > 1) {
       threadsSkipped = threadsUnavailable();
       if (threadsSkipped === undefined) {

@@ -69,11 +69,19 @@ export function ldexp(x: number, e: number): number {
   return x * 2 ** e;
 }
 
+/**
+ * 2^e as one factor whose multiply scales exactly (while the product is a
+ * normal number), or undefined where 2^e is too far out of range to be one.
+ */
+export function powerOfTwo(e: number): number | undefined {
+  return Math.abs(e) <= 1000 ? 2 ** e : undefined;
+}
+
 /** Multiplies every value by 2^e, exactly (one multiply per value while 2^e is a normal number). */
 export function scaleInPlace(values: Float64Array, e: number): void {
   if (e === 0) return;
-  if (Math.abs(e) <= 1000) {
-    const f = 2 ** e;
+  const f = powerOfTwo(e);
+  if (f !== undefined) {
     for (let i = 0; i < values.length; i++) values[i] *= f;
   } else {
     for (let i = 0; i < values.length; i++) values[i] = ldexp(values[i], e);

@@ -12,6 +12,7 @@ import { Arena, type CoreExports, JOB_KIND, svdColumn, type SvdJob } from "./abi
 import {
   isDiagonal,
   ldexp,
+  powerOfTwo,
   type Problem,
   scaleExponent,
   scaleInPlace,
@@ -237,15 +238,15 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRo
   // One row handed to the sink, reused (a sink copies what it keeps): many small rows, no view each.
   const row = new Float64Array(groups);
   // The core undoes the scaling as it stores each value (one multiply by a power of two, as scaleInPlace).
-  const inCore = Math.abs(e) <= 1000;
+  const factor = powerOfTwo(e);
   for (let v0 = 0; v0 < nvAll; v0 += nv) {
     const nvb = Math.min(nv, nvAll - v0);
-    core.diag_values_f64(k, groups, kh, kw, h, w, v0, nvb, out, tmp, work, sortedRows ? 1 : 0, inCore ? 2 ** e : 1);
+    core.diag_values_f64(k, groups, kh, kw, h, w, v0, nvb, out, tmp, work, sortedRows ? 1 : 0, factor ?? 1);
     for (let v = v0; v < v0 + nvb; v++) {
       const self = v === 0 || 2 * v === w;
       const nu = self ? Math.floor(h / 2) + 1 : h;
       const rows = arena.view(out + (v - v0) * h * groups * 8, nu * groups);
-      if (!inCore) scaleInPlace(rows, e);
+      if (factor === undefined) scaleInPlace(rows, e);
       for (let u = 0; u < nu; u++) {
         for (let j = 0, at = u * groups; j < groups; j++) row[j] = rows[at + j];
         sink(u, v, row, self ? (h - u) % h !== u : true);
