@@ -122,7 +122,9 @@ export interface SingularValuesOptions {
    * bidiagonal's dqds and the result stay f64; each value then has an
    * absolute error of about 1e−6·σ_max instead of a few 1e−16·σ_max·√c:
    * absolute, not relative to the value, so small values of a graded layer
-   * carry fewer correct digits). Results say which ran.
+   * carry fewer correct digits). Results say which ran. A layer whose
+   * frequency matrices are 1×1 (depthwise, one input and output channel per
+   * group) has no bidiagonalisation: its values are f64 moduli either way.
    */
   precision?: Precision | undefined;
   /**

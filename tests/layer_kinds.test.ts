@@ -620,3 +620,28 @@ test("layer kinds: depthwise values scale by a power of two to the bit, whether 
     );
   }
 });
+
+test("layer kinds: a depthwise layer with precision f32 takes the f64 moduli (no bidiagonalisation to run in f32), sync, async and threaded", async () => {
+  for (const [c, kh, h, w, groupsIn] of [[7, 3, 6, 5, 1], [130, 3, 9, 8, 1], [12, 2, 4, 4, 1]] as const) {
+    const data = signedUniform(9000 + c, c * groupsIn * kh * kh);
+    const kernel = { data, shape: [c, groupsIn, kh, kh] };
+    const base = { inputShape: [h, w] as [number, number], groups: c, layout: "oihw" as const };
+    const f32 = { ...base, precision: "f32" as const };
+    const want = spectrumSync(kernel, base);
+    const got = spectrumSync(kernel, f32);
+    assert.equal(got.precision, "f32", "the result reports the precision asked for");
+    assert.deepEqual(Array.from(got.values), Array.from(want.values), `c = ${c}: f32 spectrum ≠ f64's`);
+    assert.deepEqual(
+      Array.from(singularValuesSync(kernel, f32)),
+      Array.from(singularValuesSync(kernel, base)),
+      `c = ${c}: f32 sorted values ≠ f64's`,
+    );
+    const threaded = await spectrum(kernel, { ...f32, threads: 2 });
+    assert.deepEqual(Array.from(threaded.values), Array.from(want.values), `c = ${c}: threaded f32 ≠ f64`);
+    assert.deepEqual(
+      Array.from(await singularValues(kernel, { ...f32, threads: 2 })),
+      Array.from(singularValuesSync(kernel, base)),
+      `c = ${c}: threaded sorted f32 ≠ f64`,
+    );
+  }
+});

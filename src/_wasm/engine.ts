@@ -214,10 +214,12 @@ function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
 }
 
 /**
- * The columns of a problem with 1×1 frequency matrices (f64): every group's
+ * The columns of a problem with 1×1 frequency matrices: every group's
  * value |P_g(u, v)| from the core's `diag_values_f64` (assembly/diagonal.ts),
  * a block of columns at a time, no SVD; same order and rows as the SVD path
- * (each row sorted unless `sortedRows` is false: then in group order).
+ * (each row sorted unless `sortedRows` is false: then in group order). Both
+ * precisions take it: with no bidiagonalisation to run in f32, the f64
+ * moduli are the faster and the more accurate values.
  */
 function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRows = true): Generator<void, void> {
   const e = scaleOrZero(prob, sink);
@@ -264,7 +266,7 @@ function* columns(
   precision: "f64" | "f32",
   sortedRows = true,
 ): Generator<void, void> {
-  if (precision === "f64" && isDiagonal(prob)) return yield* diagonalColumns(core, prob, sink, sortedRows);
+  if (isDiagonal(prob)) return yield* diagonalColumns(core, prob, sink, sortedRows);
   const e = scaleOrZero(prob, sink);
   if (e === undefined) return;
   const run = new Run(core, prob, e, 0);
@@ -341,7 +343,7 @@ export async function runProblemThreaded(
   control: RunControl = {},
 ): Promise<void> {
   control.signal?.throwIfAborted();
-  if (precision === "f64" && isDiagonal(prob)) {
+  if (isDiagonal(prob)) {
     // Elementwise: less work than handing it out; it runs on the pool's core while it holds the pool.
     return withPool(pool, () => {
       for (const _ of diagonalColumns(pool.core, prob, sink, control.sortedRows ?? true));
