@@ -106,9 +106,9 @@ Deno.removeSync(file);
 const row = (name: string, s: Sample[]) => {
   const m = (k: keyof Sample) => median(s.map((x) => x[k]));
   const pool = m("poolMs") > 0 ? m("poolMs").toFixed(0) : "";
-  return `| ${name} | ${m("importMs").toFixed(0)} | ${pool} | ${m("firstMs").toFixed(0)} | ${m("steadyMs").toFixed(0)} | ${
-    (m("firstMs") / m("steadyMs")).toFixed(2)
-  }× | ${m("processMs").toFixed(0)} |`;
+  return `| ${name} | ${m("importMs").toFixed(0)} | ${pool} | ${m("firstMs").toFixed(0)} | ${
+    m("steadyMs").toFixed(0)
+  } | ${(m("firstMs") / m("steadyMs")).toFixed(2)}× | ${m("processMs").toFixed(0)} |`;
 };
 const lines = [
   HEADING,
@@ -126,7 +126,7 @@ const lines = [
   row("numpy (python3)", numpy),
   "",
   "The first threaded call pays the worker pool's start and V8's baseline tier of the wasm (its optimised code " +
-  "replaces it while the call runs); the second row takes the pool's start apart (\"pool start\": the 4-channel " +
+  'replaces it while the call runs); the second row takes the pool\'s start apart ("pool start": the 4-channel ' +
   "call), the third has no pool. Issue 17's target is first / steady ≤ 1.3×.",
   "",
 ];
