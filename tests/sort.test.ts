@@ -43,11 +43,18 @@ function check(values: Float64Array, what: string, twice = 0): void {
   }
 }
 
-const valuesArb = fc.record({
-  n: fc.oneof(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 500, max: 6000 })),
-  kind: fc.constantFrom("spread", "clustered", "long runs", "duplicates", "equal", "zeros", "wide exponents"),
-  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-}).map(({ n, kind, seed }) => {
+const KINDS = [
+  "spread",
+  "clustered",
+  "long runs",
+  "duplicates",
+  "equal",
+  "zeros",
+  "wide exponents",
+  "rayleigh",
+] as const;
+
+function valuesOf(n: number, kind: (typeof KINDS)[number], seed: number) {
   let s = seed;
   const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647;
   const v = new Float64Array(n);
@@ -75,12 +82,21 @@ const valuesArb = fc.record({
       case "zeros":
         v[i] = rnd() < 0.5 ? (rnd() < 0.5 ? -0 : 0) : rnd();
         break;
+      case "rayleigh": // moduli of random complex numbers: a few binades, values on both sides of 1 and 2
+        v[i] = Math.hypot(rnd() - 0.5, rnd() - 0.5) * 3;
+        break;
       default: // "wide exponents"
         v[i] = Math.exp((rnd() - 0.5) * 1400);
     }
   }
   return { v, what: `${kind} n ${n} seed ${seed}`, twice: Math.floor(rnd() * (n + 1)) };
-});
+}
+
+const valuesArb = fc.record({
+  n: fc.oneof(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 500, max: 6000 })),
+  kind: fc.constantFrom(...KINDS),
+  seed: fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+}).map(({ n, kind, seed }) => valuesOf(n, kind, seed));
 
 test("sort: the radix sort of values equals the built-in sort, decreasing, bit for bit", () => {
   fc.assert(fc.property(valuesArb, ({ v, what }) => check(v, what)), { numRuns: 300, seed: 3141 });
@@ -103,4 +119,14 @@ test("sort: 200,000 values in long runs equal to 33 bits, and a scaled orthogona
     "runs",
   );
   check(Float64Array.from({ length: 100_000 }, () => 1.5 * (1 + (rnd() - 0.5) * 2 ** -50)), "all equal to rounding");
+});
+
+test("sort: from 65,536 values (two 13-bit digits first) every kind of value set, alone and merged, equals the built-in sort", () => {
+  for (const kind of KINDS) {
+    for (const [n, seed] of [[65_536, 11], [65_535, 12], [150_001, 13]]) {
+      const { v, what, twice } = valuesOf(n, kind, seed);
+      check(v, what);
+      check(v, `${what}, ${twice} twice`, twice);
+    }
+  }
 });
