@@ -921,9 +921,9 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  * verdict is always safe: the frequency is then factorised); so does, for one
  * group, an estimate e from gram_estimates_f64 with e² ≥ s²(1 − η) (e is below
  * σ_max but for rounding). Otherwise s²(1 − η) − e² bounds λ_min from above,
- * and it decides whether the factorisation is tried in f32 first (see
- * positiveDefinite in norm.ts): where it cannot leave the f32 step's margin,
- * only the f64 one runs.
+ * and it decides whether, and with what shift, the factorisation is tried in
+ * f32 first (see definiteBy in norm.ts): where it cannot leave the f32
+ * step's least margin, only the f64 one runs.
  *   mu   [in] f64[groups] from gram_taps_f64
  *   s2   [in] s², > 0
  *   tab  [in] gram_table_f64(h)

@@ -33,7 +33,13 @@ export {
   diag_values_f64,
   diag_work_bytes,
 } from "./diagonal";
-export { norm_below_f64, norm_estimates_f64, norm_work_bytes } from "./norm";
+export {
+  norm_below_f64,
+  norm_estimates_f64,
+  norm_work_bytes,
+  positive_definite_f64,
+  positive_definite_work_bytes,
+} from "./norm";
 export {
   gram_column_bytes,
   gram_column_f64,

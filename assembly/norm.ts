@@ -299,18 +299,122 @@ export function choleskyLower<T>(br: usize, bi: usize, n: i32): bool {
 /** Unit roundoff of f32, 2^−24. */
 const U32: f64 = 5.9604644775390625e-8;
 
-/** Bytes of the f32 copy {@linkcode positiveDefinite} takes as scratch for n × n. */
+/** Bytes of the f32 copy {@linkcode positiveDefinite} takes as scratch for n × n, with three f64 vectors of n. */
 // @ts-ignore: decorator
 @inline
 export function f32CopyBytes(n: i32): usize {
-  return (<usize>n * <usize>n << 3) + 16;
+  return (<usize>n * <usize>n << 3) + <usize>n * 24 + 32;
+}
+
+/** Products by |L̂|·|L̂|ᵀ in {@linkcode absFactorBound}: each one's bound nears ρ at the power method's rate. */
+const BOUND_PRODUCTS = 3;
+
+/**
+ * An upper bound of ‖|L̂|‖₂² = ρ(|L̂|·|L̂|ᵀ) for the f32 Cholesky factor L̂
+ * in b32 (choleskyLower's layout; its real plane is overwritten by the
+ * moduli |L̂[i, j]|): for any x > 0, ρ(N) ≤ max_i (N·x)_i / x_i when N ≥ 0
+ * (Collatz–Wielandt), here x = 1 and then the last N·x scaled, the least of
+ * BOUND_PRODUCTS bounds kept. Each modulus is rounded to f32 (within 2^−24)
+ * and each product summed in f64 from non-negative terms (within
+ * 2(n + 2)·2^−53), so the bound is multiplied by 1 + 1e−6, more than both
+ * (n < 2³¹). Infinity where an x_i has underflowed to 0.
+ */
+function absFactorBound(b32: usize, n: i32): f64 {
+  const nn = <usize>n * <usize>n;
+  const b32i = b32 + (nn << 2);
+  const x = align16(b32 + (nn << 3));
+  const y = x + (<usize>n << 3);
+  const z = y + (<usize>n << 3);
+  for (let j = 0; j < n; j++) {
+    const col = b32 + (<usize>j * <usize>n << 2);
+    const coli = b32i + (<usize>j * <usize>n << 2);
+    let i = j;
+    for (; i + 2 <= n; i += 2) {
+      const a = f64x2.promote_low_f32x4(v128.load64_zero(col + (<usize>i << 2)));
+      const b = f64x2.promote_low_f32x4(v128.load64_zero(coli + (<usize>i << 2)));
+      const r = f32x4.demote_f64x2_zero(f64x2.sqrt(f64x2.add(f64x2.mul(a, a), f64x2.mul(b, b))));
+      v128.store64_lane(col + (<usize>i << 2), r, 0);
+    }
+    if (i < n) {
+      const a = <f64>load<f32>(col + (<usize>i << 2));
+      const b = <f64>load<f32>(coli + (<usize>i << 2));
+      store<f32>(col + (<usize>i << 2), <f32>Math.sqrt(a * a + b * b));
+    }
+    store<f64>(x + (<usize>j << 3), 1.0);
+  }
+  let bound: f64 = Infinity;
+  for (let p = 0; p < BOUND_PRODUCTS; p++) {
+    // y_j = (|L̂|ᵀ·x)_j, a column's dot product, then that column's share of z = |L̂|·y (one pass over it);
+    // the bound max_i z_i/x_i; x ← z.
+    memory.fill(z, 0, <usize>n << 3);
+    for (let j = 0; j < n; j++) {
+      const col = b32 + (<usize>j * <usize>n << 2);
+      let acc = f64x2.splat(0.0);
+      let i = j;
+      for (; i + 2 <= n; i += 2) {
+        const l = f64x2.promote_low_f32x4(v128.load64_zero(col + (<usize>i << 2)));
+        acc = madd<f64>(l, v128.load(x + (<usize>i << 3)), acc);
+      }
+      let t = f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+      if (i < n) t += <f64>load<f32>(col + (<usize>i << 2)) * load<f64>(x + (<usize>i << 3));
+      store<f64>(y + (<usize>j << 3), t);
+      const yj = f64x2.splat(t);
+      i = j;
+      for (; i + 2 <= n; i += 2) {
+        const l = f64x2.promote_low_f32x4(v128.load64_zero(col + (<usize>i << 2)));
+        v128.store(z + (<usize>i << 3), madd<f64>(l, yj, v128.load(z + (<usize>i << 3))));
+      }
+      if (i < n) store<f64>(z + (<usize>i << 3), load<f64>(z + (<usize>i << 3)) + <f64>load<f32>(col + (<usize>i << 2)) * t);
+    }
+    let worst: f64 = 0.0;
+    let big: f64 = 0.0;
+    for (let i = 0; i < n; i++) {
+      const t = load<f64>(z + (<usize>i << 3));
+      const xi = load<f64>(x + (<usize>i << 3));
+      worst = max<f64>(worst, xi > 0.0 ? t / xi : Infinity);
+      big = max<f64>(big, t);
+      store<f64>(x + (<usize>i << 3), t);
+    }
+    bound = min<f64>(bound, worst);
+    if (!(big > 0.0) || !(big < Infinity)) break;
+    const f = 1.0 / big;
+    for (let i = 0; i < n; i++) store<f64>(x + (<usize>i << 3), load<f64>(x + (<usize>i << 3)) * f);
+  }
+  return bound * (1.0 + 1e-6);
+}
+
+/** The f32 copy of M − shift·I (lower triangle) in b32 and its Cholesky factorisation: whether it completed. */
+function choleskyShifted32(br: usize, bi: usize, n: i32, b32: usize, shift: f64): bool {
+  const nb = <usize>n << 3;
+  const b32i = b32 + (<usize>n * <usize>n << 2);
+  for (let j = 0; j < n; j++) {
+    const col = <usize>j * nb;
+    const col32 = <usize>j * <usize>n << 2;
+    store<f32>(b32 + col32 + (<usize>j << 2), <f32>(load<f64>(br + col + (<usize>j << 3)) - shift));
+    store<f32>(b32i + col32 + (<usize>j << 2), 0.0);
+    for (let i = j + 1; i < n; i++) {
+      store<f32>(b32 + col32 + (<usize>i << 2), <f32>load<f64>(br + col + (<usize>i << 3)));
+      store<f32>(b32i + col32 + (<usize>i << 2), <f32>load<f64>(bi + col + (<usize>i << 3)));
+    }
+  }
+  return choleskyLower<f32>(b32, b32i, n);
 }
 
 /**
  * Whether the Hermitian M (n × n, f64, lower triangle of br/bi as
- * choleskyLower reads it) is certified positive definite: first by a
- * Cholesky factorisation in f32 of M − δ·I (twice the speed), else by one of
- * M itself in f64, in place (M is then destroyed).
+ * choleskyLower reads it) is certified positive definite (see
+ * {@linkcode definiteBy}).
+ */
+export function positiveDefinite(br: usize, bi: usize, n: i32, b32: usize, room: f64): bool {
+  return definiteBy(br, bi, n, b32, room) != 0;
+}
+
+/**
+ * Whether the Hermitian M (n × n, f64, lower triangle of br/bi as
+ * choleskyLower reads it) is certified positive definite, and how: 2 by a
+ * Cholesky factorisation in f32 of M − δ·I (twice the speed), 3 by one of
+ * M − δ'·I with a smaller shift δ' checked on its factor, 1 by one of M itself
+ * in f64, in place (M is then destroyed); 0 when none completes.
  *
  * The f32 step (b32: f32CopyBytes(n) of scratch; 0 skips it). With u = 2^−24, a Cholesky
  * factorisation that completes on the rounded copy B of M − δ·I gives
@@ -327,11 +431,19 @@ export function f32CopyBytes(n: i32): usize {
  * δ = 2·(γ·T/(1 − γ) + 2u·‖M‖_F + n(n + 2)(2n + max M[i, i])·2^−146), with
  * T ≥ tr M rounded up, gives λ_min(M) > 0 (δ's own rounding term is below
  * δ/2 for any n that fits in memory). Entries of M beyond f32's range leave
- * it to the f64 step, and so does `room`, an upper bound of λ_min(M) that the
- * caller may know (Infinity when it does not), below 2δ: the f32 step would
- * then fail and only double the work.
+ * it to the f64 step.
+ *
+ * `room`, an upper bound of λ_min(M) that the caller may know (Infinity when
+ * it does not), picks the shift: from 2δ, δ (path 2). Below, the shift
+ * δ' = max(room/4, δ/8) where room exceeds 2δ' (a flat spectrum's M, whose
+ * λ_min is a small share of tr M/n): the bound above with ‖|R̂ᴴ||R̂|‖₂ =
+ * ‖|R̂|‖₂² from absFactorBound in place of tr B/(1 − γ), which it never
+ * exceeds (to its own rounding) and, on a dense factor, falls far below: the
+ * factor certifies when δ' ≥ 2·(γ·‖|R̂|‖₂²/(1 − γ) + 2u·‖M‖_F + the
+ * underflow term) (path 3). Below δ/4, or where a step fails, the f64 step
+ * alone.
  */
-export function positiveDefinite(br: usize, bi: usize, n: i32, b32: usize, room: f64): bool {
+export function definiteBy(br: usize, bi: usize, n: i32, b32: usize, room: f64): i32 {
   const nb = <usize>n << 3;
   if (n >= 16 && b32 != 0) {
     let tr: f64 = 0.0;
@@ -339,7 +451,7 @@ export function positiveDefinite(br: usize, bi: usize, n: i32, b32: usize, room:
     let dmax: f64 = 0.0;
     for (let j = 0; j < n; j++) {
       const d = load<f64>(br + <usize>j * nb + (<usize>j << 3));
-      if (!(d > 0.0)) return false; // a pivot ≤ 0 at once in either precision
+      if (!(d > 0.0)) return 0; // a pivot ≤ 0 at once in either precision
       tr += d;
       dmax = max<f64>(dmax, d);
       fro += d * d;
@@ -353,23 +465,36 @@ export function positiveDefinite(br: usize, bi: usize, n: i32, b32: usize, room:
     const gamma = g / (1.0 - g);
     const t = tr * (1.0 + 1e-12);
     const under = <f64>n * <f64>(n + 2) * (2.0 * <f64>n + dmax) * 1.1210387714598537e-44; // 2^−146
-    const delta = 2.0 * (gamma * t / (1.0 - gamma) + 2.0 * U32 * Math.sqrt(fro) * (1.0 + 1e-12) + under);
-    if (g < 0.25 && fro < 1e70 && room > 2.0 * delta) {
-      const b32i = b32 + (<usize>n * <usize>n << 2);
-      for (let j = 0; j < n; j++) {
-        const col = <usize>j * nb;
-        const col32 = <usize>j * <usize>n << 2;
-        store<f32>(b32 + col32 + (<usize>j << 2), <f32>(load<f64>(br + col + (<usize>j << 3)) - delta));
-        store<f32>(b32i + col32 + (<usize>j << 2), 0.0);
-        for (let i = j + 1; i < n; i++) {
-          store<f32>(b32 + col32 + (<usize>i << 2), <f32>load<f64>(br + col + (<usize>i << 3)));
-          store<f32>(b32i + col32 + (<usize>i << 2), <f32>load<f64>(bi + col + (<usize>i << 3)));
-        }
+    const rest = 2.0 * U32 * Math.sqrt(fro) * (1.0 + 1e-12) + under;
+    const delta = 2.0 * (gamma * t / (1.0 - gamma) + rest);
+    if (g < 0.25 && fro < 1e70) {
+      if (room > 2.0 * delta) {
+        if (choleskyShifted32(br, bi, n, b32, delta)) return 2;
+      } else {
+        const shift = max<f64>(0.25 * room, 0.125 * delta);
+        if (room > 2.0 * shift && choleskyShifted32(br, bi, n, b32, shift) &&
+          shift > 2.0 * (gamma * absFactorBound(b32, n) / (1.0 - gamma) + rest)) return 3;
       }
-      if (choleskyLower<f32>(b32, b32i, n)) return true;
     }
   }
-  return choleskyLower<f64>(br, bi, n);
+  return choleskyLower<f64>(br, bi, n) ? 1 : 0;
+}
+
+/** Bytes of positive_definite_f64's scratch for n × n. */
+export function positive_definite_work_bytes(n: i32): i32 {
+  const b = <i64>f32CopyBytes(n) + 16;
+  return b > 0x7fffffff ? -1 : <i32>b;
+}
+
+/**
+ * positive_definite_f64: {@linkcode definiteBy} on M (lower triangle of br,
+ * bi; destroyed where the f64 step runs) with positive_definite_work_bytes(n)
+ * of scratch at work: 0 (not certified), 1 (f64), 2 (f32, shift from tr M),
+ * 3 (f32, shift checked on its factor). The screens' certificate, exported
+ * for its tests.
+ */
+export function positive_definite_f64(br: usize, bi: usize, n: i32, work: usize, room: f64): i32 {
+  return definiteBy(br, bi, n, align16(work), room);
 }
 
 /**

@@ -191,6 +191,8 @@ export interface CoreExports {
     s2: number,
     work: number,
   ): number;
+  positive_definite_work_bytes(n: number): number;
+  positive_definite_f64(br: number, bi: number, n: number, work: number, room: number): number;
   gram_r_bytes(n: number, kh: number, kw: number, groups: number, cplx: number): number;
   gram_taps_work_bytes(m: number, n: number, kh: number, kw: number, cplx: number): number;
   gram_column_bytes(n: number, kh: number, kw: number, groups: number): number;
