@@ -94,3 +94,78 @@ test("certificate: c·I − AᴴA certified positive definite exactly where it i
   assert.ok(paths[3] > 0, `f32 with a shift checked on its factor never certified: ${paths}`);
   assert.ok(paths[1] > 0, `f64 never certified: ${paths}`);
 });
+
+/** Q·diag(g)·Qᴴ (column-major, re/im), Q = H_1 ⋯ H_6, H = I − 2vvᴴ/(vᴴv) for random complex v. */
+function rotated(n: number, seed: number, g: Float64Array): [Float64Array, Float64Array] {
+  const r = mulberry32(seed);
+  const ar = new Float64Array(n * n), ai = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) ar[i * n + i] = g[i];
+  for (let k = 0; k < 6; k++) {
+    const vr = Float64Array.from({ length: n }, () => 2 * r() - 1);
+    const vi = Float64Array.from({ length: n }, () => 2 * r() - 1);
+    let nv = 0;
+    for (let i = 0; i < n; i++) nv += vr[i] * vr[i] + vi[i] * vi[i];
+    const f = 2 / nv;
+    // A ← A − f·v·(vᴴA), then A ← A − f·(Av)·vᴴ.
+    for (let j = 0; j < n; j++) {
+      let sr = 0, si = 0;
+      for (let i = 0; i < n; i++) {
+        const xr = ar[j * n + i], xi = ai[j * n + i];
+        sr += vr[i] * xr + vi[i] * xi;
+        si += vr[i] * xi - vi[i] * xr;
+      }
+      for (let i = 0; i < n; i++) {
+        ar[j * n + i] -= f * (vr[i] * sr - vi[i] * si);
+        ai[j * n + i] -= f * (vr[i] * si + vi[i] * sr);
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      let sr = 0, si = 0;
+      for (let j = 0; j < n; j++) {
+        const xr = ar[j * n + i], xi = ai[j * n + i];
+        sr += xr * vr[j] - xi * vi[j];
+        si += xr * vi[j] + xi * vr[j];
+      }
+      for (let j = 0; j < n; j++) {
+        ar[j * n + i] -= f * (sr * vr[j] + si * vi[j]);
+        ai[j * n + i] -= f * (si * vr[j] - sr * vi[j]);
+      }
+    }
+  }
+  return [ar, ai];
+}
+
+test("certificate: at n = 128 to 384, c·I − Q·diag(g)·Qᴴ certified exactly where it is positive definite (flat and peaked g)", () => {
+  const counts = [0, 0, 0, 0];
+  for (const [n, seed, peaked] of [[128, 1, false], [256, 2, false], [384, 3, false], [256, 4, true]] as const) {
+    const r = mulberry32(seed * 77);
+    // Top 1; the rest flat in [0, 0.999] (a sum of uniforms, as a random layer's frequency) or below 0.05.
+    const g = Float64Array.from(
+      { length: n },
+      (_, i) => i === 0 ? 1 : peaked ? 0.05 * r() : Math.min(0.999, ((r() + r() + r() + r()) / 4) * 1.6),
+    );
+    const [gr, gi] = rotated(n, seed, g);
+    const bytes = 16 * n * n + core.positive_definite_work_bytes(n) + 64;
+    const at = (core.heap_base() + 15) & ~15;
+    if (at + bytes > core.memory.buffer.byteLength) {
+      core.memory.grow(Math.ceil((at + bytes - core.memory.buffer.byteLength) / 65536));
+    }
+    const br = at, bi = br + 8 * n * n, work = bi + 8 * n * n;
+    for (const t of [-1e-3, -1e-5, -1e-7, -1e-9, 1e-5, 1e-4, 1e-3, 5e-3, 2e-2]) {
+      for (const room of t < 0 ? [Infinity, 1e-2, 1e-3, 1e-4] : [Infinity, t, 3 * t]) {
+        const mem = new Float64Array(core.memory.buffer);
+        for (let k = 0; k < n * n; k++) {
+          mem[br / 8 + k] = -gr[k];
+          mem[bi / 8 + k] = -gi[k];
+        }
+        for (let j = 0; j < n; j++) mem[br / 8 + j * n + j] += 1 + t;
+        const path = core.positive_definite_f64(br, bi, n, work, room);
+        const what = `n ${n}, ${peaked ? "peaked" : "flat"}, t ${t}, room ${room}: path ${path}`;
+        if (t < 0) assert.equal(path, 0, `certified an indefinite matrix: ${what}`);
+        else assert.notEqual(path, 0, `left a definite matrix uncertified: ${what}`);
+        counts[path]++;
+      }
+    }
+  }
+  assert.ok(counts[3] > 0 && counts[2] > 0, `an f32 path never certified: ${counts}`);
+});
