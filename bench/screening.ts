@@ -270,7 +270,10 @@ line(
     "pays, so that a frequency it certifies is never assembled; or a Cholesky factorisation of s²(1 − η)I − G, in " +
     "f32 first where its margin allows, the margin checked on the f32 factor where it is thin) or factorised. An alternating " +
     "clipping round screens its frequencies the same way at the radius and leaves those certified inside the ball " +
-    "unfactorised. Times are one thread, each the median of 9 runs with the two calls of a row alternating.",
+    "unfactorised. Times are one thread, each the median of 9 runs with the two calls of a row alternating. " +
+    "Times under a millisecond, and spectra whose result runs to megabytes (the pointwise rows), move far more " +
+    "from run to run than the rest, in both columns (whether the allocator returns recycled or fresh pages " +
+    "differs between processes): their ratios are indicative only.",
 );
 
 if (write) {
