@@ -22,6 +22,7 @@ import { test } from "./_test.ts";
 import { mulberry32 } from "./_random.ts";
 import { complexSingularValues } from "./reference.ts";
 import { loadWasmSync } from "../src/_wasm/loader.ts";
+import { Arena } from "../src/_wasm/abi.ts";
 
 const core = loadWasmSync();
 
@@ -30,6 +31,35 @@ const MARGINS = [-1e-3, -1e-6, -1e-8, 5e-5, 2e-4, 1e-3, 1e-2];
 
 /** Path counts over all cases (path 0 … 3). */
 const paths = [0, 0, 0, 0];
+
+/**
+ * The certificate's path for M = c·I − G (G Hermitian, its lower triangle
+ * column-major in gr, gi) with the caller's room, asserting its verdict:
+ * certified exactly where t > 0 (t: λ_min(M) over the top eigenvalue of G, either sign, far from rounding).
+ */
+function certify(
+  gr: Float64Array,
+  gi: Float64Array,
+  n: number,
+  c: number,
+  room: number,
+  t: number,
+  what: string,
+): number {
+  const arena = new Arena(core);
+  const br = arena.f64(n * n), bi = arena.f64(n * n), work = arena.bytes(core.positive_definite_work_bytes(n));
+  arena.commit("certify a matrix", `n ${n}`);
+  const mr = arena.view(br, n * n), mi = arena.view(bi, n * n);
+  for (let k = 0; k < n * n; k++) {
+    mr[k] = -gr[k];
+    mi[k] = -gi[k];
+  }
+  for (let j = 0; j < n; j++) mr[j * n + j] += c;
+  const path = core.positive_definite_f64(br, bi, n, work, room);
+  if (t < 0) assert.equal(path, 0, `certified an indefinite matrix: ${what}: path ${path}`);
+  else assert.notEqual(path, 0, `left a definite matrix uncertified: ${what}: path ${path}`);
+  return path;
+}
 
 function check(seed: number, n: number, m: number): void {
   const r = mulberry32(seed);
@@ -52,28 +82,12 @@ function check(seed: number, n: number, m: number): void {
       gi[j * n + i] = y;
     }
   }
-  const bytes = 16 * n * n + core.positive_definite_work_bytes(n) + 64;
-  const at = (core.heap_base() + 15) & ~15;
-  if (at + bytes > core.memory.buffer.byteLength) {
-    core.memory.grow(Math.ceil((at + bytes - core.memory.buffer.byteLength) / 65536));
-  }
-  const br = at, bi = br + 8 * n * n, work = bi + 8 * n * n;
   for (const t of MARGINS) {
     const c = top * (1 + t);
     const lmin = c - top;
     const rooms = t < 0 ? [Infinity, 1e-2 * top, 1e-3 * top, 1e-4 * top] : [Infinity, lmin, 3 * lmin];
     for (const room of rooms) {
-      const mem = new Float64Array(core.memory.buffer);
-      for (let k = 0; k < n * n; k++) {
-        mem[br / 8 + k] = -gr[k];
-        mem[bi / 8 + k] = -gi[k];
-      }
-      for (let j = 0; j < n; j++) mem[br / 8 + j * n + j] += c;
-      const path = core.positive_definite_f64(br, bi, n, work, room);
-      const what = `n ${n}, m ${m}, seed ${seed}, t ${t}, room ${room / top}·σ²: path ${path}`;
-      if (t < 0) assert.equal(path, 0, `certified an indefinite matrix: ${what}`);
-      else assert.notEqual(path, 0, `left a definite matrix uncertified: ${what}`);
-      paths[path]++;
+      paths[certify(gr, gi, n, c, room, t, `n ${n}, m ${m}, seed ${seed}, t ${t}, room ${room / top}·σ²`)]++;
     }
   }
 }
@@ -145,25 +159,9 @@ test("certificate: at n = 128 to 384, c·I − Q·diag(g)·Qᴴ certified exactl
       (_, i) => i === 0 ? 1 : peaked ? 0.05 * r() : Math.min(0.999, ((r() + r() + r() + r()) / 4) * 1.6),
     );
     const [gr, gi] = rotated(n, seed, g);
-    const bytes = 16 * n * n + core.positive_definite_work_bytes(n) + 64;
-    const at = (core.heap_base() + 15) & ~15;
-    if (at + bytes > core.memory.buffer.byteLength) {
-      core.memory.grow(Math.ceil((at + bytes - core.memory.buffer.byteLength) / 65536));
-    }
-    const br = at, bi = br + 8 * n * n, work = bi + 8 * n * n;
     for (const t of [-1e-3, -1e-5, -1e-7, -1e-9, 1e-5, 1e-4, 1e-3, 5e-3, 2e-2]) {
       for (const room of t < 0 ? [Infinity, 1e-2, 1e-3, 1e-4] : [Infinity, t, 3 * t]) {
-        const mem = new Float64Array(core.memory.buffer);
-        for (let k = 0; k < n * n; k++) {
-          mem[br / 8 + k] = -gr[k];
-          mem[bi / 8 + k] = -gi[k];
-        }
-        for (let j = 0; j < n; j++) mem[br / 8 + j * n + j] += 1 + t;
-        const path = core.positive_definite_f64(br, bi, n, work, room);
-        const what = `n ${n}, ${peaked ? "peaked" : "flat"}, t ${t}, room ${room}: path ${path}`;
-        if (t < 0) assert.equal(path, 0, `certified an indefinite matrix: ${what}`);
-        else assert.notEqual(path, 0, `left a definite matrix uncertified: ${what}`);
-        counts[path]++;
+        counts[certify(gr, gi, n, 1 + t, room, t, `n ${n}, ${peaked ? "peaked" : "flat"}, t ${t}, room ${room}`)]++;
       }
     }
   }
