@@ -49,14 +49,191 @@ export function gram_taps_work_bytes(m: i32, n: i32, kh: i32, kw: i32, cplx: i32
   return b > 0x7fffffff ? -1 : <i32>b;
 }
 
+/**
+ * Real sample points. Along an axis of k ≤ 3 taps, node e in −(k − 1) … k − 1
+ * stands for z_e: 1 (e = 0), 0 (e = 1), ∞ (e = −1), −2 (e = 2), −1/2 (e = −2),
+ * with z_{−e} = 1/z_e. A real kernel's G(z) = Σ_d R_d·z^d = A(1/z)ᵀ·A(z) on
+ * the real grid (z_{e_a}, z_{e_b}) is one real product Lᵀ·R with
+ * L = Σ_t ℓ_e(t)·A_t and R = Σ_t r_e(t)·A_t, where ℓ, r are the product of
+ * the axes' nodeLeft and nodeRight (at 0 and ∞: the extreme coefficients,
+ * z^{k−1}·G at z = 0 and z^{1−k}·G at ∞): then G(z_{−e}) = G(z_e)ᵀ, so one
+ * product gives two samples, and the (2k − 1)² samples of 3×3 taps cost
+ * 12.5·m·n² multiply-adds against 26·m·n² for the Hermitian half of the
+ * complex grid. The weights ℓ, r are powers of two (exact); R_d is recovered
+ * by nodeWeight, the inverse of each axis's (2k − 1)-point interpolation.
+ */
+function nodeLeft(k: i32, e: i32, a: i32): f64 {
+  if (e == 0) return 1.0;
+  if (e == 1) return a == k - 1 ? 1.0 : 0.0;
+  if (e == -1) return a == 0 ? 1.0 : 0.0;
+  // z = −2: (−1/2)^a; z = −1/2: (−2)^a.
+  const p = <f64>(1 << a);
+  const v = e == 2 ? 1.0 / p : p;
+  return (a & 1) != 0 ? -v : v;
+}
+
+/** r_e(a) of nodeLeft's sample e: ℓ_{−e}(a). */
+// @ts-ignore: decorator
+@inline
+function nodeRight(k: i32, e: i32, a: i32): f64 {
+  return nodeLeft(k, -e, a);
+}
+
+/**
+ * W[d][e]: the coefficient of z^d along an axis of k ≤ 3 taps is Σ_e W[d][e]·(sample at node e),
+ * the inverse of V[e][d] = z_e^d (at 0 and ∞: V[±1][d] = 1 for d = ∓(k − 1), else 0).
+ */
+function nodeWeight(k: i32, d: i32, e: i32): f64 {
+  if (k == 1) return 1.0;
+  // The extreme coefficients are the samples at 0 and ∞.
+  if (d == 1 - k) return e == 1 ? 1.0 : 0.0;
+  if (d == k - 1) return e == -1 ? 1.0 : 0.0;
+  if (k == 2) return e == 0 ? 1.0 : -1.0;
+  // k = 3, d in −1 … 1, e = −2 … 2: (d = −1) −4/9, −1, 2/9, 3/2, 2/9; (0) 2/9, −3/2, 5/9, −3/2, 2/9;
+  // (1) 2/9, 3/2, 2/9, −1, −4/9.
+  if (d == 0) return e == 0 ? 5.0 / 9.0 : e == 2 || e == -2 ? 2.0 / 9.0 : -1.5;
+  const f = d == 1 ? -e : e;
+  return f == -2 ? -4.0 / 9.0 : f == -1 ? -1.0 : f == 1 ? 1.5 : 2.0 / 9.0;
+}
+
+/** Whether gram_taps_f64 samples a kernel on the real nodes (real, at most 3 taps along each axis). */
+// @ts-ignore: decorator
+@inline
+function realNodes(kh: i32, kw: i32, cplx: bool): bool {
+  return !cplx && kh <= 3 && kw <= 3;
+}
+
+/**
+ * Σ_d Σ_e |W[d][e]|·max_{a, a'} |ℓ_e(a)·r_e(a')| along an axis of k taps: the
+ * real nodes' rounding scale (an R_d's error is within this, times the
+ * other axis's, times γ·MᵀM; see gram_screen_f64). 1, 5 and 163/9 for k = 1, 2, 3.
+ */
+function nodeScale(k: i32): f64 {
+  let t: f64 = 0.0;
+  for (let d = 1 - k; d < k; d++) {
+    for (let e = 1 - k; e < k; e++) {
+      let amp: f64 = 0.0;
+      for (let a = 0; a < k; a++) {
+        for (let b = 0; b < k; b++) amp = max<f64>(amp, Math.abs(nodeLeft(k, e, a) * nodeRight(k, e, b)));
+      }
+      t += Math.abs(nodeWeight(k, d, e)) * amp;
+    }
+  }
+  return t;
+}
+
+/**
+ * The N of gram_screen_f64's rounding bound γ_N·MᵀM on every entry of Ĝ: the
+ * samples' scale (D offsets on the complex grid, nodeScale(kh)·nodeScale(kw)
+ * on the real nodes; for kh, kw ≤ 3 the larger, whichever sampled) times
+ * m + 6D + 160.
+ */
+function roundingTerms(m: i32, kh: i32, kw: i32): f64 {
+  const offsets = <f64>((2 * kh - 1) * (2 * kw - 1));
+  const scale = kh <= 3 && kw <= 3 ? max<f64>(offsets, nodeScale(kh) * nodeScale(kw) * 1.0000001) : offsets;
+  return scale * (<f64>m + 6.0 * offsets + 160.0);
+}
+
+/**
+ * C = Lᵀ·R (L, R: n columns of ld rows at ldb bytes, zero past m) split into
+ * two lower triangles: C[i, j] for i ≥ j at p0 + (j·n + i)·8, and for i ≤ j at
+ * p1 + (i·n + j)·8 (Cᵀ's lower triangle). `self` (R = L, C symmetric): only
+ * i ≥ j, written to both. Three columns of L against three of R per pass
+ * over the rows (nine dot products, six loads per nine multiply-adds).
+ */
+function crossLower(l: usize, r: usize, ldb: usize, n: i32, p0: usize, p1: usize, self: bool): void {
+  for (let j = 0; j < n; j += 3) {
+    const r0 = r + <usize>j * ldb;
+    const r1 = r + <usize>min<i32>(j + 1, n - 1) * ldb;
+    const r2 = r + <usize>min<i32>(j + 2, n - 1) * ldb;
+    for (let i = self ? j : 0; i < n; i += 3) {
+      const l0 = l + <usize>i * ldb;
+      const l1 = l + <usize>min<i32>(i + 1, n - 1) * ldb;
+      const l2 = l + <usize>min<i32>(i + 2, n - 1) * ldb;
+      let c00 = f64x2.splat(0.0), c01 = f64x2.splat(0.0), c02 = f64x2.splat(0.0);
+      let c10 = f64x2.splat(0.0), c11 = f64x2.splat(0.0), c12 = f64x2.splat(0.0);
+      let c20 = f64x2.splat(0.0), c21 = f64x2.splat(0.0), c22 = f64x2.splat(0.0);
+      for (let o: usize = 0; o < ldb; o += 16) {
+        const y0 = v128.load(r0 + o), y1 = v128.load(r1 + o), y2 = v128.load(r2 + o);
+        let x = v128.load(l0 + o);
+        c00 = madd<f64>(x, y0, c00);
+        c01 = madd<f64>(x, y1, c01);
+        c02 = madd<f64>(x, y2, c02);
+        x = v128.load(l1 + o);
+        c10 = madd<f64>(x, y0, c10);
+        c11 = madd<f64>(x, y1, c11);
+        c12 = madd<f64>(x, y2, c12);
+        x = v128.load(l2 + o);
+        c20 = madd<f64>(x, y0, c20);
+        c21 = madd<f64>(x, y1, c21);
+        c22 = madd<f64>(x, y2, c22);
+      }
+      putCross(p0, p1, n, i, j, c00, self);
+      putCross(p0, p1, n, i, j + 1, c01, self);
+      putCross(p0, p1, n, i, j + 2, c02, self);
+      putCross(p0, p1, n, i + 1, j, c10, self);
+      putCross(p0, p1, n, i + 1, j + 1, c11, self);
+      putCross(p0, p1, n, i + 1, j + 2, c12, self);
+      putCross(p0, p1, n, i + 2, j, c20, self);
+      putCross(p0, p1, n, i + 2, j + 1, c21, self);
+      putCross(p0, p1, n, i + 2, j + 2, c22, self);
+    }
+  }
+}
+
+/** crossLower's store of C[i, j] (the lanes' sum), for i, j < n. */
+// @ts-ignore: decorator
+@inline
+function putCross(p0: usize, p1: usize, n: i32, i: i32, j: i32, c: v128, self: bool): void {
+  if (i >= n || j >= n) return;
+  const v = f64x2.extract_lane(c, 0) + f64x2.extract_lane(c, 1);
+  if (i >= j) {
+    store<f64>(p0 + ((<usize>j * <usize>n + <usize>i) << 3), v);
+    if (self) store<f64>(p1 + ((<usize>j * <usize>n + <usize>i) << 3), v);
+  }
+  if (i <= j && !self) store<f64>(p1 + ((<usize>i * <usize>n + <usize>j) << 3), v);
+}
+
+/**
+ * Y = Σ_t ℓ_t·X_t over the taps t = (a, b) with ℓ_t = nodeLeft(kh, ea, a)·nodeLeft(kw, eb, b) ≠ 0 (L of
+ * sample (ea, eb); R is L of (−ea, −eb)): X[t][j] at x + (t·n + j)·ldb, Y[j] at y + j·ldb. Scratch: the
+ * weights (splat) at wv, the taps at idx (i32), kh·kw of each.
+ */
+function nodeFactor(x: usize, n: i32, ldb: usize, kh: i32, kw: i32, ea: i32, eb: i32, wv: usize, idx: usize,
+  y: usize): void {
+  const taps = kh * kw;
+  let k = 0;
+  for (let t = 0; t < taps; t++) {
+    const w = nodeLeft(kh, ea, t / kw) * nodeLeft(kw, eb, t % kw);
+    if (w == 0.0) continue;
+    v128.store(wv + (<usize>k << 4), f64x2.splat(w));
+    store<i32>(idx + (<usize>k << 2), t);
+    k++;
+  }
+  for (let j = 0; j < n; j++) {
+    for (let o: usize = 0; o < ldb; o += 16) {
+      let acc = f64x2.splat(0.0);
+      for (let q = 0; q < k; q++) {
+        const t = load<i32>(idx + (<usize>q << 2));
+        acc = madd<f64>(v128.load(x + <usize>(t * n + j) * ldb + o), v128.load(wv + (<usize>q << 4)), acc);
+      }
+      v128.store(y + <usize>j * ldb + o, acc);
+    }
+  }
+}
+
 /** Largest n for which gram_taps_f64 may sum a real kernel's tap pairs directly. */
 const DIRECT_MAX_N: i32 = 32;
 
-/** Multiply-adds of gram_taps_f64's samples and inverse DFT for a real kernel (its A(ω_s), products, sums). */
-function sampleCost(m: i32, n: i32, kh: i32, kw: i32, ns: i32): f64 {
+/**
+ * Multiply-adds of gram_taps_f64's samples and inverse DFT for a real kernel (its A(ω_s), products, sums);
+ * on the real nodes the products are ns − 1/2 of m·n² (a full one per pair, half of one at z = 1).
+ */
+function sampleCost(m: i32, n: i32, kh: i32, kw: i32, ns: i32, nodes: bool): f64 {
   const d = <f64>((2 * kh - 1) * (2 * kw - 1));
   const mn = <f64>m * <f64>n;
-  return <f64>ns * (2.0 * <f64>(kh * kw) * mn + 2.0 * mn * <f64>n) + <f64>ns * d * <f64>n * <f64>n;
+  const products = nodes ? (<f64>ns - 0.5) * mn * <f64>n : <f64>ns * 2.0 * mn * <f64>n;
+  return <f64>ns * 2.0 * <f64>(kh * kw) * mn + products + <f64>ns * d * <f64>n * <f64>n;
 }
 
 /** Multiply-adds of directTaps: every pair of taps (t, t + d) for d in the half plane, n² dot products of m each. */
@@ -152,6 +329,9 @@ export function gram_work_bytes(n: i32, kh: i32): i32 {
  * A(ω_k)ᴴA(ω_k) (norm.ts gramLower): for a real kernel on the Hermitian half
  * of the grid only (G(−ω) = conj G(ω), R_d real), kh + (kw − 1)(2kh − 1)
  * products of 2m·n² multiply-adds; for a complex one on all D. A real kernel
+ * of at most 3 taps along each axis is sampled on the real nodes instead
+ * (nodeLeft: one real product of m·n² per pair of samples, half the
+ * multiply-adds; the same layout, the pair in the two planes). A real kernel
  * whose sums over the tap pairs cost fewer multiply-adds than the samples and
  * their inverse DFT (few channels, many taps: a 7×7 stem of 3 input channels)
  * takes R_d = Σ_{t'−t=d} A_tᵀA_{t'} directly (directTaps). Returns 0.
@@ -170,7 +350,8 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
   const planes: usize = cplx ? 2 : 1;
   // The direct sums are dot products, each reading two columns: past n = DIRECT_MAX_N they run from L2 at
   // a fraction of the samples' products' rate, so the multiply-adds alone do not decide.
-  const direct = !cplx && n <= DIRECT_MAX_N && directCost(m, n, kh, kw) < sampleCost(m, n, kh, kw, ns);
+  const nodes = realNodes(kh, kw, cplx);
+  const direct = !cplx && n <= DIRECT_MAX_N && directCost(m, n, kh, kw) < sampleCost(m, n, kh, kw, ns, nodes);
   const rowb = <usize>kw << 3;
   const x = align16(work);
   const xi = x + <usize>taps * <usize>n * ldb;
@@ -190,15 +371,27 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
     }
   }
   // Weights, lane-splat: sample s's contribution to R_d is −(Re B_s·c + Im B_s·e) with B_s = −G_s,
-  // c = wt·cos(ω_s·d), e = wt·sin(ω_s·d), wt = 2/D off the self-conjugate ω = 0 (1/D there).
+  // c = wt·cos(ω_s·d), e = wt·sin(ω_s·d), wt = 2/D off the self-conjugate ω = 0 (1/D there). On the real
+  // nodes the two planes are G(z_e) and G(z_{−e}) (the same at e = 0), weighted W_a·W_b at e and at −e.
   for (let sIdx = 0; sIdx < ns; sIdx++) {
     const p = samplePU(sIdx, kh, dh, cplx);
     const q = sampleQ(sIdx, kh, dh, cplx);
     const wt = (sIdx == 0 || cplx ? 1.0 : 2.0) / <f64>offsets;
+    const ea = p < kh ? p : p - dh;
+    const eb = q < kw ? q : q - dw;
     for (let ia = 0; ia < dh; ia++) {
       for (let ib = 0; ib < dw; ib++) {
-        const cs = tab + (<usize>(modIndex(p, ia - kh + 1, dh) * dw + modIndex(q, ib - kw + 1, dw)) << 4);
         const at = wts + (<usize>((ia * dw + ib) * ns + sIdx) << 5);
+        if (nodes) {
+          const da = ia - kh + 1;
+          const db = ib - kw + 1;
+          const w0 = nodeWeight(kh, da, ea) * nodeWeight(kw, db, eb);
+          const w1 = sIdx == 0 ? 0.0 : nodeWeight(kh, da, -ea) * nodeWeight(kw, db, -eb);
+          v128.store(at, f64x2.splat(w0));
+          v128.store(at + 16, f64x2.splat(w1));
+          continue;
+        }
+        const cs = tab + (<usize>(modIndex(p, ia - kh + 1, dh) * dw + modIndex(q, ib - kw + 1, dw)) << 4);
         v128.store(at, f64x2.splat(-wt * load<f64>(cs)));
         v128.store(at + 16, f64x2.splat(-wt * load<f64>(cs + 8)));
       }
@@ -234,8 +427,18 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
       directTaps(x, n, ldb, kh, kw, r + <usize>g * <usize>offsets * nn * 8);
       continue;
     }
-    // The samples: B_s = −A(ω_s)ᴴA(ω_s), lower triangles.
-    for (let sIdx = 0; sIdx < ns; sIdx++) {
+    // The samples: B_s = −A(ω_s)ᴴA(ω_s), lower triangles; on the real nodes G(z_e) and G(z_{−e}) = G(z_e)ᵀ.
+    for (let sIdx = 0; sIdx < ns && nodes; sIdx++) {
+      const p = samplePU(sIdx, kh, dh, false);
+      const q = sampleQ(sIdx, kh, dh, false);
+      const ea = p < kh ? p : p - dh;
+      const eb = q < kw ? q : q - dw;
+      nodeFactor(x, n, ldb, kh, kw, ea, eb, tws, align16(tws + (<usize>taps << 5)), ar);
+      if (sIdx != 0) nodeFactor(x, n, ldb, kh, kw, -ea, -eb, tws, align16(tws + (<usize>taps << 5)), ai);
+      const p0 = gs + <usize>sIdx * nn * 16;
+      crossLower(ar, sIdx == 0 ? ar : ai, ldb, n, p0, p0 + nn * 8, sIdx == 0);
+    }
+    for (let sIdx = 0; sIdx < ns && !nodes; sIdx++) {
       const p = samplePU(sIdx, kh, dh, cplx);
       const q = sampleQ(sIdx, kh, dh, cplx);
       for (let a = 0; a < kh; a++) {
@@ -905,7 +1108,14 @@ function traceAt(s: usize, g: i32, n: i32, kh: i32, groups: i32, tw: usize): f64
  * weighted entries) within γ_{m+2T+2D+90}·MᵀM, and G(u, v), a sum over the D
  * offsets, within D·γ_{m+2T+2D+120}·MᵀM. So every entry of Ĝ is within
  * γ_N·(MᵀM)[i, j] of G's with N = D·(m + 6D + 160) ≥ that (T ≤ D; a complex
- * kernel's samples, twice the terms of a real one's, within γ_{2T+30}·M), and
+ * kernel's samples, twice the terms of a real one's, within γ_{2T+30}·M). On
+ * the real nodes (nodeLeft) a sample's L and R are sums with exact weights,
+ * |L|ᵀ|R| ≤ 4^{[3 taps along a]}·4^{[along b]}·MᵀM at z = −2 or −1/2 along an
+ * axis (1 at 1, 0, ∞), and R_d, Σ_e W_a[d_a][e_a]·W_b[d_b][e_b]·Ĝ(z_e) with
+ * weights within γ_3, is within F_a(d_a)·F_b(d_b)·γ_{m+2T+2D+90}·MᵀM, F(d) =
+ * Σ_e |W[d][e]|·max|ℓ_e·r_e|; Σ_d F_a·F_b = nodeScale(kh)·nodeScale(kw)
+ * takes D's place (328 for 3×3 taps against D = 25; roundingTerms uses the
+ * larger of the two wherever kh, kw ≤ 3, whichever way the R_d were formed), and
  * ‖Ĝ − G‖₂ ≤ γ_N·‖M‖_F² = γ_N·μ_g; the trace, n more terms, within
  * 2γ_N·μ_g (summed from column v's traces, or from a kept Ĝ's diagonal,
  * whose entries are within γ_N·(MᵀM)[j, j] each). Certified when
@@ -947,8 +1157,7 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
   const br = align16(work);
   const nb = <usize>n * <usize>n << 3;
   const bi = br + nb;
-  const offsets = <f64>((2 * kh - 1) * (2 * kw - 1));
-  const big = offsets * (<f64>m + 6.0 * offsets + 160.0);
+  const big = roundingTerms(m, kh, kw);
   let open = 0;
   for (let u = u0; u < u0 + nu; u++) {
     const tw = uTwiddles(work, n, tab, h, kh, u);
