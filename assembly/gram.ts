@@ -1221,56 +1221,76 @@ export function gram_screen_f64(s: usize, m: i32, n: i32, kh: i32, kw: i32, h: i
   return open;
 }
 
-/** y = B·x for Hermitian B held in its lower triangle (column-major, re/im split). */
+/**
+ * y = B·x for Hermitian B held in its lower triangle (column-major, re/im
+ * split), two columns per pass over the rows (each y[i] read and written once
+ * per pair of columns).
+ */
 function hermVec(br: usize, bi: usize, n: i32, xr: usize, xi: usize, yr: usize, yi: usize): void {
   memory.fill(yr, 0, <usize>n << 3);
   memory.fill(yi, 0, <usize>n << 3);
-  for (let j = 0; j < n; j++) {
-    const col = <usize>j * <usize>n << 3;
-    const jb = <usize>j << 3;
-    const cr = load<f64>(xr + jb);
-    const ci = load<f64>(xi + jb);
-    // The diagonal is real.
-    let sr: f64 = load<f64>(br + col + jb) * cr;
-    let si: f64 = load<f64>(br + col + jb) * ci;
-    let i = j + 1;
-    if ((i & 1) != 0 && i < n) {
-      hermEntry(br, bi, col, i, cr, ci, xr, xi, yr, yi);
-      const at = col + (<usize>i << 3);
-      const ib = <usize>i << 3;
-      sr += load<f64>(br + at) * load<f64>(xr + ib) + load<f64>(bi + at) * load<f64>(xi + ib);
-      si += load<f64>(br + at) * load<f64>(xi + ib) - load<f64>(bi + at) * load<f64>(xr + ib);
-      i++;
-    }
-    const vcr = f64x2.splat(cr);
-    const vci = f64x2.splat(ci);
-    let ar = f64x2.splat(0.0);
-    let ai = f64x2.splat(0.0);
+  let j = 0;
+  for (; j + 1 < n; j += 2) {
+    const c0 = <usize>j * <usize>n << 3;
+    const c1 = c0 + (<usize>n << 3);
+    const j0 = <usize>j << 3;
+    const j1 = j0 + 8;
+    const x0r = load<f64>(xr + j0), x0i = load<f64>(xi + j0);
+    const x1r = load<f64>(xr + j1), x1i = load<f64>(xi + j1);
+    // The diagonal block: B[j, j], B[j + 1, j + 1] real; B[j + 1, j] = br + i·bm.
+    const d0 = load<f64>(br + c0 + j0), d1 = load<f64>(br + c1 + j1);
+    const er = load<f64>(br + c0 + j1), em = load<f64>(bi + c0 + j1);
+    let s0r = d0 * x0r + (er * x1r + em * x1i);
+    let s0i = d0 * x0i + (er * x1i - em * x1r);
+    let s1r = d1 * x1r + (er * x0r - em * x0i);
+    let s1i = d1 * x1i + (er * x0i + em * x0r);
+    const v0r = f64x2.splat(x0r), v0i = f64x2.splat(x0i);
+    const v1r = f64x2.splat(x1r), v1i = f64x2.splat(x1i);
+    let a0r = f64x2.splat(0.0), a0i = f64x2.splat(0.0);
+    let a1r = f64x2.splat(0.0), a1i = f64x2.splat(0.0);
+    let i = j + 2;
     for (; i + 1 < n; i += 2) {
-      const at = col + (<usize>i << 3);
       const ib = <usize>i << 3;
-      const pr = v128.load(br + at);
-      const pi = v128.load(bi + at);
-      // y[i] += B[i, j]·x[j]
-      v128.store(yr + ib, madd<f64>(pr, vcr, nmadd<f64>(pi, vci, v128.load(yr + ib))));
-      v128.store(yi + ib, madd<f64>(pr, vci, madd<f64>(pi, vcr, v128.load(yi + ib))));
-      // y[j] += conj(B[i, j])·x[i]
-      const qr = v128.load(xr + ib);
-      const qi = v128.load(xi + ib);
-      ar = madd<f64>(pr, qr, madd<f64>(pi, qi, ar));
-      ai = madd<f64>(pr, qi, nmadd<f64>(pi, qr, ai));
+      const pr = v128.load(br + c0 + ib), pi = v128.load(bi + c0 + ib);
+      const qr = v128.load(br + c1 + ib), qi = v128.load(bi + c1 + ib);
+      // y[i] += B[i, j]·x[j] + B[i, j + 1]·x[j + 1]
+      let yre = v128.load(yr + ib), yim = v128.load(yi + ib);
+      yre = madd<f64>(pr, v0r, nmadd<f64>(pi, v0i, yre));
+      yim = madd<f64>(pr, v0i, madd<f64>(pi, v0r, yim));
+      v128.store(yr + ib, madd<f64>(qr, v1r, nmadd<f64>(qi, v1i, yre)));
+      v128.store(yi + ib, madd<f64>(qr, v1i, madd<f64>(qi, v1r, yim)));
+      // y[j] += conj(B[i, j])·x[i], y[j + 1] += conj(B[i, j + 1])·x[i]
+      const xre = v128.load(xr + ib), xim = v128.load(xi + ib);
+      a0r = madd<f64>(pr, xre, madd<f64>(pi, xim, a0r));
+      a0i = madd<f64>(pr, xim, nmadd<f64>(pi, xre, a0i));
+      a1r = madd<f64>(qr, xre, madd<f64>(qi, xim, a1r));
+      a1i = madd<f64>(qr, xim, nmadd<f64>(qi, xre, a1i));
     }
     if (i < n) {
-      hermEntry(br, bi, col, i, cr, ci, xr, xi, yr, yi);
-      const at = col + (<usize>i << 3);
+      hermEntry(br, bi, c0, i, x0r, x0i, xr, xi, yr, yi);
+      hermEntry(br, bi, c1, i, x1r, x1i, xr, xi, yr, yi);
       const ib = <usize>i << 3;
-      sr += load<f64>(br + at) * load<f64>(xr + ib) + load<f64>(bi + at) * load<f64>(xi + ib);
-      si += load<f64>(br + at) * load<f64>(xi + ib) - load<f64>(bi + at) * load<f64>(xr + ib);
+      const cr = load<f64>(xr + ib), ci = load<f64>(xi + ib);
+      s0r += load<f64>(br + c0 + ib) * cr + load<f64>(bi + c0 + ib) * ci;
+      s0i += load<f64>(br + c0 + ib) * ci - load<f64>(bi + c0 + ib) * cr;
+      s1r += load<f64>(br + c1 + ib) * cr + load<f64>(bi + c1 + ib) * ci;
+      s1i += load<f64>(br + c1 + ib) * ci - load<f64>(bi + c1 + ib) * cr;
     }
-    sr += f64x2.extract_lane(ar, 0) + f64x2.extract_lane(ar, 1);
-    si += f64x2.extract_lane(ai, 0) + f64x2.extract_lane(ai, 1);
-    store<f64>(yr + jb, load<f64>(yr + jb) + sr);
-    store<f64>(yi + jb, load<f64>(yi + jb) + si);
+    s0r += f64x2.extract_lane(a0r, 0) + f64x2.extract_lane(a0r, 1);
+    s0i += f64x2.extract_lane(a0i, 0) + f64x2.extract_lane(a0i, 1);
+    s1r += f64x2.extract_lane(a1r, 0) + f64x2.extract_lane(a1r, 1);
+    s1i += f64x2.extract_lane(a1i, 0) + f64x2.extract_lane(a1i, 1);
+    store<f64>(yr + j0, load<f64>(yr + j0) + s0r);
+    store<f64>(yi + j0, load<f64>(yi + j0) + s0i);
+    store<f64>(yr + j1, load<f64>(yr + j1) + s1r);
+    store<f64>(yi + j1, load<f64>(yi + j1) + s1i);
+  }
+  // An odd n's last column: its diagonal only.
+  if (j < n) {
+    const jb = <usize>j << 3;
+    const d = load<f64>(br + (<usize>j * <usize>n << 3) + jb);
+    store<f64>(yr + jb, load<f64>(yr + jb) + d * load<f64>(xr + jb));
+    store<f64>(yi + jb, load<f64>(yi + jb) + d * load<f64>(xi + jb));
   }
 }
 
