@@ -210,14 +210,16 @@ function nodeFactor(x: usize, n: i32, ldb: usize, kh: i32, kw: i32, ea: i32, eb:
     store<i32>(idx + (<usize>k << 2), t);
     k++;
   }
+  // Tap by tap along the column (independent rows, no chain of dependent multiply-adds), in the taps' order.
   for (let j = 0; j < n; j++) {
-    for (let o: usize = 0; o < ldb; o += 16) {
-      let acc = f64x2.splat(0.0);
-      for (let q = 0; q < k; q++) {
-        const t = load<i32>(idx + (<usize>q << 2));
-        acc = madd<f64>(v128.load(x + <usize>(t * n + j) * ldb + o), v128.load(wv + (<usize>q << 4)), acc);
-      }
-      v128.store(y + <usize>j * ldb + o, acc);
+    const yj = y + <usize>j * ldb;
+    const w0 = v128.load(wv);
+    const x0 = x + <usize>(load<i32>(idx) * n + j) * ldb;
+    for (let o: usize = 0; o < ldb; o += 16) v128.store(yj + o, f64x2.mul(v128.load(x0 + o), w0));
+    for (let q = 1; q < k; q++) {
+      const w = v128.load(wv + (<usize>q << 4));
+      const xt = x + <usize>(load<i32>(idx + (<usize>q << 2)) * n + j) * ldb;
+      for (let o: usize = 0; o < ldb; o += 16) v128.store(yj + o, madd<f64>(v128.load(xt + o), w, v128.load(yj + o)));
     }
   }
 }
@@ -319,7 +321,9 @@ export function gram_work_bytes(n: i32, kh: i32): i32 {
  *               d_b likewise), matrix column-major: R_d[i, j] at
  *               ((g·D + (d_a + kh − 1)·(2kw − 1) + d_b + kw − 1)·P·n + j)·n + i
  *               with P = 1 for a real kernel; P = 2 for a complex one, the
- *               imaginary plane n² further
+ *               imaginary plane n² further; the lower triangles and the
+ *               superdiagonal (gram_upper_f64 fills the rest; the direct
+ *               tap-pair sums write all of it)
  *   mu    [out] f64[groups]
  *   work  [in]  gram_taps_work_bytes(m, n, kh, kw, ki ≠ 0) bytes
  * G is a trigonometric polynomial of D = (2kh − 1)(2kw − 1) coefficients
@@ -518,7 +522,35 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
         if (cplx) memory.copy(rg + <usize>d * rstride + nn * 8 + colAt + off, co + <usize>d * ostride + nb + off, len);
       }
     }
-    // R_d[j, i] = conj(R_{−d}[i, j]) for i > j, in tiles of TILE × TILE (a transposing copy: one side is strided).
+    // The superdiagonal entries gram_column_f64 reads (R_d[j − 1, j], j odd); gram_upper_f64 fills the rest.
+    for (let d = 0; d < offsets; d++) {
+      const rd = rg + <usize>d * rstride;
+      const rm = rg + <usize>(offsets - 1 - d) * rstride;
+      for (let j = 1; j < n; j += 2) {
+        const to = (<usize>j * <usize>n + <usize>(j - 1)) << 3;
+        const from = (<usize>(j - 1) * <usize>n + <usize>j) << 3;
+        store<f64>(rd + to, load<f64>(rm + from));
+        if (cplx) store<f64>(rd + nn * 8 + to, -load<f64>(rm + nn * 8 + from));
+      }
+    }
+  }
+  return 0;
+}
+
+/**
+ * gram_upper_f64: R_d[j, i] = conj(R_{−d}[i, j]) for i > j, every group and
+ * d, in gram_taps_f64's R (which holds the lower triangles and the
+ * superdiagonal: all gram_column_f64 reads); gram_frob_coeffs_f64 calls it
+ * first. Tiles of TILE × TILE (a transposing copy: one side is strided).
+ * Returns 0.
+ */
+export function gram_upper_f64(r: usize, n: i32, kh: i32, kw: i32, groups: i32, cplx: i32): i32 {
+  const offsets = (2 * kh - 1) * (2 * kw - 1);
+  const nn = <usize>n * <usize>n;
+  const planes: usize = cplx != 0 ? 2 : 1;
+  const rstride = planes * nn * 8;
+  for (let g = 0; g < groups; g++) {
+    const rg = r + <usize>g * <usize>offsets * rstride;
     for (let d = 0; d < offsets; d++) {
       const rd = rg + <usize>d * rstride;
       const rm = rg + <usize>(offsets - 1 - d) * rstride;
@@ -531,7 +563,7 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
               const to = (<usize>i * <usize>n + <usize>j) << 3;
               const from = (<usize>j * <usize>n + <usize>i) << 3;
               store<f64>(rd + to, load<f64>(rm + from));
-              if (cplx) store<f64>(rd + nn * 8 + to, -load<f64>(rm + nn * 8 + from));
+              if (cplx != 0) store<f64>(rd + nn * 8 + to, -load<f64>(rm + nn * 8 + from));
             }
           }
         }
@@ -901,12 +933,14 @@ const FROB_BLOCK: i32 = 256;
  * block's pairs summed in two lanes and added to C_e: C_e is a sum of at most
  * 2D·n² products (D offsets, complex R) in some order, within γ_{2D·n²} of
  * their absolute values' sum (see frobPolyBelow).
- *   r    [in]  gram_taps_f64's R (cplx: complex planes)
+ *   r    [in]  gram_taps_f64's R (cplx: complex planes); its upper triangles
+ *              are filled first (gram_upper_f64)
  *   fc   [out] gram_frob_bytes(kh, kw, groups): group g's C_e, (re, im), at
  *              ((g·(4kh − 3) + e_a + 2kh − 2)·(4kw − 3) + e_b + 2kw − 2)·16
  * Returns 0.
  */
 export function gram_frob_coeffs_f64(r: usize, n: i32, kh: i32, kw: i32, groups: i32, cplx: i32, fc: usize): i32 {
+  gram_upper_f64(r, n, kh, kw, groups, cplx);
   const dh = 2 * kh - 1;
   const dw = 2 * kw - 1;
   const eh = 4 * kh - 3;

@@ -52,5 +52,6 @@ export {
   gram_table_f64,
   gram_taps_f64,
   gram_taps_work_bytes,
+  gram_upper_f64,
   gram_work_bytes,
 } from "./gram";

@@ -3,8 +3,9 @@
  * gram_taps_f64): R_d = Σ_{t'−t=d} A_tᵀA_{t'} of a real kernel, formed from
  * samples of G(z) = A(1/z)ᵀA(z), on the real nodes (1, 0, ∞, −2, −1/2 along
  * an axis) for up to 3 taps per axis and on the complex grid beyond, against
- * the tap-pair sums in plain f64, entry by entry, every d (upper triangles
- * too), within the bound gram_screen_f64's comment states:
+ * the tap-pair sums in plain f64, entry by entry, every d (the upper
+ * triangles as gram_upper_f64 completes them; the lower triangles and the
+ * superdiagonal as formed), within the bound gram_screen_f64's comment states:
  *
  *   |R̂_d − R_d| ≤ F(d_a)·F(d_b)·γ_K·(MᵀM),  M = Σ_t |A_t|,  K = m + 2T + 2D + 90,
  *
@@ -53,6 +54,9 @@ function worst(m: number, n: number, kh: number, kw: number, seed: number, scale
     }
   }
   assert.equal(core.gram_taps_f64(k, 0, m, n, kh, kw, 1, r, mu, work), 0);
+  // The lower triangles and the superdiagonal as formed, the rest as gram_frob_coeffs_f64 completes it.
+  const formed = Float64Array.from(arena.view(r, offsets * n * n));
+  assert.equal(core.gram_upper_f64(r, n, kh, kw, 1, 0), 0);
   const rv = Float64Array.from(arena.view(r, offsets * n * n));
   // M = Σ_t |A_t|, MᵀM, μ.
   const big = new Float64Array(m * n);
@@ -88,6 +92,7 @@ function worst(m: number, n: number, kh: number, kw: number, seed: number, scale
               for (let row = 0; row < m; row++) s += x[i * m + row] * y[j * m + row];
             }
           }
+          if (i >= j - (j & 1)) assert.equal(formed[base + j * n + i], rv[base + j * n + i]);
           const err = Math.abs(rv[base + j * n + i] - s);
           const bound = (scale * gK + gRef) * mtm[j * n + i];
           assert.ok(err <= bound, `R_(${da}, ${db})[${i}, ${j}]: ${rv[base + j * n + i]} against ${s}, bound ${bound}`);

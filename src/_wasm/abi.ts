@@ -261,6 +261,7 @@ export interface CoreExports {
   ): number;
   gram_frob_bytes(kh: number, kw: number, groups: number): number;
   gram_frob_coeffs_f64(r: number, n: number, kh: number, kw: number, groups: number, cplx: number, fc: number): number;
+  gram_upper_f64(r: number, n: number, kh: number, kw: number, groups: number, cplx: number): number;
   gram_frob_column_f64(fc: number, kh: number, kw: number, groups: number, w: number, v: number): number;
   diag_corr_bytes(groups: number, h: number, w: number): number;
   diag_values_bytes(groups: number, kh: number, kw: number): number;
