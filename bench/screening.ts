@@ -263,8 +263,9 @@ line();
 }
 line(
   "operatorNorm works in the Gram domain where the shape allows (docs/architecture.md): the layer's Gram " +
-    "coefficients R_d once (13 products PᴴP at sample frequencies for 3×3 taps; the tap pairs' products A_tᵀA_t' " +
-    "where fewer, as for a stem of 3 input channels), then per frequency G = PᴴP from " +
+    "coefficients R_d once (for 3×3 taps 12.5 real products LᵀR, each giving G = PᴴP at two real points z and 1/z, " +
+    "where complex samples would take 13 complex products; the tap pairs' products A_tᵀA_t' where fewer, as for a " +
+    "stem of 3 input channels), then per frequency G from " +
     "them, a few Lanczos steps on it (n/16, 2 to 6; 12 from n = 192) to order the frequencies, the first factorised, and every " +
     "other certified below the best exact value s (tr G; ‖G‖_F, from its own trigonometric polynomial where that " +
     "pays, so that a frequency it certifies is never assembled; or a Cholesky factorisation of s²(1 − η)I − G, in " +
