@@ -153,6 +153,15 @@ test("operatorNorm: blocks of 1 to 7 values on larger grids (screened in the Gra
   );
 });
 
+test("operatorNorm: 3×3 kernels of 128 to 160 channels on grids of 9 to 16 frequencies (screened only from 128 values per block, on the real sample points), bit for bit", () => {
+  for (const [cOut, cIn, h, w, seed] of [[128, 128, 4, 4, 41], [160, 136, 3, 4, 42], [130, 150, 4, 3, 43]]) {
+    const kernel = { data: signedUniform(seed, cOut * cIn * 9), shape: [cOut, cIn, 3, 3] };
+    const options = { inputShape: [h, w] };
+    const what = `${cOut} → ${cIn} on ${h}×${w}`;
+    assert.ok(Object.is(operatorNormSync(kernel, options), spectrumSync(kernel, options).norm), what);
+  }
+});
+
 test("operatorNorm: ties and near-ties between frequencies (the certificate refuses them, they are factorised)", () => {
   const c = 12;
   // The centre tap alone: every frequency has the same matrix, so the same σ_max.

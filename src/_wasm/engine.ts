@@ -569,6 +569,9 @@ const GRAM_MAX_BYTES = 256 * 2 ** 20;
 /** Bytes it may hold for the estimates' Gram matrices (each reused by the screen instead of assembled again). */
 const GRAM_CACHE_BYTES = 64 * 2 ** 20;
 
+/** Values per block from which a real kernel's cheaper samples on the real nodes count in gramScreens. */
+const NODES_MIN_N = 128;
+
 /**
  * Whether {@linkcode gramNormSteps} serves a problem: a kernel whose column
  * transform along u is direct sums (the factorised frequencies then give the
@@ -585,8 +588,12 @@ export function gramScreens(core: CoreExports, prob: Problem): boolean {
   const freqs = prob.h * columnsOf(prob);
   const bytes = core.gram_r_bytes(n, prob.kh, prob.kw, prob.groups ?? 1, complex ? 1 : 0);
   const samples = complex ? (2 * prob.kh - 1) * (2 * prob.kw - 1) : prob.kh + (prob.kw - 1) * (2 * prob.kh - 1);
-  // A complex kernel's R_d (twice the planes, every sample, a complex inverse DFT) pay from ~4 frequencies per sample.
-  return freqs > 2 && bytes >= 0 && bytes <= GRAM_MAX_BYTES && (complex ? 4 * samples : samples) < freqs;
+  // A complex kernel's R_d (twice the planes, every sample, a complex inverse DFT) pay from ~4 frequencies per sample;
+  // a real one's on the real nodes (up to 3 taps per axis: assembly/gram.ts realNodes) cost half a complex sample's,
+  // and on grids with that few frequencies they pay only where each factorisation saved is large (NODES_MIN_N).
+  const nodes = !complex && prob.kh <= 3 && prob.kw <= 3 && n >= NODES_MIN_N;
+  const cost = complex ? 4 * samples : nodes ? (samples - 0.5) / 2 : samples;
+  return freqs > 2 && bytes >= 0 && bytes <= GRAM_MAX_BYTES && cost < freqs;
 }
 
 /** Columns v a problem's walk visits: ⌊w/2⌋ + 1 of the Hermitian half for a real kernel, all w for a complex one. */
