@@ -6,7 +6,7 @@
  */
 import type { Backend, Kernel, Precision, SimdBuild, SingularValuesOptions } from "./types.ts";
 import { exactSpec } from "./_options.ts";
-import { type Expanded, expandSpec, mergeGroups } from "./_problem/expand.ts";
+import { type Expanded, expandSpec, mergeGroups, type Part } from "./_problem/expand.ts";
 import { fillGrid, fillGridSync, fillValues, fillValuesSync, type Grid } from "./_problem/grid.ts";
 import {
   type BackendRequest,
@@ -17,7 +17,8 @@ import {
   validateRun,
   withReasons,
 } from "./_backend.ts";
-import { runProblem } from "./_wasm/engine.ts";
+import { diagonalSorted, runProblem } from "./_wasm/engine.ts";
+import type { CoreExports } from "./_wasm/abi.ts";
 import { sortTwiceDescending } from "./_wasm/sort.ts";
 import { loadWasm } from "./_wasm/loader.ts";
 import { checkGrid } from "./_budget.ts";
@@ -86,14 +87,36 @@ export async function layerGrid(kernel: Kernel, options: SingularValuesOptions):
 export function sortedValuesSync(kernel: Kernel, options: SingularValuesOptions): Float64Array {
   const { ex, req } = prepareLayer(kernel, options);
   const b = resolveBackendSync(req);
-  const got = fillValuesSync(ex, mergeGroups(ex), (p, sink) => runProblem(b.core, p, sink, b.precision, false));
+  const parts = mergeGroups(ex);
+  const inCore = diagonalInCore(b.core, parts);
+  if (inCore) return inCore;
+  const got = fillValuesSync(ex, parts, (p, sink) => runProblem(b.core, p, sink, b.precision, false));
   return sortTwiceDescending(b.core, got.values, got.twice, got.once);
+}
+
+/**
+ * A layer that is one problem of 1×1 frequency matrices (a depthwise layer
+ * at stride 1), computed and sorted without its rows leaving the core
+ * (diagonalSorted, synchronously: the core's memory is touched by no other
+ * call meanwhile); undefined for any other layer, or where that path is not
+ * taken.
+ */
+function diagonalInCore(core: CoreExports, parts: readonly Part[]): Float64Array | undefined {
+  if (parts.length !== 1) return undefined;
+  const [part] = parts;
+  return diagonalSorted(core, part.problem, (u, v, mirrored) => part.mirror(u, v, mirrored) >= 0);
 }
 
 /** {@linkcode sortedValuesSync} on the backend the options resolve to (sorted on the wasm core). */
 export async function sortedValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
   const { ex, req } = prepareLayer(kernel, options);
   const b = await resolveBackend(req);
+  // Elementwise, on the calling thread whatever the pool (as a threaded run of such a problem is); a call that
+  // reports progress or can be aborted takes the rows' path, which does both as it goes.
+  if (b.backend === "wasm" && !req.run.onProgress && !req.run.signal) {
+    const inCore = diagonalInCore(await loadWasm(), mergeGroups(ex));
+    if (inCore) return inCore;
+  }
   const parts = b.backend === "wasm" ? mergeGroups(ex) : ex.parts;
   const run = runnerOf(b, false);
   const got = await withReasons(b.skipped, SUBJECT, () => fillValues(ex, parts, run, req.run.onProgress));

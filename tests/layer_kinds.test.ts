@@ -621,6 +621,46 @@ test("layer kinds: depthwise values scale by a power of two to the bit, whether 
   }
 });
 
+test("layer kinds: depthwise sorted values (gathered and sorted in the core) are the spectrum's values sorted, bit for bit: sync, async, threaded, with progress or a signal (the rows' path), scaled past the core's factor, zero, one tap", async () => {
+  /** The spectrum's values, all of them, decreasing (the rows' path and the built-in sort). */
+  const want = (kernel: { data: Float64Array; shape: number[] }, o: { inputShape: [number, number]; groups: number }) =>
+    spectrumSync(kernel, { ...o, layout: "oihw" }).values.slice().sort().reverse();
+  const same = (got: Float64Array, expected: Float64Array, what: string) => {
+    assert.equal(got.length, expected.length, what);
+    for (let i = 0; i < got.length; i++) {
+      assert.ok(got[i] === expected[i], `${what}: value ${i} ${got[i]} ≠ ${expected[i]}`);
+    }
+  };
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 300 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 4, max: 23 }),
+      fc.integer({ min: 4, max: 23 }),
+      fc.constantFrom(1, 2 ** 1015, 2 ** -1010, 0),
+      fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+      async (c, kh, kw, h, w, scale, seed) => {
+        const data = signedUniform(seed, c * kh * kw).map((x) => x * scale);
+        const kernel = { data, shape: [c, 1, kh, kw] };
+        const o = { inputShape: [h, w] as [number, number], groups: c };
+        const what = `${c} channels, ${kh}×${kw} taps on ${h}×${w}, scale ${scale}, seed ${seed}`;
+        const expected = want(kernel, o);
+        same(singularValuesSync(kernel, { ...o, layout: "oihw" }), expected, `${what}, sync`);
+        same(await singularValues(kernel, { ...o, layout: "oihw" }), expected, `${what}, async`);
+        same(await singularValues(kernel, { ...o, layout: "oihw", threads: 2 }), expected, `${what}, threaded`);
+        let reports = 0;
+        const onProgress = () => void reports++;
+        same(await singularValues(kernel, { ...o, layout: "oihw", onProgress }), expected, `${what}, with progress`);
+        assert.ok(reports > 0, `${what}: progress reported`);
+        const signal = new AbortController().signal;
+        same(await singularValues(kernel, { ...o, layout: "oihw", signal }), expected, `${what}, with a signal`);
+      },
+    ),
+    { numRuns: 40, seed: 5252 },
+  );
+});
+
 test("layer kinds: a depthwise layer with precision f32 takes the f64 moduli (no bidiagonalisation to run in f32), sync, async and threaded", async () => {
   for (const [c, kh, h, w] of [[7, 3, 6, 5], [130, 3, 9, 8], [12, 2, 4, 4]] as const) {
     const data = signedUniform(9000 + c, c * kh * kh);

@@ -23,6 +23,7 @@ import {
 } from "../_problem/problem.ts";
 import { ConvergenceError } from "../errors.ts";
 import { withSpareCore } from "./loader.ts";
+import { commits, MIN_RADIX } from "./sort.ts";
 import { type Pool, runJobs, withPool } from "../_threads/pool.ts";
 
 /** Budget for one block of transformed columns. */
@@ -256,6 +257,76 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRo
       yield;
     }
   }
+}
+
+/**
+ * Every value of a problem with 1×1 frequency matrices, sorted decreasing,
+ * gathered and sorted in the core's memory: `diag_values_f64` over every
+ * column at once (rows unsorted, as {@linkcode diagonalColumns} computes
+ * them for a sorted list), each row copied to the values that stand for two
+ * cells (`twice(u, v, mirrored)`, the caller's rule) or to those that stand
+ * for one, then `sort_twice_desc_f64`. The same values and bits as its rows
+ * handed to a sink and sorted by `sortTwiceDescending` (sort.ts), without
+ * the copies through JS. Undefined where that path is needed: a one-tap or
+ * zero kernel, a scale past the core's factor, fewer values than the radix
+ * sort takes, or more than the core's memory holds.
+ */
+export function diagonalSorted(
+  core: CoreExports,
+  prob: Problem,
+  twice: (u: number, v: number, mirrored: boolean) => boolean,
+): Float64Array | undefined {
+  if (!isDiagonal(prob) || (prob.kh === 1 && prob.kw === 1)) return undefined;
+  const e = scaleExponent(prob.re);
+  const factor = e === undefined ? undefined : powerOfTwo(e);
+  if (e === undefined || factor === undefined) return undefined;
+  const groups = prob.groups ?? 1;
+  const { kh, kw, h, w } = prob;
+  const nv = Math.floor(w / 2) + 1;
+  // Runs of rows of one kind, [first value, count, twice], in the order diagonalColumns hands them out.
+  const runs: [number, number, boolean][] = [];
+  let na = 0, nb = 0;
+  for (let v = 0; v < nv; v++) {
+    const self = v === 0 || 2 * v === w;
+    const nu = self ? Math.floor(h / 2) + 1 : h;
+    for (let u = 0; u < nu; u++) {
+      const two = twice(u, v, self ? (h - u) % h !== u : true);
+      const last = runs[runs.length - 1];
+      const at = (v * h + u) * groups;
+      if (last && last[2] === two && last[0] + last[1] === at) last[1] += groups;
+      else runs.push([at, groups, two]);
+      if (two) na += groups;
+      else nb += groups;
+    }
+  }
+  const n = 2 * na + nb;
+  if (n < MIN_RADIX) return undefined;
+  const arena = new Arena(core);
+  const k = arena.f64(groups * kh * kw);
+  const out = arena.f64(nv * h * groups);
+  const tmp = arena.bytes(core.diag_values_bytes(groups, kh, kw));
+  const work = arena.bytes(core.diag_work_bytes(kh, kw, h, w));
+  const a = arena.f64(na), b = arena.f64(nb), sorted = arena.f64(n);
+  const scratch = arena.bytes(core.sort_twice_work_bytes(na, nb));
+  if (!commits(arena, `${n} values`)) return undefined;
+  const kv = arena.view(k, groups * kh * kw);
+  kv.set(prob.re);
+  scaleInPlace(kv, -e);
+  core.diag_values_f64(k, groups, kh, kw, h, w, 0, nv, out, tmp, work, 0, factor);
+  const mem = new Float64Array(core.memory.buffer);
+  let ta = a / 8, tb = b / 8;
+  for (const [at, count, two] of runs) {
+    const from = out / 8 + at;
+    if (two) {
+      mem.copyWithin(ta, from, from + count);
+      ta += count;
+    } else {
+      mem.copyWithin(tb, from, from + count);
+      tb += count;
+    }
+  }
+  core.sort_twice_desc_f64(a, na, b, nb, sorted, scratch);
+  return arena.view(sorted, n).slice();
 }
 
 /** {@linkcode runProblem}'s columns, one step each (the caller drives it). */

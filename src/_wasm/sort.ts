@@ -8,7 +8,7 @@
 import { Arena, type CoreExports } from "./abi.ts";
 
 /** Below this many values the built-in sort is as fast as the copies in and out. */
-const MIN_RADIX = 512;
+export const MIN_RADIX = 512;
 
 /** The built-in sort, decreasing. */
 function builtIn(values: Float64Array): Float64Array {
@@ -48,7 +48,7 @@ export function sortTwiceDescending(
 }
 
 /** Whether the core's memory can hold the arena (grown to it if so). */
-function commits(arena: Arena, context: string): boolean {
+export function commits(arena: Arena, context: string): boolean {
   if (!arena.fits) return false;
   try {
     arena.commit("sort the singular values", context);
