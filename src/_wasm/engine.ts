@@ -214,6 +214,9 @@ function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
   return e;
 }
 
+/** Rows of up to this many values are copied into one reused array for the sink; longer ones are handed as views. */
+const SHORT_ROW = 48;
+
 /**
  * The columns of a problem with 1×1 frequency matrices: every group's
  * value |P_g(u, v)| from the core's `diag_values_f64` (assembly/diagonal.ts),
@@ -238,8 +241,10 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRo
   const kv = arena.view(k, groups * kh * kw);
   kv.set(prob.re);
   scaleInPlace(kv, -e);
-  // One row handed to the sink, reused (a sink copies what it keeps): many small rows, no view each.
+  // One row handed to the sink, reused (a sink copies what it keeps): many small rows, no view each; rows of
+  // more than SHORT_ROW values are handed out as views of the core's memory (a view costs less than the copy).
   const row = new Float64Array(groups);
+  const views = groups > SHORT_ROW;
   // The core undoes the scaling as it stores each value (one multiply by a power of two, as scaleInPlace).
   const factor = powerOfTwo(e);
   for (let v0 = 0; v0 < nvAll; v0 += nv) {
@@ -251,7 +256,12 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRo
       const rows = arena.view(out + (v - v0) * h * groups * 8, nu * groups);
       if (factor === undefined) scaleInPlace(rows, e);
       for (let u = 0; u < nu; u++) {
-        for (let j = 0, at = u * groups; j < groups; j++) row[j] = rows[at + j];
+        const at = u * groups;
+        if (views) {
+          sink(u, v, rows.subarray(at, at + groups), self ? (h - u) % h !== u : true);
+          continue;
+        }
+        for (let j = 0; j < groups; j++) row[j] = rows[at + j];
         sink(u, v, row, self ? (h - u) % h !== u : true);
       }
       yield;
