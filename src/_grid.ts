@@ -111,13 +111,13 @@ function diagonalInCore(core: CoreExports, parts: readonly Part[]): Float64Array
 export async function sortedValues(kernel: Kernel, options: SingularValuesOptions): Promise<Float64Array> {
   const { ex, req } = prepareLayer(kernel, options);
   const b = await resolveBackend(req);
+  const parts = b.backend === "wasm" ? mergeGroups(ex) : ex.parts;
   // Elementwise, on the calling thread whatever the pool (as a threaded run of such a problem is); a call that
   // reports progress or can be aborted takes the rows' path, which does both as it goes.
   if (b.backend === "wasm" && !req.run.onProgress && !req.run.signal) {
-    const inCore = diagonalInCore(await loadWasm(), mergeGroups(ex));
+    const inCore = diagonalInCore(await loadWasm(), parts);
     if (inCore) return inCore;
   }
-  const parts = b.backend === "wasm" ? mergeGroups(ex) : ex.parts;
   const run = runnerOf(b, false);
   const got = await withReasons(b.skipped, SUBJECT, () => fillValues(ex, parts, run, req.run.onProgress));
   return sortTwiceDescending(await loadWasm(), got.values, got.twice, got.once);

@@ -10,6 +10,7 @@
  */
 import { Arena, type CoreExports, JOB_KIND, svdColumn, type SvdJob } from "./abi.ts";
 import {
+  forEachFrequency,
   isDiagonal,
   ldexp,
   powerOfTwo,
@@ -296,19 +297,15 @@ export function diagonalSorted(
   // Runs of rows of one kind, [first value, count, twice], in the order diagonalColumns hands them out.
   const runs: [number, number, boolean][] = [];
   let na = 0, nb = 0;
-  for (let v = 0; v < nv; v++) {
-    const self = v === 0 || 2 * v === w;
-    const nu = self ? Math.floor(h / 2) + 1 : h;
-    for (let u = 0; u < nu; u++) {
-      const two = twice(u, v, self ? (h - u) % h !== u : true);
-      const last = runs[runs.length - 1];
-      const at = (v * h + u) * groups;
-      if (last && last[2] === two && last[0] + last[1] === at) last[1] += groups;
-      else runs.push([at, groups, two]);
-      if (two) na += groups;
-      else nb += groups;
-    }
-  }
+  forEachFrequency(h, w, false, (u, v, mirrored) => {
+    const two = twice(u, v, mirrored);
+    const last = runs[runs.length - 1];
+    const at = (v * h + u) * groups;
+    if (last && last[2] === two && last[0] + last[1] === at) last[1] += groups;
+    else runs.push([at, groups, two]);
+    if (two) na += groups;
+    else nb += groups;
+  });
   const n = 2 * na + nb;
   if (n < MIN_RADIX) return undefined;
   const arena = new Arena(core);
