@@ -58,19 +58,29 @@ export async function generate(): Promise<string> {
   }
 }
 
+/**
+ * Writes the generated module unless it already holds the current sources'
+ * hash (`force`: always); returns whether it wrote. npm run build:wasm calls
+ * it too, as the bundle embeds src/_wasm/abi.ts.
+ */
+export async function writeBundle(force = false): Promise<boolean> {
+  if (!force && recordedWorkerHash() === await workerSourceHash()) return false;
+  writeFileSync(target, await generate());
+  console.log(`wrote ${target}`);
+  return true;
+}
+
 declare const process: { env: Record<string, string | undefined>; argv: string[]; exitCode?: number };
 
 if (import.meta.main) {
-  const text = await generate();
   if (process.argv.includes("--check") || (typeof Deno !== "undefined" && Deno.args.includes("--check"))) {
-    if (readFileSync(target, "utf8") !== text) {
+    if (readFileSync(target, "utf8") !== await generate()) {
       console.error("src/_threads/_worker_bundle.ts is stale: run npm run build:worker");
       process.exitCode = 1;
     } else {
       console.log("src/_threads/_worker_bundle.ts is up to date");
     }
   } else {
-    writeFileSync(target, text);
-    console.log(`wrote ${target}`);
+    await writeBundle(true);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Builds the wasm core from `assembly/` and regenerates one module per build
  * (`src/_wasm/binary_*.ts`: base64 bytes plus the source hash) and their index
- * `src/_wasm/binary.ts`. Run: `npm run build:wasm`.
+ * `src/_wasm/binary.ts`, then the worker's bundle where its sources changed
+ * (src/_threads/build.ts: it embeds src/_wasm/abi.ts). Run: `npm run build:wasm`.
  *
  * - `--check`: builds nothing; exits 1 when a generated module's source hash
  *   differs from the sources' (`npm run check:wasm`).
@@ -15,6 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ASC_FLAGS, ascVersion, type Build, BUILDS, INDEX_FILE, recordedHash, sourceHash } from "./_source_hash.ts";
+import { writeBundle } from "../_threads/build.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..", "..");
@@ -148,3 +150,5 @@ const fmt = await new Deno.Command(Deno.execPath(), {
 }).output();
 if (!fmt.success) fail("deno fmt failed on the generated modules");
 console.log(`wrote ${rel(INDEX_FILE)}: source-hash ${hash}`);
+// The worker's bundle embeds src/_wasm/abi.ts, which changes with the core's exports: regenerated when stale.
+if (!await writeBundle()) console.log("src/_threads/_worker_bundle.ts is up to date");
