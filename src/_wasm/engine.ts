@@ -654,10 +654,11 @@ const NODES_MIN_N = 128;
  * Whether {@linkcode gramNormSteps} serves a problem: a kernel whose column
  * transform along u is direct sums (the factorised frequencies then give the
  * spectrum's bits), whose R_d fit in GRAM_MAX_BYTES, and with more
- * frequencies to screen (the Hermitian half for a real kernel) than sample
- * products PᴴP forming the R_d takes (four times as many for a complex
- * kernel, all of whose frequencies are screened: measured at 3×3×3 taps,
- * 16³ with c = 32 gained, 8³ with c = 64 lost 30%).
+ * frequencies to screen (the Hermitian half for a real kernel) than the
+ * cost of forming the R_d, counted in sample products PᴴP: four per sample
+ * for a complex kernel (twice the planes, every frequency screened, a complex
+ * inverse DFT), half of one per sample on the real nodes (from NODES_MIN_N
+ * values per block), one otherwise.
  */
 export function gramScreens(core: CoreExports, prob: Problem): boolean {
   if (core.use_fft(prob.kh, prob.h, prob.h)) return false;
