@@ -13,6 +13,7 @@ import fc from "fast-check";
 import { test } from "./_test.ts";
 import { signedUniform } from "./_random.ts";
 import {
+  clipOperatorNormSync,
   closeThreads,
   type Kernel,
   operatorNorm,
@@ -187,6 +188,21 @@ test("operatorNorm: ties and near-ties between frequencies (the certificate refu
   const id = new Float64Array(c * c * 9);
   for (let o = 0; o < c; o++) id[(o * c + o) * 9 + 4] = 1;
   assert.equal(operatorNormSync({ data: id, shape: [c, c, 3, 3] }, { inputShape: [5, 5] }), 1);
+});
+
+test("operatorNorm: clipped kernels, whose frequencies tie within a percent (the screen leaves several open, ordered by longer estimates), bit for bit", async () => {
+  for (const [c, h, w] of [[16, 6, 6], [24, 8, 8], [32, 6, 7], [48, 5, 8], [20, 9, 9]]) {
+    const kernel = { data: signedUniform(c + h, c * c * 9), shape: [c, c, 3, 3] };
+    const options = { inputShape: [h, w] };
+    const r = 0.5 * operatorNormSync(kernel, options);
+    for (const iterations of [1, 3]) {
+      const clipped = clipOperatorNormSync(kernel, r, { ...options, iterations }).kernel;
+      const what = `${c} channels on ${h}×${w}, ${iterations} round(s)`;
+      const want = spectrumSync(clipped, options).norm;
+      assert.ok(Object.is(operatorNormSync(clipped, options), want), what);
+      assert.ok(Object.is(await operatorNorm(clipped, options), want), `${what}, async`);
+    }
+  }
 });
 
 test("operatorNorm: a 3-D layer whose norm is in a depth frequency taken after another (its floor leaves many frequencies open, ordered by their estimates), bit for bit", () => {

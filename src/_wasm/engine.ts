@@ -542,9 +542,6 @@ function lanczosSteps(n: number): number {
   return n >= 192 ? 12 : Math.min(6, Math.max(2, Math.round(n / 16)));
 }
 
-/** Frequencies a floor may leave open that are factorised in the walk's order, without estimates to order them. */
-const FEW_OPEN = 4;
-
 /** Below this many values per block (min(cOut, cIn)) the frequencies are factorised without screening. */
 const SCREEN_MIN = 8;
 
@@ -695,6 +692,8 @@ export class GramScreen {
   readonly #work: number;
   readonly #est: number;
   readonly #flags: number;
+  /** One refined estimate (refine()). */
+  readonly #one: number;
   readonly #tab: number;
   readonly #cache: number;
   readonly #held: number;
@@ -739,6 +738,7 @@ export class GramScreen {
     this.#held = arena.bytes(slots);
     this.#est = arena.f64(columnsOf(prob) * h);
     this.#flags = arena.bytes(h);
+    this.#one = arena.f64(1);
     const d = (2 * kh - 1) * (2 * kw - 1);
     this.#pays = polynomial === undefined
       ? Math.ceil(((d * d + d) * (complex ? 4 : 1)) / (2 * (2 * (2 * kh - 1) + 1)))
@@ -827,6 +827,35 @@ export class GramScreen {
     this.#estimated.add(v);
     if (!this.#ready && (this.#tried += tried) >= this.#pays) this.#polynomial();
     return this.run.p.arena.view(at, nu);
+  }
+  /**
+   * A lower estimate of σ_max (scaled) at (u, v) from `steps` Lanczos steps
+   * (≤ 64), sharper than estimates()' own: it orders the frequencies that the
+   * screen left open. Nothing is kept or passed over.
+   */
+  refine(v: number, u: number, steps: number): number {
+    const { cOut, cIn, kh, h } = this.prob;
+    this.#column(v);
+    const n = Math.min(cOut, cIn);
+    const groups = this.prob.groups ?? 1;
+    this.core.gram_estimates_f64(
+      this.#col,
+      n,
+      kh,
+      h,
+      u,
+      1,
+      groups,
+      steps,
+      0,
+      this.#tab,
+      0,
+      0,
+      0,
+      this.#one,
+      this.#work,
+    );
+    return this.run.p.arena.view(this.#one, 1)[0];
   }
   /**
    * Flags for u = u0 … u0 + nu − 1 of column v: 1 where σ_max < s (scaled)
@@ -939,10 +968,13 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt, floor: num
     }
     yield;
   }
-  // Several open under a floor: their columns' estimates order them, so that the largest is factorised first
-  // and the others are screened again at its value (in the walk's order each could raise s in turn).
-  if (floored && open.length > FEW_OPEN) {
-    for (const o of open) o.est = (est[o.v] ??= Float64Array.from(screen.estimates(o.v, low)))[o.u];
+  // Several open at a level above 0: each reaches it but for rounding, and the norm is the largest of them (or, under
+  // a floor, may be). Estimates longer than the first ones order them (those could not tell frequencies that tie
+  // within a percent, as a clipped kernel's do; under a floor there are none), so that the largest is factorised
+  // first and the others are screened again at its value (in the walk's order each could raise s in turn).
+  if (open.length > 1 && screenedAt > 0) {
+    const steps = Math.min(64, 2 * lanczosSteps(Math.min(prob.cOut, prob.cIn)));
+    for (const o of [...open].sort((a, b) => a.v - b.v || a.u - b.u)) o.est = screen.refine(o.v, o.u, steps);
   }
   open.sort((a, b) => b.est - a.est || a.v - b.v || a.u - b.u);
   // A frequency left open at screenedAt is screened again only once s has grown past rounding: it was not
