@@ -1436,22 +1436,30 @@ function peakMarkdown(peak: Peak): string[] {
 
 // ------------------------------------------------------------------- summary
 
+/** Issue 17 item 6's targets per column: medians over issue 4's cases and over held-out sizes. */
+const MARGIN_TARGETS: Record<Col, number | null> = { "f64-1": 3, "f64-N": 5, "f32-1": null, "f32-N": 8 };
+
+/** Issue 17 item 6's one-thread clipping target, on every case. */
+const CLIP_MARGIN = 2;
+
 function summaryMarkdown(
   ctx: Context,
   svRows: SvRow[],
   clipRows: ClipRow[],
   peakMb: number | null,
   peak: Peak | null,
+  heldOut: SvRow[],
 ): string[] {
   const { opts } = ctx;
   const lines: string[][] = [];
   const verdict = (v: number | null, target: number | null, less = false) =>
     v === null || target === null ? "" : (less ? v < target : v >= target) ? "met" : "NOT met";
-  const svRatio = (col: Col) =>
-    medianOrNull(svRows.flatMap((r) => {
+  const ratioOf = (rows: SvRow[], col: Col) =>
+    medianOrNull(rows.flatMap((r) => {
       const b = best(r.table, r.task, opts.peers);
       return b ? [b.ms / r.timers.get(col)!.ms] : [];
     }));
+  const svRatio = (col: Col) => ratioOf(svRows, col);
   const targets: Record<Col, [number | null, string]> = {
     "f64-1": [2, "≥ 2× (issue 4, f64 one thread)"],
     "f64-N": [4, "≥ 4× (issue 4, f64 all cores)"],
@@ -1481,6 +1489,37 @@ function summaryMarkdown(
     ]);
     lines.push([`clipping round, ${opts.cores} thr`, fmtRatio(all), "≥ 2.5× (issue 4)", verdict(all, 2.5)]);
   }
+  // Issue 17 item 6: wider margins, over issue 4's cases and over sizes none of the work was tuned on (the
+  // scaling section's own sizes), and one-thread clipping on every case.
+  for (const col of COLS) {
+    const t = MARGIN_TARGETS[col];
+    if (t === null) continue;
+    for (const [rows, what] of [[svRows, "issue 4's cases"], [heldOut, "held-out sizes"]] as const) {
+      if (!rows.length) continue;
+      const m = ratioOf(rows, col);
+      lines.push([
+        `singular values, ${colTitle(col, opts.cores)}, ${what}`,
+        fmtRatio(m),
+        `≥ ${t}× (issue 17 item 6)`,
+        verdict(m, t),
+      ]);
+    }
+  }
+  if (clipRows.length) {
+    let worst: { r: number; c: Case } | null = null;
+    for (const row of clipRows) {
+      const b = best(row.table, row.task, secondaryPeers(opts.peers));
+      if (b && (worst === null || b.ms / row.one.ms < worst.r)) worst = { r: b.ms / row.one.ms, c: row.c };
+    }
+    if (worst) {
+      lines.push([
+        "clipping round, 1 thr, worst case",
+        `${fmtRatio(worst.r)} (${worst.c.h}², ${worst.c.cIn} → ${worst.c.cOut})`,
+        `≥ ${CLIP_MARGIN}× on every case (issue 17 item 6)`,
+        verdict(worst.r, CLIP_MARGIN),
+      ]);
+    }
+  }
   if (peakMb !== null) {
     lines.push([
       `peak RSS at h = ${opts.mem.h}, c = ${opts.mem.c}`,
@@ -1508,7 +1547,8 @@ function summaryMarkdown(
     table(["what", "median", "target", ""], lines, 1),
     "",
     `Ratio = the fastest peer's time / ours (> 1: convsv is faster), median over the ${svRows.length} cases of the ` +
-    `singular-value table${clipRows.length ? ` and the ${clipRows.length} of the clipping table` : ""}.`,
+    `singular-value table${clipRows.length ? ` and the ${clipRows.length} of the clipping table` : ""}` +
+    `${heldOut.length ? `; "held-out sizes": the ${heldOut.length} of the scaling section's own table` : ""}.`,
     "",
   ];
 }
@@ -1667,7 +1707,7 @@ async function main(): Promise<number> {
       }
       sections.push(md);
     }
-    const summary = summaryMarkdown(ctx, svRows, clipRows, peakMb, peak);
+    const summary = summaryMarkdown(ctx, svRows, clipRows, peakMb, peak, scaleRows);
 
     const took = ((Date.now() - started.getTime()) / 1000).toFixed(0);
     const head = [
