@@ -144,9 +144,8 @@ export function bidiag_work_bytes(ld: i32, n: i32): i32 {
  *                z[0] = 1 and z[1..] in A[k, k+2..], tau at taus[2n+2k], taus[2n+2k+1].
  *
  * Cost: ≈ 32·Σ_k (m−k)(n−k) real flops (≈ 10.7·n³ for square A), in two
- * fused sweeps over the trailing columns per step (see bidiagFused): 10–19%
- * faster than the four separate sweeps of the textbook order at n = 32..512
- * here, with the same results bit for bit.
+ * fused sweeps over the trailing columns per step (see bidiagFused) where
+ * the textbook order takes four, with the same results bit for bit.
  * Returns 0. Never throws; NaN propagates into d and e.
  */
 export function bidiag_c64_split(ar: usize, ai: usize, m: i32, n: i32, ld: i32, d: usize, e: usize, work: usize,

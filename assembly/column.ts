@@ -343,9 +343,9 @@ export function svd_column_work_bytes(cout: i32, cin: i32, kh: i32, h: i32, nu: 
  * engine orders the kernel's rows so before transform_w_f64, which keeps
  * the row order). Each P is built into a padded column-major block, two rows
  * per SIMD step, reduced by bidiag_c64_split, and its
- * bidiagonal's values found by dqds (dqds_values_f64: 2–2.7× faster than
- * the implicit-shift QR of bdsqr_values_f64 at n = 16..512, and accurate to
- * a few ulps per value, small ones included).
+ * bidiagonal's values found by dqds (dqds_values_f64: faster than the
+ * implicit-shift QR of bdsqr_values_f64, and accurate to a few ulps per
+ * value, small ones included).
  *
  * With groups > 1 the layer is block-diagonal: T holds `groups` blocks of
  * cout·cin·kh rows one after another, each frequency's matrix is

@@ -303,8 +303,8 @@ async function runBlock(p: Pool, msg: JobBlock, count: number, local: boolean): 
  * Runs `jobs` on `msg.workers` workers of the pool (each pulls jobs from the
  * counter); returns the sum of their statuses. With `local`, the calling
  * thread pulls jobs too (with the scratch of index `msg.workers`, which the
- * caller must have laid out) until none are left, then waits for the workers: a waking worker takes
- * ~0.1 ms to start, a sizeable part of a small block. It blocks the calling
+ * caller must have laid out) until none are left, then waits for the workers: a waking worker's start
+ * is a sizeable part of a small block. It blocks the calling
  * thread for its share, so callers ask for it only on small blocks. Blocks
  * larger than the job buffer run in parts, one after another.
  */

@@ -41,8 +41,8 @@ async function compile(build: Build, dir: string, wat: boolean): Promise<Uint8Ar
 }
 
 /**
- * The builds in {@linkcode BUILDS} order, compiled one after another (running
- * them concurrently was slower on a 2-core machine: 33–44 s against 29 s).
+ * The builds in {@linkcode BUILDS} order, compiled one after another (concurrent
+ * compiles only contend for the cores).
  */
 async function compileAll(dir: string, wat: boolean): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];

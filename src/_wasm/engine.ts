@@ -92,8 +92,8 @@ function plan(core: CoreExports, p: Problem, workers: number): Plan {
  * Copies one part (re or im) of a problem's kernel, `groups·cOut·cIn·kh`
  * rows of `kw` taps, into the core's memory at byte offset `at`, scaled by
  * 2^−e, with the rows in svd_column's tap-major order (the core's
- * tap_major_f64, from a staging copy at byte offset `stage`: a JS loop ran
- * interpreted on a layer's first calls, ~0.1 s at 7×7, c = 512).
+ * tap_major_f64, from a staging copy at byte offset `stage`: a JS loop would run
+ * interpreted on a layer's first calls).
  */
 function writeTapMajor(
   core: CoreExports,
@@ -157,9 +157,9 @@ class Run {
    * columns where the column uses the FFT along u (its rounding depends on
    * the range), else chunks small enough that the block's jobs number about
    * 32 per worker (the last job to finish holds the others up by about 1/32
-   * of the block; at 8 per worker 14×14 with c = 256 lost 6%), but each worth
-   * at least ~0.5 ms of bidiagonalisation ((32/3)·n²·m flops at 10 GFLOP/s),
-   * as many tiny jobs cost more than they balance (16×16, c = 16). Direct
+   * of the block), but each worth at least ~0.5 ms of bidiagonalisation
+   * ((32/3)·n²·m flops at 10 GFLOP/s), as many tiny jobs cost more than they
+   * balance. Direct
    * sums make every u independent: the values are the same bits.
    */
   chunks(v: number, nvBlock: number, workers: number): [number, number][] {
@@ -481,8 +481,8 @@ async function runLaidOut(
 /**
  * Below this estimated single-thread time a threaded call lets the calling
  * thread take jobs beside the workers (so it is blocked at most about this
- * long): at 16×16, c = 16 (~2 ms) waking the workers cost as much as the
- * work they took over.
+ * long): on calls this small, waking the workers costs as much as the work
+ * they take over.
  */
 export const LOCAL_MAX_SECONDS = 4e-3;
 

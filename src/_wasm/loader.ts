@@ -24,8 +24,7 @@ const fromBase64 = (Uint8Array as { fromBase64?: (b64: string) => Uint8Array<Arr
 
 /**
  * Decodes base64 into bytes (typed for WebAssembly.instantiate's overloads):
- * natively where the engine can (about 0.03 ms for a build in Deno against
- * 2–5 ms for `atob` and a copy loop).
+ * natively where the engine can, else by `atob` and a copy loop (far slower).
  */
 export function decode(b64: string): Uint8Array<ArrayBuffer> {
   if (fromBase64) return fromBase64(b64);
@@ -36,8 +35,8 @@ export function decode(b64: string): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * Which build runs: `"relaxed"` (fused multiply-adds, 15–40% faster in the
- * reflector updates; results then differ across CPUs in the last bits),
+ * Which build runs: `"relaxed"` (fused multiply-adds: fewer instructions in
+ * the reflector updates; results then differ across CPUs in the last bits),
  * `"plain"` SIMD, or `"auto"` (default): relaxed where the engine validates it.
  */
 export type SimdFlavour = "auto" | "relaxed" | "plain";

@@ -1,7 +1,6 @@
 /**
  * Sorting a layer's singular values, decreasing: a radix sort in the wasm
- * core (O(n), about 10× faster than `Float64Array.prototype.sort` on the
- * 10⁵–10⁷ values of real layers), with the built-in sort as the fallback
+ * core (O(n), where `Float64Array.prototype.sort` compares), with the built-in sort as the fallback
  * where the core's memory cannot hold a second copy.
  * @module
  */
