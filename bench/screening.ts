@@ -269,7 +269,8 @@ line(
     "them, a few Lanczos steps on it (n/16, 2 to 6; 12 from n = 192) to order the frequencies, the first factorised, and every " +
     "other certified below the best exact value s (tr G; ‖G‖_F, from its own trigonometric polynomial where that " +
     "pays, so that a frequency it certifies is never assembled; or a Cholesky factorisation of s²(1 − η)I − G, in " +
-    "f32 first where its margin allows, the margin checked on the f32 factor where it is thin) or factorised. An alternating " +
+    "f32 first where its margin allows, the margin checked on the f32 factor where it is thin) or factorised (where several are left open, in " +
+    "the order of longer estimates). An alternating " +
     "clipping round screens its frequencies the same way at the radius and leaves those certified inside the ball " +
     "unfactorised. Times are one thread, each the median of 9 runs with the two calls of a row alternating. " +
     "Times under a millisecond, and spectra whose result runs to megabytes (the pointwise rows), move far more " +
