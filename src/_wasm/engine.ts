@@ -92,8 +92,8 @@ function plan(core: CoreExports, p: Problem, workers: number): Plan {
  * Copies one part (re or im) of a problem's kernel, `groups·cOut·cIn·kh`
  * rows of `kw` taps, into the core's memory at byte offset `at`, scaled by
  * 2^−e, with the rows in svd_column's tap-major order (the core's
- * tap_major_f64, from a staging copy at byte offset `stage`: a JS loop would run
- * interpreted on a layer's first calls).
+ * tap_major_f64, from a staging copy at byte offset `stage`: a JS loop
+ * would run interpreted on a layer's first calls).
  */
 function writeTapMajor(
   core: CoreExports,
@@ -159,8 +159,8 @@ class Run {
    * 32 per worker (the last job to finish holds the others up by about 1/32
    * of the block), but each worth at least ~0.5 ms of bidiagonalisation
    * ((32/3)·n²·m flops at 10 GFLOP/s), as many tiny jobs cost more than they
-   * balance. Direct
-   * sums make every u independent: the values are the same bits.
+   * balance. Direct sums make every u independent: the values are the same
+   * bits.
    */
   chunks(v: number, nvBlock: number, workers: number): [number, number][] {
     const nu = this.nu(v);
