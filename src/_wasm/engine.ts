@@ -974,7 +974,10 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt, floor: num
   // first and the others are screened again at its value (in the walk's order each could raise s in turn).
   if (open.length > 1 && screenedAt > 0) {
     const steps = Math.min(64, 2 * lanczosSteps(Math.min(prob.cOut, prob.cIn)));
-    for (const o of [...open].sort((a, b) => a.v - b.v || a.u - b.u)) o.est = screen.refine(o.v, o.u, steps);
+    for (const o of [...open].sort((a, b) => a.v - b.v || a.u - b.u)) {
+      o.est = screen.refine(o.v, o.u, steps);
+      yield;
+    }
   }
   open.sort((a, b) => b.est - a.est || a.v - b.v || a.u - b.u);
   // A frequency left open at screenedAt is screened again only once s has grown past rounding: it was not
