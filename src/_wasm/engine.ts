@@ -974,7 +974,8 @@ function* gramNormSteps(core: CoreExports, prob: Problem, at: NormAt, floor: num
   // first and the others are screened again at its value (in the walk's order each could raise s in turn).
   if (open.length > 1 && screenedAt > 0) {
     const steps = Math.min(64, 2 * lanczosSteps(Math.min(prob.cOut, prob.cIn)));
-    for (const o of [...open].sort((a, b) => a.v - b.v || a.u - b.u)) {
+    // In the walk's (v, u) order, as the screen left them: each column's S is folded once.
+    for (const o of open) {
       o.est = screen.refine(o.v, o.u, steps);
       yield;
     }
