@@ -218,6 +218,30 @@ function scaleOrZero(prob: Problem, sink: Sink): number | undefined {
 /** Rows of up to this many values are copied into one reused array for the sink; longer ones are handed as views. */
 const SHORT_ROW = 48;
 
+/** The buffers of `diag_values_f64` for `nv` columns of a problem with 1×1 frequency matrices, laid out in `arena`. */
+function diagonalLayout(
+  arena: Arena,
+  prob: Problem,
+  nv: number,
+): { k: number; out: number; tmp: number; work: number } {
+  const { core } = arena;
+  const groups = prob.groups ?? 1;
+  const { kh, kw, h, w } = prob;
+  return {
+    k: arena.f64(groups * kh * kw),
+    out: arena.f64(nv * h * groups),
+    tmp: arena.bytes(core.diag_values_bytes(groups, kh, kw)),
+    work: arena.bytes(core.diag_work_bytes(kh, kw, h, w)),
+  };
+}
+
+/** The problem's kernel at `k` (laid out by diagonalLayout, committed), scaled by 2^−e. */
+function writeDiagonalKernel(arena: Arena, k: number, prob: Problem, e: number): void {
+  const kv = arena.view(k, prob.re.length);
+  kv.set(prob.re);
+  scaleInPlace(kv, -e);
+}
+
 /**
  * The columns of a problem with 1×1 frequency matrices: every group's
  * value |P_g(u, v)| from the core's `diag_values_f64` (assembly/diagonal.ts),
@@ -234,14 +258,9 @@ function* diagonalColumns(core: CoreExports, prob: Problem, sink: Sink, sortedRo
   const nvAll = Math.floor(w / 2) + 1;
   const nv = Math.max(1, Math.min(nvAll, Math.floor(BLOCK_BYTES / (h * groups * 8))));
   const arena = new Arena(core);
-  const k = arena.f64(groups * kh * kw);
-  const out = arena.f64(nv * h * groups);
-  const tmp = arena.bytes(core.diag_values_bytes(groups, kh, kw));
-  const work = arena.bytes(core.diag_work_bytes(kh, kw, h, w));
+  const { k, out, tmp, work } = diagonalLayout(arena, prob, nv);
   arena.commit("compute singular values", `${groups} groups of 1×1, kernel ${kh}×${kw}, grid [${h}, ${w}]`);
-  const kv = arena.view(k, groups * kh * kw);
-  kv.set(prob.re);
-  scaleInPlace(kv, -e);
+  writeDiagonalKernel(arena, k, prob, e);
   // One row handed to the sink, reused (a sink copies what it keeps): many small rows, no view each; rows of
   // more than SHORT_ROW values are handed out as views of the core's memory (a view costs less than the copy).
   const row = new Float64Array(groups);
@@ -309,16 +328,11 @@ export function diagonalSorted(
   const n = 2 * na + nb;
   if (n < MIN_RADIX) return undefined;
   const arena = new Arena(core);
-  const k = arena.f64(groups * kh * kw);
-  const out = arena.f64(nv * h * groups);
-  const tmp = arena.bytes(core.diag_values_bytes(groups, kh, kw));
-  const work = arena.bytes(core.diag_work_bytes(kh, kw, h, w));
+  const { k, out, tmp, work } = diagonalLayout(arena, prob, nv);
   const a = arena.f64(na), b = arena.f64(nb), sorted = arena.f64(n);
   const scratch = arena.bytes(core.sort_twice_work_bytes(na, nb));
   if (!commits(arena, `${n} values`)) return undefined;
-  const kv = arena.view(k, groups * kh * kw);
-  kv.set(prob.re);
-  scaleInPlace(kv, -e);
+  writeDiagonalKernel(arena, k, prob, e);
   core.diag_values_f64(k, groups, kh, kw, h, w, 0, nv, out, tmp, work, 0, factor);
   const mem = new Float64Array(core.memory.buffer);
   let ta = a / 8, tb = b / 8;
