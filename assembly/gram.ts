@@ -79,6 +79,13 @@ function nodeRight(k: i32, e: i32, a: i32): f64 {
   return nodeLeft(k, -e, a);
 }
 
+/** The node e of nodeLeft along an axis of k taps for the sample index p in 0 … 2k − 2 (e = p, or p − (2k − 1) past k − 1). */
+// @ts-ignore: decorator
+@inline
+function nodeOf(k: i32, p: i32): i32 {
+  return p < k ? p : p - (2 * k - 1);
+}
+
 /**
  * W[d][e]: the coefficient of z^d along an axis of k ≤ 3 taps is Σ_e W[d][e]·(sample at node e),
  * the inverse of V[e][d] = z_e^d (at 0 and ∞: V[±1][d] = 1 for d = ∓(k − 1), else 0).
@@ -381,8 +388,8 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
     const p = samplePU(sIdx, kh, dh, cplx);
     const q = sampleQ(sIdx, kh, dh, cplx);
     const wt = (sIdx == 0 || cplx ? 1.0 : 2.0) / <f64>offsets;
-    const ea = p < kh ? p : p - dh;
-    const eb = q < kw ? q : q - dw;
+    const ea = nodeOf(kh, p);
+    const eb = nodeOf(kw, q);
     for (let ia = 0; ia < dh; ia++) {
       for (let ib = 0; ib < dw; ib++) {
         const at = wts + (<usize>((ia * dw + ib) * ns + sIdx) << 5);
@@ -435,10 +442,11 @@ export function gram_taps_f64(k: usize, ki: usize, m: i32, n: i32, kh: i32, kw: 
     for (let sIdx = 0; sIdx < ns && nodes; sIdx++) {
       const p = samplePU(sIdx, kh, dh, false);
       const q = sampleQ(sIdx, kh, dh, false);
-      const ea = p < kh ? p : p - dh;
-      const eb = q < kw ? q : q - dw;
-      nodeFactor(x, n, ldb, kh, kw, ea, eb, tws, align16(tws + (<usize>taps << 5)), ar);
-      if (sIdx != 0) nodeFactor(x, n, ldb, kh, kw, -ea, -eb, tws, align16(tws + (<usize>taps << 5)), ai);
+      const ea = nodeOf(kh, p);
+      const eb = nodeOf(kw, q);
+      const idx = align16(tws + (<usize>taps << 5));
+      nodeFactor(x, n, ldb, kh, kw, ea, eb, tws, idx, ar);
+      if (sIdx != 0) nodeFactor(x, n, ldb, kh, kw, -ea, -eb, tws, idx, ai);
       const p0 = gs + <usize>sIdx * nn * 16;
       crossLower(ar, sIdx == 0 ? ar : ai, ldb, n, p0, p0 + nn * 8, sIdx == 0);
     }
